@@ -1,0 +1,106 @@
+"""The ``elysium`` command. Each service package adds its own subcommands from ``<pkg>/cli.py``."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import os
+import sys
+from collections.abc import Sequence
+
+from elysium import tokens
+from elysium.config import ConfigError
+
+SERVICE_PACKAGES = ("gameserver", "matchmaker", "spectator", "commerce", "butler", "loadtest")
+
+
+def _service_modules() -> list[object]:
+    found = []
+    for name in SERVICE_PACKAGES:
+        try:
+            found.append(importlib.import_module(f"{name}.cli"))
+        except ModuleNotFoundError as exc:
+            if exc.name not in (name, f"{name}.cli"):
+                raise
+    return found
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="elysium", description="Elysium game platform")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    up = sub.add_parser("up", help="run the whole platform locally on its embedded defaults")
+    up.add_argument("--state-dir", default=os.environ.get("ELYSIUM_STATE_DIR", ".elysium"),
+                    help="where keys, data and logs of the local stack live (ELYSIUM_STATE_DIR)")
+    up.add_argument("--bots", type=int, default=4, help="demo bots playing a live match (0 for none)")
+    up.add_argument("--for-seconds", type=float, default=0.0, help="stop by itself after this long (0: until Ctrl-C)")
+    up.set_defaults(func=_run_up)
+
+    keygen = sub.add_parser("keygen", help="generate an Ed25519 key pair (NAME.key, NAME.pub)")
+    keygen.add_argument("--dir", default=".elysium/keys")
+    keygen.add_argument("--name", required=True, help="key name, e.g. join or player")
+    keygen.set_defaults(func=_run_keygen)
+
+    token = sub.add_parser("token", help="mint development tokens")
+    token_sub = token.add_subparsers(dest="kind", required=True)
+    join = token_sub.add_parser("join", help="a join token for one match on one game server")
+    join.add_argument("--match", required=True)
+    join.add_argument("--player", required=True)
+    join.add_argument("--server", default=os.environ.get("ELYSIUM_SERVER_ID", "local-1"))
+    join.add_argument("--key-file", default=os.environ.get("ELYSIUM_JOIN_PRIVATE_KEY_FILE", ".elysium/keys/join.key"))
+    join.add_argument("--mode", default="arena")
+    join.add_argument("--seats", type=int, default=10)
+    join.add_argument("--min-players", type=int, default=None)
+    join.add_argument("--ttl-s", type=float, default=60.0)
+    join.set_defaults(func=_run_token_join)
+
+    for module in _service_modules():
+        module.add_commands(sub)  # type: ignore[attr-defined]
+    return parser
+
+
+def _run_up(args: argparse.Namespace) -> int:
+    from elysium.up import run_up
+
+    return run_up(args.state_dir, bots=args.bots, for_seconds=args.for_seconds)
+
+
+def _run_keygen(args: argparse.Namespace) -> int:
+    priv, pub = tokens.generate_keypair(args.dir, args.name)
+    print(json.dumps({"private_key": str(priv), "public_key": str(pub)}))
+    return 0
+
+
+def _run_token_join(args: argparse.Namespace) -> int:
+    from gameserver import devtokens
+
+    if not 0 < args.ttl_s <= 60:
+        raise SystemExit("elysium token join: --ttl-s must be between 0 and 60 seconds")
+    try:
+        signer = tokens.Signer(tokens.load_private_key(path=args.key_file), devtokens.DEV_ISSUER)
+    except tokens.KeyError_ as exc:
+        raise SystemExit(f"elysium token join: {exc}") from None
+    room = devtokens.room_claim(args.mode, args.seats, min_players=args.min_players)
+    print(devtokens.mint_join(signer, match_id=args.match, player_id=args.player, server_id=args.server,
+                              room=room, name=args.player, ttl_s=args.ttl_s))
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except ConfigError as exc:
+        print(f"elysium {args.command}: configuration error: {exc}", file=sys.stderr)
+        return 2
+    except tokens.KeyError_ as exc:
+        print(f"elysium {args.command}: key error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,187 @@
+"""Settings loaded from ``ELYSIUM_*`` environment variables into frozen, validated objects.
+
+Each service declares one frozen dataclass whose fields are made with :func:`setting`.
+:func:`load` reads the environment once at start-up; a bad value raises
+:class:`ConfigError` naming the variable, so the process stops with a clear message
+instead of misbehaving later. :func:`describe` lists every variable with its default and
+unit; the README's configuration table is checked against it by a test.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import types
+import typing
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+
+
+class ConfigError(ValueError):
+    """A configuration variable is missing or has a bad value."""
+
+    def __init__(self, variable: str, problem: str) -> None:
+        super().__init__(f"{variable}: {problem}")
+        self.variable = variable
+        self.problem = problem
+
+
+@dataclass(frozen=True)
+class SettingInfo:
+    env: str
+    help: str
+    unit: str
+    secret: bool
+    check: Callable[[Any], str | None] | None
+
+
+def setting(
+    env: str,
+    default: Any,
+    help: str,
+    *,
+    unit: str = "",
+    secret: bool = False,
+    check: Callable[[Any], str | None] | None = None,
+) -> Any:
+    """Declare one settings field bound to the environment variable ``env``.
+
+    ``check`` returns a message when the parsed value is unacceptable, else None.
+    """
+    info = SettingInfo(env=env, help=help, unit=unit, secret=secret, check=check)
+    return dataclasses.field(default=default, metadata={"elysium": info})
+
+
+def between(lo: float, hi: float) -> Callable[[Any], str | None]:
+    def check(value: Any) -> str | None:
+        if not lo <= value <= hi:
+            return f"must be between {lo:g} and {hi:g}"
+        return None
+
+    return check
+
+
+def positive(value: Any) -> str | None:
+    return None if value > 0 else "must be greater than 0"
+
+
+def non_negative(value: Any) -> str | None:
+    return None if value >= 0 else "must be 0 or more"
+
+
+def one_of(*choices: str) -> Callable[[Any], str | None]:
+    def check(value: Any) -> str | None:
+        return None if value in choices else f"must be one of {', '.join(choices)}"
+
+    return check
+
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off"}
+
+
+def _parse(raw: str, kind: Any) -> Any:
+    origin = typing.get_origin(kind)
+    if origin in (typing.Union, types.UnionType):
+        args = [a for a in typing.get_args(kind) if a is not type(None)]
+        if raw == "":
+            return None
+        return _parse(raw, args[0])
+    if kind is bool:
+        low = raw.strip().lower()
+        if low in _TRUE:
+            return True
+        if low in _FALSE:
+            return False
+        raise ValueError("must be true or false")
+    if kind is int:
+        try:
+            return int(raw.strip())
+        except ValueError:
+            raise ValueError("must be a whole number") from None
+    if kind is float:
+        try:
+            value = float(raw.strip())
+        except ValueError:
+            raise ValueError("must be a number") from None
+        if value != value or value in (float("inf"), float("-inf")):
+            raise ValueError("must be a finite number")
+        return value
+    if kind is str:
+        return raw
+    if origin is tuple:
+        return tuple(part.strip() for part in raw.split(",") if part.strip())
+    raise TypeError(f"unsupported settings type {kind!r}")
+
+
+def _fields(cls: type) -> Iterator[tuple[dataclasses.Field[Any], SettingInfo, Any]]:
+    hints = typing.get_type_hints(cls)
+    for f in dataclasses.fields(cls):
+        info = f.metadata.get("elysium")
+        if isinstance(info, SettingInfo):
+            yield f, info, hints[f.name]
+
+
+def load(cls: type[T], environ: Mapping[str, str] | None = None, **overrides: Any) -> T:
+    """Build ``cls`` from the environment; keyword overrides win over the environment."""
+    env = os.environ if environ is None else environ
+    values: dict[str, Any] = {}
+    for f, info, kind in _fields(cls):
+        if f.name in overrides:
+            value = overrides.pop(f.name)
+        elif info.env in env:
+            try:
+                value = _parse(env[info.env], kind)
+            except ValueError as exc:
+                raise ConfigError(info.env, f"{exc}; got {env[info.env]!r}") from None
+        else:
+            value = f.default
+        if info.check is not None and value is not None:
+            problem = info.check(value)
+            if problem:
+                raise ConfigError(info.env, f"{problem}; got {value!r}")
+        values[f.name] = value
+    if overrides:
+        raise TypeError(f"unknown settings: {', '.join(sorted(overrides))}")
+    obj = cls(**values)
+    post = getattr(obj, "validate", None)
+    if callable(post):
+        post()
+    return obj
+
+
+@dataclass(frozen=True)
+class Variable:
+    env: str
+    default: str
+    unit: str
+    help: str
+
+
+def describe(cls: type) -> list[Variable]:
+    """Every variable ``cls`` reads, for documentation."""
+    out = []
+    for f, info, _ in _fields(cls):
+        default = f.default
+        if isinstance(default, tuple):
+            shown = ",".join(default)
+        elif isinstance(default, bool):
+            shown = "true" if default else "false"
+        elif default is None or default == "":
+            shown = "(unset)"
+        else:
+            shown = str(default)
+        out.append(Variable(info.env, shown, info.unit, info.help))
+    return out
+
+
+def redacted(obj: object) -> dict[str, Any]:
+    """The settings as a dict safe to log: secrets are masked."""
+    out: dict[str, Any] = {}
+    for f, info, _ in _fields(type(obj)):
+        value = getattr(obj, f.name)
+        out[f.name] = "***" if info.secret and value else value
+    return out

@@ -1,0 +1,138 @@
+"""Child processes for the embedded defaults (Redis, MongoDB wire server) and port helpers."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+class ProcessError(RuntimeError):
+    pass
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind((host, 0))
+        return int(s.getsockname()[1])
+
+
+def wait_for_port(host: str, port: int, timeout_s: float, proc: subprocess.Popen[bytes] | None = None) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise ProcessError(f"process exited with status {proc.returncode} before listening on {port}")
+        try:
+            with socket.create_connection((host, port), timeout=0.2):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise ProcessError(f"nothing listens on {host}:{port} after {timeout_s:g} s")
+
+
+@dataclass
+class Child:
+    """A child process in its own process group, stopped with its whole group."""
+
+    name: str
+    proc: subprocess.Popen[bytes]
+    url: str
+    workdir: Path | None = None
+    _owns_workdir: bool = field(default=False)
+
+    def stop(self, timeout_s: float = 10.0) -> int | None:
+        if self.proc.poll() is None:
+            try:
+                os.killpg(self.proc.pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+            try:
+                self.proc.wait(timeout_s)
+            except subprocess.TimeoutExpired:
+                try:
+                    os.killpg(self.proc.pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+                self.proc.wait()
+        if self._owns_workdir and self.workdir is not None:
+            shutil.rmtree(self.workdir, ignore_errors=True)
+        return self.proc.returncode
+
+
+def spawn(
+    name: str,
+    argv: Sequence[str],
+    *,
+    env: dict[str, str] | None = None,
+    log: Path | None = None,
+) -> subprocess.Popen[bytes]:
+    out = open(log, "ab") if log is not None else subprocess.DEVNULL  # noqa: SIM115
+    try:
+        return subprocess.Popen(
+            list(argv),
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT if log is not None else subprocess.DEVNULL,
+            env=env,
+            start_new_session=True,
+        )
+    finally:
+        if log is not None:
+            out.close()  # type: ignore[union-attr]
+
+
+def start_redis(port: int | None = None, host: str = "127.0.0.1", log: Path | None = None) -> Child:
+    binary = shutil.which("redis-server")
+    if binary is None:
+        raise ProcessError(
+            "redis-server is not installed; run scripts/bootstrap.sh as root, or install Redis and "
+            "put redis-server on PATH, or set ELYSIUM_REDIS_URL to a running Redis"
+        )
+    port = port or free_port(host)
+    workdir = Path(tempfile.mkdtemp(prefix="elysium-redis-"))
+    proc = spawn(
+        "redis",
+        [binary, "--port", str(port), "--bind", host, "--save", "", "--appendonly", "no",
+         "--dir", str(workdir), "--protected-mode", "no"],
+        log=log,
+    )
+    child = Child("redis", proc, f"redis://{host}:{port}/0", workdir, _owns_workdir=True)
+    try:
+        wait_for_port(host, port, 10.0, proc)
+    except ProcessError:
+        child.stop()
+        raise
+    return child
+
+
+def start_mongo(port: int | None = None, host: str = "127.0.0.1", storage: Path | None = None,
+                log: Path | None = None) -> Child:
+    """Start the embedded MongoDB wire-protocol server (SecantusDB) as a separate process."""
+    binary = shutil.which("secantusd-py") or str(Path(sys.executable).with_name("secantusd-py"))
+    if not Path(binary).exists():
+        raise ProcessError(
+            "the embedded MongoDB server (secantusd-py) is not installed; install the 'embedded' "
+            "extra (pip install -e '.[embedded]') or set ELYSIUM_MONGO_URL to a MongoDB replica set"
+        )
+    port = port or free_port(host)
+    owns = storage is None
+    workdir = storage or Path(tempfile.mkdtemp(prefix="elysium-mongo-"))
+    workdir.mkdir(parents=True, exist_ok=True)
+    proc = spawn("mongo", [binary, "--host", host, "--port", str(port), "--storage-path", str(workdir),
+                           "--log-level", "WARNING"], log=log)
+    child = Child("mongo", proc, f"mongodb://{host}:{port}/?retryWrites=false&directConnection=true",
+                  workdir, _owns_workdir=owns)
+    try:
+        wait_for_port(host, port, 30.0, proc)
+    except ProcessError:
+        child.stop()
+        raise
+    return child

@@ -1,0 +1,1 @@
+"""The authoritative, tick-based game server."""

@@ -1,0 +1,75 @@
+"""Demo bots: a few simulated players that keep a live match going on a local server."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import random
+from collections.abc import Callable
+
+from websockets.exceptions import WebSocketException
+
+from gameserver.client import GameClient
+
+log = logging.getLogger("gameserver.bots")
+
+
+def steer(me: list[int], others: list[list[int]], rng: random.Random, waypoint: list[float]) -> tuple[float, float, float, bool]:
+    """Pick an input: walk to a waypoint, aim at the nearest rival, fire when one is close."""
+    x, y = me[0] / 100.0, me[1] / 100.0
+    if math.hypot(waypoint[0] - x, waypoint[1] - y) < 2.0:
+        waypoint[0], waypoint[1] = rng.uniform(4, 60), rng.uniform(4, 60)
+    heading = math.atan2(waypoint[1] - y, waypoint[0] - x)
+    aim, fire = heading, False
+    if others:
+        ox, oy = min(((o[0] / 100.0, o[1] / 100.0) for o in others), key=lambda o: math.hypot(o[0] - x, o[1] - y))
+        aim = math.atan2(oy - y, ox - x)
+        fire = math.hypot(ox - x, oy - y) < 20.0
+    return math.cos(heading), math.sin(heading), aim, fire
+
+
+async def play(client: GameClient, rng: random.Random, stop: asyncio.Event) -> None:
+    """Send one input per tick until the match ends or ``stop`` is set."""
+    tick_s = 1.0 / client.welcome["tick_hz"]
+    me_seat = client.welcome["player"]
+    waypoint = [rng.uniform(4, 60), rng.uniform(4, 60)]
+
+    async def reader() -> None:
+        while client.result is None:
+            await client.recv(timeout=30.0)
+
+    reading = asyncio.create_task(reader())
+    try:
+        while not stop.is_set() and not reading.done():
+            players = client.replica.players
+            me = players.get(me_seat)
+            if me is not None:
+                others = [row for seat, row in players.items() if seat != me_seat and row[4]]
+                await client.send_input(*steer(me, others, rng, waypoint))
+            await asyncio.sleep(tick_s)
+    finally:
+        reading.cancel()
+        await asyncio.gather(reading, return_exceptions=True)
+
+
+async def run_bots(url: str, count: int, token_for: Callable[[str, int], str], stop: asyncio.Event,
+                   seed: int = 1) -> None:
+    """Keep ``count`` bots playing match after match until ``stop`` is set."""
+    round_no = 0
+    while not stop.is_set():
+        round_no += 1
+        clients = [GameClient(url) for _ in range(count)]
+        try:
+            for i, client in enumerate(clients):
+                welcome = await client.join(token_for(f"bot-{i + 1}", round_no))
+                if welcome["t"] != "welcome":
+                    raise RuntimeError(f"bot could not join: {welcome}")
+            log.info("bots joined", extra={"match": clients[0].welcome["match"], "bots": count})
+            await asyncio.gather(*(play(c, random.Random(seed * 1000 + i + round_no), stop)
+                                   for i, c in enumerate(clients)))
+        except (OSError, WebSocketException, RuntimeError, TimeoutError) as exc:
+            log.warning("bots lost their match; starting another", extra={"error": str(exc)})
+            await asyncio.sleep(1.0)
+        finally:
+            await asyncio.gather(*(c.close() for c in clients), return_exceptions=True)

@@ -1,0 +1,135 @@
+"""A small game client over the websockets library: used by bots, tests and examples.
+
+It keeps a replica of the match built from keyframes and deltas exactly as
+``docs/protocol.md`` describes, which is how a third-party client would do it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from websockets.asyncio.client import ClientConnection, connect
+
+from gameserver import protocol as p
+
+
+@dataclass
+class Replica:
+    """The client-side copy of the replicated state, in wire units."""
+
+    tick: int = -1
+    players: dict[int, list[int]] = field(default_factory=dict)  # seat -> player columns
+    objects: dict[int, list[int]] = field(default_factory=dict)  # object id -> object columns
+    roster: dict[int, list[Any]] = field(default_factory=dict)  # seat -> [seat, id, name, team, connected]
+    acks: dict[int, int] = field(default_factory=dict)
+    motion: int = 3
+    width: int = 9  # number of player columns
+
+    def apply(self, msg: dict[str, Any]) -> None:
+        kind = msg["t"]
+        if kind == "keyframe":
+            self.tick = msg["n"]
+            self.players = {row[0]: list(row[1:]) for row in msg["players"]}
+            self.objects = {row[0]: list(row) for row in msg["objects"]}
+            self.roster = {row[0]: list(row) for row in msg["roster"]}
+            self.acks = {seat: seq for seat, seq in msg["a"]}
+        elif kind == "delta":
+            self.tick = msg["n"]
+            for row in msg.get("p", ()):
+                cur = self.players.setdefault(row[0], [0] * self.width)
+                cur[: self.motion] = row[1:]
+            for row in msg.get("s", ()):
+                cur = self.players.setdefault(row[0], [0] * self.width)
+                cur[self.motion:] = row[1:]
+            for seat in msg.get("gone", ()):
+                self.players.pop(seat, None)
+            for row in msg.get("o+", ()):
+                self.objects[row[0]] = list(row)
+            for ident in msg.get("o-", ()):
+                self.objects.pop(ident, None)
+            for seat, seq in msg.get("a", ()):
+                self.acks[seat] = seq
+        elif kind == "events":
+            for ev in msg["e"]:
+                if ev["k"] == "join":
+                    self.roster[ev["who"]] = [ev["who"], ev["id"], ev["name"], ev["team"], True]
+                elif ev["k"] == "leave":
+                    self.roster.pop(ev["who"], None)
+                elif ev["k"] in ("drop", "back") and ev["who"] in self.roster:
+                    self.roster[ev["who"]][4] = ev["k"] == "back"
+
+
+class GameClient:
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.ws: ClientConnection | None = None
+        self.welcome: dict[str, Any] = {}
+        self.replica = Replica()
+        self.events: list[dict[str, Any]] = []
+        self.errors: list[dict[str, Any]] = []
+        self.seq = 0
+        self.result: dict[str, Any] | None = None
+        self.shutdown: dict[str, Any] | None = None
+
+    async def connect(self) -> None:
+        self.ws = await connect(self.url, max_size=2**22, compression=None, open_timeout=10)
+
+    async def send(self, data: bytes) -> None:
+        assert self.ws is not None
+        await self.ws.send(data)
+
+    async def recv(self, timeout: float = 5.0) -> dict[str, Any]:
+        assert self.ws is not None
+        data = await asyncio.wait_for(self.ws.recv(), timeout)
+        assert isinstance(data, bytes)
+        msg = p.unpack_server(data)
+        self._observe(msg)
+        return msg
+
+    def _observe(self, msg: dict[str, Any]) -> None:
+        kind = msg["t"]
+        if kind == "welcome":
+            self.welcome = msg
+            self.replica.motion = msg["columns"]["motion"]
+            self.replica.width = len(msg["columns"]["player"])
+        elif kind in ("keyframe", "delta", "events"):
+            self.replica.apply(msg)
+            if kind == "events":
+                self.events.extend(msg["e"])
+                for ev in msg["e"]:
+                    if ev["k"] == "end":
+                        self.result = ev
+        elif kind == "error":
+            self.errors.append(msg)
+        elif kind == "shutdown":
+            self.shutdown = msg
+
+    async def join(self, token: str | None = None, resume: str | None = None, timeout: float = 5.0) -> dict[str, Any]:
+        """Join and return the welcome; the keyframe that follows is read too."""
+        if self.ws is None:
+            await self.connect()
+        await self.send(p.encode_join(token=token, resume=resume))
+        msg = await self.recv(timeout)
+        if msg["t"] != "welcome":
+            return msg
+        await self.expect("keyframe", timeout)
+        return msg
+
+    async def expect(self, kind: str, timeout: float = 5.0) -> dict[str, Any]:
+        deadline = time.monotonic() + timeout
+        while True:
+            msg = await self.recv(max(0.01, deadline - time.monotonic()))
+            if msg["t"] == kind:
+                return msg
+
+    async def send_input(self, move_x: float, move_y: float, aim: float, fire: bool) -> int:
+        self.seq += 1
+        await self.send(p.encode_inputs([p.Input(self.seq, move_x, move_y, aim, fire)]))
+        return self.seq
+
+    async def close(self) -> None:
+        if self.ws is not None:
+            await self.ws.close()

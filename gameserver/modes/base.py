@@ -1,0 +1,91 @@
+"""The interface every game mode implements. Modes are pure: no I/O, no clocks, no globals.
+
+A mode owns its simulation state and advances it one fixed step at a time. The engine
+(``gameserver.room``) owns seats, connections, the lifecycle and the wire; it talks to a
+mode only through :class:`GameMode`.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+import numpy as np
+import numpy.typing as npt
+
+from gameserver.protocol import Input
+
+IntArray = npt.NDArray[np.int32]
+
+
+@dataclass(frozen=True, slots=True)
+class ModeConfig:
+    seats: int
+    tick_hz: int
+    seed: int
+    teams: int = 0  # 0: free for all; otherwise the number of teams
+    score_limit: int = 10
+    time_limit_s: float = 120.0
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """The replicated state in wire units.
+
+    ``players`` has one row per seat (``player_columns``); rows of absent seats are
+    meaningless and ``present`` masks them. ``objects`` has one row per live object
+    (``object_columns``, column 0 the object id); an object's row never changes while it
+    lives, so a delta only says which objects appeared and which went away.
+    """
+
+    tick: int
+    players: IntArray
+    present: npt.NDArray[np.bool_]
+    objects: IntArray
+
+
+@dataclass(frozen=True, slots=True)
+class PlayerResult:
+    seat: int
+    score: int
+    kills: int
+    deaths: int
+    time_played_s: float
+    team: int
+
+
+@dataclass(slots=True)
+class StepOutcome:
+    events: list[dict[str, Any]] = field(default_factory=list)
+    finished: str | None = None  # the reason, once the match is over
+
+
+class GameMode(abc.ABC):
+    name: ClassVar[str]
+    player_columns: ClassVar[tuple[str, ...]]
+    motion_columns: ClassVar[int]  # the first n player columns change every move
+    object_columns: ClassVar[tuple[str, ...]]
+
+    def __init__(self, config: ModeConfig) -> None:
+        self.config = config
+
+    @abc.abstractmethod
+    def join(self, seat: int, team: int) -> None: ...
+
+    @abc.abstractmethod
+    def leave(self, seat: int) -> None: ...
+
+    @abc.abstractmethod
+    def step(self, inputs: Mapping[int, Input]) -> StepOutcome:
+        """Advance one fixed step, applying at most one input per present seat."""
+
+    @abc.abstractmethod
+    def snapshot(self) -> Snapshot: ...
+
+    @abc.abstractmethod
+    def results(self) -> list[PlayerResult]: ...
+
+    @abc.abstractmethod
+    def map_info(self) -> dict[str, Any]: ...

@@ -1,0 +1,172 @@
+"""The game server's Redis adapters: registry heartbeat, replay guard, match feeds, results.
+
+Nothing here is awaited inside a tick. Rooms hand feed entries to :class:`FeedWriter`,
+which sends them in one pipeline after the scheduler's batch of ticks, off the tick path.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from collections import deque
+from typing import Any
+
+import redis.asyncio as aioredis
+from redis.exceptions import RedisError
+
+from elysium import keys
+
+log = logging.getLogger("gameserver.redis")
+
+FEED_BUFFER_MAX = 200_000  # entries waiting for Redis; the oldest go past this
+
+_WRITE_RESULT = """
+if redis.call('SET', KEYS[1], '1', 'NX', 'EX', ARGV[2]) then
+  return redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[3], '*', 'match_id', ARGV[1], 'result', ARGV[4])
+end
+return false
+"""
+
+
+class ReplayGuard:
+    """Single use for join tokens: the first claim of a token id wins."""
+
+    def __init__(self, client: aioredis.Redis) -> None:
+        self.client = client
+
+    async def claim(self, jti: str, ttl_s: float) -> bool:
+        ttl_ms = max(1000, int(ttl_s * 1000))
+        return bool(await self.client.set(keys.join_token_used(jti), b"1", nx=True, px=ttl_ms))
+
+
+class Registry:
+    """The heartbeat that tells matchmakers this server exists and how full it is."""
+
+    def __init__(self, client: aioredis.Redis, server_id: str, ttl_s: float) -> None:
+        self.client = client
+        self.server_id = server_id
+        self.ttl_s = ttl_s
+
+    async def beat(self, info: dict[str, Any]) -> None:
+        now_ms = int(time.time() * 1000)
+        body = json.dumps({**info, "id": self.server_id, "ts_ms": now_ms})
+        async with self.client.pipeline(transaction=False) as pipe:
+            pipe.set(keys.server(self.server_id), body, px=int(self.ttl_s * 1000))
+            pipe.zadd(keys.SERVERS_LIVE, {self.server_id: now_ms})
+            pipe.zremrangebyscore(keys.SERVERS_LIVE, "-inf", now_ms - int(self.ttl_s * 1000))
+            await pipe.execute()
+
+    async def remove(self) -> None:
+        async with self.client.pipeline(transaction=False) as pipe:
+            pipe.delete(keys.server(self.server_id))
+            pipe.zrem(keys.SERVERS_LIVE, self.server_id)
+            await pipe.execute()
+
+
+class FeedWriter:
+    """Buffers feed entries and match descriptions; flushes them in one pipeline."""
+
+    def __init__(self, client: aioredis.Redis, maxlen: int, retention_s: int) -> None:
+        self.client = client
+        self.maxlen = maxlen
+        self.retention_s = retention_s
+        self.entries: deque[tuple[str, str, int, bytes]] = deque()
+        self.infos: dict[str, tuple[dict[str, Any], bool]] = {}
+        self.dropped = 0
+        self.errors = 0
+        self._task: asyncio.Task[None] | None = None
+
+    def append(self, match_id: str, kind: str, tick: int, data: bytes) -> None:
+        if len(self.entries) >= FEED_BUFFER_MAX:
+            self.entries.popleft()
+            self.dropped += 1
+        self.entries.append((match_id, kind, tick, data))
+
+    def describe(self, match_id: str, info: dict[str, Any], live: bool) -> None:
+        self.infos[match_id] = (info, live)
+
+    def kick(self) -> None:
+        """Start a flush unless one is in flight (called after each batch of ticks)."""
+        if (self.entries or self.infos) and (self._task is None or self._task.done()):
+            self._task = asyncio.get_running_loop().create_task(self._flush())
+
+    async def drain(self, timeout_s: float = 5.0) -> None:
+        deadline = time.monotonic() + timeout_s
+        while (self.entries or self.infos or (self._task and not self._task.done())) and time.monotonic() < deadline:
+            if self._task is None or self._task.done():
+                self.kick()
+            if self._task is not None:
+                await asyncio.wait([self._task], timeout=max(0.01, deadline - time.monotonic()))
+
+    async def _flush(self) -> None:
+        entries, self.entries = self.entries, deque()
+        infos, self.infos = self.infos, {}
+        now_ms = int(time.time() * 1000)
+        touched: set[str] = set()
+        try:
+            async with self.client.pipeline(transaction=False) as pipe:
+                for match_id, kind, tick, data in entries:
+                    pipe.xadd(keys.match_feed(match_id), {"k": kind, "n": tick, "b": data},
+                              maxlen=self.maxlen, approximate=True)
+                    touched.add(match_id)
+                for match_id, (info, live) in infos.items():
+                    key = keys.match_info(match_id)
+                    pipe.hset(key, mapping={k: json.dumps(v) for k, v in info.items()})
+                    pipe.expire(key, self.retention_s)
+                    if live:
+                        pipe.zadd(keys.MATCHES_LIVE, {match_id: now_ms})
+                    else:
+                        pipe.zrem(keys.MATCHES_LIVE, match_id)
+                        pipe.zadd(keys.MATCHES_DONE, {match_id: now_ms})
+                        pipe.zremrangebyscore(keys.MATCHES_DONE, "-inf", now_ms - self.retention_s * 1000)
+                    touched.add(match_id)
+                for match_id in touched:
+                    pipe.expire(keys.match_feed(match_id), self.retention_s)
+                await pipe.execute()
+        except (RedisError, OSError) as exc:
+            self.errors += 1
+            # Put the batch back (bounded) so a short Redis outage loses nothing.
+            for item in reversed(entries):
+                if len(self.entries) >= FEED_BUFFER_MAX:
+                    self.dropped += 1
+                    break
+                self.entries.appendleft(item)
+            for match_id, value in infos.items():
+                self.infos.setdefault(match_id, value)
+            log.warning("feed flush failed", extra={"error": str(exc), "pending": len(self.entries)})
+            await asyncio.sleep(0.5)
+
+
+class ResultsWriter:
+    """Appends each match's result once to the results stream (the match id is the key)."""
+
+    def __init__(self, client: aioredis.Redis, marker_ttl_s: int = 7 * 24 * 3600) -> None:
+        self.client = client
+        self.marker_ttl_s = marker_ttl_s
+        self.pending: deque[dict[str, Any]] = deque(maxlen=10_000)
+        self._script = client.register_script(_WRITE_RESULT)
+
+    async def write(self, result: dict[str, Any]) -> bool:
+        """True when this call appended it, False when it was already there."""
+        match_id = str(result["match_id"])
+        entry_id = await self._script(
+            keys=[keys.result_written(match_id), keys.RESULTS_STREAM],
+            args=[match_id, self.marker_ttl_s, keys.RESULTS_MAXLEN, json.dumps(result, separators=(",", ":"))],
+        )
+        return entry_id is not None
+
+    def submit(self, result: dict[str, Any]) -> None:
+        self.pending.append(result)
+
+    async def flush(self) -> None:
+        while self.pending:
+            result = self.pending[0]
+            try:
+                await self.write(result)
+            except (RedisError, OSError) as exc:
+                log.warning("results write failed; will retry", extra={"match_id": result.get("match_id"),
+                                                                      "error": str(exc)})
+                return
+            self.pending.popleft()

@@ -1,0 +1,440 @@
+"""A room: one match, one owner of its state. Pure: the caller passes the clock in.
+
+The server's scheduler calls :meth:`Room.tick` on a fixed time grid. A tick consumes at
+most one queued input per seat, steps the mode, diffs the replicated state against the
+previous tick and encodes the delta (and events) once; the server sends those same bytes
+to every connected player and appends them to the spectator feed.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections import deque
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any, NewType
+
+import numpy as np
+
+from gameserver import protocol as p
+from gameserver.lifecycle import Lifecycle, RoomState
+from gameserver.modes import MODES, GameMode, ModeConfig, Snapshot
+
+MatchId = NewType("MatchId", str)
+PlayerId = NewType("PlayerId", str)
+
+INPUT_QUEUE_MAX = 6  # inputs waiting per seat; older ones are dropped past this
+
+
+class JoinRefused(Exception):
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+@dataclass(frozen=True, slots=True)
+class RoomSpec:
+    match_id: MatchId
+    mode: str
+    seats: int
+    tick_hz: int
+    seed: int
+    teams: int = 0
+    roster: tuple[PlayerId, ...] | None = None  # None: anyone with a token for this match
+    team_of: tuple[tuple[PlayerId, int], ...] = ()
+    min_players: int = 2
+    score_limit: int = 10
+    time_limit_s: float = 120.0
+    start_timeout_s: float = 30.0
+
+    def team(self, player: PlayerId, seat: int) -> int:
+        for pid, team in self.team_of:
+            if pid == player:
+                return team
+        return seat % self.teams if self.teams else 0
+
+
+def spec_from_claims(match_id: str, room: Any, *, default_tick_hz: int, max_seats: int) -> RoomSpec:
+    """Build a room from the ``room`` claim of a join token (see docs/tokens.md)."""
+    if not isinstance(room, dict):
+        raise JoinRefused(p.TOKEN_REJECTED, "token carries no room description")
+
+    def num(name: str, default: Any, lo: float, hi: float, kind: type = int) -> Any:
+        value = room.get(name, default)
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not lo <= value <= hi:
+            raise JoinRefused(p.TOKEN_REJECTED, f"room.{name} must be between {lo:g} and {hi:g}")
+        return kind(value)
+
+    mode = room.get("mode", "arena")
+    if mode not in MODES:
+        raise JoinRefused(p.TOKEN_REJECTED, f"unknown mode {str(mode)[:32]!r}")
+    seats = num("seats", 10, 1, max_seats)
+    teams = num("teams", 0, 0, 16)
+    roster_raw = room.get("roster")
+    roster: tuple[PlayerId, ...] | None = None
+    team_of: list[tuple[PlayerId, int]] = []
+    if roster_raw is not None:
+        if not isinstance(roster_raw, list) or not 1 <= len(roster_raw) <= seats:
+            raise JoinRefused(p.TOKEN_REJECTED, "room.roster must list 1 to seats players")
+        members = []
+        for entry in roster_raw:
+            # Either "player-id" or ["player-id", team].
+            if isinstance(entry, str):
+                members.append(PlayerId(entry))
+            elif (isinstance(entry, list) and len(entry) == 2 and isinstance(entry[0], str)
+                  and isinstance(entry[1], int) and 0 <= entry[1] < max(teams, 1)):
+                members.append(PlayerId(entry[0]))
+                team_of.append((PlayerId(entry[0]), entry[1]))
+            else:
+                raise JoinRefused(p.TOKEN_REJECTED, "room.roster entries are ids or [id, team]")
+        roster = tuple(members)
+    return RoomSpec(
+        match_id=MatchId(match_id),
+        mode=mode,
+        seats=seats,
+        tick_hz=num("tick_hz", default_tick_hz, 1, 60),
+        seed=num("seed", 0, 0, 2**63 - 1),
+        teams=teams,
+        roster=roster,
+        team_of=tuple(team_of),
+        min_players=num("min_players", len(roster) if roster else 2, 1, seats),
+        score_limit=num("score_limit", 10, 1, 1000),
+        time_limit_s=num("time_limit_s", 120.0, 1.0, 3600.0, float),
+        start_timeout_s=num("start_timeout_s", 30.0, 1.0, 600.0, float),
+    )
+
+
+@dataclass(slots=True)
+class Seat:
+    index: int
+    player_id: PlayerId
+    name: str
+    team: int
+    resume: str
+    link: Any = None  # the server's connection object while connected
+    dropped_at: float | None = None
+    joined_at: float = 0.0
+    last_enqueued: int = -1
+    last_applied: int = -1
+    acked: int = -1  # the last applied sequence number already sent in a delta
+    last_input: p.Input = p.IDLE_INPUT
+    queue: deque[p.Input] = field(default_factory=lambda: deque(maxlen=INPUT_QUEUE_MAX))
+    needs_keyframe: bool = False
+
+    @property
+    def connected(self) -> bool:
+        return self.link is not None
+
+
+@dataclass(slots=True)
+class TickOutput:
+    tick: int
+    delta: bytes | None = None
+    events: bytes | None = None
+    keyframe: bytes | None = None  # for the spectator feed, every keyframe interval
+    result: dict[str, Any] | None = None  # once, when the match ends
+    expired: list[Seat] = field(default_factory=list)  # seats freed after the grace period
+    dropped_inputs: int = 0
+
+
+class Room:
+    def __init__(self, spec: RoomSpec, *, server_id: str, now: float, wall_us: int,
+                 grace_s: float, keyframe_every_s: float = 2.0, linger_s: float = 3.0) -> None:
+        self.spec = spec
+        self.server_id = server_id
+        self.mode: GameMode = MODES[spec.mode](
+            ModeConfig(seats=spec.seats, tick_hz=spec.tick_hz, seed=spec.seed, teams=spec.teams,
+                       score_limit=spec.score_limit, time_limit_s=spec.time_limit_s)
+        )
+        self.lifecycle = Lifecycle()
+        self.created_at = now
+        self.created_wall_us = wall_us
+        self.started_wall_us = 0
+        self.finished_at: float | None = None
+        self.grace_s = grace_s
+        self.linger_s = linger_s
+        self.keyframe_every = max(1, round(keyframe_every_s * spec.tick_hz))
+        self.seats: list[Seat | None] = [None] * spec.seats
+        self.by_player: dict[PlayerId, Seat] = {}
+        self.prev: Snapshot = self.mode.snapshot()
+        self.pending_events: list[dict[str, Any]] = []
+        self._keyframe: tuple[int, int, bytes] | None = None
+        self._version = 0  # bumps whenever seats change between ticks
+        self.result: dict[str, Any] | None = None
+        self.end_reason: str | None = None
+
+    # --- queries ----------------------------------------------------------------------
+
+    @property
+    def state(self) -> RoomState:
+        return self.lifecycle.state
+
+    @property
+    def tick_number(self) -> int:
+        return self.prev.tick
+
+    def occupied(self) -> Iterable[Seat]:
+        return (s for s in self.seats if s is not None)
+
+    @property
+    def players(self) -> int:
+        return sum(1 for _ in self.occupied())
+
+    @property
+    def connected(self) -> int:
+        return sum(1 for s in self.occupied() if s.connected)
+
+    @property
+    def free_seats(self) -> int:
+        return self.spec.seats - self.players if self.lifecycle.accepts_players else 0
+
+    # --- seats ------------------------------------------------------------------------
+
+    def admit(self, player: PlayerId, name: str, link: Any, now: float) -> Seat:
+        """Seat ``player`` (or reattach their held seat) and bind ``link`` to it."""
+        if not self.lifecycle.accepts_players:
+            raise JoinRefused(p.ROOM_CLOSED, f"match is {self.state.value}")
+        if self.spec.roster is not None and player not in self.spec.roster:
+            raise JoinRefused(p.NOT_IN_ROSTER, "player is not on this match's roster")
+        seat = self.by_player.get(player)
+        if seat is not None:
+            self.reattach(seat, link)
+            return seat
+        index = next((i for i, s in enumerate(self.seats) if s is None), None)
+        if index is None:
+            raise JoinRefused(p.ROOM_FULL, "no free seat in this match")
+        seat = Seat(index=index, player_id=player, name=name[:32], team=self.spec.team(player, index),
+                    resume=secrets.token_urlsafe(18), link=link, joined_at=now)
+        self.seats[index] = seat
+        self.by_player[player] = seat
+        self.mode.join(index, seat.team)
+        self._version += 1
+        self.pending_events.append({"k": "join", "who": index, "id": player, "name": seat.name, "team": seat.team})
+        return seat
+
+    def reattach(self, seat: Seat, link: Any) -> None:
+        was_dropped = seat.dropped_at is not None
+        seat.link = link
+        seat.dropped_at = None
+        seat.resume = secrets.token_urlsafe(18)
+        seat.queue.clear()
+        seat.last_enqueued = seat.last_applied
+        seat.needs_keyframe = False
+        self._version += 1
+        if was_dropped:
+            self.pending_events.append({"k": "back", "who": seat.index})
+
+    def drop(self, seat: Seat, now: float) -> None:
+        """The seat's connection went away; hold the seat for the grace period."""
+        if seat.link is None:
+            return
+        seat.link = None
+        seat.dropped_at = now
+        seat.queue.clear()
+        self._version += 1
+        self.pending_events.append({"k": "drop", "who": seat.index, "grace_s": self.grace_s})
+
+    def release(self, seat: Seat, reason: str) -> None:
+        """Free the seat now (a leave message, or the grace period is over)."""
+        if self.seats[seat.index] is not seat:
+            return
+        self.seats[seat.index] = None
+        del self.by_player[seat.player_id]
+        seat.link = None
+        self.mode.leave(seat.index)
+        self._version += 1
+        self.pending_events.append({"k": "leave", "who": seat.index, "reason": reason})
+
+    def push_inputs(self, seat: Seat, inputs: tuple[p.Input, ...]) -> tuple[int, int]:
+        """Queue new inputs (by sequence number). Returns (accepted, dropped)."""
+        accepted = dropped = 0
+        for inp in inputs:
+            if inp.seq <= seat.last_enqueued:
+                continue  # a resend of something we have
+            if len(seat.queue) == seat.queue.maxlen:
+                dropped += 1  # the oldest falls out
+            seat.queue.append(inp)
+            seat.last_enqueued = inp.seq
+            accepted += 1
+        return accepted, dropped
+
+    # --- the tick ---------------------------------------------------------------------
+
+    def tick(self, now: float, wall_us: int) -> TickOutput:
+        out = TickOutput(tick=self.prev.tick)
+        state = self.lifecycle.state
+        if state is RoomState.WAITING:
+            self._maybe_start(now, wall_us)
+        elif state is RoomState.FINISHED:
+            if self.finished_at is not None and now - self.finished_at >= self.linger_s:
+                self.lifecycle.to(RoomState.DISPOSED, now)
+        self._expire_dropped(now, out)
+        if self.lifecycle.simulating:
+            inputs: dict[int, p.Input] = {}
+            for seat in self.occupied():
+                if seat.queue:
+                    inp = seat.queue.popleft()
+                    seat.last_applied = inp.seq
+                    seat.last_input = inp
+                    inputs[seat.index] = inp
+                elif seat.connected:
+                    last = seat.last_input
+                    inputs[seat.index] = p.Input(last.seq, last.move_x, last.move_y, last.aim, False)
+            outcome = self.mode.step(inputs)
+            self.pending_events.extend(outcome.events)
+            if outcome.finished:
+                self._finish(outcome.finished, now, wall_us)
+        snap = self.mode.snapshot()
+        out.tick = snap.tick
+        if self.lifecycle.state is not RoomState.DISPOSED and (
+            self.lifecycle.state is not RoomState.WAITING or self.pending_events
+        ):
+            out.delta = self._encode_delta(snap, wall_us)
+        self.prev = snap
+        if self.pending_events:
+            out.events = p.pack({"t": "events", "n": snap.tick, "e": self.pending_events})
+            self.pending_events = []
+        if self.lifecycle.simulating and snap.tick % self.keyframe_every == 0:
+            out.keyframe = self.keyframe(wall_us)
+        if self.result is not None and self.finished_at == now:
+            out.result = self.result
+        return out
+
+    def _maybe_start(self, now: float, wall_us: int) -> None:
+        joined = self.players
+        full = (self.spec.roster is not None and joined == len(self.spec.roster)) or joined == self.spec.seats
+        timed_out = now - self.created_at >= self.spec.start_timeout_s
+        if full or (self.spec.roster is None and joined >= self.spec.min_players) or (
+            timed_out and joined >= self.spec.min_players
+        ):
+            self.lifecycle.to(RoomState.RUNNING, now)
+            self.started_wall_us = wall_us
+            self.pending_events.append({"k": "start", "tick_hz": self.spec.tick_hz})
+        elif timed_out:
+            self.end_reason = "not_enough_players"
+            self.lifecycle.to(RoomState.DISPOSED, now)
+
+    def _expire_dropped(self, now: float, out: TickOutput) -> None:
+        for seat in list(self.occupied()):
+            if seat.dropped_at is not None and now - seat.dropped_at >= self.grace_s:
+                self.release(seat, "timeout")
+                out.expired.append(seat)
+
+    def _finish(self, reason: str, now: float, wall_us: int) -> None:
+        self.lifecycle.to(RoomState.FINISHED, now)
+        self.finished_at = now
+        self.end_reason = reason
+        by_seat = {s.index: s for s in self.occupied()}
+        players = []
+        for r in self.mode.results():
+            seat = by_seat.get(r.seat)
+            if seat is None:
+                continue
+            players.append({"player_id": seat.player_id, "seat": r.seat, "name": seat.name, "team": r.team,
+                            "score": r.score, "kills": r.kills, "deaths": r.deaths,
+                            "time_played_s": r.time_played_s})
+        players.sort(key=lambda r: (-r["score"], r["deaths"], r["seat"]))
+        self.result = {
+            "match_id": self.spec.match_id,
+            "mode": self.spec.mode,
+            "seed": self.spec.seed,
+            "server_id": self.server_id,
+            "reason": reason,
+            "ticks": self.mode.snapshot().tick,
+            "duration_s": round(self.mode.snapshot().tick / self.spec.tick_hz, 3),
+            "started_at_us": self.started_wall_us,
+            "ended_at_us": wall_us,
+            "teams": self.spec.teams,
+            "players": players,
+        }
+        self.pending_events.append({"k": "end", "reason": reason, "results": players})
+
+    def abort(self, reason: str, now: float, wall_us: int) -> None:
+        """End the match early (server shutdown past its drain deadline)."""
+        if self.lifecycle.state is RoomState.RUNNING:
+            self._finish(reason, now, wall_us)
+        elif self.lifecycle.state is RoomState.WAITING:
+            self.end_reason = reason
+            self.lifecycle.to(RoomState.DISPOSED, now)
+
+    # --- encoding ---------------------------------------------------------------------
+
+    def _encode_delta(self, snap: Snapshot, wall_us: int) -> bytes:
+        prev = self.prev
+        m = self.mode.motion_columns
+        msg: dict[str, Any] = {"t": "delta", "n": snap.tick, "ts": wall_us}
+        cur, old = snap.players, prev.players
+        both = snap.present & prev.present
+        fresh = snap.present & ~prev.present
+        moved = fresh | (both & np.any(cur[:, :m] != old[:, :m], axis=1))
+        status = fresh | (both & np.any(cur[:, m:] != old[:, m:], axis=1))
+        if moved.any():
+            idx = np.flatnonzero(moved)
+            msg["p"] = np.column_stack([idx, cur[idx, :m]]).tolist()
+        if status.any():
+            idx = np.flatnonzero(status)
+            msg["s"] = np.column_stack([idx, cur[idx, m:]]).tolist()
+        gone = prev.present & ~snap.present
+        if gone.any():
+            msg["gone"] = np.flatnonzero(gone).tolist()
+        if len(snap.objects) or len(prev.objects):
+            new_ids, old_ids = snap.objects[:, 0], prev.objects[:, 0]
+            added = ~np.isin(new_ids, old_ids)
+            if added.any():
+                msg["o+"] = snap.objects[added].tolist()
+            removed = ~np.isin(old_ids, new_ids)
+            if removed.any():
+                msg["o-"] = old_ids[removed].tolist()
+        acks = []
+        for seat in self.occupied():
+            if seat.last_applied != seat.acked:
+                seat.acked = seat.last_applied
+                acks.append([seat.index, seat.last_applied])
+        if acks:
+            msg["a"] = acks
+        return p.pack(msg)
+
+    def keyframe(self, wall_us: int) -> bytes:
+        """The full replicated state after the last tick; encoded at most once per tick."""
+        snap = self.prev
+        cached = self._keyframe
+        if cached is not None and cached[0] == snap.tick and cached[1] == self._version:
+            return cached[2]
+        idx = np.flatnonzero(snap.present)
+        msg = {
+            "t": "keyframe",
+            "n": snap.tick,
+            "ts": wall_us,
+            "match": self.spec.match_id,
+            "mode": self.spec.mode,
+            "state": self.lifecycle.state.value,
+            "tick_hz": self.spec.tick_hz,
+            "players": np.column_stack([idx, snap.players[idx]]).tolist() if len(idx) else [],
+            "objects": snap.objects.tolist(),
+            "roster": [[s.index, s.player_id, s.name, s.team, s.connected] for s in self.occupied()],
+            "a": [[s.index, s.last_applied] for s in self.occupied()],
+        }
+        data = p.pack(msg)
+        self._keyframe = (snap.tick, self._version, data)
+        return data
+
+    def welcome(self, seat: Seat) -> bytes:
+        return p.pack({
+            "t": "welcome",
+            "v": p.PROTOCOL_VERSION,
+            "player": seat.index,
+            "player_id": seat.player_id,
+            "match": self.spec.match_id,
+            "mode": self.spec.mode,
+            "tick_hz": self.spec.tick_hz,
+            "seats": self.spec.seats,
+            "teams": self.spec.teams,
+            "team": seat.team,
+            "map": self.mode.map_info(),
+            "columns": {"player": list(self.mode.player_columns), "motion": self.mode.motion_columns,
+                        "object": list(self.mode.object_columns)},
+            "resume": seat.resume,
+            "grace_s": self.grace_s,
+            "state": self.lifecycle.state.value,
+        })

@@ -1,0 +1,458 @@
+"""The game server process: rooms, the tick scheduler, joins, fan-out and operations."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import signal
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import redis.asyncio as aioredis
+from redis.exceptions import RedisError
+
+from elysium import tokens
+from elysium.metrics import CONTENT_TYPE_LATEST
+from gameserver import protocol as p
+from gameserver import wire
+from gameserver.connection import Connection
+from gameserver.lifecycle import RoomState
+from gameserver.metrics import GameMetrics
+from gameserver.redisio import FeedWriter, Registry, ReplayGuard, ResultsWriter
+from gameserver.room import JoinRefused, MatchId, PlayerId, Room, RoomSpec, Seat, spec_from_claims
+from gameserver.settings import GameServerSettings
+
+log = logging.getLogger("gameserver")
+
+MAX_CATCH_UP_TICKS = 20  # past this a room skips ahead (counted in ticks_skipped)
+JOIN_TOKEN_MAX_TTL_S = 60.0
+
+
+@dataclass(slots=True)
+class _Clock:
+    period: float
+    deadline: float
+
+
+class GameServer:
+    def __init__(self, settings: GameServerSettings, redis_client: aioredis.Redis | None = None) -> None:
+        self.settings = settings
+        self.server_id = settings.resolved_id
+        self.metrics = GameMetrics()
+        self.redis = redis_client or aioredis.from_url(settings.redis_url)
+        self.verifier = tokens.Verifier(
+            tokens.load_public_key(settings.join_public_key or None, settings.join_public_key_file or None)
+        )
+        self.guard = ReplayGuard(self.redis)
+        self.registry = Registry(self.redis, self.server_id, settings.heartbeat_ttl_s)
+        self.feed = FeedWriter(self.redis, settings.feed_maxlen, settings.feed_retention_s)
+        self.results = ResultsWriter(self.redis)
+        self.rooms: dict[MatchId, Room] = {}
+        self.clocks: dict[MatchId, _Clock] = {}
+        self.resumes: dict[str, tuple[Room, Seat]] = {}
+        self.connections: set[Connection] = set()
+        self.draining = False
+        self.redis_ok = False
+        self.port = settings.port
+        self._server: asyncio.base_events.Server | None = None
+        self._tasks: list[asyncio.Task[Any]] = []
+        self._wake = asyncio.Event()
+        self._stopped = asyncio.Event()
+
+    # --- lifecycle of the process ----------------------------------------------------------
+
+    async def start(self) -> None:
+        loop = asyncio.get_running_loop()
+        self._server = await loop.create_server(self._new_connection, self.settings.host, self.settings.port,
+                                                backlog=4096, reuse_address=True)
+        self.port = self._server.sockets[0].getsockname()[1]
+        try:
+            await self.redis.ping()
+            self.redis_ok = True
+        except (RedisError, OSError) as exc:
+            log.warning("redis not reachable at start", extra={"error": str(exc)})
+        self._tasks = [loop.create_task(self._scheduler(), name="scheduler"),
+                       loop.create_task(self._heartbeat(), name="heartbeat")]
+        log.info("game server listening", extra={"server_id": self.server_id, "url": self.public_url,
+                                                 "region": self.settings.region})
+
+    @property
+    def public_url(self) -> str:
+        return self.settings.resolved_public_url(self.port)
+
+    def _new_connection(self) -> Connection:
+        conn = Connection(self)
+        self.connections.add(conn)
+        return conn
+
+    async def drain_and_stop(self) -> None:
+        """Stop taking rooms, let matches finish up to the drain deadline, then shut down."""
+        if self.draining:
+            return
+        self.draining = True
+        self.metrics.draining.set(1)
+        log.info("draining", extra={"rooms": len(self.rooms), "deadline_s": self.settings.drain_timeout_s})
+        await self._beat_once()
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.settings.drain_timeout_s
+        while self.rooms and loop.time() < deadline:
+            await asyncio.sleep(0.05)
+        now, wall = loop.time(), time.time_ns() // 1000
+        for room in list(self.rooms.values()):
+            room.abort("shutdown", now, wall)
+        # Give aborted rooms one tick to send their end events and hand in results.
+        await asyncio.sleep(0.1)
+        await self.stop()
+
+    async def stop(self) -> None:
+        shutdown = wire.frame_binary(p.shutdown("server shutting down"))
+        for conn in list(self.connections):
+            if conn.open:
+                conn.write_framed(shutdown)
+                conn.close(wire.CLOSE_GOING_AWAY, "server shutting down")
+        if self._server is not None:
+            self._server.close()
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        for room in list(self.rooms.values()):
+            self._describe(room, live=False)
+        try:
+            await asyncio.wait_for(self._flush_results(), 5.0)
+            await self.feed.drain(5.0)
+            await self.registry.remove()
+        except (RedisError, OSError, TimeoutError) as exc:
+            log.warning("redis unavailable during shutdown", extra={"error": str(exc)})
+        await self.redis.aclose()
+        self._stopped.set()
+        log.info("game server stopped")
+
+    async def wait_stopped(self) -> None:
+        await self._stopped.wait()
+
+    # --- HTTP ------------------------------------------------------------------------------
+
+    def http_get(self, path: str) -> tuple[int, bytes, str]:
+        if path == "/healthz":
+            return 200, b'{"status":"ok"}', "application/json"
+        if path == "/readyz":
+            ready = self.redis_ok and not self.draining
+            body = json.dumps({"ready": ready, "redis": self.redis_ok, "draining": self.draining}).encode()
+            return (200 if ready else 503), body, "application/json"
+        if path == "/metrics":
+            self._refresh_gauges()
+            return 200, self.metrics.render(), CONTENT_TYPE_LATEST
+        return 404, b'{"error":"not found"}', "application/json"
+
+    def _refresh_gauges(self) -> None:
+        counts = {state: 0 for state in RoomState}
+        players = connected = 0
+        for room in self.rooms.values():
+            counts[room.state] += 1
+            players += room.players
+            connected += room.connected
+        for state, n in counts.items():
+            self.metrics.rooms.labels(state.value).set(n)
+        self.metrics.players.set(players)
+        self.metrics.connected.set(connected)
+        self.metrics.feed_pending.set(len(self.feed.entries))
+
+    # --- joining ---------------------------------------------------------------------------
+
+    def start_join(self, conn: Connection, msg: p.Join) -> None:
+        asyncio.get_running_loop().create_task(self._join(conn, msg))
+
+    async def _join(self, conn: Connection, msg: p.Join) -> None:
+        try:
+            if msg.resume is not None:
+                room, seat = self._resume(msg.resume, conn)
+            else:
+                assert msg.token is not None
+                room, seat = await self._join_with_token(conn, msg.token)
+        except JoinRefused as exc:
+            conn.joining = False
+            self.metrics.joins.labels(exc.code).inc()
+            conn.send(p.error(exc.code, exc.message))
+            conn.close(wire.CLOSE_POLICY, exc.code)
+            return
+        except (RedisError, OSError) as exc:
+            conn.joining = False
+            self.metrics.joins.labels("redis").inc()
+            log.warning("join failed: redis", extra={"error": str(exc)})
+            conn.send(p.error(p.INTERNAL, "the server cannot check tokens right now; retry"))
+            conn.close(wire.CLOSE_INTERNAL, "redis unavailable")
+            return
+        self.metrics.joins.labels("ok").inc()
+        self.resumes[seat.resume] = (room, seat)
+        conn.joined(room, seat)
+        conn.send(room.welcome(seat))
+        conn.send(room.keyframe(time.time_ns() // 1000))
+
+    def _resume(self, token: str, conn: Connection) -> tuple[Room, Seat]:
+        found = self.resumes.pop(token, None)
+        if found is None:
+            raise JoinRefused(p.RESUME_REJECTED, "unknown or used resume token (the grace period may be over)")
+        room, seat = found
+        if room.seats[seat.index] is not seat or not room.lifecycle.accepts_players:
+            raise JoinRefused(p.RESUME_REJECTED, "the seat is no longer held")
+        old = seat.link
+        if isinstance(old, Connection) and old is not conn:
+            old.seat = old.room = None
+            old.close(wire.CLOSE_POLICY, "replaced by a newer connection")
+        room.reattach(seat, conn)
+        return room, seat
+
+    async def _join_with_token(self, conn: Connection, token: str) -> tuple[Room, Seat]:
+        try:
+            claims = self.verifier.verify(token, tokens.JOIN_AUDIENCE, max_ttl_s=JOIN_TOKEN_MAX_TTL_S)
+        except tokens.TokenError as exc:
+            raise JoinRefused(p.TOKEN_REJECTED, f"{exc.code}: {exc}") from None
+        if claims.get("srv") != self.server_id:
+            raise JoinRefused(p.WRONG_SERVER, "token is for another server")
+        match_id = claims.get("mid")
+        if not isinstance(match_id, str) or not 1 <= len(match_id) <= 64:
+            raise JoinRefused(p.TOKEN_REJECTED, "token lacks a match id")
+        player = PlayerId(claims["sub"])
+        name = claims.get("name") if isinstance(claims.get("name"), str) else player
+        room = self.rooms.get(MatchId(match_id))
+        if room is None:
+            self._check_new_room(match_id, claims)
+        elif room.spec.roster is not None and player not in room.spec.roster:
+            raise JoinRefused(p.NOT_IN_ROSTER, "player is not on this match's roster")
+        ttl = max(1.0, float(claims["exp"]) - time.time() + tokens.LEEWAY_S)
+        if not await self.guard.claim(claims["jti"], ttl):
+            raise JoinRefused(p.TOKEN_REUSED, "join token was already used")
+        loop = asyncio.get_running_loop()
+        room = self.rooms.get(MatchId(match_id))  # another join may have created it meanwhile
+        if room is None:
+            room = self._create_room(self._check_new_room(match_id, claims), loop.time())
+        return room, room.admit(player, str(name), conn, loop.time())
+
+    def _check_new_room(self, match_id: str, claims: dict[str, Any]) -> RoomSpec:
+        if self.draining:
+            raise JoinRefused(p.DRAINING, "server is draining and takes no new matches")
+        spec = spec_from_claims(match_id, claims.get("room"), default_tick_hz=self.settings.tick_hz,
+                                max_seats=self.settings.max_seats_per_room)
+        if len(self.rooms) >= self.settings.max_rooms or self._seats_in_use() + spec.seats > self.settings.max_players:
+            raise JoinRefused(p.ROOM_FULL, "server has no capacity for another match")
+        return spec
+
+    def _create_room(self, spec: RoomSpec, now: float) -> Room:
+        room = Room(spec, server_id=self.server_id, now=now, wall_us=time.time_ns() // 1000,
+                    grace_s=self.settings.reconnect_grace_s, keyframe_every_s=self.settings.keyframe_interval_s)
+        period = 1.0 / spec.tick_hz
+        # Align every room on one grid per tick rate so rooms tick together in one batch.
+        deadline = (int(now / period) + 1) * period
+        self.rooms[spec.match_id] = room
+        self.clocks[spec.match_id] = _Clock(period, deadline)
+        self._describe(room, live=True)
+        self._wake.set()
+        log.info("room created", extra={"match_id": spec.match_id, "mode": spec.mode, "seats": spec.seats})
+        return room
+
+    def _seats_in_use(self) -> int:
+        return sum(r.spec.seats for r in self.rooms.values())
+
+    # --- traffic from players ----------------------------------------------------------------
+
+    def on_inputs(self, conn: Connection, msg: p.Inputs) -> None:
+        assert conn.room is not None and conn.seat is not None
+        accepted, dropped = conn.room.push_inputs(conn.seat, msg.inputs)
+        if accepted:
+            self.metrics.inputs.inc(accepted)
+        if dropped:
+            self.metrics.rejected("queue_full", dropped)
+
+    def on_leave(self, conn: Connection) -> None:
+        if conn.room is not None and conn.seat is not None:
+            self.resumes.pop(conn.seat.resume, None)
+            conn.room.release(conn.seat, "left")
+            conn.room = conn.seat = None
+
+    def on_connection_lost(self, conn: Connection) -> None:
+        self.connections.discard(conn)
+        room, seat = conn.room, conn.seat
+        if room is not None and seat is not None and seat.link is conn:
+            room.drop(seat, asyncio.get_running_loop().time())
+
+    # --- the scheduler -------------------------------------------------------------------------
+
+    async def _scheduler(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            now = loop.time()
+            wall = time.time_ns() // 1000
+            next_due = now + 0.25
+            for match_id in list(self.rooms):
+                room, clock = self.rooms[match_id], self.clocks[match_id]
+                steps = 0
+                while clock.deadline <= now:
+                    if steps == MAX_CATCH_UP_TICKS:
+                        missed = int((now - clock.deadline) / clock.period) + 1
+                        clock.deadline += missed * clock.period
+                        self.metrics.ticks_skipped.inc(missed)
+                        log.warning("room fell behind; skipping ahead", extra={"match_id": match_id, "steps": missed})
+                        break
+                    started = loop.time()
+                    self.metrics.tick_lateness.observe(started - clock.deadline)
+                    self._tick(room, started, wall)
+                    self.metrics.tick_duration.observe(loop.time() - started)
+                    clock.deadline += clock.period
+                    steps += 1
+                    if room.state is RoomState.DISPOSED:
+                        self._dispose(room)
+                        break
+                if match_id in self.clocks:
+                    next_due = min(next_due, clock.deadline)
+            self.feed.kick()
+            delay = next_due - loop.time()
+            if delay > 0:
+                self._wake.clear()
+                try:
+                    await asyncio.wait_for(self._wake.wait(), delay)
+                except TimeoutError:
+                    pass
+
+    def _tick(self, room: Room, now: float, wall_us: int) -> None:
+        out = room.tick(now, wall_us)
+        self.metrics.ticks.inc()
+        for seat in out.expired:
+            self.resumes.pop(seat.resume, None)
+        match_id = room.spec.match_id
+        if out.delta is not None:
+            self._fan_out(room, out.delta, out.events)
+            self.feed.append(match_id, "d", out.tick, out.delta)
+        if out.events is not None:
+            self.feed.append(match_id, "e", out.tick, out.events)
+        if out.keyframe is not None:
+            self.feed.append(match_id, "k", out.tick, out.keyframe)
+            self._describe(room, live=True)
+        if out.result is not None:
+            self.feed.append(match_id, "end", out.tick, room.keyframe(wall_us))
+            self._describe(room, live=False)
+            self.results.submit(out.result)
+            self.metrics.results.inc()
+            asyncio.get_running_loop().create_task(self._flush_results())
+
+    def _fan_out(self, room: Room, delta: bytes, events: bytes | None) -> None:
+        """Send the tick's delta (and events) to every connected player: framed once."""
+        framed = wire.frame_binary(delta)
+        if events is not None:
+            framed += wire.frame_binary(events)
+        skip_at = self.settings.send_buffer_skip_bytes
+        close_at = self.settings.send_buffer_close_bytes
+        sent = dropped = 0
+        keyframe: bytes | None = None
+        ending = room.state is not RoomState.RUNNING and events is not None
+        for seat in room.seats:
+            if seat is None:
+                continue
+            conn = seat.link
+            if conn is None or not conn.open:
+                continue
+            backlog = conn.transport.get_write_buffer_size()
+            if backlog > skip_at and not ending:
+                if backlog > close_at:
+                    self.metrics.slow_closed.inc()
+                    conn.abort()
+                    continue
+                seat.needs_keyframe = True
+                dropped += 1
+                continue
+            if seat.needs_keyframe:
+                # This client missed deltas: the keyframe (state after this tick) replaces them.
+                if keyframe is None:
+                    keyframe = wire.frame_binary(room.keyframe(time.time_ns() // 1000))
+                conn.write_framed(keyframe + (wire.frame_binary(events) if events else b""))
+                seat.needs_keyframe = False
+                continue
+            conn.write_framed(framed)
+            sent += 1
+        if sent:
+            self.metrics.frames_out.inc(sent)
+            self.metrics.bytes_out.inc(sent * len(framed))
+        if dropped:
+            self.metrics.frames_dropped.inc(dropped)
+
+    def _dispose(self, room: Room) -> None:
+        match_id = room.spec.match_id
+        for seat in list(room.occupied()):
+            self.resumes.pop(seat.resume, None)
+            conn = seat.link
+            if isinstance(conn, Connection):
+                conn.room = conn.seat = None
+                if room.end_reason == "not_enough_players":
+                    conn.send(p.error(p.ROOM_CLOSED, "not enough players joined in time"))
+                conn.close(wire.CLOSE_NORMAL, "match over")
+        self.rooms.pop(match_id, None)
+        self.clocks.pop(match_id, None)
+        self._describe(room, live=False)
+        log.info("room disposed", extra={"match_id": match_id, "reason": room.end_reason})
+
+    def _describe(self, room: Room, live: bool) -> None:
+        snap = room.prev
+        columns = room.mode.player_columns
+        score_col = columns.index("score") if "score" in columns else None
+        roster = [{"seat": s.index, "id": s.player_id, "name": s.name, "team": s.team,
+                   "score": int(snap.players[s.index, score_col]) if score_col is not None else 0}
+                  for s in room.occupied()]
+        self.feed.describe(room.spec.match_id, {
+            "match_id": room.spec.match_id, "mode": room.spec.mode, "server_id": self.server_id,
+            "state": room.state.value, "tick": snap.tick, "tick_hz": room.spec.tick_hz,
+            "players": roster, "started_at_us": room.started_wall_us or room.created_wall_us,
+            "updated_at_ms": int(time.time() * 1000), "end_reason": room.end_reason,
+        }, live)
+
+    async def _flush_results(self) -> None:
+        await self.results.flush()
+
+    # --- registry ----------------------------------------------------------------------------
+
+    def describe_server(self) -> dict[str, Any]:
+        players = sum(r.players for r in self.rooms.values())
+        in_use = self._seats_in_use()
+        return {
+            "address": self.public_url,
+            "region": self.settings.region,
+            "capacity": self.settings.max_players,
+            "seats_free": 0 if self.draining else max(0, self.settings.max_players - in_use),
+            "rooms": len(self.rooms),
+            "rooms_free": 0 if self.draining else max(0, self.settings.max_rooms - len(self.rooms)),
+            "players": players,
+            "draining": self.draining,
+            "modes": sorted(["arena"]),
+        }
+
+    async def _beat_once(self) -> None:
+        try:
+            await self.registry.beat(self.describe_server())
+            await self.results.flush()
+            self.redis_ok = True
+        except (RedisError, OSError) as exc:
+            if self.redis_ok:
+                log.warning("heartbeat failed", extra={"error": str(exc)})
+            self.redis_ok = False
+
+    async def _heartbeat(self) -> None:
+        while True:
+            await self._beat_once()
+            await asyncio.sleep(self.settings.heartbeat_s)
+
+
+async def serve(settings: GameServerSettings, ready: asyncio.Future[GameServer] | None = None) -> int:
+    """Run until SIGTERM or SIGINT, draining on the first and exiting 0."""
+    server = GameServer(settings)
+    await server.start()
+    if ready is not None:
+        ready.set_result(server)
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    print(json.dumps({"event": "listening", "service": "gameserver", "server_id": server.server_id,
+                      "url": server.public_url, "port": server.port}), flush=True)
+    await stop.wait()
+    await server.drain_and_stop()
+    return 0

@@ -1,0 +1,73 @@
+"""Game server settings, read once from ``ELYSIUM_*`` variables."""
+
+from __future__ import annotations
+
+import os
+import socket
+from dataclasses import dataclass
+
+from elysium.config import ConfigError, between, non_negative, positive, setting
+
+
+@dataclass(frozen=True)
+class GameServerSettings:
+    host: str = setting("ELYSIUM_GAMESERVER_HOST", "127.0.0.1", "Address the game server listens on")
+    port: int = setting("ELYSIUM_GAMESERVER_PORT", 7350, "Port for websockets and /healthz, /readyz, /metrics",
+                        check=between(0, 65535))
+    public_url: str = setting("ELYSIUM_GAMESERVER_PUBLIC_URL", "",
+                              "Websocket URL players are sent to (default ws://HOST:PORT/v1/play)")
+    server_id: str = setting("ELYSIUM_SERVER_ID", "", "Unique id of this server in the registry (default: host name and port)")
+    region: str = setting("ELYSIUM_REGION", "local", "Region this server advertises")
+    redis_url: str = setting("ELYSIUM_REDIS_URL", "", "Redis for the registry, replay guard, feeds and results", secret=True)
+    join_public_key: str = setting("ELYSIUM_JOIN_PUBLIC_KEY", "", "PEM of the Ed25519 key that verifies join tokens",
+                                   secret=False)
+    join_public_key_file: str = setting("ELYSIUM_JOIN_PUBLIC_KEY_FILE", "", "File holding that PEM instead")
+    tick_hz: int = setting("ELYSIUM_TICK_HZ", 20, "Default simulation rate of a room", unit="Hz", check=between(1, 60))
+    max_rooms: int = setting("ELYSIUM_MAX_ROOMS", 500, "Rooms one process hosts at most", check=positive)
+    max_players: int = setting("ELYSIUM_MAX_PLAYERS", 3000, "Seats one process offers in all", check=positive)
+    max_seats_per_room: int = setting("ELYSIUM_MAX_SEATS_PER_ROOM", 100, "Largest room", check=between(1, 1000))
+    reconnect_grace_s: float = setting("ELYSIUM_RECONNECT_GRACE_S", 20.0, "How long a dropped player's seat is held",
+                                       unit="s", check=non_negative)
+    join_timeout_s: float = setting("ELYSIUM_JOIN_TIMEOUT_S", 10.0, "Time a new connection has to send join",
+                                    unit="s", check=positive)
+    drain_timeout_s: float = setting("ELYSIUM_DRAIN_TIMEOUT_S", 300.0,
+                                     "On SIGTERM, how long running matches may go on before they are ended",
+                                     unit="s", check=non_negative)
+    max_message_bytes: int = setting("ELYSIUM_MAX_MESSAGE_BYTES", 4096, "Largest websocket message a client may send",
+                                     unit="bytes", check=between(256, 65536))
+    max_inputs_per_s: int = setting("ELYSIUM_MAX_INPUTS_PER_S", 60, "Messages and inputs a player may send per second",
+                                    unit="1/s", check=between(1, 1000))
+    send_buffer_skip_bytes: int = setting("ELYSIUM_SEND_BUFFER_SKIP_BYTES", 256 * 1024,
+                                          "Unsent bytes past which a client is skipped for deltas", unit="bytes",
+                                          check=positive)
+    send_buffer_close_bytes: int = setting("ELYSIUM_SEND_BUFFER_CLOSE_BYTES", 2 * 1024 * 1024,
+                                           "Unsent bytes past which a client is disconnected", unit="bytes",
+                                           check=positive)
+    abuse_limit: int = setting("ELYSIUM_ABUSE_LIMIT", 10,
+                               "Protocol errors (decaying 1/s) after which a connection is closed", check=positive)
+    heartbeat_s: float = setting("ELYSIUM_HEARTBEAT_S", 2.0, "Registry heartbeat period", unit="s", check=positive)
+    heartbeat_ttl_s: float = setting("ELYSIUM_HEARTBEAT_TTL_S", 6.0, "Expiry of a heartbeat", unit="s", check=positive)
+    keyframe_interval_s: float = setting("ELYSIUM_KEYFRAME_INTERVAL_S", 2.0, "Keyframe period in the spectator feed",
+                                         unit="s", check=positive)
+    feed_maxlen: int = setting("ELYSIUM_FEED_MAXLEN", 50_000, "Entries kept per match feed stream", check=positive)
+    feed_retention_s: int = setting("ELYSIUM_FEED_RETENTION_S", 3600, "How long a match feed outlives its match",
+                                    unit="s", check=positive)
+    log_level: str = setting("ELYSIUM_LOG_LEVEL", "info", "Log level")
+
+    def validate(self) -> None:
+        if not self.redis_url:
+            raise ConfigError("ELYSIUM_REDIS_URL", "is not set; point it at Redis (redis://host:port/db)")
+        if not (self.join_public_key or self.join_public_key_file):
+            raise ConfigError("ELYSIUM_JOIN_PUBLIC_KEY_FILE",
+                              "is not set (nor ELYSIUM_JOIN_PUBLIC_KEY); the server cannot verify join tokens")
+        if self.send_buffer_close_bytes <= self.send_buffer_skip_bytes:
+            raise ConfigError("ELYSIUM_SEND_BUFFER_CLOSE_BYTES", "must be larger than ELYSIUM_SEND_BUFFER_SKIP_BYTES")
+        if self.heartbeat_ttl_s <= self.heartbeat_s:
+            raise ConfigError("ELYSIUM_HEARTBEAT_TTL_S", "must be longer than ELYSIUM_HEARTBEAT_S")
+
+    @property
+    def resolved_id(self) -> str:
+        return self.server_id or f"{socket.gethostname()}-{self.port}-{os.getpid()}"
+
+    def resolved_public_url(self, port: int) -> str:
+        return self.public_url or f"ws://{self.host}:{port}/v1/play"
