@@ -63,6 +63,8 @@ class Connection(asyncio.Protocol):
         if sock is not None:
             try:
                 sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                if self.server.settings.socket_send_buffer_bytes:
+                    sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, self.server.settings.socket_send_buffer_bytes)
             except OSError:
                 pass
         peer = transport.get_extra_info("peername")

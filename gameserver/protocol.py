@@ -18,7 +18,7 @@ PROTOCOL_VERSION: Final = 1
 MAX_CLIENT_MESSAGE_BYTES: Final = 4096
 MAX_INPUTS_PER_MESSAGE: Final = 16
 MAX_SEQ: Final = 2**32 - 1
-MAX_TOKEN_CHARS: Final = 4096
+MAX_TOKEN_CHARS: Final = 2048
 
 # Quantisation used in keyframes and deltas.
 POSITION_SCALE: Final = 100  # 1 unit on the wire = 1 cm

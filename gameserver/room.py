@@ -121,6 +121,7 @@ class Seat:
     last_input: p.Input = p.IDLE_INPUT
     queue: deque[p.Input] = field(default_factory=lambda: deque(maxlen=INPUT_QUEUE_MAX))
     needs_keyframe: bool = False
+    skipped_since: float | None = None  # when the server began skipping this slow client
 
     @property
     def connected(self) -> bool:
@@ -162,6 +163,7 @@ class Room:
         self._keyframe: tuple[int, int, bytes] | None = None
         self._version = 0  # bumps whenever seats change between ticks
         self.result: dict[str, Any] | None = None
+        self._result_pending = False  # handed to the server by the next tick
         self.end_reason: str | None = None
 
     # --- queries ----------------------------------------------------------------------
@@ -287,9 +289,7 @@ class Room:
                 self._finish(outcome.finished, now, wall_us)
         snap = self.mode.snapshot()
         out.tick = snap.tick
-        if self.lifecycle.state is not RoomState.DISPOSED and (
-            self.lifecycle.state is not RoomState.WAITING or self.pending_events
-        ):
+        if self.lifecycle.simulating or (self.pending_events and self.lifecycle.state is not RoomState.DISPOSED):
             out.delta = self._encode_delta(snap, wall_us)
         self.prev = snap
         if self.pending_events:
@@ -297,8 +297,9 @@ class Room:
             self.pending_events = []
         if self.lifecycle.simulating and snap.tick % self.keyframe_every == 0:
             out.keyframe = self.keyframe(wall_us)
-        if self.result is not None and self.finished_at == now:
+        if self._result_pending:
             out.result = self.result
+            self._result_pending = False
         return out
 
     def _maybe_start(self, now: float, wall_us: int) -> None:
@@ -348,6 +349,7 @@ class Room:
             "teams": self.spec.teams,
             "players": players,
         }
+        self._result_pending = True
         self.pending_events.append({"k": "end", "reason": reason, "results": players})
 
     def abort(self, reason: str, now: float, wall_us: int) -> None:

@@ -322,7 +322,7 @@ class GameServer:
             self.resumes.pop(seat.resume, None)
         match_id = room.spec.match_id
         if out.delta is not None:
-            self._fan_out(room, out.delta, out.events)
+            self._fan_out(room, out.delta, out.events, now)
             self.feed.append(match_id, "d", out.tick, out.delta)
         if out.events is not None:
             self.feed.append(match_id, "e", out.tick, out.events)
@@ -336,16 +336,20 @@ class GameServer:
             self.metrics.results.inc()
             asyncio.get_running_loop().create_task(self._flush_results())
 
-    def _fan_out(self, room: Room, delta: bytes, events: bytes | None) -> None:
-        """Send the tick's delta (and events) to every connected player: framed once."""
+    def _fan_out(self, room: Room, delta: bytes, events: bytes | None, now: float) -> None:
+        """Send the tick's delta (and events) to every connected player: framed once.
+
+        A client whose unsent backlog passes the skip bound gets nothing until it drains,
+        then a keyframe in place of the deltas it missed; one that stays behind too long, or
+        whose backlog passes the close bound, is disconnected (its seat is held as for any
+        dropped connection). Nothing here waits for a client.
+        """
         framed = wire.frame_binary(delta)
         if events is not None:
             framed += wire.frame_binary(events)
-        skip_at = self.settings.send_buffer_skip_bytes
-        close_at = self.settings.send_buffer_close_bytes
+        settings = self.settings
         sent = dropped = 0
         keyframe: bytes | None = None
-        ending = room.state is not RoomState.RUNNING and events is not None
         for seat in room.seats:
             if seat is None:
                 continue
@@ -353,14 +357,19 @@ class GameServer:
             if conn is None or not conn.open:
                 continue
             backlog = conn.transport.get_write_buffer_size()
-            if backlog > skip_at and not ending:
-                if backlog > close_at:
+            if backlog > settings.send_buffer_skip_bytes:
+                if seat.skipped_since is None:
+                    seat.skipped_since = now
+                if (backlog > settings.send_buffer_close_bytes
+                        or now - seat.skipped_since > settings.slow_client_timeout_s):
                     self.metrics.slow_closed.inc()
+                    log.info("closing a client that does not read", extra={"backlog": backlog, **conn.describe()})
                     conn.abort()
                     continue
                 seat.needs_keyframe = True
                 dropped += 1
                 continue
+            seat.skipped_since = None
             if seat.needs_keyframe:
                 # This client missed deltas: the keyframe (state after this tick) replaces them.
                 if keyframe is None:

@@ -43,6 +43,12 @@ class GameServerSettings:
     send_buffer_close_bytes: int = setting("ELYSIUM_SEND_BUFFER_CLOSE_BYTES", 2 * 1024 * 1024,
                                            "Unsent bytes past which a client is disconnected", unit="bytes",
                                            check=positive)
+    slow_client_timeout_s: float = setting("ELYSIUM_SLOW_CLIENT_TIMEOUT_S", 10.0,
+                                           "How long a client may stay skipped for not reading before it is closed",
+                                           unit="s", check=positive)
+    socket_send_buffer_bytes: int = setting("ELYSIUM_SOCKET_SEND_BUFFER_BYTES", 0,
+                                            "Kernel send buffer per player socket (0: the OS default)",
+                                            unit="bytes", check=non_negative)
     abuse_limit: int = setting("ELYSIUM_ABUSE_LIMIT", 10,
                                "Protocol errors (decaying 1/s) after which a connection is closed", check=positive)
     heartbeat_s: float = setting("ELYSIUM_HEARTBEAT_S", 2.0, "Registry heartbeat period", unit="s", check=positive)

@@ -77,6 +77,7 @@ class Arena(GameMode):
         self.p_id = np.zeros(0, dtype=np.int64)
         self.p_owner = np.zeros(0, dtype=np.int32)
         self.p_pos = np.zeros((0, 2))
+        self.p_prev = np.zeros((0, 2))  # position at the start of this step (swept hit test)
         self.p_vel = np.zeros((0, 2))
         self.p_expire = np.zeros(0, dtype=np.int64)
         self.p_wire = np.zeros((0, len(self.object_columns)), dtype=np.int32)
@@ -152,6 +153,7 @@ class Arena(GameMode):
     def _move_projectiles(self) -> None:
         if not len(self.p_id):
             return
+        self.p_prev = self.p_pos.copy()
         self.p_pos += self.p_vel * self.dt
         x, y = self.p_pos[:, 0], self.p_pos[:, 1]
         keep = (self.p_expire > self.tick) & (x >= 0) & (x <= WIDTH) & (y >= 0) & (y <= HEIGHT)
@@ -179,6 +181,7 @@ class Arena(GameMode):
         self.p_id = np.concatenate([self.p_id, ids])
         self.p_owner = np.concatenate([self.p_owner, shooters.astype(np.int32)])
         self.p_pos = np.concatenate([self.p_pos, start])
+        self.p_prev = np.concatenate([self.p_prev, start])
         self.p_vel = np.concatenate([self.p_vel, vel])
         self.p_expire = np.concatenate([self.p_expire, np.full(k, self.tick + self.lifetime_ticks)])
         self.p_wire = np.concatenate([self.p_wire, wire])
@@ -187,7 +190,14 @@ class Arena(GameMode):
         if not len(self.p_id):
             return
         targets = self.present & self.alive
-        d = self.p_pos[:, None, :] - self.pos[None, :, :]
+        # Swept test: distance from each player to the segment the projectile travelled this
+        # step, so a fast projectile cannot pass through a player between two ticks.
+        seg = self.p_pos - self.p_prev  # (P, 2)
+        seg_len2 = np.einsum("pk,pk->p", seg, seg)
+        rel = self.pos[None, :, :] - self.p_prev[:, None, :]  # (P, N, 2)
+        t = np.einsum("pnk,pk->pn", rel, seg) / np.where(seg_len2 > 0, seg_len2, 1.0)[:, None]
+        np.clip(t, 0.0, 1.0, out=t)
+        d = rel - t[:, :, None] * seg[:, None, :]
         dist2 = np.einsum("pnk,pnk->pn", d, d)
         hit = (dist2 <= PLAYER_RADIUS**2) & targets[None, :]
         hit[np.arange(len(self.p_id)), self.p_owner] = False
@@ -201,7 +211,7 @@ class Arena(GameMode):
             candidates = np.flatnonzero(hit[row] & self.alive)
             if not len(candidates):
                 continue
-            victim = int(candidates[np.argmin(dist2[row, candidates])])
+            victim = int(candidates[np.argmin(t[row, candidates])])  # the first one on its path
             shooter = int(self.p_owner[row])
             spent[row] = True
             self.hp[victim] = max(0, int(self.hp[victim]) - DAMAGE)
@@ -240,6 +250,7 @@ class Arena(GameMode):
         self.p_id = self.p_id[keep]
         self.p_owner = self.p_owner[keep]
         self.p_pos = self.p_pos[keep]
+        self.p_prev = self.p_prev[keep]
         self.p_vel = self.p_vel[keep]
         self.p_expire = self.p_expire[keep]
         self.p_wire = self.p_wire[keep]

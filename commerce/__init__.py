@@ -1,0 +1,8 @@
+"""Commerce: accounts, wallets with an audited ledger, the item store, inventory and match rewards.
+
+Pure cores (no I/O): :mod:`commerce.ledger`, :mod:`commerce.catalog`, :mod:`commerce.pricing`,
+:mod:`commerce.rules`, :mod:`commerce.audit`, :mod:`commerce.validation`.
+Adapters: :mod:`commerce.store` (MongoDB), :mod:`commerce.accounts`, :mod:`commerce.economy`,
+:mod:`commerce.rewards` (Redis results stream), :mod:`commerce.ratelimit` (Redis).
+The service is wired in one place: :func:`commerce.app.create_app`.
+"""

@@ -1,0 +1,175 @@
+"""Accounts: registration, passwords (argon2id), access and refresh tokens, profiles.
+
+Refresh tokens are random strings stored only as their SHA-256. Each belongs to a family
+(one login); using one marks it used and issues the next in the family. Presenting a used
+token again means it leaked, so the whole family is revoked.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import secrets
+import uuid
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+
+from elysium import tokens
+from commerce import ledger
+from commerce.errors import Problem
+from commerce.store import Doc, Session, Store, now
+
+ISSUER = "elysium-commerce"
+USERNAME = r"[A-Za-z0-9][A-Za-z0-9_.-]{2,31}"
+
+
+@dataclass(frozen=True)
+class TokenPair:
+    access_token: str
+    refresh_token: str
+    expires_in: int
+
+    def body(self, account_id: str) -> dict[str, Any]:
+        return {"account_id": account_id, "access_token": self.access_token, "token_type": "Bearer",
+                "expires_in": self.expires_in, "refresh_token": self.refresh_token}
+
+
+def _hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def profile_body(doc: Doc) -> dict[str, Any]:
+    return {"account_id": doc["_id"], "username": doc["username"], "display_name": doc["display_name"],
+            "avatar_url": doc.get("avatar_url"), "region": doc.get("region"), "settings": doc.get("settings", {}),
+            "created_at": doc["created_at"].isoformat()}
+
+
+class Accounts:
+    def __init__(self, store: Store, signer: tokens.Signer, hasher: PasswordHasher, access_ttl_s: int,
+                 refresh_ttl_s: int, signup_grant: dict[str, int]) -> None:
+        self.store = store
+        self.signer = signer
+        self.hasher = hasher
+        self.access_ttl_s = access_ttl_s
+        self.refresh_ttl_s = refresh_ttl_s
+        self.signup_grant = signup_grant
+        # Verified against when the username is unknown, so both failures cost the same time.
+        self._dummy_hash = hasher.hash(secrets.token_hex(16))
+
+    async def _hash(self, password: str) -> str:
+        return await asyncio.to_thread(self.hasher.hash, password)
+
+    async def _verify(self, stored: str, password: str) -> bool:
+        def check() -> bool:
+            try:
+                return self.hasher.verify(stored, password)
+            except (VerificationError, InvalidHashError):
+                return False
+
+        return await asyncio.to_thread(check)
+
+    async def _issue(self, account: Doc, family: str | None = None) -> TokenPair:
+        access = self.signer.issue(account["_id"], tokens.PLAYER_AUDIENCE, self.access_ttl_s,
+                                   {"name": account["display_name"]})
+        refresh = secrets.token_urlsafe(32)
+        at = now()
+        await self.store.refresh.insert_one({"_id": _hash_token(refresh), "account": account["_id"],
+                                             "family": family or uuid.uuid4().hex, "used": False, "revoked": False,
+                                             "created_at": at, "expires_at": at + timedelta(seconds=self.refresh_ttl_s)})
+        return TokenPair(access, refresh, self.access_ttl_s)
+
+    async def register(self, username: str, password: str, display_name: str | None) -> tuple[Doc, TokenPair]:
+        password_hash = await self._hash(password)
+        account_id = uuid.uuid4().hex
+        at = now()
+        doc: Doc = {"_id": account_id, "username": username, "username_lower": username.lower(),
+                    "password_hash": password_hash, "display_name": display_name or username, "avatar_url": None,
+                    "region": None, "settings": {}, "created_at": at, "updated_at": at}
+
+        async def body(s: Session) -> None:
+            if await self.store.accounts.find_one({"username_lower": doc["username_lower"]}, {"_id": 1}, session=s):
+                raise Problem("username_taken", "that username is taken; choose another")
+            await self.store.accounts.insert_one(doc, session=s)
+            for currency in ledger.CURRENCIES:
+                amount = self.signup_grant.get(currency, 0)
+                await self.store.wallets.insert_one({"_id": ledger.wallet_id(account_id, currency),
+                                                     "account": account_id, "currency": currency,
+                                                     "balance": amount, "updated_at": at}, session=s)
+                if amount:
+                    await self.store.ledger.insert_one(
+                        {"_id": ledger.entry_id("signup", account_id, currency), "kind": "signup",
+                         "account": account_id, "currency": currency, "delta": amount, "balance_after": amount,
+                         "reason": "welcome grant", "ref": None, "items": [], "at": at}, session=s)
+
+        await self.store.transaction(body)
+        return doc, await self._issue(doc)
+
+    async def login(self, username: str, password: str) -> tuple[Doc, TokenPair] | None:
+        """The account and fresh tokens, or None on any failure (the caller cannot tell which)."""
+        doc = await self.store.accounts.find_one({"username_lower": username.lower()})
+        if doc is None:
+            await self._verify(self._dummy_hash, password)
+            return None
+        if not await self._verify(doc["password_hash"], password):
+            return None
+        if self.hasher.check_needs_rehash(doc["password_hash"]):
+            await self.store.accounts.update_one({"_id": doc["_id"]},
+                                                 {"$set": {"password_hash": await self._hash(password)}})
+        return doc, await self._issue(doc)
+
+    async def refresh(self, token: str) -> tuple[Doc, TokenPair]:
+        h = _hash_token(token)
+        doc = await self.store.refresh.find_one({"_id": h})
+        if doc is None or doc["revoked"] or doc["expires_at"] <= now():
+            raise Problem("invalid_refresh_token", "the refresh token is unknown, expired or revoked; log in again")
+        if doc["used"]:
+            await self._revoke_family(doc["family"])
+            raise Problem("refresh_token_reused", "this refresh token was already used; every token of this login "
+                                                  "is now revoked; log in again")
+        taken = await self.store.refresh.update_one({"_id": h, "used": False, "revoked": False},
+                                                    {"$set": {"used": True, "used_at": now()}})
+        if taken.matched_count != 1:
+            await self._revoke_family(doc["family"])
+            raise Problem("refresh_token_reused", "this refresh token was used twice at once; log in again")
+        account = await self.store.accounts.find_one({"_id": doc["account"]})
+        if account is None:
+            raise Problem("invalid_refresh_token", "the account no longer exists")
+        return account, await self._issue(account, doc["family"])
+
+    async def _revoke_family(self, family: str) -> None:
+        await self.store.refresh.update_many({"family": family}, {"$set": {"revoked": True}})
+
+    async def logout(self, token: str) -> None:
+        doc = await self.store.refresh.find_one({"_id": _hash_token(token)}, {"family": 1})
+        if doc is not None:
+            await self._revoke_family(doc["family"])
+
+    async def change_password(self, account_id: str, current: str, new: str) -> bool:
+        doc = await self.store.accounts.find_one({"_id": account_id})
+        if doc is None or not await self._verify(doc["password_hash"], current):
+            return False
+        new_hash = await self._hash(new)
+        await self.store.accounts.update_one({"_id": account_id},
+                                             {"$set": {"password_hash": new_hash, "updated_at": now()}})
+        await self.store.refresh.update_many({"account": account_id}, {"$set": {"revoked": True}})
+        return True
+
+    async def profile(self, account_id: str) -> Doc:
+        doc = await self.store.accounts.find_one({"_id": account_id})
+        if doc is None:
+            raise Problem("unknown_account", "this account no longer exists")
+        return doc
+
+    async def edit_profile(self, account_id: str, changes: dict[str, Any]) -> Doc:
+        changes = {**changes, "updated_at": now()}
+        done = await self.store.accounts.update_one({"_id": account_id}, {"$set": changes})
+        if done.matched_count != 1:
+            raise Problem("unknown_account", "this account no longer exists")
+        return await self.profile(account_id)
+
+    async def exists(self, account_id: str) -> bool:
+        return await self.store.accounts.find_one({"_id": account_id}, {"_id": 1}) is not None

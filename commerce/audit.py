@@ -1,0 +1,76 @@
+"""The audit's rules over plain numbers and rows. No I/O; :mod:`commerce.store` gathers the data.
+
+Checks: every wallet equals the sum of its ledger entries and is not negative; no ledger
+entry points at a wallet that does not exist; every item has exactly one owner (an existing
+account) and exactly one custody state; no capped item type has more items than its cap.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+CUSTODY_STATES = ("in_game", "listed", "in_trade", "on_chain")
+
+
+@dataclass(frozen=True, order=True)
+class Problem:
+    code: str
+    subject: str
+    detail: str
+
+    def __str__(self) -> str:
+        return f"{self.code}: {self.subject}: {self.detail}"
+
+
+def check_wallets(wallets: Iterable[tuple[str, str, Any]],
+                  ledger_sums: Mapping[tuple[str, str], int]) -> list[Problem]:
+    out: list[Problem] = []
+    seen: set[tuple[str, str]] = set()
+    for account, currency, balance in wallets:
+        key = (account, currency)
+        seen.add(key)
+        subject = f"wallet {account}/{currency}"
+        if isinstance(balance, bool) or not isinstance(balance, int):
+            out.append(Problem("wallet_not_integer", subject, f"balance is {type(balance).__name__}, not an integer"))
+            continue
+        if balance < 0:
+            out.append(Problem("wallet_negative", subject, f"balance {balance} is below zero"))
+        total = ledger_sums.get(key, 0)
+        if total != balance:
+            out.append(Problem("wallet_ledger_mismatch", subject,
+                               f"balance {balance} but its ledger entries sum to {total}"))
+    for key in sorted(set(ledger_sums) - seen):
+        out.append(Problem("ledger_without_wallet", f"wallet {key[0]}/{key[1]}",
+                           f"ledger entries sum to {ledger_sums[key]} but the wallet does not exist"))
+    return out
+
+
+def check_items(items: Iterable[Mapping[str, Any]], accounts: set[str] | frozenset[str]) -> list[Problem]:
+    out: list[Problem] = []
+    for item in items:
+        subject = f"item {item.get('_id')}"
+        owner = item.get("owner")
+        if not isinstance(owner, str) or not owner:
+            out.append(Problem("item_owner", subject, f"owner must be one account id, found {owner!r}"))
+        elif owner not in accounts:
+            out.append(Problem("item_owner", subject, f"owner {owner} is not an account"))
+        custody = item.get("custody")
+        if not isinstance(custody, str) or custody not in CUSTODY_STATES:
+            out.append(Problem("item_custody", subject,
+                               f"custody must be one of {', '.join(CUSTODY_STATES)}, found {custody!r}"))
+    return out
+
+
+def check_supply(caps: Mapping[str, int | None], counts: Mapping[str, int],
+                 minted: Mapping[str, int]) -> list[Problem]:
+    out: list[Problem] = []
+    for item_type, cap in sorted(caps.items()):
+        made = counts.get(item_type, 0)
+        if cap is not None and made > cap:
+            out.append(Problem("supply_exceeded", f"item type {item_type}", f"{made} items exist but the cap is {cap}"))
+        if item_type in minted and minted[item_type] != made:
+            out.append(Problem("supply_counter", f"item type {item_type}",
+                               f"the minted counter says {minted[item_type]} but {made} items exist"))
+    return out

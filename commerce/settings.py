@@ -1,0 +1,80 @@
+"""Commerce settings, read once from ``ELYSIUM_*`` variables."""
+
+from __future__ import annotations
+
+import os
+import socket
+from dataclasses import dataclass
+from pathlib import Path
+
+from elysium.config import ConfigError, between, positive, setting
+
+DEFAULT_CATALOG = str(Path(__file__).with_name("catalog.json"))
+
+
+@dataclass(frozen=True)
+class CommerceSettings:
+    host: str = setting("ELYSIUM_COMMERCE_HOST", "127.0.0.1", "Address commerce listens on")
+    port: int = setting("ELYSIUM_COMMERCE_PORT", 7380, "Port of the /v1 API and /healthz, /readyz, /metrics",
+                        check=between(0, 65535))
+    mongo_url: str = setting("ELYSIUM_MONGO_URL", "", "MongoDB holding accounts, wallets, ledger and items",
+                             secret=True)
+    db_name: str = setting("ELYSIUM_COMMERCE_DB", "elysium_commerce", "MongoDB database name of commerce")
+    redis_url: str = setting("ELYSIUM_REDIS_URL", "", "Redis for login rate limits and the match results stream",
+                             secret=True)
+    player_private_key_file: str = setting("ELYSIUM_PLAYER_PRIVATE_KEY_FILE", "",
+                                           "Ed25519 private key (PEM file) that signs player access tokens")
+    player_public_key_file: str = setting("ELYSIUM_PLAYER_PUBLIC_KEY_FILE", "",
+                                          "Its public key (PEM file); derived from the private key when unset")
+    service_public_key_file: str = setting("ELYSIUM_SERVICE_PUBLIC_KEY_FILE", "",
+                                           "Public key (PEM file) verifying service tokens for /v1/admin; "
+                                           "unset: the admin API answers 403")
+    catalog_file: str = setting("ELYSIUM_COMMERCE_CATALOG_FILE", DEFAULT_CATALOG,
+                                "Versioned catalog file loaded at start when newer than the stored one")
+    access_token_ttl_s: int = setting("ELYSIUM_ACCESS_TOKEN_TTL_S", 900, "Lifetime of a player access token",
+                                      unit="s", check=between(30, 86_400))
+    refresh_token_ttl_s: int = setting("ELYSIUM_REFRESH_TOKEN_TTL_S", 30 * 86_400, "Lifetime of a refresh token",
+                                       unit="s", check=between(60, 365 * 86_400))
+    argon2_time_cost: int = setting("ELYSIUM_ARGON2_TIME_COST", 3, "argon2id passes over memory",
+                                    check=between(1, 20))
+    argon2_memory_kib: int = setting("ELYSIUM_ARGON2_MEMORY_KIB", 65_536, "argon2id memory per hash", unit="KiB",
+                                     check=between(64, 4_194_304))
+    login_max_failures: int = setting("ELYSIUM_LOGIN_MAX_FAILURES", 10,
+                                      "Failed logins per username per window before 429", check=positive)
+    login_max_failures_per_address: int = setting("ELYSIUM_LOGIN_MAX_FAILURES_PER_ADDRESS", 50,
+                                                  "Failed logins per client address per window before 429",
+                                                  check=positive)
+    login_window_s: int = setting("ELYSIUM_LOGIN_WINDOW_S", 300, "Window of the login rate limits", unit="s",
+                                  check=between(1, 86_400))
+    rewards_enabled: bool = setting("ELYSIUM_COMMERCE_REWARDS", True,
+                                    "Consume the match results stream and grant rewards")
+    rewards_group: str = setting("ELYSIUM_COMMERCE_REWARDS_GROUP", "commerce-rewards",
+                                 "Redis consumer group shared by every commerce replica")
+    consumer_name: str = setting("ELYSIUM_COMMERCE_CONSUMER", "",
+                                 "This replica's consumer name in that group (default: host name and pid)")
+    rewards_claim_idle_s: float = setting("ELYSIUM_COMMERCE_REWARDS_CLAIM_IDLE_S", 30.0,
+                                          "Results left unacknowledged this long by another replica are taken over",
+                                          unit="s", check=positive)
+    txn_attempts: int = setting("ELYSIUM_COMMERCE_TXN_ATTEMPTS", 60,
+                                "Tries of a conflicting transaction before the request answers 503 busy",
+                                check=between(1, 1000))
+    max_body_bytes: int = setting("ELYSIUM_COMMERCE_MAX_BODY_BYTES", 16_384, "Largest request body", unit="bytes",
+                                  check=between(1024, 1_048_576))
+    drain_timeout_s: float = setting("ELYSIUM_COMMERCE_DRAIN_TIMEOUT_S", 10.0,
+                                     "On SIGTERM, how long requests in flight may finish", unit="s", check=positive)
+    log_level: str = setting("ELYSIUM_LOG_LEVEL", "info", "Log level")
+
+    def validate(self) -> None:
+        if not self.mongo_url:
+            raise ConfigError("ELYSIUM_MONGO_URL", "is not set; point it at MongoDB (mongodb://host:port/?...)")
+        if not self.redis_url:
+            raise ConfigError("ELYSIUM_REDIS_URL", "is not set; point it at Redis (redis://host:port/db)")
+        if not self.player_private_key_file:
+            raise ConfigError("ELYSIUM_PLAYER_PRIVATE_KEY_FILE",
+                              "is not set; commerce signs player access tokens with it")
+        if not self.db_name or any(c in self.db_name for c in '/\\. "$'):
+            raise ConfigError("ELYSIUM_COMMERCE_DB", "must be a MongoDB database name without / \\ . space \" $")
+
+    @property
+    def resolved_consumer(self) -> str:
+        return self.consumer_name or f"{socket.gethostname()}-{os.getpid()}"

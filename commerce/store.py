@@ -1,0 +1,163 @@
+"""The MongoDB adapter: collections, indexes, the transaction runner, catalog persistence, audit reads.
+
+Every change of money or items runs through :meth:`Store.transaction`, which retries on
+write conflicts (and on duplicate keys, whose retry then sees the winner's committed state)
+with jittered back-off, and gives up with :class:`commerce.errors.Busy` having changed nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+from pymongo import ASCENDING, DESCENDING, AsyncMongoClient
+from pymongo.asynchronous.client_session import AsyncClientSession
+from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import DuplicateKeyError, PyMongoError
+
+from commerce import audit, catalog
+from commerce.errors import Busy, Problem
+
+log = logging.getLogger("commerce.store")
+
+T = TypeVar("T")
+Doc = dict[str, Any]
+Session = AsyncClientSession
+
+
+class Conflict(Exception):
+    """A compare-and-set missed: another writer got there first. The transaction is retried."""
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+class Store:
+    def __init__(self, client: AsyncMongoClient[Doc], db_name: str, attempts: int = 60) -> None:
+        self.client = client
+        self.db: AsyncDatabase[Doc] = client[db_name]
+        self.attempts = attempts
+        self.accounts = self.db["accounts"]
+        self.wallets = self.db["wallets"]
+        self.ledger = self.db["ledger"]
+        self.items = self.db["items"]
+        self.supply = self.db["supply"]
+        self.catalog = self.db["catalog"]
+        self.meta = self.db["meta"]
+        self.refresh = self.db["refresh_tokens"]
+        self.rewards = self.db["rewards"]
+        self.conflicts = 0  # transaction retries, for metrics
+
+    async def ensure_indexes(self) -> None:
+        await self.accounts.create_index("username_lower", unique=True)
+        await self.wallets.create_index([("account", ASCENDING), ("currency", ASCENDING)], unique=True)
+        await self.ledger.create_index([("account", ASCENDING), ("at", DESCENDING)])
+        await self.items.create_index([("owner", ASCENDING), ("created_at", DESCENDING)])
+        await self.items.create_index("unique_owner", unique=True, sparse=True)
+        await self.items.create_index("type")
+        await self.refresh.create_index("family")
+        await self.refresh.create_index("account")
+
+    async def ping(self) -> None:
+        await self.db.command("ping")
+
+    async def transaction(self, fn: Callable[[Session], Awaitable[T]]) -> T:
+        delay = 0.002
+        for _ in range(self.attempts):
+            async with self.client.start_session() as session:
+                try:
+                    async with await session.start_transaction():
+                        return await fn(session)
+                except (Conflict, DuplicateKeyError):
+                    pass
+                except PyMongoError as exc:
+                    if not (exc.has_error_label("TransientTransactionError")
+                            or exc.has_error_label("UnknownTransactionCommitResult")):
+                        raise
+            self.conflicts += 1
+            await asyncio.sleep(random.uniform(0, delay))
+            delay = min(delay * 2, 0.1)
+        raise Busy()
+
+    # --- catalog ----------------------------------------------------------------------------
+
+    async def load_catalog(self, cf: catalog.CatalogFile) -> bool:
+        """Store the file's item types when its version is newer than the stored one."""
+        meta = await self.meta.find_one({"_id": "catalog"})
+        if meta is not None and int(meta.get("version", 0)) >= cf.version:
+            return False
+        for item in cf.items:
+            await self.put_item(item)
+        await self.meta.update_one({"_id": "catalog", "version": {"$lt": cf.version}},
+                                   {"$set": {"version": cf.version, "loaded_at": now()}}, upsert=True)
+        log.info("catalog loaded", extra={"version": cf.version, "items": len(cf.items)})
+        return True
+
+    async def put_item(self, item: catalog.ItemType) -> None:
+        """Create or replace an item type; a supply cap below what exists is refused."""
+
+        async def body(s: Session) -> None:
+            if item.supply_cap is not None:
+                supply = await self.supply.find_one({"_id": item.id}, session=s)
+                minted = int(supply["minted"]) if supply else await self.items.count_documents(
+                    {"type": item.id}, session=s)
+                if minted > item.supply_cap:
+                    raise Problem("cap_below_supply", f"{minted} items of {item.id} exist; the cap cannot be lower")
+                if supply is None:
+                    await self.supply.insert_one({"_id": item.id, "minted": minted}, session=s)
+            await self.catalog.replace_one({"_id": item.id}, {"_id": item.id, **item.to_doc(), "updated_at": now()},
+                                           upsert=True, session=s)
+
+        await self.transaction(body)
+
+    async def get_item(self, item_id: str, session: Session | None = None) -> catalog.ItemType | None:
+        doc = await self.catalog.find_one({"_id": item_id}, session=session)
+        return catalog.from_doc(doc) if doc else None
+
+    async def list_items(self) -> list[catalog.ItemType]:
+        return [catalog.from_doc(d) async for d in self.catalog.find({}).sort("_id", ASCENDING)]
+
+    async def supply_minted(self, item_id: str) -> int:
+        doc = await self.supply.find_one({"_id": item_id})
+        return int(doc["minted"]) if doc else 0
+
+    # --- audit ------------------------------------------------------------------------------
+
+    async def audit(self) -> tuple[list[audit.Problem], dict[str, int]]:
+        """Run every audit check over one consistent snapshot."""
+
+        async def body(s: Session) -> tuple[list[audit.Problem], dict[str, int]]:
+            sums: dict[tuple[str, str], int] = {}
+            entries = 0
+            async for e in self.ledger.find({}, {"account": 1, "currency": 1, "delta": 1}, session=s):
+                key = (str(e.get("account")), str(e.get("currency")))
+                delta = e.get("delta")
+                if isinstance(delta, bool) or not isinstance(delta, int):
+                    return [audit.Problem("ledger_not_integer", f"ledger entry {e['_id']}",
+                                          f"delta is {delta!r}")], {}
+                sums[key] = sums.get(key, 0) + delta
+                entries += 1
+            wallets = [(w.get("account"), w.get("currency"), w.get("balance"))
+                       async for w in self.wallets.find({}, session=s)]
+            accounts = {a["_id"] async for a in self.accounts.find({}, {"_id": 1}, session=s)}
+            items = [i async for i in self.items.find({}, {"owner": 1, "custody": 1, "type": 1}, session=s)]
+            counts: dict[str, int] = {}
+            for i in items:
+                counts[str(i.get("type"))] = counts.get(str(i.get("type")), 0) + 1
+            caps = {d["_id"]: d.get("supply_cap") async for d in self.catalog.find({}, session=s)}
+            minted = {d["_id"]: int(d.get("minted", 0)) async for d in self.supply.find({}, session=s)}
+            problems = (audit.check_wallets(wallets, sums) + audit.check_items(items, accounts)
+                        + audit.check_supply(caps, counts, minted))
+            return problems, {"wallets": len(wallets), "ledger_entries": entries, "items": len(items),
+                              "accounts": len(accounts)}
+
+        return await self.transaction(body)
+
+
+def mongo_client(url: str) -> AsyncMongoClient[Doc]:
+    return AsyncMongoClient(url, tz_aware=True, serverSelectionTimeoutMS=5000, appname="elysium-commerce")

@@ -1,0 +1,312 @@
+"""One simulated player: get a seat, connect, join, play at the tick rate, measure, leave.
+
+The session (seat, connect, join, retries) is a coroutine; the hot path is a callback:
+:meth:`SimPlayer.on_message` runs for every message received, takes the timing samples
+and answers each tick with the behaviour's next input, so a player costs no timer and no
+task while it plays.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import deque
+from dataclasses import dataclass
+
+import msgpack
+
+from gameserver import protocol as p
+from loadtest.behaviour import Behaviour
+from loadtest.flows import Assignment, JoinFlow
+from loadtest.measure import Recorder
+from loadtest.wsclient import HandshakeFailed, WsClient, open_ws
+
+FINISHED = "finished"  # the run is over: not a disconnect
+MATCH_OVER = "match_over"
+MAX_PENDING_INPUTS = 64
+
+
+class JoinRefused(Exception):
+    def __init__(self, code: str) -> None:
+        super().__init__(code)
+        self.code = code
+
+
+@dataclass(frozen=True, slots=True)
+class PlayerConfig:
+    connect_timeout_s: float
+    join_timeout_s: float
+    ping_interval_s: float
+    retries: int
+    tick_hz: int = 20  # until the welcome says otherwise
+
+
+def _framed_len(n: int) -> int:
+    return n + (2 if n < 126 else 4 if n < 65536 else 10)
+
+
+class SimPlayer:
+    __slots__ = (
+        "index", "flow", "behaviour", "rec", "cfg", "end_at", "ws", "seat", "period_us", "running", "seq",
+        "pending", "last_n", "last_rx", "welcome", "closed", "resume", "next_ping", "ping_id", "pings",
+        "msgs", "connected_s", "match_over", "loop", "fatal", "bytes_in",
+    )
+
+    def __init__(self, index: int, flow: JoinFlow, behaviour: Behaviour, rec: Recorder, cfg: PlayerConfig,
+                 end_at: float) -> None:
+        self.index = index
+        self.flow = flow
+        self.behaviour = behaviour
+        self.rec = rec
+        self.cfg = cfg
+        self.end_at = end_at  # loop time at which the player leaves
+        self.ws: WsClient | None = None
+        self.seat = -1
+        self.period_us = 1_000_000 // cfg.tick_hz
+        self.running = False
+        self.seq = 0
+        self.pending: deque[tuple[int, int]] = deque(maxlen=MAX_PENDING_INPUTS)  # (seq, sent at ns)
+        self.last_n = -1
+        self.last_rx = 0
+        self.welcome: asyncio.Future[dict] | None = None
+        self.closed: asyncio.Future[str] | None = None
+        self.resume: str | None = None
+        self.next_ping = 0
+        self.ping_id = 0
+        self.pings: dict[int, int] = {}
+        self.msgs = 0
+        self.connected_s = 0.0
+        self.match_over = False
+        self.fatal: str | None = None  # an error or shutdown that explains the coming close
+        self.bytes_in = 0
+        self.loop = asyncio.get_running_loop()
+
+    # --- the session --------------------------------------------------------------------
+
+    async def run(self) -> None:
+        rec, cfg, loop = self.rec, self.cfg, self.loop
+        failures = 0
+        assignment: Assignment | None = None
+        while loop.time() < self.end_at and failures <= cfg.retries:
+            if failures:
+                rec.counts["retries"] += 1
+                await asyncio.sleep(min(2.0, 0.2 * 2 ** (failures - 1), max(0.0, self.end_at - loop.time())))
+            try:
+                if self.resume is None:
+                    assignment = await self.flow.assign(self.index)
+                    if assignment.waited_us is not None:
+                        rec.time_us("match", assignment.waited_us)
+                assert assignment is not None
+                cause = await self._session(assignment)
+            except (OSError, TimeoutError, HandshakeFailed) as exc:
+                rec.counts["connect_failures"] += 1
+                rec.error(_connect_cause(exc))
+                failures += 1
+                continue
+            except JoinRefused as exc:
+                rec.counts["join_failures"] += 1
+                rec.error(exc.code)
+                if exc.code == p.RESUME_REJECTED:
+                    self.resume = None
+                failures += 1
+                continue
+            if cause == FINISHED:
+                return
+            if cause == MATCH_OVER:
+                rec.disconnect(MATCH_OVER)
+                return
+            rec.disconnect(cause)
+            failures += 1
+        if loop.time() < self.end_at and failures > cfg.retries:
+            rec.error("gave_up")
+
+    async def play(self) -> None:
+        """Run the whole session and record this player's rates; never raises."""
+        try:
+            await self.run()
+        finally:
+            self.record_rates()
+            self.rec.players_done += 1
+
+    async def _session(self, assignment: Assignment) -> str:
+        rec, cfg, loop = self.rec, self.cfg, self.loop
+        started = time.perf_counter_ns()
+        self.fatal = None
+        self.pending.clear()
+        self.welcome = loop.create_future()
+        self.closed = loop.create_future()
+        self.ws = ws = await open_ws(assignment.url, self, min(cfg.connect_timeout_s, self.end_at - loop.time() + 0.1))
+        rec.counts["connects"] += 1
+        try:
+            self._send(p.encode_join(token=assignment.token if self.resume is None else None, resume=self.resume))
+            done, _ = await asyncio.wait((self.welcome, self.closed), timeout=cfg.join_timeout_s,
+                                         return_when=asyncio.FIRST_COMPLETED)
+            if self.welcome in done:
+                welcome = self.welcome.result()
+            elif self.closed in done:
+                raise JoinRefused(self.fatal or f"closed_before_welcome_{self.closed.result()}")
+            else:
+                raise JoinRefused("join_timeout")
+            if welcome["t"] == "error":
+                raise JoinRefused(str(welcome.get("code", "error")))
+            rec.time_us("join", (time.perf_counter_ns() - started) / 1000)
+            rec.counts["joins"] += 1
+            self._on_welcome(welcome)
+            joined_at = loop.time()
+            rec.connected += 1
+            try:
+                remaining = self.end_at - loop.time()
+                if remaining > 0:
+                    try:
+                        return await asyncio.wait_for(asyncio.shield(self.closed), remaining)
+                    except TimeoutError:
+                        pass
+                if self.closed.done():
+                    return self.closed.result()
+                self._send(p.encode_leave())
+                return FINISHED
+            finally:
+                rec.connected -= 1
+                self.connected_s += loop.time() - joined_at
+        finally:
+            ws.close()
+            self.ws = None
+
+    def finish(self) -> None:
+        """End the session now (the run is being stopped)."""
+        if self.closed is not None and not self.closed.done():
+            self.closed.set_result(FINISHED)
+
+    def record_rates(self) -> None:
+        if self.connected_s > 0.5:
+            self.rec.time_us("player_msgs_per_s", 1000 * self.msgs / self.connected_s)
+            self.rec.time_us("player_bytes_per_s", self.bytes_in / self.connected_s)
+
+    # --- the hot path ---------------------------------------------------------------------
+
+    def _send(self, payload: bytes) -> None:
+        ws = self.ws
+        if ws is not None:
+            self.rec.bytes_out += ws.send(payload)
+            self.rec.msgs_out += 1
+
+    def _on_welcome(self, msg: dict) -> None:
+        self.seat = msg["player"]
+        self.resume = msg.get("resume")
+        self.period_us = 1_000_000 // int(msg.get("tick_hz") or self.cfg.tick_hz)
+        self.running = msg.get("state") == "running"
+        self.last_n = -1
+
+    def on_message(self, data: bytes) -> None:
+        rx_wall = time.time_ns() // 1000
+        rx = time.perf_counter_ns()
+        rec = self.rec
+        size = _framed_len(len(data))
+        rec.msgs_in += 1
+        rec.bytes_in += size
+        self.msgs += 1
+        self.bytes_in += size
+        try:
+            msg = msgpack.unpackb(data, raw=False, strict_map_key=False)
+            kind = msg["t"]
+        except (ValueError, TypeError, KeyError, msgpack.UnpackException):
+            rec.error("bad_message")
+            return
+        if kind == "delta" or kind == "keyframe":
+            rec.counts["deltas" if kind == "delta" else "keyframes"] += 1
+            lag = rx_wall - msg["ts"]
+            if lag < 0:
+                rec.counts["clock_skew"] += 1
+                lag = 0
+            rec.latency.record_value(lag)
+            n = msg["n"]
+            if n == self.last_n + 1 and kind == "delta":
+                rec.tick_jitter.record_value(abs((rx - self.last_rx) // 1000 - self.period_us))
+            self.last_n, self.last_rx = n, rx
+            acks = msg.get("a")
+            if acks and self.pending:
+                for seat, seq in acks:
+                    if seat == self.seat:
+                        self._acked(seq, rx)
+                        break
+            if kind == "keyframe" and msg.get("state") == "running":
+                self.running = True
+            if self.running:
+                self._tick(rx)
+        elif kind == "events":
+            rec.counts["events"] += 1
+            for ev in msg["e"]:
+                k = ev.get("k")
+                if k == "start":
+                    self.running = True
+                elif k == "end":
+                    self.running = False
+                    self.match_over = True
+                    rec.counts["match_ends_seen"] += 1
+        elif kind == "welcome":
+            if self.welcome is not None and not self.welcome.done():
+                self.welcome.set_result(msg)
+        elif kind == "pong":
+            sent = self.pings.pop(msg.get("id"), None)
+            if sent is not None:
+                rec.counts["pongs"] += 1
+                rec.time_us("ping_rtt", (rx - sent) / 1000)
+        elif kind == "error":
+            code = str(msg.get("code", "error"))
+            if self.welcome is not None and not self.welcome.done():
+                self.fatal = code
+                self.welcome.set_result(msg)
+            else:
+                rec.error(code)
+                if code == p.ROOM_CLOSED:
+                    self.fatal = code
+        elif kind == "shutdown":
+            self.fatal = "server_shutdown"
+
+    def _acked(self, seq: int, rx: int) -> None:
+        pending = self.pending
+        rtt = self.rec.input_rtt
+        acked = 0
+        while pending and pending[0][0] <= seq:
+            sent_seq, sent = pending.popleft()
+            if sent_seq == seq:
+                rtt.record_value((rx - sent) // 1000)
+            acked += 1
+        self.rec.counts["inputs_acked"] += acked
+
+    def _tick(self, now_ns: int) -> None:
+        move = self.behaviour.step()
+        if move is not None:
+            self.seq += 1
+            self.pending.append((self.seq, now_ns))
+            self._send(msgpack.packb({"t": "input", "i": [[self.seq, move[0], move[1], move[2], move[3]]]}))
+            self.rec.counts["inputs_sent"] += 1
+        interval = self.cfg.ping_interval_s
+        if interval > 0 and now_ns >= self.next_ping:
+            self.next_ping = now_ns + int(interval * 1e9)
+            self.ping_id += 1
+            if len(self.pings) > 16:
+                self.pings.clear()
+            self.pings[self.ping_id] = now_ns
+            self._send(p.encode_ping(self.ping_id))
+            self.rec.counts["pings"] += 1
+
+    def on_close(self, cause: str) -> None:
+        if self.match_over:
+            cause = MATCH_OVER
+        elif self.fatal:
+            cause = self.fatal
+        if self.closed is not None and not self.closed.done():
+            self.closed.set_result(cause)
+
+
+def _connect_cause(exc: BaseException) -> str:
+    if isinstance(exc, HandshakeFailed):
+        return exc.cause
+    if isinstance(exc, TimeoutError):
+        return "connect_timeout"
+    if isinstance(exc, ConnectionRefusedError):
+        return "connect_refused"
+    if isinstance(exc, ConnectionResetError):
+        return "connect_reset"
+    return "connect_error"

@@ -1,0 +1,154 @@
+"""A worker process: runs its share of the simulated players on one event loop.
+
+Player ``i`` belongs to worker ``i % workers`` and starts at ``t0 + i / ramp_per_s``, so the
+ramp is the same whatever the number of workers. The worker reports a snapshot of its
+measurements once a second over its pipe and a last one when every player has stopped.
+Every wait has a deadline: the worker stops by itself at the end of the run plus a grace
+period even if the runner is gone.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import resource
+import signal
+import time
+from multiprocessing.connection import Connection
+from typing import Any
+
+from loadtest.behaviour import Mix
+from loadtest.flows import make_flow
+from loadtest.measure import Recorder
+from loadtest.player import PlayerConfig, SimPlayer
+
+SNAPSHOT_EVERY_S = 1.0
+GRACE_S = 15.0  # after the planned end, players still connecting or leaving get this long
+GO_TIMEOUT_S = 120.0
+
+
+def rss_bytes() -> int:
+    try:
+        with open("/proc/self/statm") as f:
+            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except OSError:
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
+def raise_fd_limit() -> int:
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard == resource.RLIM_INFINITY or hard > soft:
+        target = 1_048_576 if hard == resource.RLIM_INFINITY else hard
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+            return target
+        except (ValueError, OSError):
+            pass
+    return soft
+
+
+def main(index: int, workers: int, conn: Connection, config: dict[str, Any]) -> None:
+    """Process entry point (started by the runner with the spawn method)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C goes to the runner, which says "stop"
+    raise_fd_limit()
+    try:
+        import uvloop
+
+        uvloop.run(_run(index, workers, conn, config))
+    except KeyboardInterrupt:
+        pass
+    except Exception as exc:  # report, then die: the runner shows it as the worker's failure
+        try:
+            conn.send(("failed", {"error": f"{type(exc).__name__}: {exc}"}))
+        except OSError:
+            pass
+        raise
+    finally:
+        conn.close()
+
+
+async def _run(index: int, workers: int, conn: Connection, config: dict[str, Any]) -> None:
+    loop = asyncio.get_running_loop()
+    rec = Recorder()
+    flow = make_flow(config)
+    mix = Mix(config["behaviour"], config["seed"])
+    cfg = PlayerConfig(connect_timeout_s=config["connect_timeout_s"], join_timeout_s=config["join_timeout_s"],
+                       ping_interval_s=config["ping_interval_s"], retries=config["retries"],
+                       tick_hz=config["tick_hz"] or 20)
+    conn.send(("ready", {"rss_bytes": rss_bytes(), "cpu_s": time.process_time(), "pid": os.getpid()}))
+
+    # Wait for the start signal (the wall-clock time at which player 0 starts).
+    if not await loop.run_in_executor(None, conn.poll, GO_TIMEOUT_S):
+        return
+    kind, t0 = conn.recv()
+    if kind != "go":
+        return
+    ramp_per_s, players, duration_s = config["ramp_per_s"], config["players"], config["duration_s"]
+    base = loop.time() - (time.time() - t0)  # loop time of t0
+    end_at = base + players / ramp_per_s + duration_s
+    hard_end = end_at + GRACE_S
+    stop = asyncio.Event()
+    sims: list[SimPlayer] = []
+    tasks: set[asyncio.Task[None]] = set()
+
+    def on_control() -> None:
+        try:
+            while conn.poll():
+                if conn.recv()[0] == "stop":
+                    stop.set()
+        except (EOFError, OSError):
+            stop.set()  # the runner is gone: stop too
+
+    loop.add_reader(conn.fileno(), on_control)
+
+    async def spawner() -> None:
+        for i in range(index, players, workers):
+            delay = base + i / ramp_per_s - loop.time()
+            if delay > 0:
+                try:
+                    await asyncio.wait_for(stop.wait(), delay)
+                except TimeoutError:
+                    pass
+            if stop.is_set() or loop.time() >= end_at:
+                return
+            sim = SimPlayer(i, flow, mix.make(i), rec, cfg, end_at)
+            sims.append(sim)
+            task = loop.create_task(sim.play())
+            tasks.add(task)
+            task.add_done_callback(tasks.discard)
+
+    def snapshot(final: bool) -> dict[str, Any]:
+        snap = rec.take()
+        snap.update(t=time.time(), cpu_s=time.process_time(), rss_bytes=rss_bytes(), final=final,
+                    started=len(sims))
+        return snap
+
+    spawning = loop.create_task(spawner())
+    try:
+        while True:
+            try:
+                await asyncio.wait_for(stop.wait(), SNAPSHOT_EVERY_S)
+            except TimeoutError:
+                pass
+            if stop.is_set():
+                spawning.cancel()
+                for sim in sims:
+                    sim.end_at = loop.time()
+                    sim.finish()
+                stop.clear()
+                stopping_at = loop.time()
+                hard_end = min(hard_end, stopping_at + 5.0)
+            conn.send(("snap", snapshot(False)))
+            if spawning.done() and not tasks:
+                break
+            if loop.time() >= hard_end:
+                rec.error("stuck_at_end")
+                for task in list(tasks):
+                    task.cancel()
+                await asyncio.gather(*tasks, return_exceptions=True)
+                break
+    finally:
+        loop.remove_reader(conn.fileno())
+        spawning.cancel()
+        await flow.close()
+    conn.send(("done", snapshot(True)))

@@ -1,0 +1,1 @@
+"""The matchmaker: tickets in, matches on live game servers out, ratings from results."""

@@ -1,0 +1,65 @@
+"""The matchmaker's Redis keys. Every key written here has an owner and an expiry or a
+clean-up; ``docs/matchmaker.md`` lists them. The game server's keys live in ``elysium.keys``."""
+
+from __future__ import annotations
+
+PREFIX = "elysium:mm:"
+
+
+def ticket(ticket_id: str) -> str:
+    """Hash: one ticket. Expires ticket_ttl + forming timeout + retention after creation,
+    and ``ticket_retention_s`` after it is matched, cancelled or expired."""
+    return f"{PREFIX}ticket:{ticket_id}"
+
+
+def queue(mode: str) -> str:
+    """Sorted set: queued ticket ids of one mode, scored by creation time (ms). Members leave
+    when claimed, cancelled or expired; the key vanishes when empty."""
+    return f"{PREFIX}queue:{mode}"
+
+
+def waiting(mode: str) -> str:
+    """Hash: players queued per nearest region of one mode; fields are deleted at zero."""
+    return f"{PREFIX}waiting:{mode}"
+
+
+def player(player_id: str) -> str:
+    """String: the player's active ticket id; deleted when the ticket ends, expires with it."""
+    return f"{PREFIX}player:{player_id}"
+
+
+# Sorted set: tickets being placed in a match, scored by the deadline (ms) after which a
+# sweep queues them again (a replica died mid-way). Members leave on success or release.
+FORMING = PREFIX + "forming"
+
+
+def party(code: str) -> str:
+    """Hash: leader, members (JSON) and the party's ticket. Expires party_ttl_s after the last change."""
+    return f"{PREFIX}party:{code}"
+
+
+def member(player_id: str) -> str:
+    """String: the party code of a player; same expiry as the party, deleted on leave."""
+    return f"{PREFIX}member:{player_id}"
+
+
+def seats(server_id: str) -> str:
+    """Sorted set: seat claims on one game server, member ``match|seats|claimed_ms``, scored by
+    expiry (ms); expired members are removed by every claim, the key expires with the last one."""
+    return f"{PREFIX}seats:{server_id}"
+
+
+def waits(mode: str) -> str:
+    """List: waits (ms) of the latest matched tickets of a mode, capped; expires stats_window_s
+    after the last match."""
+    return f"{PREFIX}waits:{mode}"
+
+
+def events(ticket_id: str) -> str:
+    """Pub/sub channel (not a key): status changes of one ticket."""
+    return f"{PREFIX}events:{ticket_id}"
+
+
+EVENTS_PATTERN = PREFIX + "events:*"
+WAITS_KEPT = 500
+RATINGS_GROUP = "matchmaker-ratings"

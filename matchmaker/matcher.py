@@ -1,0 +1,154 @@
+"""The matching loop: one pass reads the queues and the registry, asks the core for
+proposals, and turns them into matches through the atomic claims of :class:`TicketQueue`
+and :class:`ServerRegistry`. Any number of replicas may run it against one Redis."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from redis.exceptions import RedisError
+
+from matchmaker.core import Proposal, propose
+from matchmaker.modes import ModeConfig
+from matchmaker.registry import LiveServer, ServerRegistry, claim_many
+from matchmaker.tickets import TicketQueue
+
+log = logging.getLogger("matchmaker.matcher")
+
+
+@dataclass(slots=True)
+class PassReport:
+    proposed: int = 0
+    matches: int = 0
+    players: int = 0
+    lost_races: int = 0  # proposals whose tickets another replica (or a cancel) took first
+    no_server: int = 0
+    expired: int = 0
+    requeued: int = 0
+
+
+def new_match_id(mode: str) -> str:
+    return f"{mode}.{secrets.token_hex(12)}"
+
+
+def room_claim(mode: ModeConfig, prop: Proposal, seed: int) -> dict[str, Any]:
+    """The ``room`` claim of the join tokens: everything the game server needs to build the room."""
+    return {
+        "mode": mode.game_mode,
+        "seats": prop.players,
+        "teams": mode.teams,
+        "roster": [[pid, team] for pid, team in prop.roster],
+        "min_players": min(mode.min_players, prop.players),
+        "score_limit": mode.score_limit,
+        "time_limit_s": mode.time_limit_s,
+        "start_timeout_s": mode.start_timeout_s,
+        "seed": seed,
+    }
+
+
+class Matcher:
+    def __init__(self, queue: TicketQueue, registry: ServerRegistry, modes: Mapping[str, ModeConfig], *,
+                 max_tickets: int, metrics: Any = None) -> None:
+        self.queue = queue
+        self.registry = registry
+        self.modes = modes
+        self.max_tickets = max_tickets
+        self.metrics = metrics
+
+    async def run_pass(self, now_ms: int | None = None) -> PassReport:
+        now = now_ms if now_ms is not None else int(time.time() * 1000)
+        report = PassReport()
+        servers = await self.registry.live(now)
+        for mode in self.modes.values():
+            entries = await self.queue.waiting_entries(mode.name, self.max_tickets)
+            if not entries:
+                continue
+            capacity: dict[str, int] = {}
+            for s in servers:
+                if mode.game_mode in s.modes and s.rooms_free > 0 and s.seats_free > 0:
+                    capacity[s.region] = capacity.get(s.region, 0) + s.seats_free
+            proposals = propose(entries, mode, now, capacity)
+            report.proposed += len(proposals)
+            await self._form(mode, proposals, servers, now, report)
+        report.expired, report.requeued = await self.queue.sweep(list(self.modes), now)
+        if self.metrics is not None:
+            self.metrics.observe_pass(report)
+        return report
+
+    async def _form(self, mode: ModeConfig, proposals: list[Proposal], servers: list[LiveServer], now: int,
+                    report: PassReport) -> None:
+        if not proposals:
+            return
+        wanted = [(new_match_id(mode.name), p) for p in proposals]
+        claimed = [w for w, ok in zip(wanted, await self.queue.claim(wanted), strict=True) if ok]
+        report.lost_races += len(wanted) - len(claimed)
+        # First choices for all matches in one round trip, then a few retries one by one.
+        choice: list[LiveServer | None] = []
+        for match_id, prop in claimed:
+            cands = self.registry.candidates(servers, prop.region, mode.game_mode, prop.players)
+            server = cands[0] if cands else None
+            if server is not None:
+                server.seats_free -= prop.players
+                server.rooms_free -= 1
+            choice.append(server)
+        asked = [(s, mid, p.players) for s, (mid, p) in zip(choice, claimed, strict=True) if s is not None]
+        answers = iter(await claim_many(self.registry, asked, now))
+        placed: list[tuple[str, Proposal, LiveServer]] = []
+        unplaced: list[tuple[str, str, tuple[str, ...]]] = []
+        for server, (match_id, prop) in zip(choice, claimed, strict=True):
+            got = server if server is not None and next(answers) == "ok" else None
+            if got is None and server is not None:
+                server.seats_free = 0  # the registry disagrees with our picture; skip it this pass
+                for alt in self.registry.candidates(servers, prop.region, mode.game_mode, prop.players)[:3]:
+                    if await self.registry.claim(alt, match_id, prop.players, now) == "ok":
+                        alt.seats_free -= prop.players
+                        alt.rooms_free -= 1
+                        got = alt
+                        break
+                    alt.seats_free = 0
+            if got is None:
+                unplaced.append((match_id, mode.name, prop.tickets))
+            else:
+                placed.append((match_id, prop, got))
+        report.no_server += len(unplaced)
+        items = []
+        for match_id, prop, server in placed:
+            items.append((match_id, prop, {
+                "match_id": match_id, "mode": mode.name, "server_id": server.server_id, "address": server.address,
+                "region": server.region, "room": room_claim(mode, prop, secrets.randbelow(2**31)),
+                "formed_ms": now,
+            }))
+        assigned = await self.queue.assign(items, now)
+        for ok, (match_id, prop, server) in zip(assigned, placed, strict=True):
+            if ok:
+                report.matches += 1
+                report.players += prop.players
+            else:  # a ticket was cancelled while the match was forming: the match is dropped whole
+                report.lost_races += 1
+                await self.registry.release(server.server_id, match_id)
+                unplaced.append((match_id, mode.name, prop.tickets))
+        await self.queue.release(unplaced)
+
+    async def run(self, stop: asyncio.Event, interval_s: float) -> None:
+        while not stop.is_set():
+            try:
+                report = await self.run_pass()
+                if report.matches:
+                    log.info("matches formed", extra={"matches": report.matches, "players": report.players,
+                                                      "lost_races": report.lost_races})
+            except asyncio.CancelledError:
+                raise
+            except (RedisError, OSError) as exc:
+                log.warning("matching pass failed: redis", extra={"error": str(exc)})
+            except Exception:
+                log.exception("matching pass failed")
+            try:
+                await asyncio.wait_for(stop.wait(), interval_s)
+            except TimeoutError:
+                pass

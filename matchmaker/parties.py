@@ -1,0 +1,130 @@
+"""PartyBook: players who queue together. A party lives ``party_ttl_s`` from its creation;
+the party hash and every member's marker expire at the same instant, and leaving deletes
+the marker (the leader leaving disbands the party)."""
+
+from __future__ import annotations
+
+import json
+import secrets
+from dataclasses import dataclass
+
+import redis.asyncio as aioredis
+
+from matchmaker import keys
+
+CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I
+CODE_LENGTH = 6
+
+_CREATE = """
+-- KEYS: party, member   ARGV: code, leader, members JSON, expires_at_ms
+local cur = redis.call('GET', KEYS[2])
+if cur then return {'in_party', cur} end
+if redis.call('EXISTS', KEYS[1]) == 1 then return {'taken', ''} end
+redis.call('HSET', KEYS[1], 'code', ARGV[1], 'leader', ARGV[2], 'members', ARGV[3], 'ticket', '',
+           'expires_ms', ARGV[4])
+redis.call('PEXPIREAT', KEYS[1], ARGV[4])
+redis.call('SET', KEYS[2], ARGV[1], 'PXAT', ARGV[4])
+return {'ok', ARGV[1]}
+"""
+
+_JOIN = """
+-- KEYS: party, member   ARGV: code, player, name, max size
+local p = redis.call('HMGET', KEYS[1], 'members', 'expires_ms')
+if not p[1] then return 'missing' end
+local cur = redis.call('GET', KEYS[2])
+if cur == ARGV[1] then return 'ok' end
+if cur then return 'in_party' end
+local members = cjson.decode(p[1])
+if #members >= tonumber(ARGV[4]) then return 'full' end
+members[#members + 1] = {id = ARGV[2], name = ARGV[3]}
+redis.call('HSET', KEYS[1], 'members', cjson.encode(members))
+redis.call('SET', KEYS[2], ARGV[1], 'PXAT', p[2])
+return 'ok'
+"""
+
+_LEAVE = """
+-- KEYS: party, member of the leaver, member markers of everyone (when the leader leaves)...
+-- ARGV: code, player, members JSON as read
+local p = redis.call('HMGET', KEYS[1], 'members', 'leader')
+if not p[1] then return 'missing' end
+if redis.call('GET', KEYS[2]) ~= ARGV[1] then return 'not_member' end
+if p[1] ~= ARGV[3] then return 'retry' end
+if p[2] == ARGV[2] then
+  for i = 3, #KEYS do
+    if redis.call('GET', KEYS[i]) == ARGV[1] then redis.call('DEL', KEYS[i]) end
+  end
+  redis.call('DEL', KEYS[1], KEYS[2])
+  return 'disbanded'
+end
+local members = cjson.decode(p[1])
+local kept = {}
+for _, m in ipairs(members) do if m.id ~= ARGV[2] then kept[#kept + 1] = m end end
+redis.call('HSET', KEYS[1], 'members', cjson.encode(kept))
+redis.call('DEL', KEYS[2])
+return 'left'
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class Party:
+    code: str
+    leader: str
+    members: tuple[dict[str, str], ...]  # {"id", "name"}, leader first
+    members_json: str  # as stored, to detect changes atomically
+    ticket: str
+    expires_ms: int
+
+
+class PartyBook:
+    def __init__(self, client: aioredis.Redis, *, ttl_s: float, max_size: int) -> None:
+        self.client = client
+        self.ttl_ms = int(ttl_s * 1000)
+        self.max_size = max_size
+        self._create = client.register_script(_CREATE)
+        self._join = client.register_script(_JOIN)
+        self._leave = client.register_script(_LEAVE)
+
+    async def create(self, leader: str, name: str, now_ms: int) -> tuple[str, str]:
+        """("ok", code) or ("in_party", code of the party the leader is already in)."""
+        members = json.dumps([{"id": leader, "name": name}], separators=(",", ":"))
+        for _ in range(5):
+            code = "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
+            kind, found = await self._create(keys=[keys.party(code), keys.member(leader)],
+                                             args=[code, leader, members, now_ms + self.ttl_ms])
+            if kind != b"taken":
+                return kind.decode(), found.decode()
+        raise RuntimeError("could not find a free party code")
+
+    async def get(self, code: str) -> Party | None:
+        raw = await self.client.hgetall(keys.party(code))
+        if not raw:
+            return None
+        d = {k.decode(): v.decode() for k, v in raw.items()}
+        return Party(d["code"], d["leader"], tuple(_members(d["members"])), d["members"], d.get("ticket", ""),
+                     int(d["expires_ms"]))
+
+    async def party_of(self, player_id: str) -> str | None:
+        raw = await self.client.get(keys.member(player_id))
+        return raw.decode() if raw else None
+
+    async def join(self, code: str, player_id: str, name: str) -> str:
+        result = await self._join(keys=[keys.party(code), keys.member(player_id)],
+                                  args=[code, player_id, name, self.max_size])
+        return result.decode()
+
+    async def leave(self, code: str, player_id: str) -> str:
+        for _ in range(10):
+            party = await self.get(code)
+            if party is None:
+                return "missing"
+            member_keys = [keys.member(m["id"]) for m in party.members]
+            result = (await self._leave(keys=[keys.party(code), keys.member(player_id), *member_keys],
+                                        args=[code, player_id, party.members_json])).decode()
+            if result != "retry":
+                return result
+        return "retry"
+
+
+def _members(raw: str) -> list[dict[str, str]]:
+    data = json.loads(raw)
+    return [{"id": str(m["id"]), "name": str(m.get("name", m["id"]))} for m in data] if isinstance(data, list) else []

@@ -1,0 +1,144 @@
+"""ServerRegistry: live game servers from their heartbeats, and atomic seat claims on them.
+
+A game server's heartbeat (``elysium:gs:{id}``, written by the game server) says how many
+seats and rooms it has free, counting only rooms that exist. Between the moment the
+matchmaker picks a server and the moment the first player's join creates the room, those
+seats are promised but not yet visible in the heartbeat; a claim records them in
+``elysium:mm:seats:{id}``. The claim script reads the heartbeat and every live claim and
+adds the new one only if it fits, in one step, so two replicas can never promise the same
+seats. A claim ends when it expires (players never came) or once a heartbeat taken after
+the room appeared already counts the room.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import redis.asyncio as aioredis
+
+from elysium import keys as shared_keys
+from matchmaker import keys
+
+_CLAIM_SEATS = """
+-- KEYS: heartbeat, seat claims   ARGV: match_id, seats, now_ms, hold_ms, fresh_ms, region, match key prefix
+local raw = redis.call('GET', KEYS[1])
+if not raw then return 'gone' end
+local gs = cjson.decode(raw)
+if gs.draining then return 'draining' end
+if gs.region ~= ARGV[6] then return 'region' end
+local now = tonumber(ARGV[3])
+if now - tonumber(gs.ts_ms) > tonumber(ARGV[5]) then return 'stale' end
+redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now)
+local seats, rooms = 0, 0
+for _, m in ipairs(redis.call('ZRANGE', KEYS[2], 0, -1)) do
+  local mid, n = string.match(m, '^(.*)|(%d+)|%d+$')
+  -- A heartbeat taken after the room was created already counts its seats.
+  local created = redis.call('HGET', ARGV[7] .. mid, 'started_at_us')
+  if created and tonumber(created) / 1000 < tonumber(gs.ts_ms) then
+    redis.call('ZREM', KEYS[2], m)
+  else
+    seats = seats + tonumber(n)
+    rooms = rooms + 1
+  end
+end
+local need = tonumber(ARGV[2])
+if seats + need > tonumber(gs.seats_free) or rooms + 1 > tonumber(gs.rooms_free) then return 'full' end
+redis.call('ZADD', KEYS[2], now + tonumber(ARGV[4]), ARGV[1] .. '|' .. ARGV[2] .. '|' .. ARGV[3])
+if redis.call('PTTL', KEYS[2]) < tonumber(ARGV[4]) then redis.call('PEXPIRE', KEYS[2], ARGV[4]) end
+return 'ok'
+"""
+
+_RELEASE_SEATS = """
+-- KEYS: seat claims   ARGV: match_id
+for _, m in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
+  if string.sub(m, 1, #ARGV[1] + 1) == ARGV[1] .. '|' then redis.call('ZREM', KEYS[1], m) end
+end
+return 1
+"""
+
+
+@dataclass(slots=True)
+class LiveServer:
+    server_id: str
+    address: str
+    region: str
+    modes: tuple[str, ...]
+    seats_free: int  # from the heartbeat, less the seats other matches have claimed
+    rooms_free: int
+    ts_ms: int
+
+
+class ServerRegistry:
+    def __init__(self, client: aioredis.Redis, *, fresh_s: float, hold_s: float, policy: str) -> None:
+        self.client = client
+        self.fresh_ms = int(fresh_s * 1000)
+        self.hold_ms = int(hold_s * 1000)
+        self.policy = policy
+        self._claim = client.register_script(_CLAIM_SEATS)
+        self._release = client.register_script(_RELEASE_SEATS)
+
+    async def live(self, now_ms: int | None = None) -> list[LiveServer]:
+        """Servers with a fresh heartbeat that are not draining, with claimed seats taken off."""
+        now = now_ms if now_ms is not None else int(time.time() * 1000)
+        ids = await self.client.zrangebyscore(shared_keys.SERVERS_LIVE, now - self.fresh_ms, "+inf")
+        if not ids:
+            return []
+        names = [i.decode() for i in ids]
+        async with self.client.pipeline(transaction=False) as pipe:
+            for name in names:
+                pipe.get(shared_keys.server(name))
+                pipe.zrangebyscore(keys.seats(name), now, "+inf")
+            raw = await pipe.execute()
+        out = []
+        for k, name in enumerate(names):
+            body, claims = raw[2 * k], raw[2 * k + 1]
+            if body is None:
+                continue
+            try:
+                info = json.loads(body)
+                claimed = sum(int(c.decode().rsplit("|", 2)[1]) for c in claims)
+                server = LiveServer(name, str(info["address"]), str(info["region"]), tuple(info.get("modes", ())),
+                                    int(info["seats_free"]) - claimed, int(info["rooms_free"]) - len(claims),
+                                    int(info["ts_ms"]))
+            except (ValueError, KeyError, TypeError):
+                continue  # a malformed heartbeat is ignored, not trusted
+            if info.get("draining") or now - server.ts_ms > self.fresh_ms:
+                continue
+            out.append(server)
+        return out
+
+    def candidates(self, servers: Sequence[LiveServer], region: str, game_mode: str, seats: int) -> list[LiveServer]:
+        """Servers that may host the match, best first by the allocation policy."""
+        fit = [s for s in servers if s.region == region and game_mode in s.modes and s.seats_free >= seats
+               and s.rooms_free >= 1]
+        if self.policy == "pack":
+            fit.sort(key=lambda s: (s.seats_free, s.server_id))
+        else:
+            fit.sort(key=lambda s: (-s.seats_free, s.server_id))
+        return fit
+
+    async def claim(self, server: LiveServer, match_id: str, seats: int, now_ms: int) -> str:
+        """Promise ``seats`` on ``server`` for ``match_id``: "ok", or why not (full, draining, stale, ...)."""
+        result = await self._claim(keys=[shared_keys.server(server.server_id), keys.seats(server.server_id)],
+                                   args=[match_id, seats, now_ms, self.hold_ms, self.fresh_ms, server.region,
+                                         shared_keys.match_info("")])
+        return result.decode() if isinstance(result, bytes) else str(result)
+
+    async def release(self, server_id: str, match_id: str) -> None:
+        await self._release(keys=[keys.seats(server_id)], args=[match_id])
+
+
+async def claim_many(registry: ServerRegistry, wanted: Sequence[tuple[LiveServer, str, int]], now_ms: int) -> list[str]:
+    """Several claims in one round trip; each is still checked on its own, in order."""
+    if not wanted:
+        return []
+    async with registry.client.pipeline(transaction=False) as pipe:
+        for server, match_id, seats in wanted:
+            await registry._claim(keys=[shared_keys.server(server.server_id), keys.seats(server.server_id)],
+                                  args=[match_id, seats, now_ms, registry.hold_ms, registry.fresh_ms, server.region,
+                                        shared_keys.match_info("")], client=pipe)
+        results = await pipe.execute()
+    return [r.decode() if isinstance(r, bytes) else str(r) for r in results]

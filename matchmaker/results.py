@@ -1,0 +1,117 @@
+"""ResultsConsumer: reads finished matches from the game servers' results stream through a
+consumer group and hands each to :class:`RatingBook`, acknowledging only after the ratings
+are stored. An entry that was delivered but not acknowledged (the consumer died) is read
+again by this consumer on restart, or claimed by another replica once it has been idle for
+``claim_idle_s``; the ``rated_matches`` record makes the second application a no-op.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Mapping
+
+import redis.asyncio as aioredis
+from redis.exceptions import RedisError, ResponseError
+
+from elysium import keys as shared_keys
+from matchmaker import keys
+from matchmaker.modes import ModeConfig
+from matchmaker.ratings import RatingBook
+
+log = logging.getLogger("matchmaker.results")
+
+
+def mode_of(match_id: str, modes: Mapping[str, ModeConfig]) -> str | None:
+    """The queue mode a match id was made for (``{mode}.{random}``), None for other matches."""
+    mode, dot, _ = match_id.partition(".")
+    return mode if dot and mode in modes else None
+
+
+class ResultsConsumer:
+    def __init__(self, client: aioredis.Redis, book: RatingBook, modes: Mapping[str, ModeConfig], consumer: str,
+                 *, claim_idle_s: float = 60.0, block_ms: int = 1000) -> None:
+        self.client = client
+        self.book = book
+        self.modes = modes
+        self.consumer = consumer
+        self.claim_idle_ms = int(claim_idle_s * 1000)
+        self.block_ms = block_ms
+        self.applied = 0
+        self.skipped = 0
+        self.failures = 0
+
+    async def ensure_group(self) -> None:
+        try:
+            await self.client.xgroup_create(shared_keys.RESULTS_STREAM, keys.RATINGS_GROUP, id="0", mkstream=True)
+        except ResponseError as exc:
+            if "BUSYGROUP" not in str(exc):
+                raise
+
+    async def handle(self, entry_id: bytes, fields: Mapping[bytes, bytes]) -> None:
+        """Rate one entry, then acknowledge it. Raises when the ratings could not be stored."""
+        try:
+            result = json.loads(fields[b"result"])
+            match_id = str(result["match_id"])
+        except (KeyError, ValueError, TypeError):
+            log.warning("unreadable result entry; skipped", extra={"entry": entry_id.decode()})
+            self.skipped += 1
+            await self.client.xack(shared_keys.RESULTS_STREAM, keys.RATINGS_GROUP, entry_id)
+            return
+        mode = mode_of(match_id, self.modes)
+        if mode is None:
+            self.skipped += 1  # a match the matchmaker did not make (bots, tests, other tools)
+        elif await self.book.apply(mode, result):
+            self.applied += 1
+            log.info("ratings updated", extra={"match_id": match_id, "mode": mode})
+        await self.client.xack(shared_keys.RESULTS_STREAM, keys.RATINGS_GROUP, entry_id)
+
+    async def poll(self, start: str = ">") -> int:
+        """Read and handle one batch; ``start`` "0" re-reads this consumer's unacknowledged entries."""
+        block = self.block_ms if start == ">" else None
+        reply = await self.client.xreadgroup(keys.RATINGS_GROUP, self.consumer, {shared_keys.RESULTS_STREAM: start},
+                                             count=100, block=block)
+        n = 0
+        for _stream, entries in reply or []:
+            for entry_id, fields in entries:
+                await self.handle(entry_id, fields)
+                n += 1
+        return n
+
+    async def claim_abandoned(self) -> int:
+        """Take over entries another consumer received but never acknowledged."""
+        reply = await self.client.xautoclaim(shared_keys.RESULTS_STREAM, keys.RATINGS_GROUP, self.consumer,
+                                             self.claim_idle_ms, start_id="0-0", count=100)
+        for entry_id, fields in reply[1]:
+            if fields:
+                await self.handle(entry_id, fields)
+        return len(reply[1])
+
+    async def run(self, stop: asyncio.Event) -> None:
+        backlog = True  # first drain what this consumer received before a restart
+        last_claim = 0.0
+        loop = asyncio.get_running_loop()
+        while not stop.is_set():
+            try:
+                if backlog:
+                    await self.ensure_group()
+                    while await self.poll("0"):
+                        pass
+                    backlog = False
+                if loop.time() - last_claim > self.claim_idle_ms / 2000:
+                    last_claim = loop.time()
+                    await self.claim_abandoned()
+                await self.poll(">")
+            except asyncio.CancelledError:
+                raise
+            except (RedisError, OSError) as exc:
+                self.failures += 1
+                log.warning("results stream unavailable", extra={"error": str(exc)})
+                backlog = True
+                await asyncio.sleep(1.0)
+            except Exception:
+                self.failures += 1
+                log.exception("rating a result failed; it stays pending and is retried")
+                backlog = True
+                await asyncio.sleep(1.0)

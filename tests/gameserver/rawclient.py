@@ -1,0 +1,86 @@
+"""A raw websocket client for abuse tests: sends any bytes, reads server frames."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import os
+import socket
+
+from gameserver import protocol as p
+from gameserver import wire
+
+
+class RawClient:
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.reader, self.writer = reader, writer
+        self.frames = wire.FrameReader(1 << 24, expect_mask=False)
+        self.pending: list[wire.Message] = []
+
+    @classmethod
+    async def open(cls, port: int, path: str = "/v1/play", rcvbuf: int = 0) -> RawClient:
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        if rcvbuf:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+        sock.setblocking(False)
+        await asyncio.get_running_loop().sock_connect(sock, ("127.0.0.1", port))
+        reader, writer = await asyncio.open_connection(sock=sock)
+        key = base64.b64encode(os.urandom(16)).decode()
+        writer.write(
+            f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+            f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n".encode()
+        )
+        head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 5)
+        assert head.startswith(b"HTTP/1.1 101"), head
+        return cls(reader, writer)
+
+    def send_raw(self, data: bytes) -> None:
+        self.writer.write(data)
+
+    def send(self, payload: bytes, opcode: int = wire.OP_BINARY) -> None:
+        self.writer.write(wire.frame_client(opcode, payload, os.urandom(4)))
+
+    async def recv(self, timeout: float = 5.0) -> wire.Message:
+        while not self.pending:
+            data = await asyncio.wait_for(self.reader.read(65536), timeout)
+            if not data:
+                raise ConnectionError("closed")
+            self.pending.extend(self.frames.feed(data))
+        return self.pending.pop(0)
+
+    async def recv_msg(self, kind: str | None = None, timeout: float = 5.0) -> dict:
+        """The next server message (skipping others until ``kind`` when given)."""
+        while True:
+            frame = await self.recv(timeout)
+            if frame.opcode == wire.OP_CLOSE:
+                raise ConnectionError(f"closed with {int.from_bytes(frame.data[:2], 'big')}")
+            if frame.opcode != wire.OP_BINARY:
+                continue
+            msg = p.unpack_server(frame.data)
+            if kind is None or msg["t"] == kind:
+                return msg
+
+    async def close_code(self, timeout: float = 5.0) -> int:
+        """Read until the server's close frame; return its code."""
+        while True:
+            frame = await self.recv(timeout)
+            if frame.opcode == wire.OP_CLOSE:
+                return int.from_bytes(frame.data[:2], "big")
+
+    async def closed(self, timeout: float = 5.0) -> bool:
+        try:
+            while True:
+                data = await asyncio.wait_for(self.reader.read(65536), timeout)
+                if not data:
+                    return True
+        except (ConnectionError, TimeoutError):
+            return False
+
+    def pause_reading(self) -> None:
+        self.writer.transport.pause_reading()  # type: ignore[attr-defined]
+
+    def resume_reading(self) -> None:
+        self.writer.transport.resume_reading()  # type: ignore[attr-defined]
+
+    def close(self) -> None:
+        self.writer.close()

@@ -1,0 +1,143 @@
+"""Health, readiness, metrics, the registry heartbeat, and drain on SIGTERM."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import redis.asyncio as aioredis
+
+from elysium import keys, procs
+from gameserver import devtokens
+from gameserver.client import GameClient
+from gameserver.server import GameServer
+from tests.gameserver.conftest import SERVER_ID, url
+
+
+async def get(port: int, path: str) -> tuple[int, str]:
+    async with aiohttp.ClientSession() as s, s.get(f"http://127.0.0.1:{port}{path}") as r:
+        return r.status, await r.text()
+
+
+async def test_health_ready_metrics_and_not_found(game_server: GameServer, mint: Any) -> None:
+    assert await get(game_server.port, "/healthz") == (200, '{"status":"ok"}')
+    status, body = await get(game_server.port, "/readyz")
+    assert status == 200 and json.loads(body)["ready"] is True
+    c = GameClient(url(game_server))
+    await c.join(mint("p1"))
+    status, text = await get(game_server.port, "/metrics")
+    assert status == 200
+    assert "elysium_gameserver_players 1.0" in text
+    assert 'elysium_gameserver_rooms{state="waiting"} 1.0' in text
+    for name in ("tick_duration_seconds_bucket", "tick_lateness_seconds_bucket", "bytes_out_total",
+                 "frames_out_total", "frames_dropped_total", "rejected_inputs"):
+        assert f"elysium_gameserver_{name}" in text
+    assert (await get(game_server.port, "/nope"))[0] == 404
+    await c.close()
+
+
+async def test_heartbeat_describes_the_server_and_vanishes_when_it_dies(server_factory: Any, redis_url: str,
+                                                                        mint: Any, cleanup_servers: None) -> None:
+    server = await server_factory(max_players=100, region="eu")
+    client = aioredis.from_url(redis_url)
+    try:
+        raw = None
+        for _ in range(50):
+            raw = await client.get(keys.server(SERVER_ID))
+            if raw:
+                break
+            await asyncio.sleep(0.05)
+        info = json.loads(raw)
+        assert info["id"] == SERVER_ID and info["region"] == "eu" and info["seats_free"] == 100
+        assert info["address"] == url(server) and info["draining"] is False
+        assert await client.zscore(keys.SERVERS_LIVE, SERVER_ID) is not None
+        c = GameClient(url(server))
+        await c.join(mint("p1", seats=10))
+        await asyncio.sleep(0.6)
+        info = json.loads(await client.get(keys.server(SERVER_ID)))
+        assert info["seats_free"] == 90 and info["rooms"] == 1 and info["players"] == 1
+        await c.close()
+        # A crashed server stops beating; its entry expires on its own (ttl 2 s in tests).
+        for task in server._tasks:
+            task.cancel()
+        await asyncio.sleep(2.3)
+        assert await client.get(keys.server(SERVER_ID)) is None
+    finally:
+        await client.aclose()
+
+
+async def test_sigterm_drains_running_matches_then_exits_zero(redis_url: str, keys_dir: Path,
+                                                              join_signer: Any) -> None:
+    port = procs.free_port()
+    env = {**os.environ, "ELYSIUM_REDIS_URL": redis_url, "ELYSIUM_JOIN_PUBLIC_KEY_FILE": str(keys_dir / "join.pub"),
+           "ELYSIUM_SERVER_ID": "drain-1", "ELYSIUM_DRAIN_TIMEOUT_S": "1.5", "ELYSIUM_HEARTBEAT_S": "0.2",
+           "ELYSIUM_HEARTBEAT_TTL_S": "2"}
+    proc = subprocess.Popen([sys.executable, "-m", "elysium", "gameserver", "--port", str(port)], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    client = aioredis.from_url(redis_url)
+    try:
+        procs.wait_for_port("127.0.0.1", port, 20, proc)
+        ws = f"ws://127.0.0.1:{port}/v1/play"
+
+        def token(player: str, match: str) -> str:
+            room = devtokens.room_claim(seats=2, min_players=2, time_limit_s=60)
+            return devtokens.mint_join(join_signer, match_id=match, player_id=player, server_id="drain-1", room=room)
+
+        a, b = GameClient(ws), GameClient(ws)
+        await a.join(token("a", "running"))
+        await b.join(token("b", "running"))
+        await a.expect("delta")
+        proc.send_signal(signal.SIGTERM)
+        # Draining: not ready, advertised as draining, no new matches, running match goes on.
+        for _ in range(50):
+            status, body = await get(port, "/readyz")
+            if status == 503:
+                break
+            await asyncio.sleep(0.05)
+        assert status == 503 and json.loads(body)["draining"] is True
+        info = json.loads(await client.get(keys.server("drain-1")))
+        assert info["draining"] is True and info["seats_free"] == 0
+        late = GameClient(ws)
+        assert (await late.join(token("c", "new-match")))["code"] == "draining"
+        delta = await a.expect("delta")
+        assert delta["n"] > 0
+        # At the deadline the match is ended, results go out, then a shutdown frame.
+        end = None
+        started = time.monotonic()
+        while a.shutdown is None and time.monotonic() - started < 10:
+            msg = await a.recv(timeout=5)
+            if msg["t"] == "events":
+                end = next((e for e in msg["e"] if e["k"] == "end"), end)
+        assert end is not None and end["reason"] == "shutdown"
+        assert a.shutdown is not None
+        assert proc.wait(timeout=15) == 0
+        entries = await client.xrange(keys.RESULTS_STREAM)
+        assert [e[1][b"match_id"] for e in entries] == [b"running"]
+        assert await client.get(keys.server("drain-1")) is None  # it left the registry
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait()
+        await client.aclose()
+
+
+def test_a_bad_setting_stops_start_up_naming_the_variable(redis_url: str, keys_dir: Path) -> None:
+    env = {**os.environ, "ELYSIUM_REDIS_URL": redis_url, "ELYSIUM_JOIN_PUBLIC_KEY_FILE": str(keys_dir / "join.pub"),
+           "ELYSIUM_TICK_HZ": "500"}
+    out = subprocess.run([sys.executable, "-m", "elysium", "gameserver", "--port", "0"], env=env,
+                         capture_output=True, text=True, timeout=30)
+    assert out.returncode == 2
+    assert "ELYSIUM_TICK_HZ" in out.stderr and "between 1 and 60" in out.stderr
+    env.pop("ELYSIUM_TICK_HZ")
+    env.pop("ELYSIUM_REDIS_URL")
+    out = subprocess.run([sys.executable, "-m", "elysium", "gameserver", "--port", "0"],
+                         env={k: v for k, v in env.items()}, capture_output=True, text=True, timeout=30)
+    assert out.returncode == 2 and "ELYSIUM_REDIS_URL" in out.stderr
