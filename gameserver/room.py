@@ -366,28 +366,38 @@ class Room:
         prev = self.prev
         m = self.mode.motion_columns
         msg: dict[str, Any] = {"t": "delta", "n": snap.tick, "ts": wall_us}
-        cur, old = snap.players, prev.players
-        both = snap.present & prev.present
-        fresh = snap.present & ~prev.present
-        moved = fresh | (both & np.any(cur[:, :m] != old[:, :m], axis=1))
-        status = fresh | (both & np.any(cur[:, m:] != old[:, m:], axis=1))
-        if moved.any():
+        cur = snap.players
+        changed = cur != prev.players
+        moved = changed[:, :m].any(axis=1)
+        status = changed[:, m:].any(axis=1)
+        if np.array_equal(snap.present, prev.present):
+            moved &= snap.present
+            status &= snap.present
+        else:
+            fresh = snap.present & ~prev.present
+            moved = (moved & snap.present) | fresh
+            status = (status & snap.present) | fresh
+            gone = prev.present & ~snap.present
+            if np.count_nonzero(gone):
+                msg["gone"] = np.flatnonzero(gone).tolist()
+        if np.count_nonzero(moved):
             idx = np.flatnonzero(moved)
-            msg["p"] = np.column_stack([idx, cur[idx, :m]]).tolist()
-        if status.any():
+            msg["p"] = [[i, *row] for i, row in zip(idx.tolist(), cur[idx, :m].tolist())]
+        if np.count_nonzero(status):
             idx = np.flatnonzero(status)
-            msg["s"] = np.column_stack([idx, cur[idx, m:]]).tolist()
-        gone = prev.present & ~snap.present
-        if gone.any():
-            msg["gone"] = np.flatnonzero(gone).tolist()
-        if len(snap.objects) or len(prev.objects):
-            new_ids, old_ids = snap.objects[:, 0], prev.objects[:, 0]
-            added = ~np.isin(new_ids, old_ids)
-            if added.any():
-                msg["o+"] = snap.objects[added].tolist()
-            removed = ~np.isin(old_ids, new_ids)
-            if removed.any():
-                msg["o-"] = old_ids[removed].tolist()
+            msg["s"] = [[i, *row] for i, row in zip(idx.tolist(), cur[idx, m:].tolist())]
+        if snap.objects is not prev.objects:
+            # Object ids only grow, and a row never changes while its object lives.
+            old_ids = prev.objects[:, 0].tolist()
+            new_ids = snap.objects[:, 0].tolist()
+            newest = old_ids[-1] if old_ids else -1
+            added = [i for i, ident in enumerate(new_ids) if ident > newest]
+            if added:
+                msg["o+"] = snap.objects[added[0]:].tolist()
+            alive = set(new_ids)
+            removed = [ident for ident in old_ids if ident not in alive]
+            if removed:
+                msg["o-"] = removed
         acks = []
         for seat in self.occupied():
             if seat.last_applied != seat.acked:

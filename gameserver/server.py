@@ -26,6 +26,7 @@ from gameserver.settings import GameServerSettings
 
 log = logging.getLogger("gameserver")
 
+PHASES = 10  # slots per tick period that rooms are spread over
 MAX_CATCH_UP_TICKS = 20  # past this a room skips ahead (counted in ticks_skipped)
 JOIN_TOKEN_MAX_TTL_S = 60.0
 
@@ -34,6 +35,7 @@ JOIN_TOKEN_MAX_TTL_S = 60.0
 class _Clock:
     period: float
     deadline: float
+    phase: int
 
 
 class GameServer:
@@ -51,6 +53,7 @@ class GameServer:
         self.results = ResultsWriter(self.redis)
         self.rooms: dict[MatchId, Room] = {}
         self.clocks: dict[MatchId, _Clock] = {}
+        self.phase_seats: dict[tuple[int, int], int] = {}  # (tick rate, phase) -> seats of its rooms
         self.resumes: dict[str, tuple[Room, Seat]] = {}
         self.connections: set[Connection] = set()
         self.draining = False
@@ -243,10 +246,15 @@ class GameServer:
         room = Room(spec, server_id=self.server_id, now=now, wall_us=time.time_ns() // 1000,
                     grace_s=self.settings.reconnect_grace_s, keyframe_every_s=self.settings.keyframe_interval_s)
         period = 1.0 / spec.tick_hz
-        # Align every room on one grid per tick rate so rooms tick together in one batch.
-        deadline = (int(now / period) + 1) * period
+        # Rooms tick on one fixed grid per tick rate, spread over PHASES slots of the period
+        # so that their ticks do not all queue up at the same instant: a room joins the slot
+        # with the fewest seats. Deadlines advance by exactly one period: no drift.
+        loads = [self.phase_seats.get((spec.tick_hz, k), 0) for k in range(PHASES)]
+        phase = loads.index(min(loads))
+        self.phase_seats[(spec.tick_hz, phase)] = loads[phase] + spec.seats
+        deadline = (int(now / period) + 1) * period + phase * period / PHASES
         self.rooms[spec.match_id] = room
-        self.clocks[spec.match_id] = _Clock(period, deadline)
+        self.clocks[spec.match_id] = _Clock(period, deadline, phase)
         self._describe(room, live=True)
         self._wake.set()
         log.info("room created", extra={"match_id": spec.match_id, "mode": spec.mode, "seats": spec.seats})
@@ -396,7 +404,9 @@ class GameServer:
                     conn.send(p.error(p.ROOM_CLOSED, "not enough players joined in time"))
                 conn.close(wire.CLOSE_NORMAL, "match over")
         self.rooms.pop(match_id, None)
-        self.clocks.pop(match_id, None)
+        clock = self.clocks.pop(match_id, None)
+        if clock is not None:
+            self.phase_seats[(room.spec.tick_hz, clock.phase)] -= room.spec.seats
         self._describe(room, live=False)
         log.info("room disposed", extra={"match_id": match_id, "reason": room.end_reason})
 

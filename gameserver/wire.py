@@ -87,6 +87,11 @@ class FrameReader:
         self._part_len = 0
 
     def feed(self, data: bytes) -> list[Message]:
+        # Fast path: one small, whole, masked binary frame (a typical input message).
+        if not self.buf and self.expect_mask and len(data) > 6 and data[0] == 0x82 and not self._parts:
+            n = data[1] ^ 0x80
+            if n < 126 and len(data) == 6 + n:
+                return [Message(OP_BINARY, apply_mask(data[6:], data[2:6]))]
         buf = self.buf
         buf += data
         out: list[Message] = []

@@ -33,6 +33,13 @@ OBSTACLES = np.array(
     [[14, 14, 20, 20], [44, 14, 50, 20], [14, 44, 20, 50], [44, 44, 50, 50], [29, 29, 35, 35]],
     dtype=np.float64,
 )
+_R = PLAYER_RADIUS
+# Obstacles grown by the player radius: a player's centre may not enter these.
+_PX0, _PY0 = OBSTACLES[:, 0] - _R, OBSTACLES[:, 1] - _R
+_PX1, _PY1 = OBSTACLES[:, 2] + _R, OBSTACLES[:, 3] + _R
+_OX0, _OY0, _OX1, _OY1 = OBSTACLES.T
+_LOW = np.array([_R, _R])
+_HIGH = np.array([WIDTH - _R, HEIGHT - _R])
 SPAWNS = np.array(
     [[6, 6], [58, 6], [6, 58], [58, 58], [32, 6], [32, 58], [6, 32], [58, 32],
      [24, 24], [40, 40], [24, 40], [40, 24]],
@@ -58,13 +65,15 @@ class Arena(GameMode):
         self.tick = 0
         self.pos = np.zeros((n, 2))
         self.aim = np.zeros(n)
-        self.hp = np.zeros(n, dtype=np.int32)
+        # The status columns live in one int32 matrix (the wire's order) with a view per
+        # column, so a snapshot copies them in one operation.
+        self.status = np.zeros((n, 6), dtype=np.int32)
+        self.hp, self.alive_col, self.score, self.kills, self.deaths, self.team = (
+            self.status[:, i] for i in range(6)
+        )
         self.alive = np.zeros(n, dtype=bool)
         self.present = np.zeros(n, dtype=bool)
-        self.team = np.zeros(n, dtype=np.int32)
-        self.score = np.zeros(n, dtype=np.int32)
-        self.kills = np.zeros(n, dtype=np.int32)
-        self.deaths = np.zeros(n, dtype=np.int32)
+        self.dead = 0  # present players waiting to respawn
         self.ticks_played = np.zeros(n, dtype=np.int64)
         self.respawn_at = np.zeros(n, dtype=np.int64)
         self.ready_at = np.zeros(n, dtype=np.int64)  # first tick the seat may fire again
@@ -72,10 +81,12 @@ class Arena(GameMode):
         self.respawn_ticks = max(1, round(RESPAWN_DELAY_S * config.tick_hz))
         self.lifetime_ticks = max(1, round(PROJECTILE_LIFETIME_S * config.tick_hz))
         self.time_limit_ticks = max(1, round(config.time_limit_s * config.tick_hz))
+        self._motion_scale = np.array([POSITION_SCALE, POSITION_SCALE, ANGLE_SCALE], dtype=np.float64)
+        self._motion = np.zeros((n, 3))
         # Projectiles: parallel arrays, one row per live projectile, ordered by id.
         self.next_projectile = 1
         self.p_id = np.zeros(0, dtype=np.int64)
-        self.p_owner = np.zeros(0, dtype=np.int32)
+        self.p_owner = np.zeros(0, dtype=np.int64)
         self.p_pos = np.zeros((0, 2))
         self.p_prev = np.zeros((0, 2))  # position at the start of this step (swept hit test)
         self.p_vel = np.zeros((0, 2))
@@ -86,21 +97,24 @@ class Arena(GameMode):
 
     def join(self, seat: int, team: int) -> None:
         self.present[seat] = True
+        self.status[seat] = 0
         self.team[seat] = team
-        self.score[seat] = self.kills[seat] = self.deaths[seat] = 0
         self.ticks_played[seat] = 0
         self._spawn(seat)
 
     def leave(self, seat: int) -> None:
+        if self.present[seat] and not self.alive[seat]:
+            self.dead -= 1
         self.present[seat] = False
         self.alive[seat] = False
-        keep = self.p_owner != seat
-        self._keep_projectiles(keep)
+        self.alive_col[seat] = 0
+        self._keep_projectiles(self.p_owner != seat)
 
     def _spawn(self, seat: int) -> None:
         self.pos[seat] = SPAWNS[int(self.rng.integers(len(SPAWNS)))]
         self.hp[seat] = MAX_HEALTH
         self.alive[seat] = True
+        self.alive_col[seat] = 1
         self.ready_at[seat] = self.tick
 
     # --- the step --------------------------------------------------------------------
@@ -111,54 +125,58 @@ class Arena(GameMode):
         n = self.config.seats
         move = np.zeros((n, 2))
         fire = np.zeros(n, dtype=bool)
-        for seat in sorted(inputs):
-            inp = inputs[seat]
-            move[seat, 0] = inp.move_x
-            move[seat, 1] = inp.move_y
-            self.aim[seat] = inp.aim
-            fire[seat] = inp.fire
-        active = self.present & self.alive
-        move[~active] = 0.0
-        fire &= active
+        if inputs:
+            seats = list(inputs)  # each seat once: the order of assignment does not matter
+            rows = np.array([(i.move_x, i.move_y, i.aim, i.fire) for i in inputs.values()])
+            move[seats] = rows[:, :2]
+            self.aim[seats] = rows[:, 2]
+            fire[seats] = rows[:, 3] > 0
+        alive = self.alive  # only present seats are alive
+        move *= alive[:, None]
+        fire &= alive
         self._move_players(move)
         self._move_projectiles()
         self._fire(fire)
         self._hits(out)
-        self._respawn(out)
-        self.ticks_played[self.present] += 1
+        if self.dead:
+            self._respawn(out)
+        self.ticks_played += self.present
         out.finished = self._finished()
         return out
 
     def _move_players(self, move: np.ndarray) -> None:
-        length = np.hypot(move[:, 0], move[:, 1])
-        over = length > 1.0
-        move[over] /= length[over, None]
-        self.pos += move * (PLAYER_SPEED * self.dt)
-        r = PLAYER_RADIUS
-        np.clip(self.pos[:, 0], r, WIDTH - r, out=self.pos[:, 0])
-        np.clip(self.pos[:, 1], r, HEIGHT - r, out=self.pos[:, 1])
-        x, y = self.pos[:, 0], self.pos[:, 1]
-        for x0, y0, x1, y1 in OBSTACLES:
-            inside = (x > x0 - r) & (x < x1 + r) & (y > y0 - r) & (y < y1 + r)
-            if not inside.any():
-                continue
-            pen = np.stack([x - (x0 - r), (x1 + r) - x, y - (y0 - r), (y1 + r) - y], axis=1)[inside]
-            side = np.argmin(pen, axis=1)
-            idx = np.flatnonzero(inside)
-            x[idx[side == 0]] = x0 - r
-            x[idx[side == 1]] = x1 + r
-            y[idx[side == 2]] = y0 - r
-            y[idx[side == 3]] = y1 + r
+        length2 = np.square(move).sum(axis=1)
+        over = length2 > 1.0
+        if np.count_nonzero(over):
+            move[over] /= np.sqrt(length2[over])[:, None]
+        pos = self.pos
+        pos += move * (PLAYER_SPEED * self.dt)
+        np.clip(pos, _LOW, _HIGH, out=pos)
+        x, y = pos[:, 0:1], pos[:, 1:2]
+        inside = (x > _PX0) & (x < _PX1) & (y > _PY0) & (y < _PY1)  # (players, obstacles)
+        if np.count_nonzero(inside):
+            for seat, box in zip(*np.nonzero(inside)):  # rare: push out along the shallowest side
+                px, py = pos[seat]
+                pen = (px - _PX0[box], _PX1[box] - px, py - _PY0[box], _PY1[box] - py)
+                side = pen.index(min(pen))
+                if side == 0:
+                    pos[seat, 0] = _PX0[box]
+                elif side == 1:
+                    pos[seat, 0] = _PX1[box]
+                elif side == 2:
+                    pos[seat, 1] = _PY0[box]
+                else:
+                    pos[seat, 1] = _PY1[box]
 
     def _move_projectiles(self) -> None:
         if not len(self.p_id):
             return
         self.p_prev = self.p_pos.copy()
         self.p_pos += self.p_vel * self.dt
-        x, y = self.p_pos[:, 0], self.p_pos[:, 1]
-        keep = (self.p_expire > self.tick) & (x >= 0) & (x <= WIDTH) & (y >= 0) & (y <= HEIGHT)
-        for x0, y0, x1, y1 in OBSTACLES:
-            keep &= ~((x > x0) & (x < x1) & (y > y0) & (y < y1))
+        x, y = self.p_pos[:, 0:1], self.p_pos[:, 1:2]
+        blocked = ((x > _OX0) & (x < _OX1) & (y > _OY0) & (y < _OY1)).any(axis=1)
+        outside = ((self.p_pos < 0) | (self.p_pos > WIDTH)).any(axis=1)
+        keep = (self.p_expire > self.tick) & ~outside & ~blocked
         self._keep_projectiles(keep)
 
     def _fire(self, fire: np.ndarray) -> None:
@@ -166,7 +184,10 @@ class Arena(GameMode):
         if not len(shooters):
             return
         k = len(shooters)
-        direction = np.stack([np.cos(self.aim[shooters]), np.sin(self.aim[shooters])], axis=1)
+        aim = self.aim[shooters]
+        direction = np.empty((k, 2))
+        direction[:, 0] = np.cos(aim)
+        direction[:, 1] = np.sin(aim)
         start = self.pos[shooters] + direction * (PLAYER_RADIUS + 0.25)
         vel = direction * PROJECTILE_SPEED
         ids = np.arange(self.next_projectile, self.next_projectile + k, dtype=np.int64)
@@ -179,7 +200,7 @@ class Arena(GameMode):
         wire[:, 4:6] = np.rint(vel * POSITION_SCALE)
         wire[:, 6] = self.tick
         self.p_id = np.concatenate([self.p_id, ids])
-        self.p_owner = np.concatenate([self.p_owner, shooters.astype(np.int32)])
+        self.p_owner = np.concatenate([self.p_owner, shooters])
         self.p_pos = np.concatenate([self.p_pos, start])
         self.p_prev = np.concatenate([self.p_prev, start])
         self.p_vel = np.concatenate([self.p_vel, vel])
@@ -189,35 +210,47 @@ class Arena(GameMode):
     def _hits(self, out: StepOutcome) -> None:
         if not len(self.p_id):
             return
-        targets = self.present & self.alive
-        # Swept test: distance from each player to the segment the projectile travelled this
-        # step, so a fast projectile cannot pass through a player between two ticks.
-        seg = self.p_pos - self.p_prev  # (P, 2)
-        seg_len2 = np.einsum("pk,pk->p", seg, seg)
-        rel = self.pos[None, :, :] - self.p_prev[:, None, :]  # (P, N, 2)
-        t = np.einsum("pnk,pk->pn", rel, seg) / np.where(seg_len2 > 0, seg_len2, 1.0)[:, None]
-        np.clip(t, 0.0, 1.0, out=t)
-        d = rel - t[:, :, None] * seg[:, None, :]
-        dist2 = np.einsum("pnk,pnk->pn", d, d)
-        hit = (dist2 <= PLAYER_RADIUS**2) & targets[None, :]
-        hit[np.arange(len(self.p_id)), self.p_owner] = False
+        targets = self.alive
+        # Coarse test: pairs where the projectile ended this step within reach of a player.
+        reach = PLAYER_RADIUS + PROJECTILE_SPEED * self.dt
+        near = self.p_pos[:, None, :] - self.pos[None, :, :]
+        cand = (np.square(near).sum(axis=2) <= reach * reach) & targets[None, :]
+        cand[np.arange(len(self.p_id)), self.p_owner] = False
         if self.config.teams:
-            hit &= self.team[None, :] != self.team[self.p_owner][:, None]
-        rows = np.flatnonzero(hit.any(axis=1))
-        if not len(rows):
+            cand &= self.team[None, :] != self.team[self.p_owner][:, None]
+        proj, seat = np.nonzero(cand)
+        if not len(proj):
+            return
+        # Swept test on those pairs: distance from the player to the segment the projectile
+        # travelled this step, so a fast projectile cannot pass through a player between ticks.
+        start = self.p_prev[proj]
+        seg = self.p_pos[proj] - start
+        rel = self.pos[seat] - start
+        seg_len2 = np.square(seg).sum(axis=1)
+        t = (rel * seg).sum(axis=1) / np.where(seg_len2 > 0, seg_len2, 1.0)
+        np.clip(t, 0.0, 1.0, out=t)
+        d = rel - t[:, None] * seg
+        hit = np.square(d).sum(axis=1) <= PLAYER_RADIUS**2
+        if not np.count_nonzero(hit):
             return
         spent = np.zeros(len(self.p_id), dtype=bool)
-        for row in rows:  # few per tick; in id order for determinism
-            candidates = np.flatnonzero(hit[row] & self.alive)
-            if not len(candidates):
+        pairs: dict[int, list[tuple[float, int]]] = {}
+        for row, victim, along in zip(proj[hit].tolist(), seat[hit].tolist(), t[hit].tolist()):
+            pairs.setdefault(row, []).append((along, victim))
+        for row in sorted(pairs):  # in id order for determinism
+            living = [(along, victim) for along, victim in pairs[row] if self.alive[victim]]
+            if not living:
                 continue
-            victim = int(candidates[np.argmin(t[row, candidates])])  # the first one on its path
+            victim = min(living)[1]  # the first one on its path
             shooter = int(self.p_owner[row])
             spent[row] = True
-            self.hp[victim] = max(0, int(self.hp[victim]) - DAMAGE)
-            out.events.append({"k": "hit", "by": shooter, "to": victim, "dmg": DAMAGE, "hp": int(self.hp[victim])})
-            if self.hp[victim] == 0:
+            hp = max(0, int(self.hp[victim]) - DAMAGE)
+            self.hp[victim] = hp
+            out.events.append({"k": "hit", "by": shooter, "to": victim, "dmg": DAMAGE, "hp": hp})
+            if hp == 0:
                 self.alive[victim] = False
+                self.alive_col[victim] = 0
+                self.dead += 1
                 self.deaths[victim] += 1
                 self.kills[shooter] += 1
                 self.score[shooter] += 1
@@ -229,19 +262,20 @@ class Arena(GameMode):
         due = np.flatnonzero(self.present & ~self.alive & (self.respawn_at <= self.tick))
         for seat in due:
             self._spawn(int(seat))
+            self.dead -= 1
             x, y = (np.rint(self.pos[seat] * POSITION_SCALE)).astype(int)
             out.events.append({"k": "respawn", "who": int(seat), "x": int(x), "y": int(y)})
 
     def _finished(self) -> str | None:
+        if self.tick >= self.time_limit_ticks:
+            return "time"
         if self.config.teams:
             team_scores = np.bincount(self.team[self.present], weights=self.score[self.present],
                                       minlength=self.config.teams)
             if len(team_scores) and team_scores.max() >= self.config.score_limit:
                 return "score"
-        elif self.present.any() and self.score[self.present].max() >= self.config.score_limit:
+        elif int(self.score.max(initial=0, where=self.present)) >= self.config.score_limit:
             return "score"
-        if self.tick >= self.time_limit_ticks:
-            return "time"
         return None
 
     def _keep_projectiles(self, keep: np.ndarray) -> None:
@@ -259,15 +293,14 @@ class Arena(GameMode):
 
     def snapshot(self) -> Snapshot:
         players = np.empty((self.config.seats, len(self.player_columns)), dtype=np.int32)
-        players[:, 0:2] = np.rint(self.pos * POSITION_SCALE)
-        players[:, 2] = np.rint(self.aim * ANGLE_SCALE)
-        players[:, 3] = self.hp
-        players[:, 4] = self.alive
-        players[:, 5] = self.score
-        players[:, 6] = self.kills
-        players[:, 7] = self.deaths
-        players[:, 8] = self.team
-        return Snapshot(self.tick, players, self.present.copy(), self.p_wire.copy())
+        motion = self._motion
+        motion[:, :2] = self.pos
+        motion[:, 2] = self.aim
+        motion *= self._motion_scale
+        np.rint(motion, out=motion)
+        players[:, :3] = motion
+        players[:, 3:] = self.status
+        return Snapshot(self.tick, players, self.present.copy(), self.p_wire)
 
     def results(self) -> list[PlayerResult]:
         return [
@@ -285,13 +318,15 @@ class Arena(GameMode):
             "width_cm": int(WIDTH * POSITION_SCALE),
             "height_cm": int(HEIGHT * POSITION_SCALE),
             "obstacles_cm": (OBSTACLES * POSITION_SCALE).astype(int).tolist(),
+            "spawns_cm": (SPAWNS * POSITION_SCALE).astype(int).tolist(),
             "player_radius_cm": int(PLAYER_RADIUS * POSITION_SCALE),
             "player_speed_cm_s": int(PLAYER_SPEED * POSITION_SCALE),
             "projectile_speed_cm_s": int(PROJECTILE_SPEED * POSITION_SCALE),
+            "projectile_lifetime_ms": int(PROJECTILE_LIFETIME_S * 1000),
             "fire_cooldown_ms": int(FIRE_COOLDOWN_S * 1000),
+            "respawn_delay_ms": int(RESPAWN_DELAY_S * 1000),
             "max_hp": MAX_HEALTH,
             "damage": DAMAGE,
             "score_limit": self.config.score_limit,
             "time_limit_s": self.config.time_limit_s,
         }
-
