@@ -1,0 +1,112 @@
+"""The elysium command: key generation, development tokens, and the local stack runner."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import aiohttp
+
+from elysium import tokens
+from gameserver.client import GameClient
+
+
+def run(*args: str, env: dict[str, str] | None = None, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "elysium", *args], capture_output=True, text=True, timeout=timeout,
+                          env=env)
+
+
+def test_keygen_and_a_development_join_token(tmp_path: Path) -> None:
+    out = run("keygen", "--name", "join", "--dir", str(tmp_path))
+    assert out.returncode == 0 and json.loads(out.stdout)["public_key"].endswith("join.pub")
+    out = run("token", "join", "--match", "m1", "--player", "p1", "--server", "s1", "--key-file",
+              str(tmp_path / "join.key"))
+    assert out.returncode == 0
+    verifier = tokens.Verifier(tokens.load_public_key(path=str(tmp_path / "join.pub")))
+    claims = verifier.verify(out.stdout.strip(), tokens.JOIN_AUDIENCE, max_ttl_s=60)
+    assert (claims["sub"], claims["mid"], claims["srv"], claims["room"]["mode"]) == ("p1", "m1", "s1", "arena")
+
+
+def test_cli_errors_name_the_problem(tmp_path: Path) -> None:
+    out = run("token", "join", "--match", "m", "--player", "p", "--key-file", str(tmp_path / "nope.key"))
+    assert out.returncode != 0 and "cannot read private key file" in out.stderr
+    out = run("token", "join", "--match", "m", "--player", "p", "--key-file", "x", "--ttl-s", "600")
+    assert out.returncode != 0 and "--ttl-s must be between 0 and 60" in out.stderr
+    out = run("frobnicate")
+    assert out.returncode == 2 and "invalid choice" in out.stderr
+
+
+def children_of(pid: int) -> set[int]:
+    found: set[int] = set()
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(stat[1]) == pid:
+                found.add(int(entry.name))
+    return found
+
+
+async def test_up_runs_the_stack_with_bots_and_ctrl_c_leaves_no_process(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ELYSIUM_")}
+    proc = subprocess.Popen([sys.executable, "-m", "elysium", "up", "--state-dir", str(tmp_path), "--bots", "2"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        assert proc.stdout is not None
+        services: dict[str, str] = {}
+        lines = []
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            line = proc.stdout.readline()
+            if not line:
+                break
+            lines.append(line)
+            if line.startswith('{"event": "up"'):
+                services = json.loads(line)["services"]
+                break
+        assert "gameserver" in services, "".join(lines) + (proc.stderr.read() if proc.poll() is not None else "")
+        text = "".join(lines)
+        assert "Elysium is up." in text and "redis" in text and "bots" in text
+        children = children_of(proc.pid)
+        assert len(children) >= 3  # redis, the game server, the bots (and any other service)
+        gs = services["gameserver"]
+        async with aiohttp.ClientSession() as s:
+            async with s.get(gs + "/healthz") as r:
+                assert r.status == 200
+            # The bots are playing a live match on the local server.
+            for _ in range(100):
+                async with s.get(gs + "/metrics") as r:
+                    metrics = await r.text()
+                if 'elysium_gameserver_rooms{state="running"} 1.0' in metrics:
+                    break
+                await asyncio_sleep(0.2)
+            assert 'elysium_gameserver_rooms{state="running"} 1.0' in metrics
+        # And a player can join with a development token, as README says.
+        token = run("token", "join", "--match", "readme", "--player", "me", "--key-file",
+                    str(tmp_path / "keys" / "join.key"), "--min-players", "1").stdout.strip()
+        client = GameClient(gs.replace("http://", "ws://") + "/v1/play")
+        assert (await client.join(token))["t"] == "welcome"
+        await client.close()
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=60) == 0
+        time.sleep(0.5)
+        alive = [pid for pid in children if Path(f"/proc/{pid}").exists()
+                 and "zombie" not in (Path(f"/proc/{pid}/status").read_text().lower())]
+        assert alive == []
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+async def asyncio_sleep(seconds: float) -> None:
+    import asyncio
+
+    await asyncio.sleep(seconds)
