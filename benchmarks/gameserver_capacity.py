@@ -55,7 +55,8 @@ def one_run(args: argparse.Namespace, players: int, redis_url: str, keys: Path) 
            "ELYSIUM_SERVER_ID": "bench-1", "ELYSIUM_MAX_PLAYERS": "100000", "ELYSIUM_MAX_ROOMS": "10000",
            "ELYSIUM_LOG_LEVEL": "warning", "ELYSIUM_MAX_INPUTS_PER_S": "100"}
     server = subprocess.Popen(["taskset", "-c", args.server_core, sys.executable, "-m", "elysium", "gameserver",
-                               "--port", str(port)], env=env, stdout=subprocess.DEVNULL)
+                               "--port", str(port)], env=env, stdout=subprocess.DEVNULL,
+                              stderr=open(args.server_log, "ab"))  # noqa: SIM115
     try:
         procs.wait_for_port("127.0.0.1", port, 30, server)
         time.sleep(0.5)
@@ -126,6 +127,7 @@ def main() -> None:
     parser.add_argument("--ramp-per-s", type=float, default=1000)
     parser.add_argument("--server-core", default="0")
     parser.add_argument("--client-core", default="1")
+    parser.add_argument("--server-log", default=os.devnull, help="where the server's log lines go")
     args = parser.parse_args()
     redis = procs.start_redis()
     keys = Path(tempfile.mkdtemp(prefix="bench-keys-"))

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import secrets
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, NewType
 
@@ -18,7 +18,7 @@ import numpy as np
 
 from gameserver import protocol as p
 from gameserver.lifecycle import Lifecycle, RoomState
-from gameserver.modes import MODES, GameMode, ModeConfig, Snapshot
+from gameserver.modes import MODES, GameMode, ModeConfig, Snapshot, StepOutcome
 
 MatchId = NewType("MatchId", str)
 PlayerId = NewType("PlayerId", str)
@@ -141,13 +141,13 @@ class TickOutput:
 
 class Room:
     def __init__(self, spec: RoomSpec, *, server_id: str, now: float, wall_us: int,
-                 grace_s: float, keyframe_every_s: float = 2.0, linger_s: float = 3.0) -> None:
+                 grace_s: float, keyframe_every_s: float = 2.0, linger_s: float = 3.0,
+                 mode_factory: Callable[[ModeConfig], GameMode] | None = None) -> None:
         self.spec = spec
         self.server_id = server_id
-        self.mode: GameMode = MODES[spec.mode](
-            ModeConfig(seats=spec.seats, tick_hz=spec.tick_hz, seed=spec.seed, teams=spec.teams,
-                       score_limit=spec.score_limit, time_limit_s=spec.time_limit_s)
-        )
+        config = ModeConfig(seats=spec.seats, tick_hz=spec.tick_hz, seed=spec.seed, teams=spec.teams,
+                            score_limit=spec.score_limit, time_limit_s=spec.time_limit_s)
+        self.mode: GameMode = (mode_factory or MODES[spec.mode])(config)
         self.lifecycle = Lifecycle()
         self.created_at = now
         self.created_wall_us = wall_us
@@ -264,6 +264,13 @@ class Room:
     # --- the tick ---------------------------------------------------------------------
 
     def tick(self, now: float, wall_us: int) -> TickOutput:
+        """One whole tick of this room alone (the server batches rooms, see ``tick_rooms``)."""
+        out, inputs = self.begin_tick(now, wall_us)
+        outcome = self.mode.step(inputs) if inputs is not None else None
+        return self.end_tick(out, outcome, now, wall_us)
+
+    def begin_tick(self, now: float, wall_us: int) -> tuple[TickOutput, dict[int, p.Input] | None]:
+        """Lifecycle and seat bookkeeping, then this tick's inputs (None when not simulating)."""
         out = TickOutput(tick=self.prev.tick)
         state = self.lifecycle.state
         if state is RoomState.WAITING:
@@ -272,18 +279,25 @@ class Room:
             if self.finished_at is not None and now - self.finished_at >= self.linger_s:
                 self.lifecycle.to(RoomState.DISPOSED, now)
         self._expire_dropped(now, out)
-        if self.lifecycle.simulating:
-            inputs: dict[int, p.Input] = {}
-            for seat in self.occupied():
-                if seat.queue:
-                    inp = seat.queue.popleft()
-                    seat.last_applied = inp.seq
-                    seat.last_input = inp
-                    inputs[seat.index] = inp
-                elif seat.connected:
-                    last = seat.last_input
-                    inputs[seat.index] = p.Input(last.seq, last.move_x, last.move_y, last.aim, False)
-            outcome = self.mode.step(inputs)
+        if not self.lifecycle.simulating:
+            return out, None
+        inputs: dict[int, p.Input] = {}
+        for seat in self.seats:
+            if seat is None:
+                continue
+            if seat.queue:
+                inp = seat.queue.popleft()
+                seat.last_applied = inp.seq
+                seat.last_input = inp
+                inputs[seat.index] = inp
+            elif seat.link is not None:
+                last = seat.last_input
+                inputs[seat.index] = p.Input(last.seq, last.move_x, last.move_y, last.aim, False)
+        return out, inputs
+
+    def end_tick(self, out: TickOutput, outcome: StepOutcome | None, now: float, wall_us: int) -> TickOutput:
+        """Apply the step's outcome, diff against the last tick and encode once."""
+        if outcome is not None:
             self.pending_events.extend(outcome.events)
             if outcome.finished:
                 self._finish(outcome.finished, now, wall_us)
@@ -300,6 +314,8 @@ class Room:
         if self._result_pending:
             out.result = self.result
             self._result_pending = False
+        if self.lifecycle.state is RoomState.DISPOSED:
+            self.mode.close()
         return out
 
     def _maybe_start(self, now: float, wall_us: int) -> None:
@@ -450,3 +466,18 @@ class Room:
             "grace_s": self.grace_s,
             "state": self.lifecycle.state.value,
         })
+
+
+def tick_rooms(rooms: Sequence[Room], now: float, wall_us: int) -> list[TickOutput]:
+    """Tick several rooms due at the same moment, stepping each mode's rooms in one batch."""
+    begun = [room.begin_tick(now, wall_us) for room in rooms]
+    outcomes: list[StepOutcome | None] = [None] * len(rooms)
+    by_mode: dict[type[GameMode], list[int]] = {}
+    for i, (room, (_, inputs)) in enumerate(zip(rooms, begun)):
+        if inputs is not None:
+            by_mode.setdefault(type(room.mode), []).append(i)
+    for mode_class, indices in by_mode.items():
+        stepped = mode_class.step_many([rooms[i].mode for i in indices], [begun[i][1] or {} for i in indices])
+        for i, outcome in zip(indices, stepped):
+            outcomes[i] = outcome
+    return [room.end_tick(out, outcome, now, wall_us) for room, (out, _), outcome in zip(rooms, begun, outcomes)]

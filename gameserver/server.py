@@ -21,7 +21,19 @@ from gameserver.connection import Connection
 from gameserver.lifecycle import RoomState
 from gameserver.metrics import GameMetrics
 from gameserver.redisio import FeedWriter, Registry, ReplayGuard, ResultsWriter
-from gameserver.room import JoinRefused, MatchId, PlayerId, Room, RoomSpec, Seat, spec_from_claims
+from gameserver.modes import MODES, GameMode, ModeConfig
+from gameserver.modes.arena import Arena, ArenaWorld, WorldFull
+from gameserver.room import (
+    JoinRefused,
+    MatchId,
+    PlayerId,
+    Room,
+    RoomSpec,
+    Seat,
+    TickOutput,
+    spec_from_claims,
+    tick_rooms,
+)
 from gameserver.settings import GameServerSettings
 
 log = logging.getLogger("gameserver")
@@ -54,6 +66,7 @@ class GameServer:
         self.rooms: dict[MatchId, Room] = {}
         self.clocks: dict[MatchId, _Clock] = {}
         self.phase_seats: dict[tuple[int, int], int] = {}  # (tick rate, phase) -> seats of its rooms
+        self.worlds: dict[int, ArenaWorld] = {}  # arena rooms by tick rate share one world
         self.resumes: dict[str, tuple[Room, Seat]] = {}
         self.connections: set[Connection] = set()
         self.draining = False
@@ -242,9 +255,21 @@ class GameServer:
             raise JoinRefused(p.ROOM_FULL, "server has no capacity for another match")
         return spec
 
+    def _new_mode(self, config: ModeConfig, mode: str) -> GameMode:
+        if mode == Arena.name:
+            world = self.worlds.get(config.tick_hz)
+            if world is None:
+                world = self.worlds[config.tick_hz] = ArenaWorld(self.settings.max_players, config.tick_hz)
+            try:
+                return Arena(config, world)
+            except WorldFull:
+                raise JoinRefused(p.ROOM_FULL, "server has no capacity for another match") from None
+        return MODES[mode](config)
+
     def _create_room(self, spec: RoomSpec, now: float) -> Room:
         room = Room(spec, server_id=self.server_id, now=now, wall_us=time.time_ns() // 1000,
-                    grace_s=self.settings.reconnect_grace_s, keyframe_every_s=self.settings.keyframe_interval_s)
+                    grace_s=self.settings.reconnect_grace_s, keyframe_every_s=self.settings.keyframe_interval_s,
+                    mode_factory=lambda config: self._new_mode(config, spec.mode))
         period = 1.0 / spec.tick_hz
         # Rooms tick on one fixed grid per tick rate, spread over PHASES slots of the period
         # so that their ticks do not all queue up at the same instant: a room joins the slot
@@ -288,33 +313,45 @@ class GameServer:
     # --- the scheduler -------------------------------------------------------------------------
 
     async def _scheduler(self) -> None:
+        """Run every room's ticks on its fixed grid; rooms due together are stepped together."""
         loop = asyncio.get_running_loop()
+        metrics = self.metrics
         while True:
             now = loop.time()
-            wall = time.time_ns() // 1000
-            next_due = now + 0.25
-            for match_id in list(self.rooms):
-                room, clock = self.rooms[match_id], self.clocks[match_id]
-                steps = 0
-                while clock.deadline <= now:
-                    if steps == MAX_CATCH_UP_TICKS:
-                        missed = int((now - clock.deadline) / clock.period) + 1
-                        clock.deadline += missed * clock.period
-                        self.metrics.ticks_skipped.inc(missed)
-                        log.warning("room fell behind; skipping ahead", extra={"match_id": match_id, "steps": missed})
-                        break
-                    started = loop.time()
-                    self.metrics.tick_lateness.observe(started - clock.deadline)
-                    self._tick(room, started, wall)
-                    self.metrics.tick_duration.observe(loop.time() - started)
+            due = [m for m, clock in self.clocks.items() if clock.deadline <= now]
+            steps = 0
+            while due:
+                steps += 1
+                started = loop.time()
+                wall = time.time_ns() // 1000
+                rooms = [self.rooms[m] for m in due]
+                for m in due:
+                    metrics.tick_lateness.observe(started - self.clocks[m].deadline)
+                outputs = tick_rooms(rooms, started, wall)
+                for room, out in zip(rooms, outputs):
+                    self._tick(room, out, started, wall)
+                metrics.ticks.inc(len(rooms))
+                metrics.tick_duration.observe(loop.time() - started)
+                still: list[MatchId] = []
+                skipped = 0
+                for m in due:
+                    clock = self.clocks.get(m)
+                    if clock is None:
+                        continue  # disposed
                     clock.deadline += clock.period
-                    steps += 1
-                    if room.state is RoomState.DISPOSED:
-                        self._dispose(room)
-                        break
-                if match_id in self.clocks:
-                    next_due = min(next_due, clock.deadline)
+                    if clock.deadline <= started:
+                        if steps >= MAX_CATCH_UP_TICKS:
+                            missed = int((started - clock.deadline) / clock.period) + 1
+                            clock.deadline += missed * clock.period
+                            skipped += missed
+                        else:
+                            still.append(m)
+                if skipped:
+                    metrics.ticks_skipped.inc(skipped)
+                    log.warning("rooms fell behind; skipping ahead", extra={"steps_skipped": skipped})
+                due = still
             self.feed.kick()
+            next_due = min((clock.deadline for clock in self.clocks.values()), default=now + 0.25)
             delay = next_due - loop.time()
             if delay > 0:
                 self._wake.clear()
@@ -323,9 +360,8 @@ class GameServer:
                 except TimeoutError:
                     pass
 
-    def _tick(self, room: Room, now: float, wall_us: int) -> None:
-        out = room.tick(now, wall_us)
-        self.metrics.ticks.inc()
+    def _tick(self, room: Room, out: TickOutput, now: float, wall_us: int) -> None:
+        """Send one room's tick output to its players, the feed and the results stream."""
         for seat in out.expired:
             self.resumes.pop(seat.resume, None)
         match_id = room.spec.match_id
@@ -343,6 +379,8 @@ class GameServer:
             self.results.submit(out.result)
             self.metrics.results.inc()
             asyncio.get_running_loop().create_task(self._flush_results())
+        if room.state is RoomState.DISPOSED:
+            self._dispose(room)
 
     def _fan_out(self, room: Room, delta: bytes, events: bytes | None, now: float) -> None:
         """Send the tick's delta (and events) to every connected player: framed once.
@@ -395,6 +433,7 @@ class GameServer:
 
     def _dispose(self, room: Room) -> None:
         match_id = room.spec.match_id
+        room.mode.close()
         for seat in list(room.occupied()):
             self.resumes.pop(seat.resume, None)
             conn = seat.link

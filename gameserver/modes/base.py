@@ -8,7 +8,7 @@ mode only through :class:`GameMode`.
 from __future__ import annotations
 
 import abc
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -80,6 +80,18 @@ class GameMode(abc.ABC):
     @abc.abstractmethod
     def step(self, inputs: Mapping[int, Input]) -> StepOutcome:
         """Advance one fixed step, applying at most one input per present seat."""
+
+    @classmethod
+    def step_many(cls, modes: Sequence[GameMode], inputs: Sequence[Mapping[int, Input]]) -> list[StepOutcome]:
+        """Step several rooms of this mode that are due at the same moment.
+
+        The result must equal stepping each alone; a mode may override this to do the work
+        for all of them in one vectorised pass.
+        """
+        return [mode.step(room_inputs) for mode, room_inputs in zip(modes, inputs)]
+
+    def close(self) -> None:
+        """The room is gone: release what the mode holds."""
 
     @abc.abstractmethod
     def snapshot(self) -> Snapshot: ...

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import math
 
+import pytest
+
 import numpy as np
 
 from gameserver.modes.arena import DAMAGE, MAX_HEALTH, PLAYER_SPEED, Arena
@@ -128,6 +130,60 @@ def test_leaving_removes_the_players_projectiles() -> None:
     game = duel()
     game.pos[1] = (60.0, 60.0)
     game.step({0: Input(1, 0.0, 0.0, 0.0, True)})
-    assert len(game.p_id) == 1
+    assert game.projectile_count() == 1
     game.leave(0)
-    assert len(game.p_id) == 0 and not game.snapshot().present[0]
+    assert game.projectile_count() == 0 and not game.snapshot().present[0]
+
+
+def test_rooms_stepped_together_evolve_exactly_as_alone() -> None:
+    from gameserver.modes.arena import ArenaWorld
+
+    configs = [ModeConfig(seats=10, tick_hz=20, seed=1, score_limit=1000, time_limit_s=600),
+               ModeConfig(seats=6, tick_hz=20, seed=2, teams=2, score_limit=1000, time_limit_s=600),
+               ModeConfig(seats=3, tick_hz=20, seed=3, score_limit=1000, time_limit_s=600)]
+    world = ArenaWorld(40, 20)
+    batched = [Arena(c, world) for c in configs]
+    alone = [Arena(c) for c in configs]
+    for games in (batched, alone):
+        for game, c in zip(games, configs):
+            for s in range(c.seats):
+                game.join(s, s % 2 if c.teams else 0)
+    scripts = [scripted_inputs(c.seats, 300, seed=i) for i, c in enumerate(configs)]
+    events_seen = 0
+    for t in range(300):
+        # Rooms fall due in varying groups, as phases and catch-up make them do on a server.
+        group = [i for i in range(3) if (t + i) % 3 != 0] or [0, 1, 2]
+        rest = [i for i in range(3) if i not in group]
+        outs_b = dict(zip(group, Arena.step_many([batched[i] for i in group], [scripts[i][t] for i in group])))
+        for i in rest:
+            outs_b[i] = batched[i].step(scripts[i][t])
+        for i in range(3):
+            out_a = alone[i].step(scripts[i][t])
+            assert outs_b[i].events == out_a.events
+            events_seen += len(out_a.events)
+            sb, sa = batched[i].snapshot(), alone[i].snapshot()
+            assert sb.tick == sa.tick
+            assert (sb.players == sa.players).all() and (sb.objects == sa.objects).all()
+    assert events_seen > 10
+    # A closed room frees its slots and projectiles for the next one.
+    batched[0].close()
+    again = Arena(configs[0], world)
+    assert again.start == batched[0].start and again.projectile_count() == 0
+
+
+def test_a_world_grows_to_its_limit_and_reuses_freed_slots() -> None:
+    from gameserver.modes.arena import ArenaWorld, WorldFull
+
+    world = ArenaWorld(100, 20, initial=8)
+    first = Arena(ModeConfig(seats=10, tick_hz=20, seed=0), world)
+    first.join(0, 0)
+    first.pos[0] = (7.0, 7.0)
+    rooms = [first] + [Arena(ModeConfig(seats=10, tick_hz=20, seed=i), world) for i in range(1, 10)]
+    assert world.capacity == 100 and sorted(r.start for r in rooms) == list(range(0, 100, 10))
+    assert tuple(first.pos[0]) == (7.0, 7.0)  # growing the arrays kept every room's state
+    assert first.snapshot().players[0, 0] == 700
+    with pytest.raises(WorldFull):
+        Arena(ModeConfig(seats=10, tick_hz=20, seed=0), world)
+    rooms[5].close()
+    again = Arena(ModeConfig(seats=10, tick_hz=20, seed=0), world)
+    assert again.start == 50
