@@ -181,6 +181,7 @@ def test_a_world_grows_to_its_limit_and_reuses_freed_slots() -> None:
     rooms = [first] + [Arena(ModeConfig(seats=10, tick_hz=20, seed=i), world) for i in range(1, 10)]
     assert world.capacity == 100 and sorted(r.start for r in rooms) == list(range(0, 100, 10))
     assert tuple(first.pos[0]) == (7.0, 7.0)  # growing the arrays kept every room's state
+    first.step({})
     assert first.snapshot().players[0, 0] == 700
     with pytest.raises(WorldFull):
         Arena(ModeConfig(seats=10, tick_hz=20, seed=0), world)
