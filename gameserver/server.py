@@ -71,6 +71,7 @@ class GameServer:
         self.connections: set[Connection] = set()
         self.draining = False
         self.redis_ok = False
+        self.inputs_accepted = 0
         self.port = settings.port
         self._server: asyncio.base_events.Server | None = None
         self._tasks: list[asyncio.Task[Any]] = []
@@ -163,6 +164,9 @@ class GameServer:
         return 404, b'{"error":"not found"}', "application/json"
 
     def _refresh_gauges(self) -> None:
+        if self.inputs_accepted:
+            self.metrics.inputs.inc(self.inputs_accepted)
+            self.inputs_accepted = 0
         counts = {state: 0 for state in RoomState}
         players = connected = 0
         for room in self.rooms.values():
@@ -293,8 +297,7 @@ class GameServer:
     def on_inputs(self, conn: Connection, msg: p.Inputs) -> None:
         assert conn.room is not None and conn.seat is not None
         accepted, dropped = conn.room.push_inputs(conn.seat, msg.inputs)
-        if accepted:
-            self.metrics.inputs.inc(accepted)
+        self.inputs_accepted += accepted  # added to the counter once per scheduler batch
         if dropped:
             self.metrics.rejected("queue_full", dropped)
 
@@ -331,6 +334,9 @@ class GameServer:
                 for room, out in zip(rooms, outputs):
                     self._tick(room, out, started, wall)
                 metrics.ticks.inc(len(rooms))
+                if self.inputs_accepted:
+                    metrics.inputs.inc(self.inputs_accepted)
+                    self.inputs_accepted = 0
                 metrics.tick_duration.observe(loop.time() - started)
                 still: list[MatchId] = []
                 skipped = 0
