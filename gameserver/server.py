@@ -20,9 +20,9 @@ from gameserver import wire
 from gameserver.connection import Connection
 from gameserver.lifecycle import RoomState
 from gameserver.metrics import GameMetrics
-from gameserver.redisio import FeedWriter, Registry, ReplayGuard, ResultsWriter
 from gameserver.modes import MODES, GameMode, ModeConfig
 from gameserver.modes.arena import Arena, ArenaWorld, WorldFull
+from gameserver.redisio import FeedWriter, Registry, ReplayGuard, ResultsWriter
 from gameserver.room import (
     JoinRefused,
     MatchId,
