@@ -7,7 +7,6 @@ import json
 import logging
 import signal
 import time
-from dataclasses import dataclass
 from typing import Any
 
 import redis.asyncio as aioredis
@@ -34,20 +33,12 @@ from gameserver.room import (
     spec_from_claims,
     tick_rooms,
 )
+from gameserver.schedule import TickGrid
 from gameserver.settings import GameServerSettings
 
 log = logging.getLogger("gameserver")
 
-PHASES = 10  # slots per tick period that rooms are spread over
-MAX_CATCH_UP_TICKS = 20  # past this a room skips ahead (counted in ticks_skipped)
 JOIN_TOKEN_MAX_TTL_S = 60.0
-
-
-@dataclass(slots=True)
-class _Clock:
-    period: float
-    deadline: float
-    phase: int
 
 
 class GameServer:
@@ -64,8 +55,7 @@ class GameServer:
         self.feed = FeedWriter(self.redis, settings.feed_maxlen, settings.feed_retention_s)
         self.results = ResultsWriter(self.redis)
         self.rooms: dict[MatchId, Room] = {}
-        self.clocks: dict[MatchId, _Clock] = {}
-        self.phase_seats: dict[tuple[int, int], int] = {}  # (tick rate, phase) -> seats of its rooms
+        self.grid = TickGrid()
         self.worlds: dict[int, ArenaWorld] = {}  # arena rooms by tick rate share one world
         self.resumes: dict[str, tuple[Room, Seat]] = {}
         self.connections: set[Connection] = set()
@@ -274,16 +264,8 @@ class GameServer:
         room = Room(spec, server_id=self.server_id, now=now, wall_us=time.time_ns() // 1000,
                     grace_s=self.settings.reconnect_grace_s, keyframe_every_s=self.settings.keyframe_interval_s,
                     mode_factory=lambda config: self._new_mode(config, spec.mode))
-        period = 1.0 / spec.tick_hz
-        # Rooms tick on one fixed grid per tick rate, spread over PHASES slots of the period
-        # so that their ticks do not all queue up at the same instant: a room joins the slot
-        # with the fewest seats. Deadlines advance by exactly one period: no drift.
-        loads = [self.phase_seats.get((spec.tick_hz, k), 0) for k in range(PHASES)]
-        phase = loads.index(min(loads))
-        self.phase_seats[(spec.tick_hz, phase)] = loads[phase] + spec.seats
-        deadline = (int(now / period) + 1) * period + phase * period / PHASES
         self.rooms[spec.match_id] = room
-        self.clocks[spec.match_id] = _Clock(period, deadline, phase)
+        self.grid.add(spec.match_id, spec.tick_hz, spec.seats, now)
         self._describe(room, live=True)
         self._wake.set()
         log.info("room created", extra={"match_id": spec.match_id, "mode": spec.mode, "seats": spec.seats})
@@ -321,7 +303,7 @@ class GameServer:
         metrics = self.metrics
         while True:
             now = loop.time()
-            due = [m for m, clock in self.clocks.items() if clock.deadline <= now]
+            due = self.grid.due(now)
             steps = 0
             while due:
                 steps += 1
@@ -329,7 +311,7 @@ class GameServer:
                 wall = time.time_ns() // 1000
                 rooms = [self.rooms[m] for m in due]
                 for m in due:
-                    metrics.tick_lateness.observe(started - self.clocks[m].deadline)
+                    metrics.tick_lateness.observe(started - self.grid.clocks[m].deadline)
                 outputs = tick_rooms(rooms, started, wall)
                 for room, out in zip(rooms, outputs):
                     self._tick(room, out, started, wall)
@@ -338,26 +320,12 @@ class GameServer:
                     metrics.inputs.inc(self.inputs_accepted)
                     self.inputs_accepted = 0
                 metrics.tick_duration.observe(loop.time() - started)
-                still: list[MatchId] = []
-                skipped = 0
-                for m in due:
-                    clock = self.clocks.get(m)
-                    if clock is None:
-                        continue  # disposed
-                    clock.deadline += clock.period
-                    if clock.deadline <= started:
-                        if steps >= MAX_CATCH_UP_TICKS:
-                            missed = int((started - clock.deadline) / clock.period) + 1
-                            clock.deadline += missed * clock.period
-                            skipped += missed
-                        else:
-                            still.append(m)
+                due, skipped = self.grid.advance(due, started, steps)
                 if skipped:
                     metrics.ticks_skipped.inc(skipped)
                     log.warning("rooms fell behind; skipping ahead", extra={"steps_skipped": skipped})
-                due = still
             self.feed.kick()
-            next_due = min((clock.deadline for clock in self.clocks.values()), default=now + 0.25)
+            next_due = self.grid.next_deadline(default=now + 0.25)
             delay = next_due - loop.time()
             if delay > 0:
                 self._wake.clear()
@@ -449,9 +417,7 @@ class GameServer:
                     conn.send(p.error(p.ROOM_CLOSED, "not enough players joined in time"))
                 conn.close(wire.CLOSE_NORMAL, "match over")
         self.rooms.pop(match_id, None)
-        clock = self.clocks.pop(match_id, None)
-        if clock is not None:
-            self.phase_seats[(room.spec.tick_hz, clock.phase)] -= room.spec.seats
+        self.grid.remove(match_id)
         self._describe(room, live=False)
         log.info("room disposed", extra={"match_id": match_id, "reason": room.end_reason})
 
