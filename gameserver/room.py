@@ -1,9 +1,10 @@
 """A room: one match, one owner of its state. Pure: the caller passes the clock in.
 
-The server's scheduler calls :meth:`Room.tick` on a fixed time grid. A tick consumes at
-most one queued input per seat, steps the mode, diffs the replicated state against the
-previous tick and encodes the delta (and events) once; the server sends those same bytes
-to every connected player and appends them to the spectator feed.
+The server's scheduler ticks rooms on a fixed time grid (``tick_rooms`` for the rooms due
+together). A tick consumes at most one queued input per seat, steps the mode, diffs the
+replicated state against the previous tick and encodes the delta (and events) once; the
+server sends those same bytes to every connected player and appends them to the
+spectator feed.
 """
 
 from __future__ import annotations
@@ -12,97 +13,19 @@ import secrets
 from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, NewType
+from typing import Any
 
 import numpy as np
 
 from gameserver import protocol as p
 from gameserver.lifecycle import Lifecycle, RoomState
 from gameserver.modes import MODES, GameMode, ModeConfig, Snapshot, StepOutcome
+from gameserver.spec import JoinRefused, MatchId, PlayerId, RoomSpec, spec_from_claims
 
-MatchId = NewType("MatchId", str)
-PlayerId = NewType("PlayerId", str)
+__all__ = ["JoinRefused", "MatchId", "PlayerId", "Room", "RoomSpec", "Seat", "TickOutput", "spec_from_claims",
+           "tick_rooms"]
 
 INPUT_QUEUE_MAX = 6  # inputs waiting per seat; older ones are dropped past this
-
-
-class JoinRefused(Exception):
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-
-
-@dataclass(frozen=True, slots=True)
-class RoomSpec:
-    match_id: MatchId
-    mode: str
-    seats: int
-    tick_hz: int
-    seed: int
-    teams: int = 0
-    roster: tuple[PlayerId, ...] | None = None  # None: anyone with a token for this match
-    team_of: tuple[tuple[PlayerId, int], ...] = ()
-    min_players: int = 2
-    score_limit: int = 10
-    time_limit_s: float = 120.0
-    start_timeout_s: float = 30.0
-
-    def team(self, player: PlayerId, seat: int) -> int:
-        for pid, team in self.team_of:
-            if pid == player:
-                return team
-        return seat % self.teams if self.teams else 0
-
-
-def spec_from_claims(match_id: str, room: Any, *, default_tick_hz: int, max_seats: int) -> RoomSpec:
-    """Build a room from the ``room`` claim of a join token (see docs/tokens.md)."""
-    if not isinstance(room, dict):
-        raise JoinRefused(p.TOKEN_REJECTED, "token carries no room description")
-
-    def num(name: str, default: Any, lo: float, hi: float, kind: type = int) -> Any:
-        value = room.get(name, default)
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not lo <= value <= hi:
-            raise JoinRefused(p.TOKEN_REJECTED, f"room.{name} must be between {lo:g} and {hi:g}")
-        return kind(value)
-
-    mode = room.get("mode", "arena")
-    if mode not in MODES:
-        raise JoinRefused(p.TOKEN_REJECTED, f"unknown mode {str(mode)[:32]!r}")
-    seats = num("seats", 10, 1, max_seats)
-    teams = num("teams", 0, 0, 16)
-    roster_raw = room.get("roster")
-    roster: tuple[PlayerId, ...] | None = None
-    team_of: list[tuple[PlayerId, int]] = []
-    if roster_raw is not None:
-        if not isinstance(roster_raw, list) or not 1 <= len(roster_raw) <= seats:
-            raise JoinRefused(p.TOKEN_REJECTED, "room.roster must list 1 to seats players")
-        members = []
-        for entry in roster_raw:
-            # Either "player-id" or ["player-id", team].
-            if isinstance(entry, str):
-                members.append(PlayerId(entry))
-            elif (isinstance(entry, list) and len(entry) == 2 and isinstance(entry[0], str)
-                  and isinstance(entry[1], int) and 0 <= entry[1] < max(teams, 1)):
-                members.append(PlayerId(entry[0]))
-                team_of.append((PlayerId(entry[0]), entry[1]))
-            else:
-                raise JoinRefused(p.TOKEN_REJECTED, "room.roster entries are ids or [id, team]")
-        roster = tuple(members)
-    return RoomSpec(
-        match_id=MatchId(match_id),
-        mode=mode,
-        seats=seats,
-        tick_hz=num("tick_hz", default_tick_hz, 1, 60),
-        seed=num("seed", 0, 0, 2**63 - 1),
-        teams=teams,
-        roster=roster,
-        team_of=tuple(team_of),
-        min_players=num("min_players", len(roster) if roster else 2, 1, seats),
-        score_limit=num("score_limit", 10, 1, 1000),
-        time_limit_s=num("time_limit_s", 120.0, 1.0, 3600.0, float),
-        start_timeout_s=num("start_timeout_s", 30.0, 1.0, 600.0, float),
-    )
 
 
 @dataclass(slots=True)
