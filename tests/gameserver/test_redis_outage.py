@@ -1,0 +1,67 @@
+"""Redis going away never stops a running match; results and feed entries wait and are written once."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+from typing import Any
+
+import redis.asyncio as aioredis
+
+from elysium import keys, procs
+from gameserver.client import GameClient
+from gameserver.redisio import ResultsWriter
+from gameserver.server import GameServer
+from tests.gameserver.conftest import make_settings, url
+
+
+async def test_results_are_appended_once_per_match(redis_url: str) -> None:
+    client = aioredis.from_url(redis_url)
+    writer = ResultsWriter(client)
+    result = {"match_id": "m-once", "mode": "arena", "players": []}
+    assert await writer.write(result) is True
+    assert await writer.write(result) is False  # a retry after a lost reply appends nothing
+    assert await client.xlen(keys.RESULTS_STREAM) == 1
+    await client.aclose()
+
+
+async def test_a_match_runs_through_a_redis_outage_and_its_result_lands_after(keys_dir: Path, mint: Any) -> None:
+    port = procs.free_port()
+    redis = procs.start_redis(port)
+    server = GameServer(make_settings(redis.url, keys_dir, heartbeat_s=0.2, heartbeat_ttl_s=5.0))
+    await server.start()
+    a, b = GameClient(url(server)), GameClient(url(server))
+    try:
+        await a.join(mint("a", "outage", seats=2, time_limit_s=2))
+        await b.join(mint("b", "outage", seats=2, time_limit_s=2))
+        first = await a.expect("delta")
+        redis.stop()  # Redis dies mid-match
+        # The match keeps ticking and ends on time; players get their results.
+        while a.result is None:
+            await a.recv(timeout=5)
+        assert a.result["reason"] == "time"
+        last = a.replica.tick
+        assert last - first["n"] >= 30
+        await asyncio.sleep(0.5)
+        assert server.results.pending  # held for retry
+        assert server.feed.entries  # feed entries are kept, not lost
+        readiness = server.http_get("/readyz")
+        assert readiness[0] == 503 and json.loads(readiness[1])["redis"] is False
+        # Redis comes back on the same address: the result is written by the next heartbeat.
+        redis = procs.start_redis(port)
+        client = aioredis.from_url(redis.url)
+        for _ in range(100):
+            if await client.xlen(keys.RESULTS_STREAM):
+                break
+            await asyncio.sleep(0.1)
+        entries = await client.xrange(keys.RESULTS_STREAM)
+        assert [e[1][b"match_id"] for e in entries] == [b"outage"]
+        await server.feed.drain(5)
+        assert await client.xlen(keys.match_feed("outage")) > 30  # the buffered feed arrived
+        await client.aclose()
+    finally:
+        await a.close()
+        await b.close()
+        await server.stop()
+        redis.stop()
