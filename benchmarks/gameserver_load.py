@@ -83,6 +83,7 @@ class Player(asyncio.Protocol):
             # msgpack map header, then "t" and its value: delta / keyframe / events / ...
             kind = buf[start + 4:start + 7]
             if kind == b"del" or kind == b"key":
+                bench.deltas_in += 1
                 mark = buf.find(TS_MARK, start, start + 40)
                 if mark > 0:
                     (ts,) = struct.unpack_from("!Q", buf, mark + 4)
@@ -119,6 +120,7 @@ class Bench:
         self.bytes_in = 0
         self.messages_in = 0
         self.messages_out = 0
+        self.deltas_in = 0
         self.dropped = 0
         self.measuring = False
         self.settled = False
@@ -166,7 +168,7 @@ async def run(args: argparse.Namespace) -> dict[str, object]:
     await asyncio.sleep(args.settle_s)
     bench.measuring = True
     print(json.dumps({"phase": "measure-start"}), flush=True)
-    b0, m0, o0 = bench.bytes_in, bench.messages_in, bench.messages_out
+    b0, m0, o0, d0 = bench.bytes_in, bench.messages_in, bench.messages_out, bench.deltas_in
     cpu0 = time.process_time()
     t0 = time.monotonic()
     await asyncio.sleep(args.measure_s)
@@ -185,6 +187,7 @@ async def run(args: argparse.Namespace) -> dict[str, object]:
         "latency_ms": {q: round(bench.latency.get_value_at_percentile(v) / 1000, 2)
                        for q, v in (("p50", 50), ("p90", 90), ("p99", 99), ("max", 100))},
         "messages_in_per_s": round((bench.messages_in - m0) / elapsed),
+        "deltas_per_player_s": round((bench.deltas_in - d0) / elapsed / args.players, 2),
         "bytes_in_per_s": round((bench.bytes_in - b0) / elapsed),
         "messages_out_per_s": round((bench.messages_out - o0) / elapsed),
         "client_cpu": round(cpu / elapsed, 3),

@@ -24,7 +24,7 @@ def test_rooms_spread_over_the_phases_of_the_period() -> None:
     phases = sorted(c.phase for c in clocks)
     assert phases == sorted(list(range(PHASES)) * 2)
     offsets = {round((c.deadline % 0.05) * 1000, 3) for c in clocks}
-    assert len(offsets) == PHASES  # ten distinct instants within each 50 ms
+    assert len(offsets) == PHASES  # PHASES distinct instants within each 50 ms
     grid.remove(0)
     assert grid.add("new", 20, 10, now=0.0).phase == clocks[0].phase  # the freed slot is least loaded
 
