@@ -126,7 +126,7 @@ def _number(value: Any, name: str, lo: float, hi: float) -> float:
 def _int(value: Any, name: str, lo: int, hi: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
         raise ProtocolViolation(BAD_FIELD, f"{name} must be an integer between {lo} and {hi}")
-    return value
+    return int(value)
 
 
 _AIM_MAX = math.pi + 1e-6
@@ -221,7 +221,8 @@ _packer_default = None
 
 
 def pack(msg: dict[str, Any]) -> bytes:
-    return msgpack.packb(msg, use_bin_type=True)
+    data: bytes = msgpack.packb(msg, use_bin_type=True)
+    return data
 
 
 def unpack_server(data: bytes) -> dict[str, Any]:

@@ -266,7 +266,7 @@ class Room:
         self.finished_at = now
         self.end_reason = reason
         by_seat = {s.index: s for s in self.occupied()}
-        players = []
+        players: list[dict[str, Any]] = []
         for r in self.mode.results():
             seat = by_seat.get(r.seat)
             if seat is None:
