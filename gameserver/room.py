@@ -23,7 +23,7 @@ from gameserver.modes import MODES, GameMode, ModeConfig, Snapshot, StepOutcome
 from gameserver.spec import JoinRefused, MatchId, PlayerId, RoomSpec, spec_from_claims
 
 __all__ = ["JoinRefused", "MatchId", "PlayerId", "Room", "RoomSpec", "Seat", "TickOutput", "spec_from_claims",
-           "tick_rooms"]
+           "step_rooms", "tick_rooms"]
 
 INPUT_QUEUE_MAX = 6  # inputs waiting per seat; older ones are dropped past this
 
@@ -391,8 +391,9 @@ class Room:
         })
 
 
-def tick_rooms(rooms: Sequence[Room], now: float, wall_us: int) -> list[TickOutput]:
-    """Tick several rooms due at the same moment, stepping each mode's rooms in one batch."""
+def step_rooms(rooms: Sequence[Room], now: float, wall_us: int) -> list[tuple[TickOutput, StepOutcome | None]]:
+    """Begin the tick of several rooms due at the same moment and step each mode's rooms in
+    one batch; each room's ``end_tick`` then encodes its output."""
     begun = [room.begin_tick(now, wall_us) for room in rooms]
     outcomes: list[StepOutcome | None] = [None] * len(rooms)
     by_mode: dict[type[GameMode], list[int]] = {}
@@ -403,4 +404,10 @@ def tick_rooms(rooms: Sequence[Room], now: float, wall_us: int) -> list[TickOutp
         stepped = mode_class.step_many([rooms[i].mode for i in indices], [begun[i][1] or {} for i in indices])
         for i, outcome in zip(indices, stepped):
             outcomes[i] = outcome
-    return [room.end_tick(out, outcome, now, wall_us) for room, (out, _), outcome in zip(rooms, begun, outcomes)]
+    return [(out, outcome) for (out, _), outcome in zip(begun, outcomes)]
+
+
+def tick_rooms(rooms: Sequence[Room], now: float, wall_us: int) -> list[TickOutput]:
+    """Tick several rooms due at the same moment, stepping each mode's rooms in one batch."""
+    stepped = step_rooms(rooms, now, wall_us)
+    return [room.end_tick(out, outcome, now, wall_us) for room, (out, outcome) in zip(rooms, stepped)]

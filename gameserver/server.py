@@ -31,7 +31,7 @@ from gameserver.room import (
     Seat,
     TickOutput,
     spec_from_claims,
-    tick_rooms,
+    step_rooms,
 )
 from gameserver.schedule import TickGrid
 from gameserver.settings import GameServerSettings
@@ -312,9 +312,11 @@ class GameServer:
                 rooms = [self.rooms[m] for m in due]
                 for m in due:
                     metrics.tick_lateness.observe(started - self.grid.clocks[m].deadline)
-                outputs = tick_rooms(rooms, started, wall)
-                for room, out in zip(rooms, outputs):
-                    self._tick(room, out, started, wall)
+                # Step every due room in one batch, then encode and send room by room, each
+                # stamped with the time it is actually sent.
+                for room, (out, outcome) in zip(rooms, step_rooms(rooms, started, wall)):
+                    sent_us = time.time_ns() // 1000
+                    self._tick(room, room.end_tick(out, outcome, started, sent_us), started, sent_us)
                 metrics.ticks.inc(len(rooms))
                 if self.inputs_accepted:
                     metrics.inputs.inc(self.inputs_accepted)
