@@ -26,6 +26,7 @@ __all__ = ["JoinRefused", "MatchId", "PlayerId", "Room", "RoomSpec", "Seat", "Ti
            "step_rooms", "tick_rooms"]
 
 INPUT_QUEUE_MAX = 6  # inputs waiting per seat; older ones are dropped past this
+INPUT_BACKLOG = 2  # at a tick, inputs beyond this many waiting are merged away
 
 
 @dataclass(slots=True)
@@ -205,17 +206,32 @@ class Room:
         if not self.lifecycle.simulating:
             return out, None
         inputs: dict[int, p.Input] = {}
+        occupied = False
         for seat in self.seats:
             if seat is None:
                 continue
-            if seat.queue:
-                inp = seat.queue.popleft()
+            occupied = True
+            queue = seat.queue
+            if len(queue) > INPUT_BACKLOG:
+                # Inputs bunched up (network jitter): drop the oldest so the delay between an
+                # input and its effect stays within a tick or two; a dropped shot is kept.
+                fired = False
+                while len(queue) > INPUT_BACKLOG:
+                    fired = queue.popleft().fire or fired
+                if fired and not queue[0].fire:
+                    queue[0] = queue[0]._replace(fire=True)
+            if queue:
+                inp = queue.popleft()
                 seat.last_applied = inp.seq
                 seat.last_input = inp
                 inputs[seat.index] = inp
             elif seat.link is not None:
                 last = seat.last_input
                 inputs[seat.index] = p.Input(last.seq, last.move_x, last.move_y, last.aim, False)
+        if not occupied:
+            # Everyone left: the match is over; the room goes away.
+            self._finish("abandoned", now, wall_us)
+            return out, None
         return out, inputs
 
     def end_tick(self, out: TickOutput, outcome: StepOutcome | None, now: float, wall_us: int) -> TickOutput:

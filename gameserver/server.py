@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import signal
@@ -67,6 +68,7 @@ class GameServer:
         self._tasks: list[asyncio.Task[Any]] = []
         self._wake = asyncio.Event()
         self._stopped = asyncio.Event()
+        self._stopping = asyncio.Event()
 
     # --- lifecycle of the process ----------------------------------------------------------
 
@@ -121,9 +123,12 @@ class GameServer:
                 conn.close(wire.CLOSE_GOING_AWAY, "server shutting down")
         if self._server is not None:
             self._server.close()
+        self._stopping.set()
         for task in self._tasks:
             task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        # A Redis call may swallow a cancellation; the loops also watch _stopping, and no
+        # task is waited for longer than a few seconds.
+        await asyncio.wait(self._tasks, timeout=5.0)
         for room in list(self.rooms.values()):
             self._describe(room, live=False)
         try:
@@ -301,7 +306,7 @@ class GameServer:
         """Run every room's ticks on its fixed grid; rooms due together are stepped together."""
         loop = asyncio.get_running_loop()
         metrics = self.metrics
-        while True:
+        while not self._stopping.is_set():
             now = loop.time()
             due = self.grid.due(now)
             steps = 0
@@ -468,9 +473,10 @@ class GameServer:
             self.redis_ok = False
 
     async def _heartbeat(self) -> None:
-        while True:
+        while not self._stopping.is_set():
             await self._beat_once()
-            await asyncio.sleep(self.settings.heartbeat_s)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), self.settings.heartbeat_s)
 
 
 async def serve(settings: GameServerSettings, ready: asyncio.Future[GameServer] | None = None) -> int:

@@ -1,0 +1,72 @@
+"""The room engine without sockets: inputs, acknowledgements, lifecycle, deltas."""
+
+from __future__ import annotations
+
+from gameserver import protocol as p
+from gameserver.client import Replica
+from gameserver.lifecycle import RoomState
+from gameserver.room import MatchId, PlayerId, Room, RoomSpec
+
+
+def room(**kw: object) -> Room:
+    spec = RoomSpec(match_id=MatchId("m"), mode="arena", seats=4, tick_hz=20, seed=1, min_players=2,
+                    **kw)  # type: ignore[arg-type]
+    return Room(spec, server_id="s", now=0.0, wall_us=0, grace_s=5.0, linger_s=1.0)
+
+
+def test_a_bunched_backlog_of_inputs_is_cut_to_two_keeping_a_shot() -> None:
+    r = room()
+    a = r.admit(PlayerId("a"), "a", object(), 0.0)
+    r.admit(PlayerId("b"), "b", object(), 0.0)
+    r.tick(0.05, 1)  # starts the match
+    inputs = tuple(p.Input(seq, 0.0, 0.0, 0.0, seq == 2) for seq in range(1, 7))
+    assert r.push_inputs(a, inputs) == (6, 0)
+    r.tick(0.10, 2)
+    assert a.last_applied == 5  # 1..4 were dropped; the shot in 2 rides on 5
+    assert a.last_input.fire is True
+    r.tick(0.15, 3)
+    assert a.last_applied == 6 and not a.queue
+    assert r.push_inputs(a, (p.Input(6, 0.0, 0.0, 0.0, False),)) == (0, 0)  # a resend is ignored
+
+
+def test_keyframe_then_deltas_rebuild_the_rooms_state() -> None:
+    r = room()
+    seats = [r.admit(PlayerId(x), x, object(), 0.0) for x in "abc"]
+    replica = Replica()
+    replica.apply(p.unpack_server(r.keyframe(0)))
+    for t in range(1, 120):
+        for i, seat in enumerate(seats):
+            r.push_inputs(seat, (p.Input(t, 1.0 if (t // 15 + i) % 2 else -1.0, 0.5, 0.3 * i, t % 7 == 0),))
+        out = r.tick(t * 0.05, t)
+        for data in (out.delta, out.events):
+            if data is not None:
+                replica.apply(p.unpack_server(data))
+    snap = r.mode.snapshot()
+    expected = {int(s): snap.players[s].tolist() for s in range(4) if snap.present[s]}
+    assert replica.players == expected
+    assert replica.objects == {row[0]: row for row in snap.objects.tolist()}
+    assert replica.acks == {s.index: s.last_applied for s in seats}
+
+
+def test_a_room_everyone_left_ends_and_goes_away() -> None:
+    r = room()
+    a = r.admit(PlayerId("a"), "a", object(), 0.0)
+    b = r.admit(PlayerId("b"), "b", object(), 0.0)
+    r.tick(0.05, 1)
+    assert r.state is RoomState.RUNNING
+    r.release(a, "left")
+    r.release(b, "left")
+    out = r.tick(0.10, 2)
+    assert r.state is RoomState.FINISHED and r.end_reason == "abandoned"
+    assert out.result is not None and out.result["reason"] == "abandoned"
+    r.tick(1.5, 3)
+    assert r.state is RoomState.DISPOSED
+
+
+def test_a_room_nobody_fills_is_disposed_after_the_start_timeout() -> None:
+    r = room(start_timeout_s=1.0)
+    r.admit(PlayerId("a"), "a", object(), 0.0)
+    r.tick(0.5, 1)
+    assert r.state is RoomState.WAITING
+    r.tick(1.01, 2)
+    assert r.state is RoomState.DISPOSED and r.end_reason == "not_enough_players"
