@@ -26,6 +26,7 @@ TIMINGS: dict[str, str] = {
     "ping_rtt": "protocol ping sent until its pong",
     "spectator_latency": "server tick timestamp to spectator receive",
     "spectator_join": "spectator connect start until the first frame",
+    "tester_lag": "how late the load tester's own event loop woke up (its overload inflates every timing)",
 }
 # Per-player rates recorded once per player when it stops.
 RATES: dict[str, str] = {
@@ -36,7 +37,8 @@ RATES: dict[str, str] = {
 COUNTERS = (
     "connects", "connect_failures", "joins", "join_failures", "retries", "msgs_in", "bytes_in", "msgs_out",
     "bytes_out", "inputs_sent", "inputs_acked", "deltas", "keyframes", "events", "pings", "pongs",
-    "matches_started", "matches_ended", "clock_skew", "spectator_msgs", "spectator_bytes",
+    "match_ends_seen", "clock_skew", "connected_ms", "gave_up", "assign_failures", "spectator_msgs",
+    "spectator_bytes", "spectator_catchup",
 )
 
 

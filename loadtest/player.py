@@ -17,7 +17,7 @@ import msgpack
 
 from gameserver import protocol as p
 from loadtest.behaviour import Behaviour
-from loadtest.flows import Assignment, JoinFlow
+from loadtest.flows import Assignment, FlowError, JoinFlow
 from loadtest.measure import Recorder
 from loadtest.wsclient import HandshakeFailed, WsClient, open_ws
 
@@ -93,7 +93,11 @@ class SimPlayer:
                 await asyncio.sleep(min(2.0, 0.2 * 2 ** (failures - 1), max(0.0, self.end_at - loop.time())))
             try:
                 if self.resume is None:
-                    assignment = await self.flow.assign(self.index)
+                    try:
+                        assignment = await asyncio.wait_for(self.flow.assign(self.index),
+                                                            max(0.1, self.end_at - loop.time()))
+                    except TimeoutError:
+                        raise FlowError("assign_timeout", "no seat before the end of the run") from None
                     if assignment.waited_us is not None:
                         rec.time_us("match", assignment.waited_us)
                 assert assignment is not None
@@ -101,6 +105,11 @@ class SimPlayer:
             except (OSError, TimeoutError, HandshakeFailed) as exc:
                 rec.counts["connect_failures"] += 1
                 rec.error(_connect_cause(exc))
+                failures += 1
+                continue
+            except FlowError as exc:
+                rec.counts["assign_failures"] += 1
+                rec.error(exc.cause)
                 failures += 1
                 continue
             except JoinRefused as exc:
@@ -118,7 +127,7 @@ class SimPlayer:
             rec.disconnect(cause)
             failures += 1
         if loop.time() < self.end_at and failures > cfg.retries:
-            rec.error("gave_up")
+            rec.counts["gave_up"] += 1
 
     async def play(self) -> None:
         """Run the whole session and record this player's rates; never raises."""
@@ -167,7 +176,9 @@ class SimPlayer:
                 return FINISHED
             finally:
                 rec.connected -= 1
-                self.connected_s += loop.time() - joined_at
+                played = loop.time() - joined_at
+                self.connected_s += played
+                rec.counts["connected_ms"] += int(played * 1000)
         finally:
             ws.close()
             self.ws = None
@@ -229,10 +240,11 @@ class SimPlayer:
                     if seat == self.seat:
                         self._acked(seq, rx)
                         break
-            if kind == "keyframe" and msg.get("state") == "running":
+            if kind == "delta":
+                if self.running:
+                    self._tick(rx)  # one input per tick, as a client sending at the tick rate
+            elif msg.get("state") == "running":
                 self.running = True
-            if self.running:
-                self._tick(rx)
         elif kind == "events":
             rec.counts["events"] += 1
             for ev in msg["e"]:

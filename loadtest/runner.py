@@ -82,6 +82,7 @@ def run(scenario: Scenario, target: Target, *, workers: int, progress: Progress)
         "connect_timeout_s": scenario.connect_timeout_s, "join_timeout_s": scenario.join_timeout_s,
         "ping_interval_s": scenario.ping_interval_s, "retries": scenario.retries,
         "commerce_url": target.commerce_url, "matchmaker_url": target.matchmaker_url,
+        "spectator_url": target.spectator_url, "spectators_per_match": scenario.spectators_per_match,
     }
     workers = max(1, min(workers, scenario.players))
     ctx = multiprocessing.get_context("spawn")
@@ -129,7 +130,7 @@ def run(scenario: Scenario, target: Target, *, workers: int, progress: Progress)
         planned_end = t0 + scenario.ramp_s + scenario.duration_s
         hard_end = planned_end + worker.GRACE_S + 20.0
         live = dict(conns)
-        interval = {name: new_histogram() for name in ("latency", "input_rtt")}
+        interval = {name: new_histogram() for name in ("latency", "input_rtt", "tester_lag")}
         next_row = t0 + ROW_EVERY_S
         prev = {"t": t0, "msgs_in": 0, "bytes_in": 0, "inputs": 0, "tester_cpu": 0.0,
                 "server_cpu": server_cpu0}
@@ -177,6 +178,7 @@ def run(scenario: Scenario, target: Target, *, workers: int, progress: Progress)
                         "t": round(now - t0, 2),
                         "started": sum(int(s.get("started", 0)) for s in agg.by_worker.values()),
                         "connected": connected,
+                        "spectators": agg.gauge("spectators"),
                         "msgs_in_per_s": round((counts["msgs_in"] - prev["msgs_in"]) / dt, 1),
                         "bytes_in_per_s": round((counts["bytes_in"] - prev["bytes_in"]) / dt, 1),
                         "inputs_per_s": round((counts["inputs_sent"] - prev["inputs"]) / dt, 1),
@@ -186,6 +188,8 @@ def run(scenario: Scenario, target: Target, *, workers: int, progress: Progress)
                         "latency_max_ms": round(interval["latency"].get_max_value() / 1000, 3)
                         if interval["latency"].get_total_count() else None,
                         "input_rtt_p99_ms": _pct(interval["input_rtt"], 99),
+                        "tester_lag_max_ms": round(interval["tester_lag"].get_max_value() / 1000, 1)
+                        if interval["tester_lag"].get_total_count() else None,
                         "errors": sum(agg.errors().values()),
                         "disconnects": sum(agg.disconnects().values()),
                         "tester_cpu_pct": round(100 * (tester_cpu - prev["tester_cpu"]) / dt, 1),

@@ -21,10 +21,12 @@ from loadtest.behaviour import Mix
 from loadtest.flows import make_flow
 from loadtest.measure import Recorder
 from loadtest.player import PlayerConfig, SimPlayer
+from loadtest.spectator import SimSpectator, watch_url
 
 SNAPSHOT_EVERY_S = 1.0
 GRACE_S = 15.0  # after the planned end, players still connecting or leaving get this long
 GO_TIMEOUT_S = 120.0
+LAG_PROBE_S = 0.1
 
 
 def rss_bytes() -> int:
@@ -117,13 +119,49 @@ async def _run(index: int, workers: int, conn: Connection, config: dict[str, Any
             tasks.add(task)
             task.add_done_callback(tasks.discard)
 
+    watchers: list[SimSpectator] = []
+
+    async def spectate() -> None:
+        """Spectators of match k start once match k should be full (direct flow only)."""
+        per_match, relay = config["spectators_per_match"], config.get("spectator_url")
+        if not per_match or not relay or config["flow"] != "direct":
+            return
+        room = config["room_size"]
+        matches = -(-players // room)
+        for s in range(index, matches * per_match, workers):
+            k = s // per_match
+            delay = base + min(players, (k + 1) * room) / ramp_per_s + 1.0 - loop.time()
+            if delay > 0:
+                try:
+                    await asyncio.wait_for(stop.wait(), delay)
+                except TimeoutError:
+                    pass
+            if stop.is_set() or loop.time() >= end_at:
+                return
+            match_id = flow.match_of(k * room)[0]  # type: ignore[attr-defined]
+            sim = SimSpectator(watch_url(relay, match_id), rec, end_at, retries=config["retries"],
+                               connect_timeout_s=config["connect_timeout_s"])
+            watchers.append(sim)
+            task = loop.create_task(sim.watch())
+            tasks.add(task)
+            task.add_done_callback(tasks.discard)
+
     def snapshot(final: bool) -> dict[str, Any]:
         snap = rec.take()
         snap.update(t=time.time(), cpu_s=time.process_time(), rss_bytes=rss_bytes(), final=final,
                     started=len(sims))
         return snap
 
+    async def lag_probe() -> None:
+        # The load tester's own health: a late wake-up here delays every message it reads.
+        while True:
+            before = loop.time()
+            await asyncio.sleep(LAG_PROBE_S)
+            rec.time_us("tester_lag", (loop.time() - before - LAG_PROBE_S) * 1e6)
+
     spawning = loop.create_task(spawner())
+    spectating = loop.create_task(spectate())
+    probing = loop.create_task(lag_probe())
     try:
         while True:
             try:
@@ -132,17 +170,21 @@ async def _run(index: int, workers: int, conn: Connection, config: dict[str, Any
                 pass
             if stop.is_set():
                 spawning.cancel()
+                spectating.cancel()
                 for sim in sims:
                     sim.end_at = loop.time()
                     sim.finish()
+                for watcher in watchers:
+                    watcher.end_at = loop.time()
+                    watcher.finish()
                 stop.clear()
                 stopping_at = loop.time()
                 hard_end = min(hard_end, stopping_at + 5.0)
             conn.send(("snap", snapshot(False)))
-            if spawning.done() and not tasks:
+            if spawning.done() and spectating.done() and not tasks:
                 break
             if loop.time() >= hard_end:
-                rec.error("stuck_at_end")
+                rec.errors["stuck_at_end"] += len(tasks)  # players or spectators that did not stop in time
                 for task in list(tasks):
                     task.cancel()
                 await asyncio.gather(*tasks, return_exceptions=True)
@@ -150,5 +192,7 @@ async def _run(index: int, workers: int, conn: Connection, config: dict[str, Any
     finally:
         loop.remove_reader(conn.fileno())
         spawning.cancel()
+        spectating.cancel()
+        probing.cancel()
         await flow.close()
     conn.send(("done", snapshot(True)))

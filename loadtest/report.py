@@ -1,0 +1,144 @@
+"""The JSON report (schema ``elysium.loadtest/1``, documented in ``docs/loadtest.md``) and thresholds.
+
+Stable top-level keys: ``players``, ``duration_s``, ``latency_ms`` (``p50``, ``p99`` ...),
+``input_rtt_ms``, ``errors`` (a count) with ``errors_by_cause``, ``thresholds``. New keys
+may be added; existing ones keep their meaning.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import platform
+from typing import Any
+
+from loadtest.measure import summarise
+from loadtest.runner import RunResult
+from loadtest.scenario import THRESHOLDS
+
+SCHEMA = "elysium.loadtest/1"
+
+
+def _round(x: float | None, digits: int = 3) -> float | None:
+    return None if x is None else round(x, digits)
+
+
+def _steady(rows: list[dict[str, Any]], ramp_s: float, duration_s: float) -> list[dict[str, Any]]:
+    """Time-series rows at full load (after the ramp, before the end); all rows when there are none."""
+    inside = [r for r in rows if ramp_s + 1.0 <= r["t"] <= ramp_s + duration_s]
+    return inside or rows
+
+
+def _mean(values: list[float | None]) -> float | None:
+    vals = [v for v in values if v is not None]
+    return round(sum(vals) / len(vals), 2) if vals else None
+
+
+def build(result: RunResult) -> dict[str, Any]:
+    sc, agg = result.scenario, result.aggregate
+    counts = agg.counts()
+    errors, disconnects = agg.errors(), agg.disconnects()
+    total = agg.total
+    duration = result.ended_at - result.started_at
+    steady = _steady(result.rows, sc.ramp_s, sc.duration_s)
+    peak = max(result.peak_connected, 1)
+    player_seconds = counts["connected_ms"] / 1000
+    tester_mem = max(0, result.tester_peak_rss - result.tester_baseline_rss)
+    steady_cpu = _mean([r["tester_cpu_pct"] for r in steady])
+    steady_players = _mean([r["connected"] for r in steady]) or 0
+    server: dict[str, Any] = {"metrics_url": result.target.metrics_url, "pid_known": result.target.server_pid is not None,
+                              "before": result.server_before, "after": result.server_after, "delta": None,
+                              "cpu_pct_mean": _mean([r["server_cpu_pct"] for r in steady]),
+                              "cpu_pct_max": max((r["server_cpu_pct"] for r in result.rows
+                                                  if r["server_cpu_pct"] is not None), default=None),
+                              "cpu_s": _round(result.server_cpu_s),
+                              "rss_mb_peak": _round(result.server_peak_rss / 2**20, 1) if result.server_peak_rss else None}
+    if result.server_before is not None and result.server_after is not None:
+        server["delta"] = {k: result.server_after[k] - result.server_before.get(k, 0.0)
+                           for k in result.server_after if k not in ("players", "players_connected")}
+    report: dict[str, Any] = {
+        "schema": SCHEMA,
+        "run_id": result.run_id,
+        "scenario": sc.to_json(),
+        "target": {"url": result.target.url, "server_id": result.target.server_id, "flow": sc.flow,
+                   "started_local_stack": result.target.started_stack},
+        "started_at": dt.datetime.fromtimestamp(result.started_at, dt.UTC).isoformat(timespec="seconds"),
+        "duration_s": round(duration, 2),
+        "interrupted": result.interrupted,
+        "players": sc.players,
+        "players_started": max((r["started"] for r in result.rows), default=0),
+        "players_peak_connected": result.peak_connected,
+        "workers": result.workers,
+        "latency_ms": summarise(total["latency"]),
+        "input_rtt_ms": summarise(total["input_rtt"]),
+        "join_ms": summarise(total["join"]),
+        "tick_jitter_ms": summarise(total["tick_jitter"]),
+        "ping_rtt_ms": summarise(total["ping_rtt"]),
+        "match_ms": summarise(total["match"]),
+        "spectator_latency_ms": summarise(total["spectator_latency"]),
+        "spectator_join_ms": summarise(total["spectator_join"]),
+        "tester_lag_ms": summarise(total["tester_lag"]),
+        "per_player": {
+            "msgs_in_per_s": summarise(total["player_msgs_per_s"], scale=1000.0),
+            "bytes_in_per_s": summarise(total["player_bytes_per_s"], scale=1.0),
+            "msgs_in_per_s_mean": _round(counts["msgs_in"] / player_seconds, 2) if player_seconds else None,
+            "bytes_in_per_s_mean": _round(counts["bytes_in"] / player_seconds, 1) if player_seconds else None,
+            "msgs_out_per_s_mean": _round(counts["msgs_out"] / player_seconds, 2) if player_seconds else None,
+            "bytes_out_per_s_mean": _round(counts["bytes_out"] / player_seconds, 1) if player_seconds else None,
+        },
+        "counts": dict(sorted(counts.items())),
+        "errors": sum(errors.values()),
+        "errors_by_cause": dict(sorted(errors.items())),
+        "disconnects": sum(disconnects.values()),
+        "disconnects_by_cause": dict(sorted(disconnects.items())),
+        "tester": {
+            "host": platform.node(),
+            "cpus": _cpus(),
+            "workers": result.workers,
+            "cpu_s": round(result.tester_cpu_s, 2),
+            "cpu_pct_steady": steady_cpu,
+            "cpu_pct_per_100_players": _round(100 * steady_cpu / steady_players, 2)
+            if steady_cpu is not None and steady_players else None,
+            "rss_mb_baseline": round(result.tester_baseline_rss / 2**20, 1),
+            "rss_mb_peak": round(result.tester_peak_rss / 2**20, 1),
+            "memory_kb_per_player": round(tester_mem / peak / 1024, 1),
+        },
+        "server": server,
+        "failures": result.failures,
+        "timeline": result.rows,
+    }
+    return report
+
+
+def _cpus() -> int:
+    import os
+
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+def _value(report: dict[str, Any], name: str) -> float | None:
+    if name == "max_p99_ms":
+        return report["latency_ms"]["p99"]
+    if name == "max_p50_ms":
+        return report["latency_ms"]["p50"]
+    if name == "max_input_rtt_p99_ms":
+        return report["input_rtt_ms"]["p99"]
+    if name == "max_join_p99_ms":
+        return report["join_ms"]["p99"]
+    if name == "max_error_rate":
+        return report["errors"] / max(1, report["players"])
+    if name == "min_connected_ratio":
+        return report["players_peak_connected"] / max(1, report["players"])
+    raise KeyError(name)
+
+
+def check(report: dict[str, Any], limits: dict[str, float]) -> dict[str, Any]:
+    """Compare the report with the limits; a metric without samples fails its limit."""
+    checked = []
+    for name, limit in limits.items():
+        assert name in THRESHOLDS
+        value = _value(report, name)
+        ok = value is not None and (value >= limit if name.startswith("min_") else value <= limit)
+        checked.append({"name": name, "limit": limit, "value": None if value is None else round(value, 4),
+                        "ok": ok, "meaning": THRESHOLDS[name]})
+    passed = all(c["ok"] for c in checked) and not report["failures"]
+    return {"passed": passed, "checked": checked}

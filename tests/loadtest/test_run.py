@@ -1,0 +1,86 @@
+"""The smoke scenario against a real in-process game server, checked against the server's own metrics."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+from pathlib import Path
+
+from gameserver.server import GameServer
+from loadtest import htmlreport, report
+from loadtest import scenario as scn
+from loadtest.progress import Progress
+from loadtest.runner import Target, run
+from loadtest.serverstats import gameserver_view, metrics_url_for, parse_prometheus
+from tests.gameserver.conftest import SERVER_ID, url
+
+
+def _server_view(server: GameServer) -> dict[str, float]:
+    _, body, _ = server.http_get("/metrics")
+    view = gameserver_view(parse_prometheus(body.decode()))
+    assert view is not None
+    return view
+
+
+async def _settle(server: GameServer) -> dict[str, float]:
+    """Wait (bounded) until every simulated player has left the server."""
+    for _ in range(100):
+        view = _server_view(server)
+        if view["players_connected"] == 0:
+            return view
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"players still connected: {view}")
+
+
+async def test_smoke_scenario_numbers_match_the_servers_metrics(game_server: GameServer, keys_dir: Path) -> None:
+    smoke = scn.with_overrides(scn.load("smoke"), duration_s=2, ramp_per_s=40)
+    target = Target(url=url(game_server), server_id=SERVER_ID, join_key_file=str(keys_dir / "join.key"),
+                    metrics_url=metrics_url_for(url(game_server)))
+    out = io.StringIO()
+    result = await asyncio.to_thread(run, smoke, target, workers=2, progress=Progress(out, tty=False, log_every_s=0))
+    server = await _settle(game_server)
+    doc = report.build(result)
+    doc["thresholds"] = report.check(doc, smoke.thresholds)
+
+    counts = doc["counts"]
+    assert doc["players"] == 20 and doc["players_peak_connected"] == 20 and doc["workers"] == 2
+    assert doc["errors"] == 0 and doc["disconnects"] == 0 and doc["failures"] == []
+    # The server saw exactly what the simulated players did.
+    assert counts["connects"] == server["connections"] == 20
+    assert counts["joins"] == server["joins_ok"] == 20
+    assert counts["inputs_sent"] == server["inputs"] > 0
+    assert counts["deltas"] == server["frames_out"] > 0
+    assert server["frames_dropped"] == 0 and server["rejected_inputs"] == 0
+    # Tick frames carry one delta each (events travel in the same write), 10 players a room.
+    assert counts["bytes_in"] >= server["bytes_out"]
+    # Latency and round trips were measured from those messages.
+    assert doc["latency_ms"]["count"] == counts["deltas"] + counts["keyframes"]
+    assert 0 < doc["latency_ms"]["p50"] <= doc["latency_ms"]["p99"] <= doc["latency_ms"]["max"]
+    assert doc["input_rtt_ms"]["count"] > 0 and counts["inputs_acked"] <= counts["inputs_sent"]
+    assert doc["join_ms"]["count"] == 20 and doc["ping_rtt_ms"]["count"] == counts["pongs"] > 0
+    assert doc["tick_jitter_ms"]["count"] > 0
+    assert doc["per_player"]["msgs_in_per_s"]["count"] == 20
+    # 20 Hz ticks: each player receives about 20 messages per second.
+    assert 15 < doc["per_player"]["msgs_in_per_s_mean"] < 30
+    assert doc["thresholds"]["passed"]
+    assert doc["timeline"] and all(r["connected"] <= 20 for r in doc["timeline"])
+    # Progress went to the stream as log lines (not a terminal).
+    assert '"event": "loadtest_progress"' in out.getvalue()
+    page = htmlreport.render(doc)
+    assert "<svg" in page and "<script" not in page and "passed" in page
+
+
+async def test_a_refused_join_is_counted_by_cause(game_server: GameServer, keys_dir: Path, tmp_path: Path) -> None:
+    # Tokens bound to another server id: the server refuses every join with wrong_server.
+    tiny = scn.with_overrides(scn.load("smoke"), players=3, room_size=3, duration_s=1, retries=1)
+    target = Target(url=url(game_server), server_id="some-other-server", join_key_file=str(keys_dir / "join.key"),
+                    metrics_url=metrics_url_for(url(game_server)))
+    result = await asyncio.to_thread(run, tiny, target, workers=1, progress=Progress(io.StringIO(), tty=False))
+    doc = report.build(result)
+    doc["thresholds"] = report.check(doc, tiny.thresholds)
+    assert doc["errors_by_cause"] == {"wrong_server": 6}  # two attempts each, then they give up
+    assert doc["counts"]["join_failures"] == 6 and doc["counts"]["retries"] == 3 and doc["counts"]["gave_up"] == 3
+    assert doc["players_peak_connected"] == 0
+    assert not doc["thresholds"]["passed"]
+    server = _server_view(game_server)
+    assert server["joins_ok"] == 0 and server["connections"] == 6
