@@ -144,9 +144,10 @@ def propose(entries: Sequence[QueueEntry], mode: ModeConfig, now_ms: int,
         gap = mode.gap(waited_ms / 1000.0)
         smaller_ok = waited_ms >= mode.max_wait_s * 1000
         for region in eligible[a]:
-            if capacity.get(region, 0) < (mode.min_players if smaller_ok else mode.max_players):
+            limit = min(capacity.get(region, 0), mode.max_players)
+            if limit < (mode.min_players if smaller_ok else mode.max_players) or anchor.size > limit:
                 continue
-            chosen = _gather(a, lanes[region], entries, taken, mode, gap, min(capacity[region], mode.max_players))
+            chosen = _gather(a, lanes[region], entries, taken, mode, gap, limit)
             players = sum(entries[i].size for i in chosen)
             if players == mode.max_players or (smaller_ok and players >= mode.min_players):
                 teams = assign_teams([(entries[i].size, entries[i].rating) for i in chosen], mode.teams,
@@ -173,12 +174,12 @@ def _gather(a: int, lane: _Lane, entries: Sequence[QueueEntry], taken: Sequence[
     has_party = anchor.size > 1
     p0 = lane.pos[a]
     lo, hi = lane.next_left(p0 - 1, taken), lane.next_right(p0 + 1, taken)
-    while players < limit:
+    while players < limit and (lo >= 0 or hi < len(lane.entries)):
         left_d = anchor.rating - entries[lane.entries[lo]].rating if lo >= 0 else float("inf")
         right_d = entries[lane.entries[hi]].rating - anchor.rating if hi < len(lane.entries) else float("inf")
         if min(left_d, right_d) > gap:
             break
-        if left_d <= right_d:
+        if lo >= 0 and left_d <= right_d:
             cand = lane.entries[lo]
             lo = lane.next_left(lo - 1, taken)
         else:

@@ -18,6 +18,12 @@ def queue(mode: str) -> str:
     return f"{PREFIX}queue:{mode}"
 
 
+def entries(mode: str) -> str:
+    """Hash: what the matching core needs of each queued ticket of one mode (JSON), by ticket id;
+    fields leave with the queue members, the key vanishes when empty."""
+    return f"{PREFIX}entries:{mode}"
+
+
 def waiting(mode: str) -> str:
     """Hash: players queued per nearest region of one mode; fields are deleted at zero."""
     return f"{PREFIX}waiting:{mode}"
@@ -44,9 +50,15 @@ def member(player_id: str) -> str:
 
 
 def seats(server_id: str) -> str:
-    """Sorted set: seat claims on one game server, member ``match|seats|claimed_ms``, scored by
-    expiry (ms); expired members are removed by every claim, the key expires with the last one."""
+    """Sorted set: seat claims on one game server, member match id, scored by the claim's expiry
+    (ms). Expired members are removed by every claim; the key expires with the newest claim."""
     return f"{PREFIX}seats:{server_id}"
+
+
+def seat_book(server_id: str) -> str:
+    """Hash beside :func:`seats`: match id -> "seats|claimed_ms", and running totals ``_seats`` and
+    ``_rooms``; changed only together with the sorted set, same expiry."""
+    return f"{PREFIX}seatbook:{server_id}"
 
 
 def waits(mode: str) -> str:
@@ -55,11 +67,7 @@ def waits(mode: str) -> str:
     return f"{PREFIX}waits:{mode}"
 
 
-def events(ticket_id: str) -> str:
-    """Pub/sub channel (not a key): status changes of one ticket."""
-    return f"{PREFIX}events:{ticket_id}"
-
-
-EVENTS_PATTERN = PREFIX + "events:*"
+# Pub/sub channel (not a key): status changes of tickets, messages "<status> <ticket id>...".
+EVENTS = PREFIX + "events"
 WAITS_KEPT = 500
 RATINGS_GROUP = "matchmaker-ratings"

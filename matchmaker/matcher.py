@@ -16,7 +16,7 @@ from redis.exceptions import RedisError
 
 from matchmaker.core import Proposal, propose
 from matchmaker.modes import ModeConfig
-from matchmaker.registry import LiveServer, ServerRegistry, claim_many
+from matchmaker.registry import LiveServer, ServerRegistry
 from matchmaker.tickets import TicketQueue
 
 log = logging.getLogger("matchmaker.matcher")
@@ -66,13 +66,15 @@ class Matcher:
         report = PassReport()
         servers = await self.registry.live(now)
         for mode in self.modes.values():
-            entries = await self.queue.waiting_entries(mode.name, self.max_tickets)
-            if not entries:
-                continue
             capacity: dict[str, int] = {}
             for s in servers:
                 if mode.game_mode in s.modes and s.rooms_free > 0 and s.seats_free > 0:
                     capacity[s.region] = capacity.get(s.region, 0) + s.seats_free
+            if not capacity:
+                continue  # no server could host a match of this mode: leave its queue alone
+            entries = await self.queue.waiting_entries(mode.name, self.max_tickets)
+            if not entries:
+                continue
             proposals = propose(entries, mode, now, capacity)
             report.proposed += len(proposals)
             await self._form(mode, proposals, servers, now, report)
@@ -98,7 +100,7 @@ class Matcher:
                 server.rooms_free -= 1
             choice.append(server)
         asked = [(s, mid, p.players) for s, (mid, p) in zip(choice, claimed, strict=True) if s is not None]
-        answers = iter(await claim_many(self.registry, asked, now))
+        answers = iter(await self.registry.claim_many(asked, now))
         placed: list[tuple[str, Proposal, LiveServer]] = []
         unplaced: list[tuple[str, str, tuple[str, ...]]] = []
         for server, (match_id, prop) in zip(choice, claimed, strict=True):

@@ -22,8 +22,51 @@ import redis.asyncio as aioredis
 from elysium import keys as shared_keys
 from matchmaker import keys
 
-_CLAIM_SEATS = """
--- KEYS: heartbeat, seat claims   ARGV: match_id, seats, now_ms, hold_ms, fresh_ms, region, match key prefix
+_EXPIRE = """
+-- Claims of one server: KEYS[2] sorted set (match id -> expiry ms) and KEYS[3] hash
+-- (match id -> "seats|claimed_ms", plus the running totals "_seats" and "_rooms").
+local function drop(claims, book, mid)
+  local v = redis.call('HGET', book, mid)
+  if v then
+    local n = tonumber(string.match(v, '^(%d+)|'))
+    redis.call('HINCRBY', book, '_seats', -n)
+    redis.call('HINCRBY', book, '_rooms', -1)
+    redis.call('HDEL', book, mid)
+  end
+  redis.call('ZREM', claims, mid)
+end
+local function expire(claims, book, now)
+  for _, mid in ipairs(redis.call('ZRANGEBYSCORE', claims, '-inf', now)) do drop(claims, book, mid) end
+end
+local function totals(book)
+  local t = redis.call('HMGET', book, '_seats', '_rooms')
+  return tonumber(t[1] or '0'), tonumber(t[2] or '0')
+end
+local function tidy(claims, book)
+  if redis.call('ZCARD', claims) == 0 then redis.call('DEL', claims, book) end
+end
+"""
+
+_CLAIMED = _EXPIRE + """
+-- KEYS: heartbeat, claims, book   ARGV: now_ms, match key prefix   -> {seats, rooms} still promised
+-- Also ends the claims whose room a heartbeat taken after the room's creation already counts.
+local raw = redis.call('GET', KEYS[1])
+local now = tonumber(ARGV[1])
+expire(KEYS[2], KEYS[3], now)
+if raw then
+  local ts = tonumber(cjson.decode(raw).ts_ms)
+  for _, mid in ipairs(redis.call('ZRANGE', KEYS[2], 0, -1)) do
+    local created = redis.call('HGET', ARGV[2] .. mid, 'started_at_us')
+    if created and tonumber(created) / 1000 < ts then drop(KEYS[2], KEYS[3], mid) end
+  end
+end
+tidy(KEYS[2], KEYS[3])
+local seats, rooms = totals(KEYS[3])
+return {seats, rooms}
+"""
+
+_CLAIM_SEATS = _EXPIRE + """
+-- KEYS: heartbeat, claims, book   ARGV: match_id, seats, now_ms, hold_ms, fresh_ms, region
 local raw = redis.call('GET', KEYS[1])
 if not raw then return 'gone' end
 local gs = cjson.decode(raw)
@@ -31,31 +74,26 @@ if gs.draining then return 'draining' end
 if gs.region ~= ARGV[6] then return 'region' end
 local now = tonumber(ARGV[3])
 if now - tonumber(gs.ts_ms) > tonumber(ARGV[5]) then return 'stale' end
-redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now)
-local seats, rooms = 0, 0
-for _, m in ipairs(redis.call('ZRANGE', KEYS[2], 0, -1)) do
-  local mid, n = string.match(m, '^(.*)|(%d+)|%d+$')
-  -- A heartbeat taken after the room was created already counts its seats.
-  local created = redis.call('HGET', ARGV[7] .. mid, 'started_at_us')
-  if created and tonumber(created) / 1000 < tonumber(gs.ts_ms) then
-    redis.call('ZREM', KEYS[2], m)
-  else
-    seats = seats + tonumber(n)
-    rooms = rooms + 1
-  end
-end
+expire(KEYS[2], KEYS[3], now)
+local seats, rooms = totals(KEYS[3])
 local need = tonumber(ARGV[2])
-if seats + need > tonumber(gs.seats_free) or rooms + 1 > tonumber(gs.rooms_free) then return 'full' end
-redis.call('ZADD', KEYS[2], now + tonumber(ARGV[4]), ARGV[1] .. '|' .. ARGV[2] .. '|' .. ARGV[3])
-if redis.call('PTTL', KEYS[2]) < tonumber(ARGV[4]) then redis.call('PEXPIRE', KEYS[2], ARGV[4]) end
+if seats + need > tonumber(gs.seats_free) or rooms + 1 > tonumber(gs.rooms_free) then
+  tidy(KEYS[2], KEYS[3])
+  return 'full'
+end
+redis.call('ZADD', KEYS[2], now + tonumber(ARGV[4]), ARGV[1])
+redis.call('HSET', KEYS[3], ARGV[1], ARGV[2] .. '|' .. ARGV[3])
+redis.call('HINCRBY', KEYS[3], '_seats', need)
+redis.call('HINCRBY', KEYS[3], '_rooms', 1)
+redis.call('PEXPIRE', KEYS[2], ARGV[4])
+redis.call('PEXPIRE', KEYS[3], ARGV[4])
 return 'ok'
 """
 
-_RELEASE_SEATS = """
--- KEYS: seat claims   ARGV: match_id
-for _, m in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
-  if string.sub(m, 1, #ARGV[1] + 1) == ARGV[1] .. '|' then redis.call('ZREM', KEYS[1], m) end
-end
+_RELEASE_SEATS = _EXPIRE + """
+-- KEYS: claims, book   ARGV: match_id
+drop(KEYS[1], KEYS[2], ARGV[1])
+tidy(KEYS[1], KEYS[2])
 return 1
 """
 
@@ -79,6 +117,7 @@ class ServerRegistry:
         self.policy = policy
         self._claim = client.register_script(_CLAIM_SEATS)
         self._release = client.register_script(_RELEASE_SEATS)
+        self._claimed = client.register_script(_CLAIMED)
 
     async def live(self, now_ms: int | None = None) -> list[LiveServer]:
         """Servers with a fresh heartbeat that are not draining, with claimed seats taken off."""
@@ -90,7 +129,8 @@ class ServerRegistry:
         async with self.client.pipeline(transaction=False) as pipe:
             for name in names:
                 pipe.get(shared_keys.server(name))
-                pipe.zrangebyscore(keys.seats(name), now, "+inf")
+                await self._claimed(keys=[shared_keys.server(name), keys.seats(name), keys.seat_book(name)],
+                                    args=[now, shared_keys.match_info("")], client=pipe)
             raw = await pipe.execute()
         out = []
         for k, name in enumerate(names):
@@ -99,9 +139,9 @@ class ServerRegistry:
                 continue
             try:
                 info = json.loads(body)
-                claimed = sum(int(c.decode().rsplit("|", 2)[1]) for c in claims)
+                claimed_seats, claimed_rooms = int(claims[0]), int(claims[1])
                 server = LiveServer(name, str(info["address"]), str(info["region"]), tuple(info.get("modes", ())),
-                                    int(info["seats_free"]) - claimed, int(info["rooms_free"]) - len(claims),
+                                    int(info["seats_free"]) - claimed_seats, int(info["rooms_free"]) - claimed_rooms,
                                     int(info["ts_ms"]))
             except (ValueError, KeyError, TypeError):
                 continue  # a malformed heartbeat is ignored, not trusted
@@ -122,23 +162,23 @@ class ServerRegistry:
 
     async def claim(self, server: LiveServer, match_id: str, seats: int, now_ms: int) -> str:
         """Promise ``seats`` on ``server`` for ``match_id``: "ok", or why not (full, draining, stale, ...)."""
-        result = await self._claim(keys=[shared_keys.server(server.server_id), keys.seats(server.server_id)],
-                                   args=[match_id, seats, now_ms, self.hold_ms, self.fresh_ms, server.region,
-                                         shared_keys.match_info("")])
+        result = await self._claim(keys=[shared_keys.server(server.server_id), keys.seats(server.server_id),
+                                         keys.seat_book(server.server_id)],
+                                   args=[match_id, seats, now_ms, self.hold_ms, self.fresh_ms, server.region])
         return result.decode() if isinstance(result, bytes) else str(result)
 
+    async def claim_many(self, wanted: Sequence[tuple[LiveServer, str, int]], now_ms: int) -> list[str]:
+        """Several claims (server, match id, seats) in one round trip; each is checked on its own, in order."""
+        if not wanted:
+            return []
+        async with self.client.pipeline(transaction=False) as pipe:
+            for server, match_id, seats in wanted:
+                await self._claim(keys=[shared_keys.server(server.server_id), keys.seats(server.server_id),
+                                        keys.seat_book(server.server_id)],
+                                  args=[match_id, seats, now_ms, self.hold_ms, self.fresh_ms, server.region],
+                                  client=pipe)
+            results = await pipe.execute()
+        return [r.decode() if isinstance(r, bytes) else str(r) for r in results]
+
     async def release(self, server_id: str, match_id: str) -> None:
-        await self._release(keys=[keys.seats(server_id)], args=[match_id])
-
-
-async def claim_many(registry: ServerRegistry, wanted: Sequence[tuple[LiveServer, str, int]], now_ms: int) -> list[str]:
-    """Several claims in one round trip; each is still checked on its own, in order."""
-    if not wanted:
-        return []
-    async with registry.client.pipeline(transaction=False) as pipe:
-        for server, match_id, seats in wanted:
-            await registry._claim(keys=[shared_keys.server(server.server_id), keys.seats(server.server_id)],
-                                  args=[match_id, seats, now_ms, registry.hold_ms, registry.fresh_ms, server.region,
-                                        shared_keys.match_info("")], client=pipe)
-        results = await pipe.execute()
-    return [r.decode() if isinstance(r, bytes) else str(r) for r in results]
+        await self._release(keys=[keys.seats(server_id), keys.seat_book(server_id)], args=[match_id])

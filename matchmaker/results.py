@@ -11,6 +11,7 @@ import asyncio
 import json
 import logging
 from collections.abc import Mapping
+from typing import Any
 
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError, ResponseError
@@ -31,7 +32,7 @@ def mode_of(match_id: str, modes: Mapping[str, ModeConfig]) -> str | None:
 
 class ResultsConsumer:
     def __init__(self, client: aioredis.Redis, book: RatingBook, modes: Mapping[str, ModeConfig], consumer: str,
-                 *, claim_idle_s: float = 60.0, block_ms: int = 1000) -> None:
+                 *, claim_idle_s: float = 60.0, block_ms: int = 1000, metrics: Any = None) -> None:
         self.client = client
         self.book = book
         self.modes = modes
@@ -41,6 +42,7 @@ class ResultsConsumer:
         self.applied = 0
         self.skipped = 0
         self.failures = 0
+        self.metrics = metrics
 
     async def ensure_group(self) -> None:
         try:
@@ -64,6 +66,8 @@ class ResultsConsumer:
             self.skipped += 1  # a match the matchmaker did not make (bots, tests, other tools)
         elif await self.book.apply(mode, result):
             self.applied += 1
+            if self.metrics is not None:
+                self.metrics.ratings.inc()
             log.info("ratings updated", extra={"match_id": match_id, "mode": mode})
         await self.client.xack(shared_keys.RESULTS_STREAM, keys.RATINGS_GROUP, entry_id)
 

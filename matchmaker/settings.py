@@ -36,7 +36,7 @@ class MatchmakerSettings:
     forming_timeout_s: float = setting("ELYSIUM_MATCH_FORMING_TIMEOUT_S", 10.0,
                                        "After this, tickets a crashed replica was placing are queued again",
                                        unit="s", check=between(0.1, 600))
-    party_ttl_s: float = setting("ELYSIUM_PARTY_TTL_S", 1800.0, "A party without activity is disbanded after this",
+    party_ttl_s: float = setting("ELYSIUM_PARTY_TTL_S", 1800.0, "A party is disbanded this long after it was created",
                                  unit="s", check=between(1, 86400))
     party_max_size: int = setting("ELYSIUM_PARTY_MAX_SIZE", 8, "Most players in one party", check=between(2, 50))
     join_token_ttl_s: float = setting("ELYSIUM_JOIN_TOKEN_TTL_S", 60.0, "Lifetime of a join token", unit="s",

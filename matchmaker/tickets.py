@@ -26,88 +26,152 @@ from matchmaker import keys
 from matchmaker.core import Proposal, QueueEntry
 
 _CREATE = """
--- KEYS: ticket, queue, waiting, party (or the ticket again), player keys...
--- ARGV: id, created_ms, ttl_ms, region, size, channel, expected party members JSON ('' if none), fields...
-for i = 5, #KEYS do
+-- KEYS: ticket, queue, waiting, entries, party (or the ticket again), player keys...
+-- ARGV: ttl_ms, channel, expected party members JSON ('' if none), ticket fields as one JSON object
+for i = 6, #KEYS do
   local existing = redis.call('GET', KEYS[i])
-  if existing then return {'exists', existing, tostring(i - 5)} end
+  if existing then return {'exists', existing, tostring(i - 6)} end
 end
-if ARGV[7] ~= '' then
-  local members = redis.call('HGET', KEYS[4], 'members')
-  if members ~= ARGV[7] then return {'party_changed', '', '0'} end
-  redis.call('HSET', KEYS[4], 'ticket', ARGV[1])
+local t = cjson.decode(ARGV[4])
+if ARGV[3] ~= '' then
+  local members = redis.call('HGET', KEYS[5], 'members')
+  if members ~= ARGV[3] then return {'party_changed', '', '0'} end
+  redis.call('HSET', KEYS[5], 'ticket', t.id)
 end
 local fields = {}
-for i = 8, #ARGV do fields[#fields + 1] = ARGV[i] end
+for k, v in pairs(t) do
+  fields[#fields + 1] = k
+  fields[#fields + 1] = v
+end
 redis.call('HSET', KEYS[1], unpack(fields))
-redis.call('PEXPIRE', KEYS[1], ARGV[3])
-redis.call('ZADD', KEYS[2], ARGV[2], ARGV[1])
-redis.call('HINCRBY', KEYS[3], ARGV[4], ARGV[5])
-for i = 5, #KEYS do redis.call('SET', KEYS[i], ARGV[1], 'PX', ARGV[3]) end
-redis.call('PUBLISH', ARGV[6], 'queued')
-return {'created', ARGV[1], '0'}
+redis.call('PEXPIRE', KEYS[1], ARGV[1])
+redis.call('ZADD', KEYS[2], t.created_ms, t.id)
+redis.call('HINCRBY', KEYS[3], t.region, t.size)
+redis.call('HSET', KEYS[4], t.id, t.entry)
+for i = 6, #KEYS do redis.call('SET', KEYS[i], t.id, 'PX', ARGV[1]) end
+redis.call('PUBLISH', ARGV[2], 'queued ' .. t.id)
+return {'created', t.id, '0'}
 """
 
+# The batch scripts below take many matches per call; each match is still all or nothing.
+# Ticket, player and channel names are built from the prefixes passed in ARGV, so on Redis
+# Cluster every matchmaker key must share one hash slot (see docs/matchmaker.md).
+
 _CLAIM = """
--- KEYS: forming, queue, waiting, tickets...   ARGV: match_id, deadline_ms
-for i = 4, #KEYS do
-  if redis.call('HGET', KEYS[i], 'status') ~= 'queued' then return 0 end
+-- KEYS: forming, queue, waiting, entries
+-- ARGV: deadline_ms, ticket prefix, then per match: match_id, n, ticket ids (n)...
+local out = {}
+local waiting = {}
+local i = 3
+while i <= #ARGV do
+  local mid, n = ARGV[i], tonumber(ARGV[i + 1])
+  local ids, seen = {}, {}
+  local ok = 1
+  for k = 1, n do
+    local id = ARGV[i + 1 + k]
+    local t = redis.call('HMGET', ARGV[2] .. id, 'status', 'region', 'size')
+    if t[1] ~= 'queued' then ok = 0 break end
+    ids[k] = id
+    seen[k] = t
+  end
+  if ok == 1 then
+    local forming = {}
+    for k = 1, n do
+      redis.call('HSET', ARGV[2] .. ids[k], 'status', 'forming', 'match_id', mid)
+      waiting[seen[k][2]] = (waiting[seen[k][2]] or 0) + tonumber(seen[k][3])
+      forming[#forming + 1] = ARGV[1]
+      forming[#forming + 1] = ids[k]
+    end
+    redis.call('ZREM', KEYS[2], unpack(ids))
+    redis.call('HDEL', KEYS[4], unpack(ids))
+    redis.call('ZADD', KEYS[1], unpack(forming))
+  end
+  out[#out + 1] = ok
+  i = i + 2 + n
 end
-for i = 4, #KEYS do
-  local t = redis.call('HMGET', KEYS[i], 'id', 'region', 'size')
-  redis.call('HSET', KEYS[i], 'status', 'forming', 'match_id', ARGV[1])
-  redis.call('ZREM', KEYS[2], t[1])
-  if redis.call('HINCRBY', KEYS[3], t[2], -tonumber(t[3])) <= 0 then redis.call('HDEL', KEYS[3], t[2]) end
-  redis.call('ZADD', KEYS[1], ARGV[2], t[1])
+for region, size in pairs(waiting) do
+  if redis.call('HINCRBY', KEYS[3], region, -size) <= 0 then redis.call('HDEL', KEYS[3], region) end
 end
-return 1
+return out
 """
 
 _RELEASE = """
--- KEYS: forming, queue, waiting, tickets...   ARGV: match_id, ticket ids (same order)...
-local n = 0
-for i = 4, #KEYS do
-  local t = redis.call('HMGET', KEYS[i], 'status', 'match_id', 'region', 'size', 'created_ms')
-  if t[1] == 'forming' and t[2] == ARGV[1] then
-    redis.call('HSET', KEYS[i], 'status', 'queued', 'match_id', '')
-    redis.call('ZADD', KEYS[2], t[5], ARGV[i - 2])
-    redis.call('HINCRBY', KEYS[3], t[3], t[4])
-    n = n + 1
+-- KEYS: forming, queue, waiting, entries
+-- ARGV: ticket prefix, then per match: match_id, n, ticket ids (n)...
+local back = 0
+local i = 2
+while i <= #ARGV do
+  local mid, n = ARGV[i], tonumber(ARGV[i + 1])
+  for k = 1, n do
+    local id = ARGV[i + 1 + k]
+    local key = ARGV[1] .. id
+    local t = redis.call('HMGET', key, 'status', 'match_id', 'region', 'size', 'created_ms', 'entry')
+    if t[1] == 'forming' and t[2] == mid then
+      redis.call('HSET', key, 'status', 'queued', 'match_id', '')
+      redis.call('ZADD', KEYS[2], t[5], id)
+      redis.call('HSET', KEYS[4], id, t[6])
+      redis.call('HINCRBY', KEYS[3], t[3], t[4])
+      back = back + 1
+    end
+    redis.call('ZREM', KEYS[1], id)
   end
-  redis.call('ZREM', KEYS[1], ARGV[i - 2])
+  i = i + 2 + n
 end
-return n
+return back
 """
 
 _ASSIGN = """
--- KEYS: forming, waits, tickets (n)..., player keys...
--- ARGV: match_id, now_ms, retention_ms, stats_ms, match JSON, n, waits kept, channels (n)...
-local n = tonumber(ARGV[6])
-for i = 3, 2 + n do
-  local t = redis.call('HMGET', KEYS[i], 'status', 'match_id')
-  if t[1] ~= 'forming' or t[2] ~= ARGV[1] then return 0 end
+-- KEYS: forming, waits
+-- ARGV: now_ms, retention_ms, stats_ms, waits kept, ticket prefix, player prefix, events channel,
+--       then per match: match_id, match JSON, n, ticket ids (n)...
+local out = {}
+local now = tonumber(ARGV[1])
+local matched = {'matched'}
+local i = 8
+while i <= #ARGV do
+  local mid, match, n = ARGV[i], ARGV[i + 1], tonumber(ARGV[i + 2])
+  local ids, rows = {}, {}
+  local ok = 1
+  for k = 1, n do
+    local id = ARGV[i + 2 + k]
+    local t = redis.call('HMGET', ARGV[5] .. id, 'status', 'match_id', 'created_ms', 'entry')
+    if t[1] ~= 'forming' or t[2] ~= mid then ok = 0 break end
+    ids[k] = id
+    rows[k] = t
+  end
+  if ok == 1 then
+    local waits, players = {}, {}
+    for k = 1, n do
+      local key = ARGV[5] .. ids[k]
+      redis.call('HSET', key, 'status', 'matched', 'match', match, 'ended_ms', ARGV[1])
+      redis.call('PEXPIRE', key, ARGV[2])
+      waits[k] = now - tonumber(rows[k][3])
+      for _, pid in ipairs(cjson.decode(rows[k][4]).p) do players[#players + 1] = ARGV[6] .. pid end
+      matched[#matched + 1] = ids[k]
+    end
+    redis.call('ZREM', KEYS[1], unpack(ids))
+    redis.call('LPUSH', KEYS[2], unpack(waits))
+    redis.call('DEL', unpack(players))
+  end
+  out[#out + 1] = ok
+  i = i + 3 + n
 end
-for i = 3, 2 + n do
-  local t = redis.call('HMGET', KEYS[i], 'id', 'created_ms')
-  redis.call('HSET', KEYS[i], 'status', 'matched', 'match', ARGV[5], 'ended_ms', ARGV[2])
-  redis.call('PEXPIRE', KEYS[i], ARGV[3])
-  redis.call('ZREM', KEYS[1], t[1])
-  redis.call('LPUSH', KEYS[2], tonumber(ARGV[2]) - tonumber(t[2]))
-  redis.call('PUBLISH', ARGV[5 + i], 'matched')
+if #matched > 1 then
+  redis.call('LTRIM', KEYS[2], 0, tonumber(ARGV[4]) - 1)
+  redis.call('PEXPIRE', KEYS[2], ARGV[3])
+  redis.call('PUBLISH', ARGV[7], table.concat(matched, ' '))
 end
-redis.call('LTRIM', KEYS[2], 0, tonumber(ARGV[7]) - 1)
-redis.call('PEXPIRE', KEYS[2], ARGV[4])
-for i = 3 + n, #KEYS do redis.call('DEL', KEYS[i]) end
-return 1
+return out
 """
 
 _END = """
--- KEYS: ticket, queue, waiting, forming, player keys...
+-- KEYS: ticket, queue, waiting, forming, entries, player keys...
 -- ARGV: status (cancelled|expired), now_ms, retention_ms, channel, only when queued ('1'|'0'), reason
 local t = redis.call('HMGET', KEYS[1], 'id', 'status', 'region', 'size')
 if not t[1] then return 'missing' end
 if t[2] == 'queued' then
   redis.call('ZREM', KEYS[2], t[1])
+  redis.call('HDEL', KEYS[5], t[1])
   if redis.call('HINCRBY', KEYS[3], t[3], -tonumber(t[4])) <= 0 then redis.call('HDEL', KEYS[3], t[3]) end
 elseif t[2] == 'forming' and ARGV[5] == '0' then
   redis.call('ZREM', KEYS[4], t[1])
@@ -116,10 +180,12 @@ else
 end
 redis.call('HSET', KEYS[1], 'status', ARGV[1], 'match_id', '', 'ended_ms', ARGV[2], 'reason', ARGV[6])
 redis.call('PEXPIRE', KEYS[1], ARGV[3])
-for i = 5, #KEYS do redis.call('DEL', KEYS[i]) end
-redis.call('PUBLISH', ARGV[4], ARGV[1])
+for i = 6, #KEYS do redis.call('DEL', KEYS[i]) end
+redis.call('PUBLISH', ARGV[4], ARGV[1] .. ' ' .. t[1])
 return 'ok'
 """
+
+BATCH_MATCHES = 200  # matches per script call: bounds how long one call holds Redis
 
 ACTIVE = ("queued", "forming")
 FINAL = ("matched", "cancelled", "expired")
@@ -174,26 +240,26 @@ class TicketQueue:
 
     # --- players ----------------------------------------------------------------------------
 
-    async def create(self, t: NewTicket) -> Created:
-        region = t.regions[0][0]
+    def as_stored(self, t: NewTicket) -> dict[str, str]:
+        """The ticket's hash fields as :meth:`create` writes them."""
         entry = json.dumps({"p": [p["id"] for p in t.players], "r": round(t.rating, 4),
                             "g": [[r, lat] for r, lat in t.regions], "t": t.created_ms, "f": int(t.fallback)},
                            separators=(",", ":"))
-        fields: dict[str, str] = {
+        return {
             "id": t.ticket_id, "mode": t.mode, "status": "queued", "leader": t.leader, "party": t.party,
-            "players": json.dumps(list(t.players), separators=(",", ":")), "region": region,
+            "players": json.dumps(list(t.players), separators=(",", ":")), "region": t.regions[0][0],
             "size": str(len(t.players)), "created_ms": str(t.created_ms),
             "expires_ms": str(t.created_ms + self.ttl_ms), "entry": entry,
             "regions": json.dumps([[r, lat] for r, lat in t.regions]), "fallback": "1" if t.fallback else "0",
         }
-        flat = [x for kv in fields.items() for x in kv]
+
+    async def create(self, t: NewTicket) -> Created:
         party_key = keys.party(t.party) if t.party else keys.ticket(t.ticket_id)
         key_ttl = self.ttl_ms + self.forming_ms + self.retention_ms
         result = await self._create(
-            keys=[keys.ticket(t.ticket_id), keys.queue(t.mode), keys.waiting(t.mode), party_key,
+            keys=[keys.ticket(t.ticket_id), keys.queue(t.mode), keys.waiting(t.mode), keys.entries(t.mode), party_key,
                   *[keys.player(p["id"]) for p in t.players]],
-            args=[t.ticket_id, t.created_ms, key_ttl, region, len(t.players), keys.events(t.ticket_id),
-                  t.party_members_json, *flat],
+            args=[key_ttl, keys.EVENTS, t.party_members_json, json.dumps(self.as_stored(t), separators=(",", ":"))],
         )
         kind, ticket_id, index = (x.decode() if isinstance(x, bytes) else str(x) for x in result)
         if kind == "created":
@@ -218,8 +284,8 @@ class TicketQueue:
         players = [p["id"] for p in json.loads(ticket["players"])]
         result = await self._end(
             keys=[keys.ticket(ticket["id"]), keys.queue(ticket["mode"]), keys.waiting(ticket["mode"]), keys.FORMING,
-                  *[keys.player(p) for p in players]],
-            args=[status, now_ms, self.retention_ms, keys.events(ticket["id"]), "1" if only_queued else "0", reason],
+                  keys.entries(ticket["mode"]), *[keys.player(p) for p in players]],
+            args=[status, now_ms, self.retention_ms, keys.EVENTS, "1" if only_queued else "0", reason],
         )
         return result.decode() if isinstance(result, bytes) else str(result)
 
@@ -229,10 +295,7 @@ class TicketQueue:
         ids = await self.client.zrange(keys.queue(mode), 0, limit - 1)
         if not ids:
             return []
-        async with self.client.pipeline(transaction=False) as pipe:
-            for raw_id in ids:
-                pipe.hget(keys.ticket(raw_id.decode()), "entry")
-            raws = await pipe.execute()
+        raws = await self.client.hmget(keys.entries(mode), ids)
         out, gone = [], []
         for raw_id, raw in zip(ids, raws, strict=True):
             if raw is None:
@@ -245,45 +308,56 @@ class TicketQueue:
 
     async def claim(self, proposals: Sequence[tuple[str, Proposal]]) -> list[bool]:
         """Move each proposal's tickets to forming, all or none per proposal."""
-        if not proposals:
-            return []
+        out: list[bool] = []
         deadline = _now_ms() + self.forming_ms
-        async with self.client.pipeline(transaction=False) as pipe:
-            for match_id, prop in proposals:
-                await self._claim(keys=[keys.FORMING, keys.queue(prop.mode), keys.waiting(prop.mode),
-                                        *[keys.ticket(t) for t in prop.tickets]],
-                                  args=[match_id, deadline], client=pipe)
-            results = await pipe.execute()
-        return [bool(r) for r in results]
+        by_mode: dict[str, list[int]] = {}
+        for n, (_, prop) in enumerate(proposals):
+            by_mode.setdefault(prop.mode, []).append(n)
+        results: dict[int, bool] = {}
+        for mode, idx in by_mode.items():
+            for chunk in _chunks(idx, BATCH_MATCHES):
+                args: list[Any] = [deadline, keys.ticket("")]
+                for n in chunk:
+                    match_id, prop = proposals[n]
+                    args += [match_id, len(prop.tickets), *prop.tickets]
+                got = await self._claim(keys=[keys.FORMING, keys.queue(mode), keys.waiting(mode), keys.entries(mode)],
+                                        args=args)
+                results.update((n, bool(r)) for n, r in zip(chunk, got, strict=True))
+        out = [results[n] for n in range(len(proposals))]
+        return out
 
     async def assign(self, items: Sequence[tuple[str, Proposal, dict[str, Any]]], now_ms: int) -> list[bool]:
         """Mark each forming match's tickets matched with their assignment, all or none per match."""
-        if not items:
-            return []
-        async with self.client.pipeline(transaction=False) as pipe:
-            for match_id, prop, match in items:
-                players = [p for p, _ in prop.roster]
-                await self._assign(
-                    keys=[keys.FORMING, keys.waits(prop.mode), *[keys.ticket(t) for t in prop.tickets],
-                          *[keys.player(p) for p in players]],
-                    args=[match_id, now_ms, self.retention_ms, self.stats_ms,
-                          json.dumps(match, separators=(",", ":")), len(prop.tickets), keys.WAITS_KEPT,
-                          *[keys.events(t) for t in prop.tickets]],
-                    client=pipe)
-            results = await pipe.execute()
-        return [bool(r) for r in results]
+        results: dict[int, bool] = {}
+        by_mode: dict[str, list[int]] = {}
+        for n, (_, prop, _) in enumerate(items):
+            by_mode.setdefault(prop.mode, []).append(n)
+        for mode, idx in by_mode.items():
+            for chunk in _chunks(idx, BATCH_MATCHES):
+                args: list[Any] = [now_ms, self.retention_ms, self.stats_ms, keys.WAITS_KEPT, keys.ticket(""),
+                                   keys.player(""), keys.EVENTS]
+                for n in chunk:
+                    match_id, prop, match = items[n]
+                    args += [match_id, json.dumps(match, separators=(",", ":")), len(prop.tickets), *prop.tickets]
+                got = await self._assign(keys=[keys.FORMING, keys.waits(mode)], args=args)
+                results.update((n, bool(r)) for n, r in zip(chunk, got, strict=True))
+        return [results[n] for n in range(len(items))]
 
     async def release(self, items: Sequence[tuple[str, str, Sequence[str]]]) -> int:
         """Queue forming tickets again: (match id, mode, ticket ids) per match."""
-        if not items:
-            return 0
-        async with self.client.pipeline(transaction=False) as pipe:
-            for match_id, mode, tickets in items:
-                await self._release(keys=[keys.FORMING, keys.queue(mode), keys.waiting(mode),
-                                          *[keys.ticket(t) for t in tickets]],
-                                    args=[match_id, *tickets], client=pipe)
-            results = await pipe.execute()
-        return sum(int(r) for r in results)
+        back = 0
+        by_mode: dict[str, list[int]] = {}
+        for n, (_, mode, _) in enumerate(items):
+            by_mode.setdefault(mode, []).append(n)
+        for mode, idx in by_mode.items():
+            for chunk in _chunks(idx, BATCH_MATCHES):
+                args: list[Any] = [keys.ticket("")]
+                for n in chunk:
+                    match_id, _, tickets = items[n]
+                    args += [match_id, len(tickets), *tickets]
+                back += int(await self._release(keys=[keys.FORMING, keys.queue(mode), keys.waiting(mode),
+                                                      keys.entries(mode)], args=args))
+        return back
 
     # --- housekeeping -------------------------------------------------------------------------
 
@@ -324,6 +398,10 @@ class TicketQueue:
             waiting = {k.decode(): int(v) for k, v in raw[2 * i].items()}
             out[mode] = (waiting, [int(w) for w in raw[2 * i + 1]])
         return out
+
+
+def _chunks(items: list[int], size: int) -> list[list[int]]:
+    return [items[k:k + size] for k in range(0, len(items), size)]
 
 
 def _now_ms() -> int:

@@ -1,0 +1,213 @@
+"""``create_app(settings)``: the whole matchmaker service wired in one place.
+
+One aiohttp application holds the Redis and MongoDB clients, the adapters, the matching
+loop, the results consumer and the ticket event fan-out; ``cleanup_ctx`` pairs each
+start with its stop. Errors leave handlers as problem+json (``errors.Problem``); anything
+else is logged and answered with a generic 500.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import redis.asyncio as aioredis
+from aiohttp import web
+from pymongo import AsyncMongoClient
+from pymongo.errors import PyMongoError
+from redis.exceptions import RedisError
+
+from elysium import tokens
+from elysium.config import ConfigError
+from elysium.metrics import CONTENT_TYPE_LATEST
+from matchmaker import errors
+from matchmaker.auth import PlayerAuth
+from matchmaker.events import TicketEvents
+from matchmaker.matcher import Matcher
+from matchmaker.metrics import MatchmakerMetrics
+from matchmaker.modes import ModeConfig, ModeError, as_modes, load_modes
+from matchmaker.parties import PartyBook
+from matchmaker.ratings import RatingBook
+from matchmaker.registry import ServerRegistry
+from matchmaker.results import ResultsConsumer
+from matchmaker.settings import MatchmakerSettings
+from matchmaker.tickets import TicketQueue
+
+log = logging.getLogger("matchmaker")
+
+JOIN_ISSUER = "elysium-matchmaker"
+REDIS_CONNECTIONS = 64
+DRAIN_TIMEOUT_S = 10.0
+OPENAPI_PATH = Path(__file__).with_name("openapi.json")
+
+
+@dataclass
+class Services:
+    settings: MatchmakerSettings
+    modes: dict[str, ModeConfig]
+    redis: aioredis.Redis
+    mongo: AsyncMongoClient  # type: ignore[type-arg]
+    queue: TicketQueue
+    parties: PartyBook
+    registry: ServerRegistry
+    ratings: RatingBook
+    matcher: Matcher
+    consumer: ResultsConsumer
+    events: TicketEvents
+    auth: PlayerAuth
+    signer: tokens.Signer
+    metrics: MatchmakerMetrics
+    stop: asyncio.Event = field(default_factory=asyncio.Event)
+    draining: bool = False
+    tasks: list[asyncio.Task[None]] = field(default_factory=list)
+
+
+SERVICES = web.AppKey("services", Services)
+
+
+def _build(settings: MatchmakerSettings, modes: Mapping[str, ModeConfig] | None) -> Services:
+    if modes is not None:
+        mode_map = as_modes(modes)
+    elif settings.modes_file:
+        try:
+            mode_map = load_modes(Path(settings.modes_file).read_text())
+        except OSError as exc:
+            raise ConfigError("ELYSIUM_MATCHMAKER_MODES_FILE",
+                              f"cannot read {settings.modes_file}: {exc.strerror}") from None
+        except ModeError as exc:
+            raise ConfigError("ELYSIUM_MATCHMAKER_MODES_FILE", str(exc)) from None
+    else:
+        mode_map = load_modes(None)
+    # Requests past the pool's size wait for a connection instead of failing.
+    client = aioredis.Redis.from_pool(aioredis.BlockingConnectionPool.from_url(
+        settings.redis_url, max_connections=REDIS_CONNECTIONS, timeout=10))
+    mongo: AsyncMongoClient = AsyncMongoClient(settings.mongo_url)  # type: ignore[type-arg]
+    queue = TicketQueue(client, ttl_s=settings.ticket_ttl_s, retention_s=settings.ticket_retention_s,
+                        forming_timeout_s=settings.forming_timeout_s, stats_window_s=settings.stats_window_s)
+    registry = ServerRegistry(client, fresh_s=settings.server_fresh_s, hold_s=settings.seat_hold_s,
+                              policy=settings.allocation)
+    metrics = MatchmakerMetrics()
+    ratings = RatingBook(mongo, settings.mongo_db)
+    return Services(
+        settings=settings, modes=mode_map, redis=client, mongo=mongo, queue=queue,
+        parties=PartyBook(client, ttl_s=settings.party_ttl_s, max_size=settings.party_max_size),
+        registry=registry, ratings=ratings,
+        matcher=Matcher(queue, registry, mode_map, max_tickets=settings.max_tickets_per_pass, metrics=metrics),
+        consumer=ResultsConsumer(client, ratings, mode_map, settings.resolved_id, metrics=metrics),
+        events=TicketEvents(client),
+        auth=PlayerAuth(tokens.Verifier(tokens.load_public_key(settings.player_public_key or None,
+                                                               settings.player_public_key_file or None))),
+        signer=tokens.Signer(tokens.load_private_key(settings.join_private_key or None,
+                                                     settings.join_private_key_file or None), JOIN_ISSUER),
+        metrics=metrics,
+    )
+
+
+@web.middleware
+async def problem_middleware(request: web.Request,
+                             handler: Callable[[web.Request], Awaitable[web.StreamResponse]]) -> web.StreamResponse:
+    try:
+        return await handler(request)
+    except errors.Problem as exc:
+        return _problem(exc, request.path)
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        code = {404: "not-found", 405: "method-not-allowed", 413: "too-large"}.get(exc.status, "http-error")
+        return _problem(errors.Problem(exc.status, code, exc.reason), request.path)
+    except (RedisError, PyMongoError, OSError) as exc:
+        log.warning("store unavailable", extra={"path": request.path, "error": str(exc)})
+        return _problem(errors.Problem(503, "unavailable", "A data store is unavailable; retry shortly"),
+                        request.path)
+    except asyncio.CancelledError:
+        raise
+    except Exception:
+        log.exception("unhandled error", extra={"path": request.path})
+        return _problem(errors.Problem(500, "internal", "Internal error"), request.path)
+
+
+def _problem(exc: errors.Problem, path: str) -> web.Response:
+    return web.Response(status=exc.status, text=json.dumps(exc.body(path)), content_type="application/problem+json")
+
+
+async def _lifecycle(app: web.Application) -> AsyncIterator[None]:
+    svc = app[SERVICES]
+    loop = asyncio.get_running_loop()
+    svc.tasks = [
+        loop.create_task(svc.matcher.run(svc.stop, svc.settings.match_interval_s), name="matcher"),
+        loop.create_task(svc.consumer.run(svc.stop), name="results"),
+        loop.create_task(svc.events.run(svc.stop), name="events"),
+    ]
+    yield
+    svc.stop.set()
+    # The matching pass in flight finishes (a pass cut short leaves tickets forming until
+    # the forming timeout); the consumer and the subscription notice the stop within 1 s.
+    await asyncio.wait(svc.tasks, timeout=DRAIN_TIMEOUT_S)
+    for task in svc.tasks:
+        task.cancel()
+    await asyncio.gather(*svc.tasks, return_exceptions=True)
+    await svc.redis.aclose()
+    await svc.mongo.close()
+
+
+async def _on_shutdown(app: web.Application) -> None:
+    svc = app[SERVICES]
+    svc.draining = True
+    svc.stop.set()
+    svc.events.wake_all()  # open event streams see the stop and end, so the runner can close
+
+
+def create_app(settings: MatchmakerSettings, *, modes: Mapping[str, ModeConfig] | None = None,
+               run_loops: bool = True) -> web.Application:
+    """The matchmaker service. ``modes`` overrides the modes file; ``run_loops=False`` serves the
+    API without the matching loop and results consumer (tests drive :class:`Matcher` directly)."""
+    from matchmaker import api
+
+    app = web.Application(middlewares=[problem_middleware], client_max_size=64 * 1024)
+    svc = _build(settings, modes)
+    app[SERVICES] = svc
+    if run_loops:
+        app.cleanup_ctx.append(_lifecycle)
+    else:
+        app.cleanup_ctx.append(_events_only)
+    app.on_shutdown.append(_on_shutdown)
+    api.add_routes(app)
+    return app
+
+
+async def _events_only(app: web.Application) -> AsyncIterator[None]:
+    svc = app[SERVICES]
+    task = asyncio.get_running_loop().create_task(svc.events.run(svc.stop), name="events")
+    yield
+    svc.stop.set()
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+    await svc.redis.aclose()
+    await svc.mongo.close()
+
+
+async def health(request: web.Request) -> web.Response:
+    return web.json_response({"status": "ok"})
+
+
+async def ready(request: web.Request) -> web.Response:
+    svc = request.app[SERVICES]
+    try:
+        redis_ok = bool(await asyncio.wait_for(svc.redis.ping(), 2.0))
+    except (RedisError, OSError, TimeoutError):
+        redis_ok = False
+    ok = redis_ok and not svc.draining
+    return web.json_response({"ready": ok, "redis": redis_ok, "draining": svc.draining}, status=200 if ok else 503)
+
+
+async def metrics(request: web.Request) -> web.Response:
+    body = request.app[SERVICES].metrics.render()
+    return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+
+async def openapi(request: web.Request) -> web.Response:
+    return web.Response(body=OPENAPI_PATH.read_bytes(), content_type="application/json")

@@ -1,0 +1,35 @@
+"""The matchmaker's Prometheus metrics."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from elysium.metrics import Metrics
+
+PASS_BUCKETS_S = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
+WAIT_BUCKETS_S = (0.5, 1.0, 2.0, 5.0, 10.0, 20.0, 30.0, 60.0, 120.0, 300.0)
+
+
+class MatchmakerMetrics:
+    def __init__(self) -> None:
+        m = self.m = Metrics("matchmaker")
+        self.tickets = m.counter("tickets_total", "Tickets by outcome of the create call", ("mode", "outcome"))
+        self.cancelled = m.counter("tickets_cancelled_total", "Tickets cancelled by players")
+        self.matches = m.counter("matches_total", "Matches formed by this replica")
+        self.matched_players = m.counter("matched_players_total", "Players placed in matches by this replica")
+        self.lost_races = m.counter("lost_races_total", "Proposals dropped because their tickets were taken first")
+        self.no_server = m.counter("no_server_total", "Proposals dropped for want of a game server with room")
+        self.expired = m.counter("tickets_expired_total", "Tickets this replica expired")
+        self.passes = m.histogram("pass_seconds", "Duration of one matching pass", PASS_BUCKETS_S)
+        self.ratings = m.counter("ratings_applied_total", "Matches whose results updated ratings")
+        self.sse = m.gauge("event_streams", "Open ticket event streams")
+
+    def observe_pass(self, report: Any) -> None:
+        self.matches.inc(report.matches)
+        self.matched_players.inc(report.players)
+        self.lost_races.inc(report.lost_races)
+        self.no_server.inc(report.no_server)
+        self.expired.inc(report.expired)
+
+    def render(self) -> bytes:
+        return self.m.render()
