@@ -18,10 +18,10 @@ from typing import Any
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
-from elysium import tokens
 from commerce import ledger
 from commerce.errors import Problem
 from commerce.store import Doc, Session, Store, now
+from elysium import tokens
 
 ISSUER = "elysium-commerce"
 USERNAME = r"[A-Za-z0-9][A-Za-z0-9_.-]{2,31}"
@@ -77,9 +77,10 @@ class Accounts:
                                    {"name": account["display_name"]})
         refresh = secrets.token_urlsafe(32)
         at = now()
+        expires = at + timedelta(seconds=self.refresh_ttl_s)
         await self.store.refresh.insert_one({"_id": _hash_token(refresh), "account": account["_id"],
                                              "family": family or uuid.uuid4().hex, "used": False, "revoked": False,
-                                             "created_at": at, "expires_at": at + timedelta(seconds=self.refresh_ttl_s)})
+                                             "created_at": at, "expires_at": expires})
         return TokenPair(access, refresh, self.access_ttl_s)
 
     async def register(self, username: str, password: str, display_name: str | None) -> tuple[Doc, TokenPair]:

@@ -64,13 +64,21 @@ def check_items(items: Iterable[Mapping[str, Any]], accounts: set[str] | frozens
 
 
 def check_supply(caps: Mapping[str, int | None], counts: Mapping[str, int],
-                 minted: Mapping[str, int]) -> list[Problem]:
+                 supply: Mapping[str, tuple[Any, Any]]) -> list[Problem]:
+    """``supply`` maps a capped item type to its counter (minted, remaining)."""
     out: list[Problem] = []
     for item_type, cap in sorted(caps.items()):
         made = counts.get(item_type, 0)
-        if cap is not None and made > cap:
-            out.append(Problem("supply_exceeded", f"item type {item_type}", f"{made} items exist but the cap is {cap}"))
-        if item_type in minted and minted[item_type] != made:
-            out.append(Problem("supply_counter", f"item type {item_type}",
-                               f"the minted counter says {minted[item_type]} but {made} items exist"))
+        subject = f"item type {item_type}"
+        if cap is None:
+            continue
+        if made > cap:
+            out.append(Problem("supply_exceeded", subject, f"{made} items exist but the cap is {cap}"))
+        if item_type not in supply:
+            out.append(Problem("supply_counter", subject, "a capped type has no supply counter"))
+            continue
+        minted, remaining = supply[item_type]
+        if minted != made or not isinstance(remaining, int) or minted + remaining != cap:
+            out.append(Problem("supply_counter", subject, f"the counter says minted {minted}, remaining "
+                                                          f"{remaining} but {made} items exist and the cap is {cap}"))
     return out

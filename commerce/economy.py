@@ -10,16 +10,22 @@ transaction, and a capped item type by a conditional ``$inc`` on its supply coun
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from pymongo import DESCENDING
+from pymongo.errors import DuplicateKeyError
 
 from commerce import ledger, pricing
 from commerce.catalog import ItemType
 from commerce.errors import Problem
 from commerce.rules import Reward
 from commerce.store import Conflict, Doc, Session, Store, now
+
+
+class Replay(Exception):
+    """The ledger already holds this operation's entry: answer with its first outcome."""
 
 
 @dataclass(frozen=True)
@@ -60,7 +66,7 @@ class Economy:
     # --- reads ------------------------------------------------------------------------------
 
     async def wallet(self, account: str) -> dict[str, int]:
-        out = {c: 0 for c in ledger.CURRENCIES}
+        out: dict[str, int] = {c: 0 for c in ledger.CURRENCIES}
         async for w in self.store.wallets.find({"account": account}):
             out[w["currency"]] = int(w["balance"])
         return out
@@ -85,9 +91,12 @@ class Economy:
     # --- the shared step: one wallet change with its ledger entry -----------------------------
 
     async def _move(self, s: Session, change: ledger.Change, entry: Doc) -> int:
-        """Inside a transaction: apply ``change`` with compare-and-set and append ``entry``."""
+        """Inside a transaction: apply ``change`` with compare-and-set and append ``entry``.
+
+        A duplicate ledger ``_id`` means this operation was already applied: :class:`Replay`.
+        """
         wid = ledger.wallet_id(change.account, change.currency)
-        wallet = await self.store.wallets.find_one({"_id": wid}, session=s)
+        wallet = await self.store.wallets.find_one({"_id": wid}, {"balance": 1}, session=s)
         if wallet is None:
             raise Problem("unknown_account", f"account {change.account} has no {change.currency} wallet")
         balance = int(wallet["balance"])
@@ -97,7 +106,10 @@ class Economy:
             raise _money_problem(exc) from None
         entry.update(account=change.account, currency=change.currency, delta=change.delta, balance_after=after,
                      at=now())
-        await self.store.ledger.insert_one(entry, session=s)
+        try:
+            await self.store.ledger.insert_one(entry, session=s)
+        except DuplicateKeyError:
+            raise Replay(entry["_id"]) from None
         done = await self.store.wallets.update_one({"_id": wid, "balance": balance},
                                                    {"$set": {"balance": after, "updated_at": entry["at"]}}, session=s)
         if done.matched_count != 1:
@@ -110,11 +122,12 @@ class Economy:
             if await self.store.items.find_one({"unique_owner": f"{owner}|{item.id}"}, {"_id": 1}, session=s):
                 raise Problem("already_owned", f"{owner} already owns a {item.id}")
         if item.supply_cap is not None:
+            # The counter, not the catalog, is the truth: admins change both in one transaction.
             done = await self.store.supply.update_one(
-                {"_id": item.id, "minted": {"$lte": item.supply_cap - quantity}}, {"$inc": {"minted": quantity}},
-                session=s)
+                {"_id": item.id, "remaining": {"$gte": quantity}}, {"$inc": {"remaining": -quantity,
+                                                                            "minted": quantity}}, session=s)
             if done.matched_count != 1:
-                raise Problem("sold_out", f"{item.id} has reached its supply cap of {item.supply_cap}")
+                raise Problem("sold_out", f"{item.id} has reached its supply cap")
         docs = [_item_doc(item, owner, origin) for _ in range(quantity)]
         if len(docs) == 1:
             await self.store.items.insert_one(docs[0], session=s)
@@ -124,39 +137,45 @@ class Economy:
 
     # --- purchases --------------------------------------------------------------------------
 
+    async def _replayed(self, eid: str, fp: str, shape: Callable[[Doc], dict[str, Any]]) -> Outcome:
+        entry = await self.store.ledger.find_one({"_id": eid})
+        if entry is None:  # cannot happen after a committed duplicate; be loud rather than wrong
+            raise Problem("busy", "the first request with this Idempotency-Key is still settling; retry")
+        if entry.get("fingerprint") != fp:
+            raise Problem("idempotency_key_reused",
+                          "this Idempotency-Key was used for a different request; use a new key")
+        return Outcome(shape(entry), replayed=True)
+
     async def purchase(self, account: str, item_id: str, currency: str, quantity: int, key: str) -> Outcome:
         eid = ledger.entry_id("purchase", account, key)
         fp = ledger.fingerprint({"item_id": item_id, "currency": currency, "quantity": quantity})
-
-        def replay(entry: Doc) -> Outcome:
-            if entry.get("fingerprint") != fp:
-                raise Problem("idempotency_key_reused",
-                              "this Idempotency-Key was used for a different purchase; use a new key")
-            return Outcome(purchase_body(entry), replayed=True)
-
-        existing = await self.store.ledger.find_one({"_id": eid})
-        if existing is not None:
-            return replay(existing)
         item = await self.store.get_item(item_id)
         if item is None:
+            if await self.store.ledger.find_one({"_id": eid}, {"_id": 1}):
+                return await self._replayed(eid, fp, purchase_body)
             raise Problem("unknown_item", f"there is no item type {item_id}")
         try:
             q = pricing.quote(item, currency, quantity)
         except pricing.PricingError as exc:
+            if await self.store.ledger.find_one({"_id": eid}, {"_id": 1}):
+                return await self._replayed(eid, fp, purchase_body)
             raise Problem("not_for_sale" if exc.code == "not_for_sale" else "invalid_request", str(exc)) from None
 
         async def body(s: Session) -> Outcome:
-            found = await self.store.ledger.find_one({"_id": eid}, session=s)
-            if found is not None:
-                return replay(found)
             entry: Doc = {"_id": eid, "kind": "purchase", "reason": f"bought {q.quantity} x {q.item_id}",
                           "ref": q.item_id, "item_id": q.item_id, "quantity": q.quantity, "fingerprint": fp}
-            items = await self._mint(s, item, account, q.quantity, {"kind": "purchase", "ledger": eid})
-            entry["items"] = items
+            entry["items"] = await self._mint(s, item, account, q.quantity, {"kind": "purchase", "ledger": eid})
             await self._move(s, ledger.Change(ledger.AccountId(account), q.currency, -q.total), entry)
             return Outcome(purchase_body(entry), replayed=False)
 
-        return await self.store.transaction(body)
+        try:
+            return await self.store.transaction(body)
+        except (Replay, Problem) as exc:
+            # A refusal may only be a retry of a purchase that already went through (the
+            # one-per-owner rule or the balance now refuse it): answer with the first outcome.
+            if isinstance(exc, Replay) or await self.store.ledger.find_one({"_id": eid}, {"_id": 1}):
+                return await self._replayed(eid, fp, purchase_body)
+            raise
 
     # --- grants by an admin -----------------------------------------------------------------
 
@@ -165,16 +184,17 @@ class Economy:
         fp = ledger.fingerprint({"account_id": account, "currency": currency, "amount": amount, "reason": reason})
 
         async def body(s: Session) -> Outcome:
-            found = await self.store.ledger.find_one({"_id": eid}, session=s)
-            if found is not None:
-                if found.get("fingerprint") != fp:
-                    raise Problem("idempotency_key_reused", "this Idempotency-Key was used for a different grant")
-                return Outcome(grant_body(found), replayed=True)
             entry: Doc = {"_id": eid, "kind": "grant", "reason": reason, "ref": None, "items": [], "fingerprint": fp}
-            await self._move(s, ledger.Change(ledger.AccountId(account), currency, amount), entry)  # type: ignore[arg-type]
+            change = ledger.Change(ledger.AccountId(account), cast(ledger.Currency, currency), amount)
+            await self._move(s, change, entry)
             return Outcome(grant_body(entry), replayed=False)
 
-        return await self.store.transaction(body)
+        try:
+            return await self.store.transaction(body)
+        except (Replay, Problem) as exc:
+            if isinstance(exc, Replay) or await self.store.ledger.find_one({"_id": eid}, {"_id": 1}):
+                return await self._replayed(eid, fp, grant_body)
+            raise
 
     # --- match rewards ----------------------------------------------------------------------
 
@@ -221,4 +241,7 @@ class Economy:
             await self.store.rewards.insert_one(record, session=s)
             return "granted"
 
-        return await self.store.transaction(body)
+        try:
+            return await self.store.transaction(body)
+        except Replay:
+            return "duplicate"

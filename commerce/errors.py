@@ -38,6 +38,7 @@ PROBLEMS: dict[str, tuple[int, str]] = {
     "already_owned": (409, "A unique item of this type is already owned"),
     "not_for_sale": (409, "This item type is not sold for that currency"),
     "cap_below_supply": (409, "The new supply cap is below the items already made"),
+    "cap_change": (409, "A supply cap can only be set when an item type is created"),
     "rate_limited": (429, "Too many attempts"),
     "busy": (503, "Too much contention; retry the same request"),
     "unavailable": (503, "A backing service is unavailable"),

@@ -8,6 +8,7 @@ stored state by the adapter, with the numbers this module computes.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import cast
 
 from commerce import ledger
 from commerce.catalog import ItemType
@@ -39,7 +40,8 @@ def quote(item: ItemType, currency: str, quantity: int) -> Quote:
     total = unit * quantity
     if total > ledger.MAX_AMOUNT:
         raise PricingError("bad_quantity", f"a purchase may cost at most {ledger.MAX_AMOUNT}")
-    return Quote(item_id=item.id, currency=currency, quantity=quantity, unit_price=unit, total=total)  # type: ignore[arg-type]
+    return Quote(item_id=item.id, currency=cast(ledger.Currency, currency), quantity=quantity, unit_price=unit,
+                 total=total)
 
 
 def supply_left(cap: int | None, minted: int) -> int | None:

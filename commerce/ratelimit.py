@@ -33,7 +33,10 @@ class LoginLimiter:
         """Seconds until another attempt is allowed; 0 when it is allowed now."""
         ukey, akey = user_key(username), addr_key(address)
         async with self.client.pipeline(transaction=False) as pipe:
-            pipe.get(ukey).get(akey).ttl(ukey).ttl(akey)
+            pipe.get(ukey)
+            pipe.get(akey)
+            pipe.ttl(ukey)
+            pipe.ttl(akey)
             users, addrs, uttl, attl = await pipe.execute()
         wait = 0
         if users is not None and int(users) >= self.per_user:
@@ -45,7 +48,8 @@ class LoginLimiter:
     async def failed(self, username: str, address: str) -> None:
         async with self.client.pipeline(transaction=True) as pipe:
             for key in (user_key(username), addr_key(address)):
-                pipe.incr(key).expire(key, self.window_s, nx=True)
+                pipe.incr(key)
+                pipe.expire(key, self.window_s, nx=True)
             await pipe.execute()
 
     async def succeeded(self, username: str) -> None:

@@ -19,11 +19,11 @@ import redis.asyncio as aioredis
 from pymongo.errors import PyMongoError
 from redis.exceptions import RedisError, ResponseError
 
-from elysium import keys
 from commerce import rules
 from commerce.catalog import ItemType
 from commerce.economy import Economy
 from commerce.errors import Problem
+from elysium import keys
 
 log = logging.getLogger("commerce.rewards")
 
@@ -77,17 +77,18 @@ class RewardsConsumer:
     async def step(self) -> int:
         """One round: take over stale entries, retry our own pending ones, then read new ones."""
         done = 0
-        _, claimed, *_ = await self.client.xautoclaim(self.stream, self.group, self.consumer, self.claim_idle_ms,
-                                                      "0-0", count=BATCH)
+        reply: Any = await self.client.xautoclaim(self.stream, self.group, self.consumer, self.claim_idle_ms,
+                                                  "0-0", count=BATCH)
+        claimed: list[tuple[bytes, dict[bytes, bytes] | None]] = reply[1]
         for entry_id, fields in claimed:
             done += await self._handle(entry_id, fields)
-        pending = await self.client.xreadgroup(self.group, self.consumer, {self.stream: "0"}, count=BATCH)
+        pending: Any = await self.client.xreadgroup(self.group, self.consumer, {self.stream: "0"}, count=BATCH)
         for _, entries in pending or []:
             for entry_id, fields in entries:
                 done += await self._handle(entry_id, fields)
         if done:
             return done
-        fresh = await self.client.xreadgroup(self.group, self.consumer, {self.stream: ">"}, count=BATCH,
+        fresh: Any = await self.client.xreadgroup(self.group, self.consumer, {self.stream: ">"}, count=BATCH,
                                              block=BLOCK_MS)
         for _, entries in fresh or []:
             for entry_id, fields in entries:

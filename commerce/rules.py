@@ -103,7 +103,7 @@ class Reward:
     items: tuple[str, ...] = field(default=())
 
 
-def _int(value: Any, what: str) -> int:
+def _int(value: object, what: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
         raise ResultError(f"{what} must be a whole number")
     return value

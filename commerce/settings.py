@@ -29,8 +29,9 @@ class CommerceSettings:
     service_public_key_file: str = setting("ELYSIUM_SERVICE_PUBLIC_KEY_FILE", "",
                                            "Public key (PEM file) verifying service tokens for /v1/admin; "
                                            "unset: the admin API answers 403")
-    catalog_file: str = setting("ELYSIUM_COMMERCE_CATALOG_FILE", DEFAULT_CATALOG,
-                                "Versioned catalog file loaded at start when newer than the stored one")
+    catalog_file: str = setting("ELYSIUM_COMMERCE_CATALOG_FILE", "",
+                                "Versioned catalog file loaded at start when newer than the stored one "
+                                "(default: the catalog.json shipped in the commerce package)")
     access_token_ttl_s: int = setting("ELYSIUM_ACCESS_TOKEN_TTL_S", 900, "Lifetime of a player access token",
                                       unit="s", check=between(30, 86_400))
     refresh_token_ttl_s: int = setting("ELYSIUM_REFRESH_TOKEN_TTL_S", 30 * 86_400, "Lifetime of a refresh token",
@@ -76,5 +77,22 @@ class CommerceSettings:
             raise ConfigError("ELYSIUM_COMMERCE_DB", "must be a MongoDB database name without / \\ . space \" $")
 
     @property
+    def resolved_catalog_file(self) -> str:
+        return self.catalog_file or DEFAULT_CATALOG
+
+    @property
     def resolved_consumer(self) -> str:
         return self.consumer_name or f"{socket.gethostname()}-{os.getpid()}"
+
+
+@dataclass(frozen=True)
+class AuditSettings:
+    """What ``elysium audit`` reads: only the database."""
+
+    mongo_url: str = setting("ELYSIUM_MONGO_URL", "", "MongoDB holding accounts, wallets, ledger and items",
+                             secret=True)
+    db_name: str = setting("ELYSIUM_COMMERCE_DB", "elysium_commerce", "MongoDB database name of commerce")
+
+    def validate(self) -> None:
+        if not self.mongo_url:
+            raise ConfigError("ELYSIUM_MONGO_URL", "is not set; point it at the MongoDB to audit")

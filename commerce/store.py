@@ -59,7 +59,6 @@ class Store:
         await self.ledger.create_index([("account", ASCENDING), ("at", DESCENDING)])
         await self.items.create_index([("owner", ASCENDING), ("created_at", DESCENDING)])
         await self.items.create_index("unique_owner", unique=True, sparse=True)
-        await self.items.create_index("type")
         await self.refresh.create_index("family")
         await self.refresh.create_index("account")
 
@@ -99,17 +98,27 @@ class Store:
         return True
 
     async def put_item(self, item: catalog.ItemType) -> None:
-        """Create or replace an item type; a supply cap below what exists is refused."""
+        """Create or replace an item type.
+
+        A supply cap is set when a type is created; later it may be raised or lowered (not
+        below what exists) but not added or removed, so no purchase can ever miss a cap. The
+        supply counter (``minted``, ``remaining``) is written in the same transaction, so a
+        purchase racing a cap change conflicts with it instead of slipping past.
+        """
 
         async def body(s: Session) -> None:
+            old = await self.catalog.find_one({"_id": item.id}, {"supply_cap": 1}, session=s)
+            if old is not None and (old.get("supply_cap") is None) != (item.supply_cap is None):
+                raise Problem("cap_change", f"{item.id} {'has no' if old.get('supply_cap') is None else 'has a'} "
+                                            "supply cap; a cap can only be set when an item type is created")
             if item.supply_cap is not None:
                 supply = await self.supply.find_one({"_id": item.id}, session=s)
-                minted = int(supply["minted"]) if supply else await self.items.count_documents(
-                    {"type": item.id}, session=s)
+                minted = int(supply["minted"]) if supply else 0
                 if minted > item.supply_cap:
                     raise Problem("cap_below_supply", f"{minted} items of {item.id} exist; the cap cannot be lower")
-                if supply is None:
-                    await self.supply.insert_one({"_id": item.id, "minted": minted}, session=s)
+                await self.supply.update_one({"_id": item.id}, {"$set": {"minted": minted,
+                                                                         "remaining": item.supply_cap - minted}},
+                                             upsert=True, session=s)
             await self.catalog.replace_one({"_id": item.id}, {"_id": item.id, **item.to_doc(), "updated_at": now()},
                                            upsert=True, session=s)
 
@@ -122,9 +131,9 @@ class Store:
     async def list_items(self) -> list[catalog.ItemType]:
         return [catalog.from_doc(d) async for d in self.catalog.find({}).sort("_id", ASCENDING)]
 
-    async def supply_minted(self, item_id: str) -> int:
-        doc = await self.supply.find_one({"_id": item_id})
-        return int(doc["minted"]) if doc else 0
+    async def supply_left(self, item_id: str) -> int:
+        doc = await self.supply.find_one({"_id": item_id}, {"remaining": 1})
+        return int(doc["remaining"]) if doc else 0
 
     # --- audit ------------------------------------------------------------------------------
 
@@ -142,7 +151,7 @@ class Store:
                                           f"delta is {delta!r}")], {}
                 sums[key] = sums.get(key, 0) + delta
                 entries += 1
-            wallets = [(w.get("account"), w.get("currency"), w.get("balance"))
+            wallets = [(str(w.get("account")), str(w.get("currency")), w.get("balance"))
                        async for w in self.wallets.find({}, session=s)]
             accounts = {a["_id"] async for a in self.accounts.find({}, {"_id": 1}, session=s)}
             items = [i async for i in self.items.find({}, {"owner": 1, "custody": 1, "type": 1}, session=s)]
@@ -150,9 +159,9 @@ class Store:
             for i in items:
                 counts[str(i.get("type"))] = counts.get(str(i.get("type")), 0) + 1
             caps = {d["_id"]: d.get("supply_cap") async for d in self.catalog.find({}, session=s)}
-            minted = {d["_id"]: int(d.get("minted", 0)) async for d in self.supply.find({}, session=s)}
+            supply = {d["_id"]: (d.get("minted"), d.get("remaining")) async for d in self.supply.find({}, session=s)}
             problems = (audit.check_wallets(wallets, sums) + audit.check_items(items, accounts)
-                        + audit.check_supply(caps, counts, minted))
+                        + audit.check_supply(caps, counts, supply))
             return problems, {"wallets": len(wallets), "ledger_entries": entries, "items": len(items),
                               "accounts": len(accounts)}
 

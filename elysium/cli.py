@@ -16,7 +16,7 @@ SERVICE_PACKAGES = ("gameserver", "matchmaker", "spectator", "commerce", "butler
 
 
 def _service_modules() -> list[object]:
-    found = []
+    found: list[object] = []
     for name in SERVICE_PACKAGES:
         try:
             found.append(importlib.import_module(f"{name}.cli"))

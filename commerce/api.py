@@ -1,0 +1,222 @@
+"""The /v1 routes. Handlers validate, call one adapter method and shape the answer."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+
+from commerce import catalog, ledger
+from commerce.accounts import USERNAME, profile_body
+from commerce.appkeys import ACCOUNTS, ADMIN_VERIFIER, ECONOMY, LIMITER, PLAYER_TOKENS, SETTINGS, STORE
+from commerce.edge import bearer, idempotency_key, json_response, read_json, verify
+from commerce.errors import Problem
+from commerce.validation import Field, Invalid, check, json_size
+from elysium import tokens
+
+ADMIN_SCOPE = "commerce:admin"
+PASSWORD = Field(str, min=8, max=256)
+
+REGISTER = {"username": Field(str, pattern=USERNAME), "password": PASSWORD,
+            "display_name": Field(str, required=False, min=1, max=32)}
+LOGIN = {"username": Field(str, min=1, max=64), "password": Field(str, min=1, max=256)}
+REFRESH = {"refresh_token": Field(str, min=16, max=256)}
+PASSWORD_CHANGE = {"current_password": Field(str, min=1, max=256), "new_password": PASSWORD}
+PROFILE = {"display_name": Field(str, min=1, max=32),
+           "avatar_url": Field(str, nullable=True, max=512, pattern=r"https://[^\s]+"),
+           "region": Field(str, nullable=True, pattern=r"[a-z0-9-]{2,32}"),
+           "settings": Field(dict, max=50, extra=lambda v: json_size(v, 4096))}
+PURCHASE = {"item_id": Field(str, pattern=catalog.ITEM_ID), "currency": Field(str, choices=ledger.CURRENCIES),
+            "quantity": Field(int, required=False, min=1, max=catalog.MAX_STACK_PURCHASE)}
+GRANT = {"account_id": Field(str, min=1, max=64), "currency": Field(str, choices=ledger.CURRENCIES),
+         "amount": Field(int, min=1, max=ledger.MAX_AMOUNT), "reason": Field(str, min=1, max=200)}
+
+
+async def _body(request: web.Request, schema: dict[str, Field], *, partial: bool = False) -> dict[str, Any]:
+    raw = await read_json(request, request.app[SETTINGS].max_body_bytes)
+    try:
+        return check(raw, schema, partial=partial)
+    except Invalid as exc:
+        raise Problem("invalid_request", "the request has invalid fields", errors=exc.errors) from None
+
+
+def player(request: web.Request) -> str:
+    return str(request.app[PLAYER_TOKENS].claims(bearer(request))["sub"])
+
+
+def admin(request: web.Request) -> dict[str, Any]:
+    verifier = request.app[ADMIN_VERIFIER]
+    if verifier is None:
+        raise Problem("admin_disabled", "set ELYSIUM_SERVICE_PUBLIC_KEY_FILE to enable the admin API")
+    claims = verify(verifier, bearer(request), tokens.SERVICE_AUDIENCE, None)
+    scope = claims.get("scope")
+    scopes = scope.split() if isinstance(scope, str) else []
+    if ADMIN_SCOPE not in scopes:
+        raise Problem("forbidden", f"the service token lacks the {ADMIN_SCOPE} scope")
+    return claims
+
+
+def _limit(request: web.Request) -> int:
+    raw = request.query.get("limit", "50")
+    if not raw.isdigit() or not 1 <= int(raw) <= 200:
+        raise Problem("invalid_request", "limit must be a whole number from 1 to 200", errors={"limit": "1..200"})
+    return int(raw)
+
+
+def _address(request: web.Request) -> str:
+    return request.remote or "unknown"
+
+
+# --- accounts -------------------------------------------------------------------------------
+
+async def register(request: web.Request) -> web.Response:
+    body = await _body(request, REGISTER)
+    doc, pair = await request.app[ACCOUNTS].register(body["username"], body["password"], body.get("display_name"))
+    return json_response({**pair.body(doc["_id"]), "profile": profile_body(doc)}, 201)
+
+
+async def login(request: web.Request) -> web.Response:
+    body = await _body(request, LOGIN)
+    limiter = request.app[LIMITER]
+    address = _address(request)
+    wait = await limiter.blocked_for(body["username"], address)
+    if wait:
+        raise Problem("rate_limited", f"too many failed logins; try again in {wait} s",
+                      headers={"Retry-After": str(wait)})
+    found = await request.app[ACCOUNTS].login(body["username"], body["password"])
+    if found is None:
+        await limiter.failed(body["username"], address)
+        raise Problem("invalid_credentials", "the username or the password is wrong")
+    await limiter.succeeded(body["username"])
+    doc, pair = found
+    return json_response(pair.body(doc["_id"]))
+
+
+async def refresh(request: web.Request) -> web.Response:
+    body = await _body(request, REFRESH)
+    doc, pair = await request.app[ACCOUNTS].refresh(body["refresh_token"])
+    return json_response(pair.body(doc["_id"]))
+
+
+async def logout(request: web.Request) -> web.Response:
+    body = await _body(request, REFRESH)
+    await request.app[ACCOUNTS].logout(body["refresh_token"])
+    return web.Response(status=204)
+
+
+async def change_password(request: web.Request) -> web.Response:
+    account = player(request)
+    body = await _body(request, PASSWORD_CHANGE)
+    if not await request.app[ACCOUNTS].change_password(account, body["current_password"], body["new_password"]):
+        raise Problem("invalid_credentials", "the current password is wrong")
+    return web.Response(status=204)
+
+
+async def me(request: web.Request) -> web.Response:
+    return json_response(profile_body(await request.app[ACCOUNTS].profile(player(request))))
+
+
+async def edit_me(request: web.Request) -> web.Response:
+    account = player(request)
+    body = await _body(request, PROFILE, partial=True)
+    return json_response(profile_body(await request.app[ACCOUNTS].edit_profile(account, body)))
+
+
+# --- economy --------------------------------------------------------------------------------
+
+async def wallet(request: web.Request) -> web.Response:
+    account = player(request)
+    return json_response({"account_id": account, "balances": await request.app[ECONOMY].wallet(account)})
+
+
+async def ledger_page(request: web.Request) -> web.Response:
+    account = player(request)
+    before = request.query.get("before")
+    entries = await request.app[ECONOMY].ledger_page(account, _limit(request), before)
+    return json_response({"entries": entries})
+
+
+async def items(request: web.Request) -> web.Response:
+    account = player(request)
+    return json_response({"items": await request.app[ECONOMY].inventory(account, _limit(request))})
+
+
+async def list_catalog(request: web.Request) -> web.Response:
+    store = request.app[STORE]
+    out = []
+    for item in await store.list_items():
+        doc = item.to_doc()
+        if item.supply_cap is not None:
+            doc["supply_left"] = await store.supply_left(item.id)
+        out.append(doc)
+    return json_response({"items": out})
+
+
+async def get_catalog_item(request: web.Request) -> web.Response:
+    item_id = request.match_info["item_id"]
+    store = request.app[STORE]
+    item = await store.get_item(item_id) if catalog.is_item_id(item_id) else None
+    if item is None:
+        raise Problem("unknown_item", f"there is no item type {item_id[:64]}")
+    doc = item.to_doc()
+    if item.supply_cap is not None:
+        doc["supply_left"] = await store.supply_left(item.id)
+    return json_response(doc)
+
+
+async def purchase(request: web.Request) -> web.Response:
+    account = player(request)
+    key = idempotency_key(request)
+    body = await _body(request, PURCHASE)
+    outcome = await request.app[ECONOMY].purchase(account, body["item_id"], body["currency"],
+                                                  body.get("quantity", 1), key)
+    return json_response(outcome.body, 200 if outcome.replayed else 201,
+                         {"Idempotent-Replayed": "true" if outcome.replayed else "false"})
+
+
+# --- admin ----------------------------------------------------------------------------------
+
+async def put_catalog_item(request: web.Request) -> web.Response:
+    admin(request)
+    item_id = request.match_info["item_id"]
+    raw = await read_json(request, request.app[SETTINGS].max_body_bytes)
+    if isinstance(raw, dict) and "id" not in raw:
+        raw = {**raw, "id": item_id}
+    try:
+        item = catalog.parse_item(raw)
+    except catalog.CatalogError as exc:
+        raise Problem("invalid_request", "the item type has invalid fields", errors=exc.errors) from None
+    if item.id != item_id:
+        raise Problem("invalid_request", "the id in the body differs from the one in the path",
+                      errors={"id": "must equal the path's item id"})
+    await request.app[STORE].put_item(item)
+    return json_response(item.to_doc())
+
+
+async def admin_grant(request: web.Request) -> web.Response:
+    admin(request)
+    key = idempotency_key(request)
+    body = await _body(request, GRANT)
+    outcome = await request.app[ECONOMY].grant(body["account_id"], body["currency"], body["amount"], body["reason"],
+                                               key)
+    return json_response(outcome.body, 200 if outcome.replayed else 201,
+                         {"Idempotent-Replayed": "true" if outcome.replayed else "false"})
+
+
+def add_routes(app: web.Application) -> None:
+    r = app.router
+    r.add_post("/v1/accounts", register)
+    r.add_post("/v1/sessions", login)
+    r.add_post("/v1/sessions/refresh", refresh)
+    r.add_post("/v1/sessions/logout", logout)
+    r.add_get("/v1/me", me)
+    r.add_patch("/v1/me", edit_me)
+    r.add_post("/v1/me/password", change_password)
+    r.add_get("/v1/me/wallet", wallet)
+    r.add_get("/v1/me/ledger", ledger_page)
+    r.add_get("/v1/me/items", items)
+    r.add_get("/v1/catalog", list_catalog)
+    r.add_get("/v1/catalog/{item_id}", get_catalog_item)
+    r.add_post("/v1/purchases", purchase)
+    r.add_put("/v1/admin/catalog/{item_id}", put_catalog_item)
+    r.add_post("/v1/admin/grants", admin_grant)

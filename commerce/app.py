@@ -1,0 +1,193 @@
+"""The commerce service, wired in one place: :func:`create_app`; and :func:`serve` to run it."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import signal
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import redis.asyncio as aioredis
+from aiohttp import web
+from pymongo.errors import PyMongoError
+from redis.exceptions import RedisError
+
+from commerce import api, catalog, rewards
+from commerce import openapi as openapi_doc
+from commerce.accounts import ISSUER, Accounts
+from commerce.appkeys import (ACCOUNTS, ADMIN_VERIFIER, ECONOMY, LIMITER, METRICS, OPENAPI, PLAYER_TOKENS, REDIS,
+                              SETTINGS, STATUS, STORE, Status)
+from commerce.economy import Economy
+from commerce.edge import VerifiedTokens, json_response, make_middleware
+from commerce.errors import Problem
+from commerce.metrics import CommerceMetrics
+from commerce.ratelimit import LoginLimiter
+from commerce.settings import CommerceSettings
+from commerce.store import Store, mongo_client
+from elysium import config, tokens
+from elysium.config import ConfigError
+from elysium.metrics import CONTENT_TYPE_LATEST
+
+log = logging.getLogger("commerce")
+
+
+
+def read_catalog(path: str) -> catalog.CatalogFile:
+    try:
+        raw = json.loads(Path(path).read_text())
+    except OSError as exc:
+        raise ConfigError("ELYSIUM_COMMERCE_CATALOG_FILE", f"cannot read {path}: {exc.strerror}") from None
+    except ValueError as exc:
+        raise ConfigError("ELYSIUM_COMMERCE_CATALOG_FILE", f"{path} is not JSON: {exc}") from None
+    try:
+        return catalog.parse_file(raw)
+    except catalog.CatalogError as exc:
+        raise ConfigError("ELYSIUM_COMMERCE_CATALOG_FILE", f"{path} is not a valid catalog: {exc}") from None
+
+
+def _keys(settings: CommerceSettings) -> tuple[tokens.Signer, tokens.Verifier, tokens.Verifier | None]:
+    private = tokens.load_private_key(path=settings.player_private_key_file)
+    public = (tokens.load_public_key(path=settings.player_public_key_file) if settings.player_public_key_file
+              else private.public_key())
+    admin = (tokens.Verifier(tokens.load_public_key(path=settings.service_public_key_file))
+             if settings.service_public_key_file else None)
+    return tokens.Signer(private, ISSUER), tokens.Verifier(public), admin
+
+
+def create_app(settings: CommerceSettings) -> web.Application:
+    """Build the whole service. Connections open and close in ``cleanup_ctx``."""
+    from argon2 import PasswordHasher
+
+    cat = read_catalog(settings.resolved_catalog_file)
+    mode_rules = rewards.parse_mode_rules(cat.rewards)
+    signer, verifier, admin_verifier = _keys(settings)
+    metrics = CommerceMetrics()
+    status = Status()
+    app = web.Application(middlewares=[make_middleware(metrics.observe)],
+                          client_max_size=settings.max_body_bytes)
+    app[SETTINGS] = settings
+    app[STATUS] = status
+    app[METRICS] = metrics
+    app[PLAYER_TOKENS] = VerifiedTokens(verifier, tokens.PLAYER_AUDIENCE, ISSUER)
+    app[ADMIN_VERIFIER] = admin_verifier
+    app[OPENAPI] = openapi_doc.build()
+
+    async def mongo(app: web.Application) -> AsyncIterator[None]:
+        client = mongo_client(settings.mongo_url)
+        store = Store(client, settings.db_name, settings.txn_attempts)
+        try:
+            await store.ensure_indexes()
+            await store.load_catalog(cat)
+        except Problem as exc:
+            await client.close()
+            raise ConfigError("ELYSIUM_COMMERCE_CATALOG_FILE", f"version {cat.version} cannot be loaded: "
+                                                               f"{exc.detail}") from None
+        except BaseException:
+            await client.close()
+            raise
+        status.mongo_ok = True
+        hasher = PasswordHasher(time_cost=settings.argon2_time_cost, memory_cost=settings.argon2_memory_kib,
+                                parallelism=1)
+        app[STORE] = store
+        app[ECONOMY] = Economy(store)
+        app[ACCOUNTS] = Accounts(store, signer, hasher, settings.access_token_ttl_s, settings.refresh_token_ttl_s,
+                                 cat.signup_grant)
+        yield
+        await client.close()
+
+    async def redis(app: web.Application) -> AsyncIterator[None]:
+        client = aioredis.from_url(settings.redis_url)
+        app[REDIS] = client
+        app[LIMITER] = LoginLimiter(client, settings.login_max_failures, settings.login_max_failures_per_address,
+                                    settings.login_window_s)
+        yield
+        await client.aclose()
+
+    async def consumer(app: web.Application) -> AsyncIterator[None]:
+        if not settings.rewards_enabled:
+            yield
+            return
+        worker = rewards.RewardsConsumer(app[REDIS], app[ECONOMY], mode_rules, settings.rewards_group,
+                                         settings.resolved_consumer, settings.rewards_claim_idle_s)
+        status.consumer = worker
+        stop = asyncio.Event()
+        task = asyncio.get_running_loop().create_task(worker.run(stop), name="rewards")
+        yield
+        stop.set()
+        try:
+            await asyncio.wait_for(task, 10.0)
+        except TimeoutError:
+            log.warning("rewards consumer did not stop in time; its entry stays pending and is redelivered")
+
+    app.cleanup_ctx.extend([mongo, redis, consumer])
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/readyz", readyz)
+    app.router.add_get("/metrics", metrics_handler)
+    app.router.add_get("/v1/openapi.json", openapi)
+    api.add_routes(app)
+    return app
+
+
+async def healthz(request: web.Request) -> web.Response:
+    return json_response({"status": "ok"})
+
+
+async def readyz(request: web.Request) -> web.Response:
+    status = request.app[STATUS]
+    try:
+        await asyncio.wait_for(request.app[STORE].ping(), 2.0)
+        status.mongo_ok = True
+    except (PyMongoError, OSError, TimeoutError):
+        status.mongo_ok = False
+    try:
+        await asyncio.wait_for(request.app[REDIS].ping(), 2.0)
+        status.redis_ok = True
+    except (RedisError, OSError, TimeoutError):
+        status.redis_ok = False
+    consumer = status.consumer
+    ready = status.mongo_ok and status.redis_ok and not status.draining
+    body = {"ready": ready, "mongo": status.mongo_ok, "redis": status.redis_ok, "draining": status.draining,
+            "rewards_consumer": None if consumer is None else consumer.healthy}
+    return json_response(body, 200 if ready else 503)
+
+
+async def metrics_handler(request: web.Request) -> web.Response:
+    m = request.app[METRICS]
+    store = request.app[STORE]
+    m.txn_retries.set(store.conflicts)
+    consumer = request.app[STATUS].consumer
+    if consumer is not None:
+        m.rewards_processed.set(consumer.processed)
+        m.rewards_granted.set(consumer.granted)
+        m.rewards_duplicates.set(consumer.duplicates)
+        m.rewards_rejected.set(consumer.rejected)
+    return web.Response(body=m.render(), headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+
+async def openapi(request: web.Request) -> web.Response:
+    return json_response(request.app[OPENAPI])
+
+
+async def serve(settings: CommerceSettings) -> int:
+    """Run until SIGTERM or SIGINT; then report not ready, finish requests in flight and exit 0."""
+    app = create_app(settings)
+    runner = web.AppRunner(app, shutdown_timeout=settings.drain_timeout_s, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, settings.host, settings.port, reuse_address=True)
+    await site.start()
+    port = runner.addresses[0][1] if runner.addresses else settings.port
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    log.info("commerce listening", extra={"port": port, "settings": config.redacted(settings)})
+    print(json.dumps({"event": "listening", "service": "commerce", "url": f"http://{settings.host}:{port}",
+                      "port": port}), flush=True)
+    await stop.wait()
+    app[STATUS].draining = True
+    log.info("draining")
+    await runner.cleanup()
+    log.info("stopped")
+    return 0

@@ -1,0 +1,40 @@
+"""Typed application keys: everything ``create_app`` wires, and nothing global."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import redis.asyncio as aioredis
+from aiohttp import web
+
+from commerce.accounts import Accounts
+from commerce.economy import Economy
+from commerce.edge import VerifiedTokens
+from commerce.metrics import CommerceMetrics
+from commerce.ratelimit import LoginLimiter
+from commerce.rewards import RewardsConsumer
+from commerce.settings import CommerceSettings
+from commerce.store import Store
+from elysium import tokens
+
+
+@dataclass
+class Status:
+    draining: bool = False
+    mongo_ok: bool = False
+    redis_ok: bool = False
+    consumer: RewardsConsumer | None = field(default=None)
+
+
+SETTINGS = web.AppKey("settings", CommerceSettings)
+STATUS = web.AppKey("status", Status)
+METRICS = web.AppKey("metrics", CommerceMetrics)
+STORE = web.AppKey("store", Store)
+ECONOMY = web.AppKey("economy", Economy)
+ACCOUNTS = web.AppKey("accounts", Accounts)
+LIMITER = web.AppKey("limiter", LoginLimiter)
+REDIS = web.AppKey("redis", aioredis.Redis)
+PLAYER_TOKENS = web.AppKey("player_tokens", VerifiedTokens)
+ADMIN_VERIFIER: web.AppKey[tokens.Verifier | None] = web.AppKey("admin_verifier")
+OPENAPI: web.AppKey[dict[str, Any]] = web.AppKey("openapi")

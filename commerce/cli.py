@@ -1,0 +1,92 @@
+"""``elysium commerce`` (the service, and ``admin-token``) and ``elysium audit``."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import sys
+
+from elysium import config, logs, tokens
+
+
+def add_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    cm = sub.add_parser("commerce", help="run the commerce service (accounts, wallets, store, rewards)")
+    cm.add_argument("--host", help="listen address (ELYSIUM_COMMERCE_HOST)")
+    cm.add_argument("--port", type=int, help="listen port (ELYSIUM_COMMERCE_PORT)")
+    cm.set_defaults(func=run_commerce)
+    cm_sub = cm.add_subparsers(dest="commerce_command", required=False, metavar="SUBCOMMAND")
+    tok = cm_sub.add_parser("admin-token", help="mint a service token for the /v1/admin API")
+    tok.add_argument("--key-file", default=os.environ.get("ELYSIUM_SERVICE_PRIVATE_KEY_FILE", ""),
+                     help="Ed25519 private key of services (ELYSIUM_SERVICE_PRIVATE_KEY_FILE)")
+    tok.add_argument("--ttl-s", type=float, default=600.0)
+    tok.add_argument("--subject", default="operator")
+    tok.set_defaults(func=run_admin_token)
+
+    audit = sub.add_parser("audit", help="check wallets against the ledger and items against their owners")
+    audit.add_argument("--json", action="store_true", help="print the report as one JSON object")
+    audit.set_defaults(func=run_audit)
+
+
+def run_commerce(args: argparse.Namespace) -> int:
+    from commerce.settings import CommerceSettings
+
+    overrides = {k: v for k, v in (("host", args.host), ("port", args.port)) if v is not None}
+    settings = config.load(CommerceSettings, **overrides)
+    logs.setup("commerce", settings.log_level)
+    import uvloop
+
+    from commerce.app import serve
+
+    return uvloop.run(serve(settings))
+
+
+def run_admin_token(args: argparse.Namespace) -> int:
+    from commerce.api import ADMIN_SCOPE
+
+    if not 0 < args.ttl_s <= 86_400:
+        raise SystemExit("elysium commerce admin-token: --ttl-s must be between 0 and 86400 seconds")
+    signer = tokens.Signer(tokens.load_private_key(path=args.key_file or None), "elysium-cli")
+    print(signer.issue(args.subject, tokens.SERVICE_AUDIENCE, args.ttl_s, {"scope": ADMIN_SCOPE}))
+    return 0
+
+
+def run_audit(args: argparse.Namespace) -> int:
+    from commerce.settings import AuditSettings
+    from pymongo.errors import PyMongoError
+
+    from commerce.store import Store, mongo_client
+
+    settings = config.load(AuditSettings)
+
+    async def main() -> int:
+        client = mongo_client(settings.mongo_url)
+        try:
+            problems, counts = await Store(client, settings.db_name).audit()
+        except PyMongoError as exc:
+            print(f"elysium audit: cannot read the database: {exc}", file=sys.stderr)
+            return 2
+        finally:
+            await client.close()
+        if args.json:
+            print(json.dumps({"ok": not problems, "counts": counts, "problems": [str(p) for p in problems]}))
+        elif problems:
+            print(f"audit FAILED: {len(problems)} problem(s) in database {settings.db_name}", file=sys.stderr)
+            for p in problems:
+                print(f"  {p}", file=sys.stderr)
+        else:
+            print(f"audit passed: {counts['wallets']} wallets equal their {counts['ledger_entries']} ledger entries; "
+                  f"{counts['items']} items each have one owner and one custody state")
+        return 1 if problems else 0
+
+    return asyncio.run(main())
+
+
+def _stack() -> list[object]:
+    from elysium.up import StackService
+
+    return [StackService("commerce", 7380, order=20, needs=("mongo", "redis"), path="/v1/catalog")]
+
+
+STACK_SERVICES = _stack()

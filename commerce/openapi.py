@@ -1,0 +1,187 @@
+"""The OpenAPI 3.1 document of the /v1 API, built from the same schemas the handlers validate with.
+
+A test checks that every route of the real app is documented here and nothing else is.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from commerce import api, catalog, ledger
+from commerce.errors import PROBLEMS, TYPE_PREFIX
+from commerce.validation import Field
+
+_TYPES = {str: "string", int: "integer", bool: "boolean", dict: "object", list: "array"}
+
+
+def field_schema(f: Field) -> dict[str, Any]:
+    kinds = f.kind if isinstance(f.kind, tuple) else (f.kind,)
+    types = [_TYPES[k] for k in kinds]
+    if f.nullable:
+        types.append("null")
+    out: dict[str, Any] = {"type": types[0] if len(types) == 1 else types}
+    if int in kinds:
+        if f.min is not None:
+            out["minimum"] = f.min
+        if f.max is not None:
+            out["maximum"] = f.max
+    if str in kinds:
+        if f.min is not None:
+            out["minLength"] = f.min
+        if f.max is not None:
+            out["maxLength"] = f.max
+        if f.pattern:
+            out["pattern"] = f"^{f.pattern}$"
+    if dict in kinds and f.max is not None:
+        out["maxProperties"] = f.max
+    if list in kinds and f.max is not None:
+        out["maxItems"] = f.max
+    if f.choices:
+        out["enum"] = list(f.choices)
+    return out
+
+
+def object_schema(fields: dict[str, Field], *, partial: bool = False) -> dict[str, Any]:
+    out: dict[str, Any] = {"type": "object", "additionalProperties": False,
+                           "properties": {k: field_schema(v) for k, v in fields.items()}}
+    required = [k for k, v in fields.items() if v.required and not partial]
+    if required:
+        out["required"] = required
+    if partial:
+        out["minProperties"] = 1
+    return out
+
+
+def _ref(name: str) -> dict[str, str]:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+BALANCES = {"type": "object", "properties": {c: {"type": "integer", "minimum": 0} for c in ledger.CURRENCIES}}
+SCHEMAS: dict[str, Any] = {
+    "Problem": {"type": "object", "description": "RFC 9457 problem details",
+                "properties": {"type": {"type": "string", "enum": [TYPE_PREFIX + c for c in PROBLEMS]},
+                               "title": {"type": "string"}, "status": {"type": "integer"},
+                               "detail": {"type": "string"}, "instance": {"type": "string"},
+                               "code": {"type": "string", "enum": list(PROBLEMS)},
+                               "errors": {"type": "object", "additionalProperties": {"type": "string"}}},
+                "required": ["type", "title", "status", "detail", "code"]},
+    "Tokens": {"type": "object", "properties": {
+        "account_id": {"type": "string"}, "access_token": {"type": "string"}, "token_type": {"const": "Bearer"},
+        "expires_in": {"type": "integer"}, "refresh_token": {"type": "string"}}},
+    "Profile": {"type": "object", "properties": {
+        "account_id": {"type": "string"}, "username": {"type": "string"}, "display_name": {"type": "string"},
+        "avatar_url": {"type": ["string", "null"]}, "region": {"type": ["string", "null"]},
+        "settings": {"type": "object"}, "created_at": {"type": "string", "format": "date-time"}}},
+    "Wallet": {"type": "object", "properties": {"account_id": {"type": "string"}, "balances": BALANCES}},
+    "LedgerEntry": {"type": "object", "properties": {
+        "id": {"type": "string"}, "kind": {"enum": ["purchase", "reward", "grant", "signup"]},
+        "currency": {"enum": list(ledger.CURRENCIES)}, "delta": {"type": "integer"},
+        "balance_after": {"type": "integer"}, "reason": {"type": "string"}, "ref": {"type": ["string", "null"]},
+        "items": {"type": "array", "items": {"type": "string"}}, "at": {"type": "string", "format": "date-time"}}},
+    "Item": {"type": "object", "properties": {
+        "id": {"type": "string"}, "item_id": {"type": "string"},
+        "custody": {"enum": ["in_game", "listed", "in_trade", "on_chain"]}, "attributes": {"type": "object"},
+        "origin": {"type": "object"}, "created_at": {"type": "string", "format": "date-time"}}},
+    "ItemType": {**object_schema(catalog.ITEM_SCHEMA), "properties": {
+        **object_schema(catalog.ITEM_SCHEMA)["properties"],
+        "price": {"type": "object", "properties": {c: {"type": "integer", "minimum": 1, "maximum": ledger.MAX_AMOUNT}
+                                                   for c in ledger.CURRENCIES}, "additionalProperties": False},
+        "supply_left": {"type": "integer", "readOnly": True}}},
+    "Purchase": {"type": "object", "properties": {
+        "purchase_id": {"type": "string"}, "item_id": {"type": "string"}, "quantity": {"type": "integer"},
+        "currency": {"enum": list(ledger.CURRENCIES)}, "price": {"type": "integer"}, "balance": {"type": "integer"},
+        "items": {"type": "array", "items": {"type": "string"}}}},
+    "Grant": {"type": "object", "properties": {
+        "grant_id": {"type": "string"}, "account_id": {"type": "string"}, "currency": {"enum": list(ledger.CURRENCIES)},
+        "amount": {"type": "integer"}, "balance": {"type": "integer"}, "reason": {"type": "string"}}},
+}
+
+IDEMPOTENCY = {"name": "Idempotency-Key", "in": "header", "required": True,
+               "description": "Unique per operation and identical on every retry (1-128 visible ASCII characters). "
+                              "A retry answers 200 with the first outcome; another request with the same key 422.",
+               "schema": {"type": "string", "pattern": r"^[\x21-\x7e]{1,128}$"}}
+LIMIT = {"name": "limit", "in": "query", "required": False, "schema": {"type": "integer", "minimum": 1, "maximum": 200}}
+ITEM_ID = {"name": "item_id", "in": "path", "required": True, "schema": {"type": "string",
+                                                                         "pattern": f"^{catalog.ITEM_ID}$"}}
+
+
+def _op(summary: str, ok: int, schema: dict[str, Any] | None, problems: tuple[int, ...], *,
+        auth: str | None = None, body: dict[str, Any] | None = None, params: list[dict[str, Any]] | None = None,
+        replay: bool = False) -> dict[str, Any]:
+    op: dict[str, Any] = {"summary": summary, "responses": {}}
+    if auth:
+        op["security"] = [{auth: []}]
+    if params:
+        op["parameters"] = params
+    if body is not None:
+        op["requestBody"] = {"required": True, "content": {"application/json": {"schema": body}}}
+    ok_body: dict[str, Any] = {"description": "OK"}
+    if schema is not None:
+        ok_body["content"] = {"application/json": {"schema": schema}}
+    op["responses"][str(ok)] = ok_body
+    if replay:
+        op["responses"]["200"] = {**ok_body, "description": "A retry with the same Idempotency-Key: the first outcome"}
+    for status in problems:
+        op["responses"][str(status)] = {"description": "Problem",
+                                        "content": {"application/problem+json": {"schema": _ref("Problem")}}}
+    return op
+
+
+def build() -> dict[str, Any]:
+    tokens_ok = _ref("Tokens")
+    paths: dict[str, Any] = {
+        "/healthz": {"get": _op("Liveness", 200, {"type": "object"}, ())},
+        "/readyz": {"get": _op("Readiness: MongoDB and Redis reachable and not draining", 200, {"type": "object"},
+                               (503,))},
+        "/metrics": {"get": {"summary": "Prometheus metrics", "responses": {"200": {"description": "text format"}}}},
+        "/v1/openapi.json": {"get": _op("This document", 200, {"type": "object"}, ())},
+        "/v1/accounts": {"post": _op("Register; answers with tokens and the profile", 201, tokens_ok,
+                                     (400, 409, 413, 415), body=object_schema(api.REGISTER))},
+        "/v1/sessions": {"post": _op("Log in (rate-limited per username and per address)", 200, tokens_ok,
+                                     (400, 401, 429), body=object_schema(api.LOGIN))},
+        "/v1/sessions/refresh": {"post": _op("Rotate a refresh token; reusing one revokes its whole login", 200,
+                                             tokens_ok, (400, 401), body=object_schema(api.REFRESH))},
+        "/v1/sessions/logout": {"post": _op("Revoke the login of a refresh token", 204, None, (400,),
+                                            body=object_schema(api.REFRESH))},
+        "/v1/me": {"get": _op("Read the profile", 200, _ref("Profile"), (401,), auth="player"),
+                   "patch": _op("Edit the profile", 200, _ref("Profile"), (400, 401), auth="player",
+                                body=object_schema(api.PROFILE, partial=True))},
+        "/v1/me/password": {"post": _op("Change the password; every refresh token is revoked", 204, None,
+                                        (400, 401), auth="player", body=object_schema(api.PASSWORD_CHANGE))},
+        "/v1/me/wallet": {"get": _op("Balances per currency", 200, _ref("Wallet"), (401,), auth="player")},
+        "/v1/me/ledger": {"get": _op("Ledger entries, newest first", 200, {
+            "type": "object", "properties": {"entries": {"type": "array", "items": _ref("LedgerEntry")}}},
+            (400, 401), auth="player", params=[LIMIT, {"name": "before", "in": "query", "required": False,
+                                                       "schema": {"type": "string"}}])},
+        "/v1/me/items": {"get": _op("Owned items, newest first", 200, {
+            "type": "object", "properties": {"items": {"type": "array", "items": _ref("Item")}}},
+            (400, 401), auth="player", params=[LIMIT])},
+        "/v1/catalog": {"get": _op("Every item type", 200, {
+            "type": "object", "properties": {"items": {"type": "array", "items": _ref("ItemType")}}}, ())},
+        "/v1/catalog/{item_id}": {"get": _op("One item type", 200, _ref("ItemType"), (404,), params=[ITEM_ID])},
+        "/v1/purchases": {"post": _op("Buy an item type for one currency", 201, _ref("Purchase"),
+                                      (400, 401, 404, 409, 422, 503), auth="player", body=object_schema(api.PURCHASE),
+                                      params=[IDEMPOTENCY], replay=True)},
+        "/v1/admin/catalog/{item_id}": {"put": _op("Create or replace an item type", 200, _ref("ItemType"),
+                                                   (400, 401, 403, 409), auth="service",
+                                                   body=object_schema(catalog.ITEM_SCHEMA), params=[ITEM_ID])},
+        "/v1/admin/grants": {"post": _op("Credit a wallet", 201, _ref("Grant"), (400, 401, 403, 404, 409, 422, 503),
+                                         auth="service", body=object_schema(api.GRANT), params=[IDEMPOTENCY],
+                                         replay=True)},
+    }
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "Elysium commerce", "version": "1",
+                 "description": "Accounts, wallets with an audited ledger, the item store and inventory. Money is "
+                                "whole numbers of a currency. Errors are application/problem+json (RFC 9457) "
+                                "with a stable type."},
+        "paths": paths,
+        "components": {
+            "schemas": SCHEMAS,
+            "securitySchemes": {
+                "player": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT (EdDSA), aud elysium:player"},
+                "service": {"type": "http", "scheme": "bearer",
+                            "bearerFormat": "JWT (EdDSA), aud elysium:service, scope commerce:admin"},
+            },
+        },
+    }

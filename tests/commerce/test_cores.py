@@ -1,0 +1,173 @@
+"""The pure cores, driven without sockets or databases."""
+
+from __future__ import annotations
+
+import ast
+import json
+from pathlib import Path
+
+import pytest
+
+from commerce import audit, catalog, ledger, pricing, rules
+from commerce.validation import Field, Invalid, check
+
+CORES = ("ledger", "catalog", "pricing", "rules", "audit", "validation")
+EDGE = {"asyncio", "aiohttp", "pymongo", "redis", "websockets", "bson", "motor", "socket", "argon2"}
+
+
+@pytest.mark.parametrize("name", CORES)
+def test_core_modules_import_nothing_from_the_edge(name: str) -> None:
+    tree = ast.parse((Path(catalog.__file__).parent / f"{name}.py").read_text())
+    imported = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            imported |= {a.name.split(".")[0] for a in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            imported.add(node.module.split(".")[0])
+            if node.module == "commerce":
+                imported |= {f"commerce.{a.name}" for a in node.names}
+    assert not imported & EDGE, imported & EDGE
+    assert not {i for i in imported if i.startswith("commerce.")} - {f"commerce.{c}" for c in CORES}
+
+
+def test_apply_refuses_negative_and_overflowing_balances() -> None:
+    acct = ledger.AccountId("a")
+    assert ledger.apply(100, ledger.Change(acct, "soft", -100)) == 0
+    with pytest.raises(ledger.InsufficientFunds):
+        ledger.apply(99, ledger.Change(acct, "soft", -100))
+    with pytest.raises(ledger.BalanceLimit):
+        ledger.apply(ledger.MAX_BALANCE, ledger.Change(acct, "soft", 1))
+
+
+@pytest.mark.parametrize("bad", [0, -1, ledger.MAX_AMOUNT + 1, True, 1.5, "10", None, 2**70])
+def test_amounts_must_be_bounded_whole_numbers(bad: object) -> None:
+    with pytest.raises(ledger.MoneyError):
+        ledger.check_amount(bad)
+
+
+def test_entry_ids_are_stable_and_scoped() -> None:
+    a = ledger.entry_id("purchase", "acct-1", "key")
+    assert a == ledger.entry_id("purchase", "acct-1", "key")
+    assert a != ledger.entry_id("purchase", "acct-2", "key")
+    assert a != ledger.entry_id("grant", "acct-1", "key")
+    assert ledger.fingerprint({"a": 1, "b": 2}) == ledger.fingerprint({"b": 2, "a": 1})
+
+
+def _item(**kw: object) -> catalog.ItemType:
+    base: dict[str, object] = dict(id="x", name="X", rarity="common", stackable=True, tradeable=True,
+                                   price={"soft": 7})
+    base.update(kw)
+    return catalog.parse_item(base)
+
+
+def test_quote_prices_and_refuses() -> None:
+    q = pricing.quote(_item(), "soft", 3)
+    assert (q.unit_price, q.total, q.quantity) == (7, 21, 3)
+    with pytest.raises(pricing.PricingError) as exc:
+        pricing.quote(_item(), "premium", 1)
+    assert exc.value.code == "not_for_sale"
+    with pytest.raises(pricing.PricingError) as exc:
+        pricing.quote(_item(stackable=False), "soft", 2)
+    assert exc.value.code == "bad_quantity"
+    with pytest.raises(pricing.PricingError):
+        pricing.quote(_item(), "gold", 1)
+    assert pricing.fits_supply(10, 9, 1) and not pricing.fits_supply(10, 9, 2) and pricing.fits_supply(None, 9, 99)
+
+
+@pytest.mark.parametrize("field,value", [("price", {"soft": -1}), ("price", {"soft": 1.5}), ("price", {"gold": 1}),
+                                          ("supply_cap", 0), ("rarity", "mythic"), ("id", "Bad Id"),
+                                          ("stackable", "yes"), ("color", "red")])
+def test_item_types_are_validated(field: str, value: object) -> None:
+    raw = _item().to_doc()
+    raw[field] = value
+    with pytest.raises(catalog.CatalogError) as exc:
+        catalog.parse_item(raw)
+    assert field in exc.value.errors
+
+
+def test_the_shipped_catalog_file_is_valid() -> None:
+    cf = catalog.parse_file(json.loads((Path(catalog.__file__).with_name("catalog.json")).read_text()))
+    assert cf.version >= 1 and len({i.id for i in cf.items}) == len(cf.items)
+    assert "arena" in cf.rewards
+
+
+def test_catalog_file_errors_are_named_with_their_place() -> None:
+    raw = {"version": 0, "items": [{"id": "a"}, _item().to_doc(), _item().to_doc()],
+           "rewards": {"arena": {"currency": "soft"}}}
+    with pytest.raises(catalog.CatalogError) as exc:
+        catalog.parse_file(raw)
+    keys = set(exc.value.errors)
+    assert "version" in keys and "items[0].name" in keys and "items[2].id" in keys
+    assert any(k.startswith("rewards.arena.") for k in keys)
+
+
+RULES = rules.parse_rules({"currency": "soft", "participation": 10, "per_kill": 3, "per_score": 2, "win_bonus": 25,
+                           "max_per_player": 60, "min_time_played_s": 5,
+                           "drops": [{"item": "crate", "chance_ppm": 500_000}]})
+
+
+def _result(players: list[dict[str, object]], match_id: str = "m1") -> rules.MatchResult:
+    return rules.parse_result({"match_id": match_id, "mode": "arena", "players": players})
+
+
+def test_rewards_follow_the_rules_and_are_deterministic() -> None:
+    result = _result([
+        {"player_id": "a", "team": 0, "score": 5, "kills": 5, "deaths": 0, "time_played_s": 60},
+        {"player_id": "b", "team": 0, "score": 1, "kills": 1, "deaths": 5, "time_played_s": 60},
+        {"player_id": "afk", "team": 0, "score": 0, "kills": 0, "deaths": 0, "time_played_s": 1},
+    ])
+    got = {r.player_id: r for r in rules.rewards_for(result, RULES)}
+    assert set(got) == {"a", "b"}  # too short a stay earns nothing
+    assert got["a"].amount == 60  # 10 + 15 + 10 + 25 = 60, at the cap
+    assert got["b"].amount == 10 + 3 + 2
+    assert rules.rewards_for(result, RULES) == rules.rewards_for(result, RULES)
+    # Over many matches about half the players get the 50 % drop.
+    drops = sum(bool(r.items) for i in range(400) for r in rules.rewards_for(
+        _result([{"player_id": "a", "score": 0, "kills": 0, "time_played_s": 60}], f"m{i}"), RULES))
+    assert 150 < drops < 250
+
+
+def test_winners_by_team_and_ties() -> None:
+    tie = _result([{"player_id": "a", "score": 2}, {"player_id": "b", "score": 2}])
+    assert rules.winners(tie) == frozenset()
+    teams = _result([{"player_id": "a", "team": 0, "score": 3}, {"player_id": "b", "team": 0, "score": 0},
+                     {"player_id": "c", "team": 1, "score": 2}])
+    assert rules.winners(teams) == {"a", "b"}
+
+
+@pytest.mark.parametrize("raw", [None, [], {"match_id": "", "mode": "arena", "players": []},
+                                 {"match_id": "m", "mode": "arena", "players": [{"player_id": 5}]},
+                                 {"match_id": "m", "mode": "arena", "players": [{"player_id": "a", "score": "9"}]},
+                                 {"match_id": "m", "mode": "arena",
+                                  "players": [{"player_id": "a"}, {"player_id": "a"}]},
+                                 {"match_id": "m", "players": []}])
+def test_unreadable_results_are_refused(raw: object) -> None:
+    with pytest.raises(rules.ResultError):
+        rules.parse_result(raw)
+
+
+def test_validation_lists_every_problem() -> None:
+    schema = {"n": Field(int, min=1, max=5), "s": Field(str, max=3)}
+    assert check({"n": 2, "s": "ab"}, schema) == {"n": 2, "s": "ab"}
+    with pytest.raises(Invalid) as exc:
+        check({"n": True, "s": "abcd", "z": 1}, schema)
+    assert set(exc.value.errors) == {"n", "s", "z"}
+    with pytest.raises(Invalid):
+        check([1], schema)
+    with pytest.raises(Invalid):
+        check({}, schema, partial=True)
+
+
+def test_audit_rules_find_each_kind_of_problem() -> None:
+    wallets = [("a", "soft", 10), ("b", "soft", -1), ("c", "soft", 5.0)]
+    problems = audit.check_wallets(wallets, {("a", "soft"): 10, ("b", "soft"): -1, ("d", "soft"): 3})
+    assert {p.code for p in problems} == {"wallet_negative", "wallet_not_integer", "ledger_without_wallet"}
+    assert audit.check_wallets([("a", "soft", 10)], {("a", "soft"): 9})[0].code == "wallet_ledger_mismatch"
+    items = [{"_id": 1, "owner": "a", "custody": "in_game"}, {"_id": 2, "owner": ["a", "b"], "custody": "listed"},
+             {"_id": 3, "owner": "zz", "custody": "in_game"},
+             {"_id": 4, "owner": "a", "custody": ["in_game", "on_chain"]}]
+    found = audit.check_items(items, {"a"})
+    assert [p.subject for p in found] == ["item 2", "item 3", "item 4"]
+    assert audit.check_supply({"x": 2}, {"x": 3}, {"x": (3, -1)})[0].code == "supply_exceeded"
+    assert audit.check_supply({"x": 5}, {"x": 3}, {"x": (2, 3)})[0].code == "supply_counter"
+    assert audit.check_supply({"x": 5, "y": None}, {"x": 3, "y": 9}, {"x": (3, 2)}) == []
