@@ -185,7 +185,7 @@ class Arena(GameMode):
     def snapshot(self) -> Snapshot:
         w = self.world
         return Snapshot(self.tick, w.wire[self.start:self.end].copy(), w.present[self.start:self.end].copy(),
-                        w.p_wire[w.p_room == self.key])
+                        w.objects_of(self.key))
 
     def projectile_count(self) -> int:
         return int(np.count_nonzero(self.world.p_room == self.key))

@@ -81,6 +81,8 @@ class ArenaWorld:
         self.p_vel = np.zeros((0, 2))
         self.p_expire = np.zeros(0, dtype=np.int64)
         self.p_wire = np.zeros((0, 7), dtype=np.int32)
+        self._no_objects = self.p_wire
+        self._groups: dict[int, np.ndarray] | None = None  # room key -> wire rows (objects_of)
 
     # --- slots ------------------------------------------------------------------------
 
@@ -156,9 +158,26 @@ class ArenaWorld:
         self.free.append((start, n))
         self._merge_free()
 
+    def objects_of(self, key: int) -> np.ndarray:
+        """The wire rows of one room's projectiles, in creation order.
+
+        Grouped for every room at once and cached until the projectiles change, so reading
+        each room's objects after a batch step costs one sort, not one scan per room.
+        """
+        if self._groups is None:
+            order = np.argsort(self.p_room, kind="stable")
+            rooms = self.p_room[order]
+            cuts = np.flatnonzero(np.diff(rooms)) + 1
+            starts = [0, *cuts.tolist()]
+            ends = [*cuts.tolist(), len(order)]
+            rows = self.p_wire[order]
+            self._groups = {int(rooms[a]): rows[a:b] for a, b in zip(starts, ends) if b > a}
+        return self._groups.get(key, self._no_objects)
+
     def keep_projectiles(self, keep: np.ndarray) -> None:
         if keep.all():
             return
+        self._groups = None
         self.p_room = self.p_room[keep]
         self.p_owner = self.p_owner[keep]
         self.p_pos = self.p_pos[keep]
@@ -279,6 +298,7 @@ class ArenaWorld:
         self.p_vel = np.concatenate([self.p_vel, vel])
         self.p_expire = np.concatenate([self.p_expire, when + lifetime])
         self.p_wire = np.concatenate([self.p_wire, wire])
+        self._groups = None
 
     def _hits(self, stepping: np.ndarray, outcomes: dict[int, StepOutcome], arenas: Sequence[Arena]) -> None:
         if not len(self.p_room):
