@@ -36,6 +36,7 @@ INTERNAL: Final = "internal"
 
 _MATCH_ID = re.compile(r"[A-Za-z0-9._:~-]{1,64}")
 MAX_TICK: Final = 2**31 - 1
+MAX_SPEED: Final = 16.0
 
 
 class WatchRefused(Exception):
@@ -59,6 +60,7 @@ class WatchRequest:
     match_id: str
     delay_s: float | None  # None: the mode's minimum
     from_tick: int | None  # None: live (or a finished match from its start)
+    speed: float = 1.0  # replay pace: 1 is as played, 4 is four times as fast
 
 
 def parse_watch_target(target: str, max_delay_s: float) -> WatchRequest:
@@ -71,6 +73,7 @@ def parse_watch_target(target: str, max_delay_s: float) -> WatchRequest:
         raise WatchRefused(BAD_REQUEST, "match id must be 1 to 64 characters of A-Z a-z 0-9 . _ : ~ -")
     delay: float | None = None
     from_tick: int | None = None
+    speed = 1.0
     seen: set[str] = set()
     for name, value in parse_qsl(query, keep_blank_values=True):
         if name in seen:
@@ -90,9 +93,18 @@ def parse_watch_target(target: str, max_delay_s: float) -> WatchRequest:
                 from_tick = int(value)
             else:
                 raise WatchRefused(BAD_REQUEST, "from must be a tick number or 'start'")
+        elif name == "speed":
+            try:
+                speed = float(value)
+            except ValueError:
+                raise WatchRefused(BAD_REQUEST, "speed must be a number") from None
+            if not math.isfinite(speed) or not 0.25 <= speed <= MAX_SPEED:
+                raise WatchRefused(BAD_REQUEST, f"speed must be between 0.25 and {MAX_SPEED:g}")
         else:
-            raise WatchRefused(BAD_REQUEST, f"unknown query parameter {name[:16]!r}; use delay and from")
-    return WatchRequest(match_id, delay, from_tick)
+            raise WatchRefused(BAD_REQUEST, f"unknown query parameter {name[:16]!r}; use delay, from and speed")
+    if delay is not None and from_tick is not None:
+        raise WatchRefused(BAD_REQUEST, "give delay (live) or from (replay and seek), not both")
+    return WatchRequest(match_id, delay, from_tick, speed)
 
 
 # --- what a watcher may send ------------------------------------------------------------
@@ -139,7 +151,8 @@ def decode_watcher(data: bytes, max_bytes: int) -> Ping | Leave:
 
 
 def pack(msg: dict[str, Any]) -> bytes:
-    return msgpack.packb(msg, use_bin_type=True)
+    data: bytes = msgpack.packb(msg, use_bin_type=True)
+    return data
 
 
 def unpack(data: bytes) -> dict[str, Any]:
@@ -150,11 +163,11 @@ def unpack(data: bytes) -> dict[str, Any]:
 
 
 def watch(*, match_id: str, mode: str | None, state: str | None, live: bool, delay_s: float, min_delay_s: float,
-          from_tick: int | None, tick_hz: int | None, players: list[Any], columns: dict[str, Any] | None,
+          from_tick: int | None, speed: float, tick_hz: int | None, players: list[Any], columns: dict[str, Any] | None,
           map_info: dict[str, Any] | None) -> bytes:
     return pack({
         "t": "watch", "v": PROTOCOL_VERSION, "match": match_id, "mode": mode, "state": state, "live": live,
-        "delay_s": delay_s, "min_delay_s": min_delay_s, "from": from_tick, "tick_hz": tick_hz,
+        "delay_s": delay_s, "min_delay_s": min_delay_s, "from": from_tick, "speed": speed, "tick_hz": tick_hz,
         "players": players, "columns": columns, "map": map_info,
     })
 

@@ -46,6 +46,9 @@ class SpectatorSettings:
                               check=positive)
     close_bytes: int = setting("ELYSIUM_SPECTATOR_CLOSE_BYTES", 1024 * 1024,
                                "Unsent bytes past which a watcher is disconnected", unit="bytes", check=positive)
+    slow_close_s: float = setting("ELYSIUM_SPECTATOR_SLOW_CLOSE_S", 10.0,
+                                  "A watcher still over the skip threshold this long after it began skipping is "
+                                  "disconnected", unit="s", check=positive)
     max_message_bytes: int = setting("ELYSIUM_SPECTATOR_MAX_MESSAGE_BYTES", 512,
                                      "Largest websocket message a watcher may send", unit="bytes",
                                      check=between(64, 65536))

@@ -14,7 +14,7 @@ CORES = [
     "gameserver/spec.py", "gameserver/room.py", "gameserver/modes/base.py", "gameserver/modes/arena.py",
     "gameserver/modes/arena_rules.py", "gameserver/modes/arena_world.py", "elysium/config.py",
     "commerce/ledger.py", "commerce/catalog.py", "commerce/pricing.py", "commerce/rules.py", "commerce/audit.py",
-    "commerce/validation.py",
+    "commerce/validation.py", "spectator/feed.py", "spectator/protocol.py",
 ]
 EDGES = ("asyncio", "websockets.asyncio", "redis", "pymongo", "aiohttp", "uvloop", "socket", "web3")
 

@@ -1,0 +1,523 @@
+"""Fan-out: one feed reader per match per process, shared by every watcher of that match.
+
+:class:`MatchRelay` reads ``elysium:feed:{match_id}`` with a blocking XREAD, frames each
+entry once (:mod:`spectator.feed`) and keeps a short window in memory. Watchers who asked
+for the same delay share a :class:`Channel`: a cursor into that window that releases
+entries once they are ``delay`` old, writing the same bytes to every watcher's transport.
+:class:`Replay` is the per-watcher cursor for finished matches and seeks (``from=``).
+:func:`deliver` is the one place that decides, per watcher, between writing, skipping to
+the next keyframe and disconnecting.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import deque
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any, Protocol, cast
+
+from redis.exceptions import RedisError
+
+from elysium import keys
+from gameserver import wire
+from spectator import protocol as sp
+from spectator.connection import OPEN
+from spectator.feed import ENDED, END, GAP, Entry, FeedBuffer, FeedDecoder, marker
+
+if TYPE_CHECKING:
+    import redis.asyncio as aioredis
+
+    from spectator.connection import Watcher
+    from spectator.metrics import SpectatorMetrics
+    from spectator.settings import SpectatorSettings
+
+log = logging.getLogger("spectator.relay")
+
+READ_COUNT = 500
+BACKFILL_PAGE = 200
+REPLAY_PAGE = 100
+REPLAY_POLL_S = 0.5
+DELAY_QUANTUM_S = 0.1  # watchers whose delays round to the same 100 ms share a channel
+
+StreamEntries = list[tuple[bytes, dict[bytes, bytes]]]  # what XRANGE and XREAD return (raw replies)
+
+
+class RelayContext(Protocol):
+    """What relays need from the server that owns them."""
+
+    settings: SpectatorSettings
+    metrics: SpectatorMetrics
+    redis: aioredis.Redis
+
+    def feed_now(self) -> float: ...
+
+    def relay_done(self, relay: MatchRelay) -> None: ...
+
+
+def deliver(watchers: Iterable[Watcher], batch: list[Entry], metrics: SpectatorMetrics,
+            skip_at: int, close_at: int, slow_close_s: float = 10.0) -> Entry | None:
+    """Write ``batch`` to ``watchers``; returns the terminal entry when the batch ends the stream.
+
+    The batch is joined into one bytes object (several websocket messages, one write). A
+    watcher whose unsent backlog is past ``skip_at`` (or who is already skipping) gets
+    nothing until a batch holds a start point; it then receives the batch from its last
+    start. Past ``close_at``, or still past ``skip_at`` ``slow_close_s`` after it began
+    skipping, the watcher is disconnected (``skipping`` holds when skipping began; 0: not).
+    A terminal entry (match end, or the stream ended) reaches every watcher still connected.
+    """
+    parts: list[bytes] = []
+    tail_from: int | None = None
+    gap = False
+    terminal: Entry | None = None
+    for entry in batch:
+        if entry.kind == GAP:
+            gap, tail_from = True, None
+            continue
+        if entry.start:
+            tail_from = len(parts)
+        if entry.terminal:
+            terminal = entry
+        parts.append(entry.framed)
+    blob = b"".join(parts)
+    tail = b"".join(parts[tail_from:]) if tail_from is not None else None
+    notice = terminal.framed if terminal is not None and terminal.kind == ENDED else None
+    sent = skipped = resynced = 0
+    now = time.monotonic()
+    # Closing a transport only schedules connection_lost, so ``watchers`` cannot change while we loop.
+    for w in watchers:
+        transport = w.transport
+        if transport is None or w.state != OPEN:
+            continue
+        backlog = transport.get_write_buffer_size()
+        if not w.skipping and not gap and backlog <= skip_at:
+            transport.write(blob)
+            sent += 1
+            continue
+        if backlog > close_at or (backlog > skip_at and w.skipping and now - w.skipping > slow_close_s):
+            metrics.slow_closed.inc()
+            w.abort()
+            continue
+        if tail is not None and (backlog <= skip_at or terminal is not None):
+            transport.write(tail)
+            w.skipping = 0.0
+            resynced += 1
+            continue
+        if not w.skipping:
+            w.skipping = now
+        skipped += len(batch)
+        if notice is not None:
+            transport.write(notice)
+    if sent:
+        metrics.frames_out.inc(sent * len(parts))
+        metrics.bytes_out.inc(sent * len(blob))
+    if resynced and tail is not None:
+        metrics.bytes_out.inc(resynced * len(tail))
+        metrics.resyncs.inc(resynced)
+    if skipped:
+        metrics.frames_skipped.inc(skipped)
+    return terminal
+
+
+def untrimmed(info: dict[str, Any]) -> bool:
+    """True when a stream (``XINFO STREAM``) still holds every entry ever added to it."""
+    return info.get("entries-added") == info.get("length") and info.get("length") is not None
+
+
+def close_after(watchers: Iterable[Watcher], terminal: Entry) -> None:
+    code, reason = (wire.CLOSE_NORMAL, "match over") if terminal.kind == END else (wire.CLOSE_INTERNAL, "stream ended")
+    for w in tuple(watchers):
+        w.finish(code, reason)
+
+
+class Channel:
+    """Watchers of one match with one delay: one cursor, one timer, one write per batch."""
+
+    __slots__ = ("delay_s", "cursor", "watchers", "timer", "ended")
+
+    def __init__(self, delay_s: float, cursor: int) -> None:
+        self.delay_s = delay_s
+        self.cursor = cursor  # the next entry to release
+        self.watchers: set[Watcher] = set()
+        self.timer: asyncio.TimerHandle | None = None
+        self.ended = False
+
+
+class MatchRelay:
+    def __init__(self, ctx: RelayContext, match_id: str) -> None:
+        self.ctx = ctx
+        self.match_id = match_id
+        self.key = keys.match_feed(match_id)
+        self.decoder = FeedDecoder(match_id)
+        self.buffer = FeedBuffer(ctx.settings.buffer_max_entries)
+        self.channels: dict[int, Channel] = {}
+        self.read_from = b"0-0"  # the reader's position: the last stream id read
+        self.at_origin = False  # the buffer's front is the stream's first entry (or nothing is older)
+        self.terminal = False
+        self.closed = False
+        self._task: asyncio.Task[None] | None = None
+        self._history = asyncio.Lock()
+        self._attaching = 0
+        self._origin_next = False
+        ctx.metrics.relays.inc()
+
+    # --- life ----------------------------------------------------------------------------
+
+    async def open(self) -> None:
+        """Find the feed's newest entry and start reading after it (history comes on demand)."""
+        newest = cast(StreamEntries, await self.ctx.redis.xrevrange(self.key, count=1))
+        self.read_from = newest[0][0] if newest else b"0-0"
+        if not newest:
+            # Nothing to backfill: the stream has not started, and its first entry will be its origin.
+            self.at_origin = self._origin_next = True
+        elif newest[0][1].get(b"k") == b"end":
+            # The match is over: only history is left, the reader has nothing to wait for.
+            self.terminal = True
+        if not self.terminal:
+            self._task = asyncio.get_running_loop().create_task(self._read(), name=f"feed:{self.match_id}")
+
+    def close(self) -> None:
+        if self.closed:
+            return
+        self.closed = True
+        self.ctx.metrics.relays.dec()
+        if self._task is not None:
+            self._task.cancel()
+        for ch in self.channels.values():
+            if ch.timer is not None:
+                ch.timer.cancel()
+        self.channels.clear()
+        self.ctx.relay_done(self)
+
+    @property
+    def watchers(self) -> int:
+        return sum(len(ch.watchers) for ch in self.channels.values())
+
+    # --- watchers ------------------------------------------------------------------------
+
+    async def attach(self, watcher: Watcher, delay_s: float) -> bool:
+        """Join ``watcher`` to the channel for ``delay_s``: send it the latest start and what followed.
+
+        False when this relay closed meanwhile (the caller opens a new one).
+        """
+        if self.closed:
+            return False
+        key = round(delay_s / DELAY_QUANTUM_S)
+        ch = self.channels.get(key)
+        if ch is None:
+            point = self.ctx.feed_now() - key * DELAY_QUANTUM_S
+            self._attaching += 1
+            try:
+                await self._ensure_history(point)
+            except BaseException:
+                self._attaching -= 1
+                self._maybe_close()  # nobody else may be left to close this relay
+                raise
+            self._attaching -= 1
+            ch = self.channels.get(key)
+            if ch is None and not self.closed:
+                cursor = self.buffer.end if key == 0 else self.buffer.first_after(point)
+                ch = self.channels[key] = Channel(key * DELAY_QUANTUM_S, cursor)
+        if self.closed or ch is None:
+            return False
+        if not watcher.open:
+            self._maybe_close()
+            return True
+        watcher.channel = ch
+        watcher.relay = self
+        ch.watchers.add(watcher)
+        start = self.buffer.start_at_or_before(ch.cursor - 1)
+        if start is None:
+            watcher.skipping = time.monotonic()  # nothing to start from yet: wait for the next keyframe
+        else:
+            catch_up = self.buffer.slice(start, ch.cursor)
+            watcher.write(b"".join(e.framed for e in catch_up))
+            self.ctx.metrics.bytes_out.inc(sum(len(e.framed) for e in catch_up))
+            if catch_up[-1].terminal:
+                self.detach(watcher)
+                close_after((watcher,), catch_up[-1])
+                return True
+        self._pump(ch, self.ctx.feed_now())
+        return True
+
+    def detach(self, watcher: Watcher) -> None:
+        ch = watcher.channel
+        watcher.channel = None
+        watcher.relay = None
+        if ch is None:
+            return
+        ch.watchers.discard(watcher)
+        if not ch.watchers:
+            if ch.timer is not None:
+                ch.timer.cancel()
+                ch.timer = None
+            for key, value in list(self.channels.items()):
+                if value is ch:
+                    del self.channels[key]
+        self._maybe_close()
+
+    def _maybe_close(self) -> None:
+        if not self.channels and not self._attaching:
+            self.close()
+
+    # --- history -------------------------------------------------------------------------
+
+    async def _ensure_history(self, point: float) -> None:
+        """Backfill from Redis until the buffer holds a start at or before ``point``."""
+        async with self._history:
+            buf = self.buffer
+            while not self.at_origin:
+                if buf.start_at_or_before(buf.first_after(point) - 1) is not None:
+                    return
+                if len(buf) and buf[buf.base].id == b"":
+                    return  # a marker at the front: nothing older is usable
+                top = b"(" + buf[buf.base].id if len(buf) else self.read_from
+                page = cast(StreamEntries, await self.ctx.redis.xrevrange(self.key, max=top, min=b"-",
+                                                                          count=BACKFILL_PAGE))
+                older: list[Entry] = []
+                origin = False
+                if len(page) < BACKFILL_PAGE:
+                    self.at_origin = True
+                    origin = bool(page) and await self._untrimmed()
+                for i, (entry_id, fields) in enumerate(reversed(page)):
+                    entry = self.decoder.decode(entry_id, fields, origin=origin and i == 0)
+                    if entry is not None:
+                        older.append(entry)
+                buf.prepend(older)
+
+    async def _untrimmed(self) -> bool:
+        return untrimmed(await self.ctx.redis.xinfo_stream(self.key))
+
+    # --- the reader ----------------------------------------------------------------------
+
+    async def _read(self) -> None:
+        ctx, loop = self.ctx, asyncio.get_running_loop()
+        stall_s = ctx.settings.feed_stall_s
+        failing_since: float | None = None
+        backoff = 0.1
+        heard = loop.time()
+        while not self.terminal:
+            try:
+                reply = cast(list[tuple[bytes, StreamEntries]],
+                             await ctx.redis.xread({self.key: self.read_from}, count=READ_COUNT, block=1000))
+                if not reply and self.read_from != b"0-0" and not await ctx.redis.exists(self.key):
+                    self._end_stream("feed_lost", retry=False)
+                    return
+            except (RedisError, OSError) as exc:
+                ctx.metrics.feed_errors.inc()
+                if failing_since is None:
+                    failing_since = loop.time()
+                    log.warning("feed read failed", extra={"match_id": self.match_id, "error": str(exc)})
+                if loop.time() - failing_since >= stall_s:
+                    self._end_stream("feed_unavailable", retry=True)
+                    return
+                await asyncio.sleep(backoff)
+                backoff = min(2.0, backoff * 2)
+                continue
+            if failing_since is not None:
+                # Entries may have been lost while Redis was away: watchers resume at the next keyframe.
+                failing_since, backoff = None, 0.1
+                self.buffer.append(marker(GAP, ctx.feed_now()))
+                log.info("feed read recovered", extra={"match_id": self.match_id})
+            if not reply:
+                if loop.time() - heard >= stall_s:
+                    self._end_stream("feed_stalled", retry=False)
+                    return
+                continue
+            heard = loop.time()
+            for _key, items in reply:
+                for entry_id, fields in items:
+                    self.read_from = entry_id
+                    entry = self.decoder.decode(entry_id, fields, origin=self._origin_next)
+                    self._origin_next = False
+                    if entry is None:
+                        ctx.metrics.bad_entries.inc()
+                        continue
+                    self.buffer.append(entry)
+                    if entry.terminal:
+                        self.terminal = True
+                        break
+            self._pump_all()
+        ctx.relay_done(self)
+
+    def _end_stream(self, reason: str, *, retry: bool) -> None:
+        log.info("feed ended without a match end", extra={"match_id": self.match_id, "reason": reason})
+        notice = wire.frame_binary(sp.stream_ended(self.match_id, reason, retry))
+        self.buffer.append(marker(ENDED, self.ctx.feed_now(), notice))
+        self.terminal = True
+        self._pump_all()
+        self.ctx.relay_done(self)
+
+    # --- releasing ------------------------------------------------------------------------
+
+    def _pump_all(self) -> None:
+        now = self.ctx.feed_now()
+        for ch in list(self.channels.values()):
+            self._pump(ch, now)
+        self._trim()
+
+    def _trim(self) -> None:
+        if not self._attaching:  # a backfill in flight prepends to the front we would cut
+            self.buffer.trim([ch.cursor for ch in self.channels.values()])
+
+    def _pump(self, ch: Channel, now: float) -> None:
+        if ch.ended:
+            return
+        buf = self.buffer
+        if ch.cursor < buf.base:  # the hard cap dropped entries this channel had not sent
+            ch.cursor = buf.base
+            for w in ch.watchers:
+                w.skipping = w.skipping or time.monotonic()
+        end = buf.end if ch.delay_s == 0 else buf.due_end(ch.cursor, now - ch.delay_s)
+        if end > ch.cursor:
+            batch = buf.slice(ch.cursor, end)
+            ch.cursor = end
+            self.ctx.metrics.delivery_lag.observe(max(0.0, now - batch[0].at - ch.delay_s))
+            settings = self.ctx.settings
+            began = time.perf_counter()
+            terminal = deliver(ch.watchers, batch, self.ctx.metrics, settings.skip_bytes, settings.close_bytes,
+                               settings.slow_close_s)
+            self.ctx.metrics.fanout.observe(time.perf_counter() - began)
+            if terminal is not None:
+                ch.ended = True
+                close_after(ch.watchers, terminal)
+                return
+        if ch.delay_s > 0 and ch.cursor < buf.end and ch.timer is None:
+            wait = buf[ch.cursor].at + ch.delay_s - now
+            ch.timer = asyncio.get_running_loop().call_later(max(0.0, wait), self._on_timer, ch)
+
+    def _on_timer(self, ch: Channel) -> None:
+        ch.timer = None
+        if self.closed or ch.ended:
+            return
+        self._pump(ch, self.ctx.feed_now())
+        self._trim()
+
+
+class Replay:
+    """One watcher's own cursor through a feed, from the keyframe at or before ``from_tick``.
+
+    Entries are played at the pace they were written (times ``speed``); an entry is never sent before it is
+    ``min_delay_s`` old (a seek into a live match of a competitive mode).
+    """
+
+    def __init__(self, ctx: RelayContext, watcher: Watcher, match_id: str, from_tick: int, min_delay_s: float,
+                 speed: float = 1.0) -> None:
+        self.speed = speed
+        self.ctx = ctx
+        self.watcher = watcher
+        self.match_id = match_id
+        self.key = keys.match_feed(match_id)
+        self.from_tick = from_tick
+        self.min_delay_s = min_delay_s
+        self.decoder = FeedDecoder(match_id)
+        self.ahead: deque[Entry] = deque()
+        self.last_id = b"-"
+        self.task: asyncio.Task[None] | None = None
+
+    async def seek(self) -> list[Entry]:
+        """The entries from the start point through ``from_tick`` (and at least ``min_delay_s`` old).
+
+        Empty when the start itself is too young: it then waits in ``ahead`` like the rest.
+        """
+        redis = self.ctx.redis
+        limit = self.ctx.feed_now() - self.min_delay_s
+        whole = untrimmed(await redis.xinfo_stream(self.key))
+        first = True
+        pending: list[Entry] = []  # from the latest start with tick <= from_tick
+        while True:
+            low = b"-" if self.last_id == b"-" else b"(" + self.last_id
+            page = cast(StreamEntries, await redis.xrange(self.key, min=low, max=b"+", count=READ_COUNT))
+            if not page:
+                break
+            for n, (entry_id, fields) in enumerate(page):
+                self.last_id = entry_id
+                entry = self.decoder.decode(entry_id, fields, origin=first and whole)
+                first = False
+                if entry is None:
+                    continue
+                if pending and (entry.tick > self.from_tick or entry.at > limit):
+                    self._keep_ahead(entry, page[n + 1:])
+                    return pending
+                if entry.start and entry.at > limit:
+                    # The only start is younger than the minimum delay: play it when it is due.
+                    self._keep_ahead(entry, page[n + 1:])
+                    return []
+                if entry.start:
+                    pending = [entry]
+                elif pending:
+                    pending.append(entry)
+                if entry.terminal:
+                    return pending
+        if not pending:
+            raise sp.WatchRefused(sp.SEEK_OUT_OF_RANGE, "no keyframe at or before that tick is still held")
+        return pending
+
+    def _keep_ahead(self, entry: Entry, rest: StreamEntries) -> None:
+        self.ahead.append(entry)
+        for later_id, later in rest:
+            self.last_id = later_id
+            decoded = self.decoder.decode(later_id, later)
+            if decoded is not None:
+                self.ahead.append(decoded)
+
+    async def play(self, catch_up: list[Entry]) -> None:
+        """Write ``catch_up`` at once, then every later entry at its pace."""
+        w = self.watcher
+        loop = asyncio.get_running_loop()
+        settings, metrics = self.ctx.settings, self.ctx.metrics
+        anchor_loop, anchor_at = loop.time(), (catch_up[-1] if catch_up else self.ahead[0]).at
+        if catch_up:
+            w.write(b"".join(e.framed for e in catch_up))
+            if catch_up[-1].terminal:
+                close_after((w,), catch_up[-1])
+                return
+        heard = loop.time()
+        try:
+            while w.open:
+                if not self.ahead:
+                    page = cast(StreamEntries, await self.ctx.redis.xrange(
+                        self.key, min=b"(" + self.last_id, max=b"+", count=REPLAY_PAGE))
+                    for entry_id, fields in page:
+                        self.last_id = entry_id
+                        entry = self.decoder.decode(entry_id, fields)
+                        if entry is not None:
+                            self.ahead.append(entry)
+                    if not page:
+                        if not await self.ctx.redis.exists(self.key):
+                            self._stream_ended("feed_lost", retry=False)
+                            return
+                        if loop.time() - heard >= settings.feed_stall_s:
+                            self._stream_ended("feed_stalled", retry=False)
+                            return
+                        await asyncio.sleep(REPLAY_POLL_S)
+                        continue
+                    heard = loop.time()
+                head = self.ahead[0]
+                wait = max(anchor_loop + (head.at - anchor_at) / self.speed - loop.time(),
+                           head.at + self.min_delay_s - self.ctx.feed_now())
+                if wait > 0:
+                    await asyncio.sleep(wait)
+                now_loop, now_feed = loop.time(), self.ctx.feed_now()
+                batch = []
+                while self.ahead:
+                    e = self.ahead[0]
+                    due = anchor_loop + (e.at - anchor_at) / self.speed
+                    if due > now_loop + 0.002 or e.at + self.min_delay_s > now_feed:
+                        break
+                    batch.append(self.ahead.popleft())
+                if not batch:
+                    continue
+                terminal = deliver((w,), batch, metrics, settings.skip_bytes, settings.close_bytes,
+                                   settings.slow_close_s)
+                if terminal is not None:
+                    close_after((w,), terminal)
+                    return
+        except (RedisError, OSError) as exc:
+            log.warning("replay read failed", extra={"match_id": self.match_id, "error": str(exc)})
+            self._stream_ended("feed_unavailable", retry=True)
+
+    def _stream_ended(self, reason: str, *, retry: bool) -> None:
+        self.watcher.write(wire.frame_binary(sp.stream_ended(self.match_id, reason, retry)))
+        self.watcher.finish(wire.CLOSE_INTERNAL, "stream ended")

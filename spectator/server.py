@@ -1,0 +1,369 @@
+"""The relay process: listening socket, watch requests, HTTP endpoints, drain and stop."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import signal
+import time
+from collections import deque
+from functools import cache
+from typing import Any
+from urllib.parse import parse_qsl
+
+import redis.asyncio as aioredis
+from redis.asyncio.retry import Retry
+from redis.backoff import ExponentialBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import RedisError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from elysium import keys
+from elysium.metrics import CONTENT_TYPE_LATEST
+from gameserver import wire
+from spectator import listing
+from spectator import protocol as sp
+from spectator.connection import Watcher
+from spectator.metrics import SpectatorMetrics
+from spectator.relay import MatchRelay, Replay
+from spectator.settings import SpectatorSettings
+
+log = logging.getLogger("spectator")
+
+PROBLEM = "application/problem+json"
+CLOCK_SAMPLES = 30  # the last minute of clock samples at the default publishing period
+MAX_LIST_LIMIT = 200
+
+
+def problem(status: int, kind: str, title: str, detail: str) -> bytes:
+    return json.dumps({"type": f"urn:elysium:problem:{kind}", "title": title, "status": status,
+                       "detail": detail}).encode()
+
+
+@cache
+def mode_description(mode: str, tick_hz: int) -> tuple[dict[str, Any], dict[str, Any]] | None:
+    """The column layout and map of ``mode``, as a player's welcome carries them."""
+    from gameserver.modes import MODES, ModeConfig
+
+    cls = MODES.get(mode)
+    if cls is None:
+        return None
+    columns = {"player": list(cls.player_columns), "motion": cls.motion_columns, "object": list(cls.object_columns)}
+    game_map = cls(ModeConfig(seats=1, tick_hz=tick_hz, seed=0)).map_info()
+    for per_match in ("score_limit", "time_limit_s"):
+        game_map.pop(per_match, None)
+    return columns, game_map
+
+
+class SpectatorServer:
+    def __init__(self, settings: SpectatorSettings, redis_client: aioredis.Redis | None = None) -> None:
+        self.settings = settings
+        self.relay_id = settings.resolved_id
+        self.metrics = SpectatorMetrics()
+        # A retry on a fresh connection hides Redis restarts from single commands.
+        self.redis = redis_client or aioredis.from_url(
+            settings.redis_url, retry=Retry(ExponentialBackoff(cap=0.5, base=0.05), 2),
+            retry_on_error=[RedisConnectionError, RedisTimeoutError])
+        self.relays: dict[str, MatchRelay] = {}
+        self.connections: set[Watcher] = set()
+        self.watching = 0
+        self.replays = 0
+        self.draining = False
+        self.redis_ok = False
+        self.port = settings.port
+        self.clock_offset = 0.0  # Redis clock minus ours, in seconds
+        self._clock_samples: deque[tuple[float, float]] = deque(maxlen=CLOCK_SAMPLES)  # (round trip, offset)
+        self._server: asyncio.base_events.Server | None = None
+        self._tasks: list[asyncio.Task[Any]] = []
+        self._jobs: set[asyncio.Task[Any]] = set()
+        self._published: set[str] = set()
+        self._stopped = asyncio.Event()
+
+    # --- lifecycle -------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        loop = asyncio.get_running_loop()
+        self._server = await loop.create_server(self._new_connection, self.settings.host, self.settings.port,
+                                                backlog=4096, reuse_address=True)
+        self.port = self._server.sockets[0].getsockname()[1]
+        await self._sync_clock()
+        self._tasks = [loop.create_task(self._housekeeping(), name="housekeeping")]
+        log.info("spectator relay listening", extra={"relay_id": self.relay_id, "url": self.public_url})
+
+    @property
+    def public_url(self) -> str:
+        return self.settings.resolved_public_url(self.port)
+
+    def _new_connection(self) -> Watcher:
+        conn = Watcher(self)
+        self.connections.add(conn)
+        return conn
+
+    async def drain_and_stop(self) -> None:
+        """Stop taking watchers, tell every watcher to reconnect elsewhere, then stop."""
+        if self.draining:
+            return
+        self.draining = True
+        self.metrics.draining.set(1)
+        if self._server is not None:
+            self._server.close()
+        log.info("draining", extra={"watchers": self.watching})
+        notice = wire.frame_binary(sp.shutdown("relay draining"))
+        for conn in list(self.connections):
+            if conn.open:
+                conn.write(notice)
+                conn.close(wire.CLOSE_GOING_AWAY, "relay draining")
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.settings.drain_s
+        while self.connections and loop.time() < deadline:  # each leaves once its bytes are out
+            await asyncio.sleep(0.05)
+        await self.stop()
+
+    async def stop(self) -> None:
+        if self._server is not None:
+            self._server.close()
+        tasks = [*self._tasks, *self._jobs]
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            await asyncio.wait(tasks, timeout=5.0)
+        for relay in list(self.relays.values()):
+            relay.close()
+        for conn in list(self.connections):
+            if conn.transport is not None:
+                conn.transport.abort()
+        try:
+            await asyncio.wait_for(self.redis.aclose(), 5.0)
+        except (RedisError, OSError, TimeoutError):
+            pass
+        self._stopped.set()
+        log.info("spectator relay stopped")
+
+    async def wait_stopped(self) -> None:
+        await self._stopped.wait()
+
+    # --- clock and housekeeping ------------------------------------------------------------
+
+    def feed_now(self) -> float:
+        """Now on the clock of the feed's entry ids (Redis's)."""
+        return time.time() + self.clock_offset
+
+    async def _sync_clock(self) -> None:
+        """Estimate Redis's clock from ``TIME``, trusting the sample with the shortest round trip.
+
+        Entry times are Redis's; a slow reply would skew a plain midpoint estimate by half
+        its round trip, and delays (minimum delays included) would shift with it.
+        """
+        try:
+            before = time.time()
+            seconds, micros = await self.redis.time()
+            after = time.time()
+            self._clock_samples.append((after - before, seconds + micros / 1e6 - (before + after) / 2))
+            self.clock_offset = min(self._clock_samples)[1]
+            self.redis_ok = True
+        except (RedisError, OSError) as exc:
+            if self.redis_ok:
+                log.warning("redis unreachable", extra={"error": str(exc)})
+            self.redis_ok = False
+
+    async def _housekeeping(self) -> None:
+        while True:
+            await asyncio.sleep(self.settings.viewers_every_s)
+            await self._sync_clock()  # also tells /readyz whether Redis answers
+            counts: dict[str, int] = {}
+            for relay in self.relays.values():
+                counts[relay.match_id] = relay.watchers
+            for conn in self.connections:
+                if conn.replay is not None:
+                    counts[conn.replay.match_id] = counts.get(conn.replay.match_id, 0) + 1
+            for gone in self._published - counts.keys():
+                counts[gone] = 0
+            self._published = {m for m, n in counts.items() if n}
+            try:
+                await listing.publish_viewers(self.redis, self.relay_id, counts)
+                self.redis_ok = True
+            except (RedisError, OSError):
+                self.redis_ok = False
+
+    def relay_done(self, relay: MatchRelay) -> None:
+        if self.relays.get(relay.match_id) is relay:
+            del self.relays[relay.match_id]
+
+    # --- HTTP -------------------------------------------------------------------------------
+
+    def handle_http(self, conn: Watcher, target: str) -> None:
+        path, _, query = target.partition("?")
+        if path == "/healthz":
+            conn.http_reply(200, b'{"status":"ok"}', "application/json")
+        elif path == "/readyz":
+            ready = self.redis_ok and not self.draining
+            body = json.dumps({"ready": ready, "redis": self.redis_ok, "draining": self.draining,
+                               "watchers": self.watching, "matches": len(self.relays)}).encode()
+            conn.http_reply(200 if ready else 503, body, "application/json")
+        elif path == "/metrics":
+            conn.http_reply(200, self.metrics.render(), CONTENT_TYPE_LATEST)
+        elif path == "/v1/matches":
+            self._spawn(self._list(conn, query))
+        else:
+            conn.http_reply(404, problem(404, "not-found", "Not Found", f"no resource at {path[:64]}"), PROBLEM)
+
+    async def _list(self, conn: Watcher, query: str) -> None:
+        params = dict(parse_qsl(query))
+        raw = params.get("limit", "50")
+        if not raw.isdigit() or not 1 <= int(raw) <= MAX_LIST_LIMIT or set(params) - {"limit"}:
+            conn.http_reply(400, problem(400, "bad-request", "Bad Request",
+                                         f"the only parameter is limit, 1 to {MAX_LIST_LIMIT}"), PROBLEM)
+            return
+        try:
+            body = await listing.list_matches(self.redis, int(raw))
+        except (RedisError, OSError):
+            conn.http_reply(503, problem(503, "redis-unavailable", "Service Unavailable",
+                                         "match listings are unavailable; retry"), PROBLEM)
+            return
+        conn.http_reply(200, json.dumps(body).encode(), "application/json")
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._jobs.add(task)
+        task.add_done_callback(self._jobs.discard)
+
+    # --- watching ---------------------------------------------------------------------------
+
+    def refuse_new(self) -> str:
+        if self.draining:
+            return "relay is draining"
+        if self.watching >= self.settings.max_watchers:
+            return "relay is full"
+        return ""
+
+    def start_watch(self, conn: Watcher, target: str) -> None:
+        self._spawn(self._watch(conn, target))
+
+    async def _watch(self, conn: Watcher, target: str) -> None:
+        metrics = self.metrics
+        try:
+            req = sp.parse_watch_target(target, self.settings.max_delay_s)
+            match_id = req.match_id
+            if match_id == sp.LATEST:
+                match_id = await listing.latest_live(self.redis) or ""
+            async with self.redis.pipeline(transaction=False) as pipe:
+                pipe.hgetall(keys.match_info(match_id))
+                pipe.exists(keys.match_feed(match_id))
+                raw_info, has_feed = await pipe.execute()
+            if not match_id or (not raw_info and not has_feed):
+                raise sp.WatchRefused(sp.UNKNOWN_MATCH, f"no live or replayable match {req.match_id!r}")
+            info = listing.decode_info(raw_info)
+            mode = info.get("mode") if isinstance(info.get("mode"), str) else None
+            min_delay = self.settings.min_delay_s(mode)
+            live = info.get("state") in listing.LIVE_STATES or (not raw_info and has_feed)
+            if not live and not has_feed:
+                raise sp.WatchRefused(sp.UNKNOWN_MATCH, f"match {match_id!r} is over and its replay has expired")
+            if req.from_tick is not None or not live:
+                await self._watch_replay(conn, match_id, info, mode, live, req.from_tick or 0, min_delay, req.speed)
+            elif req.speed != 1.0:
+                raise sp.WatchRefused(sp.BAD_REQUEST, "speed applies to replays and seeks (from=...)")
+            else:
+                delay = max(req.delay_s or 0.0, min_delay)
+                await self._watch_live(conn, match_id, info, mode, delay, min_delay)
+        except sp.WatchRefused as exc:
+            metrics.watches.labels(exc.code).inc()
+            conn.refuse(exc.code, exc.message)
+        except (RedisError, OSError) as exc:
+            metrics.watches.labels("redis").inc()
+            log.warning("watch failed: redis", extra={"error": str(exc)})
+            if conn.kind:
+                conn.send(sp.stream_ended(req.match_id, "feed_unavailable", True))
+                conn.close(wire.CLOSE_INTERNAL, "stream ended")
+            else:
+                conn.refuse(sp.INTERNAL, "match feeds are unreachable right now; retry", wire.CLOSE_INTERNAL)
+
+    def _hello(self, match_id: str, info: dict[str, Any], mode: str | None, live: bool, delay_s: float,
+               min_delay_s: float, from_tick: int | None, speed: float = 1.0) -> bytes:
+        tick_hz = info.get("tick_hz") if isinstance(info.get("tick_hz"), int) else None
+        described = mode_description(mode, tick_hz or 20) if mode else None
+        raw_players = info.get("players")
+        players: list[Any] = raw_players if isinstance(raw_players, list) else []
+        return sp.watch(match_id=match_id, mode=mode, state=info.get("state"), live=live, delay_s=delay_s,
+                        min_delay_s=min_delay_s, from_tick=from_tick, speed=speed, tick_hz=tick_hz, players=players,
+                        columns=described[0] if described else None, map_info=described[1] if described else None)
+
+    def _began(self, conn: Watcher, kind: str) -> None:
+        conn.watching(kind)
+        self.watching += 1
+        self.metrics.watchers.labels(kind).inc()
+        self.metrics.watches.labels("ok").inc()
+
+    async def _watch_live(self, conn: Watcher, match_id: str, info: dict[str, Any], mode: str | None,
+                          delay: float, min_delay: float) -> None:
+        hello = self._hello(match_id, info, mode, True, delay, min_delay, None)
+        for _ in range(3):
+            relay = self.relays.get(match_id)
+            if relay is None:
+                relay = self.relays[match_id] = MatchRelay(self, match_id)
+                try:
+                    await relay.open()
+                except BaseException:
+                    relay.close()
+                    raise
+            if not conn.open:
+                relay._maybe_close()
+                return
+            if not conn.kind:
+                conn.send(hello)
+                self._began(conn, "live")
+            if await relay.attach(conn, delay):
+                return
+        raise sp.WatchRefused(sp.INTERNAL, "the feed kept closing; retry")
+
+    async def _watch_replay(self, conn: Watcher, match_id: str, info: dict[str, Any], mode: str | None, live: bool,
+                            from_tick: int, min_delay: float, speed: float) -> None:
+        if self.replays >= self.settings.max_replays:
+            raise sp.WatchRefused(sp.BUSY, "this relay serves its maximum of replays; retry later or elsewhere")
+        replay = Replay(self, conn, match_id, from_tick, min_delay, speed)
+        self.replays += 1
+        conn.replay = replay
+        try:
+            catch_up = await replay.seek()
+        except BaseException:
+            if conn.replay is replay:
+                self.replays -= 1
+                conn.replay = None
+            raise
+        if conn.replay is not replay:
+            return  # the watcher left while we were seeking
+        first = catch_up[0] if catch_up else replay.ahead[0]
+        conn.send(self._hello(match_id, info, mode, live, 0.0, min_delay, first.tick, speed))
+        self._began(conn, "replay")
+        replay.task = asyncio.current_task()
+        await replay.play(catch_up)
+
+    def on_connection_lost(self, conn: Watcher) -> None:
+        self.connections.discard(conn)
+        if conn.kind:
+            self.watching -= 1
+            self.metrics.watchers.labels(conn.kind).dec()
+        if conn.relay is not None:
+            conn.relay.detach(conn)
+        if conn.replay is not None:
+            self.replays -= 1
+            replay, conn.replay = conn.replay, None
+            if replay.task is not None and replay.task is not asyncio.current_task():
+                replay.task.cancel()
+
+
+async def serve(settings: SpectatorSettings, ready: asyncio.Future[SpectatorServer] | None = None) -> int:
+    """Run until SIGTERM or SIGINT, draining on the first and exiting 0."""
+    server = SpectatorServer(settings)
+    await server.start()
+    if ready is not None:
+        ready.set_result(server)
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    print(json.dumps({"event": "listening", "service": "spectator", "relay_id": server.relay_id,
+                      "url": server.public_url, "port": server.port}), flush=True)
+    await stop.wait()
+    await server.drain_and_stop()
+    return 0
