@@ -16,6 +16,8 @@ from urllib.parse import parse_qsl, unquote
 
 import msgpack
 
+from gameserver.protocol import ProtocolViolation  # one error type for both websocket protocols
+
 PROTOCOL_VERSION: Final = 1
 WATCH_PREFIX: Final = "/v1/watch/"
 LATEST: Final = "_latest"  # reserved id: the most recently updated live match
@@ -42,13 +44,6 @@ MAX_SPEED: Final = 16.0
 class WatchRefused(Exception):
     """The watch request cannot be served; ``code`` is one of the stable codes above."""
 
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-
-
-class ProtocolViolation(Exception):
     def __init__(self, code: str, message: str) -> None:
         super().__init__(message)
         self.code = code
