@@ -148,10 +148,6 @@ def run_up(state_dir: str, *, bots: int = 4, for_seconds: float = 0.0) -> int:
         print("Elysium is up.")
         for line in lines:
             print("  " + line)
-        if "gameserver" in ctx.ports:
-            print(f"  play: connect a websocket to ws://127.0.0.1:{ctx.ports['gameserver']}/v1/play and join with a "
-                  f"token from: elysium token join --match my-match --player me "
-                  f"--key-file {env['ELYSIUM_JOIN_PRIVATE_KEY_FILE']}")
         print(f"  logs: {logs_dir}")
         print("Press Ctrl-C to stop.", flush=True)
         print(json.dumps({"event": "up", "services": ctx.urls}), flush=True)

@@ -9,6 +9,7 @@ import signal
 import uuid
 
 from elysium import config, logs, tokens
+from elysium.up import StackContext, StackService
 from gameserver import devtokens
 from gameserver.settings import GameServerSettings
 
@@ -67,14 +68,18 @@ def run_bots(args: argparse.Namespace) -> int:
     return asyncio.run(main())
 
 
-def _gameserver_env(ctx: object) -> dict[str, str]:
-    return {"ELYSIUM_GAMESERVER_PUBLIC_URL": f"ws://127.0.0.1:{ctx.ports['gameserver']}/v1/play"}  # type: ignore[attr-defined]
+def _play_url(ctx: StackContext) -> str:
+    return f"ws://127.0.0.1:{ctx.ports['gameserver']}/v1/play"
 
 
-def _stack() -> list[object]:
-    from elysium.up import StackService
-
-    return [StackService("gameserver", 7350, order=10, needs=("redis",), env=_gameserver_env, path="/v1/play (ws)")]
+def _gameserver_env(ctx: StackContext) -> dict[str, str]:
+    return {"ELYSIUM_GAMESERVER_PUBLIC_URL": _play_url(ctx)}
 
 
-STACK_SERVICES = _stack()
+def _how_to_play(ctx: StackContext) -> list[str]:
+    return [f"play         {_play_url(ctx)}  (join with a token from: elysium token join --match my-match "
+            f"--player me --key-file {ctx.env['ELYSIUM_JOIN_PRIVATE_KEY_FILE']})"]
+
+
+STACK_SERVICES = [StackService("gameserver", 7350, order=10, needs=("redis",), env=_gameserver_env,
+                               after_start=_how_to_play, path="/healthz")]
