@@ -1,9 +1,10 @@
 """Matchmaker benchmark: ticket intake, time to match a full queue, waits under steady arrivals.
 
-    .venv/bin/python benchmarks/matchmaker_bench.py [--tickets 10000] [--intake-s 5] [--steady-s 20]
+    .venv/bin/python benchmarks/matchmaker_bench.py [--tickets 10000] [--intake-s 5] [--replicas 1,2] [--steady-s 20]
 
 Starts its own Redis and embedded MongoDB server. Intake goes through the real HTTP API
-of an ``elysium matchmaker`` child process (token check, rating lookup, atomic create);
+of an ``elysium matchmaker --workers N`` child process tree, for each N in ``--replicas``
+(token check, rating lookup, atomic create);
 matching runs in this process against the same Redis, with one registry heartbeat.
 Results are printed as one JSON line at the end; docs/benchmarks-matchmaker.md records them.
 """
@@ -24,7 +25,6 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-import aiohttp
 import redis.asyncio as aioredis
 
 from elysium import config, procs, tokens
@@ -49,62 +49,92 @@ async def heartbeat(client: aioredis.Redis, seats: int) -> None:
         "rooms": 0, "rooms_free": seats // 2, "players": 0, "draining": False, "modes": ["arena"]})
 
 
-async def intake(host: str, port: int, signer: tokens.Signer, seconds: float, workers: int,
-                 reuse_tokens: bool) -> dict[str, Any]:
+def cpu_s(pids: list[int]) -> float:
+    """User plus system CPU seconds used so far by the processes ``pids``."""
+    total = 0
+    for pid in pids:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+async def _read_response(reader: asyncio.StreamReader) -> int:
+    head = await reader.readuntil(b"\r\n\r\n")
+    length = int(head.lower().split(b"content-length: ")[1].split(b"\r\n")[0])
+    await reader.readexactly(length)
+    return int(head[9:12])
+
+
+async def intake(host: str, port: int, signer: tokens.Signer, seconds: float, connections: int,
+                 reuse_tokens: bool, service_pids: list[int], redis_pid: int) -> dict[str, Any]:
     """Distinct players create tickets as fast as the service answers.
 
     The load generator writes prepared HTTP/1.1 requests on keep-alive connections and reads
-    the answers by Content-Length: it stays light, so the shared cores go to the service.
-    With ``reuse_tokens`` each player's access token has been seen by the service before
-    (as after logging in and creating a party); otherwise every request carries a token the
-    service has never verified.
+    the answers by Content-Length: it stays light (its CPU per request is reported next to
+    the service's), so the shared cores go to the service. Every request carries a different
+    player's access token, signed with the player key. With ``reuse_tokens`` each token has
+    been seen before, on the same connection (so by the same replica), as after a client
+    read a ticket or created a party; otherwise every request carries a token the service
+    has never verified. Connection k sends requests k, k + connections, ... in order.
     """
-    total = int(seconds * 5000)
+    total = int(seconds * 6000)
     body = json.dumps({"mode": "arena", "regions": {"nowhere": 30}}).encode()
-    requests = []
+    posts, gets = [], []
     for i in range(total):
         token = signer.issue(f"intake-{i}", tokens.PLAYER_AUDIENCE, 600)
-        requests.append((f"POST /v1/tickets HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer {token}\r\n"
-                         f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n").encode() + body)
-    if reuse_tokens:  # the service meets every token once before (reading a ticket it does not have)
-        async with aiohttp.ClientSession() as session:
-            async def warm(k: int) -> None:
-                for req in requests[k::32]:
-                    auth = req.split(b"Authorization: ")[1].split(b"\r\n")[0].decode()
-                    async with session.get(f"http://{host}:{port}/v1/tickets/{'0' * 32}",
-                                           headers={"Authorization": auth}) as resp:
-                        await resp.read()
-            await asyncio.gather(*(warm(k) for k in range(32)))
-    counter = 0
+        posts.append((f"POST /v1/tickets HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer {token}\r\n"
+                      f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n").encode() + body)
+        gets.append((f"GET /v1/tickets/{'0' * 32} HTTP/1.1\r\nHost: {host}\r\n"
+                     f"Authorization: Bearer {token}\r\n\r\n").encode())
     statuses: dict[int, int] = {}
     latencies: list[float] = []
-    deadline = time.perf_counter() + seconds
+    ready = 0
+    go = asyncio.Event()
+    deadline = 0.0
 
-    async def worker() -> None:
-        nonlocal counter
+    async def worker(k: int) -> None:
+        nonlocal ready
         reader, writer = await asyncio.open_connection(host, port)
         try:
-            while time.perf_counter() < deadline and counter < total:
-                req = requests[counter]
-                counter += 1
+            if reuse_tokens:  # the service meets each token once (reading a ticket it does not have)
+                for req in gets[k::connections]:
+                    writer.write(req)
+                    if await _read_response(reader) != 404:
+                        raise RuntimeError("warm-up request was not answered 404")
+            ready += 1
+            if ready == connections:
+                go.set()
+            await go.wait()
+            for req in posts[k::connections]:
+                if time.perf_counter() >= deadline:
+                    break
                 t0 = time.perf_counter()
                 writer.write(req)
-                head = await reader.readuntil(b"\r\n\r\n")
-                status = int(head[9:12])
-                length = int(head.lower().split(b"content-length: ")[1].split(b"\r\n")[0])
-                await reader.readexactly(length)
+                status = await _read_response(reader)
                 statuses[status] = statuses.get(status, 0) + 1
                 latencies.append(time.perf_counter() - t0)
         finally:
             writer.close()
 
-    started = time.perf_counter()
-    await asyncio.gather(*(worker() for _ in range(workers)))
+    async def timing() -> tuple[float, tuple[float, float, float], tuple[float, float, float]]:
+        nonlocal deadline
+        await go.wait()
+        deadline = time.perf_counter() + seconds
+        return time.perf_counter(), (time.process_time(), cpu_s(service_pids), cpu_s([redis_pid])), (0, 0, 0)
+
+    clock = asyncio.ensure_future(timing())
+    await asyncio.gather(*(worker(k) for k in range(connections)))
+    started, cpu0, _ = await clock
     elapsed = time.perf_counter() - started
+    cpu1 = (time.process_time(), cpu_s(service_pids), cpu_s([redis_pid]))
     created = statuses.get(201, 0)
+    done = max(1, sum(statuses.values()))
+    per_request_us = [round((b - a) / done * 1e6) for a, b in zip(cpu0, cpu1, strict=True)]
     return {"tickets_per_s": round(created / elapsed), "created": created, "statuses": statuses,
+            "seconds": round(elapsed, 2), "ran_out_of_requests": created >= total,
+            "cpu_us_per_request": dict(zip(("client", "service", "redis"), per_request_us, strict=True)),
             "latency_p50_ms": round(pct(latencies, 0.5) * 1000, 1),
-            "latency_p99_ms": round(pct(latencies, 0.99) * 1000, 1), "workers": workers,
+            "latency_p99_ms": round(pct(latencies, 0.99) * 1000, 1), "connections": connections,
             "tokens_seen_before": reuse_tokens}
 
 
@@ -184,23 +214,29 @@ async def steady(settings: MatchmakerSettings, rate: float, seconds: float) -> d
             "wait_mean_s": round(statistics.fmean(waits), 3) if waits else None}
 
 
-async def intake_parts(env: dict[str, str], signer: tokens.Signer, redis_url: str,
+async def intake_parts(env: dict[str, str], signer: tokens.Signer, redis_url: str, redis_pid: int,
                        args: argparse.Namespace) -> dict[str, Any]:
-    """Both intake runs against one ``elysium matchmaker`` child process."""
-    port = procs.free_port()
-    child = subprocess.Popen([sys.executable, "-m", "elysium", "matchmaker", "--port", str(port)], env=env,
-                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    """Both intake runs against an ``elysium matchmaker --workers N`` child, for each N in ``--replicas``."""
     out: dict[str, Any] = {}
-    try:
-        assert child.stdout is not None
-        json.loads(child.stdout.readline())  # {"event": "listening", ...}
-        for name, known in (("intake_fresh_tokens", False), ("intake_known_tokens", True)):
-            await flush_redis(redis_url)
-            out[name] = await intake("127.0.0.1", port, signer, args.intake_s, args.workers, known)
-            print(json.dumps({name: out[name]}), flush=True)
-    finally:
-        child.terminate()
-        child.wait(10)
+    for replicas in (int(r) for r in args.replicas.split(",")):
+        port = procs.free_port()
+        child = subprocess.Popen([sys.executable, "-m", "elysium", "matchmaker", "--port", str(port),
+                                  "--workers", str(replicas)], env=env,
+                                 stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+        try:
+            assert child.stdout is not None
+            ready = json.loads(child.stdout.readline())  # {"event": "listening", ...} once every worker listens
+            pids = ready.get("pids", [child.pid])
+            for name, known in (("intake_fresh_tokens", False), ("intake_known_tokens", True)):
+                await flush_redis(redis_url)
+                result = await intake("127.0.0.1", port, signer, args.intake_s, args.connections, known,
+                                      pids, redis_pid)
+                result["replicas"] = replicas
+                out[f"{name}_x{replicas}"] = result
+                print(json.dumps({f"{name}_x{replicas}": result}), flush=True)
+        finally:
+            child.terminate()
+            child.wait(30)
     return out
 
 
@@ -214,7 +250,10 @@ async def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--tickets", type=int, default=10_000)
     ap.add_argument("--intake-s", type=float, default=5.0)
-    ap.add_argument("--workers", type=int, default=32)
+    ap.add_argument("--connections", type=int, default=32, help="keep-alive connections of the intake client")
+    ap.add_argument("--replicas", default="1,2", help="matchmaker worker counts to measure intake with")
+    ap.add_argument("--log-level", default="warning",
+                    help="ELYSIUM_LOG_LEVEL of the service (info writes one access-log line per request)")
     ap.add_argument("--steady-s", type=float, default=20.0)
     ap.add_argument("--rate", type=float, default=200.0)
     ap.add_argument("--repeat", type=int, default=3, help="runs of the full-queue test")
@@ -226,14 +265,14 @@ async def main() -> None:
         tokens.generate_keypair(keydir, name)
     env = {**os.environ, "ELYSIUM_REDIS_URL": redis_child.url, "ELYSIUM_MONGO_URL": mongo_child.url,
            "ELYSIUM_MATCHMAKER_DB": "bench", "ELYSIUM_PLAYER_PUBLIC_KEY_FILE": str(keydir / "player.pub"),
-           "ELYSIUM_JOIN_PRIVATE_KEY_FILE": str(keydir / "join.key"), "ELYSIUM_LOG_LEVEL": "warning"}
+           "ELYSIUM_JOIN_PRIVATE_KEY_FILE": str(keydir / "join.key"), "ELYSIUM_LOG_LEVEL": args.log_level}
     try:
         settings = config.load(MatchmakerSettings, environ=env, match_interval_s=0.25)
         out: dict[str, Any] = {"load_average_at_start": os.getloadavg()[0]}
         parts = set(args.parts.split(","))
         if "intake" in parts:
             signer = tokens.Signer(tokens.load_private_key(path=str(keydir / "player.key")), "bench")
-            out.update(await intake_parts(env, signer, redis_child.url, args))
+            out.update(await intake_parts(env, signer, redis_child.url, redis_child.proc.pid, args))
         flush = aioredis.from_url(redis_child.url)
         runs = []
         for _ in range(args.repeat if "queue" in parts else 0):

@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import json
 import signal
+import socket
 
 from elysium import config, logs
 from matchmaker.settings import MatchmakerSettings
@@ -15,19 +16,27 @@ def add_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-
     mm = sub.add_parser("matchmaker", help="run the matchmaker (tickets, parties, ratings, room allocation)")
     mm.add_argument("--host", help="listen address (ELYSIUM_MATCHMAKER_HOST)")
     mm.add_argument("--port", type=int, help="listen port (ELYSIUM_MATCHMAKER_PORT)")
+    mm.add_argument("--workers", type=int,
+                    help="replica processes sharing the port (ELYSIUM_MATCHMAKER_WORKERS, default 1)")
+    mm.add_argument("--listen-fd", type=int, help=argparse.SUPPRESS)  # a socket handed over by --workers
     mm.set_defaults(func=run_matchmaker)
 
 
 def run_matchmaker(args: argparse.Namespace) -> int:
-    overrides = {k: v for k, v in (("host", args.host), ("port", args.port)) if v is not None}
+    overrides = {k: v for k, v in (("host", args.host), ("port", args.port), ("workers", args.workers))
+                 if v is not None}
     settings = config.load(MatchmakerSettings, **overrides)
     logs.setup("matchmaker", settings.log_level)
     import uvloop
 
-    return uvloop.run(serve(settings))
+    if settings.workers > 1 and args.listen_fd is None:
+        from matchmaker.workers import supervise
+
+        return uvloop.run(supervise(settings))
+    return uvloop.run(serve(settings, listen_fd=args.listen_fd))
 
 
-async def serve(settings: MatchmakerSettings) -> int:
+async def serve(settings: MatchmakerSettings, listen_fd: int | None = None) -> int:
     """Run until SIGTERM or SIGINT; then stop taking tickets, finish the pass in flight and exit 0."""
     from aiohttp import web
 
@@ -36,7 +45,13 @@ async def serve(settings: MatchmakerSettings) -> int:
     app = create_app(settings)
     runner = web.AppRunner(app, handle_signals=False, shutdown_timeout=5.0)
     await runner.setup()
-    site = web.TCPSite(runner, settings.host, settings.port, reuse_address=True)
+    site: web.BaseSite
+    if listen_fd is not None:  # one of several workers: the parent bound the socket
+        sock = socket.socket(fileno=listen_fd)
+        sock.setblocking(False)
+        site = web.SockSite(runner, sock)
+    else:
+        site = web.TCPSite(runner, settings.host, settings.port, reuse_address=True)
     await site.start()
     port = runner.addresses[0][1] if runner.addresses else settings.port
     stop = asyncio.Event()

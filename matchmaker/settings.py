@@ -13,6 +13,9 @@ from elysium.config import ConfigError, between, one_of, positive, setting
 class MatchmakerSettings:
     host: str = setting("ELYSIUM_MATCHMAKER_HOST", "127.0.0.1", "Address the matchmaker listens on")
     port: int = setting("ELYSIUM_MATCHMAKER_PORT", 7360, "Port of the matchmaker's HTTP API", check=between(0, 65535))
+    workers: int = setting("ELYSIUM_MATCHMAKER_WORKERS", 1,
+                           "Replica processes sharing the port (SO_REUSEPORT), each with its own matching loop",
+                           check=between(1, 64))
     instance_id: str = setting("ELYSIUM_MATCHMAKER_ID", "",
                                "Name of this replica in the results consumer group (default: host name and pid)")
     redis_url: str = setting("ELYSIUM_REDIS_URL", "", "Redis for tickets, parties, seat claims and the registry",

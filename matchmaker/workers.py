@@ -1,0 +1,150 @@
+"""Several matchmaker replicas behind one port: ``elysium matchmaker --workers N``.
+
+The parent binds N listening sockets to the same address with ``SO_REUSEPORT`` (the
+kernel spreads new connections across them) and starts one ``elysium matchmaker`` child
+per socket. Each child is a full replica: its own matching loop, results consumer (its
+consumer name carries its pid, or ``ELYSIUM_MATCHMAKER_ID`` plus ``-w<i>``) and event
+fan-out, all against the shared Redis, which is what makes replicas safe together.
+
+The parent prints the one ``listening`` line once every child listens, forwards SIGTERM
+and SIGINT to the children, and exits 0 when all of them have drained and exited 0. If a
+child exits on its own, the parent stops the others and exits 1 (a supervisor restarts
+the whole service). Children get SIGTERM if the parent dies, so none is left behind.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ctypes
+import json
+import os
+import signal
+import socket
+import sys
+from typing import Any
+
+from matchmaker.settings import MatchmakerSettings
+
+CHILD_START_TIMEOUT_S = 60.0
+CHILD_STOP_TIMEOUT_S = 30.0
+_PR_SET_PDEATHSIG = 1
+
+
+def bind_sockets(host: str, port: int, count: int) -> list[socket.socket]:
+    """``count`` listening sockets on one address; port 0 picks a free port for all of them."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    socks: list[socket.socket] = []
+    try:
+        for _ in range(count):
+            sock = socket.socket(family, socket.SOCK_STREAM)
+            socks.append(sock)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+            sock.bind((host, port))
+            port = sock.getsockname()[1]
+            sock.listen(1024)
+            sock.set_inheritable(True)
+    except OSError:
+        for sock in socks:
+            sock.close()
+        raise
+    return socks
+
+
+def _die_with_parent(parent_pid: int) -> None:
+    """Runs in the child before exec: get SIGTERM when the parent goes away."""
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+    if os.getppid() != parent_pid:  # the parent died before the line above
+        os._exit(1)
+
+
+async def supervise(settings: MatchmakerSettings) -> int:
+    socks = bind_sockets(settings.host, settings.port, settings.workers)
+    port = socks[0].getsockname()[1]
+    parent = os.getpid()
+    children: list[asyncio.subprocess.Process] = []
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    pumps: list[asyncio.Task[None]] = []
+    try:
+        for i, sock in enumerate(socks):
+            env = {**os.environ, "ELYSIUM_MATCHMAKER_WORKERS": "1"}
+            if settings.instance_id:
+                env["ELYSIUM_MATCHMAKER_ID"] = f"{settings.instance_id}-w{i}"
+            children.append(await asyncio.create_subprocess_exec(
+                sys.executable, "-m", "elysium", "matchmaker", "--host", settings.host, "--port", str(port),
+                "--listen-fd", str(sock.fileno()), pass_fds=(sock.fileno(),), env=env,
+                stdout=asyncio.subprocess.PIPE, preexec_fn=lambda: _die_with_parent(parent)))
+        for sock in socks:  # the children hold them now
+            sock.close()
+        started = await _wait_listening(children, stop)
+        if started:
+            print(json.dumps({"event": "listening", "service": "matchmaker",
+                              "url": f"http://{settings.host}:{port}", "port": port,
+                              "workers": settings.workers, "pids": [c.pid for c in children]}), flush=True)
+            pumps = [loop.create_task(_pump(c)) for c in children]
+            exited = [loop.create_task(c.wait()) for c in children]
+            stopper = loop.create_task(stop.wait())
+            await asyncio.wait([stopper, *exited], return_when=asyncio.FIRST_COMPLETED)
+            stopper.cancel()
+            clean = stop.is_set()
+        else:
+            clean = False
+    finally:
+        for sock in socks:
+            sock.close()
+        codes = await _stop_all(children)
+        for task in pumps:
+            task.cancel()
+    return 0 if clean and all(code == 0 for code in codes) else 1
+
+
+async def _wait_listening(children: list[asyncio.subprocess.Process], stop: asyncio.Event) -> bool:
+    """True once every child printed its listening line; False if one failed or a stop came first."""
+    async def first_line(child: asyncio.subprocess.Process) -> bool:
+        assert child.stdout is not None
+        line = await child.stdout.readline()
+        try:
+            return json.loads(line).get("event") == "listening"
+        except ValueError:
+            return False
+
+    waiting: asyncio.Future[Any] = asyncio.ensure_future(asyncio.gather(*(first_line(c) for c in children)))
+    stopper: asyncio.Future[Any] = asyncio.ensure_future(stop.wait())
+    done, _ = await asyncio.wait([waiting, stopper], timeout=CHILD_START_TIMEOUT_S,
+                                 return_when=asyncio.FIRST_COMPLETED)
+    stopper.cancel()
+    if waiting not in done:
+        waiting.cancel()
+        return False
+    return all(waiting.result())
+
+
+async def _pump(child: asyncio.subprocess.Process) -> None:
+    """Pass anything else a child prints to our stdout (keeps its pipe from filling)."""
+    assert child.stdout is not None
+    while line := await child.stdout.readline():
+        sys.stdout.buffer.write(line)
+        sys.stdout.flush()
+
+
+async def _stop_all(children: list[asyncio.subprocess.Process]) -> list[int]:
+    for child in children:
+        if child.returncode is None:
+            with contextlib.suppress(ProcessLookupError):
+                child.send_signal(signal.SIGTERM)
+
+    async def reap(child: asyncio.subprocess.Process) -> int:
+        try:
+            return await asyncio.wait_for(child.wait(), CHILD_STOP_TIMEOUT_S)
+        except TimeoutError:
+            with contextlib.suppress(ProcessLookupError):
+                child.kill()
+            await child.wait()
+            return -signal.SIGKILL
+
+    return list(await asyncio.gather(*(reap(c) for c in children)))
