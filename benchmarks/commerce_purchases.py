@@ -15,7 +15,7 @@ ELYSIUM_MONGO_URL) and an ``elysium commerce`` child process. Three runs, same s
   what any wallet change costs.
 
 The service's own overhead is service / raw_same_ops. Results print as one JSON line;
-docs/benchmarks-commerce.md records them.
+docs/benchmarks.md (Commerce) records them.
 """
 
 from __future__ import annotations

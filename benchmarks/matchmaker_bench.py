@@ -6,7 +6,7 @@ Starts its own Redis and embedded MongoDB server. Intake goes through the real H
 of an ``elysium matchmaker --workers N`` child process tree, for each N in ``--replicas``
 (token check, rating lookup, atomic create);
 matching runs in this process against the same Redis, with one registry heartbeat.
-Results are printed as one JSON line at the end; docs/benchmarks-matchmaker.md records them.
+Results are printed as one JSON line at the end; docs/benchmarks.md (Matchmaker) records them.
 """
 
 from __future__ import annotations
