@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from websockets.http11 import Request
 from websockets.server import ServerProtocol
+from websockets.speedups import apply_mask
 
 from gameserver import protocol as p
 from gameserver import wire
@@ -74,6 +75,18 @@ class Connection(asyncio.Protocol):
 
     def data_received(self, data: bytes) -> None:
         if self.state == _OPEN:
+            # Fast path for the message a playing client sends every tick: one small, whole,
+            # masked binary frame holding valid inputs. Anything else takes the general path.
+            reader = self.reader
+            if (self.seat is not None and len(data) > 6 and data[0] == 0x82 and 0x80 <= data[1] < 0x80 + 126
+                    and len(data) == 6 + (data[1] & 0x7F) and not reader.buf and not reader._parts):
+                payload = apply_mask(data[6:], data[2:6])
+                inputs = p.decode_inputs_fast(payload)
+                if inputs is not None and self._take_tokens(len(inputs)):
+                    self.server.on_inputs(self, inputs)
+                    return
+                self._on_binary(payload)
+                return
             try:
                 messages = self.reader.feed(data)
             except wire.FrameError as exc:
@@ -175,19 +188,16 @@ class Connection(asyncio.Protocol):
             self.violation(exc.code, exc.message)
             return
         cost = len(msg.inputs) if isinstance(msg, p.Inputs) else 1
-        rate = self.server.settings.max_inputs_per_s
-        self.tokens = min(float(rate), self.tokens + (now - self.refilled) * rate)
-        self.refilled = now
-        if self.tokens < cost:
+        if not self._take_tokens(cost, now):
+            rate = self.server.settings.max_inputs_per_s
             self.server.metrics.rejected("rate", cost)
             self.violation(p.RATE_LIMITED, f"more than {rate} inputs or messages per second", count=False)
             return
-        self.tokens -= cost
         if isinstance(msg, p.Inputs):
             if self.seat is None or self.room is None:
                 self.violation(p.NOT_JOINED, "send join and wait for welcome before input")
                 return
-            self.server.on_inputs(self, msg)
+            self.server.on_inputs(self, msg.inputs)
         elif isinstance(msg, p.Ping):
             self.send(p.pong(msg.id, msg.client_time, time.time_ns() // 1000))
         elif isinstance(msg, p.Join):
@@ -203,6 +213,18 @@ class Connection(asyncio.Protocol):
         elif isinstance(msg, p.Leave):
             self.server.on_leave(self)
             self.close(wire.CLOSE_NORMAL, "left")
+
+    def _take_tokens(self, cost: int, now: float | None = None) -> bool:
+        """The per-connection rate limit: a token bucket refilled at the allowed rate."""
+        if now is None:
+            now = time.monotonic()
+        rate = self.server.settings.max_inputs_per_s
+        self.tokens = min(float(rate), self.tokens + (now - self.refilled) * rate)
+        self.refilled = now
+        if self.tokens < cost:
+            return False
+        self.tokens -= cost
+        return True
 
     def violation(self, code: str, message: str, *, count: bool = True) -> None:
         """The client broke a protocol rule: answer with an error frame, close on repeat."""

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Hashable, Iterable
 from dataclasses import dataclass
 
-PHASES = 4
+PHASES = 10
 MAX_CATCH_UP_TICKS = 20
 
 

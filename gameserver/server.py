@@ -281,9 +281,9 @@ class GameServer:
 
     # --- traffic from players ----------------------------------------------------------------
 
-    def on_inputs(self, conn: Connection, msg: p.Inputs) -> None:
+    def on_inputs(self, conn: Connection, inputs: tuple[p.Input, ...]) -> None:
         assert conn.room is not None and conn.seat is not None
-        accepted, dropped = conn.room.push_inputs(conn.seat, msg.inputs)
+        accepted, dropped = conn.room.push_inputs(conn.seat, inputs)
         self.inputs_accepted += accepted  # added to the counter once per scheduler batch
         if dropped:
             self.metrics.rejected("queue_full", dropped)

@@ -159,3 +159,25 @@ def test_the_room_survives_the_fuzzing(threaded_server: GameServer, join_signer:
     time.sleep(0.3)
     assert threaded_server.rooms["fuzz"].tick_number > tick
     assert threaded_server._tasks[0].done() is False
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.one_of(
+    msgpack_values.map(lambda v: msgpack.packb(v, use_bin_type=True)),
+    st.lists(st.tuples(st.integers(-5, 2**33), st.floats(-1.5, 1.5), st.floats(-1.5, 1.5), st.floats(-4, 4),
+                       st.sampled_from([True, False, 0, 1, 2])), min_size=0, max_size=18)
+    .map(lambda rows: msgpack.packb({"t": "input", "i": [list(r) for r in rows]})),
+))
+def test_the_fast_input_decoder_accepts_only_what_the_full_decoder_accepts(data: bytes) -> None:
+    fast = p.decode_inputs_fast(data)
+    if fast is not None:
+        assert p.decode_client(data) == p.Inputs(fast)
+    elif len(data) <= 256:
+        try:
+            full = p.decode_client(data)
+        except p.ProtocolViolation:
+            return
+        # The fast path may decline valid messages (then the full decoder handles them),
+        # but never an ordinary input message.
+        assert not (isinstance(full, p.Inputs) and all(type(i.move_x) is float for i in full.inputs)
+                    and msgpack.unpackb(data).keys() == {"t", "i"})
