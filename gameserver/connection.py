@@ -35,7 +35,7 @@ _HTTP, _OPEN, _CLOSING, _CLOSED = 0, 1, 2, 3
 class Connection(asyncio.Protocol):
     __slots__ = (
         "server", "transport", "state", "head", "reader", "seat", "room", "joining", "tokens", "refilled",
-        "strikes", "struck_at", "peer", "join_timer", "last_error_at", "opened_at",
+        "strikes", "struck_at", "peer", "join_timer", "last_error_at",
     )
 
     def __init__(self, server: GameServer) -> None:
@@ -54,7 +54,6 @@ class Connection(asyncio.Protocol):
         self.last_error_at = 0.0
         self.peer = ""
         self.join_timer: asyncio.TimerHandle | None = None
-        self.opened_at = self.refilled
 
     # --- asyncio.Protocol ---------------------------------------------------------------
 
@@ -261,9 +260,6 @@ class Connection(asyncio.Protocol):
     @property
     def open(self) -> bool:
         return self.state == _OPEN
-
-    def buffered(self) -> int:
-        return self.transport.get_write_buffer_size() if self.transport is not None else 0
 
     def _write(self, framed: bytes) -> None:
         if self.transport is not None and self.state == _OPEN:

@@ -14,6 +14,8 @@ from typing import Any, Final, NamedTuple
 
 import msgpack
 
+from elysium.errors import CodedError
+
 PROTOCOL_VERSION: Final = 1
 MAX_CLIENT_MESSAGE_BYTES: Final = 4096
 MAX_INPUTS_PER_MESSAGE: Final = 16
@@ -45,13 +47,8 @@ TEXT_FRAME: Final = "text_frame"
 INTERNAL: Final = "internal"
 
 
-class ProtocolViolation(Exception):
+class ProtocolViolation(CodedError):
     """The peer sent something the protocol does not allow."""
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
 
 
 # --- client to server -----------------------------------------------------------------
@@ -239,9 +236,6 @@ def encode_leave() -> bytes:
 
 
 # --- server to client -----------------------------------------------------------------
-
-_packer_default = None
-
 
 def pack(msg: dict[str, Any]) -> bytes:
     data: bytes = msgpack.packb(msg, use_bin_type=True)

@@ -132,7 +132,7 @@ class GameServer:
         for room in list(self.rooms.values()):
             self._describe(room, live=False)
         try:
-            await asyncio.wait_for(self._flush_results(), 5.0)
+            await asyncio.wait_for(self.results.flush(), 5.0)
             await self.feed.drain(5.0)
             await self.registry.remove()
         except (RedisError, OSError, TimeoutError) as exc:
@@ -359,7 +359,7 @@ class GameServer:
             self._describe(room, live=False)
             self.results.submit(out.result)
             self.metrics.results.inc()
-            asyncio.get_running_loop().create_task(self._flush_results())
+            asyncio.get_running_loop().create_task(self.results.flush())
         if room.state is RoomState.DISPOSED:
             self._dispose(room)
 
@@ -441,9 +441,6 @@ class GameServer:
             "players": roster, "started_at_us": room.started_wall_us or room.created_wall_us,
             "updated_at_ms": int(time.time() * 1000), "end_reason": room.end_reason,
         }, live)
-
-    async def _flush_results(self) -> None:
-        await self.results.flush()
 
     # --- registry ----------------------------------------------------------------------------
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, NewType
 
+from elysium.errors import CodedError
 from gameserver import protocol as p
 from gameserver.modes import MODES
 
@@ -12,11 +13,8 @@ MatchId = NewType("MatchId", str)
 PlayerId = NewType("PlayerId", str)
 
 
-class JoinRefused(Exception):
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
+class JoinRefused(CodedError):
+    """A join cannot be granted; ``code`` is one of the protocol's error codes."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,6 +16,7 @@ from urllib.parse import parse_qsl, unquote
 
 import msgpack
 
+from elysium.errors import CodedError
 from gameserver.protocol import ProtocolViolation  # one error type for both websocket protocols
 
 PROTOCOL_VERSION: Final = 1
@@ -41,13 +42,8 @@ MAX_TICK: Final = 2**31 - 1
 MAX_SPEED: Final = 16.0
 
 
-class WatchRefused(Exception):
+class WatchRefused(CodedError):
     """The watch request cannot be served; ``code`` is one of the stable codes above."""
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
 
 
 @dataclass(frozen=True, slots=True)

@@ -24,7 +24,7 @@ from elysium import keys
 from gameserver import wire
 from spectator import protocol as sp
 from spectator.connection import OPEN
-from spectator.feed import ENDED, END, GAP, Entry, FeedBuffer, FeedDecoder, marker
+from spectator.feed import END, ENDED, GAP, Entry, FeedBuffer, FeedDecoder, marker
 
 if TYPE_CHECKING:
     import redis.asyncio as aioredis
