@@ -57,7 +57,9 @@ class GameServer:
         self.results = ResultsWriter(self.redis)
         self.rooms: dict[MatchId, Room] = {}
         self.grid = TickGrid()
-        self.worlds: dict[int, ArenaWorld] = {}  # arena rooms by tick rate share one world
+        # Arena rooms of one tick rate and one phase of the tick grid share a world: they fall
+        # due together, so each batch steps exactly one world's rooms and touches no others.
+        self.worlds: dict[tuple[int, int], ArenaWorld] = {}
         self.resumes: dict[str, tuple[Room, Seat]] = {}
         self.connections: set[Connection] = set()
         self.draining = False
@@ -254,11 +256,11 @@ class GameServer:
             raise JoinRefused(p.ROOM_FULL, "server has no capacity for another match")
         return spec
 
-    def _new_mode(self, config: ModeConfig, mode: str) -> GameMode:
+    def _new_mode(self, config: ModeConfig, mode: str, phase: int) -> GameMode:
         if mode == Arena.name:
-            world = self.worlds.get(config.tick_hz)
+            world = self.worlds.get((config.tick_hz, phase))
             if world is None:
-                world = self.worlds[config.tick_hz] = ArenaWorld(self.settings.max_players, config.tick_hz)
+                world = self.worlds[config.tick_hz, phase] = ArenaWorld(self.settings.max_players, config.tick_hz)
             try:
                 return Arena(config, world)
             except WorldFull:
@@ -266,11 +268,15 @@ class GameServer:
         return MODES[mode](config)
 
     def _create_room(self, spec: RoomSpec, now: float) -> Room:
-        room = Room(spec, server_id=self.server_id, now=now, wall_us=time.time_ns() // 1000,
-                    grace_s=self.settings.reconnect_grace_s, keyframe_every_s=self.settings.keyframe_interval_s,
-                    mode_factory=lambda config: self._new_mode(config, spec.mode))
+        phase = self.grid.add(spec.match_id, spec.tick_hz, spec.seats, now).phase
+        try:
+            room = Room(spec, server_id=self.server_id, now=now, wall_us=time.time_ns() // 1000,
+                        grace_s=self.settings.reconnect_grace_s, keyframe_every_s=self.settings.keyframe_interval_s,
+                        mode_factory=lambda config: self._new_mode(config, spec.mode, phase))
+        except BaseException:
+            self.grid.remove(spec.match_id)
+            raise
         self.rooms[spec.match_id] = room
-        self.grid.add(spec.match_id, spec.tick_hz, spec.seats, now)
         self._describe(room, live=True)
         self._wake.set()
         log.info("room created", extra={"match_id": spec.match_id, "mode": spec.mode, "seats": spec.seats})

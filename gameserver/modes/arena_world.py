@@ -300,25 +300,41 @@ class ArenaWorld:
         self.p_wire = np.concatenate([self.p_wire, wire])
         self._groups = None
 
+    @staticmethod
+    def _column(x: np.ndarray, width: float, columns: int) -> np.ndarray:
+        """Column index (1 .. columns - 2) of each x, for the broad phase of ``_hits``."""
+        return np.clip((x // width).astype(np.int64) + 1, 1, columns - 2)
+
     def _hits(self, stepping: np.ndarray, outcomes: dict[int, StepOutcome], arenas: Sequence[Arena]) -> None:
         if not len(self.p_room):
             return
         projectiles = np.flatnonzero(stepping[self.p_owner])
         if not len(projectiles):
             return
-        # Pairs (projectile, slot of its own room): rooms own contiguous slot ranges.
-        rooms = self.p_room[projectiles]
-        counts = self.room_seats[rooms]
+        # Broad phase: a projectile can only hit a player of its own room whose x lies
+        # within one step's reach of where the projectile ended. Players are sorted by
+        # (room, column of width ``reach``); each projectile takes the run of players in its
+        # own and the two neighbouring columns of its room, instead of every seat.
+        reach = PLAYER_RADIUS + PROJECTILE_SPEED * self.dt
+        columns = int(WIDTH / reach) + 3  # one spare column each side keeps rooms apart
+        targets = np.flatnonzero(self.alive & stepping)
+        if not len(targets):
+            return
+        target_keys = self.slot_room[targets] * columns + self._column(self.pos[targets, 0], reach, columns)
+        order = np.argsort(target_keys, kind="stable")
+        sorted_keys, sorted_slots = target_keys[order], targets[order]
+        keys = self.p_room[projectiles] * columns + self._column(self.p_pos[projectiles, 0], reach, columns)
+        lo = np.searchsorted(sorted_keys, keys - 1, side="left")
+        counts = np.searchsorted(sorted_keys, keys + 1, side="right") - lo
         proj = np.repeat(projectiles, counts)
         first = np.cumsum(counts) - counts
-        slot = np.repeat(self.room_start[rooms] - first, counts) + np.arange(len(proj))
-        keep = self.alive[slot] & (self.p_owner[proj] != slot)
-        if self.room_teams[rooms].any():
+        slot = sorted_slots[np.repeat(lo - first, counts) + np.arange(len(proj))]
+        keep = self.p_owner[proj] != slot
+        if self.room_teams[self.p_room[projectiles]].any():
             keep &= ~(self.room_teams[self.p_room[proj]]
                       & (self.wire[self.p_owner[proj], TEAM] == self.wire[slot, TEAM]))
         proj, slot = proj[keep], slot[keep]
         # Coarse test: the projectile ended this step within one step's reach of the player.
-        reach = PLAYER_RADIUS + PROJECTILE_SPEED * self.dt
         end = self.p_pos[proj]
         target = self.pos[slot]
         dx, dy = target[:, 0] - end[:, 0], target[:, 1] - end[:, 1]
