@@ -68,7 +68,7 @@ class GameServer:
         self.port = settings.port
         self._server: asyncio.base_events.Server | None = None
         self._tasks: list[asyncio.Task[Any]] = []
-        self._wake = asyncio.Event()
+        self._sleep: asyncio.Future[None] | None = None  # the scheduler's wait for its next deadline
         self._stopped = asyncio.Event()
         self._stopping = asyncio.Event()
 
@@ -278,7 +278,7 @@ class GameServer:
             raise
         self.rooms[spec.match_id] = room
         self._describe(room, live=True)
-        self._wake.set()
+        self._wake_scheduler()
         log.info("room created", extra={"match_id": spec.match_id, "mode": spec.mode, "seats": spec.seats})
         return room
 
@@ -339,13 +339,20 @@ class GameServer:
                     log.warning("rooms fell behind; skipping ahead", extra={"steps_skipped": skipped})
             self.feed.kick()
             next_due = self.grid.next_deadline(default=now + 0.25)
-            delay = next_due - loop.time()
-            if delay > 0:
-                self._wake.clear()
+            if next_due > loop.time():
+                # One future and one timer per wait (cheaper than wait_for on an Event).
+                self._sleep = sleep = loop.create_future()
+                timer = loop.call_at(next_due, _wake, sleep)
                 try:
-                    await asyncio.wait_for(self._wake.wait(), delay)
-                except TimeoutError:
-                    pass
+                    await sleep
+                finally:
+                    timer.cancel()
+                    self._sleep = None
+
+    def _wake_scheduler(self) -> None:
+        """A room was added: its first deadline may come before the one the scheduler waits for."""
+        if self._sleep is not None:
+            _wake(self._sleep)
 
     def _tick(self, room: Room, out: TickOutput, now: float, wall_us: int) -> None:
         """Send one room's tick output to its players, the feed and the results stream."""
@@ -497,3 +504,8 @@ async def serve(settings: GameServerSettings, ready: asyncio.Future[GameServer] 
     await stop.wait()
     await server.drain_and_stop()
     return 0
+
+
+def _wake(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_result(None)

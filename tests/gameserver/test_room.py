@@ -70,3 +70,35 @@ def test_a_room_nobody_fills_is_disposed_after_the_start_timeout() -> None:
     assert r.state is RoomState.WAITING
     r.tick(1.01, 2)
     assert r.state is RoomState.DISPOSED and r.end_reason == "not_enough_players"
+
+
+def test_row_and_array_diffs_agree_on_moves_status_changes_joins_and_leaves() -> None:
+    """Small rooms diff row by row, large ones with arrays: both must say the same thing."""
+    import numpy as np
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from gameserver.modes.base import Snapshot
+    from gameserver.room import _diff_arrays
+
+    seats, columns, motion = 12, 9, 3
+    values = st.lists(st.integers(-3, 3), min_size=seats * columns, max_size=seats * columns)
+    flags = st.lists(st.booleans(), min_size=seats, max_size=seats)
+
+    @settings(max_examples=300, deadline=None)
+    @given(values, values, flags, flags)
+    def check(before: list[int], after: list[int], was: list[bool], now: list[bool]) -> None:
+        no_objects = np.zeros((0, 7), dtype=np.int32)
+        prev = Snapshot(1, np.array(before, dtype=np.int32).reshape(seats, columns), np.array(was), no_objects)
+        snap = Snapshot(2, np.array(after, dtype=np.int32).reshape(seats, columns), np.array(now), no_objects)
+        r = room()
+        rows = r._diff_rows(snap, prev, motion)
+        assert rows == _diff_arrays(snap, prev, motion)
+        moved, status, gone = rows
+        for i in range(seats):
+            assert (i in gone) == (was[i] and not now[i])
+            fresh = now[i] and not was[i]
+            assert any(row[0] == i for row in moved) == (now[i] and (fresh or before[i * columns:i * columns + motion]
+                                                                     != after[i * columns:i * columns + motion]))
+
+    check()
