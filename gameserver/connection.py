@@ -34,7 +34,7 @@ _HTTP, _OPEN, _CLOSING, _CLOSED = 0, 1, 2, 3
 
 class Connection(asyncio.Protocol):
     __slots__ = (
-        "server", "transport", "state", "head", "reader", "seat", "room", "joining", "tokens", "refilled",
+        "server", "transport", "state", "head", "reader", "seat", "room", "joining", "rate", "tokens", "refilled",
         "strikes", "struck_at", "peer", "join_timer", "last_error_at",
     )
 
@@ -47,7 +47,8 @@ class Connection(asyncio.Protocol):
         self.seat: Seat | None = None
         self.room: Room | None = None
         self.joining = False
-        self.tokens = float(server.settings.max_inputs_per_s)
+        self.rate = float(server.settings.max_inputs_per_s)  # inputs per second allowed
+        self.tokens = self.rate
         self.refilled = time.monotonic()
         self.strikes = 0.0
         self.struck_at = self.refilled
@@ -217,8 +218,8 @@ class Connection(asyncio.Protocol):
         """The per-connection rate limit: a token bucket refilled at the allowed rate."""
         if now is None:
             now = time.monotonic()
-        rate = self.server.settings.max_inputs_per_s
-        self.tokens = min(float(rate), self.tokens + (now - self.refilled) * rate)
+        rate = self.rate
+        self.tokens = min(rate, self.tokens + (now - self.refilled) * rate)
         self.refilled = now
         if self.tokens < cost:
             return False

@@ -78,6 +78,9 @@ class FeedWriter:
         self.dropped = 0
         self.errors = 0
         self._task: asyncio.Task[None] | None = None
+        # When each feed's expiry was last pushed back: once per tenth of the retention is
+        # plenty, instead of one EXPIRE per feed per flush (as many commands as the XADDs).
+        self._expired_at: dict[str, float] = {}
 
     def append(self, match_id: str, kind: str, tick: int, data: bytes) -> None:
         if len(self.entries) >= FEED_BUFFER_MAX:
@@ -105,7 +108,7 @@ class FeedWriter:
         entries, self.entries = self.entries, deque()
         infos, self.infos = self.infos, {}
         now_ms = int(time.time() * 1000)
-        commands = self._commands(entries, infos, now_ms)
+        commands = self._commands(entries, infos, now_ms, time.monotonic())
         try:
             await self._send(commands)
         except (RedisError, OSError) as exc:
@@ -113,6 +116,8 @@ class FeedWriter:
             # Put the batch back (bounded) so a short Redis outage loses nothing. Entries that
             # did reach Redis before the failure are sent again: the feed is at least once,
             # in order, and readers skip ticks they have seen.
+            for match_id, _, _, _ in entries:
+                self._expired_at.pop(match_id, None)  # the EXPIRE may not have landed either
             for item in reversed(entries):
                 if len(self.entries) >= FEED_BUFFER_MAX:
                     self.dropped += 1
@@ -124,12 +129,15 @@ class FeedWriter:
             await asyncio.sleep(0.5)
 
     def _commands(self, entries: deque[tuple[str, str, int, bytes]], infos: dict[str, tuple[dict[str, Any], bool]],
-                  now_ms: int) -> list[bytes]:
+                  now_ms: int, now: float) -> list[bytes]:
         maxlen = str(self.maxlen)
         pack = hiredis.pack_command
         commands = [pack(("XADD", keys.match_feed(match_id), "MAXLEN", "~", maxlen, "*", "k", kind, "n", str(tick),
                           "b", data)) for match_id, kind, tick, data in entries]
-        touched = {match_id for match_id, _, _, _ in entries}
+        refresh_s = self.retention_s / 10
+        expired_at = self._expired_at
+        touched = {match_id for match_id, _, _, _ in entries
+                   if now - expired_at.get(match_id, -refresh_s) >= refresh_s}
         retention = str(self.retention_s)
         for match_id, (info, live) in infos.items():
             key = keys.match_info(match_id)
@@ -146,7 +154,12 @@ class FeedWriter:
                 commands.append(pack(("ZREMRANGEBYSCORE", keys.MATCHES_DONE, "-inf",
                                       str(now_ms - self.retention_s * 1000))))
             touched.add(match_id)
-        commands.extend(pack(("EXPIRE", keys.match_feed(match_id), retention)) for match_id in touched)
+        for match_id in touched:
+            commands.append(pack(("EXPIRE", keys.match_feed(match_id), retention)))
+            expired_at[match_id] = now
+        for match_id, (_, live) in infos.items():
+            if not live:  # the match is over: its last entries and EXPIRE are in this flush
+                expired_at.pop(match_id, None)
         return commands
 
     async def _send(self, commands: list[bytes]) -> None:

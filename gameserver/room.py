@@ -176,6 +176,15 @@ class Room:
 
     def push_inputs(self, seat: Seat, inputs: tuple[p.Input, ...]) -> tuple[int, int]:
         """Queue new inputs (by sequence number). Returns (accepted, dropped)."""
+        if len(inputs) == 1:  # the usual message: one input per tick
+            inp = inputs[0]
+            if inp.seq <= seat.last_enqueued:
+                return 0, 0
+            queue = seat.queue
+            full = len(queue) == INPUT_QUEUE_MAX
+            queue.append(inp)
+            seat.last_enqueued = inp.seq
+            return 1, int(full)
         accepted = dropped = 0
         for inp in inputs:
             if inp.seq <= seat.last_enqueued:
