@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import time
 from collections import deque
 from collections.abc import Iterable
@@ -39,7 +40,8 @@ READ_COUNT = 500
 BACKFILL_PAGE = 200
 REPLAY_PAGE = 100
 REPLAY_POLL_S = 0.5
-DELAY_QUANTUM_S = 0.1  # watchers whose delays round to the same 100 ms share a channel
+BUNDLE_EDGE_S = 1e-4  # an entry exactly one bundle window after the first goes in the next bundle
+DELAY_QUANTUM_S = 0.1  # watchers whose delays round up to the same 100 ms share a channel
 
 StreamEntries = list[tuple[bytes, dict[bytes, bytes]]]  # what XRANGE and XREAD return (raw replies)
 
@@ -120,6 +122,20 @@ def deliver(watchers: Iterable[Watcher], batch: list[Entry], metrics: SpectatorM
     return terminal
 
 
+def live_channel(delay_s: float, min_delay_s: float, bundle_s: float) -> tuple[float, float]:
+    """The channel a live watcher asking for ``delay_s`` joins: (its delay, its bundle window).
+
+    The delay is raised to the mode's minimum and rounded up to the channel quantum, so it is
+    never below what was asked or allowed. A delayed channel releases, with each entry that
+    falls due, the entries due within the bundle window after it (one message carrying
+    several ticks, each at most ``bundle`` early), as far as the minimum delay leaves room.
+    """
+    quanta = math.ceil(max(delay_s, min_delay_s) / DELAY_QUANTUM_S - 1e-9)
+    delay = round(quanta * DELAY_QUANTUM_S, 6)
+    bundle = 0.0 if delay == 0 else round(min(bundle_s, max(0.0, delay - min_delay_s)), 6)
+    return delay, bundle
+
+
 def untrimmed(info: dict[str, Any]) -> bool:
     """True when a stream (``XINFO STREAM``) still holds every entry ever added to it."""
     return info.get("entries-added") == info.get("length") and info.get("length") is not None
@@ -134,10 +150,11 @@ def close_after(watchers: Iterable[Watcher], terminal: Entry) -> None:
 class Channel:
     """Watchers of one match with one delay: one cursor, one timer, one write per batch."""
 
-    __slots__ = ("delay_s", "cursor", "watchers", "timer", "ended")
+    __slots__ = ("delay_s", "bundle_s", "cursor", "watchers", "timer", "ended")
 
-    def __init__(self, delay_s: float, cursor: int) -> None:
+    def __init__(self, delay_s: float, cursor: int, bundle_s: float = 0.0) -> None:
         self.delay_s = delay_s
+        self.bundle_s = bundle_s  # entries due this soon after a due one go with it (see live_channel)
         self.cursor = cursor  # the next entry to release
         self.watchers: set[Watcher] = set()
         self.timer: asyncio.TimerHandle | None = None
@@ -196,8 +213,9 @@ class MatchRelay:
 
     # --- watchers ------------------------------------------------------------------------
 
-    async def attach(self, watcher: Watcher, delay_s: float) -> bool:
-        """Join ``watcher`` to the channel for ``delay_s``: send it the latest start and what followed.
+    async def attach(self, watcher: Watcher, delay_s: float, bundle_s: float = 0.0) -> bool:
+        """Join ``watcher`` to the channel for ``delay_s`` (from :func:`live_channel`): send it the
+        latest start and what followed.
 
         False when this relay closed meanwhile (the caller opens a new one).
         """
@@ -218,7 +236,7 @@ class MatchRelay:
             ch = self.channels.get(key)
             if ch is None and not self.closed:
                 cursor = self.buffer.end if key == 0 else self.buffer.first_after(point)
-                ch = self.channels[key] = Channel(key * DELAY_QUANTUM_S, cursor)
+                ch = self.channels[key] = Channel(key * DELAY_QUANTUM_S, cursor, bundle_s)
         if self.closed or ch is None:
             return False
         if not watcher.open:
@@ -369,7 +387,13 @@ class MatchRelay:
             ch.cursor = buf.base
             for w in ch.watchers:
                 w.skipping = w.skipping or time.monotonic()
-        end = buf.end if ch.delay_s == 0 else buf.due_end(ch.cursor, now - ch.delay_s)
+        if ch.delay_s == 0:
+            end = buf.end
+        else:
+            end = buf.due_end(ch.cursor, now - ch.delay_s)
+            if ch.bundle_s and end > ch.cursor:
+                # What falls due within the bundle window goes in the same message.
+                end = buf.due_end(end, buf[ch.cursor].at + ch.bundle_s - BUNDLE_EDGE_S)
         if end > ch.cursor:
             batch = buf.slice(ch.cursor, end)
             ch.cursor = end

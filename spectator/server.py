@@ -26,7 +26,7 @@ from spectator import listing
 from spectator import protocol as sp
 from spectator.connection import Watcher
 from spectator.metrics import SpectatorMetrics
-from spectator.relay import MatchRelay, Replay
+from spectator.relay import MatchRelay, Replay, live_channel
 from spectator.settings import SpectatorSettings
 
 log = logging.getLogger("spectator")
@@ -264,8 +264,8 @@ class SpectatorServer:
             elif req.speed != 1.0:
                 raise sp.WatchRefused(sp.BAD_REQUEST, "speed applies to replays and seeks (from=...)")
             else:
-                delay = max(req.delay_s or 0.0, min_delay)
-                await self._watch_live(conn, match_id, info, mode, delay, min_delay)
+                delay, bundle = live_channel(req.delay_s or 0.0, min_delay, self.settings.bundle_s)
+                await self._watch_live(conn, match_id, info, mode, delay, min_delay, bundle)
         except sp.WatchRefused as exc:
             metrics.watches.labels(exc.code).inc()
             conn.refuse(exc.code, exc.message)
@@ -279,13 +279,14 @@ class SpectatorServer:
                 conn.refuse(sp.INTERNAL, "match feeds are unreachable right now; retry", wire.CLOSE_INTERNAL)
 
     def _hello(self, match_id: str, info: dict[str, Any], mode: str | None, live: bool, delay_s: float,
-               min_delay_s: float, from_tick: int | None, speed: float = 1.0) -> bytes:
+               min_delay_s: float, from_tick: int | None, speed: float = 1.0, bundle_s: float = 0.0) -> bytes:
         tick_hz = info.get("tick_hz") if isinstance(info.get("tick_hz"), int) else None
         described = mode_description(mode, tick_hz or 20) if mode else None
         raw_players = info.get("players")
         players: list[Any] = raw_players if isinstance(raw_players, list) else []
         return sp.watch(match_id=match_id, mode=mode, state=info.get("state"), live=live, delay_s=delay_s,
-                        min_delay_s=min_delay_s, from_tick=from_tick, speed=speed, tick_hz=tick_hz, players=players,
+                        min_delay_s=min_delay_s, bundle_s=bundle_s, from_tick=from_tick, speed=speed, tick_hz=tick_hz,
+                        players=players,
                         columns=described[0] if described else None, map_info=described[1] if described else None)
 
     def _began(self, conn: Watcher, kind: str) -> None:
@@ -295,8 +296,8 @@ class SpectatorServer:
         self.metrics.watches.labels("ok").inc()
 
     async def _watch_live(self, conn: Watcher, match_id: str, info: dict[str, Any], mode: str | None,
-                          delay: float, min_delay: float) -> None:
-        hello = self._hello(match_id, info, mode, True, delay, min_delay, None)
+                          delay: float, min_delay: float, bundle: float) -> None:
+        hello = self._hello(match_id, info, mode, True, delay, min_delay, None, bundle_s=bundle)
         for _ in range(3):
             relay = self.relays.get(match_id)
             if relay is None:
@@ -312,7 +313,7 @@ class SpectatorServer:
             if not conn.kind:
                 conn.send(hello)
                 self._began(conn, "live")
-            if await relay.attach(conn, delay):
+            if await relay.attach(conn, delay, bundle):
                 return
         raise sp.WatchRefused(sp.INTERNAL, "the feed kept closing; retry")
 

@@ -41,6 +41,10 @@ class SpectatorSettings:
     mode_min_delays: tuple[str, ...] = setting(
         "ELYSIUM_SPECTATOR_MODE_MIN_DELAYS", (),
         "Minimum delay per competitive mode, as MODE=SECONDS,... (watchers of these modes never see fresher state)")
+    bundle_s: float = setting("ELYSIUM_SPECTATOR_BUNDLE_S", 0.1,
+                              "Delayed watchers get the ticks falling due within this window in one message, "
+                              "each at most this much before their delay and never before the mode's minimum "
+                              "(0: one message per tick)", unit="s", check=between(0, 1))
     skip_bytes: int = setting("ELYSIUM_SPECTATOR_SKIP_BYTES", 64 * 1024,
                               "Unsent bytes past which a watcher skips to the next keyframe", unit="bytes",
                               check=positive)

@@ -271,3 +271,14 @@ def test_cores_import_no_io() -> None:
             elif isinstance(node, ast.ImportFrom) and node.module:
                 imported.add(node.module.split(".")[0])
         assert not imported & {"asyncio", "redis", "websockets", "aiohttp", "socket"}, (name, imported)
+
+
+def test_live_channels_round_delays_up_and_bundle_only_above_the_minimum_delay() -> None:
+    from spectator.relay import live_channel
+
+    assert live_channel(0.0, 0.0, 0.1) == (0.0, 0.0)  # live: every tick alone, at once
+    assert live_channel(1.5, 0.0, 0.1) == (1.5, 0.1)
+    assert live_channel(1.01, 0.0, 0.1) == (1.1, 0.1)  # rounded up to the 100 ms channel, never down
+    assert live_channel(0.0, 1.04, 0.1) == (1.1, 0.06)  # the mode's minimum holds, bundle included
+    assert live_channel(1.0, 1.0, 0.1) == (1.0, 0.0)  # at the minimum: no tick may come early
+    assert live_channel(3.0, 1.0, 0.0) == (3.0, 0.0)  # bundling switched off

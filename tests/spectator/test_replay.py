@@ -190,3 +190,44 @@ async def test_a_delayed_watcher_joining_late_gets_history_from_redis(relay: Any
     await live.close()
     await delayed.close()
     await client.aclose()
+
+
+async def test_delayed_watchers_get_ticks_in_bundles_never_after_their_delay(relay_factory: Any,
+                                                                            redis_url: str) -> None:
+    """With a bundle window, each tick arrives between ``delay - bundle`` and ``delay`` after it
+    happened, two ticks of a 20 Hz match per message; without one, never before ``delay``."""
+    bundled = await relay_factory()
+    single = await relay_factory(relay_id="test-relay-2", bundle_s=0)
+    client = aioredis.from_url(redis_url)
+    key = keys.match_feed("bundles")
+    feed = SyntheticFeed(client, "bundles")
+    feed.describe(state="running", live=True)
+    await feed.flush()
+    # Entries stamped 50 ms apart from now on (ids in the near future are still in order), so
+    # the spacing does not depend on how busy this machine is.
+    start_ms = int(time.time() * 1000)
+    await client.xadd(key, {"k": "k", "n": 0, "b": keyframe(0)}, id=f"{start_ms}-0")
+    for n in range(1, 41):
+        at_ms = start_ms + 50 * n
+        body = msgpack.packb({"t": "delta", "n": n, "ts": at_ms * 1000, "p": [[0, n, n, 0]]})
+        await client.xadd(key, {"k": "d", "n": n, "b": body}, id=f"{at_ms}-0")
+    watchers = {"bundled": SpectatorClient(watch_url(bundled, "bundles", "delay=0.5")),
+                "single": SpectatorClient(watch_url(single, "bundles", "delay=0.5"))}
+    ages: dict[str, list[float]] = {name: [] for name in watchers}
+
+    async def read(name: str, watcher: SpectatorClient) -> None:
+        await watcher.connect()
+        while len(ages[name]) < 30:
+            msg = await watcher.recv()
+            if msg["t"] == "delta" and msg["n"] >= 5:
+                ages[name].append(time.time() - msg["ts"] / 1e6)
+
+    await asyncio.wait_for(asyncio.gather(*(read(name, w) for name, w in watchers.items())), 15)
+    assert watchers["bundled"].hello["bundle_s"] == 0.1 and watchers["single"].hello["bundle_s"] == 0.0
+    assert min(ages["single"]) >= 0.5 - 0.01  # never before the delay (ms ids: 1 ms of rounding)
+    assert min(ages["bundled"]) >= 0.5 - 0.1 - 0.01  # never more than the bundle window before it
+    # Every other tick rode with the one before it: about 50 ms before its delay.
+    assert sum(age < 0.5 - 0.03 for age in ages["bundled"]) >= len(ages["bundled"]) // 3
+    for watcher in watchers.values():
+        await watcher.close()
+    await client.aclose()
