@@ -292,6 +292,8 @@ async def one_run(args: argparse.Namespace, redis_url: str, count: int) -> dict[
     port = procs.free_port()
     env = {**os.environ, "ELYSIUM_REDIS_URL": redis_url, "ELYSIUM_SPECTATOR_ID": "bench",
            "ELYSIUM_SPECTATOR_MAX_DELAY_S": "60", "ELYSIUM_LOG_LEVEL": "warning"}
+    if args.bundle is not None:
+        env["ELYSIUM_SPECTATOR_BUNDLE_S"] = str(args.bundle)
     relay = subprocess.Popen([*pin(args.relay_core), sys.executable, "/tmp/gcwrap.py", "spectator", "--port",
                               str(port)], env=env, stdout=subprocess.PIPE, stderr=open("/tmp/relay_gc.log", "w"), cwd=ROOT)
     clients: subprocess.Popen[bytes] | None = None
@@ -392,6 +394,8 @@ def parse() -> argparse.Namespace:
     ap.add_argument("--phases", choices=("aligned", "spread"), default="aligned",
                     help="aligned: every match ticks at the same instant (one game server); spread: each at its own")
     ap.add_argument("--delay", type=float, default=0.0, help="delay every watcher asks for (s)")
+    ap.add_argument("--bundle", type=float, default=None,
+                    help="the relay's ELYSIUM_SPECTATOR_BUNDLE_S (default: the relay's default, 0.1 s)")
     ap.add_argument("--relay-core", default="0")
     ap.add_argument("--client-core", default="1")
     ap.add_argument("--feed-core", default="", help="core for Redis and the feed writer (default: the client's)")
