@@ -294,8 +294,8 @@ async def one_run(args: argparse.Namespace, redis_url: str, count: int) -> dict[
            "ELYSIUM_SPECTATOR_MAX_DELAY_S": "60", "ELYSIUM_LOG_LEVEL": "warning"}
     if args.bundle is not None:
         env["ELYSIUM_SPECTATOR_BUNDLE_S"] = str(args.bundle)
-    relay = subprocess.Popen([*pin(args.relay_core), sys.executable, "/tmp/gcwrap.py", "spectator", "--port",
-                              str(port)], env=env, stdout=subprocess.PIPE, stderr=open("/tmp/relay_gc.log", "w"), cwd=ROOT)
+    relay = subprocess.Popen([*pin(args.relay_core), sys.executable, "-m", "elysium", "spectator", "--port",
+                              str(port)], env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, cwd=ROOT)
     clients: subprocess.Popen[bytes] | None = None
     stop = asyncio.Event()
     write_lags = array("d")

@@ -154,12 +154,12 @@ def unpack(data: bytes) -> dict[str, Any]:
 
 
 def watch(*, match_id: str, mode: str | None, state: str | None, live: bool, delay_s: float, min_delay_s: float,
-          bundle_s: float, from_tick: int | None, speed: float, tick_hz: int | None, players: list[Any], columns: dict[str, Any] | None,
-          map_info: dict[str, Any] | None) -> bytes:
+          bundle_s: float, from_tick: int | None, speed: float, tick_hz: int | None, players: list[Any],
+          columns: dict[str, Any] | None, map_info: dict[str, Any] | None) -> bytes:
     return pack({
         "t": "watch", "v": PROTOCOL_VERSION, "match": match_id, "mode": mode, "state": state, "live": live,
-        "delay_s": delay_s, "min_delay_s": min_delay_s, "bundle_s": bundle_s, "from": from_tick, "speed": speed, "tick_hz": tick_hz,
-        "players": players, "columns": columns, "map": map_info,
+        "delay_s": delay_s, "min_delay_s": min_delay_s, "bundle_s": bundle_s, "from": from_tick, "speed": speed,
+        "tick_hz": tick_hz, "players": players, "columns": columns, "map": map_info,
     })
 
 

@@ -11,6 +11,26 @@ from gameserver import protocol as p
 from gameserver import wire
 
 
+async def http_exchange(port: int, data: bytes) -> bytes:
+    """Send raw bytes as an HTTP request and read the whole answer (the server closes)."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(data)
+    answer = await asyncio.wait_for(reader.read(), 10)
+    writer.close()
+    return answer
+
+
+async def assert_bad_http_answered(port: int, get_path: str, post_path: str, websocket_path: str) -> None:
+    """Malformed, oversized, wrong-method and non-upgrade requests each get their status."""
+    assert (await http_exchange(port, b"NONSENSE\r\n\r\n")).startswith(b"HTTP/1.1 400")
+    padded = f"GET {get_path} HTTP/1.1\r\nX-Pad: ".encode() + b"a" * 9000
+    assert (await http_exchange(port, padded)).startswith(b"HTTP/1.1 431")
+    posted = await http_exchange(port, f"POST {post_path} HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n".encode())
+    assert posted.startswith(b"HTTP/1.1 405") and b"urn:elysium:problem:method-not-allowed" in posted
+    plain = await http_exchange(port, f"GET {websocket_path} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+    assert plain.startswith(b"HTTP/1.1 426")  # a websocket path, but no upgrade asked
+
+
 class RawClient:
     def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self.reader, self.writer = reader, writer

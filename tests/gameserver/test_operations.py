@@ -20,6 +20,7 @@ from gameserver import devtokens
 from gameserver.client import GameClient
 from gameserver.server import GameServer
 from tests.gameserver.conftest import SERVER_ID, url
+from tests.gameserver.rawclient import assert_bad_http_answered, http_exchange
 
 
 async def get(port: int, path: str) -> tuple[int, str]:
@@ -45,20 +46,9 @@ async def test_health_ready_metrics_and_not_found(game_server: GameServer, mint:
 
 
 async def test_bad_http_requests_get_clear_answers_and_change_nothing(game_server: GameServer) -> None:
-    async def exchange(data: bytes) -> bytes:
-        reader, writer = await asyncio.open_connection("127.0.0.1", game_server.port)
-        writer.write(data)
-        answer = await asyncio.wait_for(reader.read(), 10)
-        writer.close()
-        return answer
-
-    assert (await exchange(b"NONSENSE\r\n\r\n")).startswith(b"HTTP/1.1 400")
-    assert (await exchange(b"GET /healthz HTTP/1.1\r\nX-Pad: " + b"a" * 9000)).startswith(b"HTTP/1.1 431")
-    posted = await exchange(b"POST /healthz HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n")
-    assert posted.startswith(b"HTTP/1.1 405") and b"urn:elysium:problem:method-not-allowed" in posted
-    plain = await exchange(b"GET /v1/play HTTP/1.1\r\nHost: x\r\n\r\n")  # not a websocket upgrade
-    assert plain.startswith(b"HTTP/1.1 426")
-    assert (await exchange(b"GET /nowhere HTTP/1.1\r\nHost: x\r\n\r\n")).startswith(b"HTTP/1.1 404")
+    await assert_bad_http_answered(game_server.port, "/healthz", "/healthz", "/v1/play")
+    assert (await http_exchange(game_server.port, b"GET /nowhere HTTP/1.1\r\nHost: x\r\n\r\n")).startswith(
+        b"HTTP/1.1 404")
     assert not game_server.rooms and await get(game_server.port, "/healthz") == (200, '{"status":"ok"}')
 
 

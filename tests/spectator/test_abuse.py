@@ -18,6 +18,7 @@ from websockets.exceptions import ConnectionClosed
 from gameserver import wire
 from spectator import protocol as sp
 from spectator.client import SpectatorClient
+from tests.gameserver.rawclient import assert_bad_http_answered
 from tests.spectator.conftest import SyntheticFeed, watch_url
 
 MATCH = "synthetic-1"
@@ -208,16 +209,4 @@ async def test_message_floods_are_rate_limited(relay_factory: Any, live_feed: An
 
 
 async def test_bad_http_requests_get_clear_answers(relay: Any) -> None:
-    async def exchange(data: bytes) -> bytes:
-        reader, writer = await asyncio.open_connection("127.0.0.1", relay.port)
-        writer.write(data)
-        answer = await asyncio.wait_for(reader.read(), 10)
-        writer.close()
-        return answer
-
-    assert (await exchange(b"NONSENSE\r\n\r\n")).startswith(b"HTTP/1.1 400")
-    assert (await exchange(b"GET /healthz HTTP/1.1\r\nX-Pad: " + b"a" * 9000)).startswith(b"HTTP/1.1 431")
-    posted = await exchange(b"POST /v1/matches HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n")
-    assert posted.startswith(b"HTTP/1.1 405") and b"urn:elysium:problem:method-not-allowed" in posted
-    plain = await exchange(b"GET /v1/watch/m HTTP/1.1\r\nHost: x\r\n\r\n")  # not a websocket upgrade
-    assert plain.startswith(b"HTTP/1.1 426")
+    await assert_bad_http_answered(relay.port, "/healthz", "/v1/matches", "/v1/watch/m")
