@@ -9,6 +9,7 @@ task while it plays.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections import deque
 from dataclasses import dataclass
@@ -24,6 +25,7 @@ from loadtest.wsclient import HandshakeFailed, WsClient, open_ws
 FINISHED = "finished"  # the run is over: not a disconnect
 MATCH_OVER = "match_over"
 MAX_PENDING_INPUTS = 64
+LEAVE_CLOSE_WAIT_S = 2.0  # how long a leaving player waits for the server to close
 
 
 class JoinRefused(Exception):
@@ -173,6 +175,10 @@ class SimPlayer:
                 if self.closed.done():
                     return self.closed.result()
                 self._send(p.encode_leave())
+                # The server answers a leave by closing the connection: wait for that, so the
+                # frames it wrote before reading the leave are read and counted too.
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(asyncio.shield(self.closed), LEAVE_CLOSE_WAIT_S)
                 return FINISHED
             finally:
                 rec.connected -= 1
