@@ -30,9 +30,13 @@ def run_matchmaker(args: argparse.Namespace) -> int:
     import uvloop
 
     if settings.workers > 1 and args.listen_fd is None:
-        from matchmaker.workers import supervise
+        from elysium.workers import supervise
 
-        return uvloop.run(supervise(settings))
+        def child_env(i: int) -> dict[str, str]:  # each worker's results consumer needs its own name
+            return {"ELYSIUM_MATCHMAKER_ID": f"{settings.instance_id}-w{i}"} if settings.instance_id else {}
+
+        return uvloop.run(supervise("matchmaker", settings.host, settings.port, settings.workers,
+                                    env_var="ELYSIUM_MATCHMAKER_WORKERS", child_env=child_env))
     return uvloop.run(serve(settings, listen_fd=args.listen_fd))
 
 

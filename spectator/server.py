@@ -6,6 +6,7 @@ import asyncio
 import json
 import logging
 import signal
+import socket
 import time
 from collections import deque
 from functools import cache
@@ -82,10 +83,14 @@ class SpectatorServer:
 
     # --- lifecycle -------------------------------------------------------------------------
 
-    async def start(self) -> None:
+    async def start(self, sock: socket.socket | None = None) -> None:
+        """Listen (on ``sock`` when a ``--workers`` parent bound it) and start the housekeeping."""
         loop = asyncio.get_running_loop()
-        self._server = await loop.create_server(self._new_connection, self.settings.host, self.settings.port,
-                                                backlog=4096, reuse_address=True)
+        if sock is not None:
+            self._server = await loop.create_server(self._new_connection, sock=sock, backlog=4096)
+        else:
+            self._server = await loop.create_server(self._new_connection, self.settings.host, self.settings.port,
+                                                    backlog=4096, reuse_address=True)
         self.port = self._server.sockets[0].getsockname()[1]
         await self._sync_clock()
         self._tasks = [loop.create_task(self._housekeeping(), name="housekeeping")]
@@ -353,10 +358,11 @@ class SpectatorServer:
                 replay.task.cancel()
 
 
-async def serve(settings: SpectatorSettings, ready: asyncio.Future[SpectatorServer] | None = None) -> int:
+async def serve(settings: SpectatorSettings, ready: asyncio.Future[SpectatorServer] | None = None,
+                listen_fd: int | None = None) -> int:
     """Run until SIGTERM or SIGINT, draining on the first and exiting 0."""
     server = SpectatorServer(settings)
-    await server.start()
+    await server.start(socket.socket(fileno=listen_fd) if listen_fd is not None else None)
     if ready is not None:
         ready.set_result(server)
     loop = asyncio.get_running_loop()

@@ -35,6 +35,8 @@ class SpectatorSettings:
     public_url: str = setting("ELYSIUM_SPECTATOR_PUBLIC_URL", "",
                               "Base websocket URL watchers use (default ws://HOST:PORT)")
     relay_id: str = setting("ELYSIUM_SPECTATOR_ID", "", "Unique id of this relay (default: host name, port and pid)")
+    workers: int = setting("ELYSIUM_SPECTATOR_WORKERS", 1,
+                           "Relay processes sharing the port (SO_REUSEPORT), one per core to use", check=between(1, 64))
     redis_url: str = setting("ELYSIUM_REDIS_URL", "", "Redis holding the match feeds", secret=True)
     max_delay_s: float = setting("ELYSIUM_SPECTATOR_MAX_DELAY_S", 300.0, "Longest delay a watcher may ask for",
                                  unit="s", check=between(0, 3600))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import http.client
 import json
 import os
@@ -21,6 +20,7 @@ import redis
 from elysium import keys as shared_keys
 from elysium import procs
 from matchmaker import keys
+from tests.workers import owner, wait_gone
 
 ROOT = Path(__file__).parents[2]
 MAX_CONNECTIONS = 64
@@ -53,44 +53,11 @@ def start(redis_url: str, mongo_url: str, keys_dir: Path, tmp_path: Path) -> Ite
             proc.wait()
 
 
-def _alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except FileNotFoundError:
-        return False
-    return state != "Z"
-
-
-def _wait_gone(pids: list[int], limit_s: float = 30.0) -> list[int]:
-    deadline = time.monotonic() + limit_s
-    while time.monotonic() < deadline and any(_alive(p) for p in pids):
-        time.sleep(0.05)
-    return [p for p in pids if _alive(p)]
-
-
 def _created_count(conn: http.client.HTTPConnection) -> int:
     conn.request("GET", "/metrics")
     text = conn.getresponse().read().decode()
     found = re.search(r'elysium_matchmaker_tickets_total\{mode="arena",outcome="created"\} (\S+)', text)
     return int(float(found.group(1))) if found else 0
-
-
-def _owner(conn: http.client.HTTPConnection, port: int, pids: list[int]) -> int:
-    """The worker pid holding the server side of ``conn`` (from /proc/net/tcp and the fds)."""
-    assert conn.sock is not None
-    client_port = conn.sock.getsockname()[1]
-    inode = ""
-    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
-        fields = line.split()
-        if int(fields[1].split(":")[1], 16) == port and int(fields[2].split(":")[1], 16) == client_port:
-            inode = fields[9]
-    assert inode, "server side of the connection not found"
-    for pid in pids:
-        for fd in Path(f"/proc/{pid}/fd").iterdir():
-            with contextlib.suppress(OSError):
-                if os.readlink(fd) == f"socket:[{inode}]":
-                    return pid
-    raise AssertionError("no worker holds the connection")
 
 
 def test_two_workers_share_the_port_and_stop_together(start: Any, player_token: Any, redis_url: str) -> None:
@@ -108,7 +75,7 @@ def test_two_workers_share_the_port_and_stop_together(start: Any, player_token: 
             resp = conn.getresponse()
             resp.read()
             assert resp.status == 201
-            conns[_owner(conn, port, pids)].append(conn)
+            conns[owner(conn.sock, port, pids)].append(conn)
             if all(conns.values()) and i >= 3:
                 break
         assert all(conns.values()), "every connection went to one worker"
@@ -137,21 +104,21 @@ def test_two_workers_share_the_port_and_stop_together(start: Any, player_token: 
         client.close()
     proc.send_signal(signal.SIGTERM)
     assert proc.wait(30) == 0
-    assert _wait_gone(pids) == []
+    assert wait_gone(pids) == []
 
 
 def test_a_worker_that_dies_stops_the_service_with_an_error(start: Any) -> None:
     proc, line = start("--workers", "2")
     os.kill(line["pids"][0], signal.SIGKILL)
     assert proc.wait(30) == 1
-    assert _wait_gone(line["pids"]) == []
+    assert wait_gone(line["pids"]) == []
 
 
 def test_ctrl_c_to_the_process_group_drains_every_worker_and_exits_0(start: Any) -> None:
     proc, line = start("--workers", "2")
     os.killpg(proc.pid, signal.SIGINT)  # a terminal's Ctrl-C reaches the parent and the children
     assert proc.wait(30) == 0
-    assert _wait_gone(line["pids"]) == []
+    assert wait_gone(line["pids"]) == []
 
 
 def test_workers_do_not_outlive_a_killed_parent(start: Any) -> None:
@@ -159,7 +126,7 @@ def test_workers_do_not_outlive_a_killed_parent(start: Any) -> None:
     assert line["workers"] == 2
     proc.kill()
     proc.wait()
-    assert _wait_gone(line["pids"]) == []
+    assert wait_gone(line["pids"]) == []
 
 
 def test_bad_worker_count_names_the_variable(redis_url: str, mongo_url: str, keys_dir: Path) -> None:

@@ -1,10 +1,11 @@
-"""Several matchmaker replicas behind one port: ``elysium matchmaker --workers N``.
+"""Several replicas of a service behind one port: ``elysium <service> --workers N``.
 
 The parent binds N listening sockets to the same address with ``SO_REUSEPORT`` (the
-kernel spreads new connections across them) and starts one ``elysium matchmaker`` child
-per socket. Each child is a full replica: its own matching loop, results consumer (its
-consumer name carries its pid, or ``ELYSIUM_MATCHMAKER_ID`` plus ``-w<i>``) and event
-fan-out, all against the shared Redis, which is what makes replicas safe together.
+kernel spreads new connections across them) and starts one ``elysium <service>`` child
+per socket, handing it the socket (``--listen-fd``). Each child is a full replica of the
+service (the matchmaker's matching loop and results consumer, a spectator relay's feed
+readers), all against the shared Redis, which is what makes replicas safe together; a
+service whose replicas need distinct names gets the worker's index through ``child_env``.
 
 The parent prints the one ``listening`` line once every child listens, forwards SIGTERM
 and SIGINT to the children, and exits 0 when all of them have drained and exited 0. If a
@@ -22,9 +23,8 @@ import os
 import signal
 import socket
 import sys
+from collections.abc import Callable
 from typing import Any
-
-from matchmaker.settings import MatchmakerSettings
 
 CHILD_START_TIMEOUT_S = 60.0
 CHILD_STOP_TIMEOUT_S = 30.0
@@ -60,8 +60,14 @@ def _die_with_parent(parent_pid: int) -> None:
         os._exit(1)
 
 
-async def supervise(settings: MatchmakerSettings) -> int:
-    socks = bind_sockets(settings.host, settings.port, settings.workers)
+async def supervise(service: str, host: str, port: int, workers: int, *, env_var: str,
+                    child_env: Callable[[int], dict[str, str]] = lambda i: {}, scheme: str = "http") -> int:
+    """Run ``workers`` children of ``elysium <service>`` on one port until SIGTERM or SIGINT.
+
+    ``env_var`` is the service's workers setting (set to 1 for the children); ``child_env``
+    gives worker ``i`` its own extra variables.
+    """
+    socks = bind_sockets(host, port, workers)
     port = socks[0].getsockname()[1]
     parent = os.getpid()
     children: list[asyncio.subprocess.Process] = []
@@ -72,20 +78,17 @@ async def supervise(settings: MatchmakerSettings) -> int:
     pumps: list[asyncio.Task[None]] = []
     try:
         for i, sock in enumerate(socks):
-            env = {**os.environ, "ELYSIUM_MATCHMAKER_WORKERS": "1"}
-            if settings.instance_id:
-                env["ELYSIUM_MATCHMAKER_ID"] = f"{settings.instance_id}-w{i}"
+            env = {**os.environ, env_var: "1", **child_env(i)}
             children.append(await asyncio.create_subprocess_exec(
-                sys.executable, "-m", "elysium", "matchmaker", "--host", settings.host, "--port", str(port),
+                sys.executable, "-m", "elysium", service, "--host", host, "--port", str(port),
                 "--listen-fd", str(sock.fileno()), pass_fds=(sock.fileno(),), env=env,
                 stdout=asyncio.subprocess.PIPE, preexec_fn=lambda: _die_with_parent(parent)))
         for sock in socks:  # the children hold them now
             sock.close()
         started = await _wait_listening(children, stop)
         if started:
-            print(json.dumps({"event": "listening", "service": "matchmaker",
-                              "url": f"http://{settings.host}:{port}", "port": port,
-                              "workers": settings.workers, "pids": [c.pid for c in children]}), flush=True)
+            print(json.dumps({"event": "listening", "service": service, "url": f"{scheme}://{host}:{port}",
+                              "port": port, "workers": workers, "pids": [c.pid for c in children]}), flush=True)
             pumps = [loop.create_task(_pump(c)) for c in children]
             exited = [loop.create_task(c.wait()) for c in children]
             stopper = loop.create_task(stop.wait())
