@@ -246,6 +246,9 @@ def test_settings_validate_mode_delays() -> None:
         ({"ELYSIUM_SPECTATOR_CLOSE_BYTES": "10", "ELYSIUM_SPECTATOR_SKIP_BYTES": "20"},
          "ELYSIUM_SPECTATOR_CLOSE_BYTES"),
         ({"ELYSIUM_SPECTATOR_PORT": "http"}, "ELYSIUM_SPECTATOR_PORT"),
+        ({"ELYSIUM_SPECTATOR_BUNDLE_S": "2"}, "ELYSIUM_SPECTATOR_BUNDLE_S"),
+        ({"ELYSIUM_SPECTATOR_BUNDLE_S": "-0.1"}, "ELYSIUM_SPECTATOR_BUNDLE_S"),
+        ({"ELYSIUM_SPECTATOR_WORKERS": "0"}, "ELYSIUM_SPECTATOR_WORKERS"),
     ]:
         with pytest.raises(ConfigError) as err:
             config.load(SpectatorSettings, environ={"ELYSIUM_REDIS_URL": "redis://x", **env})
