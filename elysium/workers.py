@@ -15,6 +15,7 @@ the whole service). Children get SIGTERM if the parent dies, so none is left beh
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import contextlib
 import ctypes
@@ -23,7 +24,6 @@ import os
 import signal
 import socket
 import sys
-from collections.abc import Callable
 from typing import Any
 
 CHILD_START_TIMEOUT_S = 60.0
@@ -60,12 +60,20 @@ def _die_with_parent(parent_pid: int) -> None:
         os._exit(1)
 
 
-async def supervise(service: str, host: str, port: int, workers: int, *, env_var: str,
-                    child_env: Callable[[int], dict[str, str]] = lambda i: {}, scheme: str = "http") -> int:
+def add_arguments(parser: argparse.ArgumentParser, env_var: str, what: str) -> None:
+    """``--workers N`` (the setting ``env_var``) and the hidden ``--listen-fd`` a child gets."""
+    parser.add_argument("--workers", type=int, help=f"{what} sharing the port ({env_var}, default 1)")
+    parser.add_argument("--listen-fd", type=int, help=argparse.SUPPRESS)  # a socket handed over by the parent
+
+
+async def supervise(service: str, host: str, port: int, workers: int, *, env_var: str, id_var: str,
+                    base_id: str, scheme: str = "http") -> int:
     """Run ``workers`` children of ``elysium <service>`` on one port until SIGTERM or SIGINT.
 
-    ``env_var`` is the service's workers setting (set to 1 for the children); ``child_env``
-    gives worker ``i`` its own extra variables.
+    ``env_var`` is the service's workers setting (set to 1 for the children). Replicas name
+    themselves in Redis (consumer names, viewer counts): when the service's id setting
+    ``id_var`` is set (``base_id``), worker ``i`` gets ``{base_id}-w{i}``; otherwise each
+    child's default id (host name and pid) is already its own.
     """
     socks = bind_sockets(host, port, workers)
     port = socks[0].getsockname()[1]
@@ -78,7 +86,7 @@ async def supervise(service: str, host: str, port: int, workers: int, *, env_var
     pumps: list[asyncio.Task[None]] = []
     try:
         for i, sock in enumerate(socks):
-            env = {**os.environ, env_var: "1", **child_env(i)}
+            env = {**os.environ, env_var: "1", **({id_var: f"{base_id}-w{i}"} if base_id else {})}
             children.append(await asyncio.create_subprocess_exec(
                 sys.executable, "-m", "elysium", service, "--host", host, "--port", str(port),
                 "--listen-fd", str(sock.fileno()), pass_fds=(sock.fileno(),), env=env,
@@ -112,7 +120,7 @@ async def _wait_listening(children: list[asyncio.subprocess.Process], stop: asyn
         assert child.stdout is not None
         line = await child.stdout.readline()
         try:
-            return json.loads(line).get("event") == "listening"
+            return bool(json.loads(line).get("event") == "listening")
         except ValueError:
             return False
 

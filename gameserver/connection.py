@@ -27,17 +27,15 @@ PLAY_PATH = "/v1/play"
 
 
 class Connection(RawSocket):
-    __slots__ = ("server", "seat", "room", "joining", "rate", "tokens", "refilled", "peer")
+    __slots__ = ("server", "seat", "room", "joining", "peer")
 
     def __init__(self, server: GameServer) -> None:
-        super().__init__(server.settings.max_message_bytes, server.settings.abuse_limit)
+        settings = server.settings
+        super().__init__(settings.max_message_bytes, settings.abuse_limit, float(settings.max_inputs_per_s))
         self.server = server
         self.seat: Seat | None = None
         self.room: Room | None = None
         self.joining = False
-        self.rate = float(server.settings.max_inputs_per_s)  # inputs per second allowed
-        self.tokens = self.rate
-        self.refilled = time.monotonic()
         self.peer = ""
 
     # --- the socket --------------------------------------------------------------------
@@ -56,7 +54,7 @@ class Connection(RawSocket):
                     and len(data) == 6 + (data[1] & 0x7F) and not reader.buf and not reader._parts):
                 payload = apply_mask(data[6:], data[2:6])
                 inputs = p.decode_inputs_fast(payload)
-                if inputs is not None and self._take_tokens(len(inputs)):
+                if inputs is not None and self.take_tokens(len(inputs)):
                     self.server.on_inputs(self, inputs)
                     return
                 self.on_binary(payload)
@@ -112,7 +110,7 @@ class Connection(RawSocket):
             self.violation(exc.code, exc.message)
             return
         cost = len(msg.inputs) if isinstance(msg, p.Inputs) else 1
-        if not self._take_tokens(cost, now):
+        if not self.take_tokens(cost, now):
             rate = self.server.settings.max_inputs_per_s
             self.server.metrics.rejected("rate", cost)
             self.violation(p.RATE_LIMITED, f"more than {rate} inputs or messages per second", count=False)
@@ -137,18 +135,6 @@ class Connection(RawSocket):
         elif isinstance(msg, p.Leave):
             self.server.on_leave(self)
             self.close(wire.CLOSE_NORMAL, "left")
-
-    def _take_tokens(self, cost: int, now: float | None = None) -> bool:
-        """The per-connection rate limit: a token bucket refilled at the allowed rate."""
-        if now is None:
-            now = time.monotonic()
-        rate = self.rate
-        self.tokens = min(rate, self.tokens + (now - self.refilled) * rate)
-        self.refilled = now
-        if self.tokens < cost:
-            return False
-        self.tokens -= cost
-        return True
 
     def joined(self, room: Room, seat: Seat) -> None:
         self.joining = False

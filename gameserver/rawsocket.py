@@ -21,10 +21,9 @@ from websockets.http11 import Request
 from websockets.server import ServerProtocol
 
 from gameserver import wire
+from gameserver.protocol import RATE_LIMITED, TEXT_FRAME  # the watch protocol uses the same codes
 
 MAX_HEAD_BYTES = 8192
-RATE_LIMITED = "rate_limited"  # the error code both protocols use for rate limits (sent at most every 0.2 s)
-TEXT_FRAME = "text_frame"
 
 # Connection states. UPGRADED: the handshake is done but the owner has not opened the
 # stream yet (a watcher between its handshake and its first feed bytes); both it and OPEN
@@ -37,9 +36,9 @@ _REASONS = {200: "OK", 400: "Bad Request", 404: "Not Found", 405: "Method Not Al
 
 class RawSocket(asyncio.Protocol):
     __slots__ = ("transport", "state", "head", "reader", "timer", "strikes", "struck_at", "last_error_at",
-                 "abuse_limit")
+                 "abuse_limit", "rate", "tokens", "refilled")
 
-    def __init__(self, max_message_bytes: int, abuse_limit: int) -> None:
+    def __init__(self, max_message_bytes: int, abuse_limit: int, rate: float) -> None:
         self.transport: asyncio.Transport | None = None
         self.state = HTTP
         self.head = bytearray()
@@ -49,6 +48,9 @@ class RawSocket(asyncio.Protocol):
         self.struck_at = 0.0
         self.last_error_at = 0.0
         self.abuse_limit = abuse_limit  # violations (decaying one per second) past which it is closed
+        self.rate = rate  # messages (or inputs) per second allowed, see take_tokens
+        self.tokens = rate
+        self.refilled = time.monotonic()
 
     # --- what subclasses say ---------------------------------------------------------------
 
@@ -202,6 +204,18 @@ class RawSocket(asyncio.Protocol):
             self.close(wire.CLOSE_NORMAL, "")
         elif op == wire.OP_TEXT:
             self.violation(TEXT_FRAME, "the protocol uses binary frames only")
+
+    def take_tokens(self, cost: int, now: float | None = None) -> bool:
+        """The per-connection rate limit: a token bucket refilled at ``rate`` per second."""
+        if now is None:
+            now = time.monotonic()
+        rate = self.rate
+        self.tokens = min(rate, self.tokens + (now - self.refilled) * rate)
+        self.refilled = now
+        if self.tokens < cost:
+            return False
+        self.tokens -= cost
+        return True
 
     def violation(self, code: str, message: str, *, count: bool = True) -> None:
         """The peer broke a protocol rule: answer with an error, close on repeat.

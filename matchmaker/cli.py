@@ -8,7 +8,7 @@ import json
 import signal
 import socket
 
-from elysium import config, logs
+from elysium import config, logs, workers
 from matchmaker.settings import MatchmakerSettings
 
 
@@ -16,9 +16,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-
     mm = sub.add_parser("matchmaker", help="run the matchmaker (tickets, parties, ratings, room allocation)")
     mm.add_argument("--host", help="listen address (ELYSIUM_MATCHMAKER_HOST)")
     mm.add_argument("--port", type=int, help="listen port (ELYSIUM_MATCHMAKER_PORT)")
-    mm.add_argument("--workers", type=int,
-                    help="replica processes sharing the port (ELYSIUM_MATCHMAKER_WORKERS, default 1)")
-    mm.add_argument("--listen-fd", type=int, help=argparse.SUPPRESS)  # a socket handed over by --workers
+    workers.add_arguments(mm, "ELYSIUM_MATCHMAKER_WORKERS", "replica processes")
     mm.set_defaults(func=run_matchmaker)
 
 
@@ -30,13 +28,9 @@ def run_matchmaker(args: argparse.Namespace) -> int:
     import uvloop
 
     if settings.workers > 1 and args.listen_fd is None:
-        from elysium.workers import supervise
-
-        def child_env(i: int) -> dict[str, str]:  # each worker's results consumer needs its own name
-            return {"ELYSIUM_MATCHMAKER_ID": f"{settings.instance_id}-w{i}"} if settings.instance_id else {}
-
-        return uvloop.run(supervise("matchmaker", settings.host, settings.port, settings.workers,
-                                    env_var="ELYSIUM_MATCHMAKER_WORKERS", child_env=child_env))
+        return uvloop.run(workers.supervise("matchmaker", settings.host, settings.port, settings.workers,
+                                            env_var="ELYSIUM_MATCHMAKER_WORKERS", id_var="ELYSIUM_MATCHMAKER_ID",
+                                            base_id=settings.instance_id))
     return uvloop.run(serve(settings, listen_fd=args.listen_fd))
 
 

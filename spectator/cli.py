@@ -4,17 +4,15 @@ from __future__ import annotations
 
 import argparse
 
-from elysium import config, logs
+from elysium import config, logs, workers
 from spectator.settings import SpectatorSettings
 
 
 def add_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    sp = sub.add_parser("spectator", help="run one spectator relay (watch live matches and replays)")
+    sp = sub.add_parser("spectator", help="run a spectator relay (watch live matches and replays)")
     sp.add_argument("--host", help="listen address (ELYSIUM_SPECTATOR_HOST)")
     sp.add_argument("--port", type=int, help="listen port (ELYSIUM_SPECTATOR_PORT)")
-    sp.add_argument("--workers", type=int,
-                    help="relay processes sharing the port (ELYSIUM_SPECTATOR_WORKERS, default 1)")
-    sp.add_argument("--listen-fd", type=int, help=argparse.SUPPRESS)  # a socket handed over by --workers
+    workers.add_arguments(sp, "ELYSIUM_SPECTATOR_WORKERS", "relay processes")
     sp.set_defaults(func=run_spectator)
 
 
@@ -26,13 +24,9 @@ def run_spectator(args: argparse.Namespace) -> int:
     import uvloop
 
     if settings.workers > 1 and args.listen_fd is None:
-        from elysium.workers import supervise
-
-        def child_env(i: int) -> dict[str, str]:  # relay ids name viewer counts: one per worker
-            return {"ELYSIUM_SPECTATOR_ID": f"{settings.relay_id}-w{i}"} if settings.relay_id else {}
-
-        return uvloop.run(supervise("spectator", settings.host, settings.port, settings.workers,
-                                    env_var="ELYSIUM_SPECTATOR_WORKERS", child_env=child_env, scheme="ws"))
+        return uvloop.run(workers.supervise("spectator", settings.host, settings.port, settings.workers,
+                                            env_var="ELYSIUM_SPECTATOR_WORKERS", id_var="ELYSIUM_SPECTATOR_ID",
+                                            base_id=settings.relay_id, scheme="ws"))
     _raise_open_files_limit()
     from spectator.server import serve
 

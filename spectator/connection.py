@@ -21,18 +21,17 @@ __all__ = ["OPEN", "Watcher"]  # OPEN: watching, feed bytes may be written
 
 
 class Watcher(RawSocket):
-    __slots__ = ("server", "skipping", "channel", "relay", "replay", "tokens", "refilled", "kind")
+    __slots__ = ("server", "skipping", "channel", "relay", "replay", "kind")
 
     def __init__(self, server: SpectatorServer) -> None:
-        super().__init__(server.settings.max_message_bytes, server.settings.abuse_limit)
+        settings = server.settings
+        super().__init__(settings.max_message_bytes, settings.abuse_limit, float(settings.max_messages_per_s))
         self.server = server
         self.skipping = 0.0  # since when it waits for the next keyframe (slow, or joined before any); 0: not
         self.channel: Channel | None = None
         self.relay: MatchRelay | None = None
         self.replay: Replay | None = None
         self.kind = ""  # "live" or "replay" once watching
-        self.tokens = float(server.settings.max_messages_per_s)
-        self.refilled = 0.0
 
     def connection_lost(self, exc: Exception | None) -> None:
         super().connection_lost(exc)
@@ -57,7 +56,6 @@ class Watcher(RawSocket):
             self.timer.cancel()
             self.timer = None
         self.state = UPGRADED
-        self.refilled = time.monotonic()
         self.server.start_watch(self, target)
 
     def error_frame(self, code: str, message: str) -> bytes:
@@ -73,14 +71,9 @@ class Watcher(RawSocket):
     # --- what the watcher sends -----------------------------------------------------------
 
     def on_binary(self, data: bytes) -> None:
-        now = time.monotonic()
-        rate = self.server.settings.max_messages_per_s
-        self.tokens = min(float(rate), self.tokens + (now - self.refilled) * rate)
-        self.refilled = now
-        if self.tokens < 1:
-            self.violation(sp.RATE_LIMITED, f"more than {rate} messages per second")
+        if not self.take_tokens(1):
+            self.violation(sp.RATE_LIMITED, f"more than {self.server.settings.max_messages_per_s} messages per second")
             return
-        self.tokens -= 1
         try:
             msg = sp.decode_watcher(data, self.server.settings.max_message_bytes)
         except sp.ProtocolViolation as exc:
