@@ -93,7 +93,7 @@ class Accounts:
 
         async def body(s: Session) -> None:
             if await self.store.accounts.find_one({"username_lower": doc["username_lower"]}, {"_id": 1}, session=s):
-                raise Problem("username_taken", "that username is taken; choose another")
+                raise Problem("username-taken", "that username is taken; choose another")
             await self.store.accounts.insert_one(doc, session=s)
             for currency in ledger.CURRENCIES:
                 amount = self.signup_grant.get(currency, 0)
@@ -126,19 +126,19 @@ class Accounts:
         h = _hash_token(token)
         doc = await self.store.refresh.find_one({"_id": h})
         if doc is None or doc["revoked"] or doc["expires_at"] <= now():
-            raise Problem("invalid_refresh_token", "the refresh token is unknown, expired or revoked; log in again")
+            raise Problem("invalid-refresh-token", "the refresh token is unknown, expired or revoked; log in again")
         if doc["used"]:
             await self._revoke_family(doc["family"])
-            raise Problem("refresh_token_reused", "this refresh token was already used; every token of this login "
+            raise Problem("refresh-token-reused", "this refresh token was already used; every token of this login "
                                                   "is now revoked; log in again")
         taken = await self.store.refresh.update_one({"_id": h, "used": False, "revoked": False},
                                                     {"$set": {"used": True, "used_at": now()}})
         if taken.matched_count != 1:
             await self._revoke_family(doc["family"])
-            raise Problem("refresh_token_reused", "this refresh token was used twice at once; log in again")
+            raise Problem("refresh-token-reused", "this refresh token was used twice at once; log in again")
         account = await self.store.accounts.find_one({"_id": doc["account"]})
         if account is None:
-            raise Problem("invalid_refresh_token", "the account no longer exists")
+            raise Problem("invalid-refresh-token", "the account no longer exists")
         return account, await self._issue(account, doc["family"])
 
     async def _revoke_family(self, family: str) -> None:
@@ -162,14 +162,14 @@ class Accounts:
     async def profile(self, account_id: str) -> Doc:
         doc = await self.store.accounts.find_one({"_id": account_id})
         if doc is None:
-            raise Problem("unknown_account", "this account no longer exists")
+            raise Problem("unknown-account", "this account no longer exists")
         return doc
 
     async def edit_profile(self, account_id: str, changes: dict[str, Any]) -> Doc:
         changes = {**changes, "updated_at": now()}
         done = await self.store.accounts.update_one({"_id": account_id}, {"$set": changes})
         if done.matched_count != 1:
-            raise Problem("unknown_account", "this account no longer exists")
+            raise Problem("unknown-account", "this account no longer exists")
         return await self.profile(account_id)
 
     async def exists(self, account_id: str) -> bool:

@@ -9,10 +9,10 @@ from aiohttp import web
 from commerce import catalog, ledger
 from commerce.accounts import USERNAME, profile_body
 from commerce.appkeys import ACCOUNTS, ADMIN_VERIFIER, ECONOMY, LIMITER, PLAYER_TOKENS, SETTINGS, STORE
-from commerce.edge import bearer, idempotency_key, json_response, read_json, verify
 from commerce.errors import Problem
 from commerce.validation import Field, Invalid, check, json_size
 from elysium import tokens
+from elysium.http import bearer, idempotency_key, json_response, read_json, verify
 
 ADMIN_SCOPE = "commerce:admin"
 PASSWORD = Field(str, min=8, max=256)
@@ -37,7 +37,7 @@ async def _body(request: web.Request, schema: dict[str, Field], *, partial: bool
     try:
         return check(raw, schema, partial=partial)
     except Invalid as exc:
-        raise Problem("invalid_request", "the request has invalid fields", errors=exc.errors) from None
+        raise Problem("invalid-request", "the request has invalid fields", errors=exc.errors) from None
 
 
 def player(request: web.Request) -> str:
@@ -47,7 +47,7 @@ def player(request: web.Request) -> str:
 def admin(request: web.Request) -> dict[str, Any]:
     verifier = request.app[ADMIN_VERIFIER]
     if verifier is None:
-        raise Problem("admin_disabled", "set ELYSIUM_SERVICE_PUBLIC_KEY_FILE to enable the admin API")
+        raise Problem("admin-disabled", "set ELYSIUM_SERVICE_PUBLIC_KEY_FILE to enable the admin API")
     claims = verify(verifier, bearer(request), tokens.SERVICE_AUDIENCE, None)
     scope = claims.get("scope")
     scopes = scope.split() if isinstance(scope, str) else []
@@ -59,7 +59,7 @@ def admin(request: web.Request) -> dict[str, Any]:
 def _limit(request: web.Request) -> int:
     raw = request.query.get("limit", "50")
     if not raw.isdigit() or not 1 <= int(raw) <= 200:
-        raise Problem("invalid_request", "limit must be a whole number from 1 to 200", errors={"limit": "1..200"})
+        raise Problem("invalid-request", "limit must be a whole number from 1 to 200", errors={"limit": "1..200"})
     return int(raw)
 
 
@@ -81,12 +81,12 @@ async def login(request: web.Request) -> web.Response:
     address = _address(request)
     wait = await limiter.blocked_for(body["username"], address)
     if wait:
-        raise Problem("rate_limited", f"too many failed logins; try again in {wait} s",
+        raise Problem("rate-limited", f"too many failed logins; try again in {wait} s",
                       headers={"Retry-After": str(wait)})
     found = await request.app[ACCOUNTS].login(body["username"], body["password"])
     if found is None:
         await limiter.failed(body["username"], address)
-        raise Problem("invalid_credentials", "the username or the password is wrong")
+        raise Problem("invalid-credentials", "the username or the password is wrong")
     await limiter.succeeded(body["username"])
     doc, pair = found
     return json_response(pair.body(doc["_id"]))
@@ -108,7 +108,7 @@ async def change_password(request: web.Request) -> web.Response:
     account = player(request)
     body = await _body(request, PASSWORD_CHANGE)
     if not await request.app[ACCOUNTS].change_password(account, body["current_password"], body["new_password"]):
-        raise Problem("invalid_credentials", "the current password is wrong")
+        raise Problem("invalid-credentials", "the current password is wrong")
     return web.Response(status=204)
 
 
@@ -157,7 +157,7 @@ async def get_catalog_item(request: web.Request) -> web.Response:
     store = request.app[STORE]
     item = await store.get_item(item_id) if catalog.is_item_id(item_id) else None
     if item is None:
-        raise Problem("unknown_item", f"there is no item type {item_id[:64]}")
+        raise Problem("unknown-item", f"there is no item type {item_id[:64]}")
     doc = item.to_doc()
     if item.supply_cap is not None:
         doc["supply_left"] = await store.supply_left(item.id)
@@ -185,9 +185,9 @@ async def put_catalog_item(request: web.Request) -> web.Response:
     try:
         item = catalog.parse_item(raw)
     except catalog.CatalogError as exc:
-        raise Problem("invalid_request", "the item type has invalid fields", errors=exc.errors) from None
+        raise Problem("invalid-request", "the item type has invalid fields", errors=exc.errors) from None
     if item.id != item_id:
-        raise Problem("invalid_request", "the id in the body differs from the one in the path",
+        raise Problem("invalid-request", "the id in the body differs from the one in the path",
                       errors={"id": "must equal the path's item id"})
     await request.app[STORE].put_item(item)
     return json_response(item.to_doc())

@@ -20,18 +20,19 @@ from commerce.accounts import ISSUER, Accounts
 from commerce.appkeys import (ACCOUNTS, ADMIN_VERIFIER, ECONOMY, LIMITER, METRICS, OPENAPI, PLAYER_TOKENS, REDIS,
                               SETTINGS, STATUS, STORE, Status)
 from commerce.economy import Economy
-from commerce.edge import VerifiedTokens, json_response, make_middleware
 from commerce.errors import Problem
 from commerce.metrics import CommerceMetrics
 from commerce.ratelimit import LoginLimiter
 from commerce.settings import CommerceSettings
 from commerce.store import Store, mongo_client
-from elysium import config, tokens
+from elysium import config, http, tokens
 from elysium.config import ConfigError
-from elysium.metrics import CONTENT_TYPE_LATEST
 
 log = logging.getLogger("commerce")
 
+UNAVAILABLE_DETAIL = ("MongoDB or Redis did not answer; money and items change only in whole transactions, so retry "
+                      "the same request")
+INTERNAL_DETAIL = "something went wrong on our side; nothing was charged twice; retry with the same Idempotency-Key"
 
 
 def read_catalog(path: str) -> catalog.CatalogFile:
@@ -65,14 +66,14 @@ def create_app(settings: CommerceSettings) -> web.Application:
     signer, verifier, admin_verifier = _keys(settings)
     metrics = CommerceMetrics()
     status = Status()
-    app = web.Application(middlewares=[make_middleware(metrics.observe)],
-                          client_max_size=settings.max_body_bytes)
+    app = http.application(observe=metrics.http.observe, client_max_size=settings.max_body_bytes,
+                           unavailable_detail=UNAVAILABLE_DETAIL, internal_detail=INTERNAL_DETAIL)
     app[SETTINGS] = settings
     app[STATUS] = status
     app[METRICS] = metrics
-    app[PLAYER_TOKENS] = VerifiedTokens(verifier, tokens.PLAYER_AUDIENCE, ISSUER)
+    app[PLAYER_TOKENS] = http.VerifiedTokens(verifier, tokens.PLAYER_AUDIENCE, ISSUER)
     app[ADMIN_VERIFIER] = admin_verifier
-    app[OPENAPI] = openapi_doc.build()
+    app[OPENAPI] = document = openapi_doc.build()
 
     async def mongo(app: web.Application) -> AsyncIterator[None]:
         client = mongo_client(settings.mongo_url)
@@ -122,52 +123,39 @@ def create_app(settings: CommerceSettings) -> web.Application:
             log.warning("rewards consumer did not stop in time; its entry stays pending and is redelivered")
 
     app.cleanup_ctx.extend([mongo, redis, consumer])
-    app.router.add_get("/healthz", healthz)
-    app.router.add_get("/readyz", readyz)
-    app.router.add_get("/metrics", metrics_handler)
-    app.router.add_get("/v1/openapi.json", openapi)
+    http.add_probes(app, ready=lambda: readiness(app), metrics=lambda: render_metrics(app), openapi=document)
     api.add_routes(app)
     return app
 
 
-async def healthz(request: web.Request) -> web.Response:
-    return json_response({"status": "ok"})
-
-
-async def readyz(request: web.Request) -> web.Response:
-    status = request.app[STATUS]
+async def readiness(app: web.Application) -> http.Ready:
+    status = app[STATUS]
     try:
-        await asyncio.wait_for(request.app[STORE].ping(), 2.0)
+        await asyncio.wait_for(app[STORE].ping(), 2.0)
         status.mongo_ok = True
     except (PyMongoError, OSError, TimeoutError):
         status.mongo_ok = False
     try:
-        await asyncio.wait_for(request.app[REDIS].ping(), 2.0)
+        await asyncio.wait_for(app[REDIS].ping(), 2.0)
         status.redis_ok = True
     except (RedisError, OSError, TimeoutError):
         status.redis_ok = False
     consumer = status.consumer
-    ready = status.mongo_ok and status.redis_ok and not status.draining
-    body = {"ready": ready, "mongo": status.mongo_ok, "redis": status.redis_ok, "draining": status.draining,
-            "rewards_consumer": None if consumer is None else consumer.healthy}
-    return json_response(body, 200 if ready else 503)
+    return http.Ready(status.mongo_ok and status.redis_ok and not status.draining,
+                      {"mongo": status.mongo_ok, "redis": status.redis_ok, "draining": status.draining,
+                       "rewards_consumer": None if consumer is None else consumer.healthy})
 
 
-async def metrics_handler(request: web.Request) -> web.Response:
-    m = request.app[METRICS]
-    store = request.app[STORE]
-    m.txn_retries.set(store.conflicts)
-    consumer = request.app[STATUS].consumer
+def render_metrics(app: web.Application) -> bytes:
+    m = app[METRICS]
+    m.txn_retries.set(app[STORE].conflicts)
+    consumer = app[STATUS].consumer
     if consumer is not None:
         m.rewards_processed.set(consumer.processed)
         m.rewards_granted.set(consumer.granted)
         m.rewards_duplicates.set(consumer.duplicates)
         m.rewards_rejected.set(consumer.rejected)
-    return web.Response(body=m.render(), headers={"Content-Type": CONTENT_TYPE_LATEST})
-
-
-async def openapi(request: web.Request) -> web.Response:
-    return json_response(request.app[OPENAPI])
+    return m.render()
 
 
 async def serve(settings: CommerceSettings) -> int:

@@ -10,13 +10,13 @@ from aiohttp import web
 
 from commerce.accounts import Accounts
 from commerce.economy import Economy
-from commerce.edge import VerifiedTokens
 from commerce.metrics import CommerceMetrics
 from commerce.ratelimit import LoginLimiter
 from commerce.rewards import RewardsConsumer
 from commerce.settings import CommerceSettings
 from commerce.store import Store
 from elysium import tokens
+from elysium.http import VerifiedTokens
 
 
 @dataclass

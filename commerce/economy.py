@@ -36,8 +36,12 @@ class Outcome:
     replayed: bool
 
 
+# The ledger rules' refusals a client sees under their own code; any other is an invalid request.
+_MONEY_CODES = {"insufficient_funds": "insufficient-funds", "balance_limit": "balance-limit"}
+
+
 def _money_problem(exc: ledger.MoneyError) -> Problem:
-    return Problem(exc.code if exc.code in ("insufficient_funds", "balance_limit") else "invalid_request", str(exc))
+    return Problem(_MONEY_CODES.get(exc.code, "invalid-request"), str(exc))
 
 
 def _item_doc(item: ItemType, owner: str, origin: dict[str, Any]) -> Doc:
@@ -76,7 +80,7 @@ class Economy:
         if before is not None:
             anchor = await self.store.ledger.find_one({"_id": before, "account": account}, {"at": 1})
             if anchor is None:
-                raise Problem("invalid_request", "before must be the id of one of your ledger entries")
+                raise Problem("invalid-request", "before must be the id of one of your ledger entries")
             query["at"] = {"$lt": anchor["at"]}
         cursor = self.store.ledger.find(query).sort("at", DESCENDING).limit(limit)
         return [{"id": e["_id"], "kind": e["kind"], "currency": e["currency"], "delta": e["delta"],
@@ -98,7 +102,7 @@ class Economy:
         wid = ledger.wallet_id(change.account, change.currency)
         wallet = await self.store.wallets.find_one({"_id": wid}, {"balance": 1}, session=s)
         if wallet is None:
-            raise Problem("unknown_account", f"account {change.account} has no {change.currency} wallet")
+            raise Problem("unknown-account", f"account {change.account} has no {change.currency} wallet")
         balance = int(wallet["balance"])
         try:
             after = ledger.apply(balance, change)
@@ -120,14 +124,14 @@ class Economy:
         """Inside a transaction: make ``quantity`` items, within the supply cap and the one-per-owner rule."""
         if not item.stackable:
             if await self.store.items.find_one({"unique_owner": f"{owner}|{item.id}"}, {"_id": 1}, session=s):
-                raise Problem("already_owned", f"{owner} already owns a {item.id}")
+                raise Problem("already-owned", f"{owner} already owns a {item.id}")
         if item.supply_cap is not None:
             # The counter, not the catalog, is the truth: admins change both in one transaction.
             done = await self.store.supply.update_one(
                 {"_id": item.id, "remaining": {"$gte": quantity}}, {"$inc": {"remaining": -quantity,
                                                                             "minted": quantity}}, session=s)
             if done.matched_count != 1:
-                raise Problem("sold_out", f"{item.id} has reached its supply cap")
+                raise Problem("sold-out", f"{item.id} has reached its supply cap")
         docs = [_item_doc(item, owner, origin) for _ in range(quantity)]
         if len(docs) == 1:
             await self.store.items.insert_one(docs[0], session=s)
@@ -142,7 +146,7 @@ class Economy:
         if entry is None:  # cannot happen after a committed duplicate; be loud rather than wrong
             raise Problem("busy", "the first request with this Idempotency-Key is still settling; retry")
         if entry.get("fingerprint") != fp:
-            raise Problem("idempotency_key_reused",
+            raise Problem("idempotency-key-reused",
                           "this Idempotency-Key was used for a different request; use a new key")
         return Outcome(shape(entry), replayed=True)
 
@@ -153,13 +157,13 @@ class Economy:
         if item is None:
             if await self.store.ledger.find_one({"_id": eid}, {"_id": 1}):
                 return await self._replayed(eid, fp, purchase_body)
-            raise Problem("unknown_item", f"there is no item type {item_id}")
+            raise Problem("unknown-item", f"there is no item type {item_id}")
         try:
             q = pricing.quote(item, currency, quantity)
         except pricing.PricingError as exc:
             if await self.store.ledger.find_one({"_id": eid}, {"_id": 1}):
                 return await self._replayed(eid, fp, purchase_body)
-            raise Problem("not_for_sale" if exc.code == "not_for_sale" else "invalid_request", str(exc)) from None
+            raise Problem("not-for-sale" if exc.code == "not_for_sale" else "invalid-request", str(exc)) from None
 
         async def body(s: Session) -> Outcome:
             entry: Doc = {"_id": eid, "kind": "purchase", "reason": f"bought {q.quantity} x {q.item_id}",

@@ -1,73 +1,50 @@
-"""The service's exception tree and its problem types (RFC 9457).
+"""The service's exception tree and its problem codes (RFC 9457, ``docs/http.md``).
 
-:class:`Problem` subclasses are the peer's fault or an expected refusal; each maps to one HTTP
-status and one stable ``type`` URI (``urn:elysium:problem:<code>``). Anything else reaching
-the HTTP boundary is our bug: it is logged and answered with a generic 500.
+:class:`Problem` (the kernel's :class:`elysium.problem.Problem`, looked up by code) is the
+peer's fault or an expected refusal; each code maps to one HTTP status and one stable
+``type`` URI (``urn:elysium:problem:<code>``). Anything else reaching the HTTP boundary is our
+bug: ``elysium.http`` logs it and answers a generic 500.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
-TYPE_PREFIX = "urn:elysium:problem:"
+from elysium import problem
 
-# code -> (status, title). Codes are stable: clients branch on them.
-PROBLEMS: dict[str, tuple[int, str]] = {
-    "invalid_request": (400, "The request is not valid"),
-    "invalid_json": (400, "The body is not JSON"),
-    "unsupported_media_type": (415, "The body must be application/json"),
-    "body_too_large": (413, "The body is too large"),
-    "idempotency_key_missing": (400, "An Idempotency-Key header is required"),
-    "idempotency_key_invalid": (400, "The Idempotency-Key header is not valid"),
-    "idempotency_key_reused": (422, "The Idempotency-Key was used for a different request"),
-    "unauthorized": (401, "Authentication is required"),
-    "invalid_token": (401, "The access token is not valid"),
-    "invalid_credentials": (401, "Wrong username or password"),
-    "invalid_refresh_token": (401, "The refresh token is not valid"),
-    "refresh_token_reused": (401, "The refresh token was already used; the session is revoked"),
-    "forbidden": (403, "Not allowed"),
-    "admin_disabled": (403, "The admin API is not configured"),
-    "not_found": (404, "Not found"),
-    "unknown_item": (404, "No such item type"),
-    "unknown_account": (404, "No such account"),
-    "method_not_allowed": (405, "Method not allowed"),
-    "username_taken": (409, "That username is taken"),
-    "insufficient_funds": (409, "Not enough money"),
-    "balance_limit": (409, "The balance would pass its limit"),
-    "sold_out": (409, "The supply cap of this item type is reached"),
-    "already_owned": (409, "A unique item of this type is already owned"),
-    "not_for_sale": (409, "This item type is not sold for that currency"),
-    "cap_below_supply": (409, "The new supply cap is below the items already made"),
-    "cap_change": (409, "A supply cap can only be set when an item type is created"),
-    "rate_limited": (429, "Too many attempts"),
+# Commerce's own codes, beside the shared ones: code -> (status, title). Codes are stable: clients branch on them.
+COMMERCE: dict[str, tuple[int, str]] = {
+    "idempotency-key-reused": (422, "The Idempotency-Key was used for a different request"),
+    "invalid-credentials": (401, "Wrong username or password"),
+    "invalid-refresh-token": (401, "The refresh token is not valid"),
+    "refresh-token-reused": (401, "The refresh token was already used; the session is revoked"),
+    "admin-disabled": (403, "The admin API is not configured"),
+    "unknown-item": (404, "No such item type"),
+    "unknown-account": (404, "No such account"),
+    "username-taken": (409, "That username is taken"),
+    "insufficient-funds": (409, "Not enough money"),
+    "balance-limit": (409, "The balance would pass its limit"),
+    "sold-out": (409, "The supply cap of this item type is reached"),
+    "already-owned": (409, "A unique item of this type is already owned"),
+    "not-for-sale": (409, "This item type is not sold for that currency"),
+    "cap-below-supply": (409, "The new supply cap is below the items already made"),
+    "cap-change": (409, "A supply cap can only be set when an item type is created"),
     "busy": (503, "Too much contention; retry the same request"),
-    "unavailable": (503, "A backing service is unavailable"),
-    "internal": (500, "Internal error"),
 }
+# Every code a commerce answer can carry.
+PROBLEMS: dict[str, tuple[int, str]] = {**problem.SHARED, **COMMERCE}
 
 
-class Problem(Exception):
-    """An expected refusal the client should see as problem+json."""
+class Problem(problem.Problem):
+    """An expected refusal the client sees as problem+json, named by its code alone."""
 
-    def __init__(self, code: str, detail: str = "", *, errors: dict[str, str] | None = None,
-                 headers: dict[str, str] | None = None, **extra: Any) -> None:
+    def __init__(self, code: str, detail: str = "", *, errors: Mapping[str, str] | None = None,
+                 headers: Mapping[str, str] | None = None, **extra: Any) -> None:
         if code not in PROBLEMS:
             raise ValueError(f"unknown problem code {code}")
-        super().__init__(detail or PROBLEMS[code][1])
-        self.code = code
-        self.status, self.title = PROBLEMS[code]
-        self.detail = detail or self.title
-        self.errors = errors
-        self.headers = headers or {}
-        self.extra = extra
-
-    def body(self, instance: str) -> dict[str, Any]:
-        out: dict[str, Any] = {"type": TYPE_PREFIX + self.code, "title": self.title, "status": self.status,
-                               "detail": self.detail, "instance": instance, "code": self.code}
-        if self.errors:
-            out["errors"] = self.errors
-        out.update(self.extra)
-        return out
+        status, title = PROBLEMS[code]
+        super().__init__(status, code, title, detail, errors=errors, headers=headers, **extra)
 
 
 class Busy(Problem):

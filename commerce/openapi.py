@@ -8,8 +8,9 @@ from __future__ import annotations
 from typing import Any
 
 from commerce import api, catalog, ledger
-from commerce.errors import PROBLEMS, TYPE_PREFIX
+from commerce.errors import PROBLEMS
 from commerce.validation import Field
+from elysium.problem import type_uri
 
 _TYPES = {str: "string", int: "integer", bool: "boolean", dict: "object", list: "array"}
 
@@ -59,10 +60,11 @@ def _ref(name: str) -> dict[str, str]:
 BALANCES = {"type": "object", "properties": {c: {"type": "integer", "minimum": 0} for c in ledger.CURRENCIES}}
 SCHEMAS: dict[str, Any] = {
     "Problem": {"type": "object", "description": "RFC 9457 problem details",
-                "properties": {"type": {"type": "string", "enum": [TYPE_PREFIX + c for c in PROBLEMS]},
+                "properties": {"type": {"type": "string", "enum": [type_uri(c) for c in PROBLEMS]},
                                "title": {"type": "string"}, "status": {"type": "integer"},
                                "detail": {"type": "string"}, "instance": {"type": "string"},
                                "code": {"type": "string", "enum": list(PROBLEMS)},
+                               "request_id": {"type": "string"}, "token_error": {"type": "string"},
                                "errors": {"type": "object", "additionalProperties": {"type": "string"}}},
                 "required": ["type", "title", "status", "detail", "code"]},
     "Tokens": {"type": "object", "properties": {

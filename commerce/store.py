@@ -109,13 +109,13 @@ class Store:
         async def body(s: Session) -> None:
             old = await self.catalog.find_one({"_id": item.id}, {"supply_cap": 1}, session=s)
             if old is not None and (old.get("supply_cap") is None) != (item.supply_cap is None):
-                raise Problem("cap_change", f"{item.id} {'has no' if old.get('supply_cap') is None else 'has a'} "
+                raise Problem("cap-change", f"{item.id} {'has no' if old.get('supply_cap') is None else 'has a'} "
                                             "supply cap; a cap can only be set when an item type is created")
             if item.supply_cap is not None:
                 supply = await self.supply.find_one({"_id": item.id}, session=s)
                 minted = int(supply["minted"]) if supply else 0
                 if minted > item.supply_cap:
-                    raise Problem("cap_below_supply", f"{minted} items of {item.id} exist; the cap cannot be lower")
+                    raise Problem("cap-below-supply", f"{minted} items of {item.id} exist; the cap cannot be lower")
                 await self.supply.update_one({"_id": item.id}, {"$set": {"minted": minted,
                                                                          "remaining": item.supply_cap - minted}},
                                              upsert=True, session=s)

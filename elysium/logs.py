@@ -1,4 +1,8 @@
-"""Structured JSON logging: one JSON object per line on stderr."""
+"""Structured JSON logging: one JSON object per line on stderr.
+
+:data:`request_id` holds the id of the HTTP request being served (``elysium.http`` sets it);
+:class:`RequestIdFilter` copies it into every record logged while that request runs.
+"""
 
 from __future__ import annotations
 
@@ -6,10 +10,23 @@ import json
 import logging
 import sys
 import time
+from contextvars import ContextVar
 from typing import Any
 
 _RESERVED = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime"}
 _SECRET_WORDS = ("password", "secret", "token", "authorization", "private_key")
+
+request_id: ContextVar[str | None] = ContextVar("request_id", default=None)
+
+
+class RequestIdFilter(logging.Filter):
+    """Adds ``request_id`` to records logged while a request is served (never drops a record)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        current = request_id.get()
+        if current is not None and not hasattr(record, "request_id"):
+            record.request_id = current
+        return True
 
 
 class JsonFormatter(logging.Formatter):
@@ -41,6 +58,7 @@ def setup(service: str, level: str = "info") -> None:
         root.removeHandler(handler)
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter(service))
+    handler.addFilter(RequestIdFilter())
     root.addHandler(handler)
     root.setLevel(level.upper())
     logging.Formatter.converter = time.gmtime

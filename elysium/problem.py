@@ -71,3 +71,31 @@ class Problem(Exception):
 
     def encode(self, instance: str = "") -> bytes:
         return json.dumps(self.body(instance), separators=(",", ":")).encode()
+
+
+# The codes every HTTP service shares, answered by the edge itself or by any service for the
+# same reason: code -> (status, title). A service adds its own codes in its own table.
+SHARED: dict[str, tuple[int, str]] = {
+    "invalid-request": (400, "The request is not valid"),
+    "invalid-json": (400, "The body is not JSON"),
+    "idempotency-key-missing": (400, "An Idempotency-Key header is required"),
+    "idempotency-key-invalid": (400, "The Idempotency-Key header is not valid"),
+    "unauthorized": (401, "Authentication is required"),
+    "invalid-token": (401, "The access token is not valid"),
+    "forbidden": (403, "Not allowed"),
+    "not-found": (404, "Not found"),
+    "method-not-allowed": (405, "Method not allowed"),
+    "body-too-large": (413, "The body is too large"),
+    "unsupported-media-type": (415, "The body must be application/json"),
+    "rate-limited": (429, "Too many requests"),
+    "http-error": (400, "The request was refused"),
+    "internal": (500, "Internal error"),
+    "unavailable": (503, "A backing service is unavailable"),
+}
+
+
+def shared(code: str, detail: str = "", *, status: int | None = None, errors: Mapping[str, str] | None = None,
+           headers: Mapping[str, str] | None = None, **extra: Any) -> Problem:
+    """A :class:`Problem` with one of the :data:`SHARED` codes and its title (``status`` may override)."""
+    default_status, title = SHARED[code]
+    return Problem(status or default_status, code, title, detail, errors=errors, headers=headers, **extra)

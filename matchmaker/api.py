@@ -11,9 +11,9 @@ from typing import Any
 
 from aiohttp import web
 
-from elysium import tokens
+from elysium import http, tokens
 from matchmaker import errors
-from matchmaker.app import SERVICES, Services, health, metrics, openapi, ready
+from matchmaker.app import MAX_BODY_BYTES, SERVICES, Services
 from matchmaker.tickets import FINAL, NewTicket
 
 REGION_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,31}$")
@@ -25,10 +25,6 @@ SUBSCRIBE_WAIT_S = 2.0
 
 
 def add_routes(app: web.Application) -> None:
-    app.router.add_get("/healthz", health)
-    app.router.add_get("/readyz", ready)
-    app.router.add_get("/metrics", metrics)
-    app.router.add_get("/v1/openapi.json", openapi)
     app.router.add_post("/v1/tickets", create_ticket)
     app.router.add_get("/v1/tickets/{ticket_id}", get_ticket)
     app.router.add_delete("/v1/tickets/{ticket_id}", cancel_ticket)
@@ -53,30 +49,17 @@ def _now_ms() -> int:
 
 def _player(request: web.Request, *, allow_query: bool = False) -> tuple[str, str]:
     """(player id, display name) from the Bearer access token."""
-    header = request.headers.get("Authorization", "")
-    token = header[7:].strip() if header[:7].lower() == "bearer " else ""
-    if not token and allow_query:  # EventSource cannot set headers
-        token = request.query.get("access_token", "")
-    if not token:
-        raise errors.unauthorized("token_missing", "send Authorization: Bearer <player access token>")
-    try:
-        claims = _svc(request).auth.verify(token)
-    except tokens.TokenError as exc:
-        raise errors.unauthorized(exc.code, str(exc)) from None
+    token = http.bearer(request, query="access_token" if allow_query else None)  # EventSource cannot set headers
+    claims = _svc(request).auth.claims(token)
     player = claims["sub"]
     if not 1 <= len(player) <= 64:
-        raise errors.unauthorized("token_claims", "player id must be 1 to 64 characters")
+        raise http.invalid_token("token_claims", "player id must be 1 to 64 characters")
     name = claims.get("name")
     return player, (name if isinstance(name, str) and 1 <= len(name) <= 32 else player)
 
 
 async def _body(request: web.Request) -> dict[str, Any]:
-    if request.content_type != "application/json":
-        raise errors.invalid("send a JSON object with Content-Type: application/json")
-    try:
-        body = await request.json()
-    except (ValueError, UnicodeDecodeError):
-        raise errors.invalid("the body is not valid JSON") from None
+    body = await http.read_json(request, MAX_BODY_BYTES)
     if not isinstance(body, dict):
         raise errors.invalid("the body must be a JSON object")
     return body
@@ -205,23 +188,23 @@ async def create_ticket(request: web.Request) -> web.Response:
             ticket = await svc.queue.get(created.ticket_id)
             if ticket is not None:
                 svc.metrics.tickets.labels(mode.name, "existing").inc()
-                return web.json_response(ticket_view(svc, ticket, player), status=200)
+                return http.json_response(ticket_view(svc, ticket, player), status=200)
         raise errors.conflict("player-already-queued", "A party member already has an active ticket",
                               player=created.blocked_player)
     svc.metrics.tickets.labels(mode.name, "created").inc()
-    return web.json_response(ticket_view(svc, svc.queue.as_stored(new), player), status=201,
+    return http.json_response(ticket_view(svc, svc.queue.as_stored(new), player), status=201,
                              headers={"Location": f"/v1/tickets/{new.ticket_id}"})
 
 
 async def _existing_ticket(svc: Services, player: str) -> web.Response | None:
     existing = await svc.queue.active_ticket_of(player)
     ticket = await svc.queue.get(existing) if existing else None
-    return web.json_response(ticket_view(svc, ticket, player), status=200) if ticket else None
+    return http.json_response(ticket_view(svc, ticket, player), status=200) if ticket else None
 
 
 async def get_ticket(request: web.Request) -> web.Response:
     svc, player, ticket = await _own_ticket(request)
-    return web.json_response(ticket_view(svc, ticket, player))
+    return http.json_response(ticket_view(svc, ticket, player))
 
 
 async def cancel_ticket(request: web.Request) -> web.Response:
@@ -233,7 +216,7 @@ async def cancel_ticket(request: web.Request) -> web.Response:
         raise errors.conflict("ticket-final", f"The ticket is already {outcome}", status_now=outcome)
     svc.metrics.cancelled.inc()
     after = await svc.queue.get(ticket["id"]) or ticket
-    return web.json_response(ticket_view(svc, after, player))
+    return http.json_response(ticket_view(svc, after, player))
 
 
 async def ticket_events(request: web.Request) -> web.StreamResponse:
@@ -287,7 +270,7 @@ async def queues(request: web.Request) -> web.Response:
         out.append({"mode": mode, "players_waiting": sum(waiting.values()), "regions": waiting,
                     "recent_matched_tickets": len(waits), "wait_p50_s": _percentile(waits, 0.5),
                     "wait_p90_s": _percentile(waits, 0.9)})
-    return web.json_response({"modes": out})
+    return http.json_response({"modes": out})
 
 
 # --- parties ---------------------------------------------------------------------------------
@@ -318,14 +301,14 @@ async def create_party(request: web.Request) -> web.Response:
     kind, code = await svc.parties.create(player, name, _now_ms())
     if kind == "in_party":
         raise errors.conflict("already-in-party", "You are already in a party; leave it first", party=code)
-    return web.json_response(await _party_view(svc, code, player), status=201,
+    return http.json_response(await _party_view(svc, code, player), status=201,
                              headers={"Location": f"/v1/parties/{code}"})
 
 
 async def get_party(request: web.Request) -> web.Response:
     svc = _svc(request)
     player, _ = _player(request)
-    return web.json_response(await _party_view(svc, _code(request), player))
+    return http.json_response(await _party_view(svc, _code(request), player))
 
 
 async def join_party(request: web.Request) -> web.Response:
@@ -346,7 +329,7 @@ async def join_party(request: web.Request) -> web.Response:
         raise errors.conflict("party-full", f"The party has {svc.settings.party_max_size} members already")
     if outcome == "in_party":
         raise errors.conflict("already-in-party", "You are in another party; leave it first")
-    return web.json_response(await _party_view(svc, code, player))
+    return http.json_response(await _party_view(svc, code, player))
 
 
 async def leave_party(request: web.Request) -> web.Response:
@@ -367,7 +350,7 @@ async def leave_party(request: web.Request) -> web.Response:
         if ticket is not None and ticket["status"] in ("queued", "forming"):
             if await svc.queue.cancel(ticket, reason="party_changed", now_ms=_now_ms()) == "ok":
                 cancelled = ticket["id"]
-    return web.json_response({"left": True, "disbanded": outcome == "disbanded", "cancelled_ticket": cancelled})
+    return http.json_response({"left": True, "disbanded": outcome == "disbanded", "cancelled_ticket": cancelled})
 
 
 # --- ratings ---------------------------------------------------------------------------------
@@ -382,4 +365,4 @@ async def my_ratings(request: web.Request) -> web.Response:
         mu, sigma = (float(d["mu"]), float(d["sigma"])) if d else (25.0, 25.0 / 3)
         out[mode] = {"mu": round(mu, 4), "sigma": round(sigma, 4), "ordinal": round(mu - 3 * sigma, 4),
                      "matches": int(d["matches"]) if d else 0}
-    return web.json_response({"player_id": player, "ratings": out})
+    return http.json_response({"player_id": player, "ratings": out})

@@ -2,8 +2,9 @@
 
 One aiohttp application holds the Redis and MongoDB clients, the adapters, the matching
 loop, the results consumer and the ticket event fan-out; ``cleanup_ctx`` pairs each
-start with its stop. Errors leave handlers as problem+json (``errors.Problem``); anything
-else is logged and answered with a generic 500.
+start with its stop. The shared edge (``elysium.http``) answers errors as problem+json
+(``errors.Problem``), logs anything else and answers it with a generic 500, and serves the
+probes and the OpenAPI document.
 """
 
 from __future__ import annotations
@@ -11,21 +12,17 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import redis.asyncio as aioredis
 from aiohttp import web
 from pymongo import AsyncMongoClient
-from pymongo.errors import PyMongoError
 from redis.exceptions import RedisError
 
-from elysium import tokens
+from elysium import http, tokens
 from elysium.config import ConfigError
-from elysium.metrics import CONTENT_TYPE_LATEST
-from matchmaker import errors
-from matchmaker.auth import PlayerAuth
 from matchmaker.events import TicketEvents
 from matchmaker.matcher import Matcher
 from matchmaker.metrics import MatchmakerMetrics
@@ -42,6 +39,8 @@ log = logging.getLogger("matchmaker")
 JOIN_ISSUER = "elysium-matchmaker"
 REDIS_CONNECTIONS = 64
 DRAIN_TIMEOUT_S = 10.0
+MAX_BODY_BYTES = 64 * 1024
+TOKEN_CACHE_ENTRIES = 100_000
 OPENAPI_PATH = Path(__file__).with_name("openapi.json")
 
 
@@ -58,7 +57,7 @@ class Services:
     matcher: Matcher
     consumer: ResultsConsumer
     events: TicketEvents
-    auth: PlayerAuth
+    auth: http.VerifiedTokens
     signer: tokens.Signer
     metrics: MatchmakerMetrics
     stop: asyncio.Event = field(default_factory=asyncio.Event)
@@ -99,39 +98,13 @@ def _build(settings: MatchmakerSettings, modes: Mapping[str, ModeConfig] | None)
         matcher=Matcher(queue, registry, mode_map, max_tickets=settings.max_tickets_per_pass, metrics=metrics),
         consumer=ResultsConsumer(client, ratings, mode_map, settings.resolved_id, metrics=metrics),
         events=TicketEvents(client),
-        auth=PlayerAuth(tokens.Verifier(tokens.load_public_key(settings.player_public_key or None,
-                                                               settings.player_public_key_file or None))),
+        auth=http.VerifiedTokens(tokens.Verifier(tokens.load_public_key(settings.player_public_key or None,
+                                                                        settings.player_public_key_file or None)),
+                                 tokens.PLAYER_AUDIENCE, size=TOKEN_CACHE_ENTRIES),
         signer=tokens.Signer(tokens.load_private_key(settings.join_private_key or None,
                                                      settings.join_private_key_file or None), JOIN_ISSUER),
         metrics=metrics,
     )
-
-
-@web.middleware
-async def problem_middleware(request: web.Request,
-                             handler: Callable[[web.Request], Awaitable[web.StreamResponse]]) -> web.StreamResponse:
-    try:
-        return await handler(request)
-    except errors.Problem as exc:
-        return _problem(exc, request.path)
-    except web.HTTPException as exc:
-        if exc.status < 400:
-            raise
-        code = {404: "not-found", 405: "method-not-allowed", 413: "too-large"}.get(exc.status, "http-error")
-        return _problem(errors.Problem(exc.status, code, exc.reason), request.path)
-    except (RedisError, PyMongoError, OSError) as exc:
-        log.warning("store unavailable", extra={"path": request.path, "error": str(exc)})
-        return _problem(errors.Problem(503, "unavailable", "A data store is unavailable; retry shortly"),
-                        request.path)
-    except asyncio.CancelledError:
-        raise
-    except Exception:
-        log.exception("unhandled error", extra={"path": request.path})
-        return _problem(errors.Problem(500, "internal", "Internal error"), request.path)
-
-
-def _problem(exc: errors.Problem, path: str) -> web.Response:
-    return web.Response(status=exc.status, text=json.dumps(exc.body(path)), content_type="application/problem+json")
 
 
 async def _lifecycle(app: web.Application) -> AsyncIterator[None]:
@@ -167,14 +140,17 @@ def create_app(settings: MatchmakerSettings, *, modes: Mapping[str, ModeConfig] 
     API without the matching loop and results consumer (tests drive :class:`Matcher` directly)."""
     from matchmaker import api
 
-    app = web.Application(middlewares=[problem_middleware], client_max_size=64 * 1024)
     svc = _build(settings, modes)
+    app = http.application(observe=svc.metrics.http.observe, client_max_size=MAX_BODY_BYTES,
+                           unavailable_detail="A data store is unavailable; retry shortly")
     app[SERVICES] = svc
     if run_loops:
         app.cleanup_ctx.append(_lifecycle)
     else:
         app.cleanup_ctx.append(_events_only)
     app.on_shutdown.append(_on_shutdown)
+    http.add_probes(app, ready=lambda: ready(svc), metrics=svc.metrics.render,
+                    openapi=json.loads(OPENAPI_PATH.read_text()))
     api.add_routes(app)
     return app
 
@@ -190,24 +166,9 @@ async def _events_only(app: web.Application) -> AsyncIterator[None]:
     await svc.mongo.close()
 
 
-async def health(request: web.Request) -> web.Response:
-    return web.json_response({"status": "ok"})
-
-
-async def ready(request: web.Request) -> web.Response:
-    svc = request.app[SERVICES]
+async def ready(svc: Services) -> http.Ready:
     try:
         redis_ok = bool(await asyncio.wait_for(svc.redis.ping(), 2.0))
     except (RedisError, OSError, TimeoutError):
         redis_ok = False
-    ok = redis_ok and not svc.draining
-    return web.json_response({"ready": ok, "redis": redis_ok, "draining": svc.draining}, status=200 if ok else 503)
-
-
-async def metrics(request: web.Request) -> web.Response:
-    body = request.app[SERVICES].metrics.render()
-    return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
-
-
-async def openapi(request: web.Request) -> web.Response:
-    return web.Response(body=OPENAPI_PATH.read_bytes(), content_type="application/json")
+    return http.Ready(redis_ok and not svc.draining, {"redis": redis_ok, "draining": svc.draining})

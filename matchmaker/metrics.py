@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from elysium.http import RequestMetrics
 from elysium.metrics import Metrics
 
 PASS_BUCKETS_S = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
@@ -13,6 +14,7 @@ WAIT_BUCKETS_S = (0.5, 1.0, 2.0, 5.0, 10.0, 20.0, 30.0, 60.0, 120.0, 300.0)
 class MatchmakerMetrics:
     def __init__(self) -> None:
         m = self.m = Metrics("matchmaker")
+        self.http = RequestMetrics(m)
         self.tickets = m.counter("tickets_total", "Tickets by outcome of the create call", ("mode", "outcome"))
         self.cancelled = m.counter("tickets_cancelled_total", "Tickets cancelled by players")
         self.matches = m.counter("matches_total", "Matches formed by this replica")

@@ -9,10 +9,10 @@ from typing import Any
 import pytest
 
 from commerce.appkeys import STORE
-from commerce.edge import VerifiedTokens
-from commerce.errors import Problem
 from commerce.settings import CommerceSettings
 from elysium import procs, tokens
+from elysium.http import VerifiedTokens
+from elysium.problem import Problem
 from tests.commerce.conftest import make_settings, register
 
 PROBLEM = "application/problem+json"
@@ -35,7 +35,7 @@ async def test_whole_account_lifecycle(client: Any, keys_dir: Path) -> None:
     assert claims["sub"] == p["account_id"] and claims["name"] == "Alice_01"
 
     await _problem(await client.post("/v1/accounts", json={"username": "alice_01", "password": "another pass"}),
-                   409, "username_taken")
+                   409, "username-taken")
 
     resp = await client.post("/v1/sessions", json={"username": "ALICE_01", "password": "first password 1"})
     assert resp.status == 200
@@ -48,14 +48,14 @@ async def test_whole_account_lifecycle(client: Any, keys_dir: Path) -> None:
     rotated = await resp.json()
     assert rotated["refresh_token"] != login["refresh_token"]
     await _problem(await client.post("/v1/sessions/refresh", json={"refresh_token": login["refresh_token"]}),
-                   401, "refresh_token_reused")
+                   401, "refresh-token-reused")
     await _problem(await client.post("/v1/sessions/refresh", json={"refresh_token": rotated["refresh_token"]}),
-                   401, "invalid_refresh_token")
+                   401, "invalid-refresh-token")
 
     # Logout revokes the family of the registration's refresh token.
     assert (await client.post("/v1/sessions/logout", json={"refresh_token": p["refresh_token"]})).status == 204
     await _problem(await client.post("/v1/sessions/refresh", json={"refresh_token": p["refresh_token"]}),
-                   401, "invalid_refresh_token")
+                   401, "invalid-refresh-token")
 
     # Profile.
     h = p["headers"]
@@ -67,7 +67,7 @@ async def test_whole_account_lifecycle(client: Any, keys_dir: Path) -> None:
     assert (prof["display_name"], prof["region"], prof["settings"]) == ("Al", "eu-west", {"fov": 90})
     for bad in ({"display_name": ""}, {"avatar_url": "javascript:alert(1)"}, {"username": "x"}, {},
                 {"settings": {"k": "v" * 5000}}, {"region": 5}):
-        await _problem(await client.patch("/v1/me", json=bad, headers=h), 400, "invalid_request")
+        await _problem(await client.patch("/v1/me", json=bad, headers=h), 400, "invalid-request")
     assert (await (await client.get("/v1/me", headers=h)).json()) == prof
 
     # Password change: the old password stops working, the new one works, refresh tokens are revoked.
@@ -75,13 +75,13 @@ async def test_whole_account_lifecycle(client: Any, keys_dir: Path) -> None:
     live = await resp.json()
     await _problem(await client.post("/v1/me/password", json={"current_password": "wrong one",
                                                                 "new_password": "second password 2"}, headers=h),
-                   401, "invalid_credentials")
+                   401, "invalid-credentials")
     assert (await client.post("/v1/me/password", json={"current_password": "first password 1",
                                                         "new_password": "second password 2"}, headers=h)).status == 204
     await _problem(await client.post("/v1/sessions", json={"username": "alice_01", "password": "first password 1"}),
-                   401, "invalid_credentials")
+                   401, "invalid-credentials")
     await _problem(await client.post("/v1/sessions/refresh", json={"refresh_token": live["refresh_token"]}),
-                   401, "invalid_refresh_token")
+                   401, "invalid-refresh-token")
     assert (await client.post("/v1/sessions", json={"username": "alice_01",
                                                     "password": "second password 2"})).status == 200
 
@@ -94,10 +94,12 @@ async def test_whole_account_lifecycle(client: Any, keys_dir: Path) -> None:
 async def test_failed_logins_do_not_tell_whether_the_username_exists(client: Any) -> None:
     await register(client, "bob_the_builder", "can we fix it")
     wrong = await _problem(await client.post("/v1/sessions", json={"username": "bob_the_builder", "password": "no"}),
-                           401, "invalid_credentials")
+                           401, "invalid-credentials")
     unknown = await _problem(await client.post("/v1/sessions", json={"username": "nobody_here", "password": "no"}),
-                             401, "invalid_credentials")
-    assert {k: v for k, v in wrong.items() if k != "instance"} == {k: v for k, v in unknown.items() if k != "instance"}
+                             401, "invalid-credentials")
+    per_request = {"instance", "request_id"}
+    assert ({k: v for k, v in wrong.items() if k not in per_request}
+            == {k: v for k, v in unknown.items() if k not in per_request})
 
 
 async def test_logins_are_rate_limited_per_account_and_per_address(client_for: Any, mongo_url: str,
@@ -109,44 +111,44 @@ async def test_logins_are_rate_limited_per_account_and_per_address(client_for: A
     await register(client, "carol_x", "right password")
     for _ in range(3):
         await _problem(await client.post("/v1/sessions", json={"username": "carol_x", "password": "bad"}),
-                       401, "invalid_credentials")
+                       401, "invalid-credentials")
     # Even the right password is refused now, with a Retry-After.
     resp = await client.post("/v1/sessions", json={"username": "carol_x", "password": "right password"})
-    await _problem(resp, 429, "rate_limited")
+    await _problem(resp, 429, "rate-limited")
     assert 1 <= int(resp.headers["Retry-After"]) <= settings.login_window_s
     # Other usernames from the same address: three more failures reach the address limit.
     for name in ("dave_x", "erin_x", "frank_x"):
         await _problem(await client.post("/v1/sessions", json={"username": name, "password": "bad"}),
-                       401, "invalid_credentials")
+                       401, "invalid-credentials")
     await _problem(await client.post("/v1/sessions", json={"username": "grace_x", "password": "bad"}),
-                   429, "rate_limited")
+                   429, "rate-limited")
 
 
 async def test_bad_tokens_and_bad_bodies_are_refused(client: Any, keys_dir: Path, join_signer: tokens.Signer) -> None:
     await _problem(await client.get("/v1/me"), 401, "unauthorized")
-    await _problem(await client.get("/v1/me", headers={"Authorization": "Bearer abc"}), 401, "invalid_token")
+    await _problem(await client.get("/v1/me", headers={"Authorization": "Bearer abc"}), 401, "invalid-token")
     # A join token (another audience, another key) is not an access token.
     join = join_signer.issue("someone", tokens.JOIN_AUDIENCE, 30)
     body = await _problem(await client.get("/v1/me", headers={"Authorization": f"Bearer {join}"}), 401,
-                          "invalid_token")
+                          "invalid-token")
     assert body["token_error"] in ("token_signature", "token_audience")
     expired = tokens.Signer(tokens.load_private_key(path=str(keys_dir / "player.key")), "elysium-commerce").issue(
         "someone", tokens.PLAYER_AUDIENCE, 1, now=1_000_000)
     body = await _problem(await client.get("/v1/me", headers={"Authorization": f"Bearer {expired}"}), 401,
-                          "invalid_token")
+                          "invalid-token")
     assert body["token_error"] == "token_expired"
     for bad in ({"username": "ab", "password": "long enough pw"}, {"username": "ok_name", "password": "short"},
                 {"username": "ok_name", "password": "long enough pw", "admin": True},
                 {"username": ["x"], "password": "long enough pw"}, [1, 2]):
-        await _problem(await client.post("/v1/accounts", json=bad), 400, "invalid_request")
+        await _problem(await client.post("/v1/accounts", json=bad), 400, "invalid-request")
     await _problem(await client.post("/v1/accounts", data=b"{not json", headers={"Content-Type": "application/json"}),
-                   400, "invalid_json")
+                   400, "invalid-json")
     await _problem(await client.post("/v1/accounts", data=b'{"username": NaN}',
-                                     headers={"Content-Type": "application/json"}), 400, "invalid_json")
-    await _problem(await client.post("/v1/accounts", data=b"username=x"), 415, "unsupported_media_type")
+                                     headers={"Content-Type": "application/json"}), 400, "invalid-json")
+    await _problem(await client.post("/v1/accounts", data=b"username=x"), 415, "unsupported-media-type")
     await _problem(await client.post("/v1/accounts", data=b"{" + b" " * 20_000 + b"}",
-                                     headers={"Content-Type": "application/json"}), 413, "body_too_large")
-    await _problem(await client.delete("/v1/me"), 405, "method_not_allowed")
+                                     headers={"Content-Type": "application/json"}), 413, "body-too-large")
+    await _problem(await client.delete("/v1/me"), 405, "method-not-allowed")
     accounts = client.app[STORE].accounts
     assert await accounts.count_documents({}) == 0
 
@@ -171,7 +173,7 @@ def test_remembered_tokens_are_checked_again_once_expired(keys_dir: Path, player
     cache._claims["forged"] = {"sub": "x", "exp": time.time() - 60}
     with pytest.raises(Problem) as exc:
         cache.claims("forged")
-    assert exc.value.code == "invalid_token"
+    assert exc.value.code == "invalid-token"
     for n in range(3):
         cache.claims(player_signer.issue(f"a{n}", tokens.PLAYER_AUDIENCE, 60))
     assert len(cache._claims) == 2

@@ -5,8 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from commerce.app import create_app
-from commerce.errors import PROBLEMS, TYPE_PREFIX
+from commerce.errors import PROBLEMS
 from commerce.settings import CommerceSettings
+from elysium.problem import type_uri
 
 METHODS = {"get", "post", "put", "patch", "delete"}
 
@@ -32,4 +33,4 @@ async def test_openapi_matches_the_routes_of_the_real_app(client: Any, settings:
                 body = op["requestBody"]["content"]["application/json"]["schema"]
                 assert body["additionalProperties"] is False, (method, path)
     problem_types = doc["components"]["schemas"]["Problem"]["properties"]["type"]["enum"]
-    assert problem_types == [TYPE_PREFIX + c for c in PROBLEMS]
+    assert problem_types == [type_uri(c) for c in PROBLEMS]

@@ -40,7 +40,7 @@ async def test_purchase_debits_once_and_replays_the_first_outcome(client: Any) -
     assert again.status == 200 and again.headers["Idempotent-Replayed"] == "true"
     assert await again.json() == first
     await _problem(await _buy(client, p, "order-1", item_id="health-potion", currency="soft", quantity=5), 422,
-                   "idempotency_key_reused")
+                   "idempotency-key-reused")
     wallet = await (await client.get("/v1/me/wallet", headers=p["headers"])).json()
     assert wallet["balances"] == {"soft": 400, "premium": 0}
     items = (await (await client.get("/v1/me/items", headers=p["headers"])).json())["items"]
@@ -60,14 +60,14 @@ async def test_refusals_change_nothing(client: Any) -> None:
     assert (await _buy(client, p, "boots", item_id="speed-boots", currency="soft")).status == 201
     before = await _state(client, p["account_id"])
     cases = [
-        (await _buy(client, p, "k2", item_id="speed-boots", currency="soft"), 409, "already_owned"),
-        (await _buy(client, p, "k3", item_id="founders-blade", currency="soft"), 409, "insufficient_funds"),
-        (await _buy(client, p, "k4", item_id="arena-banner", currency="soft"), 409, "not_for_sale"),
-        (await _buy(client, p, "k5", item_id="no-such-thing", currency="soft"), 404, "unknown_item"),
-        (await _buy(client, p, None, item_id="health-potion", currency="soft"), 400, "idempotency_key_missing"),
+        (await _buy(client, p, "k2", item_id="speed-boots", currency="soft"), 409, "already-owned"),
+        (await _buy(client, p, "k3", item_id="founders-blade", currency="soft"), 409, "insufficient-funds"),
+        (await _buy(client, p, "k4", item_id="arena-banner", currency="soft"), 409, "not-for-sale"),
+        (await _buy(client, p, "k5", item_id="no-such-thing", currency="soft"), 404, "unknown-item"),
+        (await _buy(client, p, None, item_id="health-potion", currency="soft"), 400, "idempotency-key-missing"),
         (await _buy(client, p, "bad key with spaces", item_id="health-potion", currency="soft"), 400,
-         "idempotency_key_invalid"),
-        (await _buy(client, p, "k"*129, item_id="health-potion", currency="soft"), 400, "idempotency_key_invalid"),
+         "idempotency-key-invalid"),
+        (await _buy(client, p, "k"*129, item_id="health-potion", currency="soft"), 400, "idempotency-key-invalid"),
     ]
     bad_bodies: list[dict[str, Any]] = [
         {"item_id": "health-potion", "currency": "soft", "quantity": -1},
@@ -83,15 +83,15 @@ async def test_refusals_change_nothing(client: Any) -> None:
         {"item_id": "speed-boots", "currency": "soft", "quantity": 2, "owner": other["account_id"]},
     ]
     for i, body in enumerate(bad_bodies):
-        cases.append((await _buy(client, p, f"bad-{i}", **body), 400, "invalid_request"))
+        cases.append((await _buy(client, p, f"bad-{i}", **body), 400, "invalid-request"))
     # Quantities above one for a unique item are a pricing refusal.
     cases.append((await _buy(client, other, "u2", item_id="speed-boots", currency="soft", quantity=2), 400,
-                  "invalid_request"))
+                  "invalid-request"))
     replay = await _buy(client, p, "boots", item_id="speed-boots", currency="soft")
     assert replay.status == 200 and replay.headers["Idempotent-Replayed"] == "true"
     for resp, status, code in cases:
         body = await _problem(resp, status, code)
-        if code == "invalid_request" and "errors" in body:
+        if code == "invalid-request" and "errors" in body:
             assert body["errors"]
     assert await _state(client, p["account_id"]) == before
 
@@ -109,7 +109,7 @@ async def test_supply_cap_is_never_exceeded_under_concurrent_buyers(client: Any,
     assert statuses.count(201) == cap and statuses.count(409) == len(buyers) - cap
     for r in results:
         if r.status == 409:
-            assert (await r.json())["code"] == "sold_out"
+            assert (await r.json())["code"] == "sold-out"
     store = client.app[STORE]
     assert await store.items.count_documents({"type": "relic"}) == cap
     item = await (await client.get("/v1/catalog/relic")).json()
@@ -117,14 +117,14 @@ async def test_supply_cap_is_never_exceeded_under_concurrent_buyers(client: Any,
     # The cap cannot be lowered below what exists; raising it sells again.
     body = {"name": "Relic", "rarity": "epic", "stackable": False, "tradeable": True, "price": {"soft": 10}}
     await _problem(await client.put("/v1/admin/catalog/relic", json={**body, "supply_cap": 2},
-                                    headers=admin_headers(admin_token)), 409, "cap_below_supply")
+                                    headers=admin_headers(admin_token)), 409, "cap-below-supply")
     assert (await client.put("/v1/admin/catalog/relic", json={**body, "supply_cap": 4},
                              headers=admin_headers(admin_token))).status == 200
     await _problem(await client.put("/v1/admin/catalog/relic", json=body, headers=admin_headers(admin_token)),
-                   409, "cap_change")
+                   409, "cap-change")
     await _problem(await client.put("/v1/admin/catalog/health-potion", json={
         "name": "Potion", "rarity": "common", "stackable": True, "tradeable": True, "supply_cap": 10},
-        headers=admin_headers(admin_token)), 409, "cap_change")
+        headers=admin_headers(admin_token)), 409, "cap-change")
     loser = next(b for b, r in zip(buyers, results, strict=True) if r.status == 409)
     assert (await _buy(client, loser, "relic-again", item_id="relic", currency="soft")).status == 201
 
@@ -135,7 +135,7 @@ async def test_catalog_and_admin_api(client: Any, admin_token: str, keys_dir: An
     assert {"health-potion", "speed-boots", "founders-blade"} <= ids
     blade = next(i for i in listing if i["id"] == "founders-blade")
     assert blade["supply_cap"] == 500 and blade["supply_left"] == 500
-    await _problem(await client.get("/v1/catalog/NOT VALID"), 404, "unknown_item")
+    await _problem(await client.get("/v1/catalog/NOT VALID"), 404, "unknown-item")
 
     # Admin: price change takes effect on the next purchase.
     p = await register(client)
@@ -152,22 +152,22 @@ async def test_catalog_and_admin_api(client: Any, admin_token: str, keys_dir: An
     assert resp.status == 201 and (await resp.json())["balance"] == 250
     assert (await client.post("/v1/admin/grants", json=grant, headers=admin_headers(admin_token, "g-1"))).status == 200
     await _problem(await client.post("/v1/admin/grants", json={**grant, "amount": 1},
-                                     headers=admin_headers(admin_token, "g-1")), 422, "idempotency_key_reused")
+                                     headers=admin_headers(admin_token, "g-1")), 422, "idempotency-key-reused")
     for bad in ({**grant, "amount": -5}, {**grant, "amount": 0}, {**grant, "amount": 10**12}, {**grant, "x": 1},
                 {**grant, "currency": "gems"}):
         await _problem(await client.post("/v1/admin/grants", json=bad, headers=admin_headers(admin_token, "g-2")),
-                       400, "invalid_request")
+                       400, "invalid-request")
     await _problem(await client.post("/v1/admin/grants", json={**grant, "account_id": "ghost"},
-                                     headers=admin_headers(admin_token, "g-3")), 404, "unknown_account")
+                                     headers=admin_headers(admin_token, "g-3")), 404, "unknown-account")
     await _problem(await client.post("/v1/admin/grants", json=grant, headers=p["headers"] | {"Idempotency-Key": "x"}),
-                   401, "invalid_token")
+                   401, "invalid-token")
     no_scope = tokens.Signer(tokens.load_private_key(path=str(keys_dir / "service.key")), "t").issue(
         "ops", tokens.SERVICE_AUDIENCE, 60, {"scope": "matchmaker:admin"})
     await _problem(await client.post("/v1/admin/grants", json=grant, headers=admin_headers(no_scope, "g-4")),
                    403, "forbidden")
     for bad_item in ({"name": "X"}, {**item, "price": {"soft": -3}}, {**item, "id": "other-id"}):
         await _problem(await client.put("/v1/admin/catalog/health-potion", json=bad_item,
-                                        headers=admin_headers(admin_token)), 400, "invalid_request")
+                                        headers=admin_headers(admin_token)), 400, "invalid-request")
     wallet = await (await client.get("/v1/me/wallet", headers=p["headers"])).json()
     assert wallet["balances"] == {"soft": 470, "premium": 250}
     bought = await (await _buy(client, p, "banner", item_id="arena-banner", currency="premium")).json()
@@ -178,7 +178,7 @@ async def test_catalog_and_admin_api(client: Any, admin_token: str, keys_dir: An
 async def test_bad_paging_is_refused(client: Any, limit: str) -> None:
     p = await register(client)
     await _problem(await client.get("/v1/me/items", params={"limit": limit}, headers=p["headers"]), 400,
-                   "invalid_request")
+                   "invalid-request")
 
 
 async def test_catalog_file_versions_load_once_and_admin_edits_survive_restarts(

@@ -95,7 +95,7 @@ async def test_concurrency_storm_then_audit_passes(client_for: Any, mongo_url: s
         by_key.setdefault(key, []).append((status, data))
         assert status in (200, 201, 409), (status, data)
         if status == 409:
-            assert data["code"] in ("insufficient_funds", "sold_out"), data
+            assert data["code"] in ("insufficient-funds", "sold-out"), data
     applied: dict[str, Any] = {}
     for key, answers in by_key.items():
         created = [d for s, d in answers if s == 201]

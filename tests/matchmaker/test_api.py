@@ -98,17 +98,26 @@ async def test_bad_tokens_are_rejected_and_change_nothing(mm: Any, player_signer
     for reason, headers in cases.items():
         resp = await mm.post("/v1/tickets", json=body, headers=headers)
         assert resp.status == 401, reason
+        assert resp.headers["WWW-Authenticate"].startswith("Bearer "), reason
         problem = await resp.json()
-        assert problem["type"] == "urn:elysium:problem:unauthorized" and problem["reason"] == reason
+        if reason == "token_missing":
+            assert problem["type"] == "urn:elysium:problem:unauthorized" and "token_error" not in problem
+        else:
+            assert problem["type"] == "urn:elysium:problem:invalid-token" and problem["token_error"] == reason
     assert await key_count(rclient) == before
     bad_json = await mm.post("/v1/tickets", data=b"{", headers={
         "Content-Type": "application/json",
         "Authorization": "Bearer " + player_signer.issue("bob", tokens.PLAYER_AUDIENCE, 60)})
-    assert bad_json.status == 400 and (await bad_json.json())["type"] == "urn:elysium:problem:invalid-request"
+    assert bad_json.status == 400 and (await bad_json.json())["type"] == "urn:elysium:problem:invalid-json"
+    form = await mm.post("/v1/tickets", data=b"mode=arena", headers={
+        "Content-Type": "application/x-www-form-urlencoded",
+        "Authorization": "Bearer " + player_signer.issue("bob", tokens.PLAYER_AUDIENCE, 60)})
+    assert form.status == 415 and (await form.json())["type"] == "urn:elysium:problem:unsupported-media-type"
     unknown = await mm.get("/v1/tickets/" + "0" * 32, headers={
         "Authorization": "Bearer " + player_signer.issue("bob", tokens.PLAYER_AUDIENCE, 60)})
     assert unknown.status == 404 and (await unknown.json())["type"] == "urn:elysium:problem:ticket-not-found"
-    assert (await mm.get("/v1/nowhere")).status == 404
+    nowhere = await mm.get("/v1/nowhere")
+    assert nowhere.status == 404 and (await nowhere.json())["type"] == "urn:elysium:problem:not-found"
     assert await key_count(rclient) == before
 
 
