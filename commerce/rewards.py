@@ -10,7 +10,6 @@ in MongoDB (``rewards`` and ``ledger`` ``_id``), so it applies once whatever Red
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 from collections.abc import Mapping
 from typing import Any
@@ -24,6 +23,7 @@ from commerce.catalog import ItemType
 from commerce.economy import Economy
 from commerce.errors import Problem
 from elysium import keys
+from elysium.results import MatchResult, ResultError
 
 log = logging.getLogger("commerce.rewards")
 
@@ -100,11 +100,11 @@ class RewardsConsumer:
             await self.client.xack(self.stream, self.group, entry_id)
             return 1
         try:
-            raw = json.loads(fields.get(b"result", b""))
-            result = rules.parse_result(raw)
-        except (ValueError, rules.ResultError) as exc:
+            result = MatchResult.from_entry(fields)
+        except ResultError as exc:
             self.rejected += 1
-            log.error("unreadable match result skipped", extra={"entry": entry_id.decode(), "error": str(exc)})
+            log.error("unreadable match result skipped", extra={"entry": entry_id.decode(), "field": exc.field,
+                                                                 "error": str(exc)})
             await self.client.xack(self.stream, self.group, entry_id)
             return 1
         await self.grant(result)
@@ -112,7 +112,7 @@ class RewardsConsumer:
         self.processed += 1
         return 1
 
-    async def grant(self, result: rules.MatchResult) -> dict[str, str]:
+    async def grant(self, result: MatchResult) -> dict[str, str]:
         """Grant every player's reward for ``result``; returns player id -> status."""
         rule = self.mode_rules.get(result.mode)
         if rule is None:

@@ -1,18 +1,19 @@
 """Match rewards: what each player of a finished match earns, by the rules of its mode. No I/O.
 
-Rules live in the catalog file under ``rewards.<mode>``. Drops are decided by a hash of
-(match id, player id, item id), so the same result always yields the same rewards: a
-redelivered or replayed result can never roll the dice twice.
+Rules live in the catalog file under ``rewards.<mode>``. Results are the kernel's
+:class:`elysium.results.MatchResult`, read by its parser and ranked by its standings. Drops
+are decided by a hash of (match id, player id, item id), so the same result always yields
+the same rewards: a redelivered or replayed result can never roll the dice twice.
 """
 
 from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
-from typing import Any
 
 from commerce import ledger
 from commerce.validation import Field, Invalid, check
+from elysium.results import MatchResult
 
 PPM = 1_000_000
 
@@ -21,10 +22,6 @@ class RulesError(Exception):
     def __init__(self, errors: dict[str, str]) -> None:
         super().__init__("; ".join(f"{k}: {v}" for k, v in errors.items()))
         self.errors = errors
-
-
-class ResultError(Exception):
-    """A results-stream entry that cannot be read as a match result."""
 
 
 @dataclass(frozen=True)
@@ -80,82 +77,11 @@ def parse_rules(raw: object, known_items: set[str] | frozenset[str] | None = Non
 
 
 @dataclass(frozen=True)
-class PlayerLine:
-    player_id: str
-    team: int
-    score: int
-    kills: int
-    time_played_s: float
-
-
-@dataclass(frozen=True)
-class MatchResult:
-    match_id: str
-    mode: str
-    players: tuple[PlayerLine, ...]
-
-
-@dataclass(frozen=True)
 class Reward:
     player_id: str
     currency: ledger.Currency
     amount: int
     items: tuple[str, ...] = field(default=())
-
-
-def _int(value: object, what: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise ResultError(f"{what} must be a whole number")
-    return value
-
-
-def parse_result(raw: object) -> MatchResult:
-    """Read the JSON ``result`` of a results-stream entry, checking every field we use."""
-    if not isinstance(raw, dict):
-        raise ResultError("result must be an object")
-    match_id, mode, players = raw.get("match_id"), raw.get("mode"), raw.get("players")
-    if not isinstance(match_id, str) or not 0 < len(match_id) <= 200:
-        raise ResultError("match_id must be a non-empty string")
-    if not isinstance(mode, str) or not mode:
-        raise ResultError("mode must be a non-empty string")
-    if not isinstance(players, list) or len(players) > 1000:
-        raise ResultError("players must be a list")
-    lines: list[PlayerLine] = []
-    seen: set[str] = set()
-    for p in players:
-        if not isinstance(p, dict):
-            raise ResultError("each player must be an object")
-        pid = p.get("player_id")
-        if not isinstance(pid, str) or not 0 < len(pid) <= 200:
-            raise ResultError("player_id must be a non-empty string")
-        if pid in seen:
-            raise ResultError(f"player {pid} appears twice")
-        seen.add(pid)
-        played = p.get("time_played_s", 0)
-        if isinstance(played, bool) or not isinstance(played, (int, float)) or played != played:
-            raise ResultError("time_played_s must be a number")
-        lines.append(PlayerLine(pid, _int(p.get("team", 0), "team"), _int(p.get("score", 0), "score"),
-                                _int(p.get("kills", 0), "kills"), float(played)))
-    return MatchResult(match_id, mode, tuple(lines))
-
-
-def winners(result: MatchResult) -> frozenset[str]:
-    """The players of the single best team (by total score), or the single best player; none on a tie."""
-    if not result.players:
-        return frozenset()
-    teams = {p.team for p in result.players}
-    if len(teams) > 1:
-        totals = {t: sum(p.score for p in result.players if p.team == t) for t in teams}
-        best = max(totals.values())
-        top = [t for t, s in totals.items() if s == best]
-        if len(top) != 1 or best <= 0:
-            return frozenset()
-        return frozenset(p.player_id for p in result.players if p.team == top[0])
-    best_score = max(p.score for p in result.players)
-    top_players = [p for p in result.players if p.score == best_score]
-    if len(top_players) != 1 or best_score <= 0:
-        return frozenset()
-    return frozenset({top_players[0].player_id})
 
 
 def rolls(match_id: str, player_id: str, item: str) -> int:
@@ -165,12 +91,13 @@ def rolls(match_id: str, player_id: str, item: str) -> int:
 
 
 def rewards_for(result: MatchResult, rules: Rules) -> list[Reward]:
-    won = winners(result)
+    """Each player's reward; the win bonus goes to :meth:`MatchResult.winners` (the kernel's standings)."""
+    won = result.winners()
     out: list[Reward] = []
     for p in result.players:
         if p.time_played_s < rules.min_time_played_s:
             continue
-        amount = (rules.participation + rules.per_kill * max(0, p.kills) + rules.per_score * max(0, p.score)
+        amount = (rules.participation + rules.per_kill * max(0, p.stat("kills")) + rules.per_score * max(0, p.score)
                   + (rules.win_bonus if p.player_id in won else 0))
         amount = min(amount, rules.max_per_player)
         items = tuple(d.item for d in rules.drops if rolls(result.match_id, p.player_id, d.item) < d.chance_ppm)

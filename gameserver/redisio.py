@@ -18,14 +18,15 @@ import redis.asyncio as aioredis
 from redis.exceptions import RedisError, ResponseError
 
 from elysium import keys
+from elysium.results import FIELD_MATCH_ID, FIELD_RESULT, MatchResult
 
 log = logging.getLogger("gameserver.redis")
 
 FEED_BUFFER_MAX = 200_000  # entries waiting for Redis; the oldest go past this
 
-_WRITE_RESULT = """
+_WRITE_RESULT = f"""
 if redis.call('SET', KEYS[1], '1', 'NX', 'EX', ARGV[2]) then
-  return redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[3], '*', 'match_id', ARGV[1], 'result', ARGV[4])
+  return redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[3], '*', '{FIELD_MATCH_ID}', ARGV[1], '{FIELD_RESULT}', ARGV[4])
 end
 return false
 """
@@ -194,19 +195,18 @@ class ResultsWriter:
     def __init__(self, client: aioredis.Redis, marker_ttl_s: int = 7 * 24 * 3600) -> None:
         self.client = client
         self.marker_ttl_s = marker_ttl_s
-        self.pending: deque[dict[str, Any]] = deque(maxlen=10_000)
+        self.pending: deque[MatchResult] = deque(maxlen=10_000)
         self._script = client.register_script(_WRITE_RESULT)
 
-    async def write(self, result: dict[str, Any]) -> bool:
+    async def write(self, result: MatchResult) -> bool:
         """True when this call appended it, False when it was already there."""
-        match_id = str(result["match_id"])
         entry_id = await self._script(
-            keys=[keys.result_written(match_id), keys.RESULTS_STREAM],
-            args=[match_id, self.marker_ttl_s, keys.RESULTS_MAXLEN, json.dumps(result, separators=(",", ":"))],
+            keys=[keys.result_written(result.match_id), keys.RESULTS_STREAM],
+            args=[result.match_id, self.marker_ttl_s, keys.RESULTS_MAXLEN, result.encode()],
         )
         return entry_id is not None
 
-    def submit(self, result: dict[str, Any]) -> None:
+    def submit(self, result: MatchResult) -> None:
         self.pending.append(result)
 
     async def flush(self) -> None:
@@ -215,7 +215,7 @@ class ResultsWriter:
             try:
                 await self.write(result)
             except (RedisError, OSError) as exc:
-                log.warning("results write failed; will retry", extra={"match_id": result.get("match_id"),
+                log.warning("results write failed; will retry", extra={"match_id": result.match_id,
                                                                       "error": str(exc)})
                 return
             self.pending.popleft()

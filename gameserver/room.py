@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from elysium.results import MatchResult, PlayerRow
 from gameserver import protocol as p
 from gameserver.lifecycle import Lifecycle, RoomState
 from gameserver.modes import MODES, GameMode, ModeConfig, Snapshot, StepOutcome
@@ -59,7 +60,7 @@ class TickOutput:
     delta: bytes | None = None
     events: bytes | None = None
     keyframe: bytes | None = None  # for the spectator feed, every keyframe interval
-    result: dict[str, Any] | None = None  # once, when the match ends
+    result: MatchResult | None = None  # once, when the match ends
     expired: list[Seat] = field(default_factory=list)  # seats freed after the grace period
     dropped_inputs: int = 0
 
@@ -88,7 +89,7 @@ class Room:
         self.pending_events: list[dict[str, Any]] = []
         self._keyframe: tuple[int, int, bytes] | None = None
         self._version = 0  # bumps whenever seats change between ticks
-        self.result: dict[str, Any] | None = None
+        self.result: MatchResult | None = None
         self._result_pending = False  # handed to the server by the next tick
         self.end_reason: str | None = None
 
@@ -295,28 +296,22 @@ class Room:
         self.finished_at = now
         self.end_reason = reason
         by_seat = {s.index: s for s in self.occupied()}
-        players: list[dict[str, Any]] = []
+        rows: list[PlayerRow] = []
         for r in self.mode.results():
             seat = by_seat.get(r.seat)
             if seat is None:
                 continue
-            players.append({"player_id": seat.player_id, "seat": r.seat, "name": seat.name, "team": r.team,
-                            "score": r.score, "kills": r.kills, "deaths": r.deaths,
-                            "time_played_s": r.time_played_s})
-        players.sort(key=lambda r: (-r["score"], r["deaths"], r["seat"]))
-        self.result = {
-            "match_id": self.spec.match_id,
-            "mode": self.spec.mode,
-            "seed": self.spec.seed,
-            "server_id": self.server_id,
-            "reason": reason,
-            "ticks": self.mode.snapshot().tick,
-            "duration_s": round(self.mode.snapshot().tick / self.spec.tick_hz, 3),
-            "started_at_us": self.started_wall_us,
-            "ended_at_us": wall_us,
-            "teams": self.spec.teams,
-            "players": players,
-        }
+            rows.append(PlayerRow(player_id=seat.player_id, seat=r.seat, name=seat.name, team=r.team,
+                                  score=r.score, time_played_s=r.time_played_s,
+                                  stats={"kills": r.kills, "deaths": r.deaths}))
+        rows.sort(key=lambda r: (-r.score, r.stat("deaths"), r.seat))
+        snap_tick = self.mode.snapshot().tick
+        self.result = MatchResult.create(
+            match_id=self.spec.match_id, mode=self.spec.mode, seed=self.spec.seed, server_id=self.server_id,
+            reason=reason, ticks=snap_tick, duration_s=round(snap_tick / self.spec.tick_hz, 3),
+            started_at_us=self.started_wall_us, ended_at_us=wall_us, teams=self.spec.teams, players=rows)
+        # The end event (protocol v1) lists the same rows without their placements.
+        players = [{k: v for k, v in row.to_json().items() if k != "placement"} for row in self.result.players]
         self._result_pending = True
         self.pending_events.append({"k": "end", "reason": reason, "results": players})
 

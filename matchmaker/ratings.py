@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from typing import Any
 
 from pymongo import AsyncMongoClient
 from pymongo.errors import DuplicateKeyError
 
+from elysium.results import MatchResult
 from matchmaker.skill import Rating, RatingModel
 
 READ_BATCH = 500
@@ -78,9 +79,9 @@ class RatingBook:
         docs = await self.ratings.find({"_id": {"$in": ids}}).to_list(None)
         return {d["mode"]: d for d in docs}
 
-    async def apply(self, mode: str, result: Mapping[str, Any]) -> bool:
+    async def apply(self, mode: str, result: MatchResult) -> bool:
         """Rate one finished match; False when it was rated before (nothing changes)."""
-        match_id = str(result["match_id"])
+        match_id = result.match_id
         for attempt in range(20):
             try:
                 return await self._apply_once(mode, match_id, result)
@@ -88,8 +89,8 @@ class RatingBook:
                 await asyncio.sleep(0.01 * (attempt + 1))
         raise RuntimeError(f"ratings of match {match_id} kept conflicting")
 
-    async def _apply_once(self, mode: str, match_id: str, result: Mapping[str, Any]) -> bool:
-        players = [str(p["player_id"]) for p in result.get("players", []) if isinstance(p, dict)]
+    async def _apply_once(self, mode: str, match_id: str, result: MatchResult) -> bool:
+        players = [p.player_id for p in result.players]
         async with self.client.start_session() as session:
             async with await session.start_transaction():
                 try:

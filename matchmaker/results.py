@@ -8,7 +8,6 @@ again by this consumer on restart, or claimed by another replica once it has bee
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 from collections.abc import Mapping
 from typing import Any
@@ -17,6 +16,7 @@ import redis.asyncio as aioredis
 from redis.exceptions import RedisError, ResponseError
 
 from elysium import keys as shared_keys
+from elysium.results import MatchResult, ResultError
 from matchmaker import keys
 from matchmaker.modes import ModeConfig
 from matchmaker.ratings import RatingBook
@@ -54,13 +54,14 @@ class ResultsConsumer:
     async def handle(self, entry_id: bytes, fields: Mapping[bytes, bytes]) -> None:
         """Rate one entry, then acknowledge it. Raises when the ratings could not be stored."""
         try:
-            result = json.loads(fields[b"result"])
-            match_id = str(result["match_id"])
-        except (KeyError, ValueError, TypeError):
-            log.warning("unreadable result entry; skipped", extra={"entry": entry_id.decode()})
+            result = MatchResult.from_entry(fields)
+        except ResultError as exc:
+            log.warning("unreadable result entry; skipped", extra={"entry": entry_id.decode(), "field": exc.field,
+                                                                   "error": str(exc)})
             self.skipped += 1
             await self.client.xack(shared_keys.RESULTS_STREAM, keys.RATINGS_GROUP, entry_id)
             return
+        match_id = result.match_id
         mode = mode_of(match_id, self.modes)
         if mode is None:
             self.skipped += 1  # a match the matchmaker did not make (bots, tests, other tools)

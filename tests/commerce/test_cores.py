@@ -10,6 +10,7 @@ import pytest
 
 from commerce import audit, catalog, ledger, pricing, rules
 from commerce.validation import Field, Invalid, check
+from elysium.results import MatchResult, PlayerRow
 
 CORES = ("ledger", "catalog", "pricing", "rules", "audit", "validation")
 EDGE = {"asyncio", "aiohttp", "pymongo", "redis", "websockets", "bson", "motor", "socket", "argon2"}
@@ -106,8 +107,13 @@ RULES = rules.parse_rules({"currency": "soft", "participation": 10, "per_kill": 
                            "drops": [{"item": "crate", "chance_ppm": 500_000}]})
 
 
-def _result(players: list[dict[str, object]], match_id: str = "m1") -> rules.MatchResult:
-    return rules.parse_result({"match_id": match_id, "mode": "arena", "players": players})
+def _result(players: list[dict[str, object]], match_id: str = "m1", teams: int = 0) -> MatchResult:
+    rows = [PlayerRow(player_id=str(p["player_id"]), seat=i, name=str(p["player_id"]), team=int(p.get("team", 0)),
+                      score=int(p.get("score", 0)), time_played_s=float(p.get("time_played_s", 60)),
+                      stats={"kills": int(p.get("kills", 0)), "deaths": int(p.get("deaths", 0))})
+            for i, p in enumerate(players)]
+    return MatchResult.create(match_id=match_id, mode="arena", seed=1, server_id="gs", reason="score", ticks=1,
+                              duration_s=1.0, started_at_us=0, ended_at_us=1, teams=teams, players=rows)
 
 
 def test_rewards_follow_the_rules_and_are_deterministic() -> None:
@@ -127,23 +133,17 @@ def test_rewards_follow_the_rules_and_are_deterministic() -> None:
     assert 150 < drops < 250
 
 
-def test_winners_by_team_and_ties() -> None:
-    tie = _result([{"player_id": "a", "score": 2}, {"player_id": "b", "score": 2}])
-    assert rules.winners(tie) == frozenset()
+def test_the_win_bonus_follows_the_kernels_standings() -> None:
+    def bonus(result: MatchResult) -> set[str]:
+        return {r.player_id for r in rules.rewards_for(result, RULES) if r.amount >= RULES.win_bonus + 10}
+
+    assert bonus(_result([{"player_id": "a", "score": 2}, {"player_id": "b", "score": 2}])) == set()  # a tie
     teams = _result([{"player_id": "a", "team": 0, "score": 3}, {"player_id": "b", "team": 0, "score": 0},
-                     {"player_id": "c", "team": 1, "score": 2}])
-    assert rules.winners(teams) == {"a", "b"}
-
-
-@pytest.mark.parametrize("raw", [None, [], {"match_id": "", "mode": "arena", "players": []},
-                                 {"match_id": "m", "mode": "arena", "players": [{"player_id": 5}]},
-                                 {"match_id": "m", "mode": "arena", "players": [{"player_id": "a", "score": "9"}]},
-                                 {"match_id": "m", "mode": "arena",
-                                  "players": [{"player_id": "a"}, {"player_id": "a"}]},
-                                 {"match_id": "m", "players": []}])
-def test_unreadable_results_are_refused(raw: object) -> None:
-    with pytest.raises(rules.ResultError):
-        rules.parse_result(raw)
+                     {"player_id": "c", "team": 1, "score": 2}], teams=2)
+    assert bonus(teams) == {"a", "b"} == teams.winners()
+    # A team match with one team left is still a team match: the whole team wins.
+    alone = _result([{"player_id": "a", "team": 1, "score": 3}, {"player_id": "b", "team": 1, "score": 0}], teams=2)
+    assert bonus(alone) == {"a", "b"}
 
 
 def test_validation_lists_every_problem() -> None:

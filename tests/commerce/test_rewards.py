@@ -17,6 +17,7 @@ from commerce.app import read_catalog
 from commerce.appkeys import STATUS, STORE
 from commerce.settings import DEFAULT_CATALOG
 from elysium import keys
+from elysium.results import MatchResult, PlayerRow
 from gameserver.client import GameClient
 from gameserver.redisio import ResultsWriter
 from gameserver.server import GameServer
@@ -33,16 +34,17 @@ async def wait_for(check: Callable[[], Awaitable[bool]], timeout_s: float = 20.0
         await asyncio.sleep(0.05)
 
 
-def result(match_id: str, players: list[tuple[str, int, int]]) -> dict[str, Any]:
-    """A result shaped exactly like the game server's; players as (id, score, kills), best first."""
-    return {"match_id": match_id, "mode": "arena", "seed": 1, "server_id": "test-gs-1", "reason": "score",
-            "ticks": 400, "duration_s": 20.0, "started_at_us": 1, "ended_at_us": 2, "teams": 1,
-            "players": [{"player_id": pid, "seat": i, "name": pid, "team": 0, "score": s, "kills": k, "deaths": 0,
-                         "time_played_s": 20.0} for i, (pid, s, k) in enumerate(players)]}
+def result(match_id: str, players: list[tuple[str, int, int]]) -> MatchResult:
+    """A free-for-all result as the game server builds it; players as (id, score, kills), best first."""
+    return MatchResult.create(
+        match_id=match_id, mode="arena", seed=1, server_id="test-gs-1", reason="score", ticks=400, duration_s=20.0,
+        started_at_us=1, ended_at_us=2, teams=0,
+        players=[PlayerRow(player_id=pid, seat=i, name=pid, team=0, score=s, time_played_s=20.0,
+                           stats={"kills": k, "deaths": 0}) for i, (pid, s, k) in enumerate(players)])
 
 
-def expected(res: dict[str, Any]) -> dict[str, rules.Reward]:
-    return {r.player_id: r for r in rules.rewards_for(rules.parse_result(res), ARENA)}
+def expected(res: MatchResult) -> dict[str, rules.Reward]:
+    return {r.player_id: r for r in rules.rewards_for(MatchResult.parse(res.encode()), ARENA)}
 
 
 async def test_results_are_granted_once_and_bad_entries_change_nothing(client: Any, redis_url: str) -> None:
@@ -68,13 +70,17 @@ async def test_results_are_granted_once_and_bad_entries_change_nothing(client: A
         ledger_before = await store.ledger.count_documents({})
 
         # The same match again as a second stream entry, and entries that cannot be read.
-        await redis.xadd(keys.RESULTS_STREAM, {"match_id": "match-1", "result": json.dumps(res)})
+        await redis.xadd(keys.RESULTS_STREAM, res.entry())
         await redis.xadd(keys.RESULTS_STREAM, {"match_id": "junk", "result": "{not json"})
         await redis.xadd(keys.RESULTS_STREAM, {"match_id": "junk2", "result": json.dumps({"match_id": 5})})
         await redis.xadd(keys.RESULTS_STREAM, {"nothing": "here"})
-        await wait_for(lambda: _acked(redis, 0, consumer, 2, 3))
+        # A whole result but for one bad stat: refused as a whole, nothing paid.
+        bad = json.loads(result("match-bad", [(a["account_id"], 3, 3)]).encode())
+        bad["players"][0]["kills"] = "3"
+        await redis.xadd(keys.RESULTS_STREAM, {"match_id": "match-bad", "result": json.dumps(bad)})
+        await wait_for(lambda: _acked(redis, 0, consumer, 2, 4))
         assert await store.ledger.count_documents({}) == ledger_before
-        assert consumer.duplicates == 3 and consumer.rejected == 3
+        assert consumer.duplicates == 3 and consumer.rejected == 4
         metrics = await (await client.get("/metrics")).text()
         assert "elysium_commerce_rewards_duplicates 3.0" in metrics
     finally:

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import math
 from typing import Any
 
 import redis.asyncio as aioredis
 
 from elysium import keys
+from elysium.results import MatchResult
 from gameserver.client import GameClient
 from gameserver.server import GameServer
 from tests.gameserver.conftest import url
@@ -67,11 +67,14 @@ async def test_two_players_play_a_match_to_its_end(game_server: GameServer, mint
         assert len(entries) == 1
         fields = entries[0][1]
         assert fields[b"match_id"] == b"duel"
-        result = json.loads(fields[b"result"])
-        assert result["mode"] == "arena" and result["seed"] == 7 and result["reason"] == "score"
-        assert [p["player_id"] for p in result["players"]] == ["alice", "bob"]
-        assert result["players"][0]["time_played_s"] > 0
-        assert result["duration_s"] > 0
+        result = MatchResult.from_entry(fields)
+        assert result.mode == "arena" and result.seed == 7 and result.reason == "score"
+        assert [p.player_id for p in result.players] == ["alice", "bob"]
+        assert [p.placement for p in result.players] == [1, 2] and result.winners() == {"alice"}
+        assert result.players[0].time_played_s > 0 and result.players[0].stat("kills") >= 1
+        assert result.duration_s > 0
+        # The end event lists the same rows, without their placements (protocol v1).
+        assert results == [{k: v for k, v in row.to_json().items() if k != "placement"} for row in result.players]
         assert await client.xlen(keys.match_feed("duel")) > 10
     finally:
         await client.aclose()

@@ -10,6 +10,7 @@ from typing import Any
 import redis.asyncio as aioredis
 
 from elysium import keys, procs
+from elysium.results import MatchResult
 from gameserver.client import GameClient
 from gameserver.redisio import ResultsWriter
 from gameserver.server import GameServer
@@ -19,7 +20,8 @@ from tests.gameserver.conftest import make_settings, url
 async def test_results_are_appended_once_per_match(redis_url: str) -> None:
     client = aioredis.from_url(redis_url)
     writer = ResultsWriter(client)
-    result = {"match_id": "m-once", "mode": "arena", "players": []}
+    result = MatchResult.create(match_id="m-once", mode="arena", seed=1, server_id="gs", reason="abandoned", ticks=9,
+                                duration_s=0.45, started_at_us=1, ended_at_us=2, teams=0, players=[])
     assert await writer.write(result) is True
     assert await writer.write(result) is False  # a retry after a lost reply appends nothing
     assert await client.xlen(keys.RESULTS_STREAM) == 1

@@ -58,7 +58,7 @@ def test_a_room_everyone_left_ends_and_goes_away() -> None:
     r.release(b, "left")
     out = r.tick(0.10, 2)
     assert r.state is RoomState.FINISHED and r.end_reason == "abandoned"
-    assert out.result is not None and out.result["reason"] == "abandoned"
+    assert out.result is not None and out.result.reason == "abandoned" and out.result.players == ()
     r.tick(1.5, 3)
     assert r.state is RoomState.DISPOSED
 

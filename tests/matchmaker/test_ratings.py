@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -9,6 +10,7 @@ import redis.asyncio as aioredis
 from pymongo import AsyncMongoClient
 
 from elysium import keys as shared_keys
+from elysium.results import MatchResult, PlayerRow
 from gameserver.redisio import ResultsWriter
 from matchmaker import keys
 from matchmaker.modes import ModeConfig
@@ -20,12 +22,13 @@ MODES = {m.name: m for m in (ModeConfig("duel", max_players=2), ModeConfig("squa
                                                                                   max_players=4))}
 
 
-def result(match_id: str, scores: dict[str, int], teams: dict[str, int] | None = None) -> dict[str, Any]:
-    players = [{"player_id": p, "seat": i, "name": p, "team": (teams or {}).get(p, 0), "score": s, "kills": s,
-                "deaths": 0, "time_played_s": 10.0} for i, (p, s) in enumerate(scores.items())]
-    players.sort(key=lambda r: -r["score"])
-    return {"match_id": match_id, "mode": "arena", "seed": 1, "server_id": "gs", "reason": "score", "ticks": 100,
-            "duration_s": 5.0, "started_at_us": 1, "ended_at_us": 2, "teams": 2 if teams else 0, "players": players}
+def result(match_id: str, scores: dict[str, int], teams: dict[str, int] | None = None) -> MatchResult:
+    players = [PlayerRow(player_id=p, seat=i, name=p, team=(teams or {}).get(p, 0), score=s, time_played_s=10.0,
+                         stats={"kills": s, "deaths": 0}) for i, (p, s) in enumerate(scores.items())]
+    players.sort(key=lambda r: -r.score)
+    return MatchResult.create(match_id=match_id, mode="arena", seed=1, server_id="gs", reason="score", ticks=100,
+                              duration_s=5.0, started_at_us=1, ended_at_us=2, teams=2 if teams else 0,
+                              players=players)
 
 
 @pytest.fixture
@@ -98,8 +101,13 @@ async def test_unreadable_entries_are_acknowledged_and_skipped(book: RatingBook,
         consumer = ResultsConsumer(client, book, MODES, "mm-a", block_ms=10)
         await consumer.ensure_group()
         await client.xadd(shared_keys.RESULTS_STREAM, {"match_id": "x", "result": "{not json"})
-        assert await consumer.poll(">") == 1 and consumer.skipped == 1
+        # A duel result with one bad field is refused whole by the kernel's parser: nobody is rated.
+        bad = json.loads(result("duel.bad", {"a": 2, "b": 0}).encode())
+        bad["players"][1]["score"] = "0"
+        await client.xadd(shared_keys.RESULTS_STREAM, {"match_id": "duel.bad", "result": json.dumps(bad)})
+        assert await consumer.poll(">") == 2 and consumer.skipped == 2 and consumer.applied == 0
         assert (await client.xpending(shared_keys.RESULTS_STREAM, keys.RATINGS_GROUP))["pending"] == 0
+        assert await book.get("duel", "a") is None
     finally:
         await client.aclose()
 
