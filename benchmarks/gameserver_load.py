@@ -23,8 +23,7 @@ import uvloop
 from hdrh.histogram import HdrHistogram
 
 from elysium import tokens
-from elysium.ws import frames
-from elysium.ws import play
+from elysium.ws import frames, play
 from gameserver import devtokens
 
 TS_MARK = b"\xa2ts\xcf"  # "ts" key followed by a uint64 in every delta and keyframe

@@ -8,8 +8,7 @@ import json
 import os
 import socket
 
-from elysium.ws import envelope
-from elysium.ws import frames
+from elysium.ws import envelope, frames
 
 
 async def http_exchange(port: int, data: bytes) -> bytes:

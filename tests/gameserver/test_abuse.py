@@ -7,8 +7,7 @@ from typing import Any
 
 import msgpack
 
-from elysium.ws import envelope, play
-from elysium.ws import frames
+from elysium.ws import envelope, frames, play
 from gameserver import protocol as p
 from gameserver.client import GameClient
 from gameserver.server import GameServer
@@ -234,3 +233,32 @@ async def test_a_client_far_behind_is_closed(server_factory: Any, mint: Any, cle
     assert (await mover.expect("delta"))["t"] == "delta"
     sleeper.close()
     await mover.close()
+
+
+def padded_ping(ident: int, size: int) -> bytes:
+    """A valid ping of exactly ``size`` bytes: unknown keys are ignored, so it is padded with strings."""
+    pads = {f"pad{i}": "a" * 1000 for i in range(size // 1100)}  # each well within the string limit
+    data = msgpack.packb({"t": "ping", "id": ident, **pads})
+    pads["pad0"] += "a" * (size - len(data))
+    data = msgpack.packb({"t": "ping", "id": ident, **pads})
+    assert len(data) == size, len(data)
+    return data
+
+
+async def test_max_message_bytes_above_the_default_is_honoured(server_factory: Any, mint: Any,
+                                                               cleanup_servers: None) -> None:
+    server = await server_factory(max_message_bytes=8192)
+    c = await joined(server, mint)
+    c.send(padded_ping(7, 6000))  # larger than the 4096 default, within the configured limit
+    assert (await c.recv_msg("pong"))["id"] == 7
+    c.send(padded_ping(8, 9000))  # over the configured limit: the documented close
+    assert await c.close_code() == frames.CLOSE_TOO_BIG
+    await still_serves(server, mint)
+
+
+async def test_the_default_max_message_bytes_refuses_a_6000_byte_message(game_server: GameServer,
+                                                                          mint: Any) -> None:
+    c = await joined(game_server, mint)
+    c.send(padded_ping(7, 6000))
+    assert await c.close_code() == frames.CLOSE_TOO_BIG
+    await still_serves(game_server, mint)

@@ -17,8 +17,7 @@ import msgpack
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from elysium.ws import envelope, play
-from elysium.ws import frames
+from elysium.ws import envelope, frames, play
 from gameserver import protocol as p
 from gameserver.server import GameServer
 from tests.gameserver.conftest import make_settings

@@ -7,8 +7,7 @@ import math
 import msgpack
 import pytest
 
-from elysium.ws import envelope, play
-from elysium.ws import frames
+from elysium.ws import envelope, frames, play
 from gameserver import protocol as p
 
 
