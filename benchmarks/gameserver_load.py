@@ -23,9 +23,8 @@ import uvloop
 from hdrh.histogram import HdrHistogram
 
 from elysium import tokens
+from elysium.ws import frames, play
 from gameserver import devtokens
-from gameserver import protocol as p
-from gameserver import wire
 
 TS_MARK = b"\xa2ts\xcf"  # "ts" key followed by a uint64 in every delta and keyframe
 
@@ -59,7 +58,7 @@ class Player(asyncio.Protocol):
                 return
             self.handshaken = True
             buf = buf[end + 4:]
-            self.transport.write(wire.frame_client(wire.OP_BINARY, p.encode_join(token=self.token), b"\0\0\0\0"))
+            self.transport.write(frames.frame_client(frames.OP_BINARY, play.encode_join(token=self.token), b"\0\0\0\0"))
         pos, n = 0, len(buf)
         now_us = time.time_ns() // 1000
         while n - pos >= 2:
@@ -91,7 +90,7 @@ class Player(asyncio.Protocol):
                         bench.latency.record_value(max(1, now_us - ts))
                 if kind == b"key" and not self.joined.done():
                     self.joined.set_result(True)
-            elif buf[pos] & 0x0F == wire.OP_CLOSE:
+            elif buf[pos] & 0x0F == frames.OP_CLOSE:
                 self.closed = True
             elif not self.joined.done() and buf[start + 4:start + 7] == b"err":
                 self.joined.set_exception(RuntimeError(str(msgpack.unpackb(buf[start:end]))))

@@ -1,65 +1,19 @@
 """A small game client over the websockets library: used by bots, tests and examples.
 
-It keeps a replica of the match built from keyframes and deltas exactly as
-``docs/protocol.md`` describes, which is how a third-party client would do it.
+It keeps a replica of the match (:class:`elysium.ws.replica.Replica`) built from keyframes
+and deltas exactly as ``docs/protocol.md`` describes, which is how a third-party client would do it.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from dataclasses import dataclass, field
 from typing import Any
 
 from websockets.asyncio.client import ClientConnection, connect
 
-from gameserver import protocol as p
-
-
-@dataclass
-class Replica:
-    """The client-side copy of the replicated state, in wire units."""
-
-    tick: int = -1
-    players: dict[int, list[int]] = field(default_factory=dict)  # seat -> player columns
-    objects: dict[int, list[int]] = field(default_factory=dict)  # object id -> object columns
-    roster: dict[int, list[Any]] = field(default_factory=dict)  # seat -> [seat, id, name, team, connected]
-    acks: dict[int, int] = field(default_factory=dict)
-    motion: int = 3
-    width: int = 9  # number of player columns
-
-    def apply(self, msg: dict[str, Any]) -> None:
-        kind = msg["t"]
-        if kind == "keyframe":
-            self.tick = msg["n"]
-            self.players = {row[0]: list(row[1:]) for row in msg["players"]}
-            self.objects = {row[0]: list(row) for row in msg["objects"]}
-            self.roster = {row[0]: list(row) for row in msg["roster"]}
-            self.acks = {seat: seq for seat, seq in msg["a"]}
-        elif kind == "delta":
-            self.tick = msg["n"]
-            for row in msg.get("p", ()):
-                cur = self.players.setdefault(row[0], [0] * self.width)
-                cur[: self.motion] = row[1:]
-            for row in msg.get("s", ()):
-                cur = self.players.setdefault(row[0], [0] * self.width)
-                cur[self.motion:] = row[1:]
-            for seat in msg.get("gone", ()):
-                self.players.pop(seat, None)
-            for row in msg.get("o+", ()):
-                self.objects[row[0]] = list(row)
-            for ident in msg.get("o-", ()):
-                self.objects.pop(ident, None)
-            for seat, seq in msg.get("a", ()):
-                self.acks[seat] = seq
-        elif kind == "events":
-            for ev in msg["e"]:
-                if ev["k"] == "join":
-                    self.roster[ev["who"]] = [ev["who"], ev["id"], ev["name"], ev["team"], True]
-                elif ev["k"] == "leave":
-                    self.roster.pop(ev["who"], None)
-                elif ev["k"] in ("drop", "back") and ev["who"] in self.roster:
-                    self.roster[ev["who"]][4] = ev["k"] == "back"
+from elysium.ws import envelope, play
+from elysium.ws.replica import Replica
 
 
 class GameClient:
@@ -85,7 +39,7 @@ class GameClient:
         assert self.ws is not None
         data = await asyncio.wait_for(self.ws.recv(), timeout)
         assert isinstance(data, bytes)
-        msg = p.unpack_server(data)
+        msg = envelope.unpack(data)
         self._observe(msg)
         return msg
 
@@ -111,7 +65,7 @@ class GameClient:
         """Join and return the welcome; the keyframe that follows is read too."""
         if self.ws is None:
             await self.connect()
-        await self.send(p.encode_join(token=token, resume=resume))
+        await self.send(play.encode_join(token=token, resume=resume))
         msg = await self.recv(timeout)
         if msg["t"] != "welcome":
             return msg
@@ -127,7 +81,7 @@ class GameClient:
 
     async def send_input(self, move_x: float, move_y: float, aim: float, fire: bool) -> int:
         self.seq += 1
-        await self.send(p.encode_inputs([p.Input(self.seq, move_x, move_y, aim, fire)]))
+        await self.send(play.encode_inputs([(self.seq, move_x, move_y, aim, fire)]))
         return self.seq
 
     async def close(self) -> None:

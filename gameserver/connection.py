@@ -1,4 +1,4 @@
-"""One player's socket: the game protocol on top of :class:`gameserver.rawsocket.RawSocket`.
+"""One player's socket: the game protocol on top of :class:`elysium.ws.rawsocket.RawSocket`.
 
 The tick fan-out writes one pre-framed message to every player's transport, and the input
 a playing client sends every tick is parsed straight from the socket's chunk (the fast
@@ -13,9 +13,9 @@ from typing import TYPE_CHECKING, Any
 
 from websockets.speedups import apply_mask
 
+from elysium.ws import frames
+from elysium.ws.rawsocket import HTTP, OPEN, RawSocket
 from gameserver import protocol as p
-from gameserver import wire
-from gameserver.rawsocket import HTTP, OPEN, RawSocket
 
 if TYPE_CHECKING:
     from gameserver.room import Room, Seat
@@ -74,7 +74,7 @@ class Connection(RawSocket):
         if self.seat is None and self.state in (OPEN, HTTP) and not self.joining:
             if self.state == OPEN:
                 self.send(p.error(p.NOT_JOINED, "no join within the join timeout"))
-                self.close(wire.CLOSE_POLICY, "join timeout")
+                self.close(frames.CLOSE_POLICY, "join timeout")
             else:
                 super().on_deadline()
 
@@ -105,7 +105,7 @@ class Connection(RawSocket):
     def on_binary(self, data: bytes) -> None:
         now = time.monotonic()
         try:
-            msg = p.decode_client(data)
+            msg = p.decode_client(data, self.server.settings.max_message_bytes)
         except p.ProtocolViolation as exc:
             self.violation(exc.code, exc.message)
             return
@@ -128,13 +128,13 @@ class Connection(RawSocket):
                 return
             if msg.version != p.PROTOCOL_VERSION:
                 self.send(p.error(p.UNSUPPORTED_VERSION, f"server speaks protocol {p.PROTOCOL_VERSION}"))
-                self.close(wire.CLOSE_POLICY, "unsupported protocol version")
+                self.close(frames.CLOSE_POLICY, "unsupported protocol version")
                 return
             self.joining = True
             self.server.start_join(self, msg)
         elif isinstance(msg, p.Leave):
             self.server.on_leave(self)
-            self.close(wire.CLOSE_NORMAL, "left")
+            self.close(frames.CLOSE_NORMAL, "left")
 
     def joined(self, room: Room, seat: Seat) -> None:
         self.joining = False

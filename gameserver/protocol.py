@@ -1,7 +1,9 @@
 """Protocol version 1: msgpack messages in binary websocket frames. No I/O here.
 
 ``docs/protocol.md`` is the reference for third-party clients; this module is the
-implementation. Every message is a msgpack map with a type tag under ``"t"``.
+server's implementation. The envelope (type tag ``"t"``, ``ping``, ``pong``, ``leave``,
+``error``, the shared codes, :class:`ProtocolViolation`) is :mod:`elysium.ws.envelope`;
+what a client encodes (``join``, ``input``, the game's codes) is :mod:`elysium.ws.play`.
 Decoding is strict: anything a client sends that does not match the documented shape
 raises :class:`ProtocolViolation` with a stable code, and nothing is applied.
 """
@@ -14,41 +16,42 @@ from typing import Any, Final, NamedTuple
 
 import msgpack
 
-from elysium.errors import CodedError
+from elysium.ws.envelope import BAD_FIELD as BAD_FIELD
+from elysium.ws.envelope import BAD_FRAME as BAD_FRAME
+from elysium.ws.envelope import DRAINING as DRAINING
+from elysium.ws.envelope import INTERNAL as INTERNAL
+from elysium.ws.envelope import MAX_ID
+from elysium.ws.envelope import PROTOCOL_VERSION as PROTOCOL_VERSION
+from elysium.ws.envelope import RATE_LIMITED as RATE_LIMITED
+from elysium.ws.envelope import TEXT_FRAME as TEXT_FRAME
+from elysium.ws.envelope import TOO_LARGE as TOO_LARGE
+from elysium.ws.envelope import UNKNOWN_TYPE as UNKNOWN_TYPE
+from elysium.ws.envelope import UNSUPPORTED_VERSION as UNSUPPORTED_VERSION
+from elysium.ws.envelope import Leave as Leave
+from elysium.ws.envelope import Ping as Ping
+from elysium.ws.envelope import ProtocolViolation as ProtocolViolation
+from elysium.ws.envelope import decode_ping, integer, unknown_type, unpack_client
+from elysium.ws.envelope import error as error
+from elysium.ws.envelope import pack as pack
+from elysium.ws.envelope import pong as pong
+from elysium.ws.play import ALREADY_JOINED as ALREADY_JOINED
+from elysium.ws.play import NOT_IN_ROSTER as NOT_IN_ROSTER
+from elysium.ws.play import NOT_JOINED as NOT_JOINED
+from elysium.ws.play import RESUME_REJECTED as RESUME_REJECTED
+from elysium.ws.play import ROOM_CLOSED as ROOM_CLOSED
+from elysium.ws.play import ROOM_FULL as ROOM_FULL
+from elysium.ws.play import TOKEN_REJECTED as TOKEN_REJECTED
+from elysium.ws.play import TOKEN_REUSED as TOKEN_REUSED
+from elysium.ws.play import WRONG_SERVER as WRONG_SERVER
 
-PROTOCOL_VERSION: Final = 1
-MAX_CLIENT_MESSAGE_BYTES: Final = 4096
+MAX_CLIENT_MESSAGE_BYTES: Final = 4096  # the default of ELYSIUM_MAX_MESSAGE_BYTES
 MAX_INPUTS_PER_MESSAGE: Final = 16
-MAX_SEQ: Final = 2**32 - 1
+MAX_SEQ: Final = MAX_ID
 MAX_TOKEN_CHARS: Final = 2048
 
 # Quantisation used in keyframes and deltas.
 POSITION_SCALE: Final = 100  # 1 unit on the wire = 1 cm
 ANGLE_SCALE: Final = 1000  # 1 unit on the wire = 1 mrad
-
-# Stable error codes carried by "error" frames.
-BAD_FRAME: Final = "bad_frame"  # not msgpack, or not a map, or trailing bytes
-TOO_LARGE: Final = "too_large"
-UNKNOWN_TYPE: Final = "unknown_type"
-BAD_FIELD: Final = "bad_field"  # a field is missing, has the wrong type or is out of range
-NOT_JOINED: Final = "not_joined"
-ALREADY_JOINED: Final = "already_joined"
-RATE_LIMITED: Final = "rate_limited"
-TOKEN_REJECTED: Final = "token_rejected"
-TOKEN_REUSED: Final = "token_reused"
-WRONG_SERVER: Final = "wrong_server"
-ROOM_FULL: Final = "room_full"
-ROOM_CLOSED: Final = "room_closed"
-NOT_IN_ROSTER: Final = "not_in_roster"
-RESUME_REJECTED: Final = "resume_rejected"
-DRAINING: Final = "draining"
-UNSUPPORTED_VERSION: Final = "unsupported_version"
-TEXT_FRAME: Final = "text_frame"
-INTERNAL: Final = "internal"
-
-
-class ProtocolViolation(CodedError):
-    """The peer sent something the protocol does not allow."""
 
 
 # --- client to server -----------------------------------------------------------------
@@ -79,36 +82,12 @@ class Inputs:
     inputs: tuple[Input, ...]
 
 
-@dataclass(frozen=True, slots=True)
-class Ping:
-    id: int
-    client_time: int | None
-
-
-@dataclass(frozen=True, slots=True)
-class Leave:
-    pass
-
-
 ClientMessage = Join | Inputs | Ping | Leave
 
 
-def _unpack(data: bytes) -> Any:
-    if len(data) > MAX_CLIENT_MESSAGE_BYTES:
-        raise ProtocolViolation(TOO_LARGE, f"message is {len(data)} bytes, limit {MAX_CLIENT_MESSAGE_BYTES}")
-    try:
-        return msgpack.unpackb(
-            data,
-            raw=False,
-            strict_map_key=True,
-            max_str_len=MAX_TOKEN_CHARS,
-            max_bin_len=0,
-            max_array_len=MAX_INPUTS_PER_MESSAGE * 5 + 16,
-            max_map_len=16,
-            max_ext_len=0,
-        )
-    except (ValueError, msgpack.UnpackException, TypeError, RecursionError) as exc:
-        raise ProtocolViolation(BAD_FRAME, f"not a msgpack message: {type(exc).__name__}") from None
+def _unpack(data: bytes, max_bytes: int) -> dict[Any, Any]:
+    return unpack_client(data, max_bytes, max_str_len=MAX_TOKEN_CHARS, max_array_len=MAX_INPUTS_PER_MESSAGE * 5 + 16,
+                         max_map_len=16)
 
 
 def _number(value: Any, name: str, lo: float, hi: float) -> float:
@@ -118,12 +97,6 @@ def _number(value: Any, name: str, lo: float, hi: float) -> float:
     if not math.isfinite(f) or not lo <= f <= hi:
         raise ProtocolViolation(BAD_FIELD, f"{name} must be between {lo:g} and {hi:g}")
     return f
-
-
-def _int(value: Any, name: str, lo: int, hi: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
-        raise ProtocolViolation(BAD_FIELD, f"{name} must be an integer between {lo} and {hi}")
-    return int(value)
 
 
 _AIM_MAX = math.pi + 1e-6
@@ -150,7 +123,7 @@ def _input_checked(row: Any) -> Input:
     if not isinstance(fire, bool) and fire not in (0, 1):
         raise ProtocolViolation(BAD_FIELD, "fire must be a boolean")
     return Input(
-        _int(seq, "seq", 0, MAX_SEQ),
+        integer(seq, "seq", 0, MAX_SEQ),
         _number(mx, "move_x", -1.0, 1.0),
         _number(my, "move_y", -1.0, 1.0),
         _number(aim, "aim", -_AIM_MAX, _AIM_MAX),
@@ -158,11 +131,9 @@ def _input_checked(row: Any) -> Input:
     )
 
 
-def decode_client(data: bytes) -> ClientMessage:
-    """Decode one client message or raise :class:`ProtocolViolation`."""
-    msg = _unpack(data)
-    if not isinstance(msg, dict):
-        raise ProtocolViolation(BAD_FRAME, "message must be a map")
+def decode_client(data: bytes, max_bytes: int = MAX_CLIENT_MESSAGE_BYTES) -> ClientMessage:
+    """Decode one client message of at most ``max_bytes`` or raise :class:`ProtocolViolation`."""
+    msg = _unpack(data, max_bytes)
     kind = msg.get("t")
     if kind == "input":
         rows = msg.get("i")
@@ -170,13 +141,9 @@ def decode_client(data: bytes) -> ClientMessage:
             raise ProtocolViolation(BAD_FIELD, f"i must be a list of 1 to {MAX_INPUTS_PER_MESSAGE} inputs")
         return Inputs(tuple(_input(r) for r in rows))
     if kind == "ping":
-        ident = _int(msg.get("id"), "id", 0, MAX_SEQ)
-        ts = msg.get("ts")
-        if ts is not None:
-            ts = _int(ts, "ts", 0, 2**63 - 1)
-        return Ping(ident, ts)
+        return decode_ping(msg)
     if kind == "join":
-        version = _int(msg.get("v", PROTOCOL_VERSION), "v", 0, 255)
+        version = integer(msg.get("v", PROTOCOL_VERSION), "v", 0, 255)
         token, resume = msg.get("token"), msg.get("resume")
         if (token is None) == (resume is None):
             raise ProtocolViolation(BAD_FIELD, "join needs exactly one of token or resume")
@@ -186,9 +153,7 @@ def decode_client(data: bytes) -> ClientMessage:
         return Join(token, resume, version)
     if kind == "leave":
         return Leave()
-    if not isinstance(kind, str):
-        raise ProtocolViolation(BAD_FIELD, "t must be a string type tag")
-    raise ProtocolViolation(UNKNOWN_TYPE, f"unknown message type {kind[:32]!r}")
+    raise unknown_type(kind, "join, input, ping or leave")
 
 
 def decode_inputs_fast(data: bytes) -> tuple[Input, ...] | None:
@@ -214,55 +179,7 @@ def decode_inputs_fast(data: bytes) -> tuple[Input, ...] | None:
         return None
 
 
-def encode_join(token: str | None = None, resume: str | None = None) -> bytes:
-    msg: dict[str, Any] = {"t": "join", "v": PROTOCOL_VERSION}
-    if token is not None:
-        msg["token"] = token
-    if resume is not None:
-        msg["resume"] = resume
-    return pack(msg)
-
-
-def encode_inputs(inputs: list[Input] | tuple[Input, ...]) -> bytes:
-    return pack({"t": "input", "i": [[i.seq, i.move_x, i.move_y, i.aim, i.fire] for i in inputs]})
-
-
-def encode_ping(ident: int, client_time: int | None = None) -> bytes:
-    msg: dict[str, Any] = {"t": "ping", "id": ident}
-    if client_time is not None:
-        msg["ts"] = client_time
-    return pack(msg)
-
-
-def encode_leave() -> bytes:
-    return pack({"t": "leave"})
-
-
 # --- server to client -----------------------------------------------------------------
-
-def pack(msg: dict[str, Any]) -> bytes:
-    data: bytes = msgpack.packb(msg, use_bin_type=True)
-    return data
-
-
-def unpack_server(data: bytes) -> dict[str, Any]:
-    """Decode a server message (used by clients, bots, tests and the load tester)."""
-    msg = msgpack.unpackb(data, raw=False, strict_map_key=False)
-    if not isinstance(msg, dict) or "t" not in msg:
-        raise ProtocolViolation(BAD_FRAME, "server message must be a map with t")
-    return msg
-
-
-def error(code: str, message: str, ref: int | None = None) -> bytes:
-    msg: dict[str, Any] = {"t": "error", "code": code, "msg": message[:200]}
-    if ref is not None:
-        msg["ref"] = ref
-    return pack(msg)
-
-
-def pong(ident: int, client_time: int | None, server_time_us: int) -> bytes:
-    return pack({"t": "pong", "id": ident, "ts": client_time, "sts": server_time_us})
-
 
 def shutdown(reason: str) -> bytes:
     return pack({"t": "shutdown", "reason": reason})

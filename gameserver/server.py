@@ -15,8 +15,10 @@ from redis.exceptions import RedisError
 
 from elysium import tokens
 from elysium.metrics import CONTENT_TYPE_LATEST
+from elysium.problem import CONTENT_TYPE as PROBLEM
+from elysium.problem import Problem
+from elysium.ws import frames
 from gameserver import protocol as p
-from gameserver import wire
 from gameserver.connection import Connection
 from gameserver.lifecycle import RoomState
 from gameserver.metrics import GameMetrics
@@ -118,11 +120,11 @@ class GameServer:
         await self.stop()
 
     async def stop(self) -> None:
-        shutdown = wire.frame_binary(p.shutdown("server shutting down"))
+        shutdown = frames.frame_binary(p.shutdown("server shutting down"))
         for conn in list(self.connections):
             if conn.open:
                 conn.write_framed(shutdown)
-                conn.close(wire.CLOSE_GOING_AWAY, "server shutting down")
+                conn.close(frames.CLOSE_GOING_AWAY, "server shutting down")
         if self._server is not None:
             self._server.close()
         self._stopping.set()
@@ -158,7 +160,7 @@ class GameServer:
         if path == "/metrics":
             self._refresh_gauges()
             return 200, self.metrics.render(), CONTENT_TYPE_LATEST
-        return 404, b'{"error":"not found"}', "application/json"
+        return 404, Problem(404, "not-found", detail=f"no resource at {path[:64]}").encode(path[:128]), PROBLEM
 
     def _refresh_gauges(self) -> None:
         if self.inputs_accepted:
@@ -192,14 +194,14 @@ class GameServer:
             conn.joining = False
             self.metrics.joins.labels(exc.code).inc()
             conn.send(p.error(exc.code, exc.message))
-            conn.close(wire.CLOSE_POLICY, exc.code)
+            conn.close(frames.CLOSE_POLICY, exc.code)
             return
         except (RedisError, OSError) as exc:
             conn.joining = False
             self.metrics.joins.labels("redis").inc()
             log.warning("join failed: redis", extra={"error": str(exc)})
             conn.send(p.error(p.INTERNAL, "the server cannot check tokens right now; retry"))
-            conn.close(wire.CLOSE_INTERNAL, "redis unavailable")
+            conn.close(frames.CLOSE_INTERNAL, "redis unavailable")
             return
         self.metrics.joins.labels("ok").inc()
         self.resumes[seat.resume] = (room, seat)
@@ -217,7 +219,7 @@ class GameServer:
         old = seat.link
         if isinstance(old, Connection) and old is not conn:
             old.seat = old.room = None
-            old.close(wire.CLOSE_POLICY, "replaced by a newer connection")
+            old.close(frames.CLOSE_POLICY, "replaced by a newer connection")
         room.reattach(seat, conn)
         return room, seat
 
@@ -384,9 +386,9 @@ class GameServer:
         whose backlog passes the close bound, is disconnected (its seat is held as for any
         dropped connection). Nothing here waits for a client.
         """
-        framed = wire.frame_binary(delta)
+        framed = frames.frame_binary(delta)
         if events is not None:
-            framed += wire.frame_binary(events)
+            framed += frames.frame_binary(events)
         settings = self.settings
         sent = dropped = 0
         keyframe: bytes | None = None
@@ -413,8 +415,8 @@ class GameServer:
             if seat.needs_keyframe:
                 # This client missed deltas: the keyframe (state after this tick) replaces them.
                 if keyframe is None:
-                    keyframe = wire.frame_binary(room.keyframe(time.time_ns() // 1000))
-                conn.write_framed(keyframe + (wire.frame_binary(events) if events else b""))
+                    keyframe = frames.frame_binary(room.keyframe(time.time_ns() // 1000))
+                conn.write_framed(keyframe + (frames.frame_binary(events) if events else b""))
                 seat.needs_keyframe = False
                 continue
             conn.write_framed(framed)
@@ -435,7 +437,7 @@ class GameServer:
                 conn.room = conn.seat = None
                 if room.end_reason == "not_enough_players":
                     conn.send(p.error(p.ROOM_CLOSED, "not enough players joined in time"))
-                conn.close(wire.CLOSE_NORMAL, "match over")
+                conn.close(frames.CLOSE_NORMAL, "match over")
         self.rooms.pop(match_id, None)
         self.grid.remove(match_id)
         self._describe(room, live=False)

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import msgpack
 
-from gameserver import protocol as p
+from elysium.ws import envelope, play
 from loadtest.behaviour import Behaviour
 from loadtest.flows import Assignment, FlowError, JoinFlow
 from loadtest.measure import Recorder
@@ -117,7 +117,7 @@ class SimPlayer:
             except JoinRefused as exc:
                 rec.counts["join_failures"] += 1
                 rec.error(exc.code)
-                if exc.code == p.RESUME_REJECTED:
+                if exc.code == play.RESUME_REJECTED:
                     self.resume = None
                 failures += 1
                 continue
@@ -149,7 +149,7 @@ class SimPlayer:
         self.ws = ws = await open_ws(assignment.url, self, min(cfg.connect_timeout_s, self.end_at - loop.time() + 0.1))
         rec.counts["connects"] += 1
         try:
-            self._send(p.encode_join(token=assignment.token if self.resume is None else None, resume=self.resume))
+            self._send(play.encode_join(token=assignment.token if self.resume is None else None, resume=self.resume))
             done, _ = await asyncio.wait((self.welcome, self.closed), timeout=cfg.join_timeout_s,
                                          return_when=asyncio.FIRST_COMPLETED)
             if self.welcome in done:
@@ -174,7 +174,7 @@ class SimPlayer:
                         pass
                 if self.closed.done():
                     return self.closed.result()
-                self._send(p.encode_leave())
+                self._send(envelope.encode_leave())
                 # The server answers a leave by closing the connection: wait for that, so the
                 # frames it wrote before reading the leave are read and counted too.
                 with contextlib.suppress(TimeoutError):
@@ -276,7 +276,7 @@ class SimPlayer:
                 self.welcome.set_result(msg)
             else:
                 rec.error(code)
-                if code == p.ROOM_CLOSED:
+                if code == play.ROOM_CLOSED:
                     self.fatal = code
         elif kind == "shutdown":
             self.fatal = "server_shutdown"
@@ -306,7 +306,7 @@ class SimPlayer:
             if len(self.pings) > 16:
                 self.pings.clear()
             self.pings[self.ping_id] = now_ns
-            self._send(p.encode_ping(self.ping_id))
+            self._send(envelope.encode_ping(self.ping_id))
             self.rec.counts["pings"] += 1
 
     def on_close(self, cause: str) -> None:

@@ -4,7 +4,7 @@ Thousands of these run in one process, so there is no per-connection task, queue
 reader coroutine: bytes arrive in :meth:`WsClient.data_received`, whole messages go
 straight to the owner's ``on_message``. The handshake is checked by the websockets
 library's sans-I/O ``ClientProtocol``; after it, frames are built with
-:func:`gameserver.wire.frame_client` and parsed with :class:`gameserver.wire.FrameReader`.
+:func:`gameserver.frames.frame_client` and parsed with :class:`gameserver.frames.FrameReader`.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from websockets.client import ClientProtocol
 from websockets.protocol import State
 from websockets.uri import parse_uri
 
-from gameserver import wire
+from elysium.ws import frames
 
 MAX_HEAD_BYTES = 16384
 MAX_MESSAGE_BYTES = 4 * 1024 * 1024
@@ -49,7 +49,7 @@ class WsClient(asyncio.Protocol):
         self.transport: asyncio.Transport | None = None
         self.opened: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self.head = bytearray()
-        self.reader = wire.FrameReader(MAX_MESSAGE_BYTES, expect_mask=False)
+        self.reader = frames.FrameReader(MAX_MESSAGE_BYTES, expect_mask=False)
         self.mask = os.urandom(4)
         self.is_open = False
         self.closed = False
@@ -75,20 +75,20 @@ class WsClient(asyncio.Protocol):
         if self.is_open:
             try:
                 messages = self.reader.feed(data)
-            except wire.FrameError as exc:
+            except frames.FrameError as exc:
                 self._fail("frame_error", exc.close_code)
                 return
             for message in messages:
                 op = message.opcode
-                if op == wire.OP_BINARY:
+                if op == frames.OP_BINARY:
                     self.owner.on_message(message.data)
-                elif op == wire.OP_CLOSE:
+                elif op == frames.OP_CLOSE:
                     code = struct.unpack("!H", message.data[:2])[0] if len(message.data) >= 2 else 1005
-                    self._fail(f"server_close_{code}", wire.CLOSE_NORMAL)
+                    self._fail(f"server_close_{code}", frames.CLOSE_NORMAL)
                     return
-                elif op == wire.OP_PING:
-                    self._write(wire.frame_client(wire.OP_PONG, message.data, self.mask))
-                elif op == wire.OP_TEXT:
+                elif op == frames.OP_PING:
+                    self._write(frames.frame_client(frames.OP_PONG, message.data, self.mask))
+                elif op == frames.OP_TEXT:
                     self.owner.on_message(message.data)
             return
         self.head += data
@@ -130,11 +130,11 @@ class WsClient(asyncio.Protocol):
 
     def send(self, payload: bytes) -> int:
         """Send one binary message; returns the bytes written to the socket."""
-        framed = wire.frame_client(wire.OP_BINARY, payload, self.mask)
+        framed = frames.frame_client(frames.OP_BINARY, payload, self.mask)
         self._write(framed)
         return len(framed)
 
-    def close(self, code: int = wire.CLOSE_NORMAL) -> None:
+    def close(self, code: int = frames.CLOSE_NORMAL) -> None:
         """Close from our side (no callback to the owner)."""
         if self.closed:
             return
@@ -142,7 +142,7 @@ class WsClient(asyncio.Protocol):
         self.is_open = False
         if self.transport is not None:
             if not self.transport.is_closing():
-                self.transport.write(wire.frame_client(wire.OP_CLOSE, struct.pack("!H", code), self.mask))
+                self.transport.write(frames.frame_client(frames.OP_CLOSE, struct.pack("!H", code), self.mask))
             self.transport.close()
 
     def abort(self) -> None:

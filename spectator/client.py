@@ -1,6 +1,6 @@
 """A small watch client over the websockets library: used by tests and examples.
 
-It rebuilds the match with :class:`gameserver.client.Replica` from the relayed keyframes,
+It rebuilds the match with :class:`elysium.ws.replica.Replica` from the relayed keyframes,
 deltas and events, exactly as a player's client does, and keeps the relay's own messages.
 """
 
@@ -13,7 +13,7 @@ from typing import Any
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
-from gameserver.client import Replica
+from elysium.ws.replica import Replica
 from spectator import protocol as sp
 
 FEED_TYPES = ("keyframe", "delta", "events")

@@ -1,4 +1,4 @@
-"""One watcher's socket: the watch protocol on top of :class:`gameserver.rawsocket.RawSocket`.
+"""One watcher's socket: the watch protocol on top of :class:`elysium.ws.rawsocket.RawSocket`.
 
 The relay writes one pre-framed batch to every watcher's transport, so a watcher costs a
 transport and this small object, and nothing is encoded per watcher.
@@ -9,8 +9,8 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING
 
-from gameserver import wire
-from gameserver.rawsocket import OPEN, UPGRADED, RawSocket
+from elysium.ws import frames
+from elysium.ws.rawsocket import OPEN, UPGRADED, RawSocket
 from spectator import protocol as sp
 
 if TYPE_CHECKING:
@@ -64,8 +64,8 @@ class Watcher(RawSocket):
     def count_rejected(self, reason: str) -> None:
         self.server.metrics.rejected(reason)
 
-    def on_frame_error(self, exc: wire.FrameError) -> None:
-        if exc.close_code == wire.CLOSE_TOO_BIG:
+    def on_frame_error(self, exc: frames.FrameError) -> None:
+        if exc.close_code == frames.CLOSE_TOO_BIG:
             self.send(sp.error(sp.TOO_LARGE, exc.reason))
 
     # --- what the watcher sends -----------------------------------------------------------
@@ -82,7 +82,7 @@ class Watcher(RawSocket):
         if isinstance(msg, sp.Ping):
             self.send(sp.pong(msg.id, msg.client_time, time.time_ns() // 1000))
         else:
-            self.close(wire.CLOSE_NORMAL, "left")
+            self.close(frames.CLOSE_NORMAL, "left")
 
     # --- watching ---------------------------------------------------------------------------
 
@@ -90,7 +90,7 @@ class Watcher(RawSocket):
         self.state = OPEN
         self.kind = kind
 
-    def refuse(self, code: str, message: str, close_code: int = wire.CLOSE_POLICY) -> None:
+    def refuse(self, code: str, message: str, close_code: int = frames.CLOSE_POLICY) -> None:
         self.send(sp.error(code, message))
         self.close(close_code, code)
 

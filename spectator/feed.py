@@ -17,7 +17,7 @@ from typing import Any
 
 import msgpack
 
-from gameserver import wire
+from elysium.ws import frames
 from spectator import protocol as sp
 
 KEYFRAME, DELTA, EVENTS, END = "k", "d", "e", "end"
@@ -77,9 +77,9 @@ class FeedDecoder:
             return None
         if kind == EVENTS and _END_EVENT in data:
             self._note_end(data)
-        framed = wire.frame_binary(data)
+        framed = frames.frame_binary(data)
         if kind == END:
-            framed += wire.frame_binary(sp.end(self.match_id, tick, self.reason, self.results))
+            framed += frames.frame_binary(sp.end(self.match_id, tick, self.reason, self.results))
         return Entry(entry_id, at, kind, tick, framed, start=origin or kind in (KEYFRAME, END))
 
     def _note_end(self, data: bytes) -> None:

@@ -14,28 +14,33 @@ from dataclasses import dataclass
 from typing import Any, Final
 from urllib.parse import parse_qsl, unquote
 
-import msgpack
-
 from elysium.errors import CodedError
-from gameserver.protocol import ProtocolViolation  # one error type for both websocket protocols
+from elysium.ws.envelope import BAD_FIELD as BAD_FIELD
+from elysium.ws.envelope import BAD_FRAME as BAD_FRAME
+from elysium.ws.envelope import DRAINING as DRAINING
+from elysium.ws.envelope import INTERNAL as INTERNAL
+from elysium.ws.envelope import PROTOCOL_VERSION as PROTOCOL_VERSION
+from elysium.ws.envelope import RATE_LIMITED as RATE_LIMITED
+from elysium.ws.envelope import TEXT_FRAME as TEXT_FRAME
+from elysium.ws.envelope import TOO_LARGE as TOO_LARGE
+from elysium.ws.envelope import UNKNOWN_TYPE as UNKNOWN_TYPE
+from elysium.ws.envelope import Leave as Leave
+from elysium.ws.envelope import Ping as Ping
+from elysium.ws.envelope import ProtocolViolation as ProtocolViolation
+from elysium.ws.envelope import decode_ping, unknown_type, unpack_client
+from elysium.ws.envelope import error as error
+from elysium.ws.envelope import pack as pack
+from elysium.ws.envelope import pong as pong
+from elysium.ws.envelope import unpack as unpack
 
-PROTOCOL_VERSION: Final = 1
 WATCH_PREFIX: Final = "/v1/watch/"
 LATEST: Final = "_latest"  # reserved id: the most recently updated live match
 
-# Stable error codes carried by "error" messages.
+# Stable error codes of the watch protocol, beside the shared ones (elysium.ws.envelope).
 UNKNOWN_MATCH: Final = "unknown_match"
 BAD_REQUEST: Final = "bad_request"
 SEEK_OUT_OF_RANGE: Final = "seek_out_of_range"
-BAD_FRAME: Final = "bad_frame"
-TOO_LARGE: Final = "too_large"
-UNKNOWN_TYPE: Final = "unknown_type"
-BAD_FIELD: Final = "bad_field"
-TEXT_FRAME: Final = "text_frame"
-RATE_LIMITED: Final = "rate_limited"
 BUSY: Final = "busy"
-DRAINING: Final = "draining"
-INTERNAL: Final = "internal"
 
 _MATCH_ID = re.compile(r"[A-Za-z0-9._:~-]{1,64}")
 MAX_TICK: Final = 2**31 - 1
@@ -101,56 +106,18 @@ def parse_watch_target(target: str, max_delay_s: float) -> WatchRequest:
 # --- what a watcher may send ------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class Ping:
-    id: int
-    client_time: int | None
-
-
-@dataclass(frozen=True, slots=True)
-class Leave:
-    pass
-
-
 def decode_watcher(data: bytes, max_bytes: int) -> Ping | Leave:
     """A watcher sends only ``ping`` and ``leave``; anything else raises ProtocolViolation."""
-    if len(data) > max_bytes:
-        raise ProtocolViolation(TOO_LARGE, f"message is {len(data)} bytes, limit {max_bytes}")
-    try:
-        msg = msgpack.unpackb(data, raw=False, strict_map_key=True, max_str_len=256, max_bin_len=0,
-                              max_array_len=16, max_map_len=8, max_ext_len=0)
-    except (ValueError, msgpack.UnpackException, TypeError, RecursionError) as exc:
-        raise ProtocolViolation(BAD_FRAME, f"not a msgpack message: {type(exc).__name__}") from None
-    if not isinstance(msg, dict):
-        raise ProtocolViolation(BAD_FRAME, "message must be a map")
+    msg = unpack_client(data, max_bytes, max_str_len=256, max_array_len=16, max_map_len=8)
     kind = msg.get("t")
     if kind == "ping":
-        ident, ts = msg.get("id"), msg.get("ts")
-        if isinstance(ident, bool) or not isinstance(ident, int) or not 0 <= ident < 2**32:
-            raise ProtocolViolation(BAD_FIELD, "id must be an integer between 0 and 2^32-1")
-        if ts is not None and (isinstance(ts, bool) or not isinstance(ts, int) or not 0 <= ts < 2**63):
-            raise ProtocolViolation(BAD_FIELD, "ts must be a non-negative integer")
-        return Ping(ident, ts)
+        return decode_ping(msg)
     if kind == "leave":
         return Leave()
-    if not isinstance(kind, str):
-        raise ProtocolViolation(BAD_FIELD, "t must be a string type tag")
-    raise ProtocolViolation(UNKNOWN_TYPE, f"a watcher may send ping or leave, not {kind[:32]!r}")
+    raise unknown_type(kind, "ping or leave")
 
 
 # --- what the relay adds ----------------------------------------------------------------
-
-
-def pack(msg: dict[str, Any]) -> bytes:
-    data: bytes = msgpack.packb(msg, use_bin_type=True)
-    return data
-
-
-def unpack(data: bytes) -> dict[str, Any]:
-    msg = msgpack.unpackb(data, raw=False, strict_map_key=False)
-    if not isinstance(msg, dict) or "t" not in msg:
-        raise ProtocolViolation(BAD_FRAME, "message must be a map with t")
-    return msg
 
 
 def watch(*, match_id: str, mode: str | None, state: str | None, live: bool, delay_s: float, min_delay_s: float,
@@ -173,11 +140,3 @@ def stream_ended(match_id: str, reason: str, retry: bool) -> bytes:
 
 def shutdown(reason: str) -> bytes:
     return pack({"t": "shutdown", "reason": reason, "reconnect": True})
-
-
-def error(code: str, message: str) -> bytes:
-    return pack({"t": "error", "code": code, "msg": message[:200]})
-
-
-def pong(ident: int, client_time: int | None, server_time_us: int) -> bytes:
-    return pack({"t": "pong", "id": ident, "ts": client_time, "sts": server_time_us})

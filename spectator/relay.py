@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any, Protocol, cast
 from redis.exceptions import RedisError
 
 from elysium import keys
-from gameserver import wire
+from elysium.ws import frames
 from spectator import protocol as sp
 from spectator.connection import OPEN
 from spectator.feed import END, ENDED, GAP, Entry, FeedBuffer, FeedDecoder, marker
@@ -142,7 +142,8 @@ def untrimmed(info: dict[str, Any]) -> bool:
 
 
 def close_after(watchers: Iterable[Watcher], terminal: Entry) -> None:
-    code, reason = (wire.CLOSE_NORMAL, "match over") if terminal.kind == END else (wire.CLOSE_INTERNAL, "stream ended")
+    code, reason = ((frames.CLOSE_NORMAL, "match over") if terminal.kind == END
+                    else (frames.CLOSE_INTERNAL, "stream ended"))
     for w in tuple(watchers):
         w.finish(code, reason)
 
@@ -361,7 +362,7 @@ class MatchRelay:
 
     def _end_stream(self, reason: str, *, retry: bool) -> None:
         log.info("feed ended without a match end", extra={"match_id": self.match_id, "reason": reason})
-        notice = wire.frame_binary(sp.stream_ended(self.match_id, reason, retry))
+        notice = frames.frame_binary(sp.stream_ended(self.match_id, reason, retry))
         self.buffer.append(marker(ENDED, self.ctx.feed_now(), notice))
         self.terminal = True
         self._pump_all()
@@ -543,5 +544,5 @@ class Replay:
             self._stream_ended("feed_unavailable", retry=True)
 
     def _stream_ended(self, reason: str, *, retry: bool) -> None:
-        self.watcher.write(wire.frame_binary(sp.stream_ended(self.match_id, reason, retry)))
-        self.watcher.finish(wire.CLOSE_INTERNAL, "stream ended")
+        self.watcher.write(frames.frame_binary(sp.stream_ended(self.match_id, reason, retry)))
+        self.watcher.finish(frames.CLOSE_INTERNAL, "stream ended")

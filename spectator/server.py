@@ -22,7 +22,8 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from elysium import keys
 from elysium.metrics import CONTENT_TYPE_LATEST
-from gameserver import wire
+from elysium.problem import Problem
+from elysium.ws import frames
 from spectator import listing
 from spectator import protocol as sp
 from spectator.connection import Watcher
@@ -32,14 +33,8 @@ from spectator.settings import SpectatorSettings
 
 log = logging.getLogger("spectator")
 
-PROBLEM = "application/problem+json"
 CLOCK_SAMPLES = 30  # the last minute of clock samples at the default publishing period
 MAX_LIST_LIMIT = 200
-
-
-def problem(status: int, kind: str, title: str, detail: str) -> bytes:
-    return json.dumps({"type": f"urn:elysium:problem:{kind}", "title": title, "status": status,
-                       "detail": detail}).encode()
 
 
 @cache
@@ -114,11 +109,11 @@ class SpectatorServer:
         if self._server is not None:
             self._server.close()
         log.info("draining", extra={"watchers": self.watching})
-        notice = wire.frame_binary(sp.shutdown("relay draining"))
+        notice = frames.frame_binary(sp.shutdown("relay draining"))
         for conn in list(self.connections):
             if conn.open:
                 conn.write(notice)
-                conn.close(wire.CLOSE_GOING_AWAY, "relay draining")
+                conn.close(frames.CLOSE_GOING_AWAY, "relay draining")
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.settings.drain_s
         while self.connections and loop.time() < deadline:  # each leaves once its bytes are out
@@ -211,20 +206,20 @@ class SpectatorServer:
         elif path == "/v1/matches":
             self._spawn(self._list(conn, query))
         else:
-            conn.http_reply(404, problem(404, "not-found", "Not Found", f"no resource at {path[:64]}"), PROBLEM)
+            conn.http_problem(Problem(404, "not-found", detail=f"no resource at {path[:64]}"), path)
 
     async def _list(self, conn: Watcher, query: str) -> None:
         params = dict(parse_qsl(query))
         raw = params.get("limit", "50")
         if not raw.isdigit() or not 1 <= int(raw) <= MAX_LIST_LIMIT or set(params) - {"limit"}:
-            conn.http_reply(400, problem(400, "bad-request", "Bad Request",
-                                         f"the only parameter is limit, 1 to {MAX_LIST_LIMIT}"), PROBLEM)
+            conn.http_problem(Problem(400, "bad-request", detail=f"the only parameter is limit, 1 to {MAX_LIST_LIMIT}"),
+                              "/v1/matches")
             return
         try:
             body = await listing.list_matches(self.redis, int(raw))
         except (RedisError, OSError):
-            conn.http_reply(503, problem(503, "redis-unavailable", "Service Unavailable",
-                                         "match listings are unavailable; retry"), PROBLEM)
+            conn.http_problem(Problem(503, "redis-unavailable", detail="match listings are unavailable; retry"),
+                              "/v1/matches")
             return
         conn.http_reply(200, json.dumps(body).encode(), "application/json")
 
@@ -279,9 +274,9 @@ class SpectatorServer:
             log.warning("watch failed: redis", extra={"error": str(exc)})
             if conn.kind:
                 conn.send(sp.stream_ended(req.match_id, "feed_unavailable", True))
-                conn.close(wire.CLOSE_INTERNAL, "stream ended")
+                conn.close(frames.CLOSE_INTERNAL, "stream ended")
             else:
-                conn.refuse(sp.INTERNAL, "match feeds are unreachable right now; retry", wire.CLOSE_INTERNAL)
+                conn.refuse(sp.INTERNAL, "match feeds are unreachable right now; retry", frames.CLOSE_INTERNAL)
 
     def _hello(self, match_id: str, info: dict[str, Any], mode: str | None, live: bool, delay_s: float,
                min_delay_s: float, from_tick: int | None, speed: float = 1.0, bundle_s: float = 0.0) -> bytes:

@@ -10,12 +10,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 CORES = [
-    "gameserver/protocol.py", "gameserver/wire.py", "gameserver/lifecycle.py", "gameserver/schedule.py",
+    "gameserver/protocol.py", "gameserver/lifecycle.py", "gameserver/schedule.py",
     "gameserver/spec.py", "gameserver/room.py", "gameserver/modes/base.py", "gameserver/modes/arena.py",
     "gameserver/modes/arena_rules.py", "gameserver/modes/arena_world.py", "elysium/config.py", "elysium/errors.py",
     "elysium/results.py",
     "commerce/ledger.py", "commerce/catalog.py", "commerce/pricing.py", "commerce/rules.py", "commerce/audit.py",
     "commerce/validation.py", "spectator/feed.py", "spectator/protocol.py",
+    "elysium/problem.py", "elysium/ws/frames.py", "elysium/ws/envelope.py", "elysium/ws/play.py", "elysium/ws/replica.py",
 ]
 EDGES = ("asyncio", "websockets.asyncio", "redis", "pymongo", "aiohttp", "uvloop", "socket", "web3")
 

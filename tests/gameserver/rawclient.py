@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import json
 import os
 import socket
 
-from gameserver import protocol as p
-from gameserver import wire
+from elysium.ws import envelope, frames
 
 
 async def http_exchange(port: int, data: bytes) -> bytes:
@@ -20,22 +20,38 @@ async def http_exchange(port: int, data: bytes) -> bytes:
     return answer
 
 
+def problem_of(answer: bytes, status: int, code: str) -> dict:
+    """The problem+json body of a raw HTTP answer, checked against its status and code."""
+    head, _, body = answer.partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    assert lines[0].startswith(f"HTTP/1.1 {status} "), lines[0]
+    headers = {k.lower(): v.strip() for k, _, v in (line.partition(":") for line in lines[1:])}
+    assert headers["content-type"] == "application/problem+json", headers
+    assert int(headers["content-length"]) == len(body)
+    problem = json.loads(body)
+    assert problem["status"] == status and problem["code"] == code, problem
+    assert problem["type"] == f"urn:elysium:problem:{code}" and problem["title"] and problem["detail"], problem
+    return problem
+
+
 async def assert_bad_http_answered(port: int, get_path: str, post_path: str, websocket_path: str) -> None:
-    """Malformed, oversized, wrong-method and non-upgrade requests each get their status."""
-    assert (await http_exchange(port, b"NONSENSE\r\n\r\n")).startswith(b"HTTP/1.1 400")
+    """Malformed, oversized, wrong-method and non-upgrade requests each get their problem+json answer."""
+    problem_of(await http_exchange(port, b"NONSENSE\r\n\r\n"), 400, "bad-request")
     padded = f"GET {get_path} HTTP/1.1\r\nX-Pad: ".encode() + b"a" * 9000
-    assert (await http_exchange(port, padded)).startswith(b"HTTP/1.1 431")
+    problem_of(await http_exchange(port, padded), 431, "headers-too-large")
     posted = await http_exchange(port, f"POST {post_path} HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n".encode())
-    assert posted.startswith(b"HTTP/1.1 405") and b"urn:elysium:problem:method-not-allowed" in posted
+    assert problem_of(posted, 405, "method-not-allowed")["instance"] == post_path
+    assert b"\r\nAllow: GET\r\n" in posted
     plain = await http_exchange(port, f"GET {websocket_path} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
-    assert plain.startswith(b"HTTP/1.1 426")  # a websocket path, but no upgrade asked
+    problem_of(plain, 426, "upgrade-required")  # a websocket path, but no upgrade asked
+    assert b"\r\nUpgrade: websocket\r\n" in plain
 
 
 class RawClient:
     def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self.reader, self.writer = reader, writer
-        self.frames = wire.FrameReader(1 << 24, expect_mask=False)
-        self.pending: list[wire.Message] = []
+        self.frames = frames.FrameReader(1 << 24, expect_mask=False)
+        self.pending: list[frames.Message] = []
 
     @classmethod
     async def open(cls, port: int, path: str = "/v1/play", rcvbuf: int = 0) -> RawClient:
@@ -57,10 +73,10 @@ class RawClient:
     def send_raw(self, data: bytes) -> None:
         self.writer.write(data)
 
-    def send(self, payload: bytes, opcode: int = wire.OP_BINARY) -> None:
-        self.writer.write(wire.frame_client(opcode, payload, os.urandom(4)))
+    def send(self, payload: bytes, opcode: int = frames.OP_BINARY) -> None:
+        self.writer.write(frames.frame_client(opcode, payload, os.urandom(4)))
 
-    async def recv(self, timeout: float = 5.0) -> wire.Message:
+    async def recv(self, timeout: float = 5.0) -> frames.Message:
         while not self.pending:
             data = await asyncio.wait_for(self.reader.read(65536), timeout)
             if not data:
@@ -72,11 +88,11 @@ class RawClient:
         """The next server message (skipping others until ``kind`` when given)."""
         while True:
             frame = await self.recv(timeout)
-            if frame.opcode == wire.OP_CLOSE:
+            if frame.opcode == frames.OP_CLOSE:
                 raise ConnectionError(f"closed with {int.from_bytes(frame.data[:2], 'big')}")
-            if frame.opcode != wire.OP_BINARY:
+            if frame.opcode != frames.OP_BINARY:
                 continue
-            msg = p.unpack_server(frame.data)
+            msg = envelope.unpack(frame.data)
             if kind is None or msg["t"] == kind:
                 return msg
 
@@ -84,7 +100,7 @@ class RawClient:
         """Read until the server's close frame; return its code."""
         while True:
             frame = await self.recv(timeout)
-            if frame.opcode == wire.OP_CLOSE:
+            if frame.opcode == frames.OP_CLOSE:
                 return int.from_bytes(frame.data[:2], "big")
 
     async def closed(self, timeout: float = 5.0) -> bool:

@@ -7,8 +7,8 @@ from typing import Any
 
 import msgpack
 
+from elysium.ws import envelope, frames, play
 from gameserver import protocol as p
-from gameserver import wire
 from gameserver.client import GameClient
 from gameserver.server import GameServer
 from tests.gameserver.conftest import url
@@ -17,7 +17,7 @@ from tests.gameserver.rawclient import RawClient
 
 async def joined(server: GameServer, mint: Any, player: str = "p1", match: str = "m1") -> RawClient:
     c = await RawClient.open(server.port)
-    c.send(p.encode_join(token=mint(player, match)))
+    c.send(play.encode_join(token=mint(player, match)))
     assert (await c.recv_msg())["t"] == "welcome"
     await c.recv_msg("keyframe")
     return c
@@ -26,7 +26,7 @@ async def joined(server: GameServer, mint: Any, player: str = "p1", match: str =
 async def still_serves(server: GameServer, mint: Any) -> None:
     """The process and its rooms survived: a fresh player can still join and ping."""
     c = await joined(server, mint, "survivor", "survival")
-    c.send(p.encode_ping(9))
+    c.send(envelope.encode_ping(9))
     assert (await c.recv_msg("pong"))["id"] == 9
     c.close()
 
@@ -44,7 +44,7 @@ async def test_malformed_msgpack_unknown_type_and_bad_values_get_error_frames(ga
         assert err["code"] == code and err["msg"]
     room = game_server.rooms["m1"]
     assert room.by_player["p1"].last_enqueued == -1  # nothing was applied
-    c.send(p.encode_inputs([p.Input(1, 0.5, 0.0, 0.0, False)]))  # a good input still works
+    c.send(play.encode_inputs([p.Input(1, 0.5, 0.0, 0.0, False)]))  # a good input still works
     await asyncio.sleep(0.05)
     assert room.by_player["p1"].last_enqueued == 1
     c.close()
@@ -53,9 +53,9 @@ async def test_malformed_msgpack_unknown_type_and_bad_values_get_error_frames(ga
 
 async def test_text_frames_and_input_before_join_are_refused(game_server: GameServer) -> None:
     c = await RawClient.open(game_server.port)
-    c.send(b'{"t":"join"}', wire.OP_TEXT)
+    c.send(b'{"t":"join"}', frames.OP_TEXT)
     assert (await c.recv_msg("error"))["code"] == p.TEXT_FRAME
-    c.send(p.encode_inputs([p.Input(1, 0, 0, 0, False)]))
+    c.send(play.encode_inputs([p.Input(1, 0, 0, 0, False)]))
     assert (await c.recv_msg("error"))["code"] == p.NOT_JOINED
     c.close()
 
@@ -65,7 +65,7 @@ async def test_repeated_abuse_closes_the_connection(server_factory: Any, mint: A
     c = await joined(server, mint)
     for _ in range(6):
         c.send(b"\xc1")
-    assert await c.close_code() == wire.CLOSE_POLICY
+    assert await c.close_code() == frames.CLOSE_POLICY
     assert server.metrics.rejected_inputs.labels(p.BAD_FRAME)._value.get() >= 4
     await still_serves(server, mint)
 
@@ -73,14 +73,14 @@ async def test_repeated_abuse_closes_the_connection(server_factory: Any, mint: A
 async def test_oversized_frame_is_refused_and_closed(game_server: GameServer, mint: Any) -> None:
     c = await joined(game_server, mint)
     c.send(b"\x00" * 10_000)
-    assert await c.close_code() == wire.CLOSE_TOO_BIG
+    assert await c.close_code() == frames.CLOSE_TOO_BIG
     await still_serves(game_server, mint)
 
 
 async def test_garbage_bytes_break_framing_and_close(game_server: GameServer, mint: Any) -> None:
     c = await joined(game_server, mint)
     c.send_raw(b"\xff\xff\xff\xff\xff\xff")
-    assert await c.close_code() == wire.CLOSE_PROTOCOL_ERROR
+    assert await c.close_code() == frames.CLOSE_PROTOCOL_ERROR
     await still_serves(game_server, mint)
 
 
@@ -88,7 +88,7 @@ async def test_input_flood_is_rate_limited(server_factory: Any, mint: Any, clean
     server = await server_factory(max_inputs_per_s=20, abuse_limit=1000)
     c = await joined(server, mint)
     for seq in range(1, 101):  # 100 inputs at once, 5 s worth at the cap
-        c.send(p.encode_inputs([p.Input(seq, 0.0, 0.0, 0.0, False)]))
+        c.send(play.encode_inputs([p.Input(seq, 0.0, 0.0, 0.0, False)]))
     err = await c.recv_msg("error")
     assert err["code"] == p.RATE_LIMITED
     await asyncio.sleep(0.1)
@@ -114,10 +114,10 @@ async def test_bad_join_tokens_are_refused(game_server: GameServer, mint: Any, j
     ]
     for token, code in cases:
         c = await RawClient.open(game_server.port)
-        c.send(p.encode_join(token=token))
+        c.send(play.encode_join(token=token))
         err = await c.recv_msg("error")
         assert err["code"] == code, (err, token[:20])
-        assert await c.close_code() == wire.CLOSE_POLICY
+        assert await c.close_code() == frames.CLOSE_POLICY
     assert game_server.rooms == {}  # nothing was created
 
 
@@ -136,7 +136,7 @@ async def test_expired_and_foreign_tokens(game_server: GameServer, keys_dir: Any
                            now=time.time() - 60)
     for token in (forged, expired):
         c = await RawClient.open(game_server.port)
-        c.send(p.encode_join(token=token))
+        c.send(play.encode_join(token=token))
         assert (await c.recv_msg("error"))["code"] == p.TOKEN_REJECTED
         c.close()
 
@@ -144,10 +144,10 @@ async def test_expired_and_foreign_tokens(game_server: GameServer, keys_dir: Any
 async def test_join_tokens_are_single_use(game_server: GameServer, mint: Any) -> None:
     token = mint("p1")
     first = await RawClient.open(game_server.port)
-    first.send(p.encode_join(token=token))
+    first.send(play.encode_join(token=token))
     assert (await first.recv_msg())["t"] == "welcome"
     second = await RawClient.open(game_server.port)
-    second.send(p.encode_join(token=token))
+    second.send(play.encode_join(token=token))
     assert (await second.recv_msg("error"))["code"] == p.TOKEN_REUSED
     first.close()
     second.close()
@@ -174,11 +174,11 @@ async def test_a_client_that_does_not_read_is_skipped_then_gets_a_keyframe(
     reader = GameClient(url(server))
     await reader.join(mint("reader", "slow", seats=2))
     sleeper = await RawClient.open(server.port, rcvbuf=4096)
-    sleeper.send(p.encode_join(token=mint("sleeper", "slow", seats=2)))
+    sleeper.send(play.encode_join(token=mint("sleeper", "slow", seats=2)))
     sleeper.pause_reading()
     await asyncio.sleep(0.1)
     for i in range(900):  # ask for far more pongs than it reads: its buffers fill up
-        sleeper.send(p.encode_ping(i, 2**62))
+        sleeper.send(envelope.encode_ping(i, 2**62))
     dropped = server.metrics.frames_dropped._value
     # Every tick carries traffic: the reader keeps moving back and forth.
     for seq in range(1, 400):
@@ -208,11 +208,11 @@ async def test_a_client_far_behind_is_closed(server_factory: Any, mint: Any, cle
     server = await server_factory(send_buffer_skip_bytes=1024, send_buffer_close_bytes=1 << 30,
                                   socket_send_buffer_bytes=4096, max_inputs_per_s=1000, slow_client_timeout_s=0.5)
     sleeper = await RawClient.open(server.port, rcvbuf=4096)
-    sleeper.send(p.encode_join(token=mint("sleeper", "slow", seats=2)))
+    sleeper.send(play.encode_join(token=mint("sleeper", "slow", seats=2)))
     sleeper.pause_reading()
     await asyncio.sleep(0.1)
     for i in range(900):
-        sleeper.send(p.encode_ping(i, 2**62))
+        sleeper.send(envelope.encode_ping(i, 2**62))
     mover = GameClient(url(server))
     await mover.join(mint("mover", "slow", seats=2))
     closed = server.metrics.slow_closed._value
@@ -233,3 +233,32 @@ async def test_a_client_far_behind_is_closed(server_factory: Any, mint: Any, cle
     assert (await mover.expect("delta"))["t"] == "delta"
     sleeper.close()
     await mover.close()
+
+
+def padded_ping(ident: int, size: int) -> bytes:
+    """A valid ping of exactly ``size`` bytes: unknown keys are ignored, so it is padded with strings."""
+    pads = {f"pad{i}": "a" * 1000 for i in range(size // 1100)}  # each well within the string limit
+    data = msgpack.packb({"t": "ping", "id": ident, **pads})
+    pads["pad0"] += "a" * (size - len(data))
+    data = msgpack.packb({"t": "ping", "id": ident, **pads})
+    assert len(data) == size, len(data)
+    return data
+
+
+async def test_max_message_bytes_above_the_default_is_honoured(server_factory: Any, mint: Any,
+                                                               cleanup_servers: None) -> None:
+    server = await server_factory(max_message_bytes=8192)
+    c = await joined(server, mint)
+    c.send(padded_ping(7, 6000))  # larger than the 4096 default, within the configured limit
+    assert (await c.recv_msg("pong"))["id"] == 7
+    c.send(padded_ping(8, 9000))  # over the configured limit: the documented close
+    assert await c.close_code() == frames.CLOSE_TOO_BIG
+    await still_serves(server, mint)
+
+
+async def test_the_default_max_message_bytes_refuses_a_6000_byte_message(game_server: GameServer,
+                                                                          mint: Any) -> None:
+    c = await joined(game_server, mint)
+    c.send(padded_ping(7, 6000))
+    assert await c.close_code() == frames.CLOSE_TOO_BIG
+    await still_serves(game_server, mint)

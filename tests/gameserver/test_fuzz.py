@@ -17,16 +17,16 @@ import msgpack
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from elysium.ws import envelope, frames, play
 from gameserver import protocol as p
-from gameserver import wire
 from gameserver.server import GameServer
 from tests.gameserver.conftest import make_settings
 
 VALID = [
-    p.encode_inputs([p.Input(1, 0.5, -0.5, 1.0, True)]),
-    p.encode_ping(3, 99),
-    p.encode_join(token="x.y.z"),
-    p.encode_leave(),
+    play.encode_inputs([p.Input(1, 0.5, -0.5, 1.0, True)]),
+    envelope.encode_ping(3, 99),
+    play.encode_join(token="x.y.z"),
+    envelope.encode_leave(),
 ]
 
 msgpack_values = st.recursive(
@@ -67,12 +67,12 @@ def test_decoder_answers_anything_with_a_message_or_a_violation(data: bytes) -> 
 @settings(max_examples=300, deadline=None)
 @given(st.binary(max_size=200), st.integers(1, 50))
 def test_frame_reader_never_fails_other_than_by_frame_error(data: bytes, chunk: int) -> None:
-    reader = wire.FrameReader(4096)
+    reader = frames.FrameReader(4096)
     try:
         for i in range(0, len(data), chunk):
             reader.feed(data[i:i + chunk])
-    except wire.FrameError as exc:
-        assert exc.close_code in (wire.CLOSE_PROTOCOL_ERROR, wire.CLOSE_TOO_BIG)
+    except frames.FrameError as exc:
+        assert exc.close_code in (frames.CLOSE_PROTOCOL_ERROR, frames.CLOSE_TOO_BIG)
 
 
 @pytest.fixture
@@ -105,11 +105,11 @@ class BlockingPlayer:
         while b"\r\n\r\n" not in head:
             head += self.sock.recv(4096)
         assert head.startswith(b"HTTP/1.1 101")
-        self.send(p.encode_join(token=token))
+        self.send(play.encode_join(token=token))
 
     def send(self, payload: bytes) -> bool:
         try:
-            self.sock.sendall(wire.frame_client(wire.OP_BINARY, payload, os.urandom(4)))
+            self.sock.sendall(frames.frame_client(frames.OP_BINARY, payload, os.urandom(4)))
             return True
         except OSError:
             return False

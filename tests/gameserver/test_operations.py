@@ -20,7 +20,7 @@ from gameserver import devtokens
 from gameserver.client import GameClient
 from gameserver.server import GameServer
 from tests.gameserver.conftest import SERVER_ID, url
-from tests.gameserver.rawclient import assert_bad_http_answered, http_exchange
+from tests.gameserver.rawclient import assert_bad_http_answered, http_exchange, problem_of
 
 
 async def get(port: int, path: str) -> tuple[int, str]:
@@ -47,8 +47,8 @@ async def test_health_ready_metrics_and_not_found(game_server: GameServer, mint:
 
 async def test_bad_http_requests_get_clear_answers_and_change_nothing(game_server: GameServer) -> None:
     await assert_bad_http_answered(game_server.port, "/healthz", "/healthz", "/v1/play")
-    assert (await http_exchange(game_server.port, b"GET /nowhere HTTP/1.1\r\nHost: x\r\n\r\n")).startswith(
-        b"HTTP/1.1 404")
+    missing = await http_exchange(game_server.port, b"GET /nowhere?x=1 HTTP/1.1\r\nHost: x\r\n\r\n")
+    assert problem_of(missing, 404, "not-found")["instance"] == "/nowhere"
     assert not game_server.rooms and await get(game_server.port, "/healthz") == (200, '{"status":"ok"}')
 
 

@@ -7,18 +7,18 @@ import math
 import msgpack
 import pytest
 
+from elysium.ws import envelope, frames, play
 from gameserver import protocol as p
-from gameserver import wire
 
 
 def test_client_messages_round_trip() -> None:
     inputs = [p.Input(1, 0.5, -1.0, math.pi, True), p.Input(2, 0.0, 0.25, -1.5, False)]
-    assert p.decode_client(p.encode_inputs(inputs)) == p.Inputs(tuple(inputs))
-    assert p.decode_client(p.encode_join(token="abc")) == p.Join("abc", None, 1)
-    assert p.decode_client(p.encode_join(resume="r")) == p.Join(None, "r", 1)
-    assert p.decode_client(p.encode_ping(7, 123)) == p.Ping(7, 123)
-    assert p.decode_client(p.encode_ping(7)) == p.Ping(7, None)
-    assert p.decode_client(p.encode_leave()) == p.Leave()
+    assert p.decode_client(play.encode_inputs(inputs)) == p.Inputs(tuple(inputs))
+    assert p.decode_client(play.encode_join(token="abc")) == p.Join("abc", None, 1)
+    assert p.decode_client(play.encode_join(resume="r")) == p.Join(None, "r", 1)
+    assert p.decode_client(envelope.encode_ping(7, 123)) == p.Ping(7, 123)
+    assert p.decode_client(envelope.encode_ping(7)) == p.Ping(7, None)
+    assert p.decode_client(envelope.encode_leave()) == p.Leave()
 
 
 @pytest.mark.parametrize(
@@ -58,49 +58,49 @@ def test_bad_client_messages_are_rejected_with_a_stable_code(message: bytes, cod
 def test_server_frames_are_unmasked_and_read_back() -> None:
     for size in (0, 1, 125, 126, 65535, 65536, 70000):
         payload = bytes(range(256)) * (size // 256) + bytes(size % 256)
-        frame = wire.frame_binary(payload)
-        reader = wire.FrameReader(1 << 20, expect_mask=False)
+        frame = frames.frame_binary(payload)
+        reader = frames.FrameReader(1 << 20, expect_mask=False)
         # Delivered one byte at a time, the reader still yields exactly one message.
         messages = [m for i in range(len(frame)) for m in reader.feed(frame[i:i + 1])] if size < 300 else \
             reader.feed(frame)
-        assert [(m.opcode, m.data) for m in messages] == [(wire.OP_BINARY, payload)]
+        assert [(m.opcode, m.data) for m in messages] == [(frames.OP_BINARY, payload)]
 
 
 def test_client_frames_are_unmasked_by_the_reader() -> None:
-    reader = wire.FrameReader(4096)
-    data = wire.frame_client(wire.OP_BINARY, b"hello", b"\x01\x02\x03\x04") * 3
+    reader = frames.FrameReader(4096)
+    data = frames.frame_client(frames.OP_BINARY, b"hello", b"\x01\x02\x03\x04") * 3
     assert [m.data for m in reader.feed(data)] == [b"hello"] * 3
 
 
 def test_fragmented_messages_are_reassembled() -> None:
-    reader = wire.FrameReader(4096)
-    first = bytearray(wire.frame_client(wire.OP_BINARY, b"abc", b"\x00" * 4))
+    reader = frames.FrameReader(4096)
+    first = bytearray(frames.frame_client(frames.OP_BINARY, b"abc", b"\x00" * 4))
     first[0] &= 0x7F  # FIN off
-    last = bytearray(wire.frame_client(wire.OP_CONT, b"def", b"\x00" * 4))
-    ping = wire.frame_client(wire.OP_PING, b"x", b"\x00" * 4)
+    last = bytearray(frames.frame_client(frames.OP_CONT, b"def", b"\x00" * 4))
+    ping = frames.frame_client(frames.OP_PING, b"x", b"\x00" * 4)
     out = reader.feed(bytes(first) + ping + bytes(last))
-    assert [(m.opcode, m.data) for m in out] == [(wire.OP_PING, b"x"), (wire.OP_BINARY, b"abcdef")]
+    assert [(m.opcode, m.data) for m in out] == [(frames.OP_PING, b"x"), (frames.OP_BINARY, b"abcdef")]
 
 
 @pytest.mark.parametrize(
     ("frame", "close_code"),
     [
-        (wire.frame_binary(b"unmasked"), wire.CLOSE_PROTOCOL_ERROR),
-        (bytes([0x82 | 0x40, 0x80]) + b"\x00" * 4, wire.CLOSE_PROTOCOL_ERROR),  # RSV1
-        (bytes([0x83, 0x80]) + b"\x00" * 4, wire.CLOSE_PROTOCOL_ERROR),  # reserved opcode
-        (bytes([0x80, 0x81]) + b"\x00" * 4 + b"x", wire.CLOSE_PROTOCOL_ERROR),  # continuation first
-        (bytes([0x82, 0xFE, 0x20, 0x00]) + b"\x00" * 4, wire.CLOSE_TOO_BIG),  # 8 KiB announced
-        (bytes([0x82, 0xFF]) + (2**40).to_bytes(8, "big"), wire.CLOSE_TOO_BIG),
-        (bytes([0x09, 0x80]) + b"\x00" * 4, wire.CLOSE_PROTOCOL_ERROR),  # fragmented control
+        (frames.frame_binary(b"unmasked"), frames.CLOSE_PROTOCOL_ERROR),
+        (bytes([0x82 | 0x40, 0x80]) + b"\x00" * 4, frames.CLOSE_PROTOCOL_ERROR),  # RSV1
+        (bytes([0x83, 0x80]) + b"\x00" * 4, frames.CLOSE_PROTOCOL_ERROR),  # reserved opcode
+        (bytes([0x80, 0x81]) + b"\x00" * 4 + b"x", frames.CLOSE_PROTOCOL_ERROR),  # continuation first
+        (bytes([0x82, 0xFE, 0x20, 0x00]) + b"\x00" * 4, frames.CLOSE_TOO_BIG),  # 8 KiB announced
+        (bytes([0x82, 0xFF]) + (2**40).to_bytes(8, "big"), frames.CLOSE_TOO_BIG),
+        (bytes([0x09, 0x80]) + b"\x00" * 4, frames.CLOSE_PROTOCOL_ERROR),  # fragmented control
     ],
 )
 def test_framing_violations(frame: bytes, close_code: int) -> None:
-    with pytest.raises(wire.FrameError) as info:
-        wire.FrameReader(4096).feed(frame)
+    with pytest.raises(frames.FrameError) as info:
+        frames.FrameReader(4096).feed(frame)
     assert info.value.close_code == close_code
 
 
 def test_server_messages_carry_type_tags() -> None:
-    assert p.unpack_server(p.error(p.BAD_FIELD, "x"))["code"] == p.BAD_FIELD
-    assert p.unpack_server(p.pong(1, 2, 3)) == {"t": "pong", "id": 1, "ts": 2, "sts": 3}
-    assert p.unpack_server(p.shutdown("bye"))["t"] == "shutdown"
+    assert envelope.unpack(p.error(p.BAD_FIELD, "x"))["code"] == p.BAD_FIELD
+    assert envelope.unpack(p.pong(1, 2, 3)) == {"t": "pong", "id": 1, "ts": 2, "sts": 3}
+    assert envelope.unpack(p.shutdown("bye"))["t"] == "shutdown"

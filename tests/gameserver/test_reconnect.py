@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+from elysium.ws import envelope
 from gameserver import protocol as p
 from gameserver.client import GameClient
 from tests.gameserver.conftest import url
@@ -67,7 +68,7 @@ async def test_a_leave_message_frees_the_seat_at_once(game_server: Any, mint: An
     a, b = GameClient(url(game_server)), GameClient(url(game_server))
     wa = await a.join(mint("alice", "lv", seats=2))
     await b.join(mint("bob", "lv", seats=2))
-    await a.send(p.encode_leave())
+    await a.send(envelope.encode_leave())
     seen: list[dict[str, Any]] = []
     while not any(e["k"] == "leave" for e in seen):
         seen.extend((await b.expect("events"))["e"])

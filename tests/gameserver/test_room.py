@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from elysium.ws import envelope
+from elysium.ws.replica import Replica
 from gameserver import protocol as p
-from gameserver.client import Replica
 from gameserver.lifecycle import RoomState
 from gameserver.room import MatchId, PlayerId, Room, RoomSpec
 
@@ -33,14 +34,14 @@ def test_keyframe_then_deltas_rebuild_the_rooms_state() -> None:
     r = room()
     seats = [r.admit(PlayerId(x), x, object(), 0.0) for x in "abc"]
     replica = Replica()
-    replica.apply(p.unpack_server(r.keyframe(0)))
+    replica.apply(envelope.unpack(r.keyframe(0)))
     for t in range(1, 120):
         for i, seat in enumerate(seats):
             r.push_inputs(seat, (p.Input(t, 1.0 if (t // 15 + i) % 2 else -1.0, 0.5, 0.3 * i, t % 7 == 0),))
         out = r.tick(t * 0.05, t)
         for data in (out.delta, out.events):
             if data is not None:
-                replica.apply(p.unpack_server(data))
+                replica.apply(envelope.unpack(data))
     snap = r.mode.snapshot()
     expected = {int(s): snap.players[s].tolist() for s in range(4) if snap.present[s]}
     assert replica.players == expected

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from elysium import config
-from gameserver.client import Replica
+from elysium.ws.replica import Replica
 from gameserver.redisio import FeedWriter
 from spectator.server import SpectatorServer
 from spectator.settings import SpectatorSettings

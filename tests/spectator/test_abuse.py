@@ -15,7 +15,7 @@ import redis.asyncio as aioredis
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
-from gameserver import wire
+from elysium.ws import frames
 from spectator import protocol as sp
 from spectator.client import SpectatorClient
 from tests.gameserver.rawclient import assert_bad_http_answered
@@ -54,27 +54,27 @@ async def raw_watch(port: int, path: str) -> tuple[asyncio.StreamReader, asyncio
     return reader, writer
 
 
-async def read_frames(reader: asyncio.StreamReader) -> list[wire.Message]:
+async def read_frames(reader: asyncio.StreamReader) -> list[frames.Message]:
     """Everything the relay sends until it closes the socket."""
     data = await asyncio.wait_for(reader.read(), 10)
-    return wire.FrameReader(1 << 24, expect_mask=False).feed(data)
+    return frames.FrameReader(1 << 24, expect_mask=False).feed(data)
 
 
 async def test_oversized_message_gets_too_large_and_1009(relay: Any, live_feed: Any) -> None:
     reader, writer = await raw_watch(relay.port, f"/v1/watch/{MATCH}")
-    writer.write(wire.frame_client(wire.OP_BINARY, b"x" * 5000, os.urandom(4)))
-    frames = await read_frames(reader)
-    errors = [sp.unpack(f.data) for f in frames if f.opcode == wire.OP_BINARY and sp.unpack(f.data)["t"] == "error"]
+    writer.write(frames.frame_client(frames.OP_BINARY, b"x" * 5000, os.urandom(4)))
+    got = await read_frames(reader)
+    errors = [sp.unpack(f.data) for f in got if f.opcode == frames.OP_BINARY and sp.unpack(f.data)["t"] == "error"]
     assert errors and errors[-1]["code"] == "too_large"
-    assert frames[-1].opcode == wire.OP_CLOSE and struct.unpack("!H", frames[-1].data[:2])[0] == 1009
+    assert got[-1].opcode == frames.OP_CLOSE and struct.unpack("!H", got[-1].data[:2])[0] == 1009
     writer.close()
 
 
 async def test_broken_framing_closes_with_protocol_error(relay: Any, live_feed: Any) -> None:
     reader, writer = await raw_watch(relay.port, f"/v1/watch/{MATCH}")
     writer.write(b"\xff\xfe garbage that is not a websocket frame")
-    frames = await read_frames(reader)
-    assert frames[-1].opcode == wire.OP_CLOSE and struct.unpack("!H", frames[-1].data[:2])[0] == 1002
+    got = await read_frames(reader)
+    assert got[-1].opcode == frames.OP_CLOSE and struct.unpack("!H", got[-1].data[:2])[0] == 1002
     writer.close()
 
 

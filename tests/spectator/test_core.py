@@ -12,7 +12,7 @@ import pytest
 
 from elysium import config
 from elysium.config import ConfigError
-from gameserver import wire
+from elysium.ws import frames
 from spectator import protocol as sp
 from spectator.connection import OPEN
 from spectator.feed import END, ENDED, GAP, Entry, FeedBuffer, FeedDecoder, marker
@@ -88,10 +88,10 @@ def test_decoder_frames_once_and_puts_results_in_the_end_notice() -> None:
     decoder = FeedDecoder("duel")
     events = msgpack.packb({"t": "events", "n": 9, "e": [{"k": "end", "reason": "score", "results": [{"seat": 0}]}]})
     e = decoder.decode(b"1000-0", {b"k": b"e", b"n": b"9", b"b": events})
-    assert e is not None and e.framed == wire.frame_binary(events) and not e.start
+    assert e is not None and e.framed == frames.frame_binary(events) and not e.start
     final = decoder.decode(b"1000-1", {b"k": b"end", b"n": b"9", b"b": b"\x81\xa1t\xa8keyframe"})
     assert final is not None and final.start and final.kind == END and final.terminal
-    reader = wire.FrameReader(1 << 20, expect_mask=False)
+    reader = frames.FrameReader(1 << 20, expect_mask=False)
     first, notice = reader.feed(final.framed)
     assert first.data == b"\x81\xa1t\xa8keyframe"
     assert sp.unpack(notice.data) == {"t": "end", "match": "duel", "n": 9, "reason": "score", "results": [{"seat": 0}]}

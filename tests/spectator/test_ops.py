@@ -63,10 +63,12 @@ async def test_probes_metrics_and_errors(relay: Any) -> None:
     assert "elysium_spectator_bytes_out" in text and "elysium_spectator_matches_relayed" in text
     status, ctype, body = await get(relay, "/nowhere")
     assert status == 404 and ctype == "application/problem+json" and body["type"] == "urn:elysium:problem:not-found"
+    assert body["code"] == "not-found" and body["status"] == 404 and body["instance"] == "/nowhere"
     for query in ("limit=0", "limit=x", "limit=5000", "page=2"):
         status, ctype, body = await get(relay, f"/v1/matches?{query}")
         assert status == 400 and ctype == "application/problem+json", query
         assert body["type"] == "urn:elysium:problem:bad-request" and body["status"] == 400
+        assert body["code"] == "bad-request" and body["title"] == "Bad Request" and body["instance"] == "/v1/matches"
 
 
 async def test_listing_counts_viewers_across_relays(relay: Any, relay_factory: Any, redis_url: str) -> None:
@@ -131,7 +133,9 @@ async def test_draining_relay_refuses_upgrades(relay_factory: Any, redis_url: st
         await connect(watch_url(relay, MATCH))
         raise AssertionError("a draining relay accepted a watcher")
     except InvalidStatus as exc:
-        assert exc.response.status_code == 503
+        assert exc.response.status_code == 503 and exc.response.headers["Content-Type"] == "application/problem+json"
+        refusal = json.loads(exc.response.body)
+        assert refusal["code"] == "service-unavailable" and refusal["detail"] == "relay is draining"
     relay.draining = False
     await watcher.close()
     await client.aclose()
@@ -174,7 +178,8 @@ async def test_redis_going_away_ends_streams_and_the_relay_recovers(relay_factor
         msg = await refused.recv()
         assert msg["t"] == "error" and msg["code"] == "internal"
         status, ctype, body = await get(relay, "/v1/matches")
-        assert status == 503 and body["type"] == "urn:elysium:problem:redis-unavailable"
+        assert status == 503 and ctype == "application/problem+json"
+        assert body["type"] == "urn:elysium:problem:redis-unavailable" and body["code"] == "redis-unavailable"
         # Redis comes back (empty, as after a restart): the relay serves again without a restart.
         redis_child = procs.start_redis(port=port)
         client, synthetic = await start_feed(redis_child.url)

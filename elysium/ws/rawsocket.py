@@ -6,9 +6,13 @@ websockets or aiohttp connection cannot take without its own reader task, queues
 per-message framing. :class:`RawSocket` is what both need around that: it reads the HTTP
 head (bounded), answers plain requests through the subclass, runs the websockets
 library's sans-I/O handshake on the websocket path, parses masked client frames with hard
-limits (:mod:`gameserver.wire`), answers pings and close frames, and counts protocol
+limits (:mod:`elysium.ws.frames`), answers pings and close frames, and counts protocol
 violations, closing a connection after repeated abuse. A subclass says what its binary
 messages mean and what its owner does on each step.
+
+Every refusal at the HTTP level (a malformed or oversized request, a wrong method, a plain
+request to the websocket path, a refused handshake) is ``application/problem+json``
+(:class:`elysium.problem.Problem`).
 """
 
 from __future__ import annotations
@@ -16,12 +20,14 @@ from __future__ import annotations
 import asyncio
 import socket
 import time
+from collections.abc import Mapping
 
 from websockets.http11 import Request
 from websockets.server import ServerProtocol
 
-from gameserver import wire
-from gameserver.protocol import RATE_LIMITED, TEXT_FRAME  # the watch protocol uses the same codes
+from elysium.problem import CONTENT_TYPE, TITLES, Problem
+from elysium.ws import frames
+from elysium.ws.envelope import RATE_LIMITED, TEXT_FRAME
 
 MAX_HEAD_BYTES = 8192
 
@@ -30,8 +36,9 @@ MAX_HEAD_BYTES = 8192
 # accept frames and writes.
 HTTP, UPGRADED, OPEN, CLOSING, CLOSED = 0, 1, 2, 3, 4
 
-_REASONS = {200: "OK", 400: "Bad Request", 404: "Not Found", 405: "Method Not Allowed",
-            431: "Request Header Fields Too Large", 500: "Internal Server Error", 503: "Service Unavailable"}
+_REASONS = {200: "OK", **TITLES}
+# The problem code of each status the websockets library refuses a handshake with.
+_HANDSHAKE_CODES = {400: "bad-request", 403: "forbidden", 405: "method-not-allowed", 426: "upgrade-required"}
 
 
 class RawSocket(asyncio.Protocol):
@@ -42,7 +49,7 @@ class RawSocket(asyncio.Protocol):
         self.transport: asyncio.Transport | None = None
         self.state = HTTP
         self.head = bytearray()
-        self.reader = wire.FrameReader(max_message_bytes)
+        self.reader = frames.FrameReader(max_message_bytes)
         self.timer: asyncio.TimerHandle | None = None  # the deadline for the first step (see first_deadline_s)
         self.strikes = 0.0
         self.struck_at = 0.0
@@ -68,11 +75,11 @@ class RawSocket(asyncio.Protocol):
         raise NotImplementedError
 
     def on_get(self, target: str) -> None:
-        """A plain GET (not the websocket path): answer it with :meth:`http_reply`."""
+        """A plain GET (not the websocket path): answer it with :meth:`http_reply` or :meth:`http_problem`."""
         raise NotImplementedError
 
     def refusal(self) -> str | None:
-        """Why a handshake is refused now (answered 503), or None to accept it."""
+        """Why a handshake is refused now (answered 503, ``service-unavailable``), or None to accept it."""
         return None
 
     def on_upgraded(self, target: str) -> None:
@@ -89,7 +96,7 @@ class RawSocket(asyncio.Protocol):
     def count_rejected(self, reason: str) -> None:
         """Count a rejected message in the owner's metrics."""
 
-    def on_frame_error(self, exc: wire.FrameError) -> None:
+    def on_frame_error(self, exc: frames.FrameError) -> None:
         """A framing error, just before the connection is closed with its close code."""
 
     def send_buffer_bytes(self) -> int:
@@ -113,7 +120,7 @@ class RawSocket(asyncio.Protocol):
         if self.state == OPEN or self.state == UPGRADED:
             try:
                 messages = self.reader.feed(data)
-            except wire.FrameError as exc:
+            except frames.FrameError as exc:
                 self.count_rejected(exc.reason.split(" ")[0])
                 self.on_frame_error(exc)
                 self.close(exc.close_code, exc.reason)
@@ -127,7 +134,8 @@ class RawSocket(asyncio.Protocol):
             end = self.head.find(b"\r\n\r\n")
             if end < 0:
                 if len(self.head) > MAX_HEAD_BYTES:
-                    self.http_reply(431, b"request head too large\n", "text/plain")
+                    self.http_problem(Problem(431, "headers-too-large",
+                                              detail=f"the request head is larger than {MAX_HEAD_BYTES} bytes"))
                 return
             head, rest = bytes(self.head[: end + 4]), bytes(self.head[end + 4:])
             self.head = bytearray()
@@ -148,27 +156,35 @@ class RawSocket(asyncio.Protocol):
     def _route(self, head: bytes, rest: bytes) -> None:
         line = head.split(b"\r\n", 1)[0].split(b" ")
         if len(line) != 3 or not line[2].startswith(b"HTTP/1."):
-            self.http_reply(400, b"bad request line\n", "text/plain")
+            self.http_problem(Problem(400, "bad-request", detail="the request line is not METHOD TARGET HTTP/1.x"))
             return
         method, target = line[0], line[1].decode("latin-1")
         if self.is_websocket_target(target):
             self._handshake(head, rest, target)
         elif method != b"GET":
-            self.http_reply(405, b'{"type":"urn:elysium:problem:method-not-allowed","title":"Method Not Allowed",'
-                                 b'"status":405,"detail":"only GET is served here"}', "application/problem+json")
+            self.http_problem(Problem(405, "method-not-allowed", detail="only GET is served here",
+                                      headers={"Allow": "GET"}), target)
         else:
             self.on_get(target)
 
-    def http_reply(self, status: int, body: bytes, content_type: str) -> None:
+    def http_reply(self, status: int, body: bytes, content_type: str,
+                   headers: Mapping[str, str] | None = None) -> None:
         """Answer a plain HTTP request and close (one request per connection)."""
         if self.transport is None or self.state != HTTP:
             return
+        extra = "".join(f"{name}: {value}\r\n" for name, value in (headers or {}).items())
         self.transport.write(
             f"HTTP/1.1 {status} {_REASONS.get(status, 'Error')}\r\nContent-Type: {content_type}\r\n"
-            f"Content-Length: {len(body)}\r\nCache-Control: no-store\r\nConnection: close\r\n\r\n".encode() + body
+            f"Content-Length: {len(body)}\r\nCache-Control: no-store\r\n{extra}Connection: close\r\n\r\n".encode()
+            + body
         )
         self.state = CLOSING
         self.transport.close()
+
+    def http_problem(self, problem: Problem, target: str = "") -> None:
+        """Answer a plain HTTP request with ``application/problem+json`` and close."""
+        instance = target.partition("?")[0][:128]
+        self.http_reply(problem.status, problem.encode(instance), CONTENT_TYPE, problem.headers)
 
     def _handshake(self, head: bytes, rest: bytes, target: str) -> None:
         assert self.transport is not None
@@ -177,32 +193,38 @@ class RawSocket(asyncio.Protocol):
         events = proto.events_received()
         request = events[0] if events and isinstance(events[0], Request) else None
         if request is None:
-            self.http_reply(400, b"bad websocket handshake\n", "text/plain")
+            self.http_problem(Problem(400, "bad-request", detail="not a valid websocket handshake request"), target)
             return
         refusal = self.refusal()
-        response = proto.reject(503, refusal + "\n") if refusal else proto.accept(request)
+        if refusal:
+            self.http_problem(Problem(503, "service-unavailable", detail=refusal), target)
+            return
+        response = proto.accept(request)
+        if response.status_code != 101:
+            status = response.status_code if response.status_code in _HANDSHAKE_CODES else 400
+            reason = str(proto.handshake_exc or "the websocket handshake failed")[:200]
+            headers = {name: response.headers[name] for name in ("Upgrade", "Allow") if name in response.headers}
+            self.http_problem(Problem(status, _HANDSHAKE_CODES[status], detail=f"this path takes a websocket: {reason}",
+                                      headers=headers), target)
+            return
         proto.send_response(response)
         for chunk in proto.data_to_send():
             self.transport.write(chunk)
-        if response.status_code != 101:
-            self.state = CLOSING
-            self.transport.close()
-            return
         self.on_upgraded(target)
         if rest:
             self.data_received(rest)
 
     # --- frames and abuse ---------------------------------------------------------------------
 
-    def _dispatch(self, message: wire.Message) -> None:
+    def _dispatch(self, message: frames.Message) -> None:
         op = message.opcode
-        if op == wire.OP_BINARY:
+        if op == frames.OP_BINARY:
             self.on_binary(message.data)
-        elif op == wire.OP_PING:
-            self.write(wire.frame_control(wire.OP_PONG, message.data))
-        elif op == wire.OP_CLOSE:
-            self.close(wire.CLOSE_NORMAL, "")
-        elif op == wire.OP_TEXT:
+        elif op == frames.OP_PING:
+            self.write(frames.frame_control(frames.OP_PONG, message.data))
+        elif op == frames.OP_CLOSE:
+            self.close(frames.CLOSE_NORMAL, "")
+        elif op == frames.OP_TEXT:
             self.violation(TEXT_FRAME, "the protocol uses binary frames only")
 
     def take_tokens(self, cost: int, now: float | None = None) -> bool:
@@ -230,7 +252,7 @@ class RawSocket(asyncio.Protocol):
             self.count_rejected(code)
         if self.strikes > self.abuse_limit:
             self.send(self.error_frame(code, "too many protocol errors; closing"))
-            self.close(wire.CLOSE_POLICY, "too many protocol errors")
+            self.close(frames.CLOSE_POLICY, "too many protocol errors")
             return
         if now - self.last_error_at >= 0.2 or code != RATE_LIMITED:
             self.last_error_at = now
@@ -249,12 +271,12 @@ class RawSocket(asyncio.Protocol):
 
     def send(self, payload: bytes) -> None:
         """Frame and send one message."""
-        self.write(wire.frame_binary(payload))
+        self.write(frames.frame_binary(payload))
 
     def close(self, code: int, reason: str) -> None:
         if not self.open or self.transport is None:
             return
-        self.transport.write(wire.frame_close(code, reason))
+        self.transport.write(frames.frame_close(code, reason))
         self.state = CLOSING
         self.transport.close()
 

@@ -1,0 +1,42 @@
+"""The client half of game protocol v1, as every game client speaks it. No I/O here.
+
+What a player sends besides the shared ``ping`` and ``leave`` (:mod:`elysium.ws.envelope`):
+``join`` and ``input``, and the game's own error codes a client acts on. The game server
+decodes these messages (``gameserver.protocol``); its reference client, its bots, the load
+tester and the tests encode them here. ``docs/protocol.md`` is the reference.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, Final
+
+from elysium.ws.envelope import PROTOCOL_VERSION, pack
+
+PLAY_PATH: Final = "/v1/play"
+
+# Stable error codes of the game protocol, beside the shared ones.
+NOT_JOINED: Final = "not_joined"
+ALREADY_JOINED: Final = "already_joined"
+TOKEN_REJECTED: Final = "token_rejected"
+TOKEN_REUSED: Final = "token_reused"
+WRONG_SERVER: Final = "wrong_server"
+ROOM_FULL: Final = "room_full"
+ROOM_CLOSED: Final = "room_closed"
+NOT_IN_ROSTER: Final = "not_in_roster"
+RESUME_REJECTED: Final = "resume_rejected"
+
+InputRow = tuple[int, float, float, float, bool]  # seq, move_x, move_y, aim, fire
+
+
+def encode_join(token: str | None = None, resume: str | None = None) -> bytes:
+    msg: dict[str, Any] = {"t": "join", "v": PROTOCOL_VERSION}
+    if token is not None:
+        msg["token"] = token
+    if resume is not None:
+        msg["resume"] = resume
+    return pack(msg)
+
+
+def encode_inputs(inputs: Sequence[InputRow]) -> bytes:
+    return pack({"t": "input", "i": [[seq, mx, my, aim, fire] for seq, mx, my, aim, fire in inputs]})
