@@ -33,7 +33,7 @@ async def until(predicate: Callable[[], T | Awaitable[T]], timeout_s: float = 10
         if inspect.isawaitable(value):
             value = await value
         if value:
-            return value  # type: ignore[return-value]
+            return value
         if time.monotonic() > deadline:
             raise AssertionError(f"{what} did not hold within {timeout_s} s")
         await asyncio.sleep(interval_s)
