@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ast
 import json
 from pathlib import Path
 
@@ -11,25 +10,6 @@ import pytest
 from commerce import audit, catalog, ledger, pricing, rules
 from commerce.validation import Field, Invalid, check
 from elysium.results import MatchResult, PlayerRow
-
-CORES = ("ledger", "catalog", "pricing", "rules", "audit", "validation")
-EDGE = {"asyncio", "aiohttp", "pymongo", "redis", "websockets", "bson", "motor", "socket", "argon2"}
-
-
-@pytest.mark.parametrize("name", CORES)
-def test_core_modules_import_nothing_from_the_edge(name: str) -> None:
-    tree = ast.parse((Path(catalog.__file__).parent / f"{name}.py").read_text())
-    imported = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            imported |= {a.name.split(".")[0] for a in node.names}
-        elif isinstance(node, ast.ImportFrom) and node.module:
-            imported.add(node.module.split(".")[0])
-            if node.module == "commerce":
-                imported |= {f"commerce.{a.name}" for a in node.names}
-    assert not imported & EDGE, imported & EDGE
-    assert not {i for i in imported if i.startswith("commerce.")} - {f"commerce.{c}" for c in CORES}
-
 
 def test_apply_refuses_negative_and_overflowing_balances() -> None:
     acct = ledger.AccountId("a")

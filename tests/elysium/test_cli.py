@@ -14,6 +14,7 @@ import aiohttp
 
 from elysium import tokens
 from gameserver.client import GameClient
+from tests.waiting import wait_until
 
 
 def run(*args: str, env: dict[str, str] | None = None, timeout: float = 60) -> subprocess.CompletedProcess[str]:
@@ -96,10 +97,12 @@ async def test_up_runs_the_stack_with_bots_and_ctrl_c_leaves_no_process(tmp_path
         await client.close()
         proc.send_signal(signal.SIGINT)
         assert proc.wait(timeout=60) == 0
-        time.sleep(0.5)
-        alive = [pid for pid in children if Path(f"/proc/{pid}").exists()
-                 and "zombie" not in (Path(f"/proc/{pid}/status").read_text().lower())]
-        assert alive == []
+
+        def alive() -> list[int]:
+            return [pid for pid in children if Path(f"/proc/{pid}").exists()
+                    and "zombie" not in (Path(f"/proc/{pid}/status").read_text().lower())]
+
+        wait_until(lambda: not alive(), what="every child of elysium up exiting")
     finally:
         if proc.poll() is None:
             proc.kill()

@@ -13,6 +13,7 @@ from gameserver.client import GameClient
 from gameserver.server import GameServer
 from tests.gameserver.conftest import url
 from tests.gameserver.rawclient import RawClient
+from tests.waiting import until
 
 
 async def joined(server: GameServer, mint: Any, player: str = "p1", match: str = "m1") -> RawClient:
@@ -45,8 +46,7 @@ async def test_malformed_msgpack_unknown_type_and_bad_values_get_error_frames(ga
     room = game_server.rooms["m1"]
     assert room.by_player["p1"].last_enqueued == -1  # nothing was applied
     c.send(play.encode_inputs([p.Input(1, 0.5, 0.0, 0.0, False)]))  # a good input still works
-    await asyncio.sleep(0.05)
-    assert room.by_player["p1"].last_enqueued == 1
+    await until(lambda: room.by_player["p1"].last_enqueued == 1, what="the good input applied")
     c.close()
     await still_serves(game_server, mint)
 
@@ -91,7 +91,8 @@ async def test_input_flood_is_rate_limited(server_factory: Any, mint: Any, clean
         c.send(play.encode_inputs([p.Input(seq, 0.0, 0.0, 0.0, False)]))
     err = await c.recv_msg("error")
     assert err["code"] == p.RATE_LIMITED
-    await asyncio.sleep(0.1)
+    rejected = server.metrics.rejected_inputs.labels("rate")._value
+    await until(lambda: rejected.get() >= 70, what="the flood read and refused")
     seat = server.rooms["m1"].by_player["p1"]
     assert seat.last_enqueued <= 25  # at most the burst got through
     assert server.metrics.rejected_inputs.labels("rate")._value.get() >= 70
@@ -176,14 +177,15 @@ async def test_a_client_that_does_not_read_is_skipped_then_gets_a_keyframe(
     sleeper = await RawClient.open(server.port, rcvbuf=4096)
     sleeper.send(play.encode_join(token=mint("sleeper", "slow", seats=2)))
     sleeper.pause_reading()
-    await asyncio.sleep(0.1)
+    await until(lambda: "slow" in server.rooms and "sleeper" in server.rooms["slow"].by_player,
+                what="the sleeper seated")
     for i in range(900):  # ask for far more pongs than it reads: its buffers fill up
         sleeper.send(envelope.encode_ping(i, 2**62))
     dropped = server.metrics.frames_dropped._value
     # Every tick carries traffic: the reader keeps moving back and forth.
     for seq in range(1, 400):
         await reader.send_input(1.0 if seq % 40 < 20 else -1.0, 0.0, 0.0, False)
-        await asyncio.sleep(0.02)
+        await asyncio.sleep(0.02)  # paces the reader's inputs, about one a tick
         if dropped.get() > 5:
             break
     assert dropped.get() > 5
@@ -210,7 +212,8 @@ async def test_a_client_far_behind_is_closed(server_factory: Any, mint: Any, cle
     sleeper = await RawClient.open(server.port, rcvbuf=4096)
     sleeper.send(play.encode_join(token=mint("sleeper", "slow", seats=2)))
     sleeper.pause_reading()
-    await asyncio.sleep(0.1)
+    await until(lambda: "slow" in server.rooms and "sleeper" in server.rooms["slow"].by_player,
+                what="the sleeper seated")
     for i in range(900):
         sleeper.send(envelope.encode_ping(i, 2**62))
     mover = GameClient(url(server))
@@ -218,18 +221,14 @@ async def test_a_client_far_behind_is_closed(server_factory: Any, mint: Any, cle
     closed = server.metrics.slow_closed._value
     for seq in range(400):
         await mover.send_input(1.0 if seq % 40 < 20 else -1.0, 0.0, 0.0, False)
-        await asyncio.sleep(0.02)
+        await asyncio.sleep(0.02)  # paces the mover's inputs, about one a tick
         if closed.get():
             break
     assert closed.get() == 1
     # The dropped player's seat is held for reconnection (once the aborted transport reports
     # its loss, a loop turn or two later); the mover goes on playing.
     seat = server.rooms["slow"].by_player["sleeper"]
-    for _ in range(100):
-        if seat.dropped_at is not None:
-            break
-        await asyncio.sleep(0.01)
-    assert seat.dropped_at is not None
+    await until(lambda: seat.dropped_at is not None, 5.0, what="the sleeper's seat held")
     assert (await mover.expect("delta"))["t"] == "delta"
     sleeper.close()
     await mover.close()

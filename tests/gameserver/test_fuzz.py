@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import logging
 import os
 import socket
 import threading
-import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
@@ -21,6 +22,7 @@ from elysium.ws import envelope, frames, play
 from gameserver import protocol as p
 from gameserver.server import GameServer
 from tests.gameserver.conftest import make_settings
+from tests.waiting import wait_until
 
 VALID = [
     play.encode_inputs([p.Input(1, 0.5, -0.5, 1.0, True)]),
@@ -75,10 +77,37 @@ def test_frame_reader_never_fails_other_than_by_frame_error(data: bytes, chunk: 
         assert exc.close_code in (frames.CLOSE_PROTOCOL_ERROR, frames.CLOSE_TOO_BIG)
 
 
+class LoopErrors(logging.Handler):
+    """What reached the server's event loop unhandled, and what the server logged as an error."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.ERROR)
+        self.found: list[str] = []
+
+    def on_loop_exception(self, loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+        self.found.append(f"loop: {context.get('message')}: {context.get('exception')!r}")
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.found.append(f"log {record.name}: {record.getMessage()} {record.exc_info and record.exc_info[1]!r}")
+
+
+@dataclass
+class Fuzzed:
+    server: GameServer
+    errors: LoopErrors
+
+
 @pytest.fixture
-def threaded_server(redis_url: str, keys_dir: Any) -> Iterator[GameServer]:
-    """A real server on its own event loop thread, so a synchronous hypothesis test can drive it."""
+def threaded_server(redis_url: str, keys_dir: Any) -> Iterator[Fuzzed]:
+    """A real server on its own event loop thread, so a synchronous hypothesis test can drive it.
+
+    Any exception that reaches the loop, and any error the server logs, fails the test.
+    """
+    errors = LoopErrors()
     loop = asyncio.new_event_loop()
+    loop.set_exception_handler(errors.on_loop_exception)
+    for name in ("gameserver", "elysium", "asyncio"):
+        logging.getLogger(name).addHandler(errors)
     thread = threading.Thread(target=loop.run_forever, daemon=True)
     thread.start()
 
@@ -87,25 +116,38 @@ def threaded_server(redis_url: str, keys_dir: Any) -> Iterator[GameServer]:
         await server.start()
         return server
 
-    server = asyncio.run_coroutine_threadsafe(start(), loop).result(10)
-    yield server
-    asyncio.run_coroutine_threadsafe(server.stop(), loop).result(10)
-    loop.call_soon_threadsafe(loop.stop)
-    thread.join(5)
-    loop.close()
+    try:
+        server = asyncio.run_coroutine_threadsafe(start(), loop).result(10)
+        yield Fuzzed(server, errors)
+        asyncio.run_coroutine_threadsafe(server.stop(), loop).result(10)
+    finally:
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(5)
+        loop.close()
+        for name in ("gameserver", "elysium", "asyncio"):
+            logging.getLogger(name).removeHandler(errors)
+    assert errors.found == [], errors.found
 
 
 class BlockingPlayer:
-    def __init__(self, port: int, token: str) -> None:
+    def __init__(self, port: int, token: str, *, wait_welcome: bool = False) -> None:
         self.sock = socket.create_connection(("127.0.0.1", port), timeout=5)
+        self.frames = frames.FrameReader(1 << 24, expect_mask=False)
+        self.pending: list[frames.Message] = []
         key = base64.b64encode(os.urandom(16)).decode()
         self.sock.sendall(f"GET /v1/play HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
                           f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n".encode())
         head = b""
         while b"\r\n\r\n" not in head:
             head += self.sock.recv(4096)
+        head, rest = head.split(b"\r\n\r\n", 1)
         assert head.startswith(b"HTTP/1.1 101")
+        self.pending.extend(self.frames.feed(rest))
         self.send(play.encode_join(token=token))
+        if wait_welcome:
+            while (msg := self.recv_msg()) is not None and msg["t"] != "welcome":
+                pass
+            assert msg is not None, "closed before the welcome"
 
     def send(self, payload: bytes) -> bool:
         try:
@@ -114,8 +156,91 @@ class BlockingPlayer:
         except OSError:
             return False
 
+    def recv(self) -> frames.Message | None:
+        """The next frame, or None when the connection ended without one (EOF or reset)."""
+        while not self.pending:
+            try:
+                data = self.sock.recv(65536)
+            except (ConnectionResetError, BrokenPipeError):
+                return None
+            if not data:
+                return None
+            self.pending.extend(self.frames.feed(data))
+        return self.pending.pop(0)
+
+    def recv_msg(self) -> dict[str, Any] | None:
+        """The next server message; None when the connection ended (a close frame included)."""
+        while (frame := self.recv()) is not None:
+            if frame.opcode == frames.OP_CLOSE:
+                return None
+            if frame.opcode == frames.OP_BINARY:
+                return p.unpack_server(frame.data)
+        return None
+
+    def ends_cleanly(self, ping_id: int) -> str:
+        """After whatever was sent: the server still answers a ping, or it closed with a close frame.
+
+        An exception in the server's message handler aborts the transport: no close frame, no pong.
+        """
+        self.send(envelope.encode_ping(ping_id, 1))
+        while (frame := self.recv()) is not None:
+            if frame.opcode == frames.OP_CLOSE:
+                return f"closed {int.from_bytes(frame.data[:2], 'big')}"
+            if frame.opcode == frames.OP_BINARY:
+                msg = p.unpack_server(frame.data)
+                if msg["t"] == "pong" and msg["id"] == ping_id:
+                    return "answered"
+                if msg["t"] == "error" and msg["code"] == p.RATE_LIMITED:
+                    return "rate limited"
+        raise AssertionError("the connection ended without a close frame: the server dropped it")
+
     def close(self) -> None:
         self.sock.close()
+
+
+class Honest:
+    """A player that stays in the room and reads every delta on its own thread."""
+
+    def __init__(self, port: int, token: str) -> None:
+        self.player = BlockingPlayer(port, token, wait_welcome=True)
+        self.player.sock.settimeout(None)
+        self.deltas = 0
+        self.ended = False
+        self.thread = threading.Thread(target=self._read, daemon=True)
+        self.thread.start()
+
+    def _read(self) -> None:
+        try:
+            while (msg := self.player.recv_msg()) is not None:
+                if msg["t"] == "delta":
+                    self.deltas += 1
+        except OSError:
+            pass
+        self.ended = True
+
+    def keeps_receiving(self, more: int = 3) -> None:
+        seen = self.deltas
+        wait_until(lambda: self.deltas >= seen + more or self.ended, 5.0, what=f"{more} more deltas")
+        assert not self.ended, "the honest player was dropped"
+
+    def close(self) -> None:
+        self.player.close()
+        self.thread.join(5)
+
+
+ROOM = {"seats": 100, "min_players": 1, "time_limit_s": 3600, "score_limit": 1000}
+
+
+@pytest.fixture
+def honest(threaded_server: Fuzzed, join_signer: Any) -> Iterator[Honest]:
+    from gameserver import devtokens
+
+    token = devtokens.mint_join(join_signer, match_id="fuzz", player_id="honest", server_id="test-gs-1",
+                                room=devtokens.room_claim(**ROOM))
+    player = Honest(threaded_server.server.port, token)
+    player.keeps_receiving()
+    yield player
+    player.close()
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -125,47 +250,42 @@ class BlockingPlayer:
     st.tuples(st.sampled_from(VALID[:2]), st.lists(st.tuples(st.integers(0, 60), st.integers(0, 255)),
                                                    min_size=1, max_size=3)).map(lambda t: mutate(*t)),
 ), min_size=1, max_size=12))
-def test_random_and_mutated_frames_through_a_live_connection(threaded_server: GameServer, join_signer: Any,
-                                                             payloads: list[bytes]) -> None:
-    """Fuzzed messages from a joined player: errors or a close, never a crash; the room ticks on."""
+def test_random_and_mutated_frames_through_a_live_connection(threaded_server: Fuzzed, honest: Honest,
+                                                             join_signer: Any, payloads: list[bytes]) -> None:
+    """Fuzzed messages from a joined player get errors or a clean close; the honest player plays on."""
     from gameserver import devtokens
 
-    room = devtokens.room_claim(seats=100, min_players=1)
     token = devtokens.mint_join(join_signer, match_id="fuzz", player_id=f"f{os.urandom(4).hex()}",
-                                server_id="test-gs-1", room=room)
-    player = BlockingPlayer(threaded_server.port, token)
+                                server_id="test-gs-1", room=devtokens.room_claim(**ROOM))
+    player = BlockingPlayer(threaded_server.server.port, token, wait_welcome=True)
     try:
         for payload in payloads:
             if not player.send(payload):
                 break
+        player.ends_cleanly(ping_id=7)
     finally:
         player.close()
-    assert threaded_server._tasks[0].done() is False  # the scheduler is alive
+    assert threaded_server.errors.found == []
+    honest.keeps_receiving()
 
 
-def test_the_room_survives_the_fuzzing(threaded_server: GameServer, join_signer: Any) -> None:
+def test_the_room_survives_the_fuzzing(threaded_server: Fuzzed, honest: Honest, join_signer: Any) -> None:
     from gameserver import devtokens
 
-    room = devtokens.room_claim(seats=100, min_players=1)
-    # An honest player stays for the whole test, so the room has someone in it throughout
-    # (a room everyone left ends by itself).
-    anchor = BlockingPlayer(threaded_server.port, devtokens.mint_join(
-        join_signer, match_id="survivors", player_id="anchor", server_id="test-gs-1", room=room))
-    time.sleep(0.2)
     for i in range(30):
-        token = devtokens.mint_join(join_signer, match_id="survivors", player_id=f"g{i}", server_id="test-gs-1",
-                                    room=room)
-        player = BlockingPlayer(threaded_server.port, token)
+        token = devtokens.mint_join(join_signer, match_id="fuzz", player_id=f"g{i}", server_id="test-gs-1",
+                                    room=devtokens.room_claim(**ROOM))
+        player = BlockingPlayer(threaded_server.server.port, token, wait_welcome=True)
         for payload in (b"\xc1", msgpack.packb({"t": "input", "i": [[1, 9, 9, 9, 9]]}), bytes(range(40))):
             player.send(payload)
         player.sock.sendall(bytes(range(256)))  # not even a frame
+        assert player.ends_cleanly(ping_id=i) == f"closed {frames.CLOSE_PROTOCOL_ERROR}"
         player.close()
-    time.sleep(0.3)
-    tick = threaded_server.rooms["survivors"].tick_number
-    time.sleep(0.3)
-    assert threaded_server.rooms["survivors"].tick_number > tick
-    assert threaded_server._tasks[0].done() is False
-    anchor.close()
+        if i % 10 == 0:
+            honest.keeps_receiving()
+    honest.keeps_receiving()
+    assert threaded_server.server._tasks[0].done() is False  # the scheduler is alive
+    assert threaded_server.errors.found == []
 
 
 @settings(max_examples=400, deadline=None)

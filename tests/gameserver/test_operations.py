@@ -21,6 +21,7 @@ from gameserver.client import GameClient
 from gameserver.server import GameServer
 from tests.gameserver.conftest import SERVER_ID, url
 from tests.gameserver.rawclient import assert_bad_http_answered, http_exchange, problem_of
+from tests.waiting import until
 
 
 async def get(port: int, path: str) -> tuple[int, str]:
@@ -57,39 +58,47 @@ async def test_heartbeat_describes_the_server_and_vanishes_when_it_dies(server_f
     server = await server_factory(max_players=100, region="eu")
     client = aioredis.from_url(redis_url)
     try:
-        raw = None
-        for _ in range(50):
-            raw = await client.get(keys.server(SERVER_ID))
-            if raw:
-                break
-            await asyncio.sleep(0.05)
+        raw = await until(lambda: client.get(keys.server(SERVER_ID)), what="the first heartbeat")
         info = json.loads(raw)
         assert info["id"] == SERVER_ID and info["region"] == "eu" and info["seats_free"] == 100
         assert info["address"] == url(server) and info["draining"] is False
         assert await client.zscore(keys.SERVERS_LIVE, SERVER_ID) is not None
         c = GameClient(url(server))
         await c.join(mint("p1", seats=10))
-        await asyncio.sleep(0.6)
-        info = json.loads(await client.get(keys.server(SERVER_ID)))
+
+        async def described() -> dict[str, Any] | None:
+            info = json.loads(await client.get(keys.server(SERVER_ID)))
+            return info if info["seats_free"] == 90 else None
+
+        info = await until(described, what="a heartbeat counting the room")
         assert info["seats_free"] == 90 and info["rooms"] == 1 and info["players"] == 1
         await c.close()
         # A crashed server stops beating; its entry expires on its own (ttl 2 s in tests).
         for task in server._tasks:
             task.cancel()
-        await asyncio.sleep(2.3)
-        assert await client.get(keys.server(SERVER_ID)) is None
+        assert await client.get(keys.server(SERVER_ID)) is not None
+
+        async def gone() -> bool:
+            return await client.get(keys.server(SERVER_ID)) is None
+
+        await until(gone, 5.0, what="the registry entry expiring")
     finally:
         await client.aclose()
 
 
-async def test_sigterm_drains_running_matches_then_exits_zero(redis_url: str, keys_dir: Path,
-                                                              join_signer: Any) -> None:
+async def test_sigterm_drains_running_matches_then_exits_zero(redis_url: str, keys_dir: Path, join_signer: Any,
+                                                              tmp_path: Path) -> None:
+    # The drain deadline leaves room for every check made while draining, even on a loaded
+    # machine: a deadline shorter than those checks ended the match before they ran.
+    drain_s = 6.0
     port = procs.free_port()
     env = {**os.environ, "ELYSIUM_REDIS_URL": redis_url, "ELYSIUM_JOIN_PUBLIC_KEY_FILE": str(keys_dir / "join.pub"),
-           "ELYSIUM_SERVER_ID": "drain-1", "ELYSIUM_DRAIN_TIMEOUT_S": "1.5", "ELYSIUM_HEARTBEAT_S": "0.2",
+           "ELYSIUM_SERVER_ID": "drain-1", "ELYSIUM_DRAIN_TIMEOUT_S": str(drain_s), "ELYSIUM_HEARTBEAT_S": "0.2",
            "ELYSIUM_HEARTBEAT_TTL_S": "2"}
+    # Output goes to a file: a pipe nobody reads fills up and blocks the server.
+    log = (tmp_path / "gameserver.log").open("w+")
     proc = subprocess.Popen([sys.executable, "-m", "elysium", "gameserver", "--port", str(port)], env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                            stdout=log, stderr=subprocess.STDOUT)
     client = aioredis.from_url(redis_url)
     try:
         procs.wait_for_port("127.0.0.1", port, 20, proc)
@@ -104,24 +113,28 @@ async def test_sigterm_drains_running_matches_then_exits_zero(redis_url: str, ke
         await b.join(token("b", "running"))
         await a.expect("delta")
         proc.send_signal(signal.SIGTERM)
+        signalled = time.monotonic()
         # Draining: not ready, advertised as draining, no new matches, running match goes on.
-        for _ in range(50):
-            status, body = await get(port, "/readyz")
-            if status == 503:
-                break
-            await asyncio.sleep(0.05)
-        assert status == 503 and json.loads(body)["draining"] is True
-        info = json.loads(await client.get(keys.server("drain-1")))
+        status, body = await until(lambda: _not_ready(port), what="/readyz turning 503")
+        assert json.loads(body)["draining"] is True
+
+        async def advertised_draining() -> dict[str, Any] | None:
+            # /readyz turns first; the registry entry is rewritten by the beat that follows.
+            raw = await client.get(keys.server("drain-1"))
+            info = json.loads(raw) if raw else None
+            return info if info and info["draining"] else None
+
+        info = await until(advertised_draining, what="the registry entry saying draining")
         assert info["draining"] is True and info["seats_free"] == 0
         late = GameClient(ws)
         assert (await late.join(token("c", "new-match")))["code"] == "draining"
         delta = await a.expect("delta")
         assert delta["n"] > 0
+        assert time.monotonic() - signalled < drain_s, "the checks above ran past the drain deadline"
         # At the deadline the match is ended, results go out, then a shutdown frame.
         end = None
-        started = time.monotonic()
-        while a.shutdown is None and time.monotonic() - started < 10:
-            msg = await a.recv(timeout=5)
+        while a.shutdown is None and time.monotonic() - signalled < drain_s + 10:
+            msg = await a.recv(timeout=drain_s + 5)
             if msg["t"] == "events":
                 end = next((e for e in msg["e"] if e["k"] == "end"), end)
         assert end is not None and end["reason"] == "shutdown"
@@ -135,6 +148,14 @@ async def test_sigterm_drains_running_matches_then_exits_zero(redis_url: str, ke
             proc.kill()
         proc.wait()
         await client.aclose()
+        log.seek(0)
+        print(log.read())  # shown by pytest when the test fails
+        log.close()
+
+
+async def _not_ready(port: int) -> tuple[int, str] | None:
+    status, body = await get(port, "/readyz")
+    return (status, body) if status == 503 else None
 
 
 def test_a_bad_setting_stops_start_up_naming_the_variable(redis_url: str, keys_dir: Path) -> None:

@@ -15,6 +15,7 @@ from gameserver.client import GameClient
 from gameserver.redisio import ResultsWriter
 from gameserver.server import GameServer
 from tests.gameserver.conftest import make_settings, url
+from tests.waiting import until
 
 
 async def test_results_are_appended_once_per_match(redis_url: str) -> None:
@@ -45,7 +46,7 @@ async def test_a_match_runs_through_a_redis_outage_and_its_result_lands_after(ke
         assert a.result["reason"] == "time"
         last = a.replica.tick
         assert last - first["n"] >= 30
-        await asyncio.sleep(0.5)
+        await until(lambda: not server.redis_ok, what="the server noticing Redis is gone")
         assert server.results.pending  # held for retry
         assert server.feed.entries  # feed entries are kept, not lost
         readiness = server.http_get("/readyz")

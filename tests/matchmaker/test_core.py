@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import ast
 import dataclasses
 import random
-from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
@@ -133,20 +131,6 @@ def test_mode_definitions_are_validated() -> None:
     with pytest.raises(ModeError, match="defined twice"):
         parse_modes([{"name": "a"}, {"name": "a"}])
     assert parse_modes([{"name": "solo", "max_players": 8}])["solo"].max_players == 8
-
-
-def test_core_imports_nothing_from_the_edges() -> None:
-    edge = {"asyncio", "redis", "pymongo", "aiohttp", "websockets", "socket"}
-    for name in ("core.py", "modes.py", "skill.py"):
-        tree = ast.parse((Path(__file__).parents[2] / "matchmaker" / name).read_text())
-        for node in ast.walk(tree):
-            if isinstance(node, ast.Import):
-                roots = {a.name.split(".")[0] for a in node.names}
-            elif isinstance(node, ast.ImportFrom):
-                roots = {(node.module or "").split(".")[0]}
-            else:
-                continue
-            assert not roots & edge, f"{name} imports {roots & edge}"
 
 
 @settings(max_examples=60, deadline=None)

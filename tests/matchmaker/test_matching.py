@@ -19,6 +19,10 @@ from tests.matchmaker.conftest import fake_server, services
 REGIONS = {"local": 20}
 
 
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
 async def queue_players(mm: Any, auth: Any, players: list[str], mode: str = "arena",
                         regions: dict[str, float] | None = None) -> list[str]:
     ids = []
@@ -92,9 +96,9 @@ async def test_seats_come_back_when_players_never_arrive(mm_factory: Any, auth: 
     await queue_players(mm, auth, [f"p{i}" for i in range(8)])
     assert (await services(mm).matcher.run_pass()).matches == 1
     assert (await services(mm).matcher.run_pass()).matches == 0  # the server is promised out
-    await asyncio.sleep(1.1)
+    later = now_ms() + 1_100  # past the seat hold, on the matcher's clock
     await fake_server(rclient, "gs-a", seats_free=4)  # a fresh heartbeat: still no room was created
-    assert (await services(mm).matcher.run_pass()).matches == 1
+    assert (await services(mm).matcher.run_pass(now_ms=later)).matches == 1
 
 
 async def test_a_ticket_cancelled_while_its_match_forms_is_in_no_match(mm: Any, auth: Any,
@@ -118,29 +122,29 @@ async def test_a_ticket_cancelled_while_its_match_forms_is_in_no_match(mm: Any, 
 
 async def test_tickets_a_dead_replica_left_forming_are_queued_again(mm_factory: Any, auth: Any,
                                                                     rclient: aioredis.Redis) -> None:
-    mm = await mm_factory(forming_timeout_s=0.2)
+    mm = await mm_factory(forming_timeout_s=30.0)
     svc = services(mm)
     ids = await queue_players(mm, auth, ["a", "b"], mode="duel")
     prop = Proposal("duel", "local", tuple(ids), (("a", 0), ("b", 0)), 0.0, 0)
     assert await svc.queue.claim([("duel.dead", prop)]) == [True]  # ... and the replica dies here
     assert await rclient.zcard(keys.queue("duel")) == 0
-    await asyncio.sleep(0.3)
-    report = await svc.matcher.run_pass()  # no server: the tickets just go back to the queue
+    assert (await svc.matcher.run_pass()).requeued == 0  # not overdue yet
+    report = await svc.matcher.run_pass(now_ms=now_ms() + 30_100)  # no server: the tickets just go back
     assert report.requeued == 2
     assert await rclient.zcard(keys.queue("duel")) == 2 and await rclient.zcard(keys.FORMING) == 0
 
 
 async def test_tickets_expire_and_events_report_it(mm_factory: Any, auth: Any, rclient: aioredis.Redis,
                                                    player_token: Any) -> None:
-    mm = await mm_factory(ticket_ttl_s=1.0)
+    mm = await mm_factory(ticket_ttl_s=30.0)
     (ticket_id,) = await queue_players(mm, auth, ["slow"])
     url = f"/v1/tickets/{ticket_id}/events?access_token={player_token('slow')}"
     resp = await mm.get(url)
     assert resp.status == 200 and resp.headers["Content-Type"] == "text/event-stream"
     first = await _next_event(resp)
     assert first[0] == "queued"
-    await asyncio.sleep(1.05)
-    report = await services(mm).matcher.run_pass()
+    assert (await services(mm).matcher.run_pass()).expired == 0
+    report = await services(mm).matcher.run_pass(now_ms=now_ms() + 30_050)  # past the ticket ttl
     assert report.expired == 1
     event, data = await _next_event(resp)
     assert event == "expired" and data["reason"] == "expired"
@@ -178,8 +182,8 @@ async def test_a_room_that_appeared_releases_its_claim(mm: Any, auth: Any, rclie
     assert (await services(mm).matcher.run_pass()).matches == 1
     match_id = (await rclient.zrange(keys.seats("gs-a"), 0, -1))[0].decode()
     # The game server created the room and its next heartbeat counts it (4 seats used of 8).
-    await rclient.hset(shared_keys.match_info(match_id), "started_at_us", json.dumps(int(time.time() * 1e6)))
-    await asyncio.sleep(0.01)
+    created_us = int(time.time() * 1e6) - 2_000  # a heartbeat taken after the room was created
+    await rclient.hset(shared_keys.match_info(match_id), "started_at_us", json.dumps(created_us))
     await fake_server(rclient, "gs-a", seats_free=4)
     assert (await services(mm).matcher.run_pass()).matches == 1
 

@@ -14,6 +14,7 @@ import redis.asyncio as aioredis
 from matchmaker import keys
 from matchmaker.tickets import NewTicket, TicketQueue
 from tests.matchmaker.conftest import fake_server, services
+from tests.waiting import until
 
 
 def new_ticket(i: int, mode: str, *, created_ms: int, rng: random.Random, region: str = "local",
@@ -145,7 +146,10 @@ async def test_ten_thousand_tickets_leave_no_keys_behind(mm_factory: Any, rclien
             break
     assert total == 8500 // 4 and not await rclient.exists(keys.queue("arena"))
     assert await svc.parties.leave(code, "party-lead") == "disbanded"
-    await asyncio.sleep(1.2)  # retention, seat holds and the statistics window are over
-    async for _ in rclient.scan_iter(count=5000):  # visiting keys lets Redis drop the expired ones
-        pass
-    assert await rclient.dbsize() == start
+
+    async def back_to_start() -> bool:  # once retention, seat holds and the statistics window are over
+        async for _ in rclient.scan_iter(count=5000):  # visiting keys lets Redis drop the expired ones
+            pass
+        return bool(await rclient.dbsize() == start)
+
+    await until(back_to_start, 10.0, interval_s=0.2, what="every key the run made expiring")

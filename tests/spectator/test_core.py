@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import ast
 import time
-import pathlib
-from typing import Any
 
 import msgpack
 import pytest
@@ -261,19 +258,6 @@ def test_settings_validate_mode_delays() -> None:
 def test_every_setting_is_named_and_documented() -> None:
     for var in config.describe(SpectatorSettings):
         assert var.env.startswith("ELYSIUM_") and var.help
-
-
-def test_cores_import_no_io() -> None:
-    root = pathlib.Path(__file__).resolve().parents[2] / "spectator"
-    for name in ("feed.py", "protocol.py"):
-        tree = ast.parse((root / name).read_text())
-        imported: set[Any] = set()
-        for node in ast.walk(tree):
-            if isinstance(node, ast.Import):
-                imported |= {a.name.split(".")[0] for a in node.names}
-            elif isinstance(node, ast.ImportFrom) and node.module:
-                imported.add(node.module.split(".")[0])
-        assert not imported & {"asyncio", "redis", "websockets", "aiohttp", "socket"}, (name, imported)
 
 
 def test_live_channels_round_delays_up_and_bundle_only_above_the_minimum_delay() -> None:

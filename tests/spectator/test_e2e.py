@@ -22,6 +22,7 @@ from gameserver.client import GameClient
 from spectator.client import SpectatorClient
 from tests.spectator.conftest import record, state_of, watch_url
 from tests.gameserver.conftest import url
+from tests.waiting import until
 
 MATCH = "spec-duel"
 
@@ -100,7 +101,8 @@ async def test_spectators_see_what_players_saw(game_server: Any, relay: Any, rel
         s.ages = []  # type: ignore[attr-defined]
     watching = [asyncio.create_task(spectate(early, se)), asyncio.create_task(spectate(delayed, sd, note_age(sd))),
                 asyncio.create_task(spectate(competitive, sc, note_age(sc)))]
-    await asyncio.sleep(0.2)  # both spectators are in before the second player arrives
+    # The spectators are in before the second player arrives.
+    await until(lambda: early.hello and delayed.hello and competitive.hello, what="the spectators' hellos")
     await b.join(mint("bob", MATCH, **room))
     playing = [asyncio.create_task(play(a, pa, 1)), asyncio.create_task(play(b, pb, 2))]
     while not pa or max(pa) < 50:  # past the first keyframe (tick 40)

@@ -138,7 +138,7 @@ async def test_a_seek_into_a_live_competitive_match_stays_behind_the_minimum(rel
     for n in range(1, 41):
         feed.append("d", delta(n), tick=n)
         await feed.flush()
-        await asyncio.sleep(0.025)
+        await asyncio.sleep(0.025)  # paces the feed like a 40 Hz room
     while not ages or len(ages) < 41:
         await asyncio.sleep(0.05)
     watching.cancel()
