@@ -31,11 +31,13 @@ from elysium.feeds.model import (
     ListedMatch,
     MatchInfo,
     MatchList,
+    id_after,
     id_time,
 )
 from elysium.feeds.ports import FEED_BUFFER_MAX, FeedUnavailable, MatchFeedReader, MatchFeedWriter
 
 __all__ = [
     "DELTA", "END", "EVENTS", "FEED_BUFFER_MAX", "KEYFRAME", "KINDS", "BadFeedEntry", "FeedEntry", "FeedId",
-    "FeedKind", "FeedPage", "FeedUnavailable", "ListedMatch", "MatchFeedReader", "MatchFeedWriter", "MatchInfo", "MatchList", "id_time",
+    "FeedKind", "FeedPage", "FeedUnavailable", "ListedMatch", "MatchFeedReader", "MatchFeedWriter", "MatchInfo", "MatchList", "id_after",
+    "id_time",
 ]

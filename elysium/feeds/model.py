@@ -44,6 +44,12 @@ def id_order(entry_id: bytes) -> tuple[int, int]:
     return int(ms), int(seq or b"0")
 
 
+def id_after(entry_id: bytes) -> FeedId:
+    """The smallest id after ``entry_id``: reading before it reads ``entry_id`` too."""
+    ms, seq = id_order(entry_id)
+    return FeedId(b"%d-%d" % (ms, seq + 1))
+
+
 @dataclass(frozen=True, slots=True)
 class FeedEntry:
     id: FeedId

@@ -15,6 +15,7 @@ from elysium.feeds import (
     DELTA,
     END,
     FEED_BUFFER_MAX,
+    BadFeedEntry,
     KEYFRAME,
     FeedEntry,
     FeedKind,
@@ -211,6 +212,19 @@ async def test_malformed_entries_are_skipped_counted_and_read_past(redis_url: st
         assert newest is not None and newest.tick == 0
     finally:
         await client.aclose()
+
+
+@pytest.mark.parametrize("fields", [
+    {b"k": b"d", b"n": b"1"},  # no bytes
+    {b"k": b"zz", b"n": b"1", b"b": b"x"},  # unknown kind
+    {b"k": b"d", b"n": b"one", b"b": b"x"},  # bad tick
+])
+def test_the_entry_parser_refuses_malformed_entries(fields: dict[bytes, bytes]) -> None:
+    with pytest.raises(BadFeedEntry):
+        FeedEntry.parse(b"1-0", fields)
+    with pytest.raises(BadFeedEntry):
+        FeedEntry.parse(b"not-an-id", {b"k": b"d", b"n": b"1", b"b": b"x"})
+    assert FeedEntry.parse(b"1500-2", {b"k": b"d", b"n": b"1", b"b": b"x"}).at == 1.5
 
 
 def test_an_old_description_without_columns_or_map_parses_with_them_none() -> None:
