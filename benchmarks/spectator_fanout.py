@@ -7,7 +7,7 @@ What runs (on a two-core machine, pinned with taskset):
 * core 0: one relay process (``elysium spectator``), nothing else;
 * core 1: Redis, this script (it writes the synthetic feeds) and the load clients.
 
-The feeds are written exactly as the game server writes them (``gameserver.redisio.FeedWriter``:
+The feeds are written exactly as the game server writes them (``elysium.feeds.redis_feed.RedisFeedWriter``:
 one delta per tick at 20 Hz with ``ts`` = wall time in microseconds, a keyframe every 40
 ticks, an events message now and then), for ``--matches`` matches with ``--players`` each.
 The load clients are raw asyncio protocols (uvloop) in a separate process: they do the
@@ -182,16 +182,19 @@ async def write_feeds(redis_url: str, matches: int, players: int, stop: asyncio.
     the part of the measured lag that is not the relay's."""
     import redis.asyncio as aioredis
 
-    from gameserver.redisio import FeedWriter
+    from elysium.feeds import MatchInfo
+    from elysium.feeds.redis_feed import RedisFeedWriter
+    from gameserver.modes.arena import Arena
 
     client = aioredis.from_url(redis_url)
-    writer = FeedWriter(client, maxlen=50_000, retention_s=600)
+    writer = RedisFeedWriter(client, maxlen=50_000, retention_s=600)
     rng = random.Random(1)
     ids = [f"bench-{m}" for m in range(matches)]
     for match_id in ids:
-        writer.describe(match_id, {"match_id": match_id, "mode": "arena", "server_id": "bench", "state": "running",
-                                   "tick": 0, "tick_hz": 20, "players": [], "started_at_us": time.time_ns() // 1000,
-                                   "updated_at_ms": int(time.time() * 1000), "end_reason": None}, True)
+        writer.describe(match_id, MatchInfo(match_id=match_id, mode="arena", server_id="bench", state="running",
+                                            tick=0, tick_hz=20, players=(), started_at_us=time.time_ns() // 1000,
+                                            updated_at_ms=int(time.time() * 1000), end_reason=None,
+                                            columns=Arena.column_layout(), map_info=dict(Arena.MAP)), True)
     loop = asyncio.get_running_loop()
     n = 0
     next_at = loop.time()
