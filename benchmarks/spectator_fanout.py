@@ -173,7 +173,7 @@ def synthetic_delta(rng: random.Random, n: int, players: int, ts: int) -> dict[s
 
 
 async def write_feeds(redis_url: str, matches: int, players: int, stop: asyncio.Event, spread: bool = False,
-                      write_lags: array | None = None) -> None:
+                      write_lags: array | None = None, described: asyncio.Event | None = None) -> None:
     """20 Hz feeds for ``matches`` matches: all on one tick grid (as rooms of one game server
     are), or with ``spread`` each match at its own phase (matches on different servers).
 
@@ -195,6 +195,10 @@ async def write_feeds(redis_url: str, matches: int, players: int, stop: asyncio.
                                             tick=0, tick_hz=20, players=(), started_at_us=time.time_ns() // 1000,
                                             updated_at_ms=int(time.time() * 1000), end_reason=None,
                                             columns=Arena.column_layout(), map_info=dict(Arena.MAP)), True)
+    writer.kick()
+    await writer.drain(5.0)
+    if described is not None:
+        described.set()  # watchers may come: every match is listed
     loop = asyncio.get_running_loop()
     n = 0
     next_at = loop.time()
@@ -302,11 +306,13 @@ async def one_run(args: argparse.Namespace, redis_url: str, count: int) -> dict[
     clients: subprocess.Popen[bytes] | None = None
     stop = asyncio.Event()
     write_lags = array("d")
+    described = asyncio.Event()
     writing = asyncio.create_task(write_feeds(redis_url, args.matches, args.players, stop, args.phases == "spread",
-                                              write_lags))
+                                              write_lags, described))
     try:
         assert relay.stdout is not None
         json.loads(relay.stdout.readline())
+        await asyncio.wait_for(described.wait(), 30)
         clients = subprocess.Popen(
             [*pin(args.client_core), sys.executable, __file__, "--client", "--port", str(port), "--count", str(count),
              "--matches", str(args.matches), "--seconds", str(args.seconds), "--delay", str(args.delay)],
