@@ -7,7 +7,7 @@ What runs (on a two-core machine, pinned with taskset):
 * core 0: one relay process (``elysium spectator``), nothing else;
 * core 1: Redis, this script (it writes the synthetic feeds) and the load clients.
 
-The feeds are written exactly as the game server writes them (``gameserver.redisio.FeedWriter``:
+The feeds are written exactly as the game server writes them (``elysium.feeds.redis_feed.RedisFeedWriter``:
 one delta per tick at 20 Hz with ``ts`` = wall time in microseconds, a keyframe every 40
 ticks, an events message now and then), for ``--matches`` matches with ``--players`` each.
 The load clients are raw asyncio protocols (uvloop) in a separate process: they do the
@@ -173,7 +173,7 @@ def synthetic_delta(rng: random.Random, n: int, players: int, ts: int) -> dict[s
 
 
 async def write_feeds(redis_url: str, matches: int, players: int, stop: asyncio.Event, spread: bool = False,
-                      write_lags: array | None = None) -> None:
+                      write_lags: array | None = None, described: asyncio.Event | None = None) -> None:
     """20 Hz feeds for ``matches`` matches: all on one tick grid (as rooms of one game server
     are), or with ``spread`` each match at its own phase (matches on different servers).
 
@@ -182,16 +182,23 @@ async def write_feeds(redis_url: str, matches: int, players: int, stop: asyncio.
     the part of the measured lag that is not the relay's."""
     import redis.asyncio as aioredis
 
-    from gameserver.redisio import FeedWriter
+    from elysium.feeds import MatchInfo
+    from elysium.feeds.redis_feed import RedisFeedWriter
+    from gameserver.modes.arena import Arena
 
     client = aioredis.from_url(redis_url)
-    writer = FeedWriter(client, maxlen=50_000, retention_s=600)
+    writer = RedisFeedWriter(client, maxlen=50_000, retention_s=600)
     rng = random.Random(1)
     ids = [f"bench-{m}" for m in range(matches)]
     for match_id in ids:
-        writer.describe(match_id, {"match_id": match_id, "mode": "arena", "server_id": "bench", "state": "running",
-                                   "tick": 0, "tick_hz": 20, "players": [], "started_at_us": time.time_ns() // 1000,
-                                   "updated_at_ms": int(time.time() * 1000), "end_reason": None}, True)
+        writer.describe(match_id, MatchInfo(match_id=match_id, mode="arena", server_id="bench", state="running",
+                                            tick=0, tick_hz=20, players=(), started_at_us=time.time_ns() // 1000,
+                                            updated_at_ms=int(time.time() * 1000), end_reason=None,
+                                            columns=Arena.column_layout(), map_info=dict(Arena.MAP)), True)
+    writer.kick()
+    await writer.drain(5.0)
+    if described is not None:
+        described.set()  # watchers may come: every match is listed
     loop = asyncio.get_running_loop()
     n = 0
     next_at = loop.time()
@@ -299,11 +306,13 @@ async def one_run(args: argparse.Namespace, redis_url: str, count: int) -> dict[
     clients: subprocess.Popen[bytes] | None = None
     stop = asyncio.Event()
     write_lags = array("d")
+    described = asyncio.Event()
     writing = asyncio.create_task(write_feeds(redis_url, args.matches, args.players, stop, args.phases == "spread",
-                                              write_lags))
+                                              write_lags, described))
     try:
         assert relay.stdout is not None
         json.loads(relay.stdout.readline())
+        await asyncio.wait_for(described.wait(), 30)
         clients = subprocess.Popen(
             [*pin(args.client_core), sys.executable, __file__, "--client", "--port", str(port), "--count", str(count),
              "--matches", str(args.matches), "--seconds", str(args.seconds), "--delay", str(args.delay)],

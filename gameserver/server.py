@@ -13,7 +13,10 @@ from typing import Any
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
+from elysium import feeds
 from elysium import tokens
+from elysium.feeds import MatchFeedWriter
+from elysium.feeds.redis_feed import RedisFeedWriter
 from elysium.metrics import CONTENT_TYPE_LATEST
 from elysium.problem import CONTENT_TYPE as PROBLEM
 from elysium.problem import Problem
@@ -24,7 +27,7 @@ from gameserver.lifecycle import RoomState
 from gameserver.metrics import GameMetrics
 from gameserver.modes import MODES, GameMode, ModeConfig
 from gameserver.modes.arena import Arena, ArenaWorld, WorldFull
-from gameserver.redisio import FeedWriter, Registry, ReplayGuard, ResultsWriter
+from gameserver.redisio import Registry, ReplayGuard, ResultsWriter
 from gameserver.room import (
     JoinRefused,
     MatchId,
@@ -55,7 +58,7 @@ class GameServer:
         )
         self.guard = ReplayGuard(self.redis)
         self.registry = Registry(self.redis, self.server_id, settings.heartbeat_ttl_s)
-        self.feed = FeedWriter(self.redis, settings.feed_maxlen, settings.feed_retention_s)
+        self.feed: MatchFeedWriter = RedisFeedWriter(self.redis, settings.feed_maxlen, settings.feed_retention_s)
         self.results = ResultsWriter(self.redis)
         self.rooms: dict[MatchId, Room] = {}
         self.grid = TickGrid()
@@ -176,7 +179,7 @@ class GameServer:
             self.metrics.rooms.labels(state.value).set(n)
         self.metrics.players.set(players)
         self.metrics.connected.set(connected)
-        self.metrics.feed_pending.set(len(self.feed.entries))
+        self.metrics.feed_pending.set(self.feed.pending)
 
     # --- joining ---------------------------------------------------------------------------
 
@@ -363,14 +366,14 @@ class GameServer:
         match_id = room.spec.match_id
         if out.delta is not None:
             self._fan_out(room, out.delta, out.events, now)
-            self.feed.append(match_id, "d", out.tick, out.delta)
+            self.feed.append(match_id, feeds.DELTA, out.tick, out.delta)
         if out.events is not None:
-            self.feed.append(match_id, "e", out.tick, out.events)
+            self.feed.append(match_id, feeds.EVENTS, out.tick, out.events)
         if out.keyframe is not None:
-            self.feed.append(match_id, "k", out.tick, out.keyframe)
+            self.feed.append(match_id, feeds.KEYFRAME, out.tick, out.keyframe)
             self._describe(room, live=True)
         if out.result is not None:
-            self.feed.append(match_id, "end", out.tick, room.keyframe(wall_us))
+            self.feed.append(match_id, feeds.END, out.tick, room.keyframe(wall_us))
             self._describe(room, live=False)
             self.results.submit(out.result)
             self.metrics.results.inc()
@@ -450,12 +453,14 @@ class GameServer:
         roster = [{"seat": s.index, "id": s.player_id, "name": s.name, "team": s.team,
                    "score": int(snap.players[s.index, score_col]) if score_col is not None else 0}
                   for s in room.occupied()]
-        self.feed.describe(room.spec.match_id, {
-            "match_id": room.spec.match_id, "mode": room.spec.mode, "server_id": self.server_id,
-            "state": room.state.value, "tick": snap.tick, "tick_hz": room.spec.tick_hz,
-            "players": roster, "started_at_us": room.started_wall_us or room.created_wall_us,
-            "updated_at_ms": int(time.time() * 1000), "end_reason": room.end_reason,
-        }, live)
+        mode = type(room.mode)
+        self.feed.describe(room.spec.match_id, feeds.MatchInfo(
+            match_id=room.spec.match_id, mode=room.spec.mode, server_id=self.server_id,
+            state=room.state.value, tick=snap.tick, tick_hz=room.spec.tick_hz,
+            players=tuple(roster), started_at_us=room.started_wall_us or room.created_wall_us,
+            updated_at_ms=int(time.time() * 1000), end_reason=room.end_reason,
+            columns=mode.column_layout(), map_info=dict(mode.MAP),
+        ), live)
 
     # --- registry ----------------------------------------------------------------------------
 

@@ -1,8 +1,9 @@
 """A match feed in memory: entries framed once, start points, trimming. Pure: no I/O, no clock.
 
-The game server appends to ``elysium:feed:{match_id}`` one entry per message it produced:
-``k`` (keyframe), ``d`` (delta), ``e`` (events), ``end`` (the final keyframe, after the
-end events). :class:`FeedDecoder` turns a stream entry into an :class:`Entry` whose
+The game server appends to a match's feed (:mod:`elysium.feeds`) one entry per message it
+produced: ``k`` (keyframe), ``d`` (delta), ``e`` (events), ``end`` (the final keyframe,
+after the end events). :class:`FeedDecoder` turns a kernel :class:`~elysium.feeds.FeedEntry`
+(parsed and checked by the feed reader) into an :class:`Entry` whose
 ``framed`` bytes are the websocket frame(s) every watcher receives, built once.
 :class:`FeedBuffer` holds a window of entries under absolute indices, knows where a watcher
 may start (a keyframe, the final keyframe, or the very first entry of an untrimmed
@@ -17,13 +18,15 @@ from typing import Any
 
 import msgpack
 
+from elysium.feeds import DELTA, END, EVENTS, KEYFRAME, KINDS, FeedEntry, id_time
 from elysium.ws import frames
 from spectator import protocol as sp
 
-KEYFRAME, DELTA, EVENTS, END = "k", "d", "e", "end"
+__all__ = ["DELTA", "END", "ENDED", "EVENTS", "GAP", "KEYFRAME", "KINDS", "TERMINAL", "Entry", "FeedBuffer",
+           "FeedDecoder", "id_time", "marker"]
+
 GAP = "gap"  # made by the relay: entries may be missing here (Redis trouble)
 ENDED = "ended"  # made by the relay: the feed stopped without an end (notice inside)
-KINDS = frozenset({KEYFRAME, DELTA, EVENTS, END})
 TERMINAL = frozenset({END, ENDED})
 
 _END_EVENT = b"\xa1k\xa3end"  # msgpack of "k": "end", found before decoding anything
@@ -43,10 +46,6 @@ class Entry:
         return self.kind in TERMINAL
 
 
-def id_time(entry_id: bytes) -> float:
-    return int(entry_id.split(b"-", 1)[0]) / 1000.0
-
-
 def marker(kind: str, at: float, framed: bytes = b"", tick: int = -1) -> Entry:
     return Entry(b"", at, kind, tick, framed, start=False)
 
@@ -54,33 +53,22 @@ def marker(kind: str, at: float, framed: bytes = b"", tick: int = -1) -> Entry:
 class FeedDecoder:
     """Frames each feed entry once; remembers the end results to put in the ``end`` notice."""
 
-    __slots__ = ("match_id", "results", "reason", "bad")
+    __slots__ = ("match_id", "results", "reason")
 
     def __init__(self, match_id: str) -> None:
         self.match_id = match_id
         self.results: list[Any] | None = None
         self.reason: str | None = None
-        self.bad = 0
 
-    def decode(self, entry_id: bytes, fields: dict[bytes, bytes], *, origin: bool = False) -> Entry | None:
-        """An :class:`Entry`, or None for a malformed one (counted in ``bad``)."""
-        try:
-            kind = fields[b"k"].decode()
-            tick = int(fields[b"n"])
-            data = fields[b"b"]
-            at = id_time(entry_id)
-        except (KeyError, ValueError, UnicodeDecodeError):
-            self.bad += 1
-            return None
-        if kind not in KINDS:
-            self.bad += 1
-            return None
+    def decode(self, entry: FeedEntry, *, origin: bool = False) -> Entry:
+        """The framed :class:`Entry`; ``origin``: the stream's first entry (a start from empty state)."""
+        kind, data = entry.kind, entry.data
         if kind == EVENTS and _END_EVENT in data:
             self._note_end(data)
         framed = frames.frame_binary(data)
         if kind == END:
-            framed += frames.frame_binary(sp.end(self.match_id, tick, self.reason, self.results))
-        return Entry(entry_id, at, kind, tick, framed, start=origin or kind in (KEYFRAME, END))
+            framed += frames.frame_binary(sp.end(self.match_id, entry.tick, self.reason, self.results))
+        return Entry(entry.id, entry.at, kind, entry.tick, framed, start=origin or kind in (KEYFRAME, END))
 
     def _note_end(self, data: bytes) -> None:
         try:

@@ -1,6 +1,6 @@
 """Fan-out: one feed reader per match per process, shared by every watcher of that match.
 
-:class:`MatchRelay` reads ``elysium:feed:{match_id}`` with a blocking XREAD, frames each
+:class:`MatchRelay` reads the match's feed (:mod:`elysium.feeds`) with blocking reads, frames each
 entry once (:mod:`spectator.feed`) and keeps a short window in memory. Watchers who asked
 for the same delay share a :class:`Channel`: a cursor into that window that releases
 entries once they are ``delay`` old, writing the same bytes to every watcher's transport.
@@ -17,19 +17,15 @@ import math
 import time
 from collections import deque
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any, Protocol, cast
+from typing import TYPE_CHECKING, Protocol
 
-from redis.exceptions import RedisError
-
-from elysium import keys
+from elysium.feeds import FeedEntry, FeedId, FeedUnavailable, MatchFeedReader, id_after
 from elysium.ws import frames
 from spectator import protocol as sp
 from spectator.connection import OPEN
 from spectator.feed import END, ENDED, GAP, Entry, FeedBuffer, FeedDecoder, marker
 
 if TYPE_CHECKING:
-    import redis.asyncio as aioredis
-
     from spectator.connection import Watcher
     from spectator.metrics import SpectatorMetrics
     from spectator.settings import SpectatorSettings
@@ -43,15 +39,12 @@ REPLAY_POLL_S = 0.5
 BUNDLE_EDGE_S = 1e-4  # an entry exactly one bundle window after the first goes in the next bundle
 DELAY_QUANTUM_S = 0.1  # watchers whose delays round up to the same 100 ms share a channel
 
-StreamEntries = list[tuple[bytes, dict[bytes, bytes]]]  # what XRANGE and XREAD return (raw replies)
-
-
 class RelayContext(Protocol):
     """What relays need from the server that owns them."""
 
     settings: SpectatorSettings
     metrics: SpectatorMetrics
-    redis: aioredis.Redis
+    feeds: MatchFeedReader
 
     def feed_now(self) -> float: ...
 
@@ -136,11 +129,6 @@ def live_channel(delay_s: float, min_delay_s: float, bundle_s: float) -> tuple[f
     return delay, bundle
 
 
-def untrimmed(info: dict[str, Any]) -> bool:
-    """True when a stream (``XINFO STREAM``) still holds every entry ever added to it."""
-    return info.get("entries-added") == info.get("length") and info.get("length") is not None
-
-
 def close_after(watchers: Iterable[Watcher], terminal: Entry) -> None:
     code, reason = ((frames.CLOSE_NORMAL, "match over") if terminal.kind == END
                     else (frames.CLOSE_INTERNAL, "stream ended"))
@@ -166,11 +154,10 @@ class MatchRelay:
     def __init__(self, ctx: RelayContext, match_id: str) -> None:
         self.ctx = ctx
         self.match_id = match_id
-        self.key = keys.match_feed(match_id)
         self.decoder = FeedDecoder(match_id)
         self.buffer = FeedBuffer(ctx.settings.buffer_max_entries)
         self.channels: dict[int, Channel] = {}
-        self.read_from = b"0-0"  # the reader's position: the last stream id read
+        self.read_from: FeedId | None = None  # the reader's position: the last id read (None: none yet)
         self.at_origin = False  # the buffer's front is the stream's first entry (or nothing is older)
         self.terminal = False
         self.closed = False
@@ -184,12 +171,12 @@ class MatchRelay:
 
     async def open(self) -> None:
         """Find the feed's newest entry and start reading after it (history comes on demand)."""
-        newest = cast(StreamEntries, await self.ctx.redis.xrevrange(self.key, count=1))
-        self.read_from = newest[0][0] if newest else b"0-0"
-        if not newest:
+        newest = await self.ctx.feeds.newest(self.match_id)
+        self.read_from = newest.id if newest is not None else None
+        if newest is None:
             # Nothing to backfill: the stream has not started, and its first entry will be its origin.
             self.at_origin = self._origin_next = True
-        elif newest[0][1].get(b"k") == b"end":
+        elif newest.kind == END:
             # The match is over: only history is left, the reader has nothing to wait for.
             self.terminal = True
         if not self.terminal:
@@ -291,22 +278,14 @@ class MatchRelay:
                     return
                 if len(buf) and buf[buf.base].id == b"":
                     return  # a marker at the front: nothing older is usable
-                top = b"(" + buf[buf.base].id if len(buf) else self.read_from
-                page = cast(StreamEntries, await self.ctx.redis.xrevrange(self.key, max=top, min=b"-",
-                                                                          count=BACKFILL_PAGE))
-                older: list[Entry] = []
+                # Before the front of the buffer; with nothing held, up to and with the last id read.
+                top = FeedId(buf[buf.base].id) if len(buf) else id_after(self.read_from) if self.read_from else None
+                page = await self.ctx.feeds.range_before(self.match_id, top, BACKFILL_PAGE)
                 origin = False
-                if len(page) < BACKFILL_PAGE:
+                if not page.full:
                     self.at_origin = True
-                    origin = bool(page) and await self._untrimmed()
-                for i, (entry_id, fields) in enumerate(reversed(page)):
-                    entry = self.decoder.decode(entry_id, fields, origin=origin and i == 0)
-                    if entry is not None:
-                        older.append(entry)
-                buf.prepend(older)
-
-    async def _untrimmed(self) -> bool:
-        return untrimmed(await self.ctx.redis.xinfo_stream(self.key))
+                    origin = page.last_id is not None and await self.ctx.feeds.untrimmed(self.match_id)
+                buf.prepend([self.decoder.decode(e, origin=origin and i == 0) for i, e in enumerate(page.entries)])
 
     # --- the reader ----------------------------------------------------------------------
 
@@ -318,12 +297,11 @@ class MatchRelay:
         heard = loop.time()
         while not self.terminal:
             try:
-                reply = cast(list[tuple[bytes, StreamEntries]],
-                             await ctx.redis.xread({self.key: self.read_from}, count=READ_COUNT, block=1000))
-                if not reply and self.read_from != b"0-0" and not await ctx.redis.exists(self.key):
+                page = await ctx.feeds.read_after(self.match_id, self.read_from, READ_COUNT, 1.0)
+                if page.last_id is None and self.read_from is not None and not await ctx.feeds.exists(self.match_id):
                     self._end_stream("feed_lost", retry=False)
                     return
-            except (RedisError, OSError) as exc:
+            except FeedUnavailable as exc:
                 ctx.metrics.feed_errors.inc()
                 if failing_since is None:
                     failing_since = loop.time()
@@ -339,24 +317,22 @@ class MatchRelay:
                 failing_since, backoff = None, 0.1
                 self.buffer.append(marker(GAP, ctx.feed_now()))
                 log.info("feed read recovered", extra={"match_id": self.match_id})
-            if not reply:
+            if page.last_id is None:
                 if loop.time() - heard >= stall_s:
                     self._end_stream("feed_stalled", retry=False)
                     return
                 continue
             heard = loop.time()
-            for _key, items in reply:
-                for entry_id, fields in items:
-                    self.read_from = entry_id
-                    entry = self.decoder.decode(entry_id, fields, origin=self._origin_next)
-                    self._origin_next = False
-                    if entry is None:
-                        ctx.metrics.bad_entries.inc()
-                        continue
-                    self.buffer.append(entry)
-                    if entry.terminal:
-                        self.terminal = True
-                        break
+            self.read_from = page.last_id
+            if page.bad:
+                ctx.metrics.bad_entries.inc(page.bad)
+            for item in page.entries:
+                entry = self.decoder.decode(item, origin=self._origin_next)
+                self._origin_next = False
+                self.buffer.append(entry)
+                if entry.terminal:
+                    self.terminal = True
+                    break
             self._pump_all()
         ctx.relay_done(self)
 
@@ -433,12 +409,11 @@ class Replay:
         self.ctx = ctx
         self.watcher = watcher
         self.match_id = match_id
-        self.key = keys.match_feed(match_id)
         self.from_tick = from_tick
         self.min_delay_s = min_delay_s
         self.decoder = FeedDecoder(match_id)
         self.ahead: deque[Entry] = deque()
-        self.last_id = b"-"
+        self.last_id: FeedId | None = None  # the last id read (None: from the first entry)
         self.task: asyncio.Task[None] | None = None
 
     async def seek(self) -> list[Entry]:
@@ -446,28 +421,25 @@ class Replay:
 
         Empty when the start itself is too young: it then waits in ``ahead`` like the rest.
         """
-        redis = self.ctx.redis
+        feeds = self.ctx.feeds
         limit = self.ctx.feed_now() - self.min_delay_s
-        whole = untrimmed(await redis.xinfo_stream(self.key))
+        whole = await feeds.untrimmed(self.match_id)
         first = True
         pending: list[Entry] = []  # from the latest start with tick <= from_tick
         while True:
-            low = b"-" if self.last_id == b"-" else b"(" + self.last_id
-            page = cast(StreamEntries, await redis.xrange(self.key, min=low, max=b"+", count=READ_COUNT))
-            if not page:
+            page = await feeds.range_after(self.match_id, self.last_id, READ_COUNT)
+            if page.last_id is None:
                 break
-            for n, (entry_id, fields) in enumerate(page):
-                self.last_id = entry_id
-                entry = self.decoder.decode(entry_id, fields, origin=first and whole)
+            for n, item in enumerate(page.entries):
+                self.last_id = item.id
+                entry = self.decoder.decode(item, origin=first and whole)
                 first = False
-                if entry is None:
-                    continue
                 if pending and (entry.tick > self.from_tick or entry.at > limit):
-                    self._keep_ahead(entry, page[n + 1:])
+                    self._keep_ahead(entry, page.entries[n + 1:], page.last_id)
                     return pending
                 if entry.start and entry.at > limit:
                     # The only start is younger than the minimum delay: play it when it is due.
-                    self._keep_ahead(entry, page[n + 1:])
+                    self._keep_ahead(entry, page.entries[n + 1:], page.last_id)
                     return []
                 if entry.start:
                     pending = [entry]
@@ -475,17 +447,15 @@ class Replay:
                     pending.append(entry)
                 if entry.terminal:
                     return pending
+            self.last_id = page.last_id
         if not pending:
             raise sp.WatchRefused(sp.SEEK_OUT_OF_RANGE, "no keyframe at or before that tick is still held")
         return pending
 
-    def _keep_ahead(self, entry: Entry, rest: StreamEntries) -> None:
+    def _keep_ahead(self, entry: Entry, rest: Iterable[FeedEntry], last_id: FeedId) -> None:
         self.ahead.append(entry)
-        for later_id, later in rest:
-            self.last_id = later_id
-            decoded = self.decoder.decode(later_id, later)
-            if decoded is not None:
-                self.ahead.append(decoded)
+        self.ahead.extend(self.decoder.decode(later) for later in rest)
+        self.last_id = last_id
 
     async def play(self, catch_up: list[Entry]) -> None:
         """Write ``catch_up`` at once, then every later entry at its pace."""
@@ -502,15 +472,10 @@ class Replay:
         try:
             while w.open:
                 if not self.ahead:
-                    page = cast(StreamEntries, await self.ctx.redis.xrange(
-                        self.key, min=b"(" + self.last_id, max=b"+", count=REPLAY_PAGE))
-                    for entry_id, fields in page:
-                        self.last_id = entry_id
-                        entry = self.decoder.decode(entry_id, fields)
-                        if entry is not None:
-                            self.ahead.append(entry)
-                    if not page:
-                        if not await self.ctx.redis.exists(self.key):
+                    page = await self.ctx.feeds.range_after(self.match_id, self.last_id, REPLAY_PAGE)
+                    self.ahead.extend(self.decoder.decode(item) for item in page.entries)
+                    if page.last_id is None:
+                        if not await self.ctx.feeds.exists(self.match_id):
                             self._stream_ended("feed_lost", retry=False)
                             return
                         if loop.time() - heard >= settings.feed_stall_s:
@@ -519,6 +484,9 @@ class Replay:
                         await asyncio.sleep(REPLAY_POLL_S)
                         continue
                     heard = loop.time()
+                    self.last_id = page.last_id
+                    if not self.ahead:
+                        continue  # nothing well-formed in that page
                 head = self.ahead[0]
                 wait = max(anchor_loop + (head.at - anchor_at) / self.speed - loop.time(),
                            head.at + self.min_delay_s - self.ctx.feed_now())
@@ -539,7 +507,7 @@ class Replay:
                 if terminal is not None:
                     close_after((w,), terminal)
                     return
-        except (RedisError, OSError) as exc:
+        except (FeedUnavailable, OSError) as exc:
             log.warning("replay read failed", extra={"match_id": self.match_id, "error": str(exc)})
             self._stream_ended("feed_unavailable", retry=True)
 

@@ -9,7 +9,6 @@ import signal
 import socket
 import time
 from collections import deque
-from functools import cache
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -20,7 +19,8 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from elysium import keys
+from elysium.feeds import FeedUnavailable, MatchFeedReader, MatchInfo
+from elysium.feeds.redis_feed import RedisFeedReader
 from elysium.metrics import CONTENT_TYPE_LATEST
 from elysium.problem import Problem
 from elysium.ws import frames
@@ -37,23 +37,11 @@ CLOCK_SAMPLES = 30  # the last minute of clock samples at the default publishing
 MAX_LIST_LIMIT = 200
 
 
-@cache
-def mode_description(mode: str, tick_hz: int) -> tuple[dict[str, Any], dict[str, Any]] | None:
-    """The column layout and map of ``mode``, as a player's welcome carries them."""
-    from gameserver.modes import MODES, ModeConfig
-
-    cls = MODES.get(mode)
-    if cls is None:
-        return None
-    columns = {"player": list(cls.player_columns), "motion": cls.motion_columns, "object": list(cls.object_columns)}
-    game_map = cls(ModeConfig(seats=1, tick_hz=tick_hz, seed=0)).map_info()
-    for per_match in ("score_limit", "time_limit_s"):
-        game_map.pop(per_match, None)
-    return columns, game_map
 
 
 class SpectatorServer:
-    def __init__(self, settings: SpectatorSettings, redis_client: aioredis.Redis | None = None) -> None:
+    def __init__(self, settings: SpectatorSettings, redis_client: aioredis.Redis | None = None,
+                 feeds: MatchFeedReader | None = None) -> None:
         self.settings = settings
         self.relay_id = settings.resolved_id
         self.metrics = SpectatorMetrics()
@@ -61,6 +49,7 @@ class SpectatorServer:
         self.redis = redis_client or aioredis.from_url(
             settings.redis_url, retry=Retry(ExponentialBackoff(cap=0.5, base=0.05), 2),
             retry_on_error=[RedisConnectionError, RedisTimeoutError])
+        self.feeds: MatchFeedReader = feeds or RedisFeedReader(self.redis)
         self.relays: dict[str, MatchRelay] = {}
         self.connections: set[Watcher] = set()
         self.watching = 0
@@ -216,8 +205,8 @@ class SpectatorServer:
                               "/v1/matches")
             return
         try:
-            body = await listing.list_matches(self.redis, int(raw))
-        except (RedisError, OSError):
+            body = await listing.list_matches(self.feeds, self.redis, int(raw))
+        except (FeedUnavailable, RedisError, OSError):
             conn.http_problem(Problem(503, "redis-unavailable", detail="match listings are unavailable; retry"),
                               "/v1/matches")
             return
@@ -246,17 +235,15 @@ class SpectatorServer:
             req = sp.parse_watch_target(target, self.settings.max_delay_s)
             match_id = req.match_id
             if match_id == sp.LATEST:
-                match_id = await listing.latest_live(self.redis) or ""
-            async with self.redis.pipeline(transaction=False) as pipe:
-                pipe.hgetall(keys.match_info(match_id))
-                pipe.exists(keys.match_feed(match_id))
-                raw_info, has_feed = await pipe.execute()
-            if not match_id or (not raw_info and not has_feed):
+                match_id = await self.feeds.newest_live() or ""
+            described = await self.feeds.info(match_id) if match_id else None
+            has_feed = bool(match_id) and await self.feeds.exists(match_id)
+            if not match_id or (described is None and not has_feed):
                 raise sp.WatchRefused(sp.UNKNOWN_MATCH, f"no live or replayable match {req.match_id!r}")
-            info = listing.decode_info(raw_info)
-            mode = info.get("mode") if isinstance(info.get("mode"), str) else None
+            info = described or MatchInfo(match_id)
+            mode = info.mode
             min_delay = self.settings.min_delay_s(mode)
-            live = info.get("state") in listing.LIVE_STATES or (not raw_info and has_feed)
+            live = info.state in listing.LIVE_STATES or (described is None and has_feed)
             if not live and not has_feed:
                 raise sp.WatchRefused(sp.UNKNOWN_MATCH, f"match {match_id!r} is over and its replay has expired")
             if req.from_tick is not None or not live:
@@ -269,7 +256,7 @@ class SpectatorServer:
         except sp.WatchRefused as exc:
             metrics.watches.labels(exc.code).inc()
             conn.refuse(exc.code, exc.message)
-        except (RedisError, OSError) as exc:
+        except (FeedUnavailable, RedisError, OSError) as exc:
             metrics.watches.labels("redis").inc()
             log.warning("watch failed: redis", extra={"error": str(exc)})
             if conn.kind:
@@ -278,16 +265,14 @@ class SpectatorServer:
             else:
                 conn.refuse(sp.INTERNAL, "match feeds are unreachable right now; retry", frames.CLOSE_INTERNAL)
 
-    def _hello(self, match_id: str, info: dict[str, Any], mode: str | None, live: bool, delay_s: float,
+    def _hello(self, match_id: str, info: MatchInfo, mode: str | None, live: bool, delay_s: float,
                min_delay_s: float, from_tick: int | None, speed: float = 1.0, bundle_s: float = 0.0) -> bytes:
-        tick_hz = info.get("tick_hz") if isinstance(info.get("tick_hz"), int) else None
-        described = mode_description(mode, tick_hz or 20) if mode else None
-        raw_players = info.get("players")
-        players: list[Any] = raw_players if isinstance(raw_players, list) else []
-        return sp.watch(match_id=match_id, mode=mode, state=info.get("state"), live=live, delay_s=delay_s,
-                        min_delay_s=min_delay_s, bundle_s=bundle_s, from_tick=from_tick, speed=speed, tick_hz=tick_hz,
-                        players=players,
-                        columns=described[0] if described else None, map_info=described[1] if described else None)
+        """The watch hello; the mode's columns and map come from the match's description (an
+        older game server's description has neither, and the hello then carries None for them)."""
+        return sp.watch(match_id=match_id, mode=mode, state=info.state, live=live, delay_s=delay_s,
+                        min_delay_s=min_delay_s, bundle_s=bundle_s, from_tick=from_tick, speed=speed,
+                        tick_hz=info.tick_hz, players=list(info.players), columns=info.columns,
+                        map_info=info.map_info)
 
     def _began(self, conn: Watcher, kind: str) -> None:
         conn.watching(kind)
@@ -295,7 +280,7 @@ class SpectatorServer:
         self.metrics.watchers.labels(kind).inc()
         self.metrics.watches.labels("ok").inc()
 
-    async def _watch_live(self, conn: Watcher, match_id: str, info: dict[str, Any], mode: str | None,
+    async def _watch_live(self, conn: Watcher, match_id: str, info: MatchInfo, mode: str | None,
                           delay: float, min_delay: float, bundle: float) -> None:
         hello = self._hello(match_id, info, mode, True, delay, min_delay, None, bundle_s=bundle)
         for _ in range(3):
@@ -317,7 +302,7 @@ class SpectatorServer:
                 return
         raise sp.WatchRefused(sp.INTERNAL, "the feed kept closing; retry")
 
-    async def _watch_replay(self, conn: Watcher, match_id: str, info: dict[str, Any], mode: str | None, live: bool,
+    async def _watch_replay(self, conn: Watcher, match_id: str, info: MatchInfo, mode: str | None, live: bool,
                             from_tick: int, min_delay: float, speed: float) -> None:
         if self.replays >= self.settings.max_replays:
             raise sp.WatchRefused(sp.BUSY, "this relay serves its maximum of replays; retry later or elsewhere")

@@ -58,6 +58,22 @@ class Arena(GameMode):
         "id", "owner", "x_cm", "y_cm", "vx_cm_s", "vy_cm_s", "spawn_tick",
     )
 
+    MAP: ClassVar[Mapping[str, Any]] = {
+        "name": "arena-1",
+        "width_cm": int(WIDTH * POSITION_SCALE),
+        "height_cm": int(HEIGHT * POSITION_SCALE),
+        "obstacles_cm": (OBSTACLES * POSITION_SCALE).astype(int).tolist(),
+        "spawns_cm": (SPAWNS * POSITION_SCALE).astype(int).tolist(),
+        "player_radius_cm": int(PLAYER_RADIUS * POSITION_SCALE),
+        "player_speed_cm_s": int(PLAYER_SPEED * POSITION_SCALE),
+        "projectile_speed_cm_s": int(PROJECTILE_SPEED * POSITION_SCALE),
+        "projectile_lifetime_ms": int(PROJECTILE_LIFETIME_S * 1000),
+        "fire_cooldown_ms": int(FIRE_COOLDOWN_S * 1000),
+        "respawn_delay_ms": int(RESPAWN_DELAY_S * 1000),
+        "max_hp": MAX_HEALTH,
+        "damage": DAMAGE,
+    }
+
     def __init__(self, config: ModeConfig, world: ArenaWorld | None = None) -> None:
         super().__init__(config)
         self.world = world if world is not None else ArenaWorld(config.seats, config.tick_hz)
@@ -203,20 +219,4 @@ class Arena(GameMode):
         ]
 
     def map_info(self) -> dict[str, Any]:
-        return {
-            "name": "arena-1",
-            "width_cm": int(WIDTH * POSITION_SCALE),
-            "height_cm": int(HEIGHT * POSITION_SCALE),
-            "obstacles_cm": (OBSTACLES * POSITION_SCALE).astype(int).tolist(),
-            "spawns_cm": (SPAWNS * POSITION_SCALE).astype(int).tolist(),
-            "player_radius_cm": int(PLAYER_RADIUS * POSITION_SCALE),
-            "player_speed_cm_s": int(PLAYER_SPEED * POSITION_SCALE),
-            "projectile_speed_cm_s": int(PROJECTILE_SPEED * POSITION_SCALE),
-            "projectile_lifetime_ms": int(PROJECTILE_LIFETIME_S * 1000),
-            "fire_cooldown_ms": int(FIRE_COOLDOWN_S * 1000),
-            "respawn_delay_ms": int(RESPAWN_DELAY_S * 1000),
-            "max_hp": MAX_HEALTH,
-            "damage": DAMAGE,
-            "score_limit": self.config.score_limit,
-            "time_limit_s": self.config.time_limit_s,
-        }
+        return {**self.MAP, "score_limit": self.config.score_limit, "time_limit_s": self.config.time_limit_s}

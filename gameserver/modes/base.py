@@ -67,6 +67,13 @@ class GameMode(abc.ABC):
     player_columns: ClassVar[tuple[str, ...]]
     motion_columns: ClassVar[int]  # the first n player columns change every move
     object_columns: ClassVar[tuple[str, ...]]
+    # The map, the same for every match of the mode (the per-match limits are in map_info()).
+    MAP: ClassVar[Mapping[str, Any]]
+
+    @classmethod
+    def column_layout(cls) -> dict[str, Any]:
+        """The column layout a welcome (and a watcher's hello) carries, without a match."""
+        return {"player": list(cls.player_columns), "motion": cls.motion_columns, "object": list(cls.object_columns)}
 
     def __init__(self, config: ModeConfig) -> None:
         self.config = config

@@ -188,3 +188,14 @@ def test_a_world_grows_to_its_limit_and_reuses_freed_slots() -> None:
     rooms[5].close()
     again = Arena(ModeConfig(seats=10, tick_hz=20, seed=0), world)
     assert again.start == 50
+
+
+def test_the_map_and_columns_are_class_data_the_per_match_limits_are_not() -> None:
+    from gameserver.modes.arena import Arena
+    from gameserver.modes.base import ModeConfig
+
+    mode = Arena(ModeConfig(seats=2, tick_hz=20, seed=1, score_limit=7, time_limit_s=30.0))
+    assert mode.map_info() == {**Arena.MAP, "score_limit": 7, "time_limit_s": 30.0}
+    assert Arena.column_layout() == {"player": list(Arena.player_columns), "motion": 3,
+                                     "object": list(Arena.object_columns)}
+    mode.close()

@@ -5,7 +5,8 @@ from __future__ import annotations
 import redis.asyncio as aioredis
 
 from elysium import keys
-from gameserver.redisio import FeedWriter
+from elysium.feeds import MatchInfo
+from elysium.feeds.redis_feed import RedisFeedWriter
 
 
 async def expire_calls(client: aioredis.Redis) -> int:
@@ -16,7 +17,7 @@ async def expire_calls(client: aioredis.Redis) -> int:
 async def test_feeds_get_their_retention_once_per_refresh_period_not_per_flush(redis_url: str) -> None:
     client = aioredis.from_url(redis_url)
     try:
-        writer = FeedWriter(client, maxlen=1000, retention_s=600)
+        writer = RedisFeedWriter(client, maxlen=1000, retention_s=600)
         await client.config_resetstat()
         for tick in range(1, 51):
             writer.append("m1", "d", tick, b"delta")
@@ -29,7 +30,7 @@ async def test_feeds_get_their_retention_once_per_refresh_period_not_per_flush(r
         assert await expire_calls(client) == 2  # one per feed, not one per feed per flush
 
         # A match that ends is described as not live: its feed's expiry is set with it.
-        writer.describe("m1", {"match_id": "m1", "state": "finished"}, live=False)
+        writer.describe("m1", MatchInfo(match_id="m1", state="finished"), live=False)
         writer.append("m1", "end", 51, b"keyframe")
         writer.kick()
         await writer.drain()

@@ -174,7 +174,7 @@ class BlockingPlayer:
             if frame.opcode == frames.OP_CLOSE:
                 return None
             if frame.opcode == frames.OP_BINARY:
-                return p.unpack_server(frame.data)
+                return envelope.unpack(frame.data)
         return None
 
     def ends_cleanly(self, ping_id: int) -> str:
@@ -187,7 +187,7 @@ class BlockingPlayer:
             if frame.opcode == frames.OP_CLOSE:
                 return f"closed {int.from_bytes(frame.data[:2], 'big')}"
             if frame.opcode == frames.OP_BINARY:
-                msg = p.unpack_server(frame.data)
+                msg = envelope.unpack(frame.data)
                 if msg["t"] == "pong" and msg["id"] == ping_id:
                     return "answered"
                 if msg["t"] == "error" and msg["code"] == p.RATE_LIMITED:

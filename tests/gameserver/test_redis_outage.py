@@ -48,7 +48,7 @@ async def test_a_match_runs_through_a_redis_outage_and_its_result_lands_after(ke
         assert last - first["n"] >= 30
         await until(lambda: not server.redis_ok, what="the server noticing Redis is gone")
         assert server.results.pending  # held for retry
-        assert server.feed.entries  # feed entries are kept, not lost
+        assert server.feed.pending  # feed entries are kept, not lost
         readiness = server.http_get("/readyz")
         assert readiness[0] == 503 and json.loads(readiness[1])["redis"] is False
         # Redis comes back on the same address: the result is written by the next heartbeat.

@@ -9,7 +9,9 @@ import pytest
 
 from elysium import config
 from elysium.ws.replica import Replica
-from gameserver.redisio import FeedWriter
+from elysium.feeds import FeedKind, MatchInfo
+from elysium.feeds.redis_feed import RedisFeedWriter
+from gameserver.modes.arena import Arena
 from spectator.server import SpectatorServer
 from spectator.settings import SpectatorSettings
 from tests.gameserver.conftest import cleanup_servers, game_server, mint, server_factory, url  # noqa: F401
@@ -59,19 +61,21 @@ def record(states: dict[int, dict[str, Any]], replica: Replica, msg: dict[str, A
 
 
 class SyntheticFeed:
-    """Writes feed entries the way the game server does (its own FeedWriter), for relay-only tests."""
+    """Writes feed entries the way the game server does (its feed writer), for relay-only tests."""
 
     def __init__(self, client: Any, match_id: str) -> None:
-        self.writer = FeedWriter(client, maxlen=50_000, retention_s=600)
+        self.writer = RedisFeedWriter(client, maxlen=50_000, retention_s=600)
         self.match_id = match_id
         self.tick = 0
 
     def describe(self, state: str = "running", mode: str = "arena", live: bool = True) -> None:
-        self.writer.describe(self.match_id, {"match_id": self.match_id, "mode": mode, "server_id": "synthetic",
-                                             "state": state, "tick": self.tick, "tick_hz": 20, "players": [],
-                                             "started_at_us": 1, "updated_at_ms": 1, "end_reason": None}, live)
+        self.writer.describe(self.match_id, MatchInfo(
+            match_id=self.match_id, mode=mode, server_id="synthetic", state=state, tick=self.tick, tick_hz=20,
+            players=(), started_at_us=1, updated_at_ms=1, end_reason=None,
+            columns=Arena.column_layout() if mode == "arena" else None,
+            map_info=dict(Arena.MAP) if mode == "arena" else None), live)
 
-    def append(self, kind: str, data: bytes, tick: int | None = None) -> None:
+    def append(self, kind: FeedKind, data: bytes, tick: int | None = None) -> None:
         self.writer.append(self.match_id, kind, self.tick if tick is None else tick, data)
 
     async def flush(self) -> None:

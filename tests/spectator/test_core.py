@@ -12,6 +12,7 @@ from elysium.config import ConfigError
 from elysium.ws import frames
 from spectator import protocol as sp
 from spectator.connection import OPEN
+from elysium.feeds import FeedEntry
 from spectator.feed import END, ENDED, GAP, Entry, FeedBuffer, FeedDecoder, marker
 from spectator.metrics import SpectatorMetrics
 from spectator.relay import deliver
@@ -19,10 +20,8 @@ from spectator.settings import SpectatorSettings
 
 
 def entry(kind: str, tick: int, at: float, payload: bytes = b"x") -> Entry:
-    decoder = FeedDecoder("m")
-    e = decoder.decode(f"{int(at * 1000)}-0".encode(), {b"k": kind.encode(), b"n": str(tick).encode(), b"b": payload})
-    assert e is not None
-    return e
+    raw = FeedEntry.parse(f"{int(at * 1000)}-0".encode(), {b"k": kind.encode(), b"n": str(tick).encode(), b"b": payload})
+    return FeedDecoder("m").decode(raw)
 
 
 def feed(*kinds: str) -> FeedBuffer:
@@ -84,9 +83,9 @@ def test_due_end_releases_by_time() -> None:
 def test_decoder_frames_once_and_puts_results_in_the_end_notice() -> None:
     decoder = FeedDecoder("duel")
     events = msgpack.packb({"t": "events", "n": 9, "e": [{"k": "end", "reason": "score", "results": [{"seat": 0}]}]})
-    e = decoder.decode(b"1000-0", {b"k": b"e", b"n": b"9", b"b": events})
+    e = decoder.decode(FeedEntry.parse(b"1000-0", {b"k": b"e", b"n": b"9", b"b": events}))
     assert e is not None and e.framed == frames.frame_binary(events) and not e.start
-    final = decoder.decode(b"1000-1", {b"k": b"end", b"n": b"9", b"b": b"\x81\xa1t\xa8keyframe"})
+    final = decoder.decode(FeedEntry.parse(b"1000-1", {b"k": b"end", b"n": b"9", b"b": b"\x81\xa1t\xa8keyframe"}))
     assert final is not None and final.start and final.kind == END and final.terminal
     reader = frames.FrameReader(1 << 20, expect_mask=False)
     first, notice = reader.feed(final.framed)
@@ -94,18 +93,8 @@ def test_decoder_frames_once_and_puts_results_in_the_end_notice() -> None:
     assert sp.unpack(notice.data) == {"t": "end", "match": "duel", "n": 9, "reason": "score", "results": [{"seat": 0}]}
 
 
-@pytest.mark.parametrize("fields", [
-    {b"k": b"d", b"n": b"1"},  # no bytes
-    {b"k": b"zz", b"n": b"1", b"b": b"x"},  # unknown kind
-    {b"k": b"d", b"n": b"one", b"b": b"x"},  # bad tick
-])
-def test_decoder_skips_malformed_entries(fields: dict[bytes, bytes]) -> None:
-    decoder = FeedDecoder("m")
-    assert decoder.decode(b"1-0", fields) is None and decoder.bad == 1
-
-
 def test_origin_flag_makes_the_first_entry_a_start() -> None:
-    e = FeedDecoder("m").decode(b"1-0", {b"k": b"d", b"n": b"0", b"b": b"x"}, origin=True)
+    e = FeedDecoder("m").decode(FeedEntry.parse(b"1-0", {b"k": b"d", b"n": b"0", b"b": b"x"}), origin=True)
     assert e is not None and e.start
 
 
