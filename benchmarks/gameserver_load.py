@@ -22,8 +22,7 @@ import msgpack
 import uvloop
 from hdrh.histogram import HdrHistogram
 
-from elysium import tokens
-from gameserver import devtokens
+from elysium import devtokens, tokens
 from gameserver import protocol as p
 from gameserver import wire
 

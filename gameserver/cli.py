@@ -8,9 +8,8 @@ import os
 import signal
 import uuid
 
-from elysium import config, logs, tokens
+from elysium import config, devtokens, logs, tokens
 from elysium.up import StackContext, StackService
-from gameserver import devtokens
 from gameserver.settings import GameServerSettings
 
 

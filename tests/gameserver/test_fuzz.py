@@ -128,7 +128,7 @@ class BlockingPlayer:
 def test_random_and_mutated_frames_through_a_live_connection(threaded_server: GameServer, join_signer: Any,
                                                              payloads: list[bytes]) -> None:
     """Fuzzed messages from a joined player: errors or a close, never a crash; the room ticks on."""
-    from gameserver import devtokens
+    from elysium import devtokens
 
     room = devtokens.room_claim(seats=100, min_players=1)
     token = devtokens.mint_join(join_signer, match_id="fuzz", player_id=f"f{os.urandom(4).hex()}",
@@ -144,7 +144,7 @@ def test_random_and_mutated_frames_through_a_live_connection(threaded_server: Ga
 
 
 def test_the_room_survives_the_fuzzing(threaded_server: GameServer, join_signer: Any) -> None:
-    from gameserver import devtokens
+    from elysium import devtokens
 
     room = devtokens.room_claim(seats=100, min_players=1)
     # An honest player stays for the whole test, so the room has someone in it throughout
