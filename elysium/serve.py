@@ -180,7 +180,7 @@ async def _serve(name: str, make: Callable[[], Service], host: str, port: int, l
     except OSError as exc:
         return _start_failed(name, _os_reason(exc, host, port))
     except startup_errors as exc:
-        return _start_failed(name, str(exc) or type(exc).__name__)
+        return _start_failed(name, f"{type(exc).__name__}: {exc}")
     fields = service.listening()
     print(json.dumps({"event": "listening", "service": name, **fields}), flush=True)
     extra = {**fields, "settings": config.redacted(settings)} if settings is not None else fields

@@ -20,7 +20,7 @@ import aiohttp
 import pytest
 import redis.asyncio as aioredis
 
-from elysium import devtokens, keys, procs, tokens
+from elysium import devtokens, keys, tokens
 from gameserver.client import GameClient
 from tests.workers import owner, wait_gone
 
