@@ -22,9 +22,8 @@ import msgpack
 import uvloop
 from hdrh.histogram import HdrHistogram
 
-from elysium import tokens
+from elysium import devtokens, tokens
 from elysium.ws import frames, play
-from gameserver import devtokens
 
 TS_MARK = b"\xa2ts\xcf"  # "ts" key followed by a uint64 in every delta and keyframe
 

@@ -1,11 +1,10 @@
-"""The commerce service, wired in one place: :func:`create_app`; and :func:`serve` to run it."""
+"""The commerce service, wired in one place: :func:`create_app` (``elysium commerce`` runs it)."""
 
 from __future__ import annotations
 
 import asyncio
 import json
 import logging
-import signal
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -25,7 +24,7 @@ from commerce.metrics import CommerceMetrics
 from commerce.ratelimit import LoginLimiter
 from commerce.settings import CommerceSettings
 from commerce.store import Store, mongo_client
-from elysium import config, http, tokens
+from elysium import http, tokens
 from elysium.config import ConfigError
 
 log = logging.getLogger("commerce")
@@ -156,26 +155,3 @@ def render_metrics(app: web.Application) -> bytes:
         m.rewards_duplicates.set(consumer.duplicates)
         m.rewards_rejected.set(consumer.rejected)
     return m.render()
-
-
-async def serve(settings: CommerceSettings) -> int:
-    """Run until SIGTERM or SIGINT; then report not ready, finish requests in flight and exit 0."""
-    app = create_app(settings)
-    runner = web.AppRunner(app, shutdown_timeout=settings.drain_timeout_s, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, settings.host, settings.port, reuse_address=True)
-    await site.start()
-    port = runner.addresses[0][1] if runner.addresses else settings.port
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
-    log.info("commerce listening", extra={"port": port, "settings": config.redacted(settings)})
-    print(json.dumps({"event": "listening", "service": "commerce", "url": f"http://{settings.host}:{port}",
-                      "port": port}), flush=True)
-    await stop.wait()
-    app[STATUS].draining = True
-    log.info("draining")
-    await runner.cleanup()
-    log.info("stopped")
-    return 0

@@ -5,16 +5,22 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import logging
 import os
 import sys
+from typing import TYPE_CHECKING
 
-from elysium import config, logs, tokens
+from elysium import config, logs, serve, tokens
+
+if TYPE_CHECKING:
+    from commerce.settings import CommerceSettings
+
+log = logging.getLogger("commerce")
 
 
 def add_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     cm = sub.add_parser("commerce", help="run the commerce service (accounts, wallets, store, rewards)")
-    cm.add_argument("--host", help="listen address (ELYSIUM_COMMERCE_HOST)")
-    cm.add_argument("--port", type=int, help="listen port (ELYSIUM_COMMERCE_PORT)")
+    serve.add_arguments(cm, "ELYSIUM_COMMERCE")
     cm.set_defaults(func=run_commerce)
     cm_sub = cm.add_subparsers(dest="commerce_command", required=False, metavar="SUBCOMMAND")
     tok = cm_sub.add_parser("admin-token", help="mint a service token for the /v1/admin API")
@@ -31,15 +37,27 @@ def add_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-
 
 def run_commerce(args: argparse.Namespace) -> int:
     from commerce.settings import CommerceSettings
+    from pymongo.errors import PyMongoError
 
-    overrides = {k: v for k, v in (("host", args.host), ("port", args.port)) if v is not None}
-    settings = config.load(CommerceSettings, **overrides)
+    settings = config.load(CommerceSettings, **serve.overrides(args))
     logs.setup("commerce", settings.log_level)
-    import uvloop
+    return serve.run("commerce", lambda: _service(settings), host=settings.host, port=settings.port,
+                     drain_timeout_s=settings.drain_timeout_s, settings=settings, startup_errors=(PyMongoError,))
 
-    from commerce.app import serve
 
-    return uvloop.run(serve(settings))
+def _service(settings: CommerceSettings) -> serve.AppService:
+    """On SIGTERM: report not ready, finish requests in flight (the drain timeout), then close."""
+    from commerce.app import create_app
+    from commerce.appkeys import STATUS
+
+    app = create_app(settings)
+
+    def draining() -> None:
+        app[STATUS].draining = True
+        log.info("draining")
+
+    return serve.AppService(app, settings.host, settings.port, shutdown_timeout_s=settings.drain_timeout_s,
+                            on_drain=draining, access_log=False)
 
 
 def run_admin_token(args: argparse.Namespace) -> int:

@@ -9,7 +9,7 @@ import os
 import sys
 from collections.abc import Sequence
 
-from elysium import tokens
+from elysium import devtokens, tokens
 from elysium.config import ConfigError
 
 SERVICE_PACKAGES = ("gameserver", "matchmaker", "spectator", "commerce", "butler", "loadtest")
@@ -73,8 +73,6 @@ def _run_keygen(args: argparse.Namespace) -> int:
 
 
 def _run_token_join(args: argparse.Namespace) -> int:
-    from gameserver import devtokens
-
     if not 0 < args.ttl_s <= 60:
         raise SystemExit("elysium token join: --ttl-s must be between 0 and 60 seconds")
     try:

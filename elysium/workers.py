@@ -1,16 +1,20 @@
 """Several replicas of a service behind one port: ``elysium <service> --workers N``.
 
-The parent binds N listening sockets to the same address with ``SO_REUSEPORT`` (the
+:func:`elysium.serve.run` runs this supervisor when a service is asked for more than one
+worker. It binds N listening sockets to the same address with ``SO_REUSEPORT`` (the
 kernel spreads new connections across them) and starts one ``elysium <service>`` child
 per socket, handing it the socket (``--listen-fd``). Each child is a full replica of the
 service (the matchmaker's matching loop and results consumer, a spectator relay's feed
 readers), all against the shared Redis, which is what makes replicas safe together; a
-service whose replicas need distinct names gets the worker's index through ``child_env``.
+service whose replicas need distinct names gets the worker's index through its id setting.
 
-The parent prints the one ``listening`` line once every child listens, forwards SIGTERM
-and SIGINT to the children, and exits 0 when all of them have drained and exited 0. If a
-child exits on its own, the parent stops the others and exits 1 (a supervisor restarts
-the whole service). Children get SIGTERM if the parent dies, so none is left behind.
+The parent prints the one ``listening`` line once every child listens. On the stop
+(``elysium.serve``'s first SIGTERM or SIGINT) it sends each child SIGTERM and exits 0 when
+all of them have drained and exited 0; on a second signal it sends SIGTERM again, which
+makes the children exit at once. The children run in their own sessions, so a terminal's
+Ctrl-C or a signal to the parent's process group reaches them only through the parent,
+once. If a child exits on its own, the parent stops the others and exits 1 (a supervisor
+restarts the whole service). Children get SIGTERM if the parent dies, so none is left behind.
 """
 
 from __future__ import annotations
@@ -27,8 +31,11 @@ import sys
 from typing import Any
 
 CHILD_START_TIMEOUT_S = 60.0
-CHILD_STOP_TIMEOUT_S = 30.0
 _PR_SET_PDEATHSIG = 1
+
+
+class WorkersDidNotStart(RuntimeError):
+    """A child exited or stayed silent before printing its listening line."""
 
 
 def bind_sockets(host: str, port: int, count: int) -> list[socket.socket]:
@@ -67,22 +74,22 @@ def add_arguments(parser: argparse.ArgumentParser, env_var: str, what: str) -> N
 
 
 async def supervise(service: str, host: str, port: int, workers: int, *, env_var: str, id_var: str,
-                    base_id: str, scheme: str = "http") -> int:
-    """Run ``workers`` children of ``elysium <service>`` on one port until SIGTERM or SIGINT.
+                    base_id: str, stop: asyncio.Event, hurry: asyncio.Event, stop_timeout_s: float,
+                    scheme: str = "http") -> int:
+    """Run ``workers`` children of ``elysium <service>`` on one port until ``stop`` is set.
 
     ``env_var`` is the service's workers setting (set to 1 for the children). Replicas name
     themselves in Redis (consumer names, viewer counts): when the service's id setting
     ``id_var`` is set (``base_id``), worker ``i`` gets ``{base_id}-w{i}``; otherwise each
-    child's default id (host name and pid) is already its own.
+    child's default id (host name and pid) is already its own. Once stopped, each child has
+    ``stop_timeout_s`` to exit before it is killed; ``hurry`` set meanwhile passes it a second
+    SIGTERM. Returns 0 after a clean stop, else 1; raises :class:`WorkersDidNotStart`.
     """
     socks = bind_sockets(host, port, workers)
     port = socks[0].getsockname()[1]
     parent = os.getpid()
     children: list[asyncio.subprocess.Process] = []
-    stop = asyncio.Event()
     loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
     pumps: list[asyncio.Task[None]] = []
     try:
         for i, sock in enumerate(socks):
@@ -90,7 +97,8 @@ async def supervise(service: str, host: str, port: int, workers: int, *, env_var
             children.append(await asyncio.create_subprocess_exec(
                 sys.executable, "-m", "elysium", service, "--host", host, "--port", str(port),
                 "--listen-fd", str(sock.fileno()), pass_fds=(sock.fileno(),), env=env,
-                stdout=asyncio.subprocess.PIPE, preexec_fn=lambda: _die_with_parent(parent)))
+                stdout=asyncio.subprocess.PIPE, start_new_session=True,
+                preexec_fn=lambda: _die_with_parent(parent)))
         for sock in socks:  # the children hold them now
             sock.close()
         started = await _wait_listening(children, stop)
@@ -102,13 +110,13 @@ async def supervise(service: str, host: str, port: int, workers: int, *, env_var
             stopper = loop.create_task(stop.wait())
             await asyncio.wait([stopper, *exited], return_when=asyncio.FIRST_COMPLETED)
             stopper.cancel()
-            clean = stop.is_set()
-        else:
-            clean = False
+        elif not stop.is_set():
+            raise WorkersDidNotStart(f"a worker exited or did not listen within {CHILD_START_TIMEOUT_S:g} s")
+        clean = stop.is_set()
     finally:
         for sock in socks:
             sock.close()
-        codes = await _stop_all(children)
+        codes = await _stop_all(children, hurry, stop_timeout_s)
         for task in pumps:
             task.cancel()
     return 0 if clean and all(code == 0 for code in codes) else 1
@@ -143,19 +151,30 @@ async def _pump(child: asyncio.subprocess.Process) -> None:
         sys.stdout.flush()
 
 
-async def _stop_all(children: list[asyncio.subprocess.Process]) -> list[int]:
+def _terminate(children: list[asyncio.subprocess.Process]) -> None:
     for child in children:
         if child.returncode is None:
             with contextlib.suppress(ProcessLookupError):
                 child.send_signal(signal.SIGTERM)
 
-    async def reap(child: asyncio.subprocess.Process) -> int:
-        try:
-            return await asyncio.wait_for(child.wait(), CHILD_STOP_TIMEOUT_S)
-        except TimeoutError:
-            with contextlib.suppress(ProcessLookupError):
-                child.kill()
-            await child.wait()
-            return -signal.SIGKILL
 
-    return list(await asyncio.gather(*(reap(c) for c in children)))
+async def _stop_all(children: list[asyncio.subprocess.Process], hurry: asyncio.Event,
+                    timeout_s: float) -> list[int]:
+    """SIGTERM to every child; again if ``hurry`` is set before they exit; SIGKILL at the timeout."""
+    _terminate(children)
+    exited: asyncio.Future[Any] = asyncio.ensure_future(asyncio.gather(*(c.wait() for c in children)))
+    hurried: asyncio.Future[Any] = asyncio.ensure_future(hurry.wait())
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout_s
+    while not exited.done() and loop.time() < deadline:
+        await asyncio.wait([exited, hurried], timeout=deadline - loop.time(), return_when=asyncio.FIRST_COMPLETED)
+        if hurried.done() and not exited.done():
+            _terminate(children)  # a second SIGTERM: they exit without draining
+            await asyncio.wait([exited], timeout=max(0.0, deadline - loop.time()))
+    hurried.cancel()
+    if not exited.done():
+        for child in children:
+            if child.returncode is None:
+                with contextlib.suppress(ProcessLookupError):
+                    child.kill()
+    return list(await exited)

@@ -8,16 +8,14 @@ import os
 import signal
 import uuid
 
-from elysium import config, logs, tokens
+from elysium import config, devtokens, logs, serve, tokens
 from elysium.up import StackContext, StackService
-from gameserver import devtokens
 from gameserver.settings import GameServerSettings
 
 
 def add_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     gs = sub.add_parser("gameserver", help="run one game server")
-    gs.add_argument("--host", help="listen address (ELYSIUM_GAMESERVER_HOST)")
-    gs.add_argument("--port", type=int, help="listen port (ELYSIUM_GAMESERVER_PORT)")
+    serve.add_arguments(gs, "ELYSIUM_GAMESERVER")
     gs.set_defaults(func=run_gameserver)
 
     bots = sub.add_parser("bots", help="run demo bots that keep playing matches on a game server")
@@ -32,14 +30,12 @@ def add_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-
 
 
 def run_gameserver(args: argparse.Namespace) -> int:
-    overrides = {k: v for k, v in (("host", args.host), ("port", args.port)) if v is not None}
-    settings = config.load(GameServerSettings, **overrides)
+    settings = config.load(GameServerSettings, **serve.overrides(args))
     logs.setup("gameserver", settings.log_level)
-    import uvloop
+    from gameserver.server import GameServerProcess
 
-    from gameserver.server import serve
-
-    return uvloop.run(serve(settings))
+    return serve.run("gameserver", lambda: GameServerProcess(settings), host=settings.host, port=settings.port,
+                     drain_timeout_s=settings.drain_timeout_s, settings=settings)
 
 
 def run_bots(args: argparse.Namespace) -> int:

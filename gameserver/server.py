@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import json
 import logging
-import signal
+import socket
 import time
 from typing import Any
 
@@ -496,21 +496,22 @@ class GameServer:
                 await asyncio.wait_for(self._stopping.wait(), self.settings.heartbeat_s)
 
 
-async def serve(settings: GameServerSettings, ready: asyncio.Future[GameServer] | None = None) -> int:
-    """Run until SIGTERM or SIGINT, draining on the first and exiting 0."""
-    server = GameServer(settings)
-    await server.start()
-    if ready is not None:
-        ready.set_result(server)
-    loop = asyncio.get_running_loop()
-    stop = asyncio.Event()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
-    print(json.dumps({"event": "listening", "service": "gameserver", "server_id": server.server_id,
-                      "url": server.public_url, "port": server.port}), flush=True)
-    await stop.wait()
-    await server.drain_and_stop()
-    return 0
+class GameServerProcess:
+    """The game server as ``elysium.serve`` runs it (an :class:`elysium.serve.Service`)."""
+
+    def __init__(self, settings: GameServerSettings) -> None:
+        self.server = GameServer(settings)
+
+    async def start(self, sock: socket.socket | None) -> None:
+        if sock is not None:
+            raise ValueError("the game server binds its own listening socket")
+        await self.server.start()
+
+    def listening(self) -> dict[str, object]:
+        return {"server_id": self.server.server_id, "url": self.server.public_url, "port": self.server.port}
+
+    async def drain_and_stop(self) -> None:
+        await self.server.drain_and_stop()
 
 
 def _wake(future: asyncio.Future[None]) -> None:

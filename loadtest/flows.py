@@ -13,8 +13,7 @@ import math
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from elysium import tokens
-from gameserver import devtokens
+from elysium import devtokens, tokens
 from loadtest.errors import FlowUnavailable
 
 

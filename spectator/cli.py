@@ -4,33 +4,30 @@ from __future__ import annotations
 
 import argparse
 
-from elysium import config, logs, workers
+from elysium import config, logs, serve
 from spectator.settings import SpectatorSettings
 
 
 def add_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     sp = sub.add_parser("spectator", help="run a spectator relay (watch live matches and replays)")
-    sp.add_argument("--host", help="listen address (ELYSIUM_SPECTATOR_HOST)")
-    sp.add_argument("--port", type=int, help="listen port (ELYSIUM_SPECTATOR_PORT)")
-    workers.add_arguments(sp, "ELYSIUM_SPECTATOR_WORKERS", "relay processes")
+    serve.add_arguments(sp, "ELYSIUM_SPECTATOR", workers_help="relay processes")
     sp.set_defaults(func=run_spectator)
 
 
 def run_spectator(args: argparse.Namespace) -> int:
-    overrides = {k: v for k, v in (("host", args.host), ("port", args.port), ("workers", args.workers))
-                 if v is not None}
-    settings = config.load(SpectatorSettings, **overrides)
+    settings = config.load(SpectatorSettings, **serve.overrides(args))
     logs.setup("spectator", settings.log_level)
-    import uvloop
+    return serve.run("spectator", lambda: _relay(settings), host=settings.host, port=settings.port,
+                     drain_timeout_s=settings.drain_s, listen_fd=args.listen_fd, settings=settings,
+                     replicas=serve.Workers(settings.workers, "ELYSIUM_SPECTATOR_WORKERS", "ELYSIUM_SPECTATOR_ID",
+                                            settings.relay_id, scheme="ws"))
 
-    if settings.workers > 1 and args.listen_fd is None:
-        return uvloop.run(workers.supervise("spectator", settings.host, settings.port, settings.workers,
-                                            env_var="ELYSIUM_SPECTATOR_WORKERS", id_var="ELYSIUM_SPECTATOR_ID",
-                                            base_id=settings.relay_id, scheme="ws"))
+
+def _relay(settings: SpectatorSettings) -> serve.Service:
+    from spectator.server import RelayProcess
+
     _raise_open_files_limit()
-    from spectator.server import serve
-
-    return uvloop.run(serve(settings, listen_fd=args.listen_fd))
+    return RelayProcess(settings)
 
 
 def _raise_open_files_limit() -> None:

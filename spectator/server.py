@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import signal
 import socket
 import time
 from collections import deque
@@ -338,19 +337,17 @@ class SpectatorServer:
                 replay.task.cancel()
 
 
-async def serve(settings: SpectatorSettings, ready: asyncio.Future[SpectatorServer] | None = None,
-                listen_fd: int | None = None) -> int:
-    """Run until SIGTERM or SIGINT, draining on the first and exiting 0."""
-    server = SpectatorServer(settings)
-    await server.start(socket.socket(fileno=listen_fd) if listen_fd is not None else None)
-    if ready is not None:
-        ready.set_result(server)
-    loop = asyncio.get_running_loop()
-    stop = asyncio.Event()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
-    print(json.dumps({"event": "listening", "service": "spectator", "relay_id": server.relay_id,
-                      "url": server.public_url, "port": server.port}), flush=True)
-    await stop.wait()
-    await server.drain_and_stop()
-    return 0
+class RelayProcess:
+    """The relay as ``elysium.serve`` runs it (an :class:`elysium.serve.Service`)."""
+
+    def __init__(self, settings: SpectatorSettings) -> None:
+        self.server = SpectatorServer(settings)
+
+    async def start(self, sock: socket.socket | None) -> None:
+        await self.server.start(sock)
+
+    def listening(self) -> dict[str, object]:
+        return {"relay_id": self.server.relay_id, "url": self.server.public_url, "port": self.server.port}
+
+    async def drain_and_stop(self) -> None:
+        await self.server.drain_and_stop()

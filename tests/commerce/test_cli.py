@@ -46,6 +46,16 @@ def test_missing_settings_are_named(mongo_url: str, redis_url: str, keys_dir: Pa
     assert done.returncode == 2 and "ELYSIUM_COMMERCE_CATALOG_FILE" in done.stderr
 
 
+def test_an_unreachable_database_at_start_is_one_line_and_status_1(redis_url: str, keys_dir: Path) -> None:
+    port = procs.free_port()
+    env = _env(f"mongodb://127.0.0.1:{procs.free_port()}/?directConnection=true", "x", redis_url, keys_dir)
+    done = subprocess.run([sys.executable, "-m", "elysium", "commerce", "--port", str(port)], env=env,
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 1 and done.stdout == ""
+    said = [line for line in done.stderr.splitlines() if not line.startswith("{")]
+    assert len(said) == 1 and said[0].startswith("elysium commerce: cannot start: ServerSelectionTimeoutError"), said
+
+
 def test_the_service_runs_reports_health_and_drains_on_sigterm(mongo_url: str, mongo_db_name: str, redis_url: str,
                                                                keys_dir: Path) -> None:
     env = _env(mongo_url, mongo_db_name, redis_url, keys_dir)

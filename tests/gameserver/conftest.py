@@ -6,8 +6,7 @@ from typing import Any
 
 import pytest
 
-from elysium import config, tokens
-from gameserver import devtokens
+from elysium import config, devtokens, tokens
 from gameserver.server import GameServer
 from gameserver.settings import GameServerSettings
 

@@ -126,7 +126,7 @@ async def test_expired_and_foreign_tokens(game_server: GameServer, keys_dir: Any
     import time
 
     from elysium import tokens as t
-    from gameserver import devtokens
+    from elysium import devtokens
 
     other = t.Signer(t.Ed25519PrivateKey.generate(), "someone") if hasattr(t, "Ed25519PrivateKey") else None
     assert other is not None

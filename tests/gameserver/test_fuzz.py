@@ -233,7 +233,7 @@ ROOM = {"seats": 100, "min_players": 1, "time_limit_s": 3600, "score_limit": 100
 
 @pytest.fixture
 def honest(threaded_server: Fuzzed, join_signer: Any) -> Iterator[Honest]:
-    from gameserver import devtokens
+    from elysium import devtokens
 
     token = devtokens.mint_join(join_signer, match_id="fuzz", player_id="honest", server_id="test-gs-1",
                                 room=devtokens.room_claim(**ROOM))
@@ -253,7 +253,7 @@ def honest(threaded_server: Fuzzed, join_signer: Any) -> Iterator[Honest]:
 def test_random_and_mutated_frames_through_a_live_connection(threaded_server: Fuzzed, honest: Honest,
                                                              join_signer: Any, payloads: list[bytes]) -> None:
     """Fuzzed messages from a joined player get errors or a clean close; the honest player plays on."""
-    from gameserver import devtokens
+    from elysium import devtokens
 
     token = devtokens.mint_join(join_signer, match_id="fuzz", player_id=f"f{os.urandom(4).hex()}",
                                 server_id="test-gs-1", room=devtokens.room_claim(**ROOM))
@@ -270,7 +270,7 @@ def test_random_and_mutated_frames_through_a_live_connection(threaded_server: Fu
 
 
 def test_the_room_survives_the_fuzzing(threaded_server: Fuzzed, honest: Honest, join_signer: Any) -> None:
-    from gameserver import devtokens
+    from elysium import devtokens
 
     for i in range(30):
         token = devtokens.mint_join(join_signer, match_id="fuzz", player_id=f"g{i}", server_id="test-gs-1",

@@ -15,8 +15,7 @@ from typing import Any
 import aiohttp
 import redis.asyncio as aioredis
 
-from elysium import keys, procs
-from gameserver import devtokens
+from elysium import devtokens, keys, procs
 from gameserver.client import GameClient
 from gameserver.server import GameServer
 from tests.gameserver.conftest import SERVER_ID, url
