@@ -43,7 +43,7 @@ class Child:
     """A child process in its own process group, stopped with its whole group."""
 
     name: str
-    proc: subprocess.Popen[bytes]
+    proc: subprocess.Popen[bytes] | subprocess.Popen[str]
     url: str
     workdir: Path | None = None
     _owns_workdir: bool = field(default=False)
