@@ -13,6 +13,7 @@ CORES = [
     "gameserver/protocol.py", "gameserver/wire.py", "gameserver/lifecycle.py", "gameserver/schedule.py",
     "gameserver/spec.py", "gameserver/room.py", "gameserver/modes/base.py", "gameserver/modes/arena.py",
     "gameserver/modes/arena_rules.py", "gameserver/modes/arena_world.py", "elysium/config.py", "elysium/errors.py",
+    "elysium/redisreply.py",
     "commerce/ledger.py", "commerce/catalog.py", "commerce/pricing.py", "commerce/rules.py", "commerce/audit.py",
     "commerce/validation.py", "spectator/feed.py", "spectator/protocol.py",
 ]
