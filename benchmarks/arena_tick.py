@@ -35,8 +35,8 @@ def main() -> None:
     seats = [(room, room.admit(PlayerId(f"p{i}"), f"p{i}", object(), 0.0)) for room in rooms
              for i in range(args.seats)]
     rng = random.Random(1)
-    durations = []
-    sizes = []
+    durations: list[float] = []
+    sizes: list[int] = []
     for t in range(1, args.ticks + 1):
         for room, seat in seats:
             room.push_inputs(seat, (p.Input(t, rng.uniform(-1, 1), rng.uniform(-1, 1),

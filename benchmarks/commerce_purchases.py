@@ -145,6 +145,8 @@ async def raw_same_ops(mongo_url: str, buyers: int, seconds: float) -> dict[str,
                     async with client.start_session() as s:
                         async with await s.start_transaction():
                             w = await db.wallets.find_one({"_id": f"b{b}:soft"}, {"balance": 1}, session=s)
+                            if w is None:
+                                raise RuntimeError(f"wallet b{b}:soft was not seeded")
                             item = {"_id": uuid.uuid4().hex, "owner": f"b{b}", "type": ITEM, "attributes": {},
                                     "origin": {"kind": "purchase", "ledger": eid}, "custody": "in_game",
                                     "created_at": datetime.now(UTC)}

@@ -22,6 +22,7 @@ import tempfile
 import time
 import urllib.request
 from pathlib import Path
+from typing import Any
 
 from elysium import procs, tokens
 
@@ -76,7 +77,7 @@ def one_run(args: argparse.Namespace, players: int, redis_url: str, keys: Path) 
             stdout=subprocess.PIPE, text=True, env=env)
         assert client.stdout is not None
         marks: dict[str, tuple[float, float, dict[str, float]]] = {}
-        result: dict[str, object] = {}
+        result: dict[str, Any] = {}  # the load client's JSON summary
         for line in client.stdout:
             msg = json.loads(line)
             if "phase" in msg:

@@ -12,11 +12,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
+import functools
 import json
 import os
 import random
 import struct
 import time
+from typing import cast
 
 import msgpack
 import uvloop
@@ -29,10 +31,11 @@ TS_MARK = b"\xa2ts\xcf"  # "ts" key followed by a uint64 in every delta and keyf
 
 
 class Player(asyncio.Protocol):
+    transport: asyncio.Transport  # set by connection_made, before any data arrives
+
     def __init__(self, bench: Bench, token: str) -> None:
         self.bench = bench
         self.token = token
-        self.transport: asyncio.Transport | None = None
         self.buf = b""
         self.handshaken = False
         self.joined = asyncio.get_running_loop().create_future()
@@ -40,9 +43,10 @@ class Player(asyncio.Protocol):
         self.closed = False
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = transport  # type: ignore[assignment]
+        # A stream transport; uvloop's do not subclass asyncio.Transport, so this is not an isinstance check.
+        self.transport = cast(asyncio.Transport, transport)
         key = base64.b64encode(os.urandom(16)).decode()
-        transport.write(  # type: ignore[attr-defined]
+        self.transport.write(
             f"GET /v1/play HTTP/1.1\r\nHost: bench\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
             f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n".encode())
 
@@ -134,7 +138,7 @@ async def run(args: argparse.Namespace) -> dict[str, object]:
     for i in range(args.players):
         token = devtokens.mint_join(signer, match_id=f"{args.prefix}-{i // args.room_size}", player_id=f"p{i}",
                                     server_id=args.server_id, room=room)
-        _, player = await loop.create_connection(lambda t=token: Player(bench, t), "127.0.0.1", args.port)
+        _, player = await loop.create_connection(functools.partial(Player, bench, token), "127.0.0.1", args.port)
         players.append(player)
         if i % 50 == 49:
             await asyncio.sleep(50 / args.ramp_per_s)

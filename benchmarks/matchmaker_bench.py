@@ -27,7 +27,7 @@ from typing import Any
 
 import redis.asyncio as aioredis
 
-from elysium import config, procs, tokens
+from elysium import config, procs, redisreply, tokens
 from gameserver.redisio import Registry
 from matchmaker import keys
 from matchmaker.app import SERVICES, create_app
@@ -139,7 +139,7 @@ async def intake(host: str, port: int, signer: tokens.Signer, seconds: float, co
 
 
 async def match_full_queue(settings: MatchmakerSettings, n: int) -> dict[str, Any]:
-    app = create_app(settings, modes=[ROOM_10], run_loops=False)
+    app = create_app(settings, modes={ROOM_10.name: ROOM_10}, run_loops=False)
     svc = app[SERVICES]
     client = svc.redis
     rng = random.Random(1)
@@ -151,7 +151,8 @@ async def match_full_queue(settings: MatchmakerSettings, n: int) -> dict[str, An
         await asyncio.gather(*(svc.queue.create(t) for t in tickets[k:k + 1000]))
     await heartbeat(client, n * 2)
     started = time.perf_counter()
-    passes, matches = [], 0
+    passes: list[float] = []
+    matches = 0
     while await client.zcard(keys.queue("arena")) >= 10 and len(passes) < 20:
         t0 = time.perf_counter()
         report = await svc.matcher.run_pass()
@@ -168,7 +169,7 @@ async def match_full_queue(settings: MatchmakerSettings, n: int) -> dict[str, An
 
 async def steady(settings: MatchmakerSettings, rate: float, seconds: float) -> dict[str, Any]:
     """Tickets arrive at a steady rate; one matching loop runs; waits are measured at match time."""
-    app = create_app(settings, modes=[ROOM_10], run_loops=False)
+    app = create_app(settings, modes={ROOM_10.name: ROOM_10}, run_loops=False)
     svc = app[SERVICES]
     client = svc.redis
     await heartbeat(client, 100_000)
@@ -200,10 +201,11 @@ async def steady(settings: MatchmakerSettings, rate: float, seconds: float) -> d
     async with client.pipeline(transaction=False) as pipe:
         for tid in created:
             pipe.hmget(keys.ticket(tid), "status", "created_ms", "ended_ms")
-        rows = await pipe.execute()
-    for status, created_ms, ended_ms in rows:
-        if status == b"matched":
-            waits.append((int(ended_ms) - int(created_ms)) / 1000)
+        rows = redisreply.each(await pipe.execute(), len(created))
+    for row in rows:
+        status, created_ms, ended_ms = redisreply.optional_texts(row)
+        if status == "matched":
+            waits.append((redisreply.integer(ended_ms) - redisreply.integer(created_ms)) / 1000)
         else:
             still += 1
     await client.aclose()

@@ -12,7 +12,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any
 
 from pymongo import DESCENDING
 from pymongo.errors import DuplicateKeyError
@@ -183,13 +183,13 @@ class Economy:
 
     # --- grants by an admin -----------------------------------------------------------------
 
-    async def grant(self, account: str, currency: str, amount: int, reason: str, key: str) -> Outcome:
+    async def grant(self, account: str, currency: ledger.Currency, amount: int, reason: str, key: str) -> Outcome:
         eid = ledger.entry_id("grant", account, key)
         fp = ledger.fingerprint({"account_id": account, "currency": currency, "amount": amount, "reason": reason})
 
         async def body(s: Session) -> Outcome:
             entry: Doc = {"_id": eid, "kind": "grant", "reason": reason, "ref": None, "items": [], "fingerprint": fp}
-            change = ledger.Change(ledger.AccountId(account), cast(ledger.Currency, currency), amount)
+            change = ledger.Change(ledger.AccountId(account), currency, amount)
             await self._move(s, change, entry)
             return Outcome(grant_body(entry), replayed=False)
 

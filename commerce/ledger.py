@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
-from typing import Literal, NewType
+from typing import Literal, NewType, TypeGuard
 
 AccountId = NewType("AccountId", str)
 Currency = Literal["soft", "premium"]
@@ -44,7 +44,7 @@ class BalanceLimit(MoneyError):
         super().__init__("balance_limit", f"the {currency} balance would pass {MAX_BALANCE}")
 
 
-def is_currency(value: object) -> bool:
+def is_currency(value: object) -> TypeGuard[Currency]:
     return isinstance(value, str) and value in CURRENCIES
 
 

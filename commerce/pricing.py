@@ -8,7 +8,6 @@ stored state by the adapter, with the numbers this module computes.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import cast
 
 from commerce import ledger
 from commerce.catalog import ItemType
@@ -40,7 +39,7 @@ def quote(item: ItemType, currency: str, quantity: int) -> Quote:
     total = unit * quantity
     if total > ledger.MAX_AMOUNT:
         raise PricingError("bad_quantity", f"a purchase may cost at most {ledger.MAX_AMOUNT}")
-    return Quote(item_id=item.id, currency=cast(ledger.Currency, currency), quantity=quantity, unit_price=unit,
+    return Quote(item_id=item.id, currency=currency, quantity=quantity, unit_price=unit,
                  total=total)
 
 

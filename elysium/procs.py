@@ -43,7 +43,7 @@ class Child:
     """A child process in its own process group, stopped with its whole group."""
 
     name: str
-    proc: subprocess.Popen[bytes]
+    proc: subprocess.Popen[bytes] | subprocess.Popen[str]
     url: str
     workdir: Path | None = None
     _owns_workdir: bool = field(default=False)
@@ -74,19 +74,19 @@ def spawn(
     env: dict[str, str] | None = None,
     log: Path | None = None,
 ) -> subprocess.Popen[bytes]:
-    out = open(log, "ab") if log is not None else subprocess.DEVNULL  # noqa: SIM115
+    out = open(log, "ab") if log is not None else None  # noqa: SIM115
     try:
         return subprocess.Popen(
             list(argv),
             stdin=subprocess.DEVNULL,
-            stdout=out,
-            stderr=subprocess.STDOUT if log is not None else subprocess.DEVNULL,
+            stdout=out if out is not None else subprocess.DEVNULL,
+            stderr=subprocess.STDOUT if out is not None else subprocess.DEVNULL,
             env=env,
             start_new_session=True,
         )
     finally:
-        if log is not None:
-            out.close()  # type: ignore[union-attr]
+        if out is not None:
+            out.close()
 
 
 def start_redis(port: int | None = None, host: str = "127.0.0.1", log: Path | None = None) -> Child:

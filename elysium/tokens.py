@@ -23,6 +23,7 @@ from typing import Any
 import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from jwt.types import Options
 
 PLAYER_AUDIENCE = "elysium:player"
 JOIN_AUDIENCE = "elysium:join"
@@ -153,7 +154,7 @@ class Verifier:
         """Check signature, audience, expiry and required claims; return the claims."""
         if not isinstance(token, str) or not token or len(token) > 8192:
             raise TokenError("token_malformed", "token must be a non-empty string of at most 8 KiB")
-        options = {"require": ["exp", "iat", "jti", "sub", "aud"], "verify_exp": now is None}
+        options: Options = {"require": ["exp", "iat", "jti", "sub", "aud"], "verify_exp": now is None}
         try:
             claims: dict[str, Any] = jwt.decode(
                 token,
@@ -162,7 +163,7 @@ class Verifier:
                 audience=audience,
                 issuer=issuer,
                 leeway=LEEWAY_S,
-                options=options,  # type: ignore[arg-type]
+                options=options,
             )
         except jwt.ExpiredSignatureError:
             raise TokenError("token_expired", "token has expired") from None

@@ -63,7 +63,7 @@ def _options(parser: argparse.ArgumentParser) -> None:
     out.add_argument("--quiet", action="store_true", help="no progress output")
 
 
-def add_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = sub.add_parser("loadtest", help="simulate players against a deployment and report what it holds")
     _options(parser)
     parser.set_defaults(func=run_command)
@@ -84,15 +84,15 @@ THRESHOLD_OPTIONS = ("max_p99_ms", "max_p50_ms", "max_input_rtt_p99_ms", "max_jo
 def _server_id_from_registry(redis_url: str, play_url: str) -> str:
     import redis
 
-    from elysium import keys
+    from elysium import keys, redisreply
 
     try:
         client = redis.Redis.from_url(redis_url, socket_timeout=5)
         try:
-            ids = [i.decode() for i in client.zrange(keys.SERVERS_LIVE, 0, -1)]
+            ids = redisreply.texts(client.zrange(keys.SERVERS_LIVE, 0, -1))
             found = []
             for ident in ids:
-                raw = client.get(keys.server(ident))
+                raw = redisreply.optional_blob(client.get(keys.server(ident)))
                 if raw:
                     info = json.loads(raw)
                     found.append((ident, info.get("address")))

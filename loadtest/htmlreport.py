@@ -77,11 +77,11 @@ def line_chart(title: str, series: list[tuple[str, list[tuple[float, float | Non
     for n, (_, points) in enumerate(series):
         color = PALETTE[n % len(PALETTE)]
         segments: list[list[str]] = [[]]
-        for x, y in points:
-            if y is None:
+        for x, value in points:
+            if value is None:
                 segments.append([])
             else:
-                segments[-1].append(f"{px(x):.1f},{py(y):.1f}")
+                segments[-1].append(f"{px(x):.1f},{py(value):.1f}")
         for seg in segments:
             if len(seg) > 1:
                 out.append(f'<polyline fill="none" stroke="{color}" stroke-width="1.8" points="{" ".join(seg)}"/>')

@@ -13,6 +13,7 @@ import contextlib
 import time
 from collections import deque
 from dataclasses import dataclass
+from typing import Any
 
 import msgpack
 
@@ -70,7 +71,7 @@ class SimPlayer:
         self.pending: deque[tuple[int, int]] = deque(maxlen=MAX_PENDING_INPUTS)  # (seq, sent at ns)
         self.last_n = -1
         self.last_rx = 0
-        self.welcome: asyncio.Future[dict] | None = None
+        self.welcome: asyncio.Future[dict[str, Any]] | None = None
         self.closed: asyncio.Future[str] | None = None
         self.resume: str | None = None
         self.next_ping = 0
@@ -207,7 +208,7 @@ class SimPlayer:
             self.rec.bytes_out += ws.send(payload)
             self.rec.msgs_out += 1
 
-    def _on_welcome(self, msg: dict) -> None:
+    def _on_welcome(self, msg: dict[str, Any]) -> None:
         self.seat = msg["player"]
         self.resume = msg.get("resume")
         self.period_us = 1_000_000 // int(msg.get("tick_hz") or self.cfg.tick_hz)

@@ -115,19 +115,26 @@ def _cpus() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
+def _number(value: object) -> float | None:
+    """A percentile as the report holds it: a number, or None when nothing was measured."""
+    if value is None or (isinstance(value, (int, float)) and not isinstance(value, bool)):
+        return value
+    raise TypeError(f"not a number: {value!r}")
+
+
 def _value(report: dict[str, Any], name: str) -> float | None:
     if name == "max_p99_ms":
-        return report["latency_ms"]["p99"]
+        return _number(report["latency_ms"]["p99"])
     if name == "max_p50_ms":
-        return report["latency_ms"]["p50"]
+        return _number(report["latency_ms"]["p50"])
     if name == "max_input_rtt_p99_ms":
-        return report["input_rtt_ms"]["p99"]
+        return _number(report["input_rtt_ms"]["p99"])
     if name == "max_join_p99_ms":
-        return report["join_ms"]["p99"]
+        return _number(report["join_ms"]["p99"])
     if name == "max_error_rate":
-        return report["errors"] / max(1, report["players"])
+        return int(report["errors"]) / max(1, int(report["players"]))
     if name == "min_connected_ratio":
-        return report["players_peak_connected"] / max(1, report["players"])
+        return int(report["players_peak_connected"]) / max(1, int(report["players"]))
     raise KeyError(name)
 
 

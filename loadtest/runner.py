@@ -11,6 +11,7 @@ import multiprocessing
 import os
 import time
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection, wait
 from typing import Any
@@ -95,7 +96,7 @@ def run(scenario: Scenario, target: Target, *, workers: int, progress: Progress)
     try:
         for i in range(workers):
             parent, child = ctx.Pipe(duplex=True)
-            proc = ctx.Process(target=worker.main, args=(i, workers, child, config), name=f"loadtest-worker-{i}",
+            proc: multiprocessing.process.BaseProcess = ctx.Process(target=worker.main, args=(i, workers, child, config), name=f"loadtest-worker-{i}",
                                daemon=True)
             proc.start()
             child.close()
@@ -109,16 +110,16 @@ def run(scenario: Scenario, target: Target, *, workers: int, progress: Progress)
             left = deadline - time.monotonic()
             if left <= 0:
                 raise TargetError(f"{len(waiting)} worker(s) did not start within {READY_TIMEOUT_S:g} s")
-            for conn in wait(list(waiting), left):
+            for conn in _ready(waiting, left):
                 try:
-                    kind, info = conn.recv()  # type: ignore[union-attr]
+                    kind, info = _recv(conn)
                 except EOFError:
-                    raise TargetError(f"worker {conns[conn]} exited while starting") from None  # type: ignore[index]
+                    raise TargetError(f"worker {conns[conn]} exited while starting") from None
                 if kind == "failed":
-                    raise TargetError(f"worker {conns[conn]} failed to start: {info['error']}")  # type: ignore[index]
+                    raise TargetError(f"worker {conns[conn]} failed to start: {info['error']}")
                 baseline_rss += info["rss_bytes"]
-                pids[conns[conn]] = info["pid"]  # type: ignore[index]
-                waiting.discard(conn)  # type: ignore[arg-type]
+                pids[conns[conn]] = info["pid"]
+                waiting.discard(conn)
 
         server_before = gameserver_view(scrape(target.metrics_url)) if target.metrics_url else None
         server_cpu0 = process_cpu_s(target.server_pid) if target.server_pid else None
@@ -132,22 +133,22 @@ def run(scenario: Scenario, target: Target, *, workers: int, progress: Progress)
         live = dict(conns)
         interval = {name: new_histogram() for name in ("latency", "input_rtt", "tester_lag")}
         next_row = t0 + ROW_EVERY_S
-        prev = {"t": t0, "msgs_in": 0, "bytes_in": 0, "inputs": 0, "tester_cpu": 0.0,
-                "server_cpu": server_cpu0}
+        prev: dict[str, float] = {"t": t0, "msgs_in": 0, "bytes_in": 0, "inputs": 0, "tester_cpu": 0.0}
+        prev_server_cpu = server_cpu0
         cpu_by_worker: dict[int, float] = {}
         cpu_start: dict[int, float] = {}
         peak_rss = peak_connected = 0
         server_peak_rss: int | None = None
         while live:
             try:
-                ready = wait(list(live), max(0.0, min(next_row, hard_end) - time.time()))
+                ready = _ready(live, max(0.0, min(next_row, hard_end) - time.time()))
                 for conn in ready:
-                    w = live[conn]  # type: ignore[index]
+                    w = live[conn]
                     try:
-                        kind, snap = conn.recv()  # type: ignore[union-attr]
+                        kind, snap = _recv(conn)
                     except (EOFError, OSError):
                         failures.append(f"worker {w} exited before its last report")
-                        del live[conn]  # type: ignore[arg-type]
+                        del live[conn]
                         continue
                     if kind == "failed":
                         failures.append(f"worker {w} failed: {snap['error']}")
@@ -159,7 +160,7 @@ def run(scenario: Scenario, target: Target, *, workers: int, progress: Progress)
                     cpu_start.setdefault(w, snap["cpu_s"])
                     cpu_by_worker[w] = snap["cpu_s"]
                     if kind == "done":
-                        del live[conn]  # type: ignore[arg-type]
+                        del live[conn]
                 now = time.time()
                 if now >= next_row:
                     counts = agg.counts()
@@ -194,13 +195,14 @@ def run(scenario: Scenario, target: Target, *, workers: int, progress: Progress)
                         "disconnects": sum(agg.disconnects().values()),
                         "tester_cpu_pct": round(100 * (tester_cpu - prev["tester_cpu"]) / dt, 1),
                         "tester_rss_mb": round(rss / 2**20, 1),
-                        "server_cpu_pct": round(100 * (server_cpu - prev["server_cpu"]) / dt, 1)
-                        if server_cpu is not None and prev["server_cpu"] is not None else None,
+                        "server_cpu_pct": round(100 * (server_cpu - prev_server_cpu) / dt, 1)
+                        if server_cpu is not None and prev_server_cpu is not None else None,
                     }
                     rows.append(row)
                     progress.row(row, scenario.players)
                     prev = {"t": now, "msgs_in": counts["msgs_in"], "bytes_in": counts["bytes_in"],
-                            "inputs": counts["inputs_sent"], "tester_cpu": tester_cpu, "server_cpu": server_cpu}
+                            "inputs": counts["inputs_sent"], "tester_cpu": tester_cpu}
+                    prev_server_cpu = server_cpu
                     for h in interval.values():
                         h.reset()
                     next_row += ROW_EVERY_S
@@ -246,6 +248,19 @@ def run(scenario: Scenario, target: Target, *, workers: int, progress: Progress)
             if proc.is_alive():
                 proc.kill()
                 proc.join()
+
+
+def _ready(conns: Iterable[Connection], timeout: float) -> list[Connection]:
+    """The workers' pipes that have a message (or were closed) within ``timeout`` seconds."""
+    return [c for c in wait(list(conns), timeout) if isinstance(c, Connection)]
+
+
+def _recv(conn: Connection) -> tuple[str, dict[str, Any]]:
+    """One worker message: a kind ("ready", "failed", "snap", "done") and its fields."""
+    msg = conn.recv()
+    if not (isinstance(msg, tuple) and len(msg) == 2 and isinstance(msg[0], str) and isinstance(msg[1], dict)):
+        raise TypeError(f"unexpected worker message: {msg!r:.80}")
+    return msg[0], msg[1]
 
 
 def _settled_metrics(url: str) -> dict[str, float] | None:

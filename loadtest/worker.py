@@ -18,7 +18,7 @@ from multiprocessing.connection import Connection
 from typing import Any
 
 from loadtest.behaviour import Mix
-from loadtest.flows import make_flow
+from loadtest.flows import DirectFlow, make_flow
 from loadtest.measure import Recorder
 from loadtest.player import PlayerConfig, SimPlayer
 from loadtest.spectator import SimSpectator, watch_url
@@ -124,7 +124,8 @@ async def _run(index: int, workers: int, conn: Connection, config: dict[str, Any
     async def spectate() -> None:
         """Spectators of match k start once match k should be full (direct flow only)."""
         per_match, relay = config["spectators_per_match"], config.get("spectator_url")
-        if not per_match or not relay or config["flow"] != "direct":
+        direct = flow
+        if not per_match or not relay or not isinstance(direct, DirectFlow):
             return
         room = config["room_size"]
         matches = -(-players // room)
@@ -138,7 +139,7 @@ async def _run(index: int, workers: int, conn: Connection, config: dict[str, Any
                     pass
             if stop.is_set() or loop.time() >= end_at:
                 return
-            match_id = flow.match_of(k * room)[0]  # type: ignore[attr-defined]
+            match_id = direct.match_of(k * room)[0]
             sim = SimSpectator(watch_url(relay, match_id), rec, end_at, retries=config["retries"],
                                connect_timeout_s=config["connect_timeout_s"])
             watchers.append(sim)

@@ -9,6 +9,7 @@ import logging
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
+from elysium import redisreply
 from matchmaker import keys
 
 log = logging.getLogger("matchmaker.events")
@@ -59,11 +60,11 @@ class TicketEvents:
                 while not stop.is_set():
                     msg = await pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
                     if msg is not None and msg["type"] == "message" and self.listeners:
-                        self._dispatch(msg["data"].decode())
+                        self._dispatch(redisreply.text(msg["data"]))
             except (RedisError, OSError) as exc:
                 log.warning("ticket events unavailable", extra={"error": str(exc)})
                 # Wake every stream so it re-reads its ticket rather than waiting on a dead channel.
                 self.wake_all()
                 await asyncio.sleep(1.0)
             finally:
-                await pubsub.aclose()
+                await pubsub.aclose()  # type: ignore[no-untyped-call]  # redis-py leaves PubSub.aclose unannotated

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 import redis.asyncio as aioredis
 
+from elysium import redisreply
 from matchmaker import keys
 
 CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I
@@ -89,28 +90,26 @@ class PartyBook:
         members = json.dumps([{"id": leader, "name": name}], separators=(",", ":"))
         for _ in range(5):
             code = "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
-            kind, found = await self._create(keys=[keys.party(code), keys.member(leader)],
-                                             args=[code, leader, members, now_ms + self.ttl_ms])
-            if kind != b"taken":
-                return kind.decode(), found.decode()
+            kind, found = redisreply.script_texts(await self._create(keys=[keys.party(code), keys.member(leader)],
+                                                                     args=[code, leader, members, now_ms + self.ttl_ms]))
+            if kind != "taken":
+                return kind, found
         raise RuntimeError("could not find a free party code")
 
     async def get(self, code: str) -> Party | None:
-        raw = await self.client.hgetall(keys.party(code))
-        if not raw:
+        d = redisreply.text_map(await self.client.hgetall(keys.party(code)))
+        if not d:
             return None
-        d = {k.decode(): v.decode() for k, v in raw.items()}
         return Party(d["code"], d["leader"], tuple(_members(d["members"])), d["members"], d.get("ticket", ""),
                      int(d["expires_ms"]))
 
     async def party_of(self, player_id: str) -> str | None:
-        raw = await self.client.get(keys.member(player_id))
-        return raw.decode() if raw else None
+        return redisreply.optional_text(await self.client.get(keys.member(player_id))) or None
 
     async def join(self, code: str, player_id: str, name: str) -> str:
         result = await self._join(keys=[keys.party(code), keys.member(player_id)],
                                   args=[code, player_id, name, self.max_size])
-        return result.decode()
+        return redisreply.script_text(result)
 
     async def leave(self, code: str, player_id: str) -> str:
         for _ in range(10):
@@ -118,8 +117,9 @@ class PartyBook:
             if party is None:
                 return "missing"
             member_keys = [keys.member(m["id"]) for m in party.members]
-            result = (await self._leave(keys=[keys.party(code), keys.member(player_id), *member_keys],
-                                        args=[code, player_id, party.members_json])).decode()
+            result = redisreply.script_text(await self._leave(keys=[keys.party(code), keys.member(player_id),
+                                                                    *member_keys],
+                                                              args=[code, player_id, party.members_json]))
             if result != "retry":
                 return result
         return "retry"

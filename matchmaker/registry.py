@@ -20,6 +20,7 @@ from dataclasses import dataclass
 import redis.asyncio as aioredis
 
 from elysium import keys as shared_keys
+from elysium import redisreply
 from matchmaker import keys
 
 _EXPIRE = """
@@ -122,24 +123,25 @@ class ServerRegistry:
     async def live(self, now_ms: int | None = None) -> list[LiveServer]:
         """Servers with a fresh heartbeat that are not draining, with claimed seats taken off."""
         now = now_ms if now_ms is not None else int(time.time() * 1000)
-        ids = await self.client.zrangebyscore(shared_keys.SERVERS_LIVE, now - self.fresh_ms, "+inf")
-        if not ids:
+        names = redisreply.texts(await self.client.zrangebyscore(shared_keys.SERVERS_LIVE, now - self.fresh_ms,
+                                                                 "+inf"))
+        if not names:
             return []
-        names = [i.decode() for i in ids]
         async with self.client.pipeline(transaction=False) as pipe:
             for name in names:
                 pipe.get(shared_keys.server(name))
                 await self._claimed(keys=[shared_keys.server(name), keys.seats(name), keys.seat_book(name)],
                                     args=[now, shared_keys.match_info("")], client=pipe)
-            raw = await pipe.execute()
+            raw = redisreply.each(await pipe.execute(), 2 * len(names))
         out = []
         for k, name in enumerate(names):
-            body, claims = raw[2 * k], raw[2 * k + 1]
+            body = redisreply.optional_blob(raw[2 * k])
             if body is None:
                 continue
             try:
                 info = json.loads(body)
-                claimed_seats, claimed_rooms = int(claims[0]), int(claims[1])
+                claims = redisreply.integers(raw[2 * k + 1])
+                claimed_seats, claimed_rooms = claims[0], claims[1]
                 server = LiveServer(name, str(info["address"]), str(info["region"]), tuple(info.get("modes", ())),
                                     int(info["seats_free"]) - claimed_seats, int(info["rooms_free"]) - claimed_rooms,
                                     int(info["ts_ms"]))
@@ -165,7 +167,7 @@ class ServerRegistry:
         result = await self._claim(keys=[shared_keys.server(server.server_id), keys.seats(server.server_id),
                                          keys.seat_book(server.server_id)],
                                    args=[match_id, seats, now_ms, self.hold_ms, self.fresh_ms, server.region])
-        return result.decode() if isinstance(result, bytes) else str(result)
+        return redisreply.script_text(result)
 
     async def claim_many(self, wanted: Sequence[tuple[LiveServer, str, int]], now_ms: int) -> list[str]:
         """Several claims (server, match id, seats) in one round trip; each is checked on its own, in order."""
@@ -177,8 +179,8 @@ class ServerRegistry:
                                         keys.seat_book(server.server_id)],
                                   args=[match_id, seats, now_ms, self.hold_ms, self.fresh_ms, server.region],
                                   client=pipe)
-            results = await pipe.execute()
-        return [r.decode() if isinstance(r, bytes) else str(r) for r in results]
+            results = redisreply.each(await pipe.execute(), len(wanted))
+        return [redisreply.script_text(r) for r in results]
 
     async def release(self, server_id: str, match_id: str) -> None:
         await self._release(keys=[keys.seats(server_id), keys.seat_book(server_id)], args=[match_id])

@@ -22,6 +22,7 @@ from typing import Any
 
 import redis.asyncio as aioredis
 
+from elysium import redisreply
 from matchmaker import keys
 from matchmaker.core import Proposal, QueueEntry
 
@@ -261,7 +262,7 @@ class TicketQueue:
                   *[keys.player(p["id"]) for p in t.players]],
             args=[key_ttl, keys.EVENTS, t.party_members_json, json.dumps(self.as_stored(t), separators=(",", ":"))],
         )
-        kind, ticket_id, index = (x.decode() if isinstance(x, bytes) else str(x) for x in result)
+        kind, ticket_id, index = redisreply.script_texts(result)
         if kind == "created":
             return Created(True, ticket_id)
         if kind == "party_changed":
@@ -269,14 +270,11 @@ class TicketQueue:
         return Created(False, ticket_id, blocked_player=str(t.players[int(index)]["id"]))
 
     async def get(self, ticket_id: str) -> dict[str, str] | None:
-        raw = await self.client.hgetall(keys.ticket(ticket_id))
-        if not raw:
-            return None
-        return {k.decode(): v.decode() for k, v in raw.items()}
+        fields = redisreply.text_map(await self.client.hgetall(keys.ticket(ticket_id)))
+        return fields or None
 
     async def active_ticket_of(self, player_id: str) -> str | None:
-        raw = await self.client.get(keys.player(player_id))
-        return raw.decode() if raw else None
+        return redisreply.optional_text(await self.client.get(keys.player(player_id))) or None
 
     async def cancel(self, ticket: dict[str, str], *, status: str = "cancelled", reason: str = "cancelled",
                      only_queued: bool = False, now_ms: int) -> str:
@@ -287,21 +285,22 @@ class TicketQueue:
                   keys.entries(ticket["mode"]), *[keys.player(p) for p in players]],
             args=[status, now_ms, self.retention_ms, keys.EVENTS, "1" if only_queued else "0", reason],
         )
-        return result.decode() if isinstance(result, bytes) else str(result)
+        return redisreply.script_text(result)
 
     # --- matching -----------------------------------------------------------------------------
 
     async def waiting_entries(self, mode: str, limit: int) -> list[QueueEntry]:
-        ids = await self.client.zrange(keys.queue(mode), 0, limit - 1)
+        ids = redisreply.texts(await self.client.zrange(keys.queue(mode), 0, limit - 1))
         if not ids:
             return []
-        raws = await self.client.hmget(keys.entries(mode), ids)
-        out, gone = [], []
-        for raw_id, raw in zip(ids, raws, strict=True):
+        raws = redisreply.optional_blobs(await self.client.hmget(keys.entries(mode), ids))
+        out: list[QueueEntry] = []
+        gone: list[str] = []
+        for ticket_id, raw in zip(ids, raws, strict=True):
             if raw is None:
-                gone.append(raw_id)
+                gone.append(ticket_id)
             else:
-                out.append(entry_of(raw_id.decode(), raw))
+                out.append(entry_of(ticket_id, raw))
         if gone:  # the ticket's own expiry beat the sweep; drop the dangling members
             await self.client.zrem(keys.queue(mode), *gone)
         return out
@@ -320,9 +319,9 @@ class TicketQueue:
                 for n in chunk:
                     match_id, prop = proposals[n]
                     args += [match_id, len(prop.tickets), *prop.tickets]
-                got = await self._claim(keys=[keys.FORMING, keys.queue(mode), keys.waiting(mode), keys.entries(mode)],
-                                        args=args)
-                results.update((n, bool(r)) for n, r in zip(chunk, got, strict=True))
+                got = redisreply.script_flags(await self._claim(
+                    keys=[keys.FORMING, keys.queue(mode), keys.waiting(mode), keys.entries(mode)], args=args))
+                results.update(zip(chunk, got, strict=True))
         out = [results[n] for n in range(len(proposals))]
         return out
 
@@ -339,8 +338,8 @@ class TicketQueue:
                 for n in chunk:
                     match_id, prop, match = items[n]
                     args += [match_id, json.dumps(match, separators=(",", ":")), len(prop.tickets), *prop.tickets]
-                got = await self._assign(keys=[keys.FORMING, keys.waits(mode)], args=args)
-                results.update((n, bool(r)) for n, r in zip(chunk, got, strict=True))
+                got = redisreply.script_flags(await self._assign(keys=[keys.FORMING, keys.waits(mode)], args=args))
+                results.update(zip(chunk, got, strict=True))
         return [results[n] for n in range(len(items))]
 
     async def release(self, items: Sequence[tuple[str, str, Sequence[str]]]) -> int:
@@ -355,8 +354,8 @@ class TicketQueue:
                 for n in chunk:
                     match_id, _, tickets = items[n]
                     args += [match_id, len(tickets), *tickets]
-                back += int(await self._release(keys=[keys.FORMING, keys.queue(mode), keys.waiting(mode),
-                                                      keys.entries(mode)], args=args))
+                back += redisreply.integer(await self._release(keys=[keys.FORMING, keys.queue(mode), keys.waiting(mode),
+                                                                     keys.entries(mode)], args=args))
         return back
 
     # --- housekeeping -------------------------------------------------------------------------
@@ -365,24 +364,25 @@ class TicketQueue:
         """Expire tickets that waited too long; queue again those a dead replica left forming."""
         expired = 0
         for mode in modes:
-            ids = await self.client.zrangebyscore(keys.queue(mode), "-inf", now_ms - self.ttl_ms, start=0, num=batch)
-            for raw_id in ids:
-                ticket = await self.get(raw_id.decode())
+            ids = redisreply.texts(await self.client.zrangebyscore(keys.queue(mode), "-inf", now_ms - self.ttl_ms,
+                                                                   start=0, num=batch))
+            for ticket_id in ids:
+                ticket = await self.get(ticket_id)
                 if ticket is None:
-                    await self.client.zrem(keys.queue(mode), raw_id)
+                    await self.client.zrem(keys.queue(mode), ticket_id)
                     continue
                 if await self.cancel(ticket, status="expired", reason="expired", only_queued=True,
                                      now_ms=now_ms) == "ok":
                     expired += 1
         requeued = 0
-        overdue = await self.client.zrangebyscore(keys.FORMING, "-inf", now_ms, start=0, num=batch)
-        for raw_id in overdue:
-            ticket_id = raw_id.decode()
-            fields = await self.client.hmget(keys.ticket(ticket_id), "mode", "match_id")
-            if fields[0] is None:
+        overdue = redisreply.texts(await self.client.zrangebyscore(keys.FORMING, "-inf", now_ms, start=0, num=batch))
+        for ticket_id in overdue:
+            ticket_mode, match_id = redisreply.optional_texts(await self.client.hmget(keys.ticket(ticket_id), "mode",
+                                                                                      "match_id"))
+            if ticket_mode is None:
                 await self.client.zrem(keys.FORMING, ticket_id)
                 continue
-            requeued += await self.release([(fields[1].decode(), fields[0].decode(), [ticket_id])])
+            requeued += await self.release([(redisreply.text(match_id), ticket_mode, [ticket_id])])
         return expired, requeued
 
     # --- statistics ---------------------------------------------------------------------------
@@ -392,11 +392,10 @@ class TicketQueue:
             for mode in modes:
                 pipe.hgetall(keys.waiting(mode))
                 pipe.lrange(keys.waits(mode), 0, -1)
-            raw = await pipe.execute()
-        out = {}
+            raw = redisreply.each(await pipe.execute(), 2 * len(modes))
+        out: dict[str, tuple[dict[str, int], list[int]]] = {}
         for i, mode in enumerate(modes):
-            waiting = {k.decode(): int(v) for k, v in raw[2 * i].items()}
-            out[mode] = (waiting, [int(w) for w in raw[2 * i + 1]])
+            out[mode] = (redisreply.int_map(raw[2 * i]), redisreply.integers(raw[2 * i + 1]))
         return out
 
 

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -28,7 +29,7 @@ def test_issue_and_verify(pair: tuple[Signer, Verifier]) -> None:
 @pytest.mark.parametrize("case", ["audience", "expired", "signature", "lifetime", "garbage", "issuer", "empty"])
 def test_rejections_have_stable_codes(pair: tuple[Signer, Verifier], tmp_path: Path, case: str) -> None:
     signer, verifier = pair
-    kwargs: dict = {}
+    kwargs: dict[str, Any] = {}
     if case == "audience":
         token, code = signer.issue("a", PLAYER_AUDIENCE, 60), "token_audience"
     elif case == "expired":

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from elysium import procs, tokens
@@ -16,11 +18,11 @@ def _direct(signer: tokens.Signer, players: int = 25) -> DirectFlow:
 
 
 async def test_direct_flow_fills_matches_in_order_and_the_server_accepts_the_rooms(join_signer: tokens.Signer,
-                                                                                    keys_dir: object) -> None:
+                                                                                    keys_dir: Path) -> None:
     flow = _direct(join_signer)
     first, tenth, last = await flow.assign(0), await flow.assign(9), await flow.assign(24)
     assert first.match_id == tenth.match_id != last.match_id
-    verifier = tokens.Verifier(tokens.load_public_key(path=str(keys_dir / "join.pub")))  # type: ignore[operator]
+    verifier = tokens.Verifier(tokens.load_public_key(path=str(keys_dir / "join.pub")))
     claims = verifier.verify(last.token, tokens.JOIN_AUDIENCE)
     assert claims["srv"] == "gs-9" and claims["mid"] == "lt-r1-2" and claims["sub"] == "lt-r1-p24"
     spec = spec_from_claims(claims["mid"], claims["room"], default_tick_hz=20, max_seats=100)

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -10,10 +10,10 @@ import pytest
 import redis.asyncio as aioredis
 from aiohttp.test_utils import TestClient, TestServer
 
-from elysium import config, keys, tokens
+from elysium import config, keys, redisreply, tokens
 from gameserver.redisio import Registry
 from matchmaker.app import SERVICES, Services, create_app
-from matchmaker.modes import ModeConfig
+from matchmaker.modes import ModeConfig, as_modes
 from matchmaker.settings import MatchmakerSettings
 
 TEST_MODES = [
@@ -42,13 +42,14 @@ def mm_settings(redis_url: str, mongo_url: str, mongo_db_name: str,
 
 
 @pytest.fixture
-async def mm_factory(mm_settings: Callable[..., MatchmakerSettings]) -> AsyncIterator[Callable[..., Any]]:
+async def mm_factory(mm_settings: Callable[..., MatchmakerSettings]
+                     ) -> AsyncIterator[Callable[..., Awaitable[TestClient[Any, Any]]]]:
     """Start matchmaker apps on free ports; ``run_loops=False`` leaves matching to the test."""
     clients: list[TestClient[Any, Any]] = []
 
     async def start(*, run_loops: bool = False, modes: list[ModeConfig] | None = None,
                     **overrides: Any) -> TestClient[Any, Any]:
-        app = create_app(mm_settings(**overrides), modes=modes or TEST_MODES, run_loops=run_loops)
+        app = create_app(mm_settings(**overrides), modes=as_modes(modes or TEST_MODES), run_loops=run_loops)
         client: TestClient[Any, Any] = TestClient(TestServer(app))
         await client.start_server()
         clients.append(client)
@@ -60,12 +61,14 @@ async def mm_factory(mm_settings: Callable[..., MatchmakerSettings]) -> AsyncIte
 
 
 @pytest.fixture
-async def mm(mm_factory: Callable[..., Any]) -> TestClient[Any, Any]:
+async def mm(mm_factory: Callable[..., Awaitable[TestClient[Any, Any]]]) -> TestClient[Any, Any]:
     return await mm_factory()
 
 
 def services(client: TestClient[Any, Any]) -> Services:
-    return client.server.app[SERVICES]  # type: ignore[union-attr]
+    server = client.server
+    assert isinstance(server, TestServer)
+    return server.app[SERVICES]
 
 
 @pytest.fixture
@@ -101,6 +104,6 @@ async def fake_server(client: aioredis.Redis, server_id: str, *, region: str = "
                     "seats_free": seats_free, "rooms": 0, "rooms_free": rooms_free, "players": 0,
                     "draining": draining, "modes": list(modes)})
     if age_ms:
-        raw = json.loads(await client.get(keys.server(server_id)))
+        raw = json.loads(redisreply.blob(await client.get(keys.server(server_id))))
         raw["ts_ms"] = int(time.time() * 1000) - age_ms
         await client.set(keys.server(server_id), json.dumps(raw), px=int(ttl_s * 1000))

@@ -11,7 +11,7 @@ import aiohttp
 import redis.asyncio as aioredis
 
 from elysium import keys as shared_keys
-from elysium import tokens
+from elysium import redisreply, tokens
 from matchmaker import keys
 from matchmaker.core import Proposal
 from tests.matchmaker.conftest import fake_server, services
@@ -55,8 +55,7 @@ async def test_a_pass_forms_a_match_and_players_get_join_tokens(mm: Any, auth: A
         match_ids.add(m["match_id"])
     assert len(match_ids) == 1
     # The seats are claimed on the server until the room shows up (or the claim expires).
-    claims = await rclient.zrange(keys.seats("gs-a"), 0, -1)
-    assert claims == [match_ids.pop().encode()]
+    assert redisreply.texts(await rclient.zrange(keys.seats("gs-a"), 0, -1)) == [match_ids.pop()]
     assert await rclient.hmget(keys.seat_book("gs-a"), "_seats", "_rooms") == [b"4", b"1"]
     assert 0 < await rclient.pttl(keys.seats("gs-a")) <= 90_000
     assert 0 < await rclient.pttl(keys.seat_book("gs-a")) <= 90_000
@@ -180,7 +179,7 @@ async def test_a_room_that_appeared_releases_its_claim(mm: Any, auth: Any, rclie
     await fake_server(rclient, "gs-a", seats_free=4)
     await queue_players(mm, auth, [f"p{i}" for i in range(8)])
     assert (await services(mm).matcher.run_pass()).matches == 1
-    match_id = (await rclient.zrange(keys.seats("gs-a"), 0, -1))[0].decode()
+    match_id = redisreply.texts(await rclient.zrange(keys.seats("gs-a"), 0, -1))[0]
     # The game server created the room and its next heartbeat counts it (4 seats used of 8).
     created_us = int(time.time() * 1e6) - 2_000  # a heartbeat taken after the room was created
     await rclient.hset(shared_keys.match_info(match_id), "started_at_us", json.dumps(created_us))

@@ -11,6 +11,7 @@ from typing import Any
 
 import redis.asyncio as aioredis
 
+from elysium import redisreply
 from matchmaker import keys
 from matchmaker.tickets import NewTicket, TicketQueue
 from tests.matchmaker.conftest import fake_server, services
@@ -33,9 +34,9 @@ async def create_many(queue: TicketQueue, tickets: list[NewTicket], chunk: int =
 async def all_tickets(client: aioredis.Redis) -> list[dict[str, str]]:
     out = []
     async for key in client.scan_iter(match=keys.ticket("*"), count=1000):
-        raw = await client.hgetall(key)
-        if raw:
-            out.append({k.decode(): v.decode() for k, v in raw.items()})
+        fields = redisreply.text_map(await client.hgetall(key))
+        if fields:
+            out.append(fields)
     return out
 
 
@@ -100,7 +101,7 @@ async def test_replicas_never_place_a_ticket_in_two_matches(mm_factory: Any, rcl
     assert len(placed) == len(seen) == 4 * len(by_match)
     # No server was promised more seats than it had.
     for n in range(3):
-        book = await rclient.hgetall(keys.seat_book(f"gs-{n}"))
+        book = redisreply.blob_map(await rclient.hgetall(keys.seat_book(f"gs-{n}")))
         claimed = [int(v.split(b"|")[0]) for k, v in book.items() if not k.startswith(b"_")]
         assert sum(claimed) == int(book.get(b"_seats", 0)) <= 1000
 
