@@ -57,7 +57,7 @@ def _service(settings: CommerceSettings) -> serve.AppService:
         log.info("draining")
 
     return serve.AppService(app, settings.host, settings.port, shutdown_timeout_s=settings.drain_timeout_s,
-                            on_drain=draining, access_log=False)
+                            on_drain=draining)
 
 
 def run_admin_token(args: argparse.Namespace) -> int:

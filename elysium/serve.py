@@ -72,25 +72,22 @@ class AppService:
 
     On drain, ``on_drain`` runs first (the service reports itself not ready), then the runner
     closes the listener, lets requests in flight finish for ``shutdown_timeout_s`` and runs
-    the application's shutdown and clean-up.
+    the application's shutdown and clean-up. aiohttp's own text access log is off: the shared
+    HTTP edge (``elysium.http``) writes one structured line per request.
     """
 
     def __init__(self, app: web.Application, host: str, port: int, *, shutdown_timeout_s: float,
-                 on_drain: Callable[[], None] | None = None, access_log: bool = True) -> None:
+                 on_drain: Callable[[], None] | None = None) -> None:
         self.app = app
         self.host = host
         self.port = port
         self._shutdown_timeout_s = shutdown_timeout_s
         self._on_drain = on_drain
-        self._access_log = access_log
         self._runner: web.AppRunner | None = None
 
     async def start(self, sock: socket.socket | None) -> None:
-        if self._access_log:
-            runner = web.AppRunner(self.app, handle_signals=False, shutdown_timeout=self._shutdown_timeout_s)
-        else:
-            runner = web.AppRunner(self.app, handle_signals=False, shutdown_timeout=self._shutdown_timeout_s,
-                                   access_log=None)
+        runner = web.AppRunner(self.app, handle_signals=False, shutdown_timeout=self._shutdown_timeout_s,
+                               access_log=None)
         await runner.setup()
         self._runner = runner
         site: web.BaseSite

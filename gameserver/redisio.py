@@ -6,6 +6,7 @@ Nothing here is awaited inside a tick. Match feeds are written through the kerne
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import time
@@ -71,6 +72,7 @@ class ResultsWriter:
         self.marker_ttl_s = marker_ttl_s
         self.pending: deque[MatchResult] = deque(maxlen=10_000)
         self._script = client.register_script(_WRITE_RESULT)
+        self._lock = asyncio.Lock()
 
     async def write(self, result: MatchResult) -> bool:
         """True when this call appended it, False when it was already there."""
@@ -84,12 +86,18 @@ class ResultsWriter:
         self.pending.append(result)
 
     async def flush(self) -> None:
-        while self.pending:
-            result = self.pending[0]
-            try:
-                await self.write(result)
-            except (RedisError, OSError) as exc:
-                log.warning("results write failed; will retry", extra={"match_id": result.match_id,
-                                                                      "error": str(exc)})
-                return
-            self.pending.popleft()
+        """Write what is pending, oldest first; on a Redis error keep the rest for the next call.
+
+        Each finished match starts a flush, so two can overlap: the lock keeps them from
+        writing the same result twice and from taking the same one off the queue twice.
+        """
+        async with self._lock:
+            while self.pending:
+                result = self.pending[0]
+                try:
+                    await self.write(result)
+                except (RedisError, OSError) as exc:
+                    log.warning("results write failed; will retry", extra={"match_id": result.match_id,
+                                                                          "error": str(exc)})
+                    return
+                self.pending.popleft()

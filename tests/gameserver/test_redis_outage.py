@@ -29,6 +29,22 @@ async def test_results_are_appended_once_per_match(redis_url: str) -> None:
     await client.aclose()
 
 
+async def test_overlapping_flushes_write_each_result_once_and_lose_none(redis_url: str) -> None:
+    """Every finished match starts a flush, so flushes overlap; none may pop another's result."""
+    client = aioredis.from_url(redis_url)
+    writer = ResultsWriter(client)
+    for n in range(3):
+        writer.submit(MatchResult.create(match_id=f"m-overlap-{n}", mode="arena", seed=1, server_id="gs",
+                                         reason="abandoned", ticks=9, duration_s=0.45, started_at_us=1,
+                                         ended_at_us=2, teams=0, players=[]))
+    await asyncio.gather(writer.flush(), writer.flush(), writer.flush())
+    assert not writer.pending
+    entries = await client.xrange(keys.RESULTS_STREAM)
+    ours = sorted(fields[b"match_id"] for _, fields in entries if fields[b"match_id"].startswith(b"m-overlap-"))
+    assert ours == [b"m-overlap-0", b"m-overlap-1", b"m-overlap-2"]
+    await client.aclose()
+
+
 async def test_a_match_runs_through_a_redis_outage_and_its_result_lands_after(keys_dir: Path, mint: Any) -> None:
     port = procs.free_port()
     redis = procs.start_redis(port)
