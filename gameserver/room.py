@@ -46,8 +46,9 @@ class Seat:
     acked: int = -1  # the last applied sequence number already sent in a delta
     last_input: p.Input = p.IDLE_INPUT
     queue: deque[p.Input] = field(default_factory=lambda: deque(maxlen=INPUT_QUEUE_MAX))
-    needs_keyframe: bool = False
-    skipped_since: float | None = None  # when the server began skipping this slow client
+    # When the fan-out began skipping this slow client (None: it is not); it gets a keyframe
+    # in place of the deltas it missed once it drains.
+    skipped_since: float | None = None
 
     @property
     def connected(self) -> bool:
@@ -149,7 +150,7 @@ class Room:
         seat.resume = secrets.token_urlsafe(18)
         seat.queue.clear()
         seat.last_enqueued = seat.last_applied
-        seat.needs_keyframe = False
+        seat.skipped_since = None  # a new connection starts with no backlog and just got a keyframe
         self._version += 1
         if was_dropped:
             self.pending_events.append({"k": "back", "who": seat.index})

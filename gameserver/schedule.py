@@ -11,9 +11,12 @@ from __future__ import annotations
 
 from collections.abc import Hashable, Iterable
 from dataclasses import dataclass
+from typing import Generic, TypeVar
 
 PHASES = 10
 MAX_CATCH_UP_TICKS = 20
+
+K = TypeVar("K", bound=Hashable)  # what names a room
 
 
 @dataclass(slots=True)
@@ -25,14 +28,14 @@ class Clock:
     seats: int
 
 
-class TickGrid:
+class TickGrid(Generic[K]):
     def __init__(self, phases: int = PHASES, max_catch_up: int = MAX_CATCH_UP_TICKS) -> None:
         self.phases = phases
         self.max_catch_up = max_catch_up
-        self.clocks: dict[Hashable, Clock] = {}
+        self.clocks: dict[K, Clock] = {}
         self.load: dict[tuple[int, int], int] = {}  # (tick rate, phase) -> seats
 
-    def add(self, key: Hashable, tick_hz: int, seats: int, now: float) -> Clock:
+    def add(self, key: K, tick_hz: int, seats: int, now: float) -> Clock:
         period = 1.0 / tick_hz
         loads = [self.load.get((tick_hz, k), 0) for k in range(self.phases)]
         phase = loads.index(min(loads))
@@ -41,21 +44,21 @@ class TickGrid:
         clock = self.clocks[key] = Clock(period, deadline, phase, tick_hz, seats)
         return clock
 
-    def remove(self, key: Hashable) -> None:
+    def remove(self, key: K) -> None:
         clock = self.clocks.pop(key, None)
         if clock is not None:
             self.load[(clock.tick_hz, clock.phase)] -= clock.seats
 
-    def due(self, now: float) -> list[Hashable]:
+    def due(self, now: float) -> list[K]:
         return [key for key, clock in self.clocks.items() if clock.deadline <= now]
 
-    def advance(self, keys: Iterable[Hashable], now: float, steps_done: int) -> tuple[list[Hashable], int]:
+    def advance(self, keys: Iterable[K], now: float, steps_done: int) -> tuple[list[K], int]:
         """Move each ticked room to its next deadline.
 
         Returns the rooms still due at ``now`` (behind: tick them again) and how many steps
         rooms that fell too far behind skipped.
         """
-        behind: list[Hashable] = []
+        behind: list[K] = []
         skipped = 0
         for key in keys:
             clock = self.clocks.get(key)

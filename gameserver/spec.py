@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any, NewType
 
 from elysium.errors import CodedError
 from gameserver import protocol as p
-from gameserver.modes import MODES
+from gameserver.modes import DEFAULT_MODE, MODES
 
 MatchId = NewType("MatchId", str)
 PlayerId = NewType("PlayerId", str)
@@ -39,8 +40,12 @@ class RoomSpec:
         return seat % self.teams if self.teams else 0
 
 
-def spec_from_claims(match_id: str, room: Any, *, default_tick_hz: int, max_seats: int) -> RoomSpec:
-    """Build a room from the ``room`` claim of a join token (see docs/tokens.md)."""
+def spec_from_claims(match_id: str, room: Any, *, default_tick_hz: int, max_seats: int,
+                     modes: Collection[str] = MODES) -> RoomSpec:
+    """Build a room from the ``room`` claim of a join token (see docs/tokens.md).
+
+    ``modes`` are the names of the modes the server hosts (default: every registered mode).
+    """
     if not isinstance(room, dict):
         raise JoinRefused(p.TOKEN_REJECTED, "token carries no room description")
 
@@ -50,8 +55,8 @@ def spec_from_claims(match_id: str, room: Any, *, default_tick_hz: int, max_seat
             raise JoinRefused(p.TOKEN_REJECTED, f"room.{name} must be between {lo:g} and {hi:g}")
         return kind(value)
 
-    mode = room.get("mode", "arena")
-    if mode not in MODES:
+    mode = room.get("mode", DEFAULT_MODE)
+    if not isinstance(mode, str) or mode not in modes:
         raise JoinRefused(p.TOKEN_REJECTED, f"unknown mode {str(mode)[:32]!r}")
     seats = num("seats", 10, 1, max_seats)
     teams = num("teams", 0, 0, 16)

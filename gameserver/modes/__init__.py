@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 from gameserver.modes.arena import Arena
-from gameserver.modes.base import GameMode, ModeConfig, PlayerResult, Snapshot, StepOutcome
+from gameserver.modes.base import GameMode, ModeConfig, ModeFactory, ModeFull, PlayerResult, Snapshot, StepOutcome
 
+# The modes a server hosts: it accepts rooms of these at join and advertises them in its heartbeat.
 MODES: dict[str, type[GameMode]] = {Arena.name: Arena}
+DEFAULT_MODE = Arena.name  # a join token's room claim that names no mode
 
-__all__ = ["MODES", "Arena", "GameMode", "ModeConfig", "PlayerResult", "Snapshot", "StepOutcome"]
+__all__ = ["DEFAULT_MODE", "MODES", "Arena", "GameMode", "ModeConfig", "ModeFactory", "ModeFull", "PlayerResult",
+           "Snapshot", "StepOutcome"]

@@ -8,8 +8,9 @@ Deterministic: the only randomness is each room's ``numpy.random.default_rng(con
 and nothing reads a clock.
 
 A room's state lives in an :class:`~gameserver.modes.arena_world.ArenaWorld`, shared with
-other rooms of the same tick rate so they can be stepped together; an :class:`Arena` is
-the room's handle on its range of slots. Rules and map: ``arena_rules``.
+other rooms due at the same moment so they can be stepped together (:class:`ArenaFactory`
+pools the worlds); an :class:`Arena` is the room's handle on its range of slots. Rules and
+map: ``arena_rules``.
 """
 
 from __future__ import annotations
@@ -42,10 +43,10 @@ from gameserver.modes.arena_rules import (
     Y,
 )
 from gameserver.modes.arena_world import ArenaWorld, WorldFull
-from gameserver.modes.base import GameMode, ModeConfig, PlayerResult, Snapshot, StepOutcome
+from gameserver.modes.base import GameMode, ModeConfig, ModeFactory, PlayerResult, Snapshot, StepOutcome
 from gameserver.protocol import POSITION_SCALE, Input
 
-__all__ = ["DAMAGE", "MAX_HEALTH", "PLAYER_SPEED", "Arena", "ArenaWorld", "WorldFull"]
+__all__ = ["DAMAGE", "MAX_HEALTH", "PLAYER_SPEED", "Arena", "ArenaFactory", "ArenaWorld", "WorldFull"]
 
 
 class Arena(GameMode):
@@ -73,6 +74,10 @@ class Arena(GameMode):
         "max_hp": MAX_HEALTH,
         "damage": DAMAGE,
     }
+
+    @classmethod
+    def factory(cls, capacity: int) -> ModeFactory:
+        return ArenaFactory(cls, capacity)
 
     def __init__(self, config: ModeConfig, world: ArenaWorld | None = None) -> None:
         super().__init__(config)
@@ -220,3 +225,23 @@ class Arena(GameMode):
 
     def map_info(self) -> dict[str, Any]:
         return {**self.MAP, "score_limit": self.config.score_limit, "time_limit_s": self.config.time_limit_s}
+
+
+class ArenaFactory(ModeFactory):
+    """A server's arena rooms: rooms of one tick rate and one phase of the tick grid share a world.
+
+    They fall due together, so each batch steps exactly one world's rooms and touches no
+    others. A world may grow to the server's capacity; a room that finds no free range of
+    slots raises :class:`WorldFull` (a :class:`~gameserver.modes.base.ModeFull`).
+    """
+
+    def __init__(self, mode: type[Arena], capacity: int) -> None:
+        super().__init__(mode, capacity)
+        self.arena = mode
+        self.worlds: dict[tuple[int, int], ArenaWorld] = {}  # (tick rate, phase) -> world
+
+    def create(self, config: ModeConfig, phase: int) -> Arena:
+        world = self.worlds.get((config.tick_hz, phase))
+        if world is None:
+            world = self.worlds[config.tick_hz, phase] = ArenaWorld(self.capacity, config.tick_hz)
+        return self.arena(config, world)

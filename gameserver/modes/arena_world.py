@@ -40,14 +40,14 @@ from gameserver.modes.arena_rules import (
     X,
     Y,
 )
-from gameserver.modes.base import StepOutcome
+from gameserver.modes.base import ModeFull, StepOutcome
 from gameserver.protocol import ANGLE_SCALE, POSITION_SCALE, Input
 
 if TYPE_CHECKING:
     from gameserver.modes.arena import Arena
 
 
-class WorldFull(Exception):
+class WorldFull(ModeFull):
     """No contiguous range of player slots is free in the world."""
 
 

@@ -2,7 +2,9 @@
 
 A mode owns its simulation state and advances it one fixed step at a time. The engine
 (``gameserver.room``) owns seats, connections, the lifecycle and the wire; it talks to a
-mode only through :class:`GameMode`.
+mode only through :class:`GameMode`. The server makes a mode's rooms through the mode's
+:class:`ModeFactory` (``GameMode.factory``), one per registered mode, so a mode may pool
+what rooms stepped together share without the server knowing.
 """
 
 from __future__ import annotations
@@ -62,6 +64,10 @@ class StepOutcome:
     finished: str | None = None  # the reason, once the match is over
 
 
+class ModeFull(Exception):
+    """The mode has no room for another match on this server (the server refuses the join)."""
+
+
 class GameMode(abc.ABC):
     name: ClassVar[str]
     player_columns: ClassVar[tuple[str, ...]]
@@ -74,6 +80,11 @@ class GameMode(abc.ABC):
     def column_layout(cls) -> dict[str, Any]:
         """The column layout a welcome (and a watcher's hello) carries, without a match."""
         return {"player": list(cls.player_columns), "motion": cls.motion_columns, "object": list(cls.object_columns)}
+
+    @classmethod
+    def factory(cls, capacity: int) -> ModeFactory:
+        """What makes this mode's rooms on a server offering ``capacity`` seats in all."""
+        return ModeFactory(cls, capacity)
 
     def __init__(self, config: ModeConfig) -> None:
         self.config = config
@@ -108,3 +119,20 @@ class GameMode(abc.ABC):
 
     @abc.abstractmethod
     def map_info(self) -> dict[str, Any]: ...
+
+
+class ModeFactory:
+    """Makes the rooms of one mode on one server; the default instantiates the mode per room.
+
+    ``create`` gets the room's config and its phase on the tick grid: rooms of one tick rate
+    and one phase fall due together and are stepped in one :meth:`GameMode.step_many` call,
+    so a mode may let them share state (the arena shares one world). It may raise
+    :class:`ModeFull`.
+    """
+
+    def __init__(self, mode: type[GameMode], capacity: int) -> None:
+        self.mode = mode
+        self.capacity = capacity  # seats the server offers in all
+
+    def create(self, config: ModeConfig, phase: int) -> GameMode:
+        return self.mode(config)

@@ -1,12 +1,13 @@
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from elysium import config, devtokens, tokens
+from gameserver.modes import MODES, GameMode
 from gameserver.server import GameServer
 from gameserver.settings import GameServerSettings
 
@@ -25,8 +26,8 @@ def make_settings(redis_url: str, keys_dir: Path, **overrides: Any) -> GameServe
 def server_factory(redis_url: str, keys_dir: Path) -> Callable[..., Any]:
     started: list[GameServer] = []
 
-    async def start(**overrides: Any) -> GameServer:
-        server = GameServer(make_settings(redis_url, keys_dir, **overrides))
+    async def start(modes: Mapping[str, type[GameMode]] = MODES, **overrides: Any) -> GameServer:
+        server = GameServer(make_settings(redis_url, keys_dir, **overrides), modes=modes)
         await server.start()
         started.append(server)
         return server

@@ -9,7 +9,7 @@ import pytest
 import numpy as np
 
 from gameserver.modes.arena import DAMAGE, MAX_HEALTH, PLAYER_SPEED, Arena
-from gameserver.modes.base import ModeConfig
+from gameserver.modes.base import ModeConfig, ModeFactory, ModeFull
 from gameserver.protocol import Input
 
 
@@ -192,10 +192,34 @@ def test_a_world_grows_to_its_limit_and_reuses_freed_slots() -> None:
 
 def test_the_map_and_columns_are_class_data_the_per_match_limits_are_not() -> None:
     from gameserver.modes.arena import Arena
-    from gameserver.modes.base import ModeConfig
+    from gameserver.modes.base import ModeConfig, ModeFactory, ModeFull
 
     mode = Arena(ModeConfig(seats=2, tick_hz=20, seed=1, score_limit=7, time_limit_s=30.0))
     assert mode.map_info() == {**Arena.MAP, "score_limit": 7, "time_limit_s": 30.0}
     assert Arena.column_layout() == {"player": list(Arena.player_columns), "motion": 3,
                                      "object": list(Arena.object_columns)}
     mode.close()
+
+
+def test_arena_rooms_of_one_rate_and_phase_share_a_world_and_no_others() -> None:
+    factory = Arena.factory(capacity=100)
+    config = ModeConfig(seats=4, tick_hz=20, seed=1)
+    a, b = factory.create(config, 0), factory.create(config, 0)
+    other_phase = factory.create(config, 1)
+    other_rate = factory.create(ModeConfig(seats=4, tick_hz=30, seed=1), 0)
+    assert isinstance(a, Arena) and isinstance(b, Arena)
+    assert a.world is b.world and a.start != b.start
+    assert isinstance(other_phase, Arena) and other_phase.world is not a.world
+    assert isinstance(other_rate, Arena) and other_rate.world is not a.world
+    # A world grows to the server's capacity at most; a room that finds no room is ModeFull.
+    with pytest.raises(ModeFull):
+        factory.create(ModeConfig(seats=95, tick_hz=20, seed=1), 0)
+    a.close()
+    assert factory.create(ModeConfig(seats=4, tick_hz=20, seed=2), 0).world is b.world  # freed slots reused
+
+
+def test_the_default_factory_makes_each_room_on_its_own() -> None:
+    factory = ModeFactory(Arena, capacity=100)
+    config = ModeConfig(seats=4, tick_hz=20, seed=1)
+    a, b = factory.create(config, 0), factory.create(config, 0)
+    assert isinstance(a, Arena) and isinstance(b, Arena) and a.world is not b.world

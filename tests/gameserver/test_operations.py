@@ -17,6 +17,7 @@ import redis.asyncio as aioredis
 
 from elysium import devtokens, keys, procs
 from gameserver.client import GameClient
+from gameserver.modes import MODES, Arena
 from gameserver.server import GameServer
 from tests.gameserver.conftest import SERVER_ID, url
 from tests.gameserver.rawclient import assert_bad_http_answered, http_exchange, problem_of
@@ -50,6 +51,36 @@ async def test_bad_http_requests_get_clear_answers_and_change_nothing(game_serve
     missing = await http_exchange(game_server.port, b"GET /nowhere?x=1 HTTP/1.1\r\nHost: x\r\n\r\n")
     assert problem_of(missing, 404, "not-found")["instance"] == "/nowhere"
     assert not game_server.rooms and await get(game_server.port, "/healthz") == (200, '{"status":"ok"}')
+
+
+class Duel(Arena):
+    """A second registered mode (the arena's rules under another name)."""
+
+    name = "duel"
+
+
+async def test_the_heartbeat_advertises_the_hosted_modes_and_joins_accept_them(
+        server_factory: Any, redis_url: str, mint: Any, cleanup_servers: None) -> None:
+    server = await server_factory(modes={**MODES, Duel.name: Duel})
+    client = aioredis.from_url(redis_url)
+    try:
+        raw = await until(lambda: client.get(keys.server(SERVER_ID)), what="the first heartbeat")
+        assert json.loads(raw)["modes"] == ["arena", "duel"]
+        c = GameClient(url(server))
+        assert (await c.join(mint("p1", "d1", mode="duel")))["t"] == "welcome"
+        assert type(server.rooms["d1"].mode) is Duel
+        await c.close()
+    finally:
+        await client.aclose()
+
+
+async def test_a_mode_the_server_does_not_host_is_refused(game_server: GameServer, mint: Any) -> None:
+    assert game_server.describe_server()["modes"] == ["arena"]
+    c = GameClient(url(game_server))
+    refused = await c.join(mint("p1", "d2", mode="duel"))
+    assert refused["t"] == "error" and refused["code"] == "token_rejected"
+    assert game_server.rooms == {}
+    await c.close()
 
 
 async def test_heartbeat_describes_the_server_and_vanishes_when_it_dies(server_factory: Any, redis_url: str,

@@ -1,0 +1,188 @@
+"""From a ``join`` message to a seat: join tokens, resume tokens, and new rooms.
+
+A join carries either a join token (checked: signature, audience, this server, the match's
+roster, single use through the replay guard) or a resume token from an earlier welcome. A
+token for a match this server does not host yet creates the room, if the server is not
+draining and has the capacity; the room's game mode is made by that mode's
+:class:`~gameserver.modes.base.ModeFactory`. A refused join is answered with a protocol
+error and a close; nothing is created.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from redis.exceptions import RedisError
+
+from elysium import tokens
+from elysium.ws import frames
+from gameserver import protocol as p
+from gameserver.connection import Connection
+from gameserver.metrics import GameMetrics
+from gameserver.modes import GameMode, ModeConfig, ModeFactory, ModeFull
+from gameserver.redisio import ReplayGuard
+from gameserver.room import JoinRefused, MatchId, PlayerId, Room, RoomSpec, Seat, spec_from_claims
+from gameserver.scheduler import Scheduler
+from gameserver.settings import GameServerSettings
+
+log = logging.getLogger("gameserver")
+
+JOIN_TOKEN_MAX_TTL_S = 60.0
+
+
+class Joins:
+    """Seats players: owns the resume tokens and one mode factory per hosted mode."""
+
+    def __init__(self, settings: GameServerSettings, server_id: str, verifier: tokens.Verifier, guard: ReplayGuard,
+                 scheduler: Scheduler, metrics: GameMetrics, modes: Mapping[str, type[GameMode]], *,
+                 draining: Callable[[], bool]) -> None:
+        self.settings = settings
+        self.server_id = server_id
+        self.verifier = verifier
+        self.guard = guard
+        self.scheduler = scheduler
+        self.rooms = scheduler.rooms
+        self.metrics = metrics
+        self.factories: dict[str, ModeFactory] = {name: mode.factory(settings.max_players)
+                                                  for name, mode in modes.items()}
+        self.draining = draining
+        self.resumes: dict[str, tuple[Room, Seat]] = {}
+
+    @property
+    def modes(self) -> list[str]:
+        """The names of the modes this server hosts, sorted."""
+        return sorted(self.factories)
+
+    def seats_in_use(self) -> int:
+        return sum(r.spec.seats for r in self.rooms.values())
+
+    # --- a join ------------------------------------------------------------------------------
+
+    def start(self, conn: Connection, msg: p.Join) -> None:
+        asyncio.get_running_loop().create_task(self._join(conn, msg))
+
+    async def _join(self, conn: Connection, msg: p.Join) -> None:
+        try:
+            if msg.resume is not None:
+                room, seat = self._resume(msg.resume, conn)
+            else:
+                assert msg.token is not None
+                room, seat = await self._join_with_token(conn, msg.token)
+        except JoinRefused as exc:
+            conn.joining = False
+            self.metrics.joins.labels(exc.code).inc()
+            conn.send(p.error(exc.code, exc.message))
+            conn.close(frames.CLOSE_POLICY, exc.code)
+            return
+        except (RedisError, OSError) as exc:
+            conn.joining = False
+            self.metrics.joins.labels("redis").inc()
+            log.warning("join failed: redis", extra={"error": str(exc)})
+            conn.send(p.error(p.INTERNAL, "the server cannot check tokens right now; retry"))
+            conn.close(frames.CLOSE_INTERNAL, "redis unavailable")
+            return
+        self.metrics.joins.labels("ok").inc()
+        self.resumes[seat.resume] = (room, seat)
+        conn.joined(room, seat)
+        conn.send(room.welcome(seat))
+        conn.send(room.keyframe(time.time_ns() // 1000))
+
+    def _resume(self, token: str, conn: Connection) -> tuple[Room, Seat]:
+        found = self.resumes.pop(token, None)
+        if found is None:
+            raise JoinRefused(p.RESUME_REJECTED, "unknown or used resume token (the grace period may be over)")
+        room, seat = found
+        if room.seats[seat.index] is not seat or not room.lifecycle.accepts_players:
+            raise JoinRefused(p.RESUME_REJECTED, "the seat is no longer held")
+        old = seat.link
+        if isinstance(old, Connection) and old is not conn:
+            old.seat = old.room = None
+            old.close(frames.CLOSE_POLICY, "replaced by a newer connection")
+        room.reattach(seat, conn)
+        return room, seat
+
+    async def _join_with_token(self, conn: Connection, token: str) -> tuple[Room, Seat]:
+        try:
+            claims = self.verifier.verify(token, tokens.JOIN_AUDIENCE, max_ttl_s=JOIN_TOKEN_MAX_TTL_S)
+        except tokens.TokenError as exc:
+            raise JoinRefused(p.TOKEN_REJECTED, f"{exc.code}: {exc}") from None
+        if claims.get("srv") != self.server_id:
+            raise JoinRefused(p.WRONG_SERVER, "token is for another server")
+        match_id = claims.get("mid")
+        if not isinstance(match_id, str) or not 1 <= len(match_id) <= 64:
+            raise JoinRefused(p.TOKEN_REJECTED, "token lacks a match id")
+        player = PlayerId(claims["sub"])
+        name = claims.get("name") if isinstance(claims.get("name"), str) else player
+        room = self.rooms.get(MatchId(match_id))
+        if room is None:
+            self._check_new_room(match_id, claims)
+        elif room.spec.roster is not None and player not in room.spec.roster:
+            raise JoinRefused(p.NOT_IN_ROSTER, "player is not on this match's roster")
+        ttl = max(1.0, float(claims["exp"]) - time.time() + tokens.LEEWAY_S)
+        if not await self.guard.claim(claims["jti"], ttl):
+            raise JoinRefused(p.TOKEN_REUSED, "join token was already used")
+        loop = asyncio.get_running_loop()
+        room = self.rooms.get(MatchId(match_id))  # another join may have created it meanwhile
+        if room is None:
+            room = self._create_room(self._check_new_room(match_id, claims), loop.time())
+        return room, room.admit(player, str(name), conn, loop.time())
+
+    # --- a new room ----------------------------------------------------------------------------
+
+    def _check_new_room(self, match_id: str, claims: dict[str, Any]) -> RoomSpec:
+        if self.draining():
+            raise JoinRefused(p.DRAINING, "server is draining and takes no new matches")
+        spec = spec_from_claims(match_id, claims.get("room"), default_tick_hz=self.settings.tick_hz,
+                                max_seats=self.settings.max_seats_per_room, modes=self.factories)
+        if len(self.rooms) >= self.settings.max_rooms or self.seats_in_use() + spec.seats > self.settings.max_players:
+            raise JoinRefused(p.ROOM_FULL, "server has no capacity for another match")
+        return spec
+
+    def _create_room(self, spec: RoomSpec, now: float) -> Room:
+        factory = self.factories[spec.mode]
+        settings = self.settings
+
+        def build(phase: int) -> Room:
+            return Room(spec, server_id=self.server_id, now=now, wall_us=time.time_ns() // 1000,
+                        grace_s=settings.reconnect_grace_s, keyframe_every_s=settings.keyframe_interval_s,
+                        mode_factory=lambda config: _new_mode(factory, config, phase))
+
+        room = self.scheduler.add(spec, now, build)
+        log.info("room created", extra={"match_id": spec.match_id, "mode": spec.mode, "seats": spec.seats})
+        return room
+
+    # --- seats going away ------------------------------------------------------------------------
+
+    def leave(self, conn: Connection) -> None:
+        """The player said ``leave``: the seat is given up, not held."""
+        if conn.room is not None and conn.seat is not None:
+            self.resumes.pop(conn.seat.resume, None)
+            conn.room.release(conn.seat, "left")
+            conn.room = conn.seat = None
+
+    def seats_expired(self, seats: Sequence[Seat]) -> None:
+        """The grace period of these dropped seats is over: their resume tokens no longer work."""
+        for seat in seats:
+            self.resumes.pop(seat.resume, None)
+
+    def room_disposed(self, room: Room) -> None:
+        """The room is gone: forget its resume tokens and close its players' connections."""
+        for seat in list(room.occupied()):
+            self.resumes.pop(seat.resume, None)
+            conn = seat.link
+            if isinstance(conn, Connection):
+                conn.room = conn.seat = None
+                if room.end_reason == "not_enough_players":
+                    conn.send(p.error(p.ROOM_CLOSED, "not enough players joined in time"))
+                conn.close(frames.CLOSE_NORMAL, "match over")
+
+
+def _new_mode(factory: ModeFactory, config: ModeConfig, phase: int) -> GameMode:
+    try:
+        return factory.create(config, phase)
+    except ModeFull:
+        raise JoinRefused(p.ROOM_FULL, "server has no capacity for another match") from None
