@@ -26,8 +26,10 @@ from elysium.ws import frames
 from spectator import listing
 from spectator import protocol as sp
 from spectator.connection import Watcher
+from spectator.fanout import slow_reader_policy
+from spectator.live import MatchRelay, live_channel
 from spectator.metrics import SpectatorMetrics
-from spectator.relay import MatchRelay, Replay, live_channel
+from spectator.replay import Replay
 from spectator.settings import SpectatorSettings
 
 log = logging.getLogger("spectator")
@@ -44,6 +46,7 @@ class SpectatorServer:
         self.settings = settings
         self.relay_id = settings.resolved_id
         self.metrics = SpectatorMetrics()
+        self.slow_readers = slow_reader_policy(settings)
         # A retry on a fresh connection hides Redis restarts from single commands.
         self.redis = redis_client or aioredis.from_url(
             settings.redis_url, retry=Retry(ExponentialBackoff(cap=0.5, base=0.05), 2),
