@@ -14,7 +14,8 @@ from elysium.ws.rawsocket import OPEN, UPGRADED, RawSocket
 from spectator import protocol as sp
 
 if TYPE_CHECKING:
-    from spectator.relay import Channel, MatchRelay, Replay
+    from spectator.live import Channel, MatchRelay
+    from spectator.replay import Replay
     from spectator.server import SpectatorServer
 
 __all__ = ["OPEN", "Watcher"]  # OPEN: watching, feed bytes may be written

@@ -1,4 +1,5 @@
-"""The relay process: listening socket, watch requests, HTTP endpoints, drain and stop."""
+"""The relay process: listening socket, watch requests (resolved by :mod:`spectator.watch`), HTTP
+endpoints, drain and stop."""
 
 from __future__ import annotations
 
@@ -18,16 +19,18 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from elysium.feeds import FeedUnavailable, MatchFeedReader, MatchInfo
+from elysium.feeds import FeedUnavailable, MatchFeedReader
 from elysium.feeds.redis_feed import RedisFeedReader
 from elysium.metrics import CONTENT_TYPE_LATEST
 from elysium.problem import Problem
 from elysium.ws import frames
-from spectator import listing
+from spectator import listing, watch
 from spectator import protocol as sp
 from spectator.connection import Watcher
+from spectator.fanout import slow_reader_policy
+from spectator.live import MatchRelay
 from spectator.metrics import SpectatorMetrics
-from spectator.relay import MatchRelay, Replay, live_channel
+from spectator.replay import Replay
 from spectator.settings import SpectatorSettings
 
 log = logging.getLogger("spectator")
@@ -44,6 +47,7 @@ class SpectatorServer:
         self.settings = settings
         self.relay_id = settings.resolved_id
         self.metrics = SpectatorMetrics()
+        self.slow_readers = slow_reader_policy(settings)
         # A retry on a fresh connection hides Redis restarts from single commands.
         self.redis = redis_client or aioredis.from_url(
             settings.redis_url, retry=Retry(ExponentialBackoff(cap=0.5, base=0.05), 2),
@@ -232,26 +236,11 @@ class SpectatorServer:
         metrics = self.metrics
         try:
             req = sp.parse_watch_target(target, self.settings.max_delay_s)
-            match_id = req.match_id
-            if match_id == sp.LATEST:
-                match_id = await self.feeds.newest_live() or ""
-            described = await self.feeds.info(match_id) if match_id else None
-            has_feed = bool(match_id) and await self.feeds.exists(match_id)
-            if not match_id or (described is None and not has_feed):
-                raise sp.WatchRefused(sp.UNKNOWN_MATCH, f"no live or replayable match {req.match_id!r}")
-            info = described or MatchInfo(match_id)
-            mode = info.mode
-            min_delay = self.settings.min_delay_s(mode)
-            live = info.state in listing.LIVE_STATES or (described is None and has_feed)
-            if not live and not has_feed:
-                raise sp.WatchRefused(sp.UNKNOWN_MATCH, f"match {match_id!r} is over and its replay has expired")
-            if req.from_tick is not None or not live:
-                await self._watch_replay(conn, match_id, info, mode, live, req.from_tick or 0, min_delay, req.speed)
-            elif req.speed != 1.0:
-                raise sp.WatchRefused(sp.BAD_REQUEST, "speed applies to replays and seeks (from=...)")
+            plan = await watch.resolve(self.feeds, self.settings, req)
+            if plan.replay:
+                await self._watch_replay(conn, plan)
             else:
-                delay, bundle = live_channel(req.delay_s or 0.0, min_delay, self.settings.bundle_s)
-                await self._watch_live(conn, match_id, info, mode, delay, min_delay, bundle)
+                await self._watch_live(conn, plan)
         except sp.WatchRefused as exc:
             metrics.watches.labels(exc.code).inc()
             conn.refuse(exc.code, exc.message)
@@ -264,24 +253,15 @@ class SpectatorServer:
             else:
                 conn.refuse(sp.INTERNAL, "match feeds are unreachable right now; retry", frames.CLOSE_INTERNAL)
 
-    def _hello(self, match_id: str, info: MatchInfo, mode: str | None, live: bool, delay_s: float,
-               min_delay_s: float, from_tick: int | None, speed: float = 1.0, bundle_s: float = 0.0) -> bytes:
-        """The watch hello; the mode's columns and map come from the match's description (an
-        older game server's description has neither, and the hello then carries None for them)."""
-        return sp.watch(match_id=match_id, mode=mode, state=info.state, live=live, delay_s=delay_s,
-                        min_delay_s=min_delay_s, bundle_s=bundle_s, from_tick=from_tick, speed=speed,
-                        tick_hz=info.tick_hz, players=list(info.players), columns=info.columns,
-                        map_info=info.map_info)
-
     def _began(self, conn: Watcher, kind: str) -> None:
         conn.watching(kind)
         self.watching += 1
         self.metrics.watchers.labels(kind).inc()
         self.metrics.watches.labels("ok").inc()
 
-    async def _watch_live(self, conn: Watcher, match_id: str, info: MatchInfo, mode: str | None,
-                          delay: float, min_delay: float, bundle: float) -> None:
-        hello = self._hello(match_id, info, mode, True, delay, min_delay, None, bundle_s=bundle)
+    async def _watch_live(self, conn: Watcher, plan: watch.WatchPlan) -> None:
+        match_id = plan.match_id
+        hello = watch.hello(plan)
         for _ in range(3):
             relay = self.relays.get(match_id)
             if relay is None:
@@ -297,15 +277,14 @@ class SpectatorServer:
             if not conn.kind:
                 conn.send(hello)
                 self._began(conn, "live")
-            if await relay.attach(conn, delay, bundle):
+            if await relay.attach(conn, plan.delay_s, plan.bundle_s):
                 return
         raise sp.WatchRefused(sp.INTERNAL, "the feed kept closing; retry")
 
-    async def _watch_replay(self, conn: Watcher, match_id: str, info: MatchInfo, mode: str | None, live: bool,
-                            from_tick: int, min_delay: float, speed: float) -> None:
+    async def _watch_replay(self, conn: Watcher, plan: watch.WatchPlan) -> None:
         if self.replays >= self.settings.max_replays:
             raise sp.WatchRefused(sp.BUSY, "this relay serves its maximum of replays; retry later or elsewhere")
-        replay = Replay(self, conn, match_id, from_tick, min_delay, speed)
+        replay = Replay(self, conn, plan.match_id, plan.from_tick, plan.min_delay_s, plan.speed)
         self.replays += 1
         conn.replay = replay
         try:
@@ -318,7 +297,7 @@ class SpectatorServer:
         if conn.replay is not replay:
             return  # the watcher left while we were seeking
         first = catch_up[0] if catch_up else replay.ahead[0]
-        conn.send(self._hello(match_id, info, mode, live, 0.0, min_delay, first.tick, speed))
+        conn.send(watch.hello(plan, first.tick))
         self._began(conn, "replay")
         replay.task = asyncio.current_task()
         await replay.play(catch_up)

@@ -1,8 +1,6 @@
-"""The pure parts: feed buffer, decoder, fan-out decisions, request parsing, settings."""
+"""The pure parts: feed buffer, decoder, request parsing, settings, live channels (fan-out: test_fanout)."""
 
 from __future__ import annotations
-
-import time
 
 import msgpack
 import pytest
@@ -11,11 +9,8 @@ from elysium import config
 from elysium.config import ConfigError
 from elysium.ws import frames
 from spectator import protocol as sp
-from spectator.connection import OPEN
 from elysium.feeds import FeedEntry
-from spectator.feed import END, ENDED, GAP, Entry, FeedBuffer, FeedDecoder, marker
-from spectator.metrics import SpectatorMetrics
-from spectator.relay import deliver
+from spectator.feed import END, GAP, Entry, FeedBuffer, FeedDecoder, marker
 from spectator.settings import SpectatorSettings
 
 
@@ -96,72 +91,6 @@ def test_decoder_frames_once_and_puts_results_in_the_end_notice() -> None:
 def test_origin_flag_makes_the_first_entry_a_start() -> None:
     e = FeedDecoder("m").decode(FeedEntry.parse(b"1-0", {b"k": b"d", b"n": b"0", b"b": b"x"}), origin=True)
     assert e is not None and e.start
-
-
-# --- deliver -------------------------------------------------------------------------------
-
-
-class Transport:
-    def __init__(self, backlog: int = 0) -> None:
-        self.backlog = backlog
-        self.written: list[bytes] = []
-
-    def get_write_buffer_size(self) -> int:
-        return self.backlog
-
-    def write(self, data: bytes) -> None:
-        self.written.append(data)
-
-
-class Sink:
-    def __init__(self, backlog: int = 0, skipping: float = 0.0) -> None:
-        self.transport = Transport(backlog)
-        self.skipping = skipping
-        self.state = OPEN
-        self.aborted = False
-
-    def abort(self) -> None:
-        self.aborted, self.state = True, -1
-
-
-def test_deliver_writes_one_blob_skips_slow_and_resyncs_at_a_keyframe() -> None:
-    metrics = SpectatorMetrics()
-    fast, slow, hopeless, waiting = Sink(), Sink(backlog=200), Sink(backlog=2000), Sink(skipping=time.monotonic())
-    batch = [entry("d", 1, 1), entry("e", 1, 1)]
-    assert deliver([fast, slow, hopeless, waiting], batch, metrics, skip_at=100, close_at=1000) is None
-    assert fast.transport.written == [batch[0].framed + batch[1].framed]
-    assert slow.transport.written == [] and slow.skipping
-    assert hopeless.aborted and waiting.skipping and waiting.transport.written == []
-    slow.transport.backlog = 0
-    batch = [entry("d", 2, 2), entry("k", 2, 2), entry("d", 3, 3)]
-    deliver([fast, slow, waiting], batch, metrics, skip_at=100, close_at=1000)
-    for sink in (slow, waiting):
-        assert sink.transport.written == [batch[1].framed + batch[2].framed] and not sink.skipping
-    assert fast.transport.written[-1] == b"".join(e.framed for e in batch)
-
-
-def test_a_gap_sends_everyone_to_the_next_keyframe_and_an_ended_notice_reaches_all() -> None:
-    metrics = SpectatorMetrics()
-    a, b = Sink(), Sink(backlog=500)
-    deliver([a, b], [entry("d", 1, 1), marker(GAP, 2.0), entry("d", 2, 2)], metrics, skip_at=100, close_at=1000)
-    assert a.skipping and b.skipping and a.transport.written == []
-    notice = marker(ENDED, 3.0, b"NOTICE")
-    assert deliver([a, b], [entry("d", 3, 3), notice], metrics, skip_at=100, close_at=1000) is notice
-    assert a.transport.written == [b"NOTICE"] and b.transport.written == [b"NOTICE"]
-
-
-def test_a_watcher_stuck_behind_for_too_long_is_disconnected() -> None:
-    stuck = Sink(backlog=500, skipping=time.monotonic() - 5)
-    waiting = Sink(backlog=0, skipping=time.monotonic() - 5)  # no backlog: just waiting for a keyframe
-    deliver([stuck, waiting], [entry("d", 1, 1)], SpectatorMetrics(), skip_at=100, close_at=1000, slow_close_s=2)
-    assert stuck.aborted and not waiting.aborted
-
-
-def test_the_final_keyframe_reaches_a_slow_watcher() -> None:
-    slow = Sink(backlog=500)
-    final = entry("end", 9, 9)
-    assert deliver([slow], [entry("d", 9, 9), final], SpectatorMetrics(), skip_at=100, close_at=1000) is final
-    assert slow.transport.written == [final.framed]
 
 
 # --- requests and messages ------------------------------------------------------------------
@@ -250,7 +179,7 @@ def test_every_setting_is_named_and_documented() -> None:
 
 
 def test_live_channels_round_delays_up_and_bundle_only_above_the_minimum_delay() -> None:
-    from spectator.relay import live_channel
+    from spectator.live import live_channel
 
     assert live_channel(0.0, 0.0, 0.1) == (0.0, 0.0)  # live: every tick alone, at once
     assert live_channel(1.5, 0.0, 0.1) == (1.5, 0.1)

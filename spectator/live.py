@@ -1,12 +1,10 @@
-"""Fan-out: one feed reader per match per process, shared by every watcher of that match.
+"""The live relay: one feed reader per match per process, shared by every watcher of that match.
 
 :class:`MatchRelay` reads the match's feed (:mod:`elysium.feeds`) with blocking reads, frames each
 entry once (:mod:`spectator.feed`) and keeps a short window in memory. Watchers who asked
 for the same delay share a :class:`Channel`: a cursor into that window that releases
-entries once they are ``delay`` old, writing the same bytes to every watcher's transport.
-:class:`Replay` is the per-watcher cursor for finished matches and seeks (``from=``).
-:func:`deliver` is the one place that decides, per watcher, between writing, skipping to
-the next keyframe and disconnecting.
+entries once they are ``delay`` old, writing the same bytes to every watcher's transport
+(:func:`spectator.fanout.deliver`).
 """
 
 from __future__ import annotations
@@ -15,17 +13,16 @@ import asyncio
 import logging
 import math
 import time
-from collections import deque
-from collections.abc import Iterable
 from typing import TYPE_CHECKING, Protocol
 
-from elysium.feeds import FeedEntry, FeedId, FeedUnavailable, MatchFeedReader, id_after
+from elysium.feeds import FeedId, FeedUnavailable, MatchFeedReader, id_after
 from elysium.ws import frames
 from spectator import protocol as sp
-from spectator.connection import OPEN
-from spectator.feed import END, ENDED, GAP, Entry, FeedBuffer, FeedDecoder, marker
+from spectator.fanout import close_after, deliver
+from spectator.feed import END, ENDED, GAP, FeedBuffer, FeedDecoder, marker
 
 if TYPE_CHECKING:
+    from elysium.ws.fanout import SlowReaderPolicy
     from spectator.connection import Watcher
     from spectator.metrics import SpectatorMetrics
     from spectator.settings import SpectatorSettings
@@ -34,85 +31,21 @@ log = logging.getLogger("spectator.relay")
 
 READ_COUNT = 500
 BACKFILL_PAGE = 200
-REPLAY_PAGE = 100
-REPLAY_POLL_S = 0.5
 BUNDLE_EDGE_S = 1e-4  # an entry exactly one bundle window after the first goes in the next bundle
 DELAY_QUANTUM_S = 0.1  # watchers whose delays round up to the same 100 ms share a channel
 
+
 class RelayContext(Protocol):
-    """What relays need from the server that owns them."""
+    """What relays (live and replay) need from the server that owns them."""
 
     settings: SpectatorSettings
     metrics: SpectatorMetrics
     feeds: MatchFeedReader
+    slow_readers: SlowReaderPolicy  # built once from the settings (spectator.fanout.slow_reader_policy)
 
     def feed_now(self) -> float: ...
 
     def relay_done(self, relay: MatchRelay) -> None: ...
-
-
-def deliver(watchers: Iterable[Watcher], batch: list[Entry], metrics: SpectatorMetrics,
-            skip_at: int, close_at: int, slow_close_s: float = 10.0) -> Entry | None:
-    """Write ``batch`` to ``watchers``; returns the terminal entry when the batch ends the stream.
-
-    The batch is joined into one bytes object (several websocket messages, one write). A
-    watcher whose unsent backlog is past ``skip_at`` (or who is already skipping) gets
-    nothing until a batch holds a start point; it then receives the batch from its last
-    start. Past ``close_at``, or still past ``skip_at`` ``slow_close_s`` after it began
-    skipping, the watcher is disconnected (``skipping`` holds when skipping began; 0: not).
-    A terminal entry (match end, or the stream ended) reaches every watcher still connected.
-    """
-    parts: list[bytes] = []
-    tail_from: int | None = None
-    gap = False
-    terminal: Entry | None = None
-    for entry in batch:
-        if entry.kind == GAP:
-            gap, tail_from = True, None
-            continue
-        if entry.start:
-            tail_from = len(parts)
-        if entry.terminal:
-            terminal = entry
-        parts.append(entry.framed)
-    blob = b"".join(parts)
-    tail = b"".join(parts[tail_from:]) if tail_from is not None else None
-    notice = terminal.framed if terminal is not None and terminal.kind == ENDED else None
-    sent = skipped = resynced = 0
-    now = time.monotonic()
-    # Closing a transport only schedules connection_lost, so ``watchers`` cannot change while we loop.
-    for w in watchers:
-        transport = w.transport
-        if transport is None or w.state != OPEN:
-            continue
-        backlog = transport.get_write_buffer_size()
-        if not w.skipping and not gap and backlog <= skip_at:
-            transport.write(blob)
-            sent += 1
-            continue
-        if backlog > close_at or (backlog > skip_at and w.skipping and now - w.skipping > slow_close_s):
-            metrics.slow_closed.inc()
-            w.abort()
-            continue
-        if tail is not None and (backlog <= skip_at or terminal is not None):
-            transport.write(tail)
-            w.skipping = 0.0
-            resynced += 1
-            continue
-        if not w.skipping:
-            w.skipping = now
-        skipped += len(batch)
-        if notice is not None:
-            transport.write(notice)
-    if sent:
-        metrics.frames_out.inc(sent * len(parts))
-        metrics.bytes_out.inc(sent * len(blob))
-    if resynced and tail is not None:
-        metrics.bytes_out.inc(resynced * len(tail))
-        metrics.resyncs.inc(resynced)
-    if skipped:
-        metrics.frames_skipped.inc(skipped)
-    return terminal
 
 
 def live_channel(delay_s: float, min_delay_s: float, bundle_s: float) -> tuple[float, float]:
@@ -127,13 +60,6 @@ def live_channel(delay_s: float, min_delay_s: float, bundle_s: float) -> tuple[f
     delay = round(quanta * DELAY_QUANTUM_S, 6)
     bundle = 0.0 if delay == 0 else round(min(bundle_s, max(0.0, delay - min_delay_s)), 6)
     return delay, bundle
-
-
-def close_after(watchers: Iterable[Watcher], terminal: Entry) -> None:
-    code, reason = ((frames.CLOSE_NORMAL, "match over") if terminal.kind == END
-                    else (frames.CLOSE_INTERNAL, "stream ended"))
-    for w in tuple(watchers):
-        w.finish(code, reason)
 
 
 class Channel:
@@ -375,10 +301,8 @@ class MatchRelay:
             batch = buf.slice(ch.cursor, end)
             ch.cursor = end
             self.ctx.metrics.delivery_lag.observe(max(0.0, now - batch[0].at - ch.delay_s))
-            settings = self.ctx.settings
             began = time.perf_counter()
-            terminal = deliver(ch.watchers, batch, self.ctx.metrics, settings.skip_bytes, settings.close_bytes,
-                               settings.slow_close_s)
+            terminal = deliver(ch.watchers, batch, self.ctx.metrics, self.ctx.slow_readers)
             self.ctx.metrics.fanout.observe(time.perf_counter() - began)
             if terminal is not None:
                 ch.ended = True
@@ -395,122 +319,3 @@ class MatchRelay:
         self._pump(ch, self.ctx.feed_now())
         self._trim()
 
-
-class Replay:
-    """One watcher's own cursor through a feed, from the keyframe at or before ``from_tick``.
-
-    Entries are played at the pace they were written (times ``speed``); an entry is never sent before it is
-    ``min_delay_s`` old (a seek into a live match of a competitive mode).
-    """
-
-    def __init__(self, ctx: RelayContext, watcher: Watcher, match_id: str, from_tick: int, min_delay_s: float,
-                 speed: float = 1.0) -> None:
-        self.speed = speed
-        self.ctx = ctx
-        self.watcher = watcher
-        self.match_id = match_id
-        self.from_tick = from_tick
-        self.min_delay_s = min_delay_s
-        self.decoder = FeedDecoder(match_id)
-        self.ahead: deque[Entry] = deque()
-        self.last_id: FeedId | None = None  # the last id read (None: from the first entry)
-        self.task: asyncio.Task[None] | None = None
-
-    async def seek(self) -> list[Entry]:
-        """The entries from the start point through ``from_tick`` (and at least ``min_delay_s`` old).
-
-        Empty when the start itself is too young: it then waits in ``ahead`` like the rest.
-        """
-        feeds = self.ctx.feeds
-        limit = self.ctx.feed_now() - self.min_delay_s
-        whole = await feeds.untrimmed(self.match_id)
-        first = True
-        pending: list[Entry] = []  # from the latest start with tick <= from_tick
-        while True:
-            page = await feeds.range_after(self.match_id, self.last_id, READ_COUNT)
-            if page.last_id is None:
-                break
-            for n, item in enumerate(page.entries):
-                self.last_id = item.id
-                entry = self.decoder.decode(item, origin=first and whole)
-                first = False
-                if pending and (entry.tick > self.from_tick or entry.at > limit):
-                    self._keep_ahead(entry, page.entries[n + 1:], page.last_id)
-                    return pending
-                if entry.start and entry.at > limit:
-                    # The only start is younger than the minimum delay: play it when it is due.
-                    self._keep_ahead(entry, page.entries[n + 1:], page.last_id)
-                    return []
-                if entry.start:
-                    pending = [entry]
-                elif pending:
-                    pending.append(entry)
-                if entry.terminal:
-                    return pending
-            self.last_id = page.last_id
-        if not pending:
-            raise sp.WatchRefused(sp.SEEK_OUT_OF_RANGE, "no keyframe at or before that tick is still held")
-        return pending
-
-    def _keep_ahead(self, entry: Entry, rest: Iterable[FeedEntry], last_id: FeedId) -> None:
-        self.ahead.append(entry)
-        self.ahead.extend(self.decoder.decode(later) for later in rest)
-        self.last_id = last_id
-
-    async def play(self, catch_up: list[Entry]) -> None:
-        """Write ``catch_up`` at once, then every later entry at its pace."""
-        w = self.watcher
-        loop = asyncio.get_running_loop()
-        settings, metrics = self.ctx.settings, self.ctx.metrics
-        anchor_loop, anchor_at = loop.time(), (catch_up[-1] if catch_up else self.ahead[0]).at
-        if catch_up:
-            w.write(b"".join(e.framed for e in catch_up))
-            if catch_up[-1].terminal:
-                close_after((w,), catch_up[-1])
-                return
-        heard = loop.time()
-        try:
-            while w.open:
-                if not self.ahead:
-                    page = await self.ctx.feeds.range_after(self.match_id, self.last_id, REPLAY_PAGE)
-                    self.ahead.extend(self.decoder.decode(item) for item in page.entries)
-                    if page.last_id is None:
-                        if not await self.ctx.feeds.exists(self.match_id):
-                            self._stream_ended("feed_lost", retry=False)
-                            return
-                        if loop.time() - heard >= settings.feed_stall_s:
-                            self._stream_ended("feed_stalled", retry=False)
-                            return
-                        await asyncio.sleep(REPLAY_POLL_S)
-                        continue
-                    heard = loop.time()
-                    self.last_id = page.last_id
-                    if not self.ahead:
-                        continue  # nothing well-formed in that page
-                head = self.ahead[0]
-                wait = max(anchor_loop + (head.at - anchor_at) / self.speed - loop.time(),
-                           head.at + self.min_delay_s - self.ctx.feed_now())
-                if wait > 0:
-                    await asyncio.sleep(wait)
-                now_loop, now_feed = loop.time(), self.ctx.feed_now()
-                batch = []
-                while self.ahead:
-                    e = self.ahead[0]
-                    due = anchor_loop + (e.at - anchor_at) / self.speed
-                    if due > now_loop + 0.002 or e.at + self.min_delay_s > now_feed:
-                        break
-                    batch.append(self.ahead.popleft())
-                if not batch:
-                    continue
-                terminal = deliver((w,), batch, metrics, settings.skip_bytes, settings.close_bytes,
-                                   settings.slow_close_s)
-                if terminal is not None:
-                    close_after((w,), terminal)
-                    return
-        except (FeedUnavailable, OSError) as exc:
-            log.warning("replay read failed", extra={"match_id": self.match_id, "error": str(exc)})
-            self._stream_ended("feed_unavailable", retry=True)
-
-    def _stream_ended(self, reason: str, *, retry: bool) -> None:
-        self.watcher.write(frames.frame_binary(sp.stream_ended(self.match_id, reason, retry)))
-        self.watcher.finish(frames.CLOSE_INTERNAL, "stream ended")
