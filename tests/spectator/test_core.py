@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from typing import cast
 
 import msgpack
 import pytest
@@ -11,7 +12,7 @@ from elysium import config
 from elysium.config import ConfigError
 from elysium.ws import frames
 from spectator import protocol as sp
-from spectator.connection import OPEN
+from spectator.connection import OPEN, Watcher
 from elysium.feeds import FeedEntry
 from spectator.feed import END, ENDED, GAP, Entry, FeedBuffer, FeedDecoder, marker
 from spectator.metrics import SpectatorMetrics
@@ -124,17 +125,22 @@ class Sink:
         self.aborted, self.state = True, -1
 
 
+def watchers(*sinks: Sink) -> list[Watcher]:
+    """``deliver`` is typed for real watchers; a Sink has the attributes it uses and nothing more."""
+    return cast("list[Watcher]", list(sinks))
+
+
 def test_deliver_writes_one_blob_skips_slow_and_resyncs_at_a_keyframe() -> None:
     metrics = SpectatorMetrics()
     fast, slow, hopeless, waiting = Sink(), Sink(backlog=200), Sink(backlog=2000), Sink(skipping=time.monotonic())
     batch = [entry("d", 1, 1), entry("e", 1, 1)]
-    assert deliver([fast, slow, hopeless, waiting], batch, metrics, skip_at=100, close_at=1000) is None
+    assert deliver(watchers(fast, slow, hopeless, waiting), batch, metrics, skip_at=100, close_at=1000) is None
     assert fast.transport.written == [batch[0].framed + batch[1].framed]
     assert slow.transport.written == [] and slow.skipping
     assert hopeless.aborted and waiting.skipping and waiting.transport.written == []
     slow.transport.backlog = 0
     batch = [entry("d", 2, 2), entry("k", 2, 2), entry("d", 3, 3)]
-    deliver([fast, slow, waiting], batch, metrics, skip_at=100, close_at=1000)
+    deliver(watchers(fast, slow, waiting), batch, metrics, skip_at=100, close_at=1000)
     for sink in (slow, waiting):
         assert sink.transport.written == [batch[1].framed + batch[2].framed] and not sink.skipping
     assert fast.transport.written[-1] == b"".join(e.framed for e in batch)
@@ -143,24 +149,24 @@ def test_deliver_writes_one_blob_skips_slow_and_resyncs_at_a_keyframe() -> None:
 def test_a_gap_sends_everyone_to_the_next_keyframe_and_an_ended_notice_reaches_all() -> None:
     metrics = SpectatorMetrics()
     a, b = Sink(), Sink(backlog=500)
-    deliver([a, b], [entry("d", 1, 1), marker(GAP, 2.0), entry("d", 2, 2)], metrics, skip_at=100, close_at=1000)
+    deliver(watchers(a, b), [entry("d", 1, 1), marker(GAP, 2.0), entry("d", 2, 2)], metrics, skip_at=100, close_at=1000)
     assert a.skipping and b.skipping and a.transport.written == []
     notice = marker(ENDED, 3.0, b"NOTICE")
-    assert deliver([a, b], [entry("d", 3, 3), notice], metrics, skip_at=100, close_at=1000) is notice
+    assert deliver(watchers(a, b), [entry("d", 3, 3), notice], metrics, skip_at=100, close_at=1000) is notice
     assert a.transport.written == [b"NOTICE"] and b.transport.written == [b"NOTICE"]
 
 
 def test_a_watcher_stuck_behind_for_too_long_is_disconnected() -> None:
     stuck = Sink(backlog=500, skipping=time.monotonic() - 5)
     waiting = Sink(backlog=0, skipping=time.monotonic() - 5)  # no backlog: just waiting for a keyframe
-    deliver([stuck, waiting], [entry("d", 1, 1)], SpectatorMetrics(), skip_at=100, close_at=1000, slow_close_s=2)
+    deliver(watchers(stuck, waiting), [entry("d", 1, 1)], SpectatorMetrics(), skip_at=100, close_at=1000, slow_close_s=2)
     assert stuck.aborted and not waiting.aborted
 
 
 def test_the_final_keyframe_reaches_a_slow_watcher() -> None:
     slow = Sink(backlog=500)
     final = entry("end", 9, 9)
-    assert deliver([slow], [entry("d", 9, 9), final], SpectatorMetrics(), skip_at=100, close_at=1000) is final
+    assert deliver(watchers(slow), [entry("d", 9, 9), final], SpectatorMetrics(), skip_at=100, close_at=1000) is final
     assert slow.transport.written == [final.framed]
 
 
