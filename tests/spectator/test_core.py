@@ -159,7 +159,8 @@ def test_a_gap_sends_everyone_to_the_next_keyframe_and_an_ended_notice_reaches_a
 def test_a_watcher_stuck_behind_for_too_long_is_disconnected() -> None:
     stuck = Sink(backlog=500, skipping=time.monotonic() - 5)
     waiting = Sink(backlog=0, skipping=time.monotonic() - 5)  # no backlog: just waiting for a keyframe
-    deliver(watchers(stuck, waiting), [entry("d", 1, 1)], SpectatorMetrics(), skip_at=100, close_at=1000, slow_close_s=2)
+    deliver(watchers(stuck, waiting), [entry("d", 1, 1)], SpectatorMetrics(), skip_at=100, close_at=1000,
+            slow_close_s=2)
     assert stuck.aborted and not waiting.aborted
 
 
