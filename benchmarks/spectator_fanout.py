@@ -32,7 +32,7 @@ import time
 import urllib.request
 from array import array
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -67,12 +67,12 @@ class Probe(asyncio.Protocol):
         self.stats = stats
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)  # a TCP connection's transport
-        self.transport = transport
+        # A TCP connection's transport (uvloop's does not subclass asyncio.Transport, so no isinstance).
+        self.transport = tcp = cast(asyncio.Transport, transport)
         key = base64.b64encode(os.urandom(16)).decode()
-        self.transport.write(f"GET {self.path} HTTP/1.1\r\nHost: bench\r\nUpgrade: websocket\r\n"
-                             f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
-                             "Sec-WebSocket-Version: 13\r\n\r\n".encode())
+        tcp.write(f"GET {self.path} HTTP/1.1\r\nHost: bench\r\nUpgrade: websocket\r\n"
+                  f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
+                  "Sec-WebSocket-Version: 13\r\n\r\n".encode())
 
     def data_received(self, data: bytes) -> None:
         if not self.open:
