@@ -32,7 +32,7 @@ import time
 import urllib.request
 from array import array
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -67,11 +67,12 @@ class Probe(asyncio.Protocol):
         self.stats = stats
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = transport  # type: ignore[assignment]
+        # A TCP connection's transport (uvloop's does not subclass asyncio.Transport, so no isinstance).
+        self.transport = tcp = cast(asyncio.Transport, transport)
         key = base64.b64encode(os.urandom(16)).decode()
-        self.transport.write(f"GET {self.path} HTTP/1.1\r\nHost: bench\r\nUpgrade: websocket\r\n"
-                             f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
-                             "Sec-WebSocket-Version: 13\r\n\r\n".encode())
+        tcp.write(f"GET {self.path} HTTP/1.1\r\nHost: bench\r\nUpgrade: websocket\r\n"
+                  f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
+                  "Sec-WebSocket-Version: 13\r\n\r\n".encode())
 
     def data_received(self, data: bytes) -> None:
         if not self.open:
@@ -173,7 +174,7 @@ def synthetic_delta(rng: random.Random, n: int, players: int, ts: int) -> dict[s
 
 
 async def write_feeds(redis_url: str, matches: int, players: int, stop: asyncio.Event, spread: bool = False,
-                      write_lags: array | None = None, described: asyncio.Event | None = None) -> None:
+                      write_lags: array[float] | None = None, described: asyncio.Event | None = None) -> None:
     """20 Hz feeds for ``matches`` matches: all on one tick grid (as rooms of one game server
     are), or with ``spread`` each match at its own phase (matches on different servers).
 
@@ -338,7 +339,7 @@ async def one_run(args: argparse.Namespace, redis_url: str, count: int) -> dict[
         t0 = time.monotonic()
         line = await asyncio.get_running_loop().run_in_executor(None, clients.stdout.readline)
         wall = time.monotonic() - t0
-        result = json.loads(line)
+        result: dict[str, Any] = json.loads(line)
         rss = rss_kib(relay.pid)
         writes = sorted(write_lags)
         user, system = (b - a for a, b in zip(cpu_before, cpu_s(relay.pid), strict=True))

@@ -193,6 +193,18 @@ def stream_reads(value: object) -> StreamReads:
     return out
 
 
+def claimed_entries(value: object) -> StreamEntries:
+    """XAUTOCLAIM: the entries it claimed.
+
+    The reply is (next cursor, entries) before Redis 7 and (next cursor, entries, deleted ids)
+    from Redis 7 on; only the entries are returned.
+    """
+    items = _list(value, "an XAUTOCLAIM reply")
+    if len(items) not in (2, 3):
+        raise ReplyShapeError("an XAUTOCLAIM reply of 2 or 3 items", value)
+    return stream_entries(items[1])
+
+
 # --- scripts --------------------------------------------------------------------------------
 
 def script_text(value: object) -> str:

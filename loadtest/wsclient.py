@@ -103,8 +103,8 @@ class WsClient(asyncio.Protocol):
         self.proto.receive_data(head)
         self.proto.events_received()
         if self.proto.state is not State.OPEN:
-            exc = self.proto.handshake_exc
-            self._handshake_failed("handshake", str(exc) if exc else "handshake refused")
+            refusal = self.proto.handshake_exc
+            self._handshake_failed("handshake", str(refusal) if refusal else "handshake refused")
             return
         self.proto = None
         self.is_open = True
@@ -166,13 +166,14 @@ class WsClient(asyncio.Protocol):
 async def open_ws(url: str, owner: Owner, timeout_s: float) -> WsClient:
     """Connect and finish the handshake within ``timeout_s`` or raise (OSError, TimeoutError, HandshakeFailed)."""
     parts = urlsplit(url)
-    if parts.scheme not in ("ws", "wss") or not parts.hostname:
+    host = parts.hostname
+    if parts.scheme not in ("ws", "wss") or not host:
         raise HandshakeFailed("bad_url", f"not a ws:// URL: {url!r}")
     port = parts.port or (443 if parts.scheme == "wss" else 80)
     loop = asyncio.get_running_loop()
 
     async def connect() -> WsClient:
-        _, client = await loop.create_connection(lambda: WsClient(url, owner), parts.hostname, port,
+        _, client = await loop.create_connection(lambda: WsClient(url, owner), host, port,
                                                  ssl=parts.scheme == "wss" or None)
         try:
             await client.opened

@@ -16,6 +16,7 @@ import redis.asyncio as aioredis
 from redis.exceptions import RedisError, ResponseError
 
 from elysium import keys as shared_keys
+from elysium import redisreply
 from elysium.results import MatchResult, ResultError
 from matchmaker import keys
 from matchmaker.modes import ModeConfig
@@ -78,7 +79,7 @@ class ResultsConsumer:
         reply = await self.client.xreadgroup(keys.RATINGS_GROUP, self.consumer, {shared_keys.RESULTS_STREAM: start},
                                              count=100, block=block)
         n = 0
-        for _stream, entries in reply or []:
+        for _stream, entries in redisreply.stream_reads(reply):
             for entry_id, fields in entries:
                 await self.handle(entry_id, fields)
                 n += 1
@@ -86,12 +87,13 @@ class ResultsConsumer:
 
     async def claim_abandoned(self) -> int:
         """Take over entries another consumer received but never acknowledged."""
-        reply = await self.client.xautoclaim(shared_keys.RESULTS_STREAM, keys.RATINGS_GROUP, self.consumer,
-                                             self.claim_idle_ms, start_id="0-0", count=100)
-        for entry_id, fields in reply[1]:
+        claimed = redisreply.claimed_entries(await self.client.xautoclaim(
+            shared_keys.RESULTS_STREAM, keys.RATINGS_GROUP, self.consumer, self.claim_idle_ms, start_id="0-0",
+            count=100))
+        for entry_id, fields in claimed:
             if fields:
                 await self.handle(entry_id, fields)
-        return len(reply[1])
+        return len(claimed)
 
     async def run(self, stop: asyncio.Event) -> None:
         backlog = True  # first drain what this consumer received before a restart

@@ -6,14 +6,17 @@ import asyncio
 import inspect
 import time
 from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from typing import TypeVar, overload
 
 T = TypeVar("T")
 
 
-def wait_until(predicate: Callable[[], T], timeout_s: float = 10.0, interval_s: float = 0.01,
+def wait_until(predicate: Callable[[], T | None], timeout_s: float = 10.0, interval_s: float = 0.01,
                what: str = "the condition") -> T:
-    """Poll ``predicate`` until it returns something truthy, and return that; fail after ``timeout_s``."""
+    """Poll ``predicate`` until it returns something truthy, and return that; fail after ``timeout_s``.
+
+    A predicate that returns ``X | None`` gives back an ``X``.
+    """
     deadline = time.monotonic() + timeout_s
     while True:
         value = predicate()
@@ -24,14 +27,27 @@ def wait_until(predicate: Callable[[], T], timeout_s: float = 10.0, interval_s: 
         time.sleep(interval_s)
 
 
-async def until(predicate: Callable[[], T | Awaitable[T]], timeout_s: float = 10.0, interval_s: float = 0.01,
-                what: str = "the condition") -> T:
-    """The same on an event loop; ``predicate`` may be a coroutine function."""
+@overload
+async def until(predicate: Callable[[], Awaitable[T | None]], timeout_s: float = ..., interval_s: float = ...,
+                what: str = ...) -> T: ...
+
+
+@overload
+async def until(predicate: Callable[[], T | None], timeout_s: float = ..., interval_s: float = ...,
+                what: str = ...) -> T: ...
+
+
+async def until(predicate: Callable[[], T | None | Awaitable[T | None]], timeout_s: float = 10.0,
+                interval_s: float = 0.01, what: str = "the condition") -> T:
+    """The same on an event loop; ``predicate`` may be a coroutine function.
+
+    Returns what the predicate returned (awaited when it was a coroutine function), so a caller
+    gets its found value typed: ``row = await until(lambda: find(...))``.
+    """
     deadline = time.monotonic() + timeout_s
     while True:
-        value = predicate()
-        if inspect.isawaitable(value):
-            value = await value
+        result = predicate()
+        value: T | None = await result if inspect.isawaitable(result) else result
         if value:
             return value
         if time.monotonic() > deadline:

@@ -87,7 +87,7 @@ RULES = rules.parse_rules({"currency": "soft", "participation": 10, "per_kill": 
                            "drops": [{"item": "crate", "chance_ppm": 500_000}]})
 
 
-def _result(players: list[dict[str, object]], match_id: str = "m1", teams: int = 0) -> MatchResult:
+def _result(players: list[dict[str, str | int | float]], match_id: str = "m1", teams: int = 0) -> MatchResult:
     rows = [PlayerRow(player_id=str(p["player_id"]), seat=i, name=str(p["player_id"]), team=int(p.get("team", 0)),
                       score=int(p.get("score", 0)), time_played_s=float(p.get("time_played_s", 60)),
                       stats={"kills": int(p.get("kills", 0)), "deaths": int(p.get("deaths", 0))})

@@ -16,7 +16,7 @@ from commerce import rules
 from commerce.app import read_catalog
 from commerce.appkeys import STATUS, STORE
 from commerce.settings import DEFAULT_CATALOG
-from elysium import keys
+from elysium import keys, redisreply
 from elysium.results import MatchResult, PlayerRow
 from gameserver.client import GameClient
 from gameserver.redisio import ResultsWriter
@@ -70,7 +70,7 @@ async def test_results_are_granted_once_and_bad_entries_change_nothing(client: A
         ledger_before = await store.ledger.count_documents({})
 
         # The same match again as a second stream entry, and entries that cannot be read.
-        await redis.xadd(keys.RESULTS_STREAM, res.entry())
+        await redis.xadd(keys.RESULTS_STREAM, {f: v for f, v in res.entry().items()})  # as redis-py types a field map
         await redis.xadd(keys.RESULTS_STREAM, {"match_id": "junk", "result": "{not json"})
         await redis.xadd(keys.RESULTS_STREAM, {"match_id": "junk2", "result": json.dumps({"match_id": 5})})
         await redis.xadd(keys.RESULTS_STREAM, {"nothing": "here"})
@@ -110,7 +110,7 @@ async def test_several_replicas_and_a_crashed_one_grant_each_reward_once(
         for res in results[:5]:
             await writer.write(res)
         taken = await redis.xreadgroup("commerce-rewards", "crashed", {keys.RESULTS_STREAM: ">"}, count=5)
-        assert len(taken[0][1]) == 5
+        assert len(redisreply.stream_reads(taken)[0][1]) == 5
         # Two live replicas; more results arrive while they run.
         r2 = await client_for(make_settings(mongo_url, mongo_db_name, redis_url, keys_dir, consumer_name="r2"))
         r3 = await client_for(make_settings(mongo_url, mongo_db_name, redis_url, keys_dir, consumer_name="r3"))

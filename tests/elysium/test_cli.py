@@ -60,7 +60,7 @@ async def test_up_runs_the_stack_with_bots_and_ctrl_c_leaves_no_process(tmp_path
     proc = subprocess.Popen([sys.executable, "-m", "elysium", "up", "--state-dir", str(tmp_path), "--bots", "2"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     try:
-        assert proc.stdout is not None
+        assert proc.stdout is not None and proc.stderr is not None
         services: dict[str, str] = {}
         lines = []
         deadline = time.monotonic() + 120

@@ -46,6 +46,10 @@ async def test_streams(client: aioredis.Redis) -> None:
     reads = redisreply.stream_reads(await client.xread({"st": "0-0"}, count=1))
     assert reads == [(b"st", entries[:1])]
     assert redisreply.stream_reads(await client.xread({"st": "$"}, block=10)) == []
+    await client.xgroup_create("st", "g", id="0")
+    assert redisreply.stream_reads(await client.xreadgroup("g", "dead", {"st": ">"})) == [(b"st", entries)]
+    claimed = redisreply.claimed_entries(await client.xautoclaim("st", "g", "alive", 0, start_id="0-0"))
+    assert claimed == entries
 
 
 async def test_scripts_and_pipelines(client: aioredis.Redis) -> None:
@@ -67,6 +71,7 @@ async def test_scripts_and_pipelines(client: aioredis.Redis) -> None:
     (redisreply.texts, b"abc"), (redisreply.texts, [b"a", None]), (redisreply.text_map, [b"a", b"b"]),
     (redisreply.scored, [(b"m", b"1")]), (redisreply.scored, [(b"m",)]), (redisreply.stream_entries, [b"1-0"]),
     (redisreply.script_text, [b"ok"]), (redisreply.script_flags, [b"yes"]),
+    (redisreply.claimed_entries, [b"0-0"]), (redisreply.claimed_entries, [b"0-0", [], [], []]),
 ])
 def test_other_shapes_are_refused(reader: object, reply: object) -> None:
     assert callable(reader)

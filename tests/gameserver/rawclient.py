@@ -7,6 +7,7 @@ import base64
 import json
 import os
 import socket
+from typing import Any
 
 from elysium.ws import envelope, frames
 
@@ -20,7 +21,7 @@ async def http_exchange(port: int, data: bytes) -> bytes:
     return answer
 
 
-def problem_of(answer: bytes, status: int, code: str) -> dict:
+def problem_of(answer: bytes, status: int, code: str) -> dict[str, Any]:
     """The problem+json body of a raw HTTP answer, checked against its status and code."""
     head, _, body = answer.partition(b"\r\n\r\n")
     lines = head.decode("latin-1").split("\r\n")
@@ -28,7 +29,7 @@ def problem_of(answer: bytes, status: int, code: str) -> dict:
     headers = {k.lower(): v.strip() for k, _, v in (line.partition(":") for line in lines[1:])}
     assert headers["content-type"] == "application/problem+json", headers
     assert int(headers["content-length"]) == len(body)
-    problem = json.loads(body)
+    problem: dict[str, Any] = json.loads(body)
     assert problem["status"] == status and problem["code"] == code, problem
     assert problem["type"] == f"urn:elysium:problem:{code}" and problem["title"] and problem["detail"], problem
     return problem
@@ -84,7 +85,7 @@ class RawClient:
             self.pending.extend(self.frames.feed(data))
         return self.pending.pop(0)
 
-    async def recv_msg(self, kind: str | None = None, timeout: float = 5.0) -> dict:
+    async def recv_msg(self, kind: str | None = None, timeout: float = 5.0) -> dict[str, Any]:
         """The next server message (skipping others until ``kind`` when given)."""
         while True:
             frame = await self.recv(timeout)

@@ -11,6 +11,7 @@ from elysium.ws import envelope, frames, play
 from gameserver import protocol as p
 from gameserver.client import GameClient
 from gameserver.server import GameServer
+from gameserver.spec import MatchId, PlayerId
 from tests.gameserver.conftest import url
 from tests.gameserver.rawclient import RawClient
 from tests.waiting import until
@@ -43,10 +44,10 @@ async def test_malformed_msgpack_unknown_type_and_bad_values_get_error_frames(ga
         c.send(payload)
         err = await c.recv_msg("error")
         assert err["code"] == code and err["msg"]
-    room = game_server.rooms["m1"]
-    assert room.by_player["p1"].last_enqueued == -1  # nothing was applied
+    room = game_server.rooms[MatchId("m1")]
+    assert room.by_player[PlayerId("p1")].last_enqueued == -1  # nothing was applied
     c.send(play.encode_inputs([p.Input(1, 0.5, 0.0, 0.0, False)]))  # a good input still works
-    await until(lambda: room.by_player["p1"].last_enqueued == 1, what="the good input applied")
+    await until(lambda: room.by_player[PlayerId("p1")].last_enqueued == 1, what="the good input applied")
     c.close()
     await still_serves(game_server, mint)
 
@@ -237,9 +238,9 @@ async def test_a_client_far_behind_is_closed(server_factory: Any, mint: Any, cle
 def padded_ping(ident: int, size: int) -> bytes:
     """A valid ping of exactly ``size`` bytes: unknown keys are ignored, so it is padded with strings."""
     pads = {f"pad{i}": "a" * 1000 for i in range(size // 1100)}  # each well within the string limit
-    data = msgpack.packb({"t": "ping", "id": ident, **pads})
+    data = envelope.pack({"t": "ping", "id": ident, **pads})
     pads["pad0"] += "a" * (size - len(data))
-    data = msgpack.packb({"t": "ping", "id": ident, **pads})
+    data = envelope.pack({"t": "ping", "id": ident, **pads})
     assert len(data) == size, len(data)
     return data
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import pytest
 
@@ -26,7 +27,7 @@ def scripted_inputs(seats: int, ticks: int, seed: int) -> list[dict[int, Input]]
     return out
 
 
-def run(seed: int, inputs: list[dict[int, Input]], seats: int) -> list[tuple[bytes, bytes, list]]:
+def run(seed: int, inputs: list[dict[int, Input]], seats: int) -> list[tuple[bytes, bytes, list[dict[str, Any]]]]:
     game = Arena(ModeConfig(seats=seats, tick_hz=20, seed=seed, score_limit=1000, time_limit_s=600))
     for s in range(seats):
         game.join(s, 0)

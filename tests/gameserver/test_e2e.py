@@ -8,7 +8,7 @@ from typing import Any
 
 import redis.asyncio as aioredis
 
-from elysium import keys
+from elysium import keys, redisreply
 from elysium.results import MatchResult
 from gameserver.client import GameClient
 from gameserver.server import GameServer
@@ -60,7 +60,7 @@ async def test_two_players_play_a_match_to_its_end(game_server: GameServer, mint
     client = aioredis.from_url(redis_url)
     try:
         for _ in range(50):
-            entries = await client.xrange(keys.RESULTS_STREAM)
+            entries = redisreply.stream_entries(await client.xrange(keys.RESULTS_STREAM))
             if entries:
                 break
             await asyncio.sleep(0.1)

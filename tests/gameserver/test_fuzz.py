@@ -18,6 +18,7 @@ import msgpack
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from elysium import devtokens
 from elysium.ws import envelope, frames, play
 from gameserver import protocol as p
 from gameserver.server import GameServer
@@ -228,15 +229,13 @@ class Honest:
         self.thread.join(5)
 
 
-ROOM = {"seats": 100, "min_players": 1, "time_limit_s": 3600, "score_limit": 1000}
+ROOM = devtokens.room_claim(seats=100, min_players=1, time_limit_s=3600, score_limit=1000)
 
 
 @pytest.fixture
 def honest(threaded_server: Fuzzed, join_signer: Any) -> Iterator[Honest]:
-    from elysium import devtokens
-
     token = devtokens.mint_join(join_signer, match_id="fuzz", player_id="honest", server_id="test-gs-1",
-                                room=devtokens.room_claim(**ROOM))
+                                room=ROOM)
     player = Honest(threaded_server.server.port, token)
     player.keeps_receiving()
     yield player
@@ -253,10 +252,8 @@ def honest(threaded_server: Fuzzed, join_signer: Any) -> Iterator[Honest]:
 def test_random_and_mutated_frames_through_a_live_connection(threaded_server: Fuzzed, honest: Honest,
                                                              join_signer: Any, payloads: list[bytes]) -> None:
     """Fuzzed messages from a joined player get errors or a clean close; the honest player plays on."""
-    from elysium import devtokens
-
     token = devtokens.mint_join(join_signer, match_id="fuzz", player_id=f"f{os.urandom(4).hex()}",
-                                server_id="test-gs-1", room=devtokens.room_claim(**ROOM))
+                                server_id="test-gs-1", room=ROOM)
     player = BlockingPlayer(threaded_server.server.port, token, wait_welcome=True)
     try:
         for payload in payloads:
@@ -270,11 +267,9 @@ def test_random_and_mutated_frames_through_a_live_connection(threaded_server: Fu
 
 
 def test_the_room_survives_the_fuzzing(threaded_server: Fuzzed, honest: Honest, join_signer: Any) -> None:
-    from elysium import devtokens
-
     for i in range(30):
         token = devtokens.mint_join(join_signer, match_id="fuzz", player_id=f"g{i}", server_id="test-gs-1",
-                                    room=devtokens.room_claim(**ROOM))
+                                    room=ROOM)
         player = BlockingPlayer(threaded_server.server.port, token, wait_welcome=True)
         for payload in (b"\xc1", msgpack.packb({"t": "input", "i": [[1, 9, 9, 9, 9]]}), bytes(range(40))):
             player.send(payload)

@@ -15,7 +15,7 @@ from typing import Any
 import aiohttp
 import redis.asyncio as aioredis
 
-from elysium import devtokens, keys, procs
+from elysium import devtokens, keys, procs, redisreply
 from gameserver.client import GameClient
 from gameserver.modes import MODES, Arena
 from gameserver.server import GameServer
@@ -88,7 +88,7 @@ async def test_heartbeat_describes_the_server_and_vanishes_when_it_dies(server_f
     server = await server_factory(max_players=100, region="eu")
     client = aioredis.from_url(redis_url)
     try:
-        raw = await until(lambda: client.get(keys.server(SERVER_ID)), what="the first heartbeat")
+        raw = redisreply.blob(await until(lambda: client.get(keys.server(SERVER_ID)), what="the first heartbeat"))
         info = json.loads(raw)
         assert info["id"] == SERVER_ID and info["region"] == "eu" and info["seats_free"] == 100
         assert info["address"] == url(server) and info["draining"] is False
@@ -97,7 +97,7 @@ async def test_heartbeat_describes_the_server_and_vanishes_when_it_dies(server_f
         await c.join(mint("p1", seats=10))
 
         async def described() -> dict[str, Any] | None:
-            info = json.loads(await client.get(keys.server(SERVER_ID)))
+            info = json.loads(redisreply.blob(await client.get(keys.server(SERVER_ID))))
             return info if info["seats_free"] == 90 else None
 
         info = await until(described, what="a heartbeat counting the room")
@@ -170,7 +170,7 @@ async def test_sigterm_drains_running_matches_then_exits_zero(redis_url: str, ke
         assert end is not None and end["reason"] == "shutdown"
         assert a.shutdown is not None
         assert proc.wait(timeout=15) == 0
-        entries = await client.xrange(keys.RESULTS_STREAM)
+        entries = redisreply.stream_entries(await client.xrange(keys.RESULTS_STREAM))
         assert [e[1][b"match_id"] for e in entries] == [b"running"]
         assert await client.get(keys.server("drain-1")) is None  # it left the registry
     finally:

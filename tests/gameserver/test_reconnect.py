@@ -21,6 +21,7 @@ async def test_rejoin_within_grace_keeps_the_seat_and_gets_a_keyframe(server_fac
         await a.send_input(1.0, 0.0, 0.0, False)
         await asyncio.sleep(0.05)
     acked_before = server.rooms["rc"].by_player["alice"].last_applied
+    assert a.ws is not None
     a.ws.transport.abort()  # the network drops
     drop = await b.expect("events")
     while not any(e["k"] == "drop" for e in drop["e"]):
@@ -50,6 +51,7 @@ async def test_after_the_grace_period_the_seat_is_freed_and_others_are_told(serv
     a, b = GameClient(url(server)), GameClient(url(server))
     wa = await a.join(mint("alice", "rc2", seats=2))
     await b.join(mint("bob", "rc2", seats=2))
+    assert a.ws is not None
     a.ws.transport.abort()
     seen: list[dict[str, Any]] = []
     while not any(e["k"] == "leave" for e in seen):

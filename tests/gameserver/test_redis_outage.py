@@ -9,7 +9,7 @@ from typing import Any
 
 import redis.asyncio as aioredis
 
-from elysium import keys, procs
+from elysium import keys, procs, redisreply
 from elysium.results import MatchResult
 from gameserver.client import GameClient
 from gameserver.redisio import ResultsWriter
@@ -74,7 +74,7 @@ async def test_a_match_runs_through_a_redis_outage_and_its_result_lands_after(ke
             if await client.xlen(keys.RESULTS_STREAM):
                 break
             await asyncio.sleep(0.1)
-        entries = await client.xrange(keys.RESULTS_STREAM)
+        entries = redisreply.stream_entries(await client.xrange(keys.RESULTS_STREAM))
         assert [e[1][b"match_id"] for e in entries] == [b"outage"]
         await server.feed.drain(5)
         assert await client.xlen(keys.match_feed("outage")) > 30  # the buffered feed arrived

@@ -10,6 +10,7 @@ import redis.asyncio as aioredis
 from pymongo import AsyncMongoClient
 
 from elysium import keys as shared_keys
+from elysium import redisreply
 from elysium.results import MatchResult, PlayerRow
 from gameserver.redisio import ResultsWriter
 from matchmaker import keys
@@ -73,7 +74,7 @@ async def test_consumer_rates_each_result_once_across_restarts(book: RatingBook,
         assert await writer.write(result("duel.two", {"a": 2, "b": 1}))
         # mm-a receives all three and dies before acknowledging any of them.
         delivered = await client.xreadgroup(keys.RATINGS_GROUP, "mm-a", {shared_keys.RESULTS_STREAM: ">"}, count=10)
-        assert len(delivered[0][1]) == 3
+        assert len(redisreply.stream_reads(delivered)[0][1]) == 3
         # It had already stored the ratings of the first match when it died.
         assert await book.apply("duel", result("duel.one", {"a": 2, "b": 0}))
         # Another replica takes over what mm-a left pending.

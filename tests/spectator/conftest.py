@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import pytest
@@ -25,7 +25,7 @@ def relay_settings(redis_url: str, **overrides: Any) -> SpectatorSettings:
 
 
 @pytest.fixture
-async def relay_factory(redis_url: str) -> AsyncIterator[Callable[..., Any]]:
+async def relay_factory(redis_url: str) -> AsyncIterator[Callable[..., Awaitable[SpectatorServer]]]:
     started: list[SpectatorServer] = []
 
     async def start(**overrides: Any) -> SpectatorServer:
@@ -41,7 +41,7 @@ async def relay_factory(redis_url: str) -> AsyncIterator[Callable[..., Any]]:
 
 
 @pytest.fixture
-async def relay(relay_factory: Callable[..., Any]) -> SpectatorServer:
+async def relay(relay_factory: Callable[..., Awaitable[SpectatorServer]]) -> SpectatorServer:
     return await relay_factory()
 
 

@@ -15,7 +15,7 @@ import redis.asyncio as aioredis
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
-from elysium.ws import frames
+from elysium.ws import envelope, frames
 from spectator import protocol as sp
 from spectator.client import SpectatorClient
 from tests.gameserver.rawclient import assert_bad_http_answered
@@ -25,11 +25,11 @@ MATCH = "synthetic-1"
 
 
 def delta(n: int, pad: int = 0) -> bytes:
-    return msgpack.packb({"t": "delta", "n": n, "ts": 0, "pad": b"x" * pad})
+    return envelope.pack({"t": "delta", "n": n, "ts": 0, "pad": b"x" * pad})
 
 
 def keyframe(n: int, pad: int = 0) -> bytes:
-    return msgpack.packb({"t": "keyframe", "n": n, "ts": 0, "players": [], "objects": [], "roster": [], "a": [],
+    return envelope.pack({"t": "keyframe", "n": n, "ts": 0, "players": [], "objects": [], "roster": [], "a": [],
                           "pad": b"x" * pad})
 
 

@@ -10,16 +10,17 @@ import msgpack
 import redis.asyncio as aioredis
 
 from elysium import keys
+from elysium.ws import envelope
 from spectator.client import SpectatorClient
 from tests.spectator.conftest import SyntheticFeed, watch_url
 
 
 def delta(n: int) -> bytes:
-    return msgpack.packb({"t": "delta", "n": n, "ts": time.time_ns() // 1000, "p": [[0, n, n, 0]]})
+    return envelope.pack({"t": "delta", "n": n, "ts": time.time_ns() // 1000, "p": [[0, n, n, 0]]})
 
 
 def keyframe(n: int) -> bytes:
-    return msgpack.packb({"t": "keyframe", "n": n, "ts": time.time_ns() // 1000, "players": [[0, n, n, 0, 100, 1, 0,
+    return envelope.pack({"t": "keyframe", "n": n, "ts": time.time_ns() // 1000, "players": [[0, n, n, 0, 100, 1, 0,
                           0, 0, 0]], "objects": [], "roster": [[0, "p", "p", 0, True]], "a": []})
 
 

@@ -15,6 +15,8 @@ from typing import Any
 import aiohttp
 import redis.asyncio as aioredis
 
+from elysium import redisreply
+
 from spectator.client import SpectatorClient
 from spectator.listing import viewers_key
 from tests.spectator.conftest import SyntheticFeed
@@ -74,8 +76,8 @@ async def test_two_relay_workers_share_the_port_count_viewers_together_and_drain
                 break
             await asyncio.sleep(0.05)
         assert await viewers(port) == len(everyone)
-        published = await client.hgetall(viewers_key(MATCH))  # relay id -> "count:ms"
-        counts = {relay.decode(): int(value.split(b":")[0]) for relay, value in published.items()}
+        published = redisreply.text_map(await client.hgetall(viewers_key(MATCH)))  # relay id -> "count:ms"
+        counts = {relay: int(value.split(":")[0]) for relay, value in published.items()}
         assert set(counts) == {"relw-w0", "relw-w1"}
         assert sorted(counts.values()) == sorted(len(held) for held in watchers.values())
         proc.send_signal(signal.SIGTERM)
