@@ -216,7 +216,8 @@ def test_arena_rooms_of_one_rate_and_phase_share_a_world_and_no_others() -> None
     with pytest.raises(ModeFull):
         factory.create(ModeConfig(seats=95, tick_hz=20, seed=1), 0)
     a.close()
-    assert factory.create(ModeConfig(seats=4, tick_hz=20, seed=2), 0).world is b.world  # freed slots reused
+    again = factory.create(ModeConfig(seats=4, tick_hz=20, seed=2), 0)
+    assert isinstance(again, Arena) and again.world is b.world  # freed slots reused
 
 
 def test_the_default_factory_makes_each_room_on_its_own() -> None:

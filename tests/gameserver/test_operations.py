@@ -65,6 +65,7 @@ async def test_the_heartbeat_advertises_the_hosted_modes_and_joins_accept_them(
     client = aioredis.from_url(redis_url)
     try:
         raw = await until(lambda: client.get(keys.server(SERVER_ID)), what="the first heartbeat")
+        assert isinstance(raw, bytes)
         assert json.loads(raw)["modes"] == ["arena", "duel"]
         c = GameClient(url(server))
         assert (await c.join(mint("p1", "d1", mode="duel")))["t"] == "welcome"

@@ -9,7 +9,7 @@ from typing import Any
 
 import redis.asyncio as aioredis
 
-from elysium import keys, procs, redisreply
+from elysium import keys, procs, redisreply, redisreply
 from elysium.results import MatchResult
 from gameserver.client import GameClient
 from gameserver.redisio import ResultsWriter
@@ -39,7 +39,7 @@ async def test_overlapping_flushes_write_each_result_once_and_lose_none(redis_ur
                                          ended_at_us=2, teams=0, players=[]))
     await asyncio.gather(writer.flush(), writer.flush(), writer.flush())
     assert not writer.pending
-    entries = await client.xrange(keys.RESULTS_STREAM)
+    entries = redisreply.stream_entries(await client.xrange(keys.RESULTS_STREAM))
     ours = sorted(fields[b"match_id"] for _, fields in entries if fields[b"match_id"].startswith(b"m-overlap-"))
     assert ours == [b"m-overlap-0", b"m-overlap-1", b"m-overlap-2"]
     await client.aclose()

@@ -8,7 +8,7 @@ from gameserver.schedule import PHASES, TickGrid
 
 
 def test_deadlines_advance_by_exact_periods_without_drift() -> None:
-    grid = TickGrid()
+    grid: TickGrid[str] = TickGrid()
     clock = grid.add("a", 20, 10, now=123.456)
     first = clock.deadline
     for k in range(1, 72_001):  # an hour at 20 Hz, each tick started a little late
@@ -19,7 +19,7 @@ def test_deadlines_advance_by_exact_periods_without_drift() -> None:
 
 
 def test_rooms_spread_over_the_phases_of_the_period() -> None:
-    grid = TickGrid()
+    grid: TickGrid[int | str] = TickGrid()
     clocks = [grid.add(i, 20, 10, now=0.0) for i in range(PHASES * 2)]
     phases = sorted(c.phase for c in clocks)
     assert phases == sorted(list(range(PHASES)) * 2)
@@ -30,7 +30,7 @@ def test_rooms_spread_over_the_phases_of_the_period() -> None:
 
 
 def test_a_room_behind_catches_up_then_skips_ahead_and_says_so() -> None:
-    grid = TickGrid(max_catch_up=3)
+    grid: TickGrid[str] = TickGrid(max_catch_up=3)
     clock = grid.add("a", 20, 10, now=0.0)
     late = clock.deadline + 1.0  # the process stalled for a second: 20 steps behind
     due, skipped, steps = grid.due(late), 0, 0
