@@ -14,17 +14,20 @@
 from __future__ import annotations
 
 import asyncio
+import bisect
 import json
 import logging
+import os
 import re
 import time
-import uuid
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import web
+from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily, Metric
+from prometheus_client.utils import floatToGoString
 from pymongo.errors import PyMongoError
 from redis.exceptions import RedisError
 
@@ -36,7 +39,7 @@ from elysium.problem import Problem, shared
 __all__ = [
     "BACKING_ERRORS", "IDEMPOTENCY_KEY", "REQUEST_ID", "REQUEST_ID_HEADER", "REQUEST_ID_KEY", "Handler", "Ready",
     "RequestMetrics", "VerifiedTokens", "add_probes", "application", "bearer", "idempotency_key", "json_response",
-    "middleware", "problem_response", "read_json", "verify",
+    "middleware", "problem_response", "read_json", "stream_response", "verify",
 ]
 
 log = logging.getLogger("elysium.http")
@@ -58,17 +61,46 @@ INTERNAL_DETAIL = "something went wrong on our side"
 
 
 class RequestMetrics:
-    """The per-route request count and latency every HTTP service exports."""
+    """The per-route request count and latency every HTTP service exports.
 
-    def __init__(self, metrics: Metrics) -> None:
-        self.requests = metrics.counter("http_requests_total", "HTTP requests by route and status",
-                                        ("method", "route", "status"))
-        self.latency = metrics.histogram("http_request_seconds", "HTTP request latency", HTTP_BUCKETS_S,
-                                         ("method", "route"))
+    Exported as ``http_requests_total{method,route,status}`` and the histogram
+    ``http_request_seconds{method,route}``. Recording is a dict update and a bisect (no
+    locks, no label lookups): it runs on every request, and prometheus_client's labelled
+    children cost more than the rest of the edge. The families are built when scraped.
+    """
+
+    def __init__(self, metrics: Metrics, buckets_s: tuple[float, ...] = HTTP_BUCKETS_S) -> None:
+        self.prefix = metrics.prefix
+        self.bounds = buckets_s
+        self.counts: dict[tuple[str, str, int], int] = {}
+        self.latency: dict[tuple[str, str], list[float]] = {}  # a count per bucket, +Inf, then the sum
+        metrics.registry.register(self)
 
     def observe(self, method: str, route: str, status: int, seconds: float) -> None:
-        self.requests.labels(method, route, str(status)).inc()
-        self.latency.labels(method, route).observe(seconds)
+        key = (method, route, status)
+        self.counts[key] = self.counts.get(key, 0) + 1
+        row = self.latency.get((method, route))
+        if row is None:
+            row = self.latency[(method, route)] = [0.0] * (len(self.bounds) + 2)
+        row[bisect.bisect_left(self.bounds, seconds)] += 1
+        row[-1] += seconds
+
+    def collect(self) -> Iterator[Metric]:
+        requests = CounterMetricFamily(self.prefix + "http_requests", "HTTP requests by route and status",
+                                       labels=("method", "route", "status"))
+        for (method, route, status), count in self.counts.items():
+            requests.add_metric((method, route, str(status)), count)
+        yield requests
+        latency = HistogramMetricFamily(self.prefix + "http_request_seconds", "HTTP request latency",
+                                        labels=("method", "route"))
+        for labels, row in self.latency.items():
+            cumulative = 0.0
+            buckets: list[tuple[str, float]] = []
+            for bound, in_bucket in zip((*map(floatToGoString, self.bounds), "+Inf"), row, strict=False):
+                cumulative += in_bucket
+                buckets.append((bound, cumulative))
+            latency.add_metric(labels, buckets, row[-1])
+        yield latency
 
 
 # --- answers ---------------------------------------------------------------------------------
@@ -105,7 +137,7 @@ def _route(request: web.Request) -> str:
 
 def _request_id(request: web.Request) -> str:
     given = request.headers.get(REQUEST_ID_HEADER, "")
-    return given if REQUEST_ID.fullmatch(given) else uuid.uuid4().hex
+    return given if given and REQUEST_ID.fullmatch(given) else os.urandom(16).hex()
 
 
 # --- the middleware ----------------------------------------------------------------------------
@@ -155,18 +187,25 @@ def middleware(*, observe: Observe | None = None, unavailable_detail: str = UNAV
             route = _route(request)
             if observe is not None:
                 observe(request.method, route, status, seconds)
-            access_log.info("request", extra={"method": request.method, "route": route, "status": status,
-                                              "duration_ms": round(seconds * 1000, 3), "request_id": request_id})
+            if access_log.isEnabledFor(logging.INFO):
+                access_log.info("request", extra={"method": request.method, "route": route, "status": status,
+                                                  "duration_ms": round(seconds * 1000, 3), "request_id": request_id})
             logs.request_id.reset(token)
 
     return edge
 
 
-async def _request_id_header(request: web.Request, response: web.StreamResponse) -> None:
-    # Streamed answers are prepared inside the handler, before the middleware sees them.
+def stream_response(request: web.Request, headers: Mapping[str, str] | None = None) -> web.StreamResponse:
+    """A ``StreamResponse`` carrying the request id.
+
+    A streamed answer is prepared inside its handler, before the middleware sees it, so
+    handlers that stream make their response here (one header, no per-response signal).
+    """
+    response = web.StreamResponse(headers=headers)
     request_id = request.get(REQUEST_ID_KEY)
-    if request_id is not None and REQUEST_ID_HEADER not in response.headers:
+    if request_id is not None:
         response.headers[REQUEST_ID_HEADER] = request_id
+    return response
 
 
 def application(*, observe: Observe | None = None, client_max_size: int = 1024 ** 2,
@@ -176,7 +215,6 @@ def application(*, observe: Observe | None = None, client_max_size: int = 1024 *
     app = web.Application(middlewares=[middleware(observe=observe, unavailable_detail=unavailable_detail,
                                                   internal_detail=internal_detail, backing_errors=backing_errors)],
                           client_max_size=client_max_size)
-    app.on_response_prepare.append(_request_id_header)
     return app
 
 

@@ -224,8 +224,8 @@ async def ticket_events(request: web.Request) -> web.StreamResponse:
     ticket_id = ticket["id"]
     # Listen first, then read: a change between the two is either in the read or wakes us.
     wake = svc.events.listen(ticket_id)
-    resp = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache",
-                                       "X-Accel-Buffering": "no"})
+    resp = http.stream_response(request, {"Content-Type": "text/event-stream", "Cache-Control": "no-cache",
+                                          "X-Accel-Buffering": "no"})
     svc.metrics.sse.inc()
     try:
         try:

@@ -60,7 +60,7 @@ async def me(request: web.Request) -> web.Response:
 
 
 async def stream(request: web.Request) -> web.StreamResponse:
-    resp = web.StreamResponse()
+    resp = http.stream_response(request)
     await resp.prepare(request)
     await resp.write(b"data: 1\n\n")
     return resp
@@ -267,6 +267,13 @@ def test_request_metrics_count_by_route_and_status() -> None:
     requests = http.RequestMetrics(metrics)
     requests.observe("GET", "/v1/things", 200, 0.002)
     requests.observe("GET", "/v1/things", 200, 0.003)
+    requests.observe("GET", "/v1/things", 404, 0.0025)  # on a bound: counted in that bucket (le)
+    requests.observe("GET", "/v1/things", 200, 9.0)  # past the last bound: +Inf only
     text = metrics.render().decode()
-    assert 'elysium_edge_test_http_requests_total{method="GET",route="/v1/things",status="200"} 2.0' in text
-    assert 'elysium_edge_test_http_request_seconds_count{method="GET",route="/v1/things"} 2.0' in text
+    assert 'elysium_edge_test_http_requests_total{method="GET",route="/v1/things",status="200"} 3.0' in text
+    assert 'elysium_edge_test_http_requests_total{method="GET",route="/v1/things",status="404"} 1.0' in text
+    series = 'elysium_edge_test_http_request_seconds_bucket{le="%s",method="GET",route="/v1/things"} %s'
+    for bound, count in (("0.001", "0.0"), ("0.0025", "2.0"), ("0.005", "3.0"), ("5.0", "3.0"), ("+Inf", "4.0")):
+        assert series % (bound, count) in text, (bound, count)
+    assert 'elysium_edge_test_http_request_seconds_count{method="GET",route="/v1/things"} 4.0' in text
+    assert 'elysium_edge_test_http_request_seconds_sum{method="GET",route="/v1/things"} 9.0075' in text
