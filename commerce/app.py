@@ -16,7 +16,7 @@ from redis.exceptions import RedisError
 from commerce import api, catalog, rewards
 from commerce import openapi as openapi_doc
 from commerce.accounts import ISSUER, Accounts
-from commerce.appkeys import (ACCOUNTS, ADMIN_VERIFIER, ECONOMY, LIMITER, METRICS, OPENAPI, PLAYER_TOKENS, REDIS,
+from commerce.appkeys import (ACCOUNTS, ADMIN_VERIFIER, ECONOMY, LIMITER, METRICS, PLAYER_TOKENS, REDIS,
                               SETTINGS, STATUS, STORE, Status)
 from commerce.economy import Economy
 from commerce.errors import Problem
@@ -72,7 +72,7 @@ def create_app(settings: CommerceSettings) -> web.Application:
     app[METRICS] = metrics
     app[PLAYER_TOKENS] = http.VerifiedTokens(verifier, tokens.PLAYER_AUDIENCE, ISSUER)
     app[ADMIN_VERIFIER] = admin_verifier
-    app[OPENAPI] = document = openapi_doc.build()
+    document = openapi_doc.build()
 
     async def mongo(app: web.Application) -> AsyncIterator[None]:
         client = mongo_client(settings.mongo_url)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
 
 import redis.asyncio as aioredis
 from aiohttp import web
@@ -37,4 +36,3 @@ LIMITER = web.AppKey("limiter", LoginLimiter)
 REDIS = web.AppKey("redis", aioredis.Redis)
 PLAYER_TOKENS = web.AppKey("player_tokens", VerifiedTokens)
 ADMIN_VERIFIER: web.AppKey[tokens.Verifier | None] = web.AppKey("admin_verifier")
-OPENAPI: web.AppKey[dict[str, Any]] = web.AppKey("openapi")

@@ -22,7 +22,7 @@ from commerce import rules
 from commerce.catalog import ItemType
 from commerce.economy import Economy
 from commerce.errors import Problem
-from elysium import keys
+from elysium import keys, redisreply
 from elysium.results import MatchResult, ResultError
 
 log = logging.getLogger("commerce.rewards")
@@ -77,25 +77,25 @@ class RewardsConsumer:
     async def step(self) -> int:
         """One round: take over stale entries, retry our own pending ones, then read new ones."""
         done = 0
-        reply: Any = await self.client.xautoclaim(self.stream, self.group, self.consumer, self.claim_idle_ms,
-                                                  "0-0", count=BATCH)
-        claimed: list[tuple[bytes, dict[bytes, bytes] | None]] = reply[1]
+        claimed = redisreply.claimed_entries(await self.client.xautoclaim(
+            self.stream, self.group, self.consumer, self.claim_idle_ms, "0-0", count=BATCH))
         for entry_id, fields in claimed:
             done += await self._handle(entry_id, fields)
-        pending: Any = await self.client.xreadgroup(self.group, self.consumer, {self.stream: "0"}, count=BATCH)
-        for _, entries in pending or []:
+        pending = redisreply.stream_reads(await self.client.xreadgroup(
+            self.group, self.consumer, {self.stream: "0"}, count=BATCH))
+        for _, entries in pending:
             for entry_id, fields in entries:
                 done += await self._handle(entry_id, fields)
         if done:
             return done
-        fresh: Any = await self.client.xreadgroup(self.group, self.consumer, {self.stream: ">"}, count=BATCH,
-                                             block=BLOCK_MS)
-        for _, entries in fresh or []:
+        fresh = redisreply.stream_reads(await self.client.xreadgroup(
+            self.group, self.consumer, {self.stream: ">"}, count=BATCH, block=BLOCK_MS))
+        for _, entries in fresh:
             for entry_id, fields in entries:
                 done += await self._handle(entry_id, fields)
         return done
 
-    async def _handle(self, entry_id: bytes, fields: Mapping[bytes, bytes] | None) -> int:
+    async def _handle(self, entry_id: bytes, fields: Mapping[bytes, bytes]) -> int:
         if not fields:  # trimmed from the stream while pending: nothing left to grant
             await self.client.xack(self.stream, self.group, entry_id)
             return 1

@@ -91,21 +91,11 @@ def integer(value: object) -> int:
     raise ReplyShapeError("an integer", value)
 
 
-def optional_integer(value: object) -> int | None:
-    """An integer, a string holding one, or nil."""
-    return None if value is None else integer(value)
-
-
 # --- arrays ---------------------------------------------------------------------------------
 
 def texts(value: object) -> list[str]:
     """An array of bulk strings (ZRANGE without scores, SMEMBERS, LRANGE, KEYS) as text."""
     return [_str(v, "an array of strings") for v in _list(value, "an array")]
-
-
-def blobs(value: object) -> list[bytes]:
-    """An array of bulk strings as raw bytes."""
-    return [_bytes(v, "an array of strings") for v in _list(value, "an array")]
 
 
 def optional_texts(value: object) -> list[str | None]:

@@ -8,6 +8,7 @@ prints where each listens and, on Ctrl-C or SIGTERM, stops them all.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import signal
@@ -64,22 +65,13 @@ def _collect() -> list[StackService]:
     return sorted(found, key=lambda s: s.order)
 
 
-def _child_preexec() -> None:
-    # Die with the parent, even when the parent is killed without a chance to clean up.
-    try:
-        import ctypes
-
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)
-    except OSError:
-        pass
-
-
 def run_up(state_dir: str, *, bots: int = 4, for_seconds: float = 0.0) -> int:
     state = Path(state_dir).resolve()
     logs_dir = state / "logs"
     logs_dir.mkdir(parents=True, exist_ok=True)
     children: list[procs.Child] = []
     stop_requested = False
+    die_with_us = functools.partial(procs.die_with_parent, os.getpid())
 
     def request_stop(*_: object) -> None:
         nonlocal stop_requested
@@ -123,7 +115,7 @@ def run_up(state_dir: str, *, bots: int = 4, for_seconds: float = 0.0) -> int:
             proc = subprocess.Popen(
                 [sys.executable, "-m", "elysium", svc.name, "--host", "127.0.0.1", "--port", str(port)],
                 stdin=subprocess.DEVNULL, stdout=open(logs_dir / f"{svc.name}.log", "ab"),  # noqa: SIM115
-                stderr=subprocess.STDOUT, env=child_env, start_new_session=True, preexec_fn=_child_preexec,
+                stderr=subprocess.STDOUT, env=child_env, start_new_session=True, preexec_fn=die_with_us,
             )
             child = procs.Child(svc.name, proc, ctx.urls[svc.name])
             children.append(child)
@@ -141,7 +133,7 @@ def run_up(state_dir: str, *, bots: int = 4, for_seconds: float = 0.0) -> int:
                 [sys.executable, "-m", "elysium", "bots", "--url", url, "--server-id", env["ELYSIUM_SERVER_ID"],
                  "--count", str(bots), "--key-file", env["ELYSIUM_JOIN_PRIVATE_KEY_FILE"]],
                 stdin=subprocess.DEVNULL, stdout=open(logs_dir / "bots.log", "ab"),  # noqa: SIM115
-                stderr=subprocess.STDOUT, env=env, start_new_session=True, preexec_fn=_child_preexec,
+                stderr=subprocess.STDOUT, env=env, start_new_session=True, preexec_fn=die_with_us,
             )
             children.append(procs.Child("bots", proc, url))
             lines.append(f"bots         {bots} bots playing arena matches on {url}")

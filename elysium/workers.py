@@ -22,7 +22,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import ctypes
+import functools
 import json
 import os
 import signal
@@ -30,8 +30,9 @@ import socket
 import sys
 from typing import Any
 
+from elysium.procs import die_with_parent
+
 CHILD_START_TIMEOUT_S = 60.0
-_PR_SET_PDEATHSIG = 1
 
 
 class WorkersDidNotStart(RuntimeError):
@@ -57,14 +58,6 @@ def bind_sockets(host: str, port: int, count: int) -> list[socket.socket]:
             sock.close()
         raise
     return socks
-
-
-def _die_with_parent(parent_pid: int) -> None:
-    """Runs in the child before exec: get SIGTERM when the parent goes away."""
-    with contextlib.suppress(OSError, AttributeError):
-        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
-    if os.getppid() != parent_pid:  # the parent died before the line above
-        os._exit(1)
 
 
 def add_arguments(parser: argparse.ArgumentParser, env_var: str, what: str) -> None:
@@ -98,7 +91,7 @@ async def supervise(service: str, host: str, port: int, workers: int, *, env_var
                 sys.executable, "-m", "elysium", service, "--host", host, "--port", str(port),
                 "--listen-fd", str(sock.fileno()), pass_fds=(sock.fileno(),), env=env,
                 stdout=asyncio.subprocess.PIPE, start_new_session=True,
-                preexec_fn=lambda: _die_with_parent(parent)))
+                preexec_fn=functools.partial(die_with_parent, parent)))
         for sock in socks:  # the children hold them now
             sock.close()
         started = await _wait_listening(children, stop)

@@ -183,11 +183,3 @@ def decode_inputs_fast(data: bytes) -> tuple[Input, ...] | None:
 
 def shutdown(reason: str) -> bytes:
     return pack({"t": "shutdown", "reason": reason})
-
-
-def quantise_position(value: float) -> int:
-    return int(round(value * POSITION_SCALE))
-
-
-def quantise_angle(value: float) -> int:
-    return int(round(value * ANGLE_SCALE))

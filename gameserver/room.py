@@ -115,10 +115,6 @@ class Room:
     def connected(self) -> int:
         return sum(1 for s in self.occupied() if s.connected)
 
-    @property
-    def free_seats(self) -> int:
-        return self.spec.seats - self.players if self.lifecycle.accepts_players else 0
-
     # --- seats ------------------------------------------------------------------------
 
     def admit(self, player: PlayerId, name: str, link: Any, now: float) -> Seat:
@@ -425,8 +421,7 @@ class Room:
             "teams": self.spec.teams,
             "team": seat.team,
             "map": self.mode.map_info(),
-            "columns": {"player": list(self.mode.player_columns), "motion": self.mode.motion_columns,
-                        "object": list(self.mode.object_columns)},
+            "columns": self.mode.column_layout(),
             "resume": seat.resume,
             "grace_s": self.grace_s,
             "state": self.lifecycle.state.value,

@@ -89,8 +89,6 @@ class GameServer:
             log.warning("redis not reachable at start", extra={"error": str(exc)})
         self._tasks = [loop.create_task(self.scheduler.run(self._stopping), name="scheduler"),
                        loop.create_task(self._heartbeat(), name="heartbeat")]
-        log.info("game server listening", extra={"server_id": self.server_id, "url": self.public_url,
-                                                 "region": self.settings.region})
 
     @property
     def public_url(self) -> str:
@@ -144,7 +142,6 @@ class GameServer:
             log.warning("redis unavailable during shutdown", extra={"error": str(exc)})
         await self.redis.aclose()
         self._stopped.set()
-        log.info("game server stopped")
 
     async def wait_stopped(self) -> None:
         await self._stopped.wait()

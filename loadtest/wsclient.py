@@ -4,7 +4,7 @@ Thousands of these run in one process, so there is no per-connection task, queue
 reader coroutine: bytes arrive in :meth:`WsClient.data_received`, whole messages go
 straight to the owner's ``on_message``. The handshake is checked by the websockets
 library's sans-I/O ``ClientProtocol``; after it, frames are built with
-:func:`gameserver.frames.frame_client` and parsed with :class:`gameserver.frames.FrameReader`.
+:func:`elysium.ws.frames.frame_client` and parsed with :class:`elysium.ws.frames.FrameReader`.
 """
 
 from __future__ import annotations

@@ -29,6 +29,3 @@ def not_found(code: str, detail: str) -> Problem:
 def conflict(code: str, title: str, detail: str = "", **extra: Any) -> Problem:
     return Problem(409, code, title, detail, **extra)
 
-
-class StoreUnavailable(MatchmakerError):
-    """Redis or MongoDB could not be reached."""

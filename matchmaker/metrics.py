@@ -8,7 +8,6 @@ from elysium.http import RequestMetrics
 from elysium.metrics import Metrics
 
 PASS_BUCKETS_S = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
-WAIT_BUCKETS_S = (0.5, 1.0, 2.0, 5.0, 10.0, 20.0, 30.0, 60.0, 120.0, 300.0)
 
 
 class MatchmakerMetrics:

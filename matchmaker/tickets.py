@@ -188,7 +188,6 @@ return 'ok'
 
 BATCH_MATCHES = 200  # matches per script call: bounds how long one call holds Redis
 
-ACTIVE = ("queued", "forming")
 FINAL = ("matched", "cancelled", "expired")
 
 

@@ -81,7 +81,6 @@ class SpectatorServer:
         self.port = self._server.sockets[0].getsockname()[1]
         await self._sync_clock()
         self._tasks = [loop.create_task(self._housekeeping(), name="housekeeping")]
-        log.info("spectator relay listening", extra={"relay_id": self.relay_id, "url": self.public_url})
 
     @property
     def public_url(self) -> str:
@@ -130,7 +129,6 @@ class SpectatorServer:
         except (RedisError, OSError, TimeoutError):
             pass
         self._stopped.set()
-        log.info("spectator relay stopped")
 
     async def wait_stopped(self) -> None:
         await self._stopped.wait()

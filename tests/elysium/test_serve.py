@@ -120,6 +120,11 @@ async def test_listening_line_then_sigterm_drains_and_exits_0(start: Any, redis_
     records = [json.loads(x) for x in served.stderr().splitlines() if x.startswith("{")]
     said = [r["msg"] for r in records]
     assert said.index("stopping") < said.index("draining") < said.index("stopped")
+    listening = [r for r in records if "listening" in r["msg"]]
+    assert [r["msg"] for r in listening] == ["gameserver listening"]  # one record, not one per layer
+    assert (listening[0]["server_id"], listening[0]["url"], listening[0]["port"]) == ("serve-1", line["url"], port)
+    assert listening[0]["settings"]["region"] == "local"
+    assert [m for m in said if "stopped" in m] == ["stopped"]
     assert plain_lines(served.stderr()) == []
 
 
