@@ -183,6 +183,16 @@ def stream_reads(value: object) -> StreamReads:
     return out
 
 
+def stream_counts(value: object) -> dict[str, int]:
+    """XINFO STREAM: its counters (``length``, ``entries-added``, ``groups`` ...) by name.
+
+    The fields that are not integers (the first and last entries, the ids) are left out.
+    """
+    if not isinstance(value, Mapping):
+        raise ReplyShapeError("a map", value)
+    return {_str(k, "a field name"): v for k, v in value.items() if isinstance(v, int) and not isinstance(v, bool)}
+
+
 def claimed_entries(value: object) -> StreamEntries:
     """XAUTOCLAIM: the entries it claimed.
 

@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from spectator.replay import Replay
     from spectator.server import SpectatorServer
 
-__all__ = ["OPEN", "Watcher"]  # OPEN: watching, feed bytes may be written
+__all__ = ["Watcher"]
 
 
 class Watcher(RawSocket):

@@ -10,19 +10,49 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from elysium.ws import frames
 from elysium.ws.fanout import Action, SlowReaderPolicy, slow_reader
-from spectator.connection import OPEN
+from elysium.ws.rawsocket import OPEN
 from spectator.feed import END, ENDED, GAP, Entry
 
 if TYPE_CHECKING:
-    from spectator.connection import Watcher
     from spectator.metrics import SpectatorMetrics
     from spectator.settings import SpectatorSettings
 
-__all__ = ["close_after", "deliver", "slow_reader_policy"]
+__all__ = ["FanoutWatcher", "FinishingWatcher", "WatcherTransport", "close_after", "deliver", "slow_reader_policy"]
+
+
+class WatcherTransport(Protocol):
+    """What :func:`deliver` uses of a watcher's transport (an ``asyncio.Transport`` has it)."""
+
+    def get_write_buffer_size(self) -> int: ...
+
+    def write(self, data: bytes) -> None: ...
+
+
+class FanoutWatcher(Protocol):
+    """What :func:`deliver` uses of a watcher (:class:`spectator.connection.Watcher` has it)."""
+
+    @property
+    def transport(self) -> WatcherTransport | None: ...
+
+    @property
+    def state(self) -> int:
+        """Feed bytes may be written when it is ``OPEN``."""
+
+    skipping: float  # since when it waits for the next start point (time.monotonic()); 0: not
+
+    def abort(self) -> None:
+        """Disconnect now, without a closing handshake."""
+
+
+class FinishingWatcher(Protocol):
+    """What :func:`close_after` uses of a watcher."""
+
+    def finish(self, code: int, reason: str) -> None:
+        """Close with ``code`` and ``reason`` once what was written is sent."""
 
 
 def slow_reader_policy(settings: SpectatorSettings) -> SlowReaderPolicy:
@@ -31,7 +61,7 @@ def slow_reader_policy(settings: SpectatorSettings) -> SlowReaderPolicy:
     return SlowReaderPolicy(settings.skip_bytes, settings.close_bytes, settings.slow_close_s)
 
 
-def deliver(watchers: Iterable[Watcher], batch: list[Entry], metrics: SpectatorMetrics,
+def deliver(watchers: Iterable[FanoutWatcher], batch: list[Entry], metrics: SpectatorMetrics,
             policy: SlowReaderPolicy) -> Entry | None:
     """Write ``batch`` to ``watchers``; returns the terminal entry when the batch ends the stream.
 
@@ -99,7 +129,7 @@ def deliver(watchers: Iterable[Watcher], batch: list[Entry], metrics: SpectatorM
     return terminal
 
 
-def close_after(watchers: Iterable[Watcher], terminal: Entry) -> None:
+def close_after(watchers: Iterable[FinishingWatcher], terminal: Entry) -> None:
     """Close ``watchers`` once ``terminal`` is written: 1000 for a match end, 1011 for an ended stream."""
     code, reason = ((frames.CLOSE_NORMAL, "match over") if terminal.kind == END
                     else (frames.CLOSE_INTERNAL, "stream ended"))

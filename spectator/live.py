@@ -196,22 +196,29 @@ class MatchRelay:
     # --- history -------------------------------------------------------------------------
 
     async def _ensure_history(self, point: float) -> None:
-        """Backfill from Redis until the buffer holds a start at or before ``point``."""
+        """Backfill from Redis until the buffer holds a start at or before ``point``.
+
+        Each page is read before the oldest id the previous one read (``FeedPage.last_id``),
+        malformed entries included, so a page of nothing but bad entries is read past.
+        """
         async with self._history:
             buf = self.buffer
+            # Before the front of the buffer; with nothing held, up to and with the last id read.
+            top = FeedId(buf[buf.base].id) if len(buf) else id_after(self.read_from) if self.read_from else None
             while not self.at_origin:
                 if buf.start_at_or_before(buf.first_after(point) - 1) is not None:
                     return
                 if len(buf) and buf[buf.base].id == b"":
                     return  # a marker at the front: nothing older is usable
-                # Before the front of the buffer; with nothing held, up to and with the last id read.
-                top = FeedId(buf[buf.base].id) if len(buf) else id_after(self.read_from) if self.read_from else None
                 page = await self.ctx.feeds.range_before(self.match_id, top, BACKFILL_PAGE)
+                if page.bad:
+                    self.ctx.metrics.bad_entries.inc(page.bad)
                 origin = False
                 if not page.full:
                     self.at_origin = True
                     origin = page.last_id is not None and await self.ctx.feeds.untrimmed(self.match_id)
                 buf.prepend([self.decoder.decode(e, origin=origin and i == 0) for i, e in enumerate(page.entries)])
+                top = page.last_id or top
 
     # --- the reader ----------------------------------------------------------------------
 

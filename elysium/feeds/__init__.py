@@ -14,6 +14,9 @@ Implementations live beside it and are imported from their modules:
 - :mod:`elysium.feeds.memory`: ``MemoryFeeds`` (one process, for tests and single-process
   use), whose ``writer()`` and ``reader()`` share its store.
 
+Both writers buffer alike (:mod:`elysium.feeds.buffer`, ``BufferedFeedWriter``): bounded by
+:data:`FEED_BUFFER_MAX`, the oldest entries dropped and counted past it.
+
 One contract suite (``tests/elysium/test_feeds.py``) runs against both.
 """
 

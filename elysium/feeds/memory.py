@@ -15,12 +15,11 @@ from __future__ import annotations
 import asyncio
 import bisect
 import time
-from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from elysium.feeds.buffer import BufferedFeedWriter
 from elysium.feeds.model import FeedEntry, FeedId, FeedKind, FeedPage, ListedMatch, MatchInfo, MatchList, id_order
-from elysium.feeds.ports import FEED_BUFFER_MAX
 
 
 @dataclass(slots=True)
@@ -105,30 +104,13 @@ class MemoryFeeds:
                     self._appended[match_id] = (event, current[1] - 1)
 
 
-class MemoryFeedWriter:
+class MemoryFeedWriter(BufferedFeedWriter):
     def __init__(self, store: MemoryFeeds) -> None:
+        super().__init__()
         self.store = store
-        self.entries: deque[tuple[str, FeedKind, int, bytes]] = deque()
-        self.infos: dict[str, tuple[MatchInfo, bool]] = {}
-        self.dropped = 0
-        self.errors = 0
-
-    @property
-    def pending(self) -> int:
-        return len(self.entries)
-
-    def append(self, match_id: str, kind: FeedKind, tick: int, data: bytes) -> None:
-        if len(self.entries) >= FEED_BUFFER_MAX:
-            self.entries.popleft()
-            self.dropped += 1
-        self.entries.append((match_id, kind, tick, data))
-
-    def describe(self, match_id: str, info: MatchInfo, live: bool) -> None:
-        self.infos[match_id] = (info, live)
 
     def kick(self) -> None:
-        entries, self.entries = self.entries, deque()
-        infos, self.infos = self.infos, {}
+        entries, infos = self.take()
         for match_id, kind, tick, data in entries:
             self.store.add(match_id, kind, tick, data)
         for match_id, (info, live) in infos.items():

@@ -15,51 +15,35 @@ import logging
 import time
 from collections import deque
 from collections.abc import Callable, Iterator
-from typing import Any, cast
+from typing import cast
 
 import hiredis
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError, ResponseError
 
-from elysium import keys
-from elysium.feeds.model import FeedEntry, FeedId, FeedKind, FeedPage, ListedMatch, MatchInfo, MatchList, RawEntry
-from elysium.feeds.ports import FEED_BUFFER_MAX, FeedUnavailable
+from elysium import keys, redisreply
+from elysium.feeds.buffer import BufferedFeedWriter, PendingEntry, PendingInfos
+from elysium.feeds.model import FeedEntry, FeedId, FeedPage, ListedMatch, MatchInfo, MatchList
+from elysium.feeds.ports import FeedUnavailable
 
 log = logging.getLogger("elysium.feeds")
 
-PendingEntry = tuple[str, str, int, bytes]  # match id, kind, tick, data
 # hiredis's stubs declare a one-element tuple; it packs any number of arguments.
 _pack = cast(Callable[[tuple[str | bytes, ...]], bytes], hiredis.pack_command)
 
 
-class RedisFeedWriter:
+class RedisFeedWriter(BufferedFeedWriter):
     """Buffers feed entries and match descriptions; flushes them in one pipeline."""
 
     def __init__(self, client: aioredis.Redis, maxlen: int, retention_s: int) -> None:
+        super().__init__()
         self.client = client
         self.maxlen = maxlen
         self.retention_s = retention_s
-        self.entries: deque[PendingEntry] = deque()
-        self.infos: dict[str, tuple[MatchInfo, bool]] = {}
-        self.dropped = 0
-        self.errors = 0
         self._task: asyncio.Task[None] | None = None
         # When each feed's expiry was last pushed back: once per tenth of the retention is
         # plenty, instead of one EXPIRE per feed per flush (as many commands as the XADDs).
         self._expired_at: dict[str, float] = {}
-
-    @property
-    def pending(self) -> int:
-        return len(self.entries)
-
-    def append(self, match_id: str, kind: FeedKind, tick: int, data: bytes) -> None:
-        if len(self.entries) >= FEED_BUFFER_MAX:
-            self.entries.popleft()
-            self.dropped += 1
-        self.entries.append((match_id, kind, tick, data))
-
-    def describe(self, match_id: str, info: MatchInfo, live: bool) -> None:
-        self.infos[match_id] = (info, live)
 
     def kick(self) -> None:
         """Start a flush unless one is in flight (called after each batch of ticks)."""
@@ -75,8 +59,7 @@ class RedisFeedWriter:
                 await asyncio.wait([self._task], timeout=max(0.01, deadline - time.monotonic()))
 
     async def _flush(self) -> None:
-        entries, self.entries = self.entries, deque()
-        infos, self.infos = self.infos, {}
+        entries, infos = self.take()
         now_ms = int(time.time() * 1000)
         commands = self._commands(entries, infos, now_ms, time.monotonic())
         try:
@@ -88,17 +71,11 @@ class RedisFeedWriter:
             # in order, and readers skip ticks they have seen.
             for match_id, _, _, _ in entries:
                 self._expired_at.pop(match_id, None)  # the EXPIRE may not have landed either
-            for item in reversed(entries):
-                if len(self.entries) >= FEED_BUFFER_MAX:
-                    self.dropped += 1
-                    break
-                self.entries.appendleft(item)
-            for match_id, value in infos.items():
-                self.infos.setdefault(match_id, value)
+            self.put_back(entries, infos)
             log.warning("feed flush failed", extra={"error": str(exc), "pending": len(self.entries)})
             await asyncio.sleep(0.5)
 
-    def _commands(self, entries: deque[PendingEntry], infos: dict[str, tuple[MatchInfo, bool]],
+    def _commands(self, entries: deque[PendingEntry], infos: PendingInfos,
                   now_ms: int, now: float) -> list[bytes]:
         maxlen = str(self.maxlen)
         pack = _pack
@@ -177,7 +154,7 @@ class RedisFeedReader:
 
     async def newest(self, match_id: str) -> FeedEntry | None:
         with _unavailable():
-            raw = cast(list[RawEntry], await self.client.xrevrange(keys.match_feed(match_id), count=1))
+            raw = redisreply.stream_entries(await self.client.xrevrange(keys.match_feed(match_id), count=1))
         page = FeedPage.of(raw, 1, newest_first=True)
         while not page.entries and page.bad:
             page = await self.range_before(match_id, page.last_id, NEWEST_SCAN)
@@ -186,43 +163,43 @@ class RedisFeedReader:
     async def read_after(self, match_id: str, after: FeedId | None, count: int, block_s: float) -> FeedPage:
         key = keys.match_feed(match_id)
         with _unavailable():
-            reply = cast(list[tuple[bytes, list[RawEntry]]],
-                         await self.client.xread({key: after or b"0-0"}, count=count, block=max(1, round(block_s * 1000))))
+            reply = redisreply.stream_reads(await self.client.xread(
+                {key: after or b"0-0"}, count=count, block=max(1, round(block_s * 1000))))
         raw = [item for _key, items in reply for item in items]
         return FeedPage.of(raw, count)
 
     async def range_after(self, match_id: str, after: FeedId | None, count: int) -> FeedPage:
         low = b"-" if after is None else b"(" + after
         with _unavailable():
-            raw = cast(list[RawEntry], await self.client.xrange(keys.match_feed(match_id), min=low, max=b"+",
-                                                                 count=count))
+            raw = redisreply.stream_entries(await self.client.xrange(keys.match_feed(match_id), min=low, max=b"+",
+                                                                     count=count))
         return FeedPage.of(raw, count)
 
     async def range_before(self, match_id: str, before: FeedId | None, count: int) -> FeedPage:
         top = b"+" if before is None else b"(" + before
         with _unavailable():
-            raw = cast(list[RawEntry], await self.client.xrevrange(keys.match_feed(match_id), max=top, min=b"-",
-                                                                    count=count))
+            raw = redisreply.stream_entries(await self.client.xrevrange(keys.match_feed(match_id), max=top, min=b"-",
+                                                                        count=count))
         return FeedPage.of(raw, count, newest_first=True)
 
     async def untrimmed(self, match_id: str) -> bool:
         try:
             with _unavailable():
-                info: dict[str, Any] = await self.client.xinfo_stream(keys.match_feed(match_id))
+                counts = redisreply.stream_counts(await self.client.xinfo_stream(keys.match_feed(match_id)))
         except FeedUnavailable as exc:
             if isinstance(exc.__cause__, ResponseError) and "no such key" in str(exc).lower():
                 return False
             raise
-        length = info.get("length")
-        return length is not None and info.get("entries-added") == length
+        length = counts.get("length")
+        return length is not None and counts.get("entries-added") == length
 
     async def exists(self, match_id: str) -> bool:
         with _unavailable():
-            return bool(await self.client.exists(keys.match_feed(match_id)))
+            return redisreply.integer(await self.client.exists(keys.match_feed(match_id))) > 0
 
     async def info(self, match_id: str) -> MatchInfo | None:
         with _unavailable():
-            raw = cast(dict[bytes, bytes], await self.client.hgetall(keys.match_info(match_id)))
+            raw = redisreply.blob_map(await self.client.hgetall(keys.match_info(match_id)))
         return MatchInfo.parse(match_id, raw) if raw else None
 
     async def matches(self, limit: int) -> MatchList:
@@ -230,23 +207,25 @@ class RedisFeedReader:
             async with self.client.pipeline(transaction=False) as pipe:
                 pipe.zrevrange(keys.MATCHES_LIVE, 0, limit - 1)
                 pipe.zrevrange(keys.MATCHES_DONE, 0, limit - 1)
-                live_ids, done_ids = await pipe.execute()
-            ids = [i.decode() for i in live_ids] + [i.decode() for i in done_ids]
+                live_reply, done_reply = redisreply.each(await pipe.execute(), 2)
+            live_ids = redisreply.texts(live_reply)
+            ids = live_ids + redisreply.texts(done_reply)
             async with self.client.pipeline(transaction=False) as pipe:
                 for match_id in ids:
                     pipe.hgetall(keys.match_info(match_id))
                     pipe.exists(keys.match_feed(match_id))
-                replies = await pipe.execute()
+                replies = redisreply.each(await pipe.execute(), 2 * len(ids))
         live: list[ListedMatch] = []
         finished: list[ListedMatch] = []
         for n, match_id in enumerate(ids):
-            raw_info, has_feed = replies[2 * n: 2 * n + 2]
+            raw_info = redisreply.blob_map(replies[2 * n])
             if raw_info:
-                listed = ListedMatch(match_id, MatchInfo.parse(match_id, raw_info), bool(has_feed))
+                has_feed = redisreply.integer(replies[2 * n + 1]) > 0
+                listed = ListedMatch(match_id, MatchInfo.parse(match_id, raw_info), has_feed)
                 (live if n < len(live_ids) else finished).append(listed)
         return MatchList(tuple(live), tuple(finished))
 
     async def newest_live(self) -> str | None:
         with _unavailable():
-            newest = cast(list[bytes], await self.client.zrevrange(keys.MATCHES_LIVE, 0, 0))
-        return newest[0].decode() if newest else None
+            newest = redisreply.texts(await self.client.zrevrange(keys.MATCHES_LIVE, 0, 0))
+        return newest[0] if newest else None

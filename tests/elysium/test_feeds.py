@@ -23,6 +23,7 @@ from elysium.feeds import (
     MatchFeedWriter,
     MatchInfo,
 )
+from elysium.feeds.buffer import BufferedFeedWriter
 from elysium.feeds.memory import MemoryFeeds
 from elysium.feeds.redis_feed import RedisFeedReader, RedisFeedWriter
 
@@ -192,6 +193,46 @@ async def test_the_writer_buffer_is_bounded_and_counts_what_it_drops(feeds: Back
     for n in range(FEED_BUFFER_MAX + 5):
         feeds.writer.append("m", DELTA, n, b"")
     assert feeds.writer.pending == FEED_BUFFER_MAX and feeds.writer.dropped == 5
+
+
+def test_a_failed_flush_puts_its_batch_back_in_order_within_the_bound() -> None:
+    writer = BufferedFeedWriter()
+    for n in range(5):
+        writer.append("m", DELTA, n, b"")
+    writer.describe("m", info("m"), live=True)
+    entries, infos = writer.take()
+    assert writer.pending == 0 and not writer.infos
+    writer.append("m", DELTA, 5, b"")
+    writer.describe("m", info("m", "finished"), live=False)  # given since: wins over the one put back
+    writer.put_back(entries, infos)
+    assert [tick for _, _, tick, _ in writer.entries] == [0, 1, 2, 3, 4, 5] and writer.infos["m"][1] is False
+    entries, _ = writer.take()
+    for n in range(6, FEED_BUFFER_MAX + 4):
+        writer.append("m", DELTA, n, b"")
+    writer.put_back(entries, {})  # room for two of the six: the four oldest go, and are counted
+    assert writer.pending == FEED_BUFFER_MAX and writer.dropped == 4
+    assert [tick for _, _, tick, _ in list(writer.entries)[:3]] == [4, 5, 6]
+
+
+async def test_the_redis_writer_keeps_what_a_failed_flush_could_not_write(redis_url: str) -> None:
+    down = aioredis.from_url("redis://127.0.0.1:9/0", socket_connect_timeout=0.5)  # nothing listens there
+    up = aioredis.from_url(redis_url)
+    try:
+        writer = RedisFeedWriter(down, MAXLEN, 600)
+        for n in range(3):
+            writer.append("kept", DELTA, n, b"x")
+        writer.kick()
+        deadline = time.monotonic() + 5
+        while writer.errors == 0 and time.monotonic() < deadline:
+            await asyncio.sleep(0.01)
+        assert writer.errors == 1 and writer.pending == 3 and writer.dropped == 0
+        writer.client = up  # Redis is back
+        await writer.drain(5.0)
+        page = await RedisFeedReader(up).range_after("kept", None, 10)
+        assert writer.pending == 0 and ticks(page.entries) == [0, 1, 2]
+    finally:
+        await down.aclose()
+        await up.aclose()
 
 
 # --- Redis only: what another writer (or a bug) may have left in a stream ---------------------

@@ -50,6 +50,12 @@ async def test_streams(client: aioredis.Redis) -> None:
     assert redisreply.stream_reads(await client.xreadgroup("g", "dead", {"st": ">"})) == [(b"st", entries)]
     claimed = redisreply.claimed_entries(await client.xautoclaim("st", "g", "alive", 0, start_id="0-0"))
     assert claimed == entries
+    counts = redisreply.stream_counts(await client.xinfo_stream("st"))
+    assert counts["length"] == 2 and counts["entries-added"] == 2 and counts["groups"] == 1
+    assert "first-entry" not in counts and "last-generated-id" not in counts  # entries and ids are left out
+    await client.xtrim("st", maxlen=1, approximate=False)
+    counts = redisreply.stream_counts(await client.xinfo_stream("st"))
+    assert counts["length"] == 1 and counts["entries-added"] == 2
 
 
 async def test_scripts_and_pipelines(client: aioredis.Redis) -> None:
@@ -72,6 +78,7 @@ async def test_scripts_and_pipelines(client: aioredis.Redis) -> None:
     (redisreply.scored, [(b"m", b"1")]), (redisreply.scored, [(b"m",)]), (redisreply.stream_entries, [b"1-0"]),
     (redisreply.script_text, [b"ok"]), (redisreply.script_flags, [b"yes"]),
     (redisreply.claimed_entries, [b"0-0"]), (redisreply.claimed_entries, [b"0-0", [], [], []]),
+    (redisreply.stream_counts, [b"length", 2]), (redisreply.stream_counts, None),
 ])
 def test_other_shapes_are_refused(reader: object, reply: object) -> None:
     assert callable(reader)

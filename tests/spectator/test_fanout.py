@@ -1,17 +1,17 @@
 """The fan-out (spectator.fanout): one blob to every watcher, the slow-reader policy for the rest.
 
-Watchers are stand-ins holding a transport stub (its unsent bytes are whatever the test sets).
+Watchers are stand-ins with what ``deliver`` uses of one (``FanoutWatcher``), holding a
+transport stub whose unsent bytes are whatever the test sets.
 """
 
 from __future__ import annotations
 
 import time
-from typing import cast
 
 from elysium import config
 from elysium.feeds import FeedEntry
 from elysium.ws.fanout import SlowReaderPolicy
-from spectator.connection import OPEN, Watcher
+from elysium.ws.rawsocket import OPEN
 from spectator.fanout import deliver, slow_reader_policy
 from spectator.feed import ENDED, GAP, Entry, FeedDecoder, marker
 from spectator.metrics import SpectatorMetrics
@@ -49,22 +49,17 @@ class Sink:
         self.aborted, self.state = True, -1
 
 
-def watchers(*sinks: Sink) -> list[Watcher]:
-    """``deliver`` is typed for real watchers; a Sink has the attributes it uses and nothing more."""
-    return cast("list[Watcher]", list(sinks))
-
-
 def test_deliver_writes_one_blob_skips_slow_and_resyncs_at_a_keyframe() -> None:
     metrics = SpectatorMetrics()
     fast, slow, hopeless, waiting = Sink(), Sink(backlog=200), Sink(backlog=2000), Sink(skipping=time.monotonic())
     batch = [entry("d", 1, 1), entry("e", 1, 1)]
-    assert deliver(watchers(fast, slow, hopeless, waiting), batch, metrics, POLICY) is None
+    assert deliver([fast, slow, hopeless, waiting], batch, metrics, POLICY) is None
     assert fast.transport.written == [batch[0].framed + batch[1].framed]
     assert slow.transport.written == [] and slow.skipping
     assert hopeless.aborted and waiting.skipping and waiting.transport.written == []
     slow.transport.backlog = 0
     batch = [entry("d", 2, 2), entry("k", 2, 2), entry("d", 3, 3)]
-    deliver(watchers(fast, slow, waiting), batch, metrics, POLICY)
+    deliver([fast, slow, waiting], batch, metrics, POLICY)
     for sink in (slow, waiting):
         assert sink.transport.written == [batch[1].framed + batch[2].framed] and not sink.skipping
     assert fast.transport.written[-1] == b"".join(e.framed for e in batch)
@@ -73,24 +68,24 @@ def test_deliver_writes_one_blob_skips_slow_and_resyncs_at_a_keyframe() -> None:
 def test_a_gap_sends_everyone_to_the_next_keyframe_and_an_ended_notice_reaches_all() -> None:
     metrics = SpectatorMetrics()
     a, b = Sink(), Sink(backlog=500)
-    deliver(watchers(a, b), [entry("d", 1, 1), marker(GAP, 2.0), entry("d", 2, 2)], metrics, POLICY)
+    deliver([a, b], [entry("d", 1, 1), marker(GAP, 2.0), entry("d", 2, 2)], metrics, POLICY)
     assert a.skipping and b.skipping and a.transport.written == []
     notice = marker(ENDED, 3.0, b"NOTICE")
-    assert deliver(watchers(a, b), [entry("d", 3, 3), notice], metrics, POLICY) is notice
+    assert deliver([a, b], [entry("d", 3, 3), notice], metrics, POLICY) is notice
     assert a.transport.written == [b"NOTICE"] and b.transport.written == [b"NOTICE"]
 
 
 def test_a_watcher_stuck_behind_for_too_long_is_disconnected() -> None:
     stuck = Sink(backlog=500, skipping=time.monotonic() - 5)
     waiting = Sink(backlog=0, skipping=time.monotonic() - 5)  # no backlog: just waiting for a keyframe
-    deliver(watchers(stuck, waiting), [entry("d", 1, 1)], SpectatorMetrics(), SlowReaderPolicy(100, 1000, 2.0))
+    deliver([stuck, waiting], [entry("d", 1, 1)], SpectatorMetrics(), SlowReaderPolicy(100, 1000, 2.0))
     assert stuck.aborted and not waiting.aborted
 
 
 def test_the_final_keyframe_reaches_a_slow_watcher() -> None:
     slow = Sink(backlog=500)
     final = entry("end", 9, 9)
-    assert deliver(watchers(slow), [entry("d", 9, 9), final], SpectatorMetrics(), POLICY) is final
+    assert deliver([slow], [entry("d", 9, 9), final], SpectatorMetrics(), POLICY) is final
     assert slow.transport.written == [final.framed]
 
 
@@ -103,7 +98,7 @@ def test_metrics_count_what_each_watcher_got() -> None:
     fast, slow, gone = Sink(), Sink(backlog=200), Sink(backlog=5000)
     batch = [entry("d", 1, 1), entry("k", 2, 2), entry("d", 3, 3)]
     waiting = Sink(skipping=time.monotonic())
-    deliver(watchers(fast, slow, gone, waiting), batch, metrics, POLICY)
+    deliver([fast, slow, gone, waiting], batch, metrics, POLICY)
     blob, tail = b"".join(e.framed for e in batch), batch[1].framed + batch[2].framed
     assert count(metrics.frames_out) == 3 and count(metrics.bytes_out) == len(blob) + len(tail)
     assert count(metrics.resyncs) == 1 and waiting.transport.written == [tail]
@@ -115,7 +110,7 @@ def test_a_gap_then_a_keyframe_resyncs_everyone_from_the_keyframe() -> None:
     metrics = SpectatorMetrics()
     a = Sink()
     batch = [entry("d", 1, 1), marker(GAP, 2.0), entry("k", 3, 3), entry("d", 4, 4)]
-    deliver(watchers(a), batch, metrics, POLICY)
+    deliver([a], batch, metrics, POLICY)
     assert a.transport.written == [batch[2].framed + batch[3].framed] and not a.skipping
     assert count(metrics.resyncs) == 1 and count(metrics.frames_out) == 0
 
@@ -123,7 +118,7 @@ def test_a_gap_then_a_keyframe_resyncs_everyone_from_the_keyframe() -> None:
 def test_watchers_not_open_get_nothing() -> None:
     closing = Sink()
     closing.state = -1
-    deliver(watchers(closing), [entry("k", 1, 1)], SpectatorMetrics(), POLICY)
+    deliver([closing], [entry("k", 1, 1)], SpectatorMetrics(), POLICY)
     assert closing.transport.written == []
 
 

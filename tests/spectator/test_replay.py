@@ -8,10 +8,12 @@ from typing import Any
 
 import msgpack
 import redis.asyncio as aioredis
+from redis.typing import EncodableT, FieldT
 
 from elysium import keys
 from elysium.ws import envelope
 from spectator.client import SpectatorClient
+from spectator.live import BACKFILL_PAGE
 from tests.spectator.conftest import SyntheticFeed, watch_url
 
 
@@ -190,6 +192,34 @@ async def test_a_delayed_watcher_joining_late_gets_history_from_redis(relay: Any
     assert deltas == list(range(first["n"] + 1, 101))
     await live.close()
     await delayed.close()
+    await client.aclose()
+
+
+async def test_a_backfill_page_of_malformed_entries_is_read_past(relay: Any, redis_url: str) -> None:
+    """A whole page of bad entries between the keyframe and the newest ticks: the backfill moves
+    past them (it used to ask for the same page again, forever) and serves the good entries."""
+    client = aioredis.from_url(redis_url)
+    key = keys.match_feed("bad-page")
+    now_ms = int(time.time() * 1000)
+    await client.xadd(key, {"k": "k", "n": 1, "b": keyframe(1)}, id=f"{now_ms - 3000}-0")
+    # A bad kind, a bad tick, no bytes, in turn: two whole backfill pages of them.
+    bad: list[dict[FieldT, EncodableT]] = [{"k": "zz", "n": 1, "b": b"x"}, {"k": "d", "n": "one", "b": b"x"},
+                                           {"k": "d", "n": 1}]
+    for n in range(2 * BACKFILL_PAGE):
+        await client.xadd(key, bad[n % 3], id=f"{now_ms - 2000}-{n}")
+    for n in range(2, 6):
+        await client.xadd(key, {"k": "d", "n": n, "b": delta(n)}, id=f"{now_ms - 1000 + n}-0")
+    feed = SyntheticFeed(client, "bad-page")
+    feed.describe(state="running", live=True)
+    await feed.flush()
+    watcher = SpectatorClient(watch_url(relay, "bad-page"))
+    await watcher.connect()
+    assert (await watcher.expect("keyframe", timeout=5))["n"] == 1
+    while watcher.ticks[-1] < 5:
+        await watcher.recv(timeout=5)
+    assert watcher.kinds[1:] == ["keyframe", "delta", "delta", "delta", "delta"] and watcher.ticks == [1, 2, 3, 4, 5]
+    assert relay.metrics.bad_entries._value.get() == 2 * BACKFILL_PAGE
+    await watcher.close()
     await client.aclose()
 
 
