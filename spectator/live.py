@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from spectator.metrics import SpectatorMetrics
     from spectator.settings import SpectatorSettings
 
-log = logging.getLogger("spectator.relay")
+log = logging.getLogger(__name__)
 
 READ_COUNT = 500
 BACKFILL_PAGE = 200

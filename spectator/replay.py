@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from spectator.connection import Watcher
     from spectator.live import RelayContext
 
-log = logging.getLogger("spectator.relay")
+log = logging.getLogger(__name__)
 
 SEEK_PAGE = 500
 REPLAY_PAGE = 100
