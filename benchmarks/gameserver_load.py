@@ -131,7 +131,7 @@ class Bench:
 async def run(args: argparse.Namespace) -> dict[str, object]:
     loop = asyncio.get_running_loop()
     bench = Bench()
-    signer = tokens.Signer(tokens.load_private_key(path=args.key_file), "bench")
+    signer = tokens.Signer(tokens.load_private_key(path=args.key_file), devtokens.DEV_ISSUER)
     room = devtokens.room_claim(seats=args.room_size, min_players=1, score_limit=1000, time_limit_s=3600)
     players: list[Player] = []
     started = time.monotonic()

@@ -6,7 +6,7 @@ from typing import Any
 
 from elysium import tokens
 
-DEV_ISSUER = "elysium-dev"
+DEV_ISSUER = tokens.DEV_ISSUER
 
 
 def room_claim(mode: str = "arena", seats: int = 10, *, teams: int = 0, roster: list[Any] | None = None,

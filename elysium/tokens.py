@@ -15,7 +15,7 @@ import base64
 import os
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -30,6 +30,10 @@ JOIN_AUDIENCE = "elysium:join"
 SERVICE_AUDIENCE = "elysium:service"
 ALGORITHM = "EdDSA"
 LEEWAY_S = 2.0
+MATCHMAKER_ISSUER = "elysium-matchmaker"
+DEV_ISSUER = "elysium-dev"
+# Issuers a game server accepts on join tokens unless configured otherwise.
+JOIN_ISSUERS = (MATCHMAKER_ISSUER, DEV_ISSUER)
 
 
 class TokenError(Exception):
@@ -147,14 +151,17 @@ class Verifier:
         token: str,
         audience: str,
         *,
-        issuer: str | None = None,
+        issuer: str | Sequence[str] | None = None,
         max_ttl_s: float | None = None,
         now: float | None = None,
     ) -> dict[str, Any]:
-        """Check signature, audience, expiry and required claims; return the claims."""
+        """Check signature, audience, issuer, expiry and required claims; return the claims.
+
+        ``iss`` is always required; ``issuer`` (one name or several) restricts who may have signed.
+        """
         if not isinstance(token, str) or not token or len(token) > 8192:
             raise TokenError("token_malformed", "token must be a non-empty string of at most 8 KiB")
-        options: Options = {"require": ["exp", "iat", "jti", "sub", "aud"], "verify_exp": now is None}
+        options: Options = {"require": ["exp", "iat", "jti", "sub", "aud", "iss"], "verify_exp": now is None}
         try:
             claims: dict[str, Any] = jwt.decode(
                 token,
@@ -170,7 +177,7 @@ class Verifier:
         except jwt.InvalidAudienceError:
             raise TokenError("token_audience", "token is not meant for this service") from None
         except jwt.InvalidIssuerError:
-            raise TokenError("token_issuer", "token has an unexpected issuer") from None
+            raise TokenError("token_issuer", "token has an unexpected issuer (iss)") from None
         except jwt.MissingRequiredClaimError as exc:
             raise TokenError("token_claims", f"token lacks claim {exc.claim}") from None
         except jwt.InvalidSignatureError:
@@ -181,6 +188,6 @@ class Verifier:
             raise TokenError("token_expired", "token has expired")
         if max_ttl_s is not None and claims["exp"] - claims["iat"] > max_ttl_s:
             raise TokenError("token_lifetime", f"token lives longer than {max_ttl_s:g} s")
-        if not isinstance(claims.get("sub"), str) or not isinstance(claims.get("jti"), str):
-            raise TokenError("token_claims", "sub and jti must be strings")
+        if not all(isinstance(claims.get(name), str) for name in ("sub", "jti", "iss")):
+            raise TokenError("token_claims", "sub, jti and iss must be strings")
         return claims

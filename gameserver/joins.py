@@ -32,6 +32,7 @@ from gameserver.settings import GameServerSettings
 log = logging.getLogger("gameserver")
 
 JOIN_TOKEN_MAX_TTL_S = 60.0
+MAX_MATCH_ID_CHARS = 64
 
 
 class Joins:
@@ -43,6 +44,7 @@ class Joins:
         self.settings = settings
         self.server_id = server_id
         self.verifier = verifier
+        self.issuers = tuple(name.strip() for name in settings.join_issuers.split(",") if name.strip())
         self.guard = guard
         self.scheduler = scheduler
         self.rooms = scheduler.rooms
@@ -107,14 +109,17 @@ class Joins:
 
     async def _join_with_token(self, conn: Connection, token: str) -> tuple[Room, Seat]:
         try:
-            claims = self.verifier.verify(token, tokens.JOIN_AUDIENCE, max_ttl_s=JOIN_TOKEN_MAX_TTL_S)
+            claims = self.verifier.verify(token, tokens.JOIN_AUDIENCE, issuer=self.issuers,
+                                          max_ttl_s=JOIN_TOKEN_MAX_TTL_S)
         except tokens.TokenError as exc:
             raise JoinRefused(p.TOKEN_REJECTED, f"{exc.code}: {exc}") from None
         if claims.get("srv") != self.server_id:
             raise JoinRefused(p.WRONG_SERVER, "token is for another server")
         match_id = claims.get("mid")
-        if not isinstance(match_id, str) or not 1 <= len(match_id) <= 64:
-            raise JoinRefused(p.TOKEN_REJECTED, "token lacks a match id")
+        if not isinstance(match_id, str) or not match_id:
+            raise JoinRefused(p.TOKEN_REJECTED, "token lacks a match id (mid)")
+        if len(match_id) > MAX_MATCH_ID_CHARS:
+            raise JoinRefused(p.TOKEN_REJECTED, f"token's match id (mid) is longer than {MAX_MATCH_ID_CHARS} characters")
         player = PlayerId(claims["sub"])
         name = claims.get("name") if isinstance(claims.get("name"), str) else player
         room = self.rooms.get(MatchId(match_id))

@@ -6,6 +6,7 @@ import os
 import socket
 from dataclasses import dataclass
 
+from elysium import tokens
 from elysium.config import ConfigError, between, non_negative, positive, setting
 
 
@@ -22,6 +23,8 @@ class GameServerSettings:
     join_public_key: str = setting("ELYSIUM_JOIN_PUBLIC_KEY", "", "PEM of the Ed25519 key that verifies join tokens",
                                    secret=False)
     join_public_key_file: str = setting("ELYSIUM_JOIN_PUBLIC_KEY_FILE", "", "File holding that PEM instead")
+    join_issuers: str = setting("ELYSIUM_JOIN_ISSUERS", ",".join(tokens.JOIN_ISSUERS),
+                                "Comma-separated issuers (iss) accepted on join tokens")
     tick_hz: int = setting("ELYSIUM_TICK_HZ", 20, "Default simulation rate of a room", unit="Hz", check=between(1, 60))
     max_rooms: int = setting("ELYSIUM_MAX_ROOMS", 500, "Rooms one process hosts at most", check=positive)
     max_players: int = setting("ELYSIUM_MAX_PLAYERS", 3000, "Seats one process offers in all", check=positive)

@@ -36,7 +36,7 @@ from matchmaker.tickets import TicketQueue
 
 log = logging.getLogger("matchmaker")
 
-JOIN_ISSUER = "elysium-matchmaker"
+JOIN_ISSUER = tokens.MATCHMAKER_ISSUER
 REDIS_CONNECTIONS = 64
 DRAIN_TIMEOUT_S = 10.0
 MAX_BODY_BYTES = 64 * 1024

@@ -38,7 +38,7 @@ def keys_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def join_signer(keys_dir: Path) -> tokens.Signer:
-    return tokens.Signer(tokens.load_private_key(path=str(keys_dir / "join.key")), "elysium-test")
+    return tokens.Signer(tokens.load_private_key(path=str(keys_dir / "join.key")), tokens.DEV_ISSUER)
 
 
 @pytest.fixture(scope="session")

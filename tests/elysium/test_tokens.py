@@ -4,6 +4,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import jwt
 import pytest
 
 from elysium import tokens
@@ -50,6 +51,21 @@ def test_rejections_have_stable_codes(pair: tuple[Signer, Verifier], tmp_path: P
     with pytest.raises(TokenError) as info:
         verifier.verify(token, JOIN_AUDIENCE, **kwargs)
     assert info.value.code == code
+
+
+def test_a_token_without_iss_is_rejected(pair: tuple[Signer, Verifier], tmp_path: Path) -> None:
+    signer, verifier = pair
+    now = int(time.time())
+    body = {"sub": "a", "aud": JOIN_AUDIENCE, "iat": now, "exp": now + 30, "jti": "j1"}
+    token = jwt.encode(body, signer.key, algorithm=tokens.ALGORITHM)
+    with pytest.raises(TokenError, match="lacks claim iss") as info:
+        verifier.verify(token, JOIN_AUDIENCE)
+    assert info.value.code == "token_claims"
+    named = signer.issue("a", JOIN_AUDIENCE, 30)
+    assert verifier.verify(named, JOIN_AUDIENCE, issuer=("other", "iss"))["iss"] == "iss"
+    with pytest.raises(TokenError) as info:
+        verifier.verify(named, JOIN_AUDIENCE, issuer=("other", "another"))
+    assert info.value.code == "token_issuer"
 
 
 def test_keys_load_from_text_and_report_problems(tmp_path: Path) -> None:
