@@ -134,7 +134,9 @@ class Joins:
         room = self.rooms.get(MatchId(match_id))  # another join may have created it meanwhile
         if room is None:
             room = self._create_room(self._check_new_room(match_id, claims), loop.time())
-        return room, room.admit(player, str(name), conn, loop.time())
+        seat = room.admit(player, str(name), conn, loop.time())
+        self.scheduler.describe(room, live=True)  # the listing shows who waits in a room, not only who plays
+        return room, seat
 
     # --- a new room ----------------------------------------------------------------------------
 

@@ -10,6 +10,8 @@ from elysium.errors import CodedError
 from gameserver import protocol as p
 from gameserver.modes import DEFAULT_MODE, MODES
 
+DEFAULT_MIN_PLAYERS = 2  # players a room waits for when its claim names neither min_players nor a roster
+
 MatchId = NewType("MatchId", str)
 PlayerId = NewType("PlayerId", str)
 
@@ -28,7 +30,7 @@ class RoomSpec:
     teams: int = 0
     roster: tuple[PlayerId, ...] | None = None  # None: anyone with a token for this match
     team_of: tuple[tuple[PlayerId, int], ...] = ()
-    min_players: int = 2
+    min_players: int = DEFAULT_MIN_PLAYERS
     score_limit: int = 10
     time_limit_s: float = 120.0
     start_timeout_s: float = 30.0
@@ -78,6 +80,10 @@ def spec_from_claims(match_id: str, room: Any, *, default_tick_hz: int, max_seat
             else:
                 raise JoinRefused(p.TOKEN_REJECTED, "room.roster entries are ids or [id, team]")
         roster = tuple(members)
+    default_min_players = len(roster) if roster else DEFAULT_MIN_PLAYERS
+    if "min_players" not in room and default_min_players > seats:
+        raise JoinRefused(p.TOKEN_REJECTED, f"room.min_players defaults to {default_min_players}, more than "
+                                            f"room.seats ({seats}): give min_players (1 to {seats})")
     return RoomSpec(
         match_id=MatchId(match_id),
         mode=mode,
@@ -87,7 +93,7 @@ def spec_from_claims(match_id: str, room: Any, *, default_tick_hz: int, max_seat
         teams=teams,
         roster=roster,
         team_of=tuple(team_of),
-        min_players=num("min_players", len(roster) if roster else 2, 1, seats),
+        min_players=num("min_players", default_min_players, 1, seats),
         score_limit=num("score_limit", 10, 1, 1000),
         time_limit_s=num("time_limit_s", 120.0, 1.0, 3600.0, float),
         start_timeout_s=num("start_timeout_s", 30.0, 1.0, 600.0, float),

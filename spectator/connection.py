@@ -20,9 +20,11 @@ if TYPE_CHECKING:
 
 __all__ = ["Watcher"]
 
+EARLY_PONGS_KEPT = 4  # pings answered after the hello when they come before it; more are not answered
+
 
 class Watcher(RawSocket):
-    __slots__ = ("server", "skipping", "channel", "relay", "replay", "kind")
+    __slots__ = ("server", "skipping", "channel", "relay", "replay", "kind", "early")
 
     def __init__(self, server: SpectatorServer) -> None:
         settings = server.settings
@@ -33,6 +35,7 @@ class Watcher(RawSocket):
         self.relay: MatchRelay | None = None
         self.replay: Replay | None = None
         self.kind = ""  # "live" or "replay" once watching
+        self.early: list[bytes] = []  # answers to pings that came before the watch hello was sent
 
     def connection_lost(self, exc: Exception | None) -> None:
         super().connection_lost(exc)
@@ -81,15 +84,23 @@ class Watcher(RawSocket):
             self.violation(exc.code, exc.message)
             return
         if isinstance(msg, sp.Ping):
-            self.send(sp.pong(msg.id, msg.client_time, time.time_ns() // 1000))
+            pong = sp.pong(msg.id, msg.client_time, time.time_ns() // 1000)
+            if self.kind:
+                self.send(pong)
+            elif len(self.early) < EARLY_PONGS_KEPT:  # the hello is always the first message
+                self.early.append(pong)
         else:
             self.close(frames.CLOSE_NORMAL, "left")
 
     # --- watching ---------------------------------------------------------------------------
 
     def watching(self, kind: str) -> None:
+        """The hello has been sent: from now on the watcher gets the stream (and pongs)."""
         self.state = OPEN
         self.kind = kind
+        early, self.early = self.early, []
+        for pong in early:
+            self.send(pong)
 
     def refuse(self, code: str, message: str, close_code: int = frames.CLOSE_POLICY) -> None:
         self.send(sp.error(code, message))

@@ -19,6 +19,14 @@ from elysium.feeds import MatchFeedReader, MatchInfo
 
 VIEWERS_STALE_MS = 10_000
 LIVE_STATES = ("waiting", "running")
+# A game server describes a room it has let go of as "disposed"; watchers and the listing see
+# the documented states only (waiting, running, finished).
+_PUBLIC_STATES = {"disposed": "finished"}
+
+
+def public_state(state: str | None) -> str | None:
+    """The documented state for a room state written by a game server."""
+    return _PUBLIC_STATES.get(state, state) if state is not None else None
 
 
 def viewers_key(match_id: str) -> str:
@@ -60,7 +68,7 @@ def summarize(match_id: str, info: MatchInfo, viewers: int, now_ms: int, live: b
     return {
         "match_id": match_id,
         "mode": info.mode,
-        "state": info.state,
+        "state": public_state(info.state),
         "players": players,
         "score": [[team, total] for team, total in sorted(scores.items())],
         "top_score": max((int(p.get("score") or 0) for p in players), default=0),

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 from elysium.feeds import MatchFeedReader, MatchInfo
 from spectator import protocol as sp
-from spectator.listing import LIVE_STATES
+from spectator.listing import LIVE_STATES, public_state
 from spectator.live import live_channel
 
 if TYPE_CHECKING:
@@ -54,6 +54,11 @@ async def resolve(feeds: MatchFeedReader, settings: SpectatorSettings, req: sp.W
     live = info.state in LIVE_STATES or (described is None and has_feed)
     if not live and not has_feed:
         raise sp.WatchRefused(sp.UNKNOWN_MATCH, f"match {match_id!r} is over and its replay has expired")
+    if req.from_tick is not None and live and not has_feed:
+        # A room still waiting has written nothing yet: there is nothing to seek, so the watcher
+        # follows it live (at the mode's minimum delay) from its first feed entry.
+        delay, bundle = live_channel(min_delay, min_delay, settings.bundle_s)
+        return WatchPlan(match_id, info, live, min_delay, replay=False, delay_s=delay, bundle_s=bundle)
     if req.from_tick is not None or not live:
         return WatchPlan(match_id, info, live, min_delay, replay=True, from_tick=req.from_tick or 0, speed=req.speed)
     if req.speed != 1.0:
@@ -67,6 +72,6 @@ def hello(plan: WatchPlan, from_tick: int | None = None) -> bytes:
     the match's description (an older game server's description has neither, and the hello then
     carries None for them)."""
     info = plan.info
-    return sp.watch(match_id=plan.match_id, mode=plan.mode, state=info.state, live=plan.live, delay_s=plan.delay_s,
+    return sp.watch(match_id=plan.match_id, mode=plan.mode, state=public_state(info.state), live=plan.live, delay_s=plan.delay_s,
                     min_delay_s=plan.min_delay_s, bundle_s=plan.bundle_s, from_tick=from_tick, speed=plan.speed,
                     tick_hz=info.tick_hz, players=list(info.players), columns=info.columns, map_info=info.map_info)
