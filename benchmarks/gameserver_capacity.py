@@ -113,6 +113,7 @@ def one_run(args: argparse.Namespace, players: int, redis_url: str, keys: Path) 
             "server_cpu": round((c1 - c0) / dt, 3),
             "cpu_us_per_player_tick": round(1e6 * (c1 - c0) / (dt * players * 20), 2),
             "latency_ms": lat,
+            "input_rtt_ms": result.get("input_rtt_ms"),  # an input's send to its ack, sampled players
             "client_msgs_in_per_s": result["messages_in_per_s"],
             "client_bytes_in_per_s": result["bytes_in_per_s"],
             "bytes_per_player_s": round(result["bytes_in_per_s"] / players),

@@ -2,7 +2,9 @@
 
 Run by ``benchmarks/gameserver_capacity.py``; prints one JSON line of measurements.
 Each player joins with a development token, sends one input per tick (20 Hz), and reads
-every frame; the server-send to client-receive latency comes from each delta's ``ts``.
+every frame; the server-send to client-receive latency comes from each delta's ``ts``. The
+input round trip (an input's send to the delta acknowledging its ``seq``) is measured on one
+player in ``RTT_SAMPLE``, which decodes its deltas fully.
 Frames are parsed by hand and inputs are pre-framed with a zero mask (valid per RFC 6455:
 the key is chosen by the client) so the load process stays cheaper than the server.
 """
@@ -28,13 +30,17 @@ from elysium import devtokens, tokens
 from elysium.ws import frames, play
 
 TS_MARK = b"\xa2ts\xcf"  # "ts" key followed by a uint64 in every delta and keyframe
+RTT_SAMPLE = 10  # one player in this many measures its input round trip
+SENT_RING = 64  # send times kept per sampled player, by seq modulo this
 
 
 class Player(asyncio.Protocol):
     transport: asyncio.Transport  # set by connection_made, before any data arrives
 
-    def __init__(self, bench: Bench, token: str) -> None:
+    def __init__(self, bench: Bench, token: str, sampled: bool = False) -> None:
         self.bench = bench
+        self.seat = -1  # from the welcome, for sampled players
+        self.sent_ns: list[int] | None = [0] * SENT_RING if sampled else None
         self.token = token
         self.buf = b""
         self.handshaken = False
@@ -91,14 +97,28 @@ class Player(asyncio.Protocol):
                     (ts,) = struct.unpack_from("!Q", buf, mark + 4)
                     if bench.measuring:
                         bench.latency.record_value(max(1, now_us - ts))
+                if self.sent_ns is not None and kind == b"del" and bench.measuring:
+                    self.record_ack(msgpack.unpackb(buf[start:end]))
                 if kind == b"key" and not self.joined.done():
                     self.joined.set_result(True)
+            elif kind == b"wel" and self.sent_ns is not None:
+                self.seat = msgpack.unpackb(buf[start:end])["player"]
             elif buf[pos] & 0x0F == frames.OP_CLOSE:
                 self.closed = True
             elif not self.joined.done() and buf[start + 4:start + 7] == b"err":
                 self.joined.set_exception(RuntimeError(str(msgpack.unpackb(buf[start:end]))))
             pos = end
         self.buf = buf[pos:] if pos < n else b""
+
+    def record_ack(self, delta: dict[str, object]) -> None:
+        """The round trip of the input this delta acknowledges for our seat, if any."""
+        assert self.sent_ns is not None
+        for seat, seq in cast(list[list[int]], delta.get("a", ())):
+            if seat == self.seat and 0 < seq <= self.seq and self.seq - seq < SENT_RING:
+                sent = self.sent_ns[seq % SENT_RING]
+                if sent:
+                    self.bench.input_rtt.record_value(max(1, (time.monotonic_ns() - sent) // 1000))
+                    self.sent_ns[seq % SENT_RING] = 0  # counted once
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
@@ -111,6 +131,8 @@ class Player(asyncio.Protocol):
         if self.closed:
             return
         self.seq += 1
+        if self.sent_ns is not None:
+            self.sent_ns[self.seq % SENT_RING] = time.monotonic_ns()
         payload = msgpack.packb({"t": "input", "i": [[self.seq, move_x, move_y, aim, fire]]})
         self.transport.write(bytes((0x82, 0x80 | len(payload))) + b"\0\0\0\0" + payload)
         self.bench.messages_out += 1
@@ -119,6 +141,7 @@ class Player(asyncio.Protocol):
 class Bench:
     def __init__(self) -> None:
         self.latency = HdrHistogram(1, 10_000_000, 3)  # µs
+        self.input_rtt = HdrHistogram(1, 10_000_000, 3)  # µs, input send to its ack
         self.bytes_in = 0
         self.messages_in = 0
         self.messages_out = 0
@@ -138,7 +161,7 @@ async def run(args: argparse.Namespace) -> dict[str, object]:
     for i in range(args.players):
         token = devtokens.mint_join(signer, match_id=f"{args.prefix}-{i // args.room_size}", player_id=f"p{i}",
                                     server_id=args.server_id, room=room)
-        _, player = await loop.create_connection(functools.partial(Player, bench, token), "127.0.0.1", args.port)
+        _, player = await loop.create_connection(functools.partial(Player, bench, token, i % RTT_SAMPLE == 0), "127.0.0.1", args.port)
         players.append(player)
         if i % 50 == 49:
             await asyncio.sleep(50 / args.ramp_per_s)
@@ -188,6 +211,9 @@ async def run(args: argparse.Namespace) -> dict[str, object]:
         "measure_s": round(elapsed, 2),
         "latency_ms": {q: round(bench.latency.get_value_at_percentile(v) / 1000, 2)
                        for q, v in (("p50", 50), ("p90", 90), ("p99", 99), ("max", 100))},
+        "input_rtt_ms": {q: round(bench.input_rtt.get_value_at_percentile(v) / 1000, 2)
+                         for q, v in (("p50", 50), ("p99", 99))},
+        "input_rtt_samples": bench.input_rtt.get_total_count(),
         "messages_in_per_s": round((bench.messages_in - m0) / elapsed),
         "deltas_per_player_s": round((bench.deltas_in - d0) / elapsed / args.players, 2),
         "bytes_in_per_s": round((bench.bytes_in - b0) / elapsed),

@@ -1,7 +1,9 @@
 """A room: one match, one owner of its state. Pure: the caller passes the clock in.
 
 The server's scheduler ticks rooms on a fixed time grid (``tick_rooms`` for the rooms due
-together). A tick consumes at most one queued input per seat, steps the mode, diffs the
+together). A tick applies the newest queued input of each seat (older ones waiting are merged
+into it, a shot kept), so an input that arrived before a tick is applied in that tick; inputs
+sent while the room waits are discarded. It then steps the mode, diffs the
 replicated state against the previous tick and encodes the delta (and events) once; the
 server sends those same bytes to every connected player and appends them to the
 spectator feed.
@@ -27,7 +29,7 @@ __all__ = ["JoinRefused", "MatchId", "PlayerId", "Room", "RoomSpec", "Seat", "Ti
            "step_rooms", "tick_rooms"]
 
 INPUT_QUEUE_MAX = 6  # inputs waiting per seat; older ones are dropped past this
-INPUT_BACKLOG = 2  # at a tick, inputs beyond this many waiting are merged away
+INPUT_BACKLOG = 1  # at a tick, inputs beyond this many waiting are merged away (the newest is applied)
 SMALL_ROOM = 32  # rooms of at most this many seats are diffed row by row, larger ones with arrays
 
 
@@ -90,6 +92,8 @@ class Room:
         self.pending_events: list[dict[str, Any]] = []
         self._keyframe: tuple[int, int, bytes] | None = None
         self._version = 0  # bumps whenever seats change between ticks
+        self._version_ticked = 0  # _version as of the last tick (self.prev is the state then)
+        self._full_delta = False  # the next delta lists every seated player in full (the first running tick)
         self.result: MatchResult | None = None
         self._result_pending = False  # handed to the server by the next tick
         self.end_reason: str | None = None
@@ -213,6 +217,12 @@ class Room:
                 self.lifecycle.to(RoomState.DISPOSED, now)
         self._expire_dropped(now, out)
         if not self.lifecycle.simulating:
+            if self.lifecycle.state is RoomState.WAITING:
+                # Inputs sent while the room waits are discarded, so none is left over to delay
+                # the inputs that follow once the match runs.
+                for seat in self.seats:
+                    if seat is not None and seat.queue:
+                        seat.queue.clear()
             return out, None
         inputs: dict[int, p.Input] = {}
         occupied = False
@@ -222,8 +232,8 @@ class Room:
             occupied = True
             queue = seat.queue
             if len(queue) > INPUT_BACKLOG:
-                # Inputs bunched up (network jitter): drop the oldest so the delay between an
-                # input and its effect stays within a tick or two; a dropped shot is kept.
+                # Inputs bunched up (network jitter): drop the oldest so the newest is applied
+                # now and nothing is left to delay the next one; a dropped shot is kept.
                 fired = False
                 while len(queue) > INPUT_BACKLOG:
                     fired = queue.popleft().fire or fired
@@ -256,6 +266,7 @@ class Room:
         else:
             self._prev_rows = None  # made for the snapshot being replaced
         self.prev = snap
+        self._version_ticked = self._version
         if self.pending_events:
             out.events = p.pack({"t": "events", "n": snap.tick, "e": self.pending_events})
             self.pending_events = []
@@ -277,6 +288,7 @@ class Room:
         ):
             self.lifecycle.to(RoomState.RUNNING, now)
             self.started_wall_us = wall_us
+            self._full_delta = True
             self.pending_events.append({"k": "start", "tick_hz": self.spec.tick_hz})
         elif timed_out:
             self.end_reason = "not_enough_players"
@@ -324,6 +336,12 @@ class Room:
 
     def _encode_delta(self, snap: Snapshot, wall_us: int) -> bytes:
         prev = self.prev
+        if self._full_delta:
+            # The first running tick lists every seated player in full, diffed against an empty
+            # room: a client that skipped waiting-room deltas (n = 0) is whole again from here.
+            self._full_delta = False
+            self._prev_rows = None
+            prev = Snapshot(prev.tick, prev.players, np.zeros_like(prev.present), prev.objects)
         m = self.mode.motion_columns
         msg: dict[str, Any] = {"t": "delta", "n": snap.tick, "ts": wall_us}
         if len(snap.players) <= SMALL_ROOM:
@@ -385,11 +403,12 @@ class Room:
         return moved, status, gone
 
     def keyframe(self, wall_us: int) -> bytes:
-        """The full replicated state after the last tick; encoded at most once per tick."""
-        snap = self.prev
+        """The full replicated state now: after the last tick and any seat change since (a
+        joiner's own row included). Encoded at most once per tick and seat change."""
         cached = self._keyframe
-        if cached is not None and cached[0] == snap.tick and cached[1] == self._version:
+        if cached is not None and cached[0] == self.prev.tick and cached[1] == self._version:
             return cached[2]
+        snap = self.mode.snapshot() if self._version != self._version_ticked else self.prev
         idx = np.flatnonzero(snap.present)
         msg = {
             "t": "keyframe",

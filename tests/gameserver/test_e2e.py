@@ -80,3 +80,26 @@ async def test_two_players_play_a_match_to_its_end(game_server: GameServer, mint
         await client.aclose()
     await a.close()
     await b.close()
+
+
+async def test_players_joining_a_waiting_room_each_get_a_keyframe_holding_every_seat(game_server: GameServer,
+                                                                                     mint: Any) -> None:
+    clients = [GameClient(url(game_server)) for _ in range(3)]
+    room = {"seats": 3, "min_players": 3, "time_limit_s": 30, "seed": 3}
+    try:
+        for k, (c, name) in enumerate(zip(clients, ("alice", "bob", "carol"))):
+            welcome = await c.join(mint(name, "waiting", **room))
+            assert welcome["t"] == "welcome"
+            # The keyframe just read holds every seated player, this joiner included.
+            assert sorted(c.replica.players) == sorted(x.welcome["player"] for x in clients[:k + 1])
+            if k < 2:
+                assert welcome["state"] == "waiting"
+        for c in clients:  # the match starts; its first delta lists every player
+            await c.expect("delta")
+            while c.replica.tick < 1:
+                await c.recv()
+            assert c.replica.tick == 1 and len(c.replica.players) == 3
+        assert clients[0].replica.players == clients[1].replica.players == clients[2].replica.players
+    finally:
+        for c in clients:
+            await c.close()
