@@ -12,6 +12,7 @@ import msgpack
 from elysium.ws import envelope, frames, play
 from gameserver import protocol as p
 from gameserver.server import GameServer
+from gameserver.spec import MatchId, PlayerId
 from tests.gameserver.rawclient import RawClient
 from tests.waiting import until
 
@@ -79,8 +80,9 @@ async def test_a_resumed_connection_continues_after_the_keyframe_ack(server_fact
     await acked(c, seat, 104)
     c.writer.transport.abort()  # the network drops
     room = server.rooms["res"]
-    await until(lambda: room.seats[seat] is not None and room.seats[seat].dropped_at is not None,  # type: ignore
-                what="the seat held")
+    held = room.seats[seat]
+    assert held is not None
+    await until(lambda: held.dropped_at is not None, what="the seat held")
     again = await RawClient.open(server.port)
     again.send(play.encode_join(resume=welcome["resume"]))
     assert (await again.recv_msg())["t"] == "welcome"
@@ -89,7 +91,7 @@ async def test_a_resumed_connection_continues_after_the_keyframe_ack(server_fact
     again.send(play.encode_inputs([inp(1)]))  # restarting at 1 is below it: ignored, as documented
     again.send(play.encode_inputs([inp(105)]))
     await acked(again, seat, 105)
-    assert room.seats[seat].last_applied == 105  # type: ignore[union-attr]
+    assert held.last_applied == 105
     again.close()
 
 
@@ -142,7 +144,7 @@ async def test_a_second_join_token_for_a_seated_player_closes_the_first_connecti
     second, again, _ = await join(game_server, mint("twice", "dup"))
     assert again["player"] == welcome["player"]
     assert await close_frame(first) == (frames.CLOSE_POLICY, "replaced by a newer connection")
-    seat = game_server.rooms["dup"].by_player["twice"]
+    seat = game_server.rooms[MatchId("dup")].by_player[PlayerId("twice")]
     assert seat.link is not None and seat.dropped_at is None  # the newer connection holds it
     stale = await RawClient.open(game_server.port)
     stale.send(play.encode_join(resume=welcome["resume"]))  # the first connection's resume token is spent
@@ -186,7 +188,7 @@ async def test_a_join_without_the_integer_version_is_refused_and_closed(game_ser
         c.send(msgpack.packb(msg))
         assert (await c.recv_msg("error"))["code"] == p.UNSUPPORTED_VERSION, version
         assert await c.close_code() == frames.CLOSE_POLICY
-    assert "ver" not in game_server.rooms  # nothing was created
+    assert MatchId("ver") not in game_server.rooms  # nothing was created
 
 
 async def test_ping_and_leave_before_join(game_server: GameServer) -> None:
