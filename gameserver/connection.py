@@ -54,7 +54,7 @@ class Connection(RawSocket):
                     and len(data) == 6 + (data[1] & 0x7F) and not reader.buf and not reader._parts):
                 payload = apply_mask(data[6:], data[2:6])
                 inputs = p.decode_inputs_fast(payload)
-                if inputs is not None and self.take_tokens(len(inputs)):
+                if inputs is not None and self.take_tokens(self.input_cost(inputs)):
                     self.server.on_inputs(self, inputs)
                     return
                 self.on_binary(payload)
@@ -107,9 +107,12 @@ class Connection(RawSocket):
         try:
             msg = p.decode_client(data, self.server.settings.max_message_bytes)
         except p.ProtocolViolation as exc:
-            self.violation(exc.code, exc.message)
+            if exc.code == p.UNSUPPORTED_VERSION and self.seat is None and not self.joining:
+                self.refuse_version(exc.message)
+            else:
+                self.violation(exc.code, exc.message)
             return
-        cost = len(msg.inputs) if isinstance(msg, p.Inputs) else 1
+        cost = self.input_cost(msg.inputs) if isinstance(msg, p.Inputs) else 1
         if not self.take_tokens(cost, now):
             rate = self.server.settings.max_inputs_per_s
             self.server.metrics.rejected("rate", cost)
@@ -127,14 +130,29 @@ class Connection(RawSocket):
                 self.violation(p.ALREADY_JOINED, "this connection has already joined")
                 return
             if msg.version != p.PROTOCOL_VERSION:
-                self.send(p.error(p.UNSUPPORTED_VERSION, f"server speaks protocol {p.PROTOCOL_VERSION}"))
-                self.close(frames.CLOSE_POLICY, "unsupported protocol version")
+                self.refuse_version(f"server speaks protocol {p.PROTOCOL_VERSION}")
                 return
             self.joining = True
             self.server.start_join(self, msg)
         elif isinstance(msg, p.Leave):
             self.server.on_leave(self)
             self.close(frames.CLOSE_NORMAL, "left")
+
+    def refuse_version(self, message: str) -> None:
+        """A join without ``v`` or with another version than 1: refused like any join, with a close."""
+        self.count_rejected(p.UNSUPPORTED_VERSION)
+        self.send(p.error(p.UNSUPPORTED_VERSION, message))
+        self.close(frames.CLOSE_POLICY, "unsupported protocol version")
+
+    def input_cost(self, inputs: tuple[p.Input, ...]) -> int:
+        """What an input message costs in the rate limit: one per input the seat has not
+        seen yet (resends of unacknowledged inputs are free), and at least one per message."""
+        seat = self.seat
+        if seat is None:
+            return len(inputs)
+        if len(inputs) == 1:
+            return 1
+        return max(1, p.count_new(inputs, seat.last_enqueued))
 
     def joined(self, room: Room, seat: Seat) -> None:
         self.joining = False

@@ -33,6 +33,7 @@ log = logging.getLogger("gameserver")
 
 JOIN_TOKEN_MAX_TTL_S = 60.0
 MAX_MATCH_ID_CHARS = 64
+REPLACED = "replaced by a newer connection"  # the close reason (1008) of a connection whose seat was taken over
 
 
 class Joins:
@@ -100,10 +101,7 @@ class Joins:
         room, seat = found
         if room.seats[seat.index] is not seat or not room.lifecycle.accepts_players:
             raise JoinRefused(p.RESUME_REJECTED, "the seat is no longer held")
-        old = seat.link
-        if isinstance(old, Connection) and old is not conn:
-            old.seat = old.room = None
-            old.close(frames.CLOSE_POLICY, "replaced by a newer connection")
+        _close_replaced(seat, conn)
         room.reattach(seat, conn)
         return room, seat
 
@@ -134,6 +132,12 @@ class Joins:
         room = self.rooms.get(MatchId(match_id))  # another join may have created it meanwhile
         if room is None:
             room = self._create_room(self._check_new_room(match_id, claims), loop.time())
+        held = room.by_player.get(player)
+        if held is not None and room.lifecycle.accepts_players:
+            # A second join token for a seated player takes the seat over: the older
+            # connection is closed and the seat's old resume token stops working.
+            self.resumes.pop(held.resume, None)
+            _close_replaced(held, conn)
         seat = room.admit(player, str(name), conn, loop.time())
         self.scheduler.describe(room, live=True)  # the listing shows who waits in a room, not only who plays
         return room, seat
@@ -186,6 +190,14 @@ class Joins:
                 if room.end_reason == "not_enough_players":
                     conn.send(p.error(p.ROOM_CLOSED, "not enough players joined in time"))
                 conn.close(frames.CLOSE_NORMAL, "match over")
+
+
+def _close_replaced(seat: Seat, conn: Connection) -> None:
+    """Close the connection holding ``seat`` (if any, and not ``conn``): a newer one takes it."""
+    old = seat.link
+    if isinstance(old, Connection) and old is not conn:
+        old.seat = old.room = None
+        old.close(frames.CLOSE_POLICY, REPLACED)
 
 
 def _new_mode(factory: ModeFactory, config: ModeConfig, phase: int) -> GameMode:

@@ -43,11 +43,16 @@ from elysium.ws.play import ROOM_FULL as ROOM_FULL
 from elysium.ws.play import TOKEN_REJECTED as TOKEN_REJECTED
 from elysium.ws.play import TOKEN_REUSED as TOKEN_REUSED
 from elysium.ws.play import WRONG_SERVER as WRONG_SERVER
+from elysium.ws.play import count_new as count_new
+from elysium.ws.play import seq_after as seq_after
 
 MAX_CLIENT_MESSAGE_BYTES: Final = 4096  # the default of ELYSIUM_MAX_MESSAGE_BYTES
 MAX_INPUTS_PER_MESSAGE: Final = 16
 MAX_SEQ: Final = MAX_ID
 MAX_TOKEN_CHARS: Final = 2048
+MAX_RESUME_CHARS: Final = 64
+MAX_MAP_KEYS: Final = 16
+MAX_ARRAY_ITEMS: Final = MAX_INPUTS_PER_MESSAGE * 5 + 16
 
 # Quantisation used in keyframes and deltas.
 POSITION_SCALE: Final = 100  # 1 unit on the wire = 1 cm
@@ -86,8 +91,9 @@ ClientMessage = Join | Inputs | Ping | Leave
 
 
 def _unpack(data: bytes, max_bytes: int) -> dict[Any, Any]:
-    return unpack_client(data, max_bytes, max_str_len=MAX_TOKEN_CHARS, max_array_len=MAX_INPUTS_PER_MESSAGE * 5 + 16,
-                         max_map_len=16)
+    # Strings are bounded by the message size; each field's own limit is checked by name.
+    return unpack_client(data, max_bytes, max_str_len=max_bytes, max_array_len=MAX_ARRAY_ITEMS,
+                         max_map_len=MAX_MAP_KEYS)
 
 
 def _number(value: Any, name: str, lo: float, hi: float) -> float:
@@ -143,13 +149,17 @@ def decode_client(data: bytes, max_bytes: int = MAX_CLIENT_MESSAGE_BYTES) -> Cli
     if kind == "ping":
         return decode_ping(msg)
     if kind == "join":
-        version = integer(msg.get("v", PROTOCOL_VERSION), "v", 0, 255)
+        version = msg.get("v")
+        if type(version) is not int:  # missing, a string ("1"), a float, a boolean
+            raise ProtocolViolation(UNSUPPORTED_VERSION, f"join needs v, the integer {PROTOCOL_VERSION}")
         token, resume = msg.get("token"), msg.get("resume")
         if (token is None) == (resume is None):
             raise ProtocolViolation(BAD_FIELD, "join needs exactly one of token or resume")
-        for name, value in (("token", token), ("resume", resume)):
+        for name, value, limit in (("token", token, MAX_TOKEN_CHARS), ("resume", resume, MAX_RESUME_CHARS)):
             if value is not None and (not isinstance(value, str) or not value):
                 raise ProtocolViolation(BAD_FIELD, f"{name} must be a non-empty string")
+            if isinstance(value, str) and len(value) > limit:
+                raise ProtocolViolation(BAD_FIELD, f"{name} must be at most {limit} characters")
         return Join(token, resume, version)
     if kind == "leave":
         return Leave()

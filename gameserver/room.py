@@ -23,6 +23,7 @@ from elysium.results import MatchResult, PlayerRow
 from gameserver import protocol as p
 from gameserver.lifecycle import Lifecycle, RoomState
 from gameserver.modes import MODES, GameMode, ModeConfig, Snapshot, StepOutcome
+from gameserver.protocol import seq_after
 from gameserver.spec import JoinRefused, MatchId, PlayerId, RoomSpec, spec_from_claims
 
 __all__ = ["JoinRefused", "MatchId", "PlayerId", "Room", "RoomSpec", "Seat", "TickOutput", "spec_from_claims",
@@ -177,10 +178,10 @@ class Room:
         self.pending_events.append({"k": "leave", "who": seat.index, "reason": reason})
 
     def push_inputs(self, seat: Seat, inputs: tuple[p.Input, ...]) -> tuple[int, int]:
-        """Queue new inputs (by sequence number). Returns (accepted, dropped)."""
+        """Queue new inputs (by sequence number, modulo 2**32). Returns (accepted, dropped)."""
         if len(inputs) == 1:  # the usual message: one input per tick
             inp = inputs[0]
-            if inp.seq <= seat.last_enqueued:
+            if not seq_after(inp.seq, seat.last_enqueued):
                 return 0, 0
             queue = seat.queue
             full = len(queue) == INPUT_QUEUE_MAX
@@ -189,7 +190,7 @@ class Room:
             return 1, int(full)
         accepted = dropped = 0
         for inp in inputs:
-            if inp.seq <= seat.last_enqueued:
+            if not seq_after(inp.seq, seat.last_enqueued):
                 continue  # a resend of something we have
             if len(seat.queue) == seat.queue.maxlen:
                 dropped += 1  # the oldest falls out

@@ -115,7 +115,11 @@ def error(code: str, message: str, ref: int | None = None) -> bytes:
 
 
 def pong(ident: int, client_time: int | None, server_time_us: int) -> bytes:
-    return pack({"t": "pong", "id": ident, "ts": client_time, "sts": server_time_us})
+    """The answer to a ping: ``ts`` is echoed only when the ping carried one (never nil)."""
+    msg: dict[str, Any] = {"t": "pong", "id": ident, "sts": server_time_us}
+    if client_time is not None:
+        msg["ts"] = client_time
+    return pack(msg)
 
 
 def encode_ping(ident: int, client_time: int | None = None) -> bytes:

@@ -28,6 +28,28 @@ RESUME_REJECTED: Final = "resume_rejected"
 
 InputRow = tuple[int, float, float, float, bool]  # seq, move_x, move_y, aim, fire
 
+SEQ_MODULUS: Final = 2**32  # sequence numbers are uint32 and wrap: after 2**32 - 1 comes 0
+_SEQ_HALF: Final = 2**31
+
+
+def seq_after(seq: int, last: int) -> bool:
+    """Whether input ``seq`` is newer than ``last`` (-1: nothing yet), compared modulo 2**32.
+
+    Serial number arithmetic (RFC 1982): ``seq`` is newer when it is at most 2**31 - 1
+    steps ahead of ``last``, so numbering may wrap from 2**32 - 1 to 0 and carry on.
+    """
+    return last < 0 or 0 < (seq - last) % SEQ_MODULUS < _SEQ_HALF
+
+
+def count_new(inputs: Sequence[InputRow], last: int) -> int:
+    """How many of ``inputs`` (in order) are newer than ``last`` and the ones before them."""
+    new = 0
+    for row in inputs:
+        if seq_after(row[0], last):
+            new += 1
+            last = row[0]
+    return new
+
 
 def encode_join(token: str | None = None, resume: str | None = None) -> bytes:
     msg: dict[str, Any] = {"t": "join", "v": PROTOCOL_VERSION}

@@ -27,7 +27,7 @@ from websockets.server import ServerProtocol
 
 from elysium.problem import CONTENT_TYPE, TITLES, Problem
 from elysium.ws import frames
-from elysium.ws.envelope import RATE_LIMITED, TEXT_FRAME
+from elysium.ws.envelope import RATE_LIMITED, TEXT_FRAME, TOO_LARGE
 
 MAX_HEAD_BYTES = 8192
 
@@ -97,7 +97,13 @@ class RawSocket(asyncio.Protocol):
         """Count a rejected message in the owner's metrics."""
 
     def on_frame_error(self, exc: frames.FrameError) -> None:
-        """A framing error, just before the connection is closed with its close code."""
+        """A framing error, just before the connection is closed with its close code.
+
+        A message over the size limit is answered with a ``too_large`` error first, so the
+        peer learns why before the 1009 close.
+        """
+        if exc.close_code == frames.CLOSE_TOO_BIG:
+            self.send(self.error_frame(TOO_LARGE, exc.reason))
 
     def send_buffer_bytes(self) -> int:
         return 0  # the kernel's default

@@ -39,12 +39,14 @@ def test_client_messages_round_trip() -> None:
         (msgpack.packb({"t": "input", "i": [[1, 0, 0, 0]]}), p.BAD_FIELD),
         (msgpack.packb({"t": "input", "i": [[i, 0, 0, 0, 0] for i in range(17)]}), p.BAD_FIELD),
         (msgpack.packb({"t": "input", "i": [[True, 0, 0, 0, 0]]}), p.BAD_FIELD),
-        (msgpack.packb({"t": "join"}), p.BAD_FIELD),
-        (msgpack.packb({"t": "join", "token": "a", "resume": "b"}), p.BAD_FIELD),
-        (msgpack.packb({"t": "join", "token": 5}), p.BAD_FIELD),
+        (msgpack.packb({"t": "join", "v": 1}), p.BAD_FIELD),
+        (msgpack.packb({"t": "join", "token": "a"}), p.UNSUPPORTED_VERSION),  # v is required
+        (msgpack.packb({"t": "join", "v": "1", "token": "a"}), p.UNSUPPORTED_VERSION),
+        (msgpack.packb({"t": "join", "v": 1, "token": "a", "resume": "b"}), p.BAD_FIELD),
+        (msgpack.packb({"t": "join", "v": 1, "token": 5}), p.BAD_FIELD),
         (msgpack.packb({"t": "ping"}), p.BAD_FIELD),
         (msgpack.packb({"t": "ping", "id": 1, "ts": -5}), p.BAD_FIELD),
-        (msgpack.packb({"t": "join", "token": "x" * 3000}), p.BAD_FRAME),  # string past its cap
+        (msgpack.packb({"t": "join", "v": 1, "token": "x" * 3000}), p.BAD_FIELD),  # the field names its cap
         (msgpack.packb({"t": "ping", "id": 1, "b": b"\x00"}), p.BAD_FRAME),  # bin not allowed
         (b"\x00" * 5000, p.TOO_LARGE),
     ],
