@@ -24,7 +24,7 @@ class GameClient:
         self.replica = Replica()
         self.events: list[dict[str, Any]] = []
         self.errors: list[dict[str, Any]] = []
-        self.seq = 0
+        self.seq = -1  # the last seq sent; the join's keyframe says where the seat stands
         self.result: dict[str, Any] | None = None
         self.shutdown: dict[str, Any] | None = None
 
@@ -70,6 +70,8 @@ class GameClient:
         if msg["t"] != "welcome":
             return msg
         await self.expect("keyframe", timeout)
+        # Sequence numbers belong to the seat: go on after the last one it applied (-1: none yet).
+        self.seq = self.replica.acks.get(msg["player"], -1)
         return msg
 
     async def expect(self, kind: str, timeout: float = 5.0) -> dict[str, Any]:
@@ -80,7 +82,7 @@ class GameClient:
                 return msg
 
     async def send_input(self, move_x: float, move_y: float, aim: float, fire: bool) -> int:
-        self.seq += 1
+        self.seq = (self.seq + 1) % play.SEQ_MODULUS
         await self.send(play.encode_inputs([(self.seq, move_x, move_y, aim, fire)]))
         return self.seq
 

@@ -9,6 +9,7 @@ from elysium.ws import envelope
 from gameserver import protocol as p
 from gameserver.client import GameClient
 from tests.gameserver.conftest import url
+from tests.waiting import until
 
 
 async def test_rejoin_within_grace_keeps_the_seat_and_gets_a_keyframe(server_factory: Any, mint: Any,
@@ -38,6 +39,12 @@ async def test_rejoin_within_grace_keeps_the_seat_and_gets_a_keyframe(server_fac
     back = await b.expect("events")
     while not any(e["k"] == "back" for e in back["e"]):
         back = await b.expect("events")
+    # The resumed client goes on numbering where the seat stood (docs/protocol.md), so its
+    # next input is applied rather than ignored as old.
+    seq = await again.send_input(-1.0, 0.0, 0.0, False)
+    assert seq == acked_before + 1
+    seat = server.rooms["rc"].by_player["alice"]
+    await until(lambda: seat.last_applied == seq, what="the resumed client's input applied")
     # A used resume token does not work twice.
     thief = GameClient(url(server))
     assert (await thief.join(resume=wa["resume"]))["code"] == p.RESUME_REJECTED
