@@ -50,7 +50,7 @@ def _framed_len(n: int) -> int:
 
 class SimPlayer:
     __slots__ = (
-        "index", "flow", "behaviour", "rec", "cfg", "end_at", "ws", "seat", "period_us", "running", "seq",
+        "index", "flow", "behaviour", "rec", "cfg", "end_at", "ws", "seat", "period_us", "running", "leaving", "seq",
         "pending", "last_n", "last_rx", "welcome", "closed", "resume", "next_ping", "ping_id", "pings",
         "msgs", "connected_s", "match_over", "loop", "fatal", "bytes_in",
     )
@@ -67,6 +67,7 @@ class SimPlayer:
         self.seat = -1
         self.period_us = 1_000_000 // cfg.tick_hz
         self.running = False
+        self.leaving = False  # a leave was sent: no more inputs on this connection
         self.seq = 0
         self.pending: deque[tuple[int, int]] = deque(maxlen=MAX_PENDING_INPUTS)  # (seq, sent at ns)
         self.last_n = -1
@@ -147,6 +148,7 @@ class SimPlayer:
         self.pending.clear()
         self.welcome = loop.create_future()
         self.closed = loop.create_future()
+        self.leaving = False
         self.ws = ws = await open_ws(assignment.url, self, min(cfg.connect_timeout_s, self.end_at - loop.time() + 0.1))
         rec.counts["connects"] += 1
         try:
@@ -175,6 +177,9 @@ class SimPlayer:
                         pass
                 if self.closed.done():
                     return self.closed.result()
+                # No input after the leave: the server has given the seat up when it reads one,
+                # so it would count nothing for it (deltas still arrive until it closes).
+                self.leaving = True
                 self._send(envelope.encode_leave())
                 # The server answers a leave by closing the connection: wait for that, so the
                 # frames it wrote before reading the leave are read and counted too.
@@ -248,7 +253,7 @@ class SimPlayer:
                         self._acked(seq, rx)
                         break
             if kind == "delta":
-                if self.running:
+                if self.running and not self.leaving:
                     self._tick(rx)  # one input per tick, as a client sending at the tick rate
             elif msg.get("state") == "running":
                 self.running = True
