@@ -61,7 +61,7 @@ async def test_probes_metrics_and_errors(relay: Any) -> None:
     assert status == 200 and body["ready"] is True and body["redis"] is True
     status, ctype, text = await get(relay, "/metrics")
     assert status == 200 and "elysium_spectator_spectators" in text and "elysium_spectator_frames_skipped" in text
-    assert "elysium_spectator_bytes_out" in text and "elysium_spectator_matches_relayed" in text
+    assert "elysium_spectator_sent_bytes_total" in text and "elysium_spectator_matches_relayed" in text
     status, ctype, body = await get(relay, "/nowhere")
     assert status == 404 and ctype == "application/problem+json" and body["type"] == "urn:elysium:problem:not-found"
     assert body["code"] == "not-found" and body["status"] == 404 and body["instance"] == "/nowhere"
