@@ -21,6 +21,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from elysium.feeds import FeedUnavailable, MatchFeedReader
 from elysium.feeds.redis_feed import RedisFeedReader
+from elysium.listening import Listening
 from elysium.metrics import CONTENT_TYPE_LATEST
 from elysium.problem import Problem
 from elysium.ws import frames
@@ -348,8 +349,8 @@ class RelayProcess:
     async def start(self, sock: socket.socket | None) -> None:
         await self.server.start(sock)
 
-    def listening(self) -> dict[str, object]:
-        return {"relay_id": self.server.relay_id, "url": self.server.public_url, "port": self.server.port}
+    def listening(self) -> Listening:
+        return Listening(self.server.public_url, self.server.port, self.server.relay_id)
 
     async def drain_and_stop(self) -> None:
         await self.server.drain_and_stop()

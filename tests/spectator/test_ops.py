@@ -19,6 +19,7 @@ from websockets.exceptions import InvalidStatus
 from elysium import keys, procs
 from elysium.ws import envelope
 from spectator.client import SpectatorClient
+from tests.listening import check_listening
 from tests.spectator.conftest import SyntheticFeed, watch_url
 
 MATCH = "ops-1"
@@ -235,7 +236,7 @@ def test_the_command_runs_drains_and_exits_zero(redis_url: str) -> None:
     try:
         assert proc.stdout is not None
         line = json.loads(proc.stdout.readline())
-        assert line["event"] == "listening" and line["service"] == "spectator" and line["port"] > 0
+        check_listening(line, "spectator", id="cli-relay")
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(20) == 0
     finally:
