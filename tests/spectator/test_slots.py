@@ -189,6 +189,7 @@ async def test_live_watcher_counts_come_back_however_a_watcher_leaves(relay_fact
                                  return_exceptions=True)
             await settled(relay)
             await until(lambda: not relay.relays, what="the match's reader to stop with its last watcher")
+            assert gauges(relay)[("elysium_spectator_matches_relayed", ())] == 0
 
     async def leave_after_keyframe() -> None:
         watcher = SpectatorClient(watch_url(relay, "live-1", "delay=0.3"))
