@@ -128,7 +128,7 @@ def one_run(args: argparse.Namespace, players: int, redis_url: str, keys: Path) 
                 "batch_ms_mean": round(1000 * d("elysium_gameserver_tick_duration_seconds_sum")
                                        / max(1.0, d("elysium_gameserver_tick_duration_seconds_count")), 3),
                 "frames_out_per_s": round(d("elysium_gameserver_frames_out_total") / dt),
-                "bytes_out_per_s": round(d("elysium_gameserver_bytes_out_total") / dt),
+                "bytes_out_per_s": round(d("elysium_gameserver_sent_bytes_total") / dt),
                 "inputs_per_s": round(d("elysium_gameserver_inputs_total") / dt),
                 "frames_dropped": d("elysium_gameserver_frames_dropped_total"),
             })

@@ -63,8 +63,9 @@ def create_app(settings: CommerceSettings) -> web.Application:
     cat = read_catalog(settings.resolved_catalog_file)
     mode_rules = rewards.parse_mode_rules(cat.rewards)
     signer, verifier, admin_verifier = _keys(settings)
-    metrics = CommerceMetrics()
     status = Status()
+    metrics = CommerceMetrics(retries=lambda: app[STORE].conflicts if STORE in app else 0,
+                              rewards=lambda: status.consumer)
     app = http.application(observe=metrics.http.observe, client_max_size=settings.max_body_bytes,
                            unavailable_detail=UNAVAILABLE_DETAIL, internal_detail=INTERNAL_DETAIL)
     app[SETTINGS] = settings
@@ -122,7 +123,7 @@ def create_app(settings: CommerceSettings) -> web.Application:
             log.warning("rewards consumer did not stop in time; its entry stays pending and is redelivered")
 
     app.cleanup_ctx.extend([mongo, redis, consumer])
-    http.add_probes(app, ready=lambda: readiness(app), metrics=lambda: render_metrics(app), openapi=document)
+    http.add_probes(app, ready=lambda: readiness(app), metrics=metrics.render, openapi=document)
     api.add_routes(app)
     return app
 
@@ -145,13 +146,3 @@ async def readiness(app: web.Application) -> http.Ready:
                        "rewards_consumer": None if consumer is None else consumer.healthy})
 
 
-def render_metrics(app: web.Application) -> bytes:
-    m = app[METRICS]
-    m.txn_retries.set(app[STORE].conflicts)
-    consumer = app[STATUS].consumer
-    if consumer is not None:
-        m.rewards_processed.set(consumer.processed)
-        m.rewards_granted.set(consumer.granted)
-        m.rewards_duplicates.set(consumer.duplicates)
-        m.rewards_rejected.set(consumer.rejected)
-    return m.render()

@@ -57,7 +57,7 @@ def _service(settings: CommerceSettings) -> serve.AppService:
         log.info("draining")
 
     return serve.AppService(app, settings.host, settings.port, shutdown_timeout_s=settings.drain_timeout_s,
-                            on_drain=draining)
+                            on_drain=draining, instance_id=settings.resolved_consumer)
 
 
 def run_admin_token(args: argparse.Namespace) -> int:

@@ -2,19 +2,39 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Protocol
+
 from elysium.http import RequestMetrics
 from elysium.metrics import Metrics
 
 
+class RewardCounts(Protocol):
+    """What the rewards consumer counts (:class:`commerce.rewards.RewardsConsumer`)."""
+
+    processed: int
+    granted: int
+    duplicates: int
+    rejected: int
+
+
 class CommerceMetrics:
-    def __init__(self) -> None:
-        self.m = Metrics("commerce")
-        self.http = RequestMetrics(self.m)
-        self.txn_retries = self.m.gauge("transaction_retries", "Transactions retried after a write conflict")
-        self.rewards_processed = self.m.gauge("rewards_results_processed", "Match results acknowledged")
-        self.rewards_granted = self.m.gauge("rewards_granted", "Player rewards granted")
-        self.rewards_duplicates = self.m.gauge("rewards_duplicates", "Player rewards found already granted")
-        self.rewards_rejected = self.m.gauge("rewards_rejected", "Results entries that could not be read")
+    """``retries`` reads the store's transaction retries, ``rewards`` the rewards consumer (None when
+    it is off or not started yet); both are read on every scrape."""
+
+    def __init__(self, retries: Callable[[], int] = lambda: 0,
+                 rewards: Callable[[], RewardCounts | None] = lambda: None) -> None:
+        self.m = m = Metrics("commerce")
+        self.http = RequestMetrics(m)
+
+        def reward(read: Callable[[RewardCounts], int]) -> Callable[[], float]:
+            return lambda: 0 if (counts := rewards()) is None else read(counts)
+
+        m.counter_read("transaction_retries", "Transactions retried after a write conflict", retries)
+        m.counter_read("rewards_results_processed", "Match results acknowledged", reward(lambda c: c.processed))
+        m.counter_read("rewards_granted", "Player rewards granted", reward(lambda c: c.granted))
+        m.counter_read("rewards_duplicates", "Player rewards found already granted", reward(lambda c: c.duplicates))
+        m.counter_read("rewards_rejected", "Results entries that could not be read", reward(lambda c: c.rejected))
 
     def render(self) -> bytes:
         return self.m.render()

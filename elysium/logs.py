@@ -1,5 +1,8 @@
 """Structured JSON logging: one JSON object per line on stderr.
 
+Every record starts ``{"ts": "2026-12-01T23:00:00.123Z", "level": ..., "service": ..., "logger": ...,
+"msg": ...}``: the time in ISO 8601, UTC, to the millisecond (:func:`iso_time`).
+
 :data:`request_id` holds the id of the HTTP request being served (``elysium.http`` sets it);
 :class:`RequestIdFilter` copies it into every record logged while that request runs.
 """
@@ -19,6 +22,13 @@ _SECRET_WORDS = ("password", "secret", "token", "authorization", "private_key")
 request_id: ContextVar[str | None] = ContextVar("request_id", default=None)
 
 
+def iso_time(seconds: float) -> str:
+    """``seconds`` since the epoch as ISO 8601 in UTC with milliseconds: ``2026-12-01T23:00:00.123Z``."""
+    whole = int(seconds)
+    millis = int((seconds - whole) * 1000)  # truncated, so a record never shows a later time than it was made
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(whole)) + f".{millis:03d}Z"
+
+
 class RequestIdFilter(logging.Filter):
     """Adds ``request_id`` to records logged while a request is served (never drops a record)."""
 
@@ -36,7 +46,7 @@ class JsonFormatter(logging.Formatter):
 
     def format(self, record: logging.LogRecord) -> str:
         out: dict[str, Any] = {
-            "ts": round(record.created, 3),
+            "ts": iso_time(record.created),
             "level": record.levelname.lower(),
             "service": self.service,
             "logger": record.name,

@@ -9,7 +9,7 @@ and turns start-up failures into one line on stderr. A service hands it a factor
   binding its own). It fails with one line on stderr and status 1 if the port is taken or
   an error the service names in ``startup_errors`` is raised (an unreachable database,
   say); bad settings are reported by the command with status 2, as before.
-- ``{"event": "listening", "service": NAME, ...}`` on stdout, once, when it serves.
+- the ``listening`` line (:mod:`elysium.listening`) on stdout, once, when it serves.
 - the first SIGTERM or SIGINT: ``drain_and_stop()`` (stop taking work, finish what is in
   flight up to the service's drain timeout, stop), then exit 0. Should the drain overrun
   its timeout by :data:`STOP_GRACE_S`, the process exits 1.
@@ -36,7 +36,8 @@ from typing import Any, Protocol
 
 from aiohttp import web
 
-from elysium import config, workers
+from elysium import config, listening, workers
+from elysium.listening import Listening
 
 STOP_GRACE_S = 30.0  # past the drain timeout, before a stuck drain is given up
 EXIT_START_FAILED = 1
@@ -49,8 +50,8 @@ class Service(Protocol):
     async def start(self, sock: socket.socket | None) -> None:
         """Serve on ``sock`` (bound and listening, from a ``--workers`` parent), or bind the configured address."""
 
-    def listening(self) -> dict[str, object]:
-        """The fields of the ``listening`` line after ``event`` and ``service`` (``url``, ``port``, ...)."""
+    def listening(self) -> Listening:
+        """Where it serves, for the ``listening`` line (:mod:`elysium.listening`)."""
 
     async def drain_and_stop(self) -> None:
         """Stop taking work, finish what is in flight up to the drain timeout, release everything."""
@@ -77,8 +78,9 @@ class AppService:
     """
 
     def __init__(self, app: web.Application, host: str, port: int, *, shutdown_timeout_s: float,
-                 on_drain: Callable[[], None] | None = None) -> None:
+                 on_drain: Callable[[], None] | None = None, instance_id: str | None = None) -> None:
         self.app = app
+        self.instance_id = instance_id  # the ``id`` of the listening line
         self.host = host
         self.port = port
         self._shutdown_timeout_s = shutdown_timeout_s
@@ -104,8 +106,8 @@ class AppService:
         if runner.addresses:
             self.port = int(runner.addresses[0][1])
 
-    def listening(self) -> dict[str, object]:
-        return {"url": f"http://{self.host}:{self.port}", "port": self.port}
+    def listening(self) -> Listening:
+        return Listening(f"http://{self.host}:{self.port}", self.port, self.instance_id)
 
     async def drain_and_stop(self) -> None:
         if self._on_drain is not None:
@@ -178,9 +180,11 @@ async def _serve(name: str, make: Callable[[], Service], host: str, port: int, l
         return _start_failed(name, _os_reason(exc, host, port))
     except startup_errors as exc:
         return _start_failed(name, f"{type(exc).__name__}: {exc}")
-    fields = service.listening()
-    print(json.dumps({"event": "listening", "service": name, **fields}), flush=True)
-    extra = {**fields, "settings": config.redacted(settings)} if settings is not None else fields
+    fields = listening.line(name, host, service.listening())
+    print(json.dumps(fields), flush=True)
+    extra = {k: v for k, v in fields.items() if k != "event"}
+    if settings is not None:
+        extra["settings"] = config.redacted(settings)
     log.info(f"{name} listening", extra=extra)
     await signals.stop.wait()
     assert signals.first is not None

@@ -30,6 +30,8 @@ import socket
 import sys
 from typing import Any
 
+from elysium import listening
+from elysium.listening import Listening
 from elysium.procs import die_with_parent
 
 CHILD_START_TIMEOUT_S = 60.0
@@ -96,8 +98,8 @@ async def supervise(service: str, host: str, port: int, workers: int, *, env_var
             sock.close()
         started = await _wait_listening(children, stop)
         if started:
-            print(json.dumps({"event": "listening", "service": service, "url": f"{scheme}://{host}:{port}",
-                              "port": port, "workers": workers, "pids": [c.pid for c in children]}), flush=True)
+            served = Listening(f"{scheme}://{host}:{port}", port, base_id or None)
+            print(json.dumps(listening.line(service, host, served, [c.pid for c in children])), flush=True)
             pumps = [loop.create_task(_pump(c)) for c in children]
             exited = [loop.create_task(c.wait()) for c in children]
             stopper = loop.create_task(stop.wait())

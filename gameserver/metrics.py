@@ -16,7 +16,7 @@ class GameMetrics:
         self.tick_lateness = m.histogram("tick_lateness_seconds", "How late a room tick started after its deadline")
         self.ticks = m.counter("ticks", "Room ticks run")
         self.ticks_skipped = m.counter("ticks_skipped", "Simulation steps skipped because the process fell too far behind")
-        self.bytes_out = m.counter("bytes_out", "Bytes of tick traffic written to players")
+        self.bytes_out = m.counter("sent_bytes", "Bytes of tick traffic written to players")
         self.frames_out = m.counter("frames_out", "Tick frames written to players")
         self.frames_dropped = m.counter("frames_dropped", "Tick frames not sent to a client whose send buffer was full")
         self.slow_closed = m.counter("slow_clients_closed", "Clients closed for not reading")

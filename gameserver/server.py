@@ -22,6 +22,7 @@ from redis.exceptions import RedisError
 from elysium import tokens
 from elysium.feeds import MatchFeedWriter
 from elysium.feeds.redis_feed import RedisFeedWriter
+from elysium.listening import Listening
 from elysium.metrics import CONTENT_TYPE_LATEST
 from elysium.problem import CONTENT_TYPE as PROBLEM
 from elysium.problem import Problem
@@ -227,8 +228,8 @@ class GameServerProcess:
             raise ValueError("the game server binds its own listening socket")
         await self.server.start()
 
-    def listening(self) -> dict[str, object]:
-        return {"server_id": self.server.server_id, "url": self.server.public_url, "port": self.server.port}
+    def listening(self) -> Listening:
+        return Listening(self.server.public_url, self.server.port, self.server.server_id)
 
     async def drain_and_stop(self) -> None:
         await self.server.drain_and_stop()

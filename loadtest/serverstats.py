@@ -18,7 +18,7 @@ _SAMPLE = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[^}]*\})?\s+(\S+)')
 # Game server metrics the report compares with its own counts.
 GAMESERVER_COUNTERS = {
     "frames_out": "elysium_gameserver_frames_out_total",
-    "bytes_out": "elysium_gameserver_bytes_out_total",
+    "bytes_out": "elysium_gameserver_sent_bytes_total",
     "frames_dropped": "elysium_gameserver_frames_dropped_total",
     "inputs": "elysium_gameserver_inputs_total",
     "connections": "elysium_gameserver_connections_total",

@@ -37,7 +37,7 @@ def _service(settings: MatchmakerSettings) -> serve.AppService:
         app[SERVICES].draining = True
 
     return serve.AppService(app, settings.host, settings.port, shutdown_timeout_s=SHUTDOWN_TIMEOUT_S,
-                            on_drain=draining)
+                            on_drain=draining, instance_id=settings.resolved_id)
 
 
 def _stack() -> list[object]:

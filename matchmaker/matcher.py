@@ -9,7 +9,7 @@ import logging
 import secrets
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from redis.exceptions import RedisError
@@ -31,6 +31,7 @@ class PassReport:
     no_server: int = 0
     expired: int = 0
     requeued: int = 0
+    waiting: dict[str, int] = field(default_factory=dict)  # tickets left in each mode's queue after the pass
 
 
 def new_match_id(mode: str) -> str:
@@ -79,6 +80,7 @@ class Matcher:
             report.proposed += len(proposals)
             await self._form(mode, proposals, servers, now, report)
         report.expired, report.requeued = await self.queue.sweep(list(self.modes), now)
+        report.waiting = await self.queue.depths(list(self.modes))
         if self.metrics is not None:
             self.metrics.observe_pass(report)
         return report

@@ -24,6 +24,8 @@ class MatchmakerMetrics:
         self.passes = m.histogram("pass_seconds", "Duration of one matching pass", PASS_BUCKETS_S)
         self.ratings = m.counter("ratings_applied_total", "Matches whose results updated ratings")
         self.sse = m.gauge("event_streams", "Open ticket event streams")
+        self.waiting = m.gauge("tickets_waiting", "Tickets waiting in each mode's queue after the last matching pass "
+                               "(the same queues on every replica)", ("mode",))
 
     def observe_pass(self, report: Any) -> None:
         self.matches.inc(report.matches)
@@ -31,6 +33,8 @@ class MatchmakerMetrics:
         self.lost_races.inc(report.lost_races)
         self.no_server.inc(report.no_server)
         self.expired.inc(report.expired)
+        for mode, n in report.waiting.items():
+            self.waiting.labels(mode).set(n)
 
     def render(self) -> bytes:
         return self.m.render()

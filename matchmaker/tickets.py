@@ -386,6 +386,14 @@ class TicketQueue:
 
     # --- statistics ---------------------------------------------------------------------------
 
+    async def depths(self, modes: Sequence[str]) -> dict[str, int]:
+        """Tickets waiting in each mode's queue (every replica sees the same queues)."""
+        async with self.client.pipeline(transaction=False) as pipe:
+            for mode in modes:
+                pipe.zcard(keys.queue(mode))
+            counts = await pipe.execute()
+        return {mode: int(n) for mode, n in zip(modes, counts, strict=True)}
+
     async def stats(self, modes: Sequence[str]) -> dict[str, tuple[dict[str, int], list[int]]]:
         async with self.client.pipeline(transaction=False) as pipe:
             for mode in modes:

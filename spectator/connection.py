@@ -95,8 +95,13 @@ class Watcher(RawSocket):
     # --- watching ---------------------------------------------------------------------------
 
     def watching(self, kind: str) -> None:
-        """The hello has been sent: from now on the watcher gets the stream (and pongs)."""
-        self.state = OPEN
+        """The hello has been sent: from now on the watcher gets the stream (and pongs).
+
+        A connection already closing or closed stays so: reopening it would send the stream
+        to a transport that is gone (uvloop raises on it) and keep its slot forever.
+        """
+        if self.state == UPGRADED:
+            self.state = OPEN
         self.kind = kind
         early, self.early = self.early, []
         for pong in early:

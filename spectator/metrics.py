@@ -9,9 +9,11 @@ class SpectatorMetrics:
     def __init__(self) -> None:
         m = self.base = Metrics("spectator")
         self.watchers = m.gauge("spectators", "Watchers connected, by kind (live or replay)", ("kind",))
+        self.replay_slots = m.gauge(
+            "replay_slots_used", "Replay slots held (of ELYSIUM_SPECTATOR_MAX_REPLAYS): replays being sought or played")
         self.relays = m.gauge("matches_relayed", "Match feeds this process reads (one reader each)")
         self.watches = m.counter("watch_requests", "Watch requests by outcome", ("outcome",))
-        self.bytes_out = m.counter("bytes_out", "Feed bytes written to watchers")
+        self.bytes_out = m.counter("sent_bytes", "Feed bytes written to watchers")
         self.frames_out = m.counter("frames_out", "Feed messages written to watchers")
         self.frames_skipped = m.counter(
             "frames_skipped", "Feed messages not sent to watchers waiting for a keyframe (slow ones, or after a gap)")

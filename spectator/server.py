@@ -21,6 +21,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from elysium.feeds import FeedUnavailable, MatchFeedReader
 from elysium.feeds.redis_feed import RedisFeedReader
+from elysium.listening import Listening
 from elysium.metrics import CONTENT_TYPE_LATEST
 from elysium.problem import Problem
 from elysium.ws import frames
@@ -216,7 +217,12 @@ class SpectatorServer:
     def _spawn(self, coro: Any) -> None:
         task = asyncio.get_running_loop().create_task(coro)
         self._jobs.add(task)
-        task.add_done_callback(self._jobs.discard)
+        task.add_done_callback(self._job_done)
+
+    def _job_done(self, task: asyncio.Task[Any]) -> None:
+        self._jobs.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("request failed", exc_info=task.exception())
 
     # --- watching ---------------------------------------------------------------------------
 
@@ -231,10 +237,14 @@ class SpectatorServer:
         self._spawn(self._watch(conn, target))
 
     async def _watch(self, conn: Watcher, target: str) -> None:
+        """Serve one watch request to its end; whatever happens, the connection's slot and counts are
+        given back (here, or in :meth:`on_connection_lost` when the watcher leaves first)."""
         metrics = self.metrics
         try:
             req = sp.parse_watch_target(target, self.settings.max_delay_s)
             plan = await watch.resolve(self.feeds, self.settings, req)
+            if not conn.open:
+                return  # the watcher left (or the relay began draining) while the request was looked up
             if plan.replay:
                 await self._watch_replay(conn, plan)
             else:
@@ -250,6 +260,11 @@ class SpectatorServer:
                 conn.close(frames.CLOSE_INTERNAL, "stream ended")
             else:
                 conn.refuse(sp.INTERNAL, "match feeds are unreachable right now; retry", frames.CLOSE_INTERNAL)
+        except Exception:
+            # Our bug: log it, and close the watcher rather than leave it open with nothing coming.
+            metrics.watches.labels(sp.INTERNAL).inc()
+            log.exception("watch failed", extra={"target": target[:128]})
+            conn.refuse(sp.INTERNAL, "the relay failed to serve this watch; retry", frames.CLOSE_INTERNAL)
 
     def _began(self, conn: Watcher, kind: str) -> None:
         conn.watching(kind)
@@ -280,25 +295,38 @@ class SpectatorServer:
         raise sp.WatchRefused(sp.INTERNAL, "the feed kept closing; retry")
 
     async def _watch_replay(self, conn: Watcher, plan: watch.WatchPlan) -> None:
+        """Hold a replay slot for ``conn`` from here to the end of its replay (the caller checked it is open)."""
         if self.replays >= self.settings.max_replays:
             raise sp.WatchRefused(sp.BUSY, "this relay serves its maximum of replays; retry later or elsewhere")
         replay = Replay(self, conn, plan.match_id, plan.from_tick, plan.min_delay_s, plan.speed)
-        self.replays += 1
-        conn.replay = replay
+        self._hold_replay(conn, replay)
         try:
             catch_up = await replay.seek()
-        except BaseException:
-            if conn.replay is replay:
-                self.replays -= 1
-                conn.replay = None
-            raise
-        if conn.replay is not replay:
-            return  # the watcher left while we were seeking
-        first = catch_up[0] if catch_up else replay.ahead[0]
-        conn.send(watch.hello(plan, first.tick))
-        self._began(conn, "replay")
-        replay.task = asyncio.current_task()
-        await replay.play(catch_up)
+            if conn.replay is not replay or not conn.open:
+                return  # the watcher left while we were seeking
+            first = catch_up[0] if catch_up else replay.ahead[0]
+            conn.send(watch.hello(plan, first.tick))
+            self._began(conn, "replay")
+            replay.task = asyncio.current_task()
+            await replay.play(catch_up)
+        finally:
+            # The replay is over (played out, failed, refused or cancelled): its cursor needs no slot now.
+            self._release_replay(conn, replay)
+
+    def _hold_replay(self, conn: Watcher, replay: Replay) -> None:
+        self.replays += 1
+        self.metrics.replay_slots.set(self.replays)
+        conn.replay = replay
+
+    def _release_replay(self, conn: Watcher, replay: Replay | None = None) -> Replay | None:
+        """Give back ``conn``'s replay slot (only if it still holds ``replay``, when given); the replay it held."""
+        held = conn.replay
+        if held is None or (replay is not None and held is not replay):
+            return None
+        conn.replay = None
+        self.replays -= 1
+        self.metrics.replay_slots.set(self.replays)
+        return held
 
     def on_connection_lost(self, conn: Watcher) -> None:
         self.connections.discard(conn)
@@ -307,11 +335,9 @@ class SpectatorServer:
             self.metrics.watchers.labels(conn.kind).dec()
         if conn.relay is not None:
             conn.relay.detach(conn)
-        if conn.replay is not None:
-            self.replays -= 1
-            replay, conn.replay = conn.replay, None
-            if replay.task is not None and replay.task is not asyncio.current_task():
-                replay.task.cancel()
+        replay = self._release_replay(conn)
+        if replay is not None and replay.task is not None and replay.task is not asyncio.current_task():
+            replay.task.cancel()
 
 
 class RelayProcess:
@@ -323,8 +349,8 @@ class RelayProcess:
     async def start(self, sock: socket.socket | None) -> None:
         await self.server.start(sock)
 
-    def listening(self) -> dict[str, object]:
-        return {"relay_id": self.server.relay_id, "url": self.server.public_url, "port": self.server.port}
+    def listening(self) -> Listening:
+        return Listening(self.server.public_url, self.server.port, self.server.relay_id)
 
     async def drain_and_stop(self) -> None:
         await self.server.drain_and_stop()

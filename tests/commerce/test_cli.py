@@ -12,6 +12,7 @@ import urllib.request
 from pathlib import Path
 
 from elysium import procs
+from tests.listening import check_listening
 
 
 def _env(mongo_url: str, db: str, redis_url: str, keys_dir: Path) -> dict[str, str]:
@@ -65,7 +66,8 @@ def test_the_service_runs_reports_health_and_drains_on_sigterm(mongo_url: str, m
     try:
         assert proc.stdout is not None
         line = json.loads(proc.stdout.readline())
-        assert line["event"] == "listening" and line["service"] == "commerce" and line["port"] == port
+        check_listening(line, "commerce")
+        assert line["port"] == port and line["url"] == f"http://127.0.0.1:{port}"
         base = f"http://127.0.0.1:{port}"
         assert _get(base + "/healthz")[0] == 200
         status, body = _get(base + "/readyz")

@@ -82,7 +82,7 @@ async def test_results_are_granted_once_and_bad_entries_change_nothing(client: A
         assert await store.ledger.count_documents({}) == ledger_before
         assert consumer.duplicates == 3 and consumer.rejected == 4
         metrics = await (await client.get("/metrics")).text()
-        assert "elysium_commerce_rewards_duplicates 3.0" in metrics
+        assert "elysium_commerce_rewards_duplicates_total 3.0" in metrics
     finally:
         await redis.aclose()
 

@@ -22,6 +22,7 @@ import redis.asyncio as aioredis
 
 from elysium import devtokens, keys, tokens
 from gameserver.client import GameClient
+from tests.listening import check_listening, check_records
 from tests.workers import owner, wait_gone
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -101,8 +102,7 @@ async def test_listening_line_then_sigterm_drains_and_exits_0(start: Any, redis_
                                                              join_signer: tokens.Signer) -> None:
     served = start("gameserver", "--port", "0", env=gameserver_env(redis_url, keys_dir, "serve-1", 1.0))
     line = await asyncio.to_thread(served.listening)
-    assert list(line) == ["event", "service", "server_id", "url", "port"]
-    assert (line["event"], line["service"], line["server_id"]) == ("listening", "gameserver", "serve-1")
+    check_listening(line, "gameserver", id="serve-1")
     port = line["port"]
     assert line["url"] == f"ws://127.0.0.1:{port}/v1/play" and await ready_status(port) == 200
     a, b = await play_a_match(port, join_signer, "serve-1")
@@ -117,12 +117,12 @@ async def test_listening_line_then_sigterm_drains_and_exits_0(start: Any, redis_
     assert await asyncio.to_thread(served.proc.wait, 30) == 0
     await a.close()
     await b.close()
-    records = [json.loads(x) for x in served.stderr().splitlines() if x.startswith("{")]
+    records = check_records(served.stderr())
     said = [r["msg"] for r in records]
     assert said.index("stopping") < said.index("draining") < said.index("stopped")
     listening = [r for r in records if "listening" in r["msg"]]
     assert [r["msg"] for r in listening] == ["gameserver listening"]  # one record, not one per layer
-    assert (listening[0]["server_id"], listening[0]["url"], listening[0]["port"]) == ("serve-1", line["url"], port)
+    assert {k: listening[0][k] for k in line if k != "event"} == {k: v for k, v in line.items() if k != "event"}
     assert listening[0]["settings"]["region"] == "local"
     assert [m for m in said if "stopped" in m] == ["stopped"]
     assert plain_lines(served.stderr()) == []
@@ -192,9 +192,9 @@ def test_two_workers_both_serve_and_stop_together(start: Any, redis_url: str) ->
     env = {**os.environ, "ELYSIUM_REDIS_URL": redis_url, "ELYSIUM_SPECTATOR_ID": "serve-w"}
     served = start("spectator", "--port", "0", "--workers", "2", env=env)
     line = served.listening()
-    assert list(line) == ["event", "service", "url", "port", "workers", "pids"]
+    check_listening(line, "spectator", workers=2, id="serve-w")
     port, pids = line["port"], line["pids"]
-    assert line["workers"] == 2 and len(set(pids)) == 2 and served.proc.pid not in pids
+    assert len(set(pids)) == 2 and line["pid"] == served.proc.pid
     answered: dict[int, int] = {pid: 0 for pid in pids}
     deadline = time.monotonic() + 30
     while not all(answered.values()) and time.monotonic() < deadline:

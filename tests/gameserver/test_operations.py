@@ -39,7 +39,7 @@ async def test_health_ready_metrics_and_not_found(game_server: GameServer, mint:
     assert status == 200
     assert "elysium_gameserver_players 1.0" in text
     assert 'elysium_gameserver_rooms{state="waiting"} 1.0' in text
-    for name in ("tick_duration_seconds_bucket", "tick_lateness_seconds_bucket", "bytes_out_total",
+    for name in ("tick_duration_seconds_bucket", "tick_lateness_seconds_bucket", "sent_bytes_total",
                  "frames_out_total", "frames_dropped_total", "rejected_inputs"):
         assert f"elysium_gameserver_{name}" in text
     assert (await get(game_server.port, "/nope"))[0] == 404

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from elysium import procs
+from tests.listening import check_listening
 
 ROOT = Path(__file__).parents[2]
 
@@ -27,7 +28,8 @@ def test_runs_serves_health_and_exits_cleanly_on_sigterm(redis_url: str, mongo_u
     try:
         assert proc.stdout is not None
         line = json.loads(proc.stdout.readline())
-        assert line["event"] == "listening" and line["service"] == "matchmaker" and line["port"] == port
+        check_listening(line, "matchmaker")
+        assert line["port"] == port and line["host"] == "127.0.0.1"
         for path in ("/healthz", "/readyz", "/v1/queues"):
             with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=5) as resp:
                 assert resp.status == 200, path

@@ -20,6 +20,7 @@ import redis
 from elysium import keys as shared_keys
 from elysium import procs
 from matchmaker import keys
+from tests.listening import check_listening
 from tests.workers import owner, wait_gone
 
 ROOT = Path(__file__).parents[2]
@@ -63,7 +64,8 @@ def _created_count(conn: http.client.HTTPConnection) -> int:
 def test_two_workers_share_the_port_and_stop_together(start: Any, player_token: Any, redis_url: str) -> None:
     proc, line = start("--workers", "2")
     port, pids = line["port"], line["pids"]
-    assert line["workers"] == 2 and len(set(pids)) == 2 and proc.pid not in pids
+    check_listening(line, "matchmaker", workers=2, id="mmw")
+    assert len(set(pids)) == 2 and line["pid"] == proc.pid
     body = json.dumps({"mode": "arena", "regions": {"local": 10}})
     # New connections until both workers hold some: the kernel spreads them over the workers.
     conns: dict[int, list[http.client.HTTPConnection]] = {pid: [] for pid in pids}

@@ -19,6 +19,7 @@ from websockets.exceptions import InvalidStatus
 from elysium import keys, procs
 from elysium.ws import envelope
 from spectator.client import SpectatorClient
+from tests.listening import check_listening
 from tests.spectator.conftest import SyntheticFeed, watch_url
 
 MATCH = "ops-1"
@@ -61,7 +62,7 @@ async def test_probes_metrics_and_errors(relay: Any) -> None:
     assert status == 200 and body["ready"] is True and body["redis"] is True
     status, ctype, text = await get(relay, "/metrics")
     assert status == 200 and "elysium_spectator_spectators" in text and "elysium_spectator_frames_skipped" in text
-    assert "elysium_spectator_bytes_out" in text and "elysium_spectator_matches_relayed" in text
+    assert "elysium_spectator_sent_bytes_total" in text and "elysium_spectator_matches_relayed" in text
     status, ctype, body = await get(relay, "/nowhere")
     assert status == 404 and ctype == "application/problem+json" and body["type"] == "urn:elysium:problem:not-found"
     assert body["code"] == "not-found" and body["status"] == 404 and body["instance"] == "/nowhere"
@@ -235,7 +236,7 @@ def test_the_command_runs_drains_and_exits_zero(redis_url: str) -> None:
     try:
         assert proc.stdout is not None
         line = json.loads(proc.stdout.readline())
-        assert line["event"] == "listening" and line["service"] == "spectator" and line["port"] > 0
+        check_listening(line, "spectator", id="cli-relay")
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(20) == 0
     finally:

@@ -21,6 +21,7 @@ from spectator.client import SpectatorClient
 from spectator.listing import viewers_key
 from tests.spectator.conftest import SyntheticFeed
 from tests.spectator.test_replay import delta, keyframe
+from tests.listening import check_listening
 from tests.workers import owner, wait_gone
 
 ROOT = Path(__file__).parents[2]
@@ -51,7 +52,7 @@ async def test_two_relay_workers_share_the_port_count_viewers_together_and_drain
     try:
         assert proc.stdout is not None
         line = json.loads(await asyncio.to_thread(proc.stdout.readline))
-        assert line["event"] == "listening" and line["service"] == "spectator" and line["workers"] == 2
+        check_listening(line, "spectator", workers=2, id="relw")
         port, pids = line["port"], line["pids"]
         watchers = {pid: [] for pid in pids}
         # New watchers until both workers hold some: the kernel spreads connections over them.
