@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
 from typing import Any
 
 import pytest
@@ -26,3 +28,34 @@ async def test_a_plain_limit_still_pages(client: Any, path: str) -> None:
     p = await register(client)
     resp = await client.get(path, params={"limit": "007"}, headers=p["headers"])
     assert resp.status == 200, await resp.text()
+
+
+async def raw_get(port: int, path: str, authorization: bytes) -> tuple[int, dict[str, Any]]:
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(f"GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n".encode()
+                 + b"Authorization: " + authorization + b"\r\n\r\n")
+    answer = await asyncio.wait_for(reader.read(), 10)
+    writer.close()
+    head, _, body = answer.partition(b"\r\n\r\n")
+    return int(head.split(b" ")[1]), json.loads(body)
+
+
+@pytest.mark.parametrize("path", ["/v1/me", "/v1/me/wallet", "/v1/me/items", "/v1/me/ledger"])
+async def test_a_bearer_token_with_a_non_utf8_byte_is_401(client: Any, path: str) -> None:
+    status, body = await raw_get(client.server.port, path, b"Bearer \x90")
+    assert status == 401 and body["code"] == "invalid-token" and body["token_error"] == "token_malformed", body
+
+
+@pytest.mark.parametrize("body, words", [
+    (b"[" * 8000 + b"]" * 8000, "nest at most 32 deep"),
+    (b'{"item_id":"health-potion","currency":"soft","currency":"premium"}', "appears twice"),
+])
+async def test_hostile_purchase_bodies_are_400_and_change_nothing(client: Any, body: bytes, words: str) -> None:
+    p = await register(client)
+    resp = await client.post("/v1/purchases", data=body, headers={
+        **p["headers"], "Content-Type": "application/json", "Idempotency-Key": "hostile-1"})
+    found = await _problem(resp, 400, "invalid-json")
+    assert words in found["detail"]
+    wallet = await (await client.get("/v1/me/wallet", headers=p["headers"])).json()
+    items = await (await client.get("/v1/me/items", headers=p["headers"])).json()
+    assert wallet["balances"] == {"soft": 500, "premium": 0} and items["items"] == []
