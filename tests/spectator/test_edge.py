@@ -55,3 +55,19 @@ async def test_a_watch_number_that_is_not_ascii_digits_gets_an_error_frame(relay
     assert msg["t"] == "error" and msg["code"] == "bad_request" and query.split("=")[0] in msg["msg"]
     await spectator.watch_until_closed(10)
     assert spectator.close_code == 1008 and relay.watching == 0
+
+
+WS_HEAD = ("Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+           "Sec-WebSocket-Version: 13\r\n")
+
+
+@pytest.mark.parametrize("method, path, headers", [
+    ("POST", "/v1/matches", "Content-Length: 0\r\n"),
+    ("DELETE", "/healthz", ""),
+    ("POST", f"/v1/watch/{MATCH}", WS_HEAD),
+    ("PUT", f"/v1/watch/{MATCH}", "Content-Length: 0\r\n"),
+])
+async def test_a_wrong_method_is_405_with_allow(relay: Any, method: str, path: str, headers: str) -> None:
+    answer = await http_exchange(relay.port, f"{method} {path} HTTP/1.1\r\nHost: x\r\n{headers}\r\n".encode())
+    problem_of(answer, 405, "method-not-allowed")
+    assert b"\r\nAllow: GET\r\n" in answer.partition(b"\r\n\r\n")[0]
