@@ -68,7 +68,7 @@ def create_app(settings: CommerceSettings) -> web.Application:
     status = Status()
     app = http.application(observe=metrics.http.observe, client_max_size=settings.max_body_bytes,
                            unavailable_detail=UNAVAILABLE_DETAIL, internal_detail=INTERNAL_DETAIL,
-                           internal_keyed_detail=INTERNAL_KEYED_DETAIL)
+                           internal_keyed_detail=INTERNAL_KEYED_DETAIL, cors_origins=settings.cors_origins)
     app[SETTINGS] = settings
     app[STATUS] = status
     app[METRICS] = metrics

@@ -31,7 +31,7 @@ from prometheus_client.utils import floatToGoString
 from pymongo.errors import PyMongoError
 from redis.exceptions import RedisError
 
-from elysium import logs, tokens
+from elysium import cors, logs, tokens
 from elysium.metrics import CONTENT_TYPE_LATEST, Metrics
 from elysium.problem import CONTENT_TYPE as PROBLEM_CONTENT_TYPE
 from elysium.problem import Problem, shared
@@ -51,6 +51,7 @@ Observe = Callable[[str, str, int, float], None]
 REQUEST_ID_HEADER = "X-Request-Id"
 REQUEST_ID = re.compile(r"[\x21-\x7e]{1,128}")  # a client's id is kept when it is 1-128 visible ASCII characters
 REQUEST_ID_KEY = web.RequestKey("request_id", str)
+CORS_HEADERS_KEY = web.RequestKey("cors_headers", dict[str, str])  # what every answer to this request carries
 IDEMPOTENCY_KEY = re.compile(r"[\x21-\x7e]{1,128}")
 BACKING_ERRORS: tuple[type[BaseException], ...] = (RedisError, PyMongoError)
 CLIENT_CLOSED = 499  # status recorded for a request whose client went away before the answer
@@ -145,14 +146,18 @@ def _request_id(request: web.Request) -> str:
 
 def middleware(*, observe: Observe | None = None, unavailable_detail: str = UNAVAILABLE_DETAIL,
                internal_detail: str = INTERNAL_DETAIL, internal_keyed_detail: str = "",
-               backing_errors: tuple[type[BaseException], ...] = BACKING_ERRORS) -> Any:
+               backing_errors: tuple[type[BaseException], ...] = BACKING_ERRORS, cors_origins: tuple[str, ...] = ()
+               ) -> Any:
     """The one boundary of a service: request id, problem+json answers, access log, request metric.
 
     ``observe(method, route, status, seconds)`` records each request (see :class:`RequestMetrics`);
     the two details are what a 503 and a 500 tell the client of this service. A 500 to a
     request that changes something and carried an ``Idempotency-Key`` adds
     ``internal_keyed_detail`` (what a retry with the same key does) after the detail.
+    ``cors_origins`` (``ELYSIUM_CORS_ORIGINS``, validated) says which browser origins get
+    CORS headers and preflight answers (:mod:`elysium.cors`); empty, none are sent.
     """
+    policy = cors.policy(cors_origins)
 
     def internal(request: web.Request) -> str:
         if internal_keyed_detail and request.method not in SAFE_METHODS and "Idempotency-Key" in request.headers:
@@ -166,9 +171,16 @@ def middleware(*, observe: Observe | None = None, unavailable_detail: str = UNAV
         request[REQUEST_ID_KEY] = request_id
         token = logs.request_id.set(request_id)
         status = 500
+        origin = request.headers.get("Origin")
+        if policy is not None:
+            request[CORS_HEADERS_KEY] = policy.headers(origin)
         try:
             try:
-                response = await handler(request)
+                if policy is not None and cors.is_preflight(request.method, origin,
+                                                            request.headers.get("Access-Control-Request-Method")):
+                    response = await _preflight(request, handler, policy, origin)
+                else:
+                    response = await handler(request)
             except Problem as exc:
                 response = problem_response(exc, request)
             except web.HTTPException as exc:
@@ -189,6 +201,8 @@ def middleware(*, observe: Observe | None = None, unavailable_detail: str = UNAV
             status = response.status
             if not response.prepared:
                 response.headers[REQUEST_ID_HEADER] = request_id
+                if policy is not None and "Access-Control-Allow-Methods" not in response.headers:
+                    _add_cors(response, request[CORS_HEADERS_KEY])
             return response
         finally:
             seconds = time.perf_counter() - started
@@ -213,18 +227,45 @@ def stream_response(request: web.Request, headers: Mapping[str, str] | None = No
     request_id = request.get(REQUEST_ID_KEY)
     if request_id is not None:
         response.headers[REQUEST_ID_HEADER] = request_id
+    cors_headers = request.get(CORS_HEADERS_KEY)
+    if cors_headers is not None:
+        _add_cors(response, cors_headers)
     return response
+
+
+def _add_cors(response: web.StreamResponse, headers: dict[str, str]) -> None:
+    for name, value in headers.items():
+        if name == "Vary" and "Vary" in response.headers:
+            if "origin" not in response.headers["Vary"].lower():
+                response.headers["Vary"] += ", Origin"
+        else:
+            response.headers[name] = value
+
+
+async def _preflight(request: web.Request, handler: Handler, policy: cors.Cors, origin: str | None
+                     ) -> web.StreamResponse:
+    """A CORS preflight: 204 with the path's methods, 403 to an origin not allowed.
+
+    A path no route has is 404 as ever; a route that takes OPTIONS itself answers it.
+    """
+    refused = request.match_info.http_exception
+    if not isinstance(refused, web.HTTPMethodNotAllowed):
+        return await handler(request)
+    headers = policy.preflight(origin, refused.allowed_methods)
+    if headers is None:
+        raise shared("forbidden", f"the origin {str(origin)[:100]} may not call this service from a browser")
+    return web.Response(status=204, headers=headers)
 
 
 def application(*, observe: Observe | None = None, client_max_size: int = 1024 ** 2,
                 unavailable_detail: str = UNAVAILABLE_DETAIL, internal_detail: str = INTERNAL_DETAIL,
-                internal_keyed_detail: str = "",
+                internal_keyed_detail: str = "", cors_origins: tuple[str, ...] = (),
                 backing_errors: tuple[type[BaseException], ...] = BACKING_ERRORS) -> web.Application:
     """A ``web.Application`` behind the shared edge (:func:`middleware`); every answer carries the request id."""
     app = web.Application(middlewares=[middleware(observe=observe, unavailable_detail=unavailable_detail,
                                                   internal_detail=internal_detail,
                                                   internal_keyed_detail=internal_keyed_detail,
-                                                  backing_errors=backing_errors)],
+                                                  backing_errors=backing_errors, cors_origins=cors_origins)],
                           client_max_size=client_max_size)
     return app
 

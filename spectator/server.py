@@ -19,7 +19,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from elysium import numbers
+from elysium import cors, numbers
 from elysium.feeds import FeedUnavailable, MatchFeedReader
 from elysium.feeds.redis_feed import RedisFeedReader
 from elysium.metrics import CONTENT_TYPE_LATEST
@@ -47,6 +47,7 @@ class SpectatorServer:
                  feeds: MatchFeedReader | None = None) -> None:
         self.settings = settings
         self.relay_id = settings.resolved_id
+        self.cors = cors.policy(settings.cors_origins)  # the probes' and listings' CORS headers
         self.metrics = SpectatorMetrics()
         self.slow_readers = slow_reader_policy(settings)
         # A retry on a fresh connection hides Redis restarts from single commands.

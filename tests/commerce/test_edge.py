@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from tests.commerce.conftest import register
+from tests.commerce.conftest import make_settings, register
 from tests.commerce.test_accounts import _problem
 
 LOOSE_LIMITS = ["²", "١٢", "１２", " 5", "+5", "1_0", "", "9" * 40]
@@ -59,3 +59,18 @@ async def test_hostile_purchase_bodies_are_400_and_change_nothing(client: Any, b
     wallet = await (await client.get("/v1/me/wallet", headers=p["headers"])).json()
     items = await (await client.get("/v1/me/items", headers=p["headers"])).json()
     assert wallet["balances"] == {"soft": 500, "premium": 0} and items["items"] == []
+
+
+GAME = "https://play.example.com"
+
+
+async def test_cors_when_origins_are_configured(client_for: Any, mongo_url: str, mongo_db_name: str, redis_url: str,
+                                                keys_dir: Any) -> None:
+    client = await client_for(make_settings(mongo_url, mongo_db_name, redis_url, keys_dir, cors_origins=(GAME,)))
+    pre = await client.options("/v1/purchases", headers={"Origin": GAME, "Access-Control-Request-Method": "POST",
+                                                         "Access-Control-Request-Headers": "idempotency-key"})
+    assert pre.status == 204 and pre.headers["Access-Control-Allow-Origin"] == GAME
+    assert "Idempotency-Key" in pre.headers["Access-Control-Allow-Headers"]
+    p = await register(client)
+    wallet = await client.get("/v1/me/wallet", headers={**p["headers"], "Origin": GAME})
+    assert wallet.status == 200 and wallet.headers["Access-Control-Allow-Origin"] == GAME

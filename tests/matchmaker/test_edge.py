@@ -44,3 +44,17 @@ async def test_hostile_ticket_bodies_are_400_and_change_nothing(mm: Any, auth: A
     found = await resp.json()
     assert found["code"] == "invalid-json" and words in found["detail"]
     assert await rclient.dbsize() == before
+
+
+GAME = "https://play.example.com"
+
+
+async def test_cors_when_origins_are_configured(mm_factory: Any, auth: Any) -> None:
+    mm = await mm_factory(cors_origins=(GAME,))
+    pre = await mm.options("/v1/tickets", headers={"Origin": GAME, "Access-Control-Request-Method": "POST"})
+    assert pre.status == 204 and pre.headers["Access-Control-Allow-Origin"] == GAME
+    assert "POST" in pre.headers["Access-Control-Allow-Methods"]
+    resp = await mm.post("/v1/tickets", json={"mode": "arena", "regions": {"local": 20}},
+                         headers={**auth("carol"), "Origin": GAME})
+    assert resp.status == 201 and resp.headers["Access-Control-Allow-Origin"] == GAME
+    assert "Location" in resp.headers["Access-Control-Expose-Headers"]

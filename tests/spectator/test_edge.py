@@ -71,3 +71,38 @@ async def test_a_wrong_method_is_405_with_allow(relay: Any, method: str, path: s
     answer = await http_exchange(relay.port, f"{method} {path} HTTP/1.1\r\nHost: x\r\n{headers}\r\n".encode())
     problem_of(answer, 405, "method-not-allowed")
     assert b"\r\nAllow: GET\r\n" in answer.partition(b"\r\n\r\n")[0]
+
+
+GAME = "https://play.example.com"
+
+
+def headers_of(answer: bytes) -> dict[str, str]:
+    lines = answer.partition(b"\r\n\r\n")[0].decode("latin-1").split("\r\n")[1:]
+    return {k.strip(): v.strip() for k, _, v in (line.partition(":") for line in lines)}
+
+
+async def test_cors_on_the_relays_listing_and_probes(relay_factory: Any, live_feed: SyntheticFeed) -> None:
+    relay = await relay_factory(cors_origins=(GAME,))
+    for path in ("/v1/matches", "/healthz", "/nowhere"):
+        h = headers_of(await http_exchange(relay.port, get(path, f"Origin: {GAME}\r\n")))
+        assert h["Access-Control-Allow-Origin"] == GAME and h["Vary"] == "Origin", path
+        assert {"X-Request-Id", "Retry-After"} <= set(h["Access-Control-Expose-Headers"].split(", "))
+    other = headers_of(await http_exchange(relay.port, get("/v1/matches", "Origin: https://evil.example\r\n")))
+    assert "Access-Control-Allow-Origin" not in other and other["Vary"] == "Origin"
+    preflight = await http_exchange(relay.port, f"OPTIONS /v1/matches HTTP/1.1\r\nHost: x\r\nOrigin: {GAME}\r\n"
+                                    "Access-Control-Request-Method: GET\r\n\r\n".encode())
+    assert preflight.startswith(b"HTTP/1.1 204 ")
+    h = headers_of(preflight)
+    assert h["Access-Control-Allow-Origin"] == GAME and h["Access-Control-Allow-Methods"] == "GET"
+    assert "Authorization" in h["Access-Control-Allow-Headers"] and int(h["Access-Control-Max-Age"]) > 0
+    refused = await http_exchange(relay.port, b"OPTIONS /v1/matches HTTP/1.1\r\nHost: x\r\n"
+                                  b"Origin: https://evil.example\r\nAccess-Control-Request-Method: GET\r\n\r\n")
+    problem_of(refused, 403, "forbidden")
+
+
+async def test_no_cors_headers_on_the_relay_by_default(relay: Any) -> None:
+    answer = await http_exchange(relay.port, get("/v1/matches", f"Origin: {GAME}\r\n"))
+    assert b"Access-Control-" not in answer and b"Vary" not in answer
+    preflight = await http_exchange(relay.port, f"OPTIONS /v1/matches HTTP/1.1\r\nHost: x\r\nOrigin: {GAME}\r\n"
+                                    "Access-Control-Request-Method: GET\r\n\r\n".encode())
+    problem_of(preflight, 405, "method-not-allowed")
