@@ -8,7 +8,11 @@
   records the per-route request metric (:class:`RequestMetrics`).
 * :func:`add_probes` adds ``/healthz``, ``/readyz``, ``/metrics`` and ``/v1/openapi.json``.
 * :func:`bearer`, :func:`verify` and :class:`VerifiedTokens` check access tokens;
-  :func:`read_json`, :func:`json_response` and :func:`idempotency_key` are the JSON edge.
+  :func:`read_json` (strict: :func:`parse_json`), :func:`json_response` and
+  :func:`idempotency_key` are the JSON edge.
+* With ``cors_origins`` the middleware answers CORS preflights and adds CORS headers
+  (:mod:`elysium.cors`). What aiohttp refuses before the middleware runs is answered by
+  :class:`elysium.httprunner.AppRunner`.
 """
 
 from __future__ import annotations

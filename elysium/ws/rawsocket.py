@@ -12,7 +12,8 @@ messages mean and what its owner does on each step.
 
 Every refusal at the HTTP level (a malformed or oversized request, a wrong method, a plain
 request to the websocket path, a refused handshake) is ``application/problem+json``
-(:class:`elysium.problem.Problem`).
+(:class:`elysium.problem.Problem`); a 405 carries ``Allow: GET``. With a CORS policy
+(:mod:`elysium.cors`), plain answers carry its headers and a preflight is answered here.
 """
 
 from __future__ import annotations
