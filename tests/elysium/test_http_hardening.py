@@ -158,6 +158,13 @@ def test_the_verifier_refuses_non_ascii_and_string_times(keys_dir: Path) -> None
     with pytest.raises(tokens.TokenError) as err:
         verifier.verify(signed(keys_dir, exp="4000000000"), tokens.PLAYER_AUDIENCE)
     assert err.value.code == "token_claims"
+    # The game server's join check (max_ttl_s) and a given clock (now) did arithmetic on the strings.
+    with pytest.raises(tokens.TokenError) as err:
+        verifier.verify(signed(keys_dir, exp="4000000000"), tokens.PLAYER_AUDIENCE, max_ttl_s=60.0)
+    assert err.value.code == "token_claims"
+    with pytest.raises(tokens.TokenError) as err:
+        verifier.verify(signed(keys_dir, exp="1700000030"), tokens.PLAYER_AUDIENCE, now=1_700_000_010.0)
+    assert err.value.code == "token_claims"
 
 
 # --- what aiohttp answers before the middleware ----------------------------------------------------
