@@ -19,7 +19,8 @@ COPYLEFT = re.compile(r"\b(A?GPL|LGPL|GNU General|GNU Affero|GNU Lesser)", re.IG
 def _licences(distribution: str) -> str:
     meta = importlib.metadata.metadata(distribution)
     classifiers = [c for c in meta.get_all("Classifier") or [] if c.startswith("License")]
-    return " ".join([meta.get("License-Expression") or "", meta.get("License") or "", *classifiers])
+    declared = [*(meta.get_all("License-Expression") or []), *(meta.get_all("License") or [])]
+    return " ".join([*declared, *classifiers])
 
 
 def test_the_project_is_released_under_apache_2() -> None:
