@@ -105,3 +105,11 @@ def test_full_flow_registers_queues_and_joins_through_the_local_stack(tmp_path: 
     delta = doc["server"]["delta"]
     assert delta["joins_ok"] == 10 and delta["inputs"] == doc["counts"]["inputs_sent"]
     assert delta["frames_out"] == doc["counts"]["deltas"]
+
+
+def test_the_default_report_directory_is_not_committed() -> None:
+    from loadtest.settings import LoadTestSettings
+
+    ignored = {line.strip().strip("/") for line in (ROOT / ".gitignore").read_text().splitlines()
+               if line.strip() and not line.startswith("#")}
+    assert LoadTestSettings().out_dir in ignored
