@@ -1,7 +1,8 @@
 """``elysium loadtest`` / ``python -m loadtest``: run a scenario, write the reports, gate on thresholds.
 
 Exit status: 0 when every threshold is met, 1 when one is not (or the run had a problem),
-2 for a bad scenario or option, 3 when the target cannot be reached or started.
+2 for a bad scenario or option, 3 when the target cannot be reached or started (nothing
+answers at an address the run needs), 130 when interrupted before the run began.
 """
 
 from __future__ import annotations
@@ -109,6 +110,30 @@ def _server_id_from_registry(redis_url: str, play_url: str) -> str:
                       f"({len(found)} live); give --server-id")
 
 
+def _check_urls(args: argparse.Namespace) -> None:
+    """Every address given is a URL of the right kind (a bad one is a usage error: exit 2)."""
+    from loadtest.probe import check_url
+
+    check_url("--url", args.url, ("ws", "wss"))
+    for option in ("metrics_url", "commerce_url", "matchmaker_url", "spectator_url"):
+        value = getattr(args, option)
+        if value:
+            check_url("--" + option.replace("_", "-"), value, ("http", "https", "ws", "wss")
+                      if option == "spectator_url" else ("http", "https"))
+
+
+def _check_reachable(target: Any, scenario: Any) -> None:
+    """Something answers at each address the run needs, else exit 3 before any player starts."""
+    from loadtest.probe import check_reachable
+
+    check_reachable("game server", target.url, scenario.connect_timeout_s)
+    if scenario.flow == "full":
+        check_reachable("commerce service", target.commerce_url, scenario.connect_timeout_s)
+        check_reachable("matchmaker", target.matchmaker_url, scenario.connect_timeout_s)
+    if scenario.spectators_per_match:
+        check_reachable("spectator relay", target.spectator_url, scenario.connect_timeout_s)
+
+
 def prepare(args: argparse.Namespace) -> tuple[Any, LoadTestSettings, dict[str, float]]:
     from loadtest import scenario as scn
 
@@ -148,6 +173,7 @@ def run_command(args: argparse.Namespace) -> int:
     stack: LocalStack | None = None
     try:
         if args.url:
+            _check_urls(args)
             server_id = args.server_id or (_server_id_from_registry(args.redis_url, args.url)
                                            if args.redis_url else "local-1")
             key_file = args.join_key_file or os.environ.get("ELYSIUM_JOIN_PRIVATE_KEY_FILE") or ".elysium/keys/join.key"
@@ -180,6 +206,8 @@ def run_command(args: argparse.Namespace) -> int:
             raise UsageError("spectators are only simulated in the direct flow in this version")
         if scenario.flow == "direct" and not Path(target.join_key_file).is_file():
             raise UsageError(f"join key file {target.join_key_file} does not exist (give --join-key-file)")
+        if stack is None:
+            _check_reachable(target, scenario)
         result = run(scenario, target, workers=workers, progress=progress)
     except (UsageError, FlowUnavailable) as exc:
         print(f"loadtest: {exc}", file=sys.stderr)

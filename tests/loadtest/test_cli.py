@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -11,7 +13,9 @@ from pathlib import Path
 import pytest
 
 from elysium import procs
-from loadtest.cli import EXIT_THRESHOLDS, EXIT_USAGE, main
+from gameserver.server import GameServer
+from loadtest.cli import EXIT_OK, EXIT_TARGET, EXIT_THRESHOLDS, EXIT_USAGE, main
+from tests.gameserver.conftest import SERVER_ID, url
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -32,19 +36,61 @@ def test_bad_options_exit_2_and_say_why(argv: list[str], needle: str, capsys: py
     assert not (tmp_path / "report.json").exists()
 
 
-def test_an_unreachable_target_is_reported_as_errors(keys_dir: Path, tmp_path: Path,
-                                                      capsys: pytest.CaptureFixture[str]) -> None:
+def _loadtest(*argv: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "loadtest", *argv], cwd=ROOT, capture_output=True, text=True,
+                          timeout=120)
+
+
+def test_an_unreachable_url_exits_3_with_one_line_naming_it(keys_dir: Path, tmp_path: Path) -> None:
     port = procs.free_port()
-    code = main(["--url", f"ws://127.0.0.1:{port}/v1/play", "--join-key-file", str(keys_dir / "join.key"),
-                 "--players", "2", "--ramp-per-s", "20", "--duration-s", "1", "--retries", "0", "--workers", "1",
-                 "--out", str(tmp_path), "--quiet"])
-    assert code == EXIT_THRESHOLDS
-    doc = json.loads((tmp_path / "report.json").read_text())
-    assert doc["errors_by_cause"] == {"connect_refused": 2}
-    assert doc["players_peak_connected"] == 0 and doc["counts"]["connect_failures"] == doc["counts"]["gave_up"] == 2
-    assert not doc["thresholds"]["passed"]
-    assert "threshold max_error_rate not met" in capsys.readouterr().err
-    assert (tmp_path / "report.html").read_text().count("<svg") == 0  # no samples: no empty plots
+    play = f"ws://127.0.0.1:{port}/v1/play"
+    proc = _loadtest("--url", play, "--join-key-file", str(keys_dir / "join.key"), "--players", "2",
+                     "--out", str(tmp_path))
+    assert proc.returncode == EXIT_TARGET, proc.stderr[-2000:]
+    assert proc.stderr.splitlines() == [f"loadtest: target: cannot reach the game server at {play}: connection refused"]
+    assert proc.stdout == "" and not list(tmp_path.iterdir())  # nothing was run, no report
+
+
+def test_an_unreachable_relay_exits_3_too(keys_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    relay = f"http://127.0.0.1:{procs.free_port()}"
+    with socket.create_server(("127.0.0.1", 0)) as listening:  # the game server's port answers
+        play = f"ws://127.0.0.1:{listening.getsockname()[1]}/v1/play"
+        code = main(["--url", play, "--join-key-file", str(keys_dir / "join.key"), "--spectators-per-match", "1",
+                     "--spectator-url", relay, "--out", str(tmp_path), "--quiet"])
+    assert code == EXIT_TARGET and not list(tmp_path.iterdir())
+    assert capsys.readouterr().err == f"loadtest: target: cannot reach the spectator relay at {relay}: connection refused\n"
+
+
+@pytest.mark.parametrize(("argv", "needle"), [
+    (["--players", "many"], "argument --players: invalid int value: 'many'"),
+    (["--no-such-option"], "unrecognized arguments: --no-such-option"),
+    (["--players", "0"], "loadtest: scenario key 'players' must be between 1"),
+    (["--url", "http://127.0.0.1:9/v1/play"], "loadtest: --url must be a ws:// or wss:// URL, not 'http://127.0.0.1:9/v1/play'"),
+])
+def test_bad_arguments_exit_2_and_run_nothing(argv: list[str], needle: str, tmp_path: Path) -> None:
+    proc = _loadtest(*argv, "--out", str(tmp_path))
+    assert proc.returncode == EXIT_USAGE, proc.stderr[-2000:]
+    assert needle in proc.stderr.splitlines()[-1] and "Traceback" not in proc.stderr
+    assert not list(tmp_path.iterdir())
+
+
+async def test_a_run_exits_0_when_thresholds_are_met_and_1_when_one_is_not(game_server: GameServer, keys_dir: Path,
+                                                                           tmp_path: Path) -> None:
+    async def loadtest(*extra: str) -> tuple[int, str]:
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "loadtest", "--url", url(game_server), "--server-id", SERVER_ID,
+            "--join-key-file", str(keys_dir / "join.key"), "--players", "3", "--room-size", "3", "--duration-s", "1",
+            "--workers", "1", "--out", str(tmp_path), *extra, cwd=ROOT, stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE)
+        _, err = await asyncio.wait_for(proc.communicate(), 120)
+        assert proc.returncode is not None
+        return proc.returncode, err.decode()
+
+    code, err = await loadtest()
+    assert code == EXIT_OK, err[-2000:]
+    code, err = await loadtest("--max-p99-ms", "0.001")
+    assert code == EXIT_THRESHOLDS and "threshold max_p99_ms not met" in err
+    assert json.loads((tmp_path / "report.json").read_text())["thresholds"]["passed"] is False
 
 
 def _processes_mentioning(text: str) -> list[int]:

@@ -6,6 +6,7 @@ import asyncio
 import io
 from pathlib import Path
 
+from elysium import procs
 from gameserver.server import GameServer
 from loadtest import htmlreport, report
 from loadtest import scenario as scn
@@ -84,3 +85,17 @@ async def test_a_refused_join_is_counted_by_cause(game_server: GameServer, keys_
     assert not doc["thresholds"]["passed"]
     server = _server_view(game_server)
     assert server["joins_ok"] == 0 and server["connections"] == 6
+
+
+async def test_players_that_cannot_connect_are_counted_by_cause(keys_dir: Path) -> None:
+    # The target went away after the start-up check: every player's failure is counted, and the run fails.
+    tiny = scn.with_overrides(scn.load("smoke"), players=2, ramp_per_s=20, duration_s=1, retries=0)
+    target = Target(url=f"ws://127.0.0.1:{procs.free_port()}/v1/play", server_id=SERVER_ID,
+                    join_key_file=str(keys_dir / "join.key"))
+    result = await asyncio.to_thread(run, tiny, target, workers=1, progress=Progress(io.StringIO(), tty=False))
+    doc = report.build(result)
+    doc["thresholds"] = report.check(doc, tiny.thresholds)
+    assert doc["errors_by_cause"] == {"connect_refused": 2}
+    assert doc["players_peak_connected"] == 0 and doc["counts"]["connect_failures"] == doc["counts"]["gave_up"] == 2
+    assert not doc["thresholds"]["passed"]
+    assert htmlreport.render(doc).count("<svg") == 0  # no samples: no empty plots
