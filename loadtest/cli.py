@@ -153,6 +153,7 @@ def prepare(args: argparse.Namespace) -> tuple[Any, LoadTestSettings, dict[str, 
 
 def run_command(args: argparse.Namespace) -> int:
     from loadtest import htmlreport, report
+    from loadtest import summary as end_summary
     from loadtest.flows import full_flow_missing
     from loadtest.progress import Progress
     from loadtest.runner import Target, default_workers, run
@@ -225,15 +226,23 @@ def run_command(args: argparse.Namespace) -> int:
     json_path.write_text(json.dumps(doc, indent=2) + "\n")
     html_path.parent.mkdir(parents=True, exist_ok=True)
     html_path.write_text(htmlreport.render(doc))
+    if not args.quiet:
+        print("\n" + end_summary.render(doc, unicode=end_summary.can_print_marks(sys.stderr.encoding)),
+              file=sys.stderr, flush=True)
     summary = {"event": "loadtest_done", "passed": doc["thresholds"]["passed"], "players": doc["players"],
-               "peak_connected": doc["players_peak_connected"], "latency_p99_ms": doc["latency_ms"]["p99"],
-               "input_rtt_p99_ms": doc["input_rtt_ms"]["p99"], "errors": doc["errors"], "json": str(json_path),
+               "peak_connected": doc["players_peak_connected"], "latency_p50_ms": doc["latency_ms"]["p50"],
+               "latency_p95_ms": doc["latency_ms"]["p95"], "latency_p99_ms": doc["latency_ms"]["p99"],
+               "input_rtt_p95_ms": doc["input_rtt_ms"]["p95"], "input_rtt_p99_ms": doc["input_rtt_ms"]["p99"],
+               "tester_lag_p99_ms": doc["tester_lag_ms"]["p99"], "inputs_rejected": doc["inputs"]["rejected"],
+               "errors": doc["errors"], "warnings": [w["code"] for w in doc["warnings"]], "json": str(json_path),
                "html": str(html_path)}
     print(json.dumps(summary), flush=True)
     for c in doc["thresholds"]["checked"]:
         if not c["ok"]:
             print(f"loadtest: threshold {c['name']} not met: measured {c['value']}, limit {c['limit']}",
                   file=sys.stderr)
+    for warning in doc["warnings"]:
+        print(f"loadtest: warning: {warning['message']}", file=sys.stderr)
     for failure in doc["failures"]:
         print(f"loadtest: {failure}", file=sys.stderr)
     return EXIT_OK if doc["thresholds"]["passed"] else EXIT_THRESHOLDS

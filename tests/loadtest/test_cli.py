@@ -131,6 +131,14 @@ def test_with_no_address_it_runs_the_local_stack_and_leaves_no_process(tmp_path:
     assert max(r["spectators"] for r in doc["timeline"]) == 2
     summary = json.loads(proc.stdout.strip().splitlines()[-1])
     assert summary["event"] == "loadtest_done" and summary["passed"] is False
+    assert summary["latency_p95_ms"] == doc["latency_ms"]["p95"] and summary["inputs_rejected"] == 0
+    # The summary for people, at the end of the run on stderr.
+    text = proc.stderr[proc.stderr.index("loadtest smoke: FAILED"):]
+    assert "✓ max_error_rate" in text and "✓ min_connected_ratio" in text and "✗ max_p99_ms" in text
+    assert "10 planned, 10 started, 10 peak connected" in text
+    assert f"{doc['counts']['inputs_sent']:,} sent, {doc['counts']['inputs_acked']:,} acked, 0 rejected" in text
+    assert " in (" in text and "/s), " in text and "timings (ms)" in text and "spectator latency" in text
+    assert "tester loop lag" in text
     assert _processes_mentioning(str(state)) == []
 
 
