@@ -21,6 +21,7 @@ from loadtest.errors import FlowUnavailable, TargetError, UsageError
 from loadtest.settings import LoadTestSettings
 
 EXIT_OK, EXIT_THRESHOLDS, EXIT_USAGE, EXIT_TARGET = 0, 1, 2, 3
+EXIT_INTERRUPTED = 130
 
 
 def _options(parser: argparse.ArgumentParser) -> None:
@@ -216,6 +217,9 @@ def run_command(args: argparse.Namespace) -> int:
     except TargetError as exc:
         print(f"loadtest: target: {exc}", file=sys.stderr)
         return EXIT_TARGET
+    except KeyboardInterrupt:  # once the players run, Ctrl-C stops them and the report is still written
+        print("loadtest: interrupted before the run began; nothing was measured", file=sys.stderr)
+        return EXIT_INTERRUPTED
     finally:
         if stack is not None:
             progress.note("stopping the local stack")
@@ -253,4 +257,4 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.func(args))
     except KeyboardInterrupt:
-        return 130
+        return EXIT_INTERRUPTED

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -14,8 +15,9 @@ import pytest
 
 from elysium import procs
 from gameserver.server import GameServer
-from loadtest.cli import EXIT_OK, EXIT_TARGET, EXIT_THRESHOLDS, EXIT_USAGE, main
+from loadtest.cli import EXIT_INTERRUPTED, EXIT_OK, EXIT_TARGET, EXIT_THRESHOLDS, EXIT_USAGE, main
 from tests.gameserver.conftest import SERVER_ID, url
+from tests.waiting import wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -167,3 +169,25 @@ def test_the_default_report_directory_is_not_committed() -> None:
     ignored = {line.strip().strip("/") for line in (ROOT / ".gitignore").read_text().splitlines()
                if line.strip() and not line.startswith("#")}
     assert LoadTestSettings().out_dir in ignored
+
+
+def test_ctrl_c_before_the_run_exits_130_and_stops_the_local_stack(tmp_path: Path) -> None:
+    state = tmp_path / "stack"
+    proc = subprocess.Popen([sys.executable, "-m", "loadtest", "--state-dir", str(state), "--out", str(tmp_path / "out")],
+                            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        # Interrupt while the local stack is coming up (its state directory has its log by then).
+        wait_until(lambda: (state / "up.err").exists() or proc.poll() is not None, timeout_s=60,
+                   what="the local stack starting")
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == EXIT_INTERRUPTED, err[-2000:]
+    assert "loadtest: interrupted before the run began; nothing was measured" in err.splitlines()
+    assert "Traceback" not in err
+    assert out == "" and not (tmp_path / "out").exists()
+    left = _processes_mentioning(str(state))
+    assert left == [], [Path(f"/proc/{pid}/cmdline").read_bytes() for pid in left]
