@@ -13,12 +13,16 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from elysium import config as elysium_config
 from elysium.config import ConfigError
 from loadtest.errors import FlowUnavailable, TargetError, UsageError
 from loadtest.settings import LoadTestSettings
+
+if TYPE_CHECKING:
+    from loadtest.runner import Target
+    from loadtest.scenario import Scenario
 
 EXIT_OK, EXIT_THRESHOLDS, EXIT_USAGE, EXIT_TARGET = 0, 1, 2, 3
 EXIT_INTERRUPTED = 130
@@ -115,7 +119,8 @@ def _check_urls(args: argparse.Namespace) -> None:
     """Every address given is a URL of the right kind (a bad one is a usage error: exit 2)."""
     from loadtest.probe import check_url
 
-    check_url("--url", args.url, ("ws", "wss"))
+    if args.url:
+        check_url("--url", args.url, ("ws", "wss"))
     for option in ("metrics_url", "commerce_url", "matchmaker_url", "spectator_url"):
         value = getattr(args, option)
         if value:
@@ -123,16 +128,18 @@ def _check_urls(args: argparse.Namespace) -> None:
                       if option == "spectator_url" else ("http", "https"))
 
 
-def _check_reachable(target: Any, scenario: Any) -> None:
+def _check_reachable(target: Target, scenario: Scenario) -> None:
     """Something answers at each address the run needs, else exit 3 before any player starts."""
     from loadtest.probe import check_reachable
 
-    check_reachable("game server", target.url, scenario.connect_timeout_s)
+    needed: list[tuple[str, str | None]] = [("game server", target.url)]
     if scenario.flow == "full":
-        check_reachable("commerce service", target.commerce_url, scenario.connect_timeout_s)
-        check_reachable("matchmaker", target.matchmaker_url, scenario.connect_timeout_s)
+        needed += [("commerce service", target.commerce_url), ("matchmaker", target.matchmaker_url)]
     if scenario.spectators_per_match:
-        check_reachable("spectator relay", target.spectator_url, scenario.connect_timeout_s)
+        needed.append(("spectator relay", target.spectator_url))
+    for what, url in needed:
+        if url:  # a missing one was refused as a usage error already
+            check_reachable(what, url, scenario.connect_timeout_s)
 
 
 def prepare(args: argparse.Namespace) -> tuple[Any, LoadTestSettings, dict[str, float]]:
@@ -174,8 +181,8 @@ def run_command(args: argparse.Namespace) -> int:
     progress = Progress(enabled=not args.quiet)
     stack: LocalStack | None = None
     try:
+        _check_urls(args)
         if args.url:
-            _check_urls(args)
             server_id = args.server_id or (_server_id_from_registry(args.redis_url, args.url)
                                            if args.redis_url else "local-1")
             key_file = args.join_key_file or os.environ.get("ELYSIUM_JOIN_PRIVATE_KEY_FILE") or ".elysium/keys/join.key"

@@ -20,7 +20,8 @@ DEFAULT_PORTS = {"ws": 80, "wss": 443, "http": 80, "https": 443}
 def check_url(option: str, url: str, schemes: tuple[str, ...]) -> None:
     """Raise :class:`UsageError` unless ``url`` has one of ``schemes``, a host and a valid port."""
     parts = urlsplit(url)
-    wanted = " or ".join(f"{s}://" for s in schemes)
+    names = [f"{s}://" for s in schemes]
+    wanted = names[0] if len(names) == 1 else ", ".join(names[:-1]) + " or " + names[-1]
     try:
         port_ok = parts.port is None or parts.port > 0
     except ValueError:

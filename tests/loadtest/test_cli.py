@@ -68,6 +68,7 @@ def test_an_unreachable_relay_exits_3_too(keys_dir: Path, tmp_path: Path, capsys
     (["--no-such-option"], "unrecognized arguments: --no-such-option"),
     (["--players", "0"], "loadtest: scenario key 'players' must be between 1"),
     (["--url", "http://127.0.0.1:9/v1/play"], "loadtest: --url must be a ws:// or wss:// URL, not 'http://127.0.0.1:9/v1/play'"),
+    (["--commerce-url", "localhost:7380"], "loadtest: --commerce-url must be a http:// or https:// URL"),
 ])
 def test_bad_arguments_exit_2_and_run_nothing(argv: list[str], needle: str, tmp_path: Path) -> None:
     proc = _loadtest(*argv, "--out", str(tmp_path))
