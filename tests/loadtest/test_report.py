@@ -75,11 +75,13 @@ def test_html_escapes_what_it_shows() -> None:
 
 
 def test_progress_on_and_off_a_terminal() -> None:
-    row = {"t": 1.0, "connected": 5, "msgs_in_per_s": 100.0, "latency_p99_ms": 1.5, "input_rtt_p99_ms": None,
+    row = {"t": 1.0, "connected": 5, "msgs_in_per_s": 100.0, "latency_p95_ms": 1.2, "latency_p99_ms": 1.5,
+           "input_rtt_p95_ms": None, "input_rtt_p99_ms": None, "tester_lag_p99_ms": 4.0,
            "errors": 0, "tester_cpu_pct": 3.0, "server_cpu_pct": None}
     tty, log = io.StringIO(), io.StringIO()
     Progress(tty, tty=True).row(row, 10)
     assert tty.getvalue().startswith("\r\x1b[K") and "players      5/10" in tty.getvalue()
+    assert "p95/p99 1.2/1.5 ms" in tty.getvalue() and "lag p99 4.0 ms" in tty.getvalue()
     p = Progress(log, tty=False, log_every_s=60)
     p.row(row, 10)
     p.row(row, 10)  # within the log period: not repeated
