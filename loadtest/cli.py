@@ -218,6 +218,9 @@ def run_command(args: argparse.Namespace) -> int:
         if stack is None:
             _check_reachable(target, scenario)
         result = run(scenario, target, workers=workers, progress=progress)
+        stack_problem = stack.problem() if stack is not None else None
+        if stack_problem:
+            result.failures.append(stack_problem)
     except (UsageError, FlowUnavailable) as exc:
         print(f"loadtest: {exc}", file=sys.stderr)
         return EXIT_USAGE

@@ -105,6 +105,27 @@ class LocalStack:
         self.stop()
         raise TargetError(f"the local stack did not come up within {timeout_s:g} s\n{detail}")
 
+    def problem(self) -> str | None:
+        """Why the started stack is no longer running (None while it runs): the service that exited
+        and the last line of its log, so a run whose stack died says so instead of only counting errors."""
+        if self.proc is None or self.proc.poll() is None:
+            return None
+        text = f"the local stack stopped during the run (exit status {self.proc.returncode})"
+        try:
+            err = (self.state_dir / "up.err").read_text(errors="replace").splitlines()
+        except OSError:
+            err = []
+        exited = next((line for line in err if " exited with status " in line), None)
+        if exited is None:
+            return text
+        text = f"the local stack stopped during the run: {exited.split(';')[0]}"
+        try:
+            log = (self.state_dir / "logs" / f"{exited.split()[0]}.log").read_text(errors="replace").splitlines()
+        except OSError:
+            log = []
+        last = next((line for line in reversed(log) if line.strip()), None)
+        return f"{text} ({last.strip()[:300]})" if last else text
+
     def gameserver_pid(self) -> int | None:
         return find_descendant(self.proc.pid, "gameserver") if self.proc is not None else None
 
