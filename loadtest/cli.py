@@ -1,7 +1,8 @@
 """``elysium loadtest`` / ``python -m loadtest``: run a scenario, write the reports, gate on thresholds.
 
 Exit status: 0 when every threshold is met, 1 when one is not (or the run had a problem),
-2 for a bad scenario or option, 3 when the target cannot be reached or started.
+2 for a bad scenario or option, 3 when the target cannot be reached or started (nothing
+answers at an address the run needs), 130 when interrupted before the run began.
 """
 
 from __future__ import annotations
@@ -12,14 +13,19 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from elysium import config as elysium_config
 from elysium.config import ConfigError
 from loadtest.errors import FlowUnavailable, TargetError, UsageError
 from loadtest.settings import LoadTestSettings
 
+if TYPE_CHECKING:
+    from loadtest.runner import Target
+    from loadtest.scenario import Scenario
+
 EXIT_OK, EXIT_THRESHOLDS, EXIT_USAGE, EXIT_TARGET = 0, 1, 2, 3
+EXIT_INTERRUPTED = 130
 
 
 def _options(parser: argparse.ArgumentParser) -> None:
@@ -109,6 +115,33 @@ def _server_id_from_registry(redis_url: str, play_url: str) -> str:
                       f"({len(found)} live); give --server-id")
 
 
+def _check_urls(args: argparse.Namespace) -> None:
+    """Every address given is a URL of the right kind (a bad one is a usage error: exit 2)."""
+    from loadtest.probe import check_url
+
+    if args.url:
+        check_url("--url", args.url, ("ws", "wss"))
+    for option in ("metrics_url", "commerce_url", "matchmaker_url", "spectator_url"):
+        value = getattr(args, option)
+        if value:
+            check_url("--" + option.replace("_", "-"), value, ("http", "https", "ws", "wss")
+                      if option == "spectator_url" else ("http", "https"))
+
+
+def _check_reachable(target: Target, scenario: Scenario) -> None:
+    """Something answers at each address the run needs, else exit 3 before any player starts."""
+    from loadtest.probe import check_reachable
+
+    needed: list[tuple[str, str | None]] = [("game server", target.url)]
+    if scenario.flow == "full":
+        needed += [("commerce service", target.commerce_url), ("matchmaker", target.matchmaker_url)]
+    if scenario.spectators_per_match:
+        needed.append(("spectator relay", target.spectator_url))
+    for what, url in needed:
+        if url:  # a missing one was refused as a usage error already
+            check_reachable(what, url, scenario.connect_timeout_s)
+
+
 def prepare(args: argparse.Namespace) -> tuple[Any, LoadTestSettings, dict[str, float]]:
     from loadtest import scenario as scn
 
@@ -128,6 +161,7 @@ def prepare(args: argparse.Namespace) -> tuple[Any, LoadTestSettings, dict[str, 
 
 def run_command(args: argparse.Namespace) -> int:
     from loadtest import htmlreport, report
+    from loadtest import summary as end_summary
     from loadtest.flows import full_flow_missing
     from loadtest.progress import Progress
     from loadtest.runner import Target, default_workers, run
@@ -147,6 +181,7 @@ def run_command(args: argparse.Namespace) -> int:
     progress = Progress(enabled=not args.quiet)
     stack: LocalStack | None = None
     try:
+        _check_urls(args)
         if args.url:
             server_id = args.server_id or (_server_id_from_registry(args.redis_url, args.url)
                                            if args.redis_url else "local-1")
@@ -180,13 +215,21 @@ def run_command(args: argparse.Namespace) -> int:
             raise UsageError("spectators are only simulated in the direct flow in this version")
         if scenario.flow == "direct" and not Path(target.join_key_file).is_file():
             raise UsageError(f"join key file {target.join_key_file} does not exist (give --join-key-file)")
+        if stack is None:
+            _check_reachable(target, scenario)
         result = run(scenario, target, workers=workers, progress=progress)
+        stack_problem = stack.problem() if stack is not None else None
+        if stack_problem:
+            result.failures.append(stack_problem)
     except (UsageError, FlowUnavailable) as exc:
         print(f"loadtest: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except TargetError as exc:
         print(f"loadtest: target: {exc}", file=sys.stderr)
         return EXIT_TARGET
+    except KeyboardInterrupt:  # once the players run, Ctrl-C stops them and the report is still written
+        print("loadtest: interrupted before the run began; nothing was measured", file=sys.stderr)
+        return EXIT_INTERRUPTED
     finally:
         if stack is not None:
             progress.note("stopping the local stack")
@@ -197,15 +240,23 @@ def run_command(args: argparse.Namespace) -> int:
     json_path.write_text(json.dumps(doc, indent=2) + "\n")
     html_path.parent.mkdir(parents=True, exist_ok=True)
     html_path.write_text(htmlreport.render(doc))
+    if not args.quiet:
+        print("\n" + end_summary.render(doc, unicode=end_summary.can_print_marks(sys.stderr.encoding)),
+              file=sys.stderr, flush=True)
     summary = {"event": "loadtest_done", "passed": doc["thresholds"]["passed"], "players": doc["players"],
-               "peak_connected": doc["players_peak_connected"], "latency_p99_ms": doc["latency_ms"]["p99"],
-               "input_rtt_p99_ms": doc["input_rtt_ms"]["p99"], "errors": doc["errors"], "json": str(json_path),
+               "peak_connected": doc["players_peak_connected"], "latency_p50_ms": doc["latency_ms"]["p50"],
+               "latency_p95_ms": doc["latency_ms"]["p95"], "latency_p99_ms": doc["latency_ms"]["p99"],
+               "input_rtt_p95_ms": doc["input_rtt_ms"]["p95"], "input_rtt_p99_ms": doc["input_rtt_ms"]["p99"],
+               "tester_lag_p99_ms": doc["tester_lag_ms"]["p99"], "inputs_rejected": doc["inputs"]["rejected"],
+               "errors": doc["errors"], "warnings": [w["code"] for w in doc["warnings"]], "json": str(json_path),
                "html": str(html_path)}
     print(json.dumps(summary), flush=True)
     for c in doc["thresholds"]["checked"]:
         if not c["ok"]:
             print(f"loadtest: threshold {c['name']} not met: measured {c['value']}, limit {c['limit']}",
                   file=sys.stderr)
+    for warning in doc["warnings"]:
+        print(f"loadtest: warning: {warning['message']}", file=sys.stderr)
     for failure in doc["failures"]:
         print(f"loadtest: {failure}", file=sys.stderr)
     return EXIT_OK if doc["thresholds"]["passed"] else EXIT_THRESHOLDS
@@ -216,4 +267,4 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.func(args))
     except KeyboardInterrupt:
-        return 130
+        return EXIT_INTERRUPTED

@@ -6,7 +6,7 @@ import html
 import math
 from typing import Any
 
-PALETTE = ("#2563eb", "#16a34a", "#dc2626", "#9333ea", "#ea580c", "#0891b2")
+PALETTE = ("#2563eb", "#16a34a", "#dc2626", "#9333ea", "#ea580c", "#0891b2", "#be185d", "#65a30d")
 
 CSS = """
 body{font:14px/1.45 system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:24px auto;max-width:1000px;color:#111;padding:0 16px}
@@ -15,6 +15,7 @@ h1{font-size:22px;margin:0 0 4px}h2{font-size:17px;margin:28px 0 8px;border-bott
 .card{border:1px solid #ddd;border-radius:8px;padding:10px 14px;min-width:130px}
 .card b{display:block;font-size:20px}.card span{color:#555;font-size:12px}
 .pass{background:#dcfce7;border-color:#16a34a}.fail{background:#fee2e2;border-color:#dc2626}
+.warn{background:#fef3c7;border:1px solid #d97706;border-radius:8px;padding:8px 12px;margin:10px 0}
 table{border-collapse:collapse;margin:6px 0}td,th{padding:3px 10px;border-bottom:1px solid #eee;text-align:right}
 th:first-child,td:first-child{text-align:left}th{background:#f6f6f6}
 svg{display:block;margin:8px 0}svg text{font:11px system-ui,sans-serif;fill:#444}
@@ -102,16 +103,28 @@ def _timing_table(report: dict[str, Any]) -> str:
     names = [("latency_ms", "server → client latency"), ("input_rtt_ms", "input round trip"),
              ("join_ms", "join time"), ("tick_jitter_ms", "tick interval jitter"), ("ping_rtt_ms", "ping round trip"),
              ("match_ms", "time to match"), ("spectator_latency_ms", "spectator latency"),
-             ("spectator_join_ms", "spectator join")]
-    head = "<tr><th>ms</th><th>samples</th><th>p50</th><th>p90</th><th>p99</th><th>p99.9</th><th>max</th><th>mean</th></tr>"
+             ("spectator_join_ms", "spectator join"), ("tester_lag_ms", "load tester event-loop lag")]
+    head = ("<tr><th>ms</th><th>samples</th><th>p50</th><th>p90</th><th>p95</th><th>p99</th><th>p99.9</th>"
+            "<th>max</th><th>mean</th></tr>")
     body = []
     for key, label in names:
         s = report[key]
         if not s["count"]:
             continue
         body.append(f"<tr><td>{_e(label)}</td><td>{_num(s['count'])}</td>" + "".join(
-            f"<td>{_num(s[k], 2)}</td>" for k in ("p50", "p90", "p99", "p999", "max", "mean")) + "</tr>")
+            f"<td>{_num(s.get(k), 2)}</td>" for k in ("p50", "p90", "p95", "p99", "p999", "max", "mean")) + "</tr>")
     return "<table>" + head + "".join(body) + "</table>"
+
+
+def _inputs_table(inputs: dict[str, Any]) -> str:
+    if not inputs:
+        return "<p>No input counts.</p>"
+    share = inputs.get("rejected_share")
+    rows = [("sent", _num(inputs["sent"])), ("acknowledged by the server", _num(inputs["acked"])),
+            ("rejected by the server", "unknown (no server metrics)" if inputs["rejected"] is None else
+             f"{_num(inputs['rejected'])} ({share:.2%} of sent)")]
+    rows += [(f"rejected: {reason}", _num(n)) for reason, n in inputs.get("rejected_by_reason", {}).items()]
+    return "<table>" + "".join(f"<tr><td>{_e(k)}</td><td>{v}</td></tr>" for k, v in rows) + "</table>"
 
 
 def _kv_table(title: str, data: dict[str, Any]) -> str:
@@ -138,13 +151,21 @@ def render(report: dict[str, Any]) -> str:
     sc = report["scenario"]
     verdict = report.get("thresholds") or {"passed": True, "checked": []}
     ok = verdict["passed"]
-    lat, rtt = report["latency_ms"], report["input_rtt_ms"]
+    lat, rtt, lag = report["latency_ms"], report["input_rtt_ms"], report.get("tester_lag_ms") or {}
+    inputs = report.get("inputs") or {}
+    warnings = report.get("warnings") or []
+    codes = {w["code"] for w in warnings}
     cards = [
         ("pass" if ok else "fail", "PASS" if ok else "FAIL", "thresholds"),
         ("", _num(report["players_peak_connected"]), f"peak players of {report['players']:,}"),
         ("", _num(lat["p50"], 2), "latency p50 (ms)"),
+        ("", _num(lat.get("p95"), 2), "latency p95 (ms)"),
         ("", _num(lat["p99"], 2), "latency p99 (ms)"),
+        ("", _num(rtt.get("p95"), 2), "input round trip p95 (ms)"),
         ("", _num(rtt["p99"], 2), "input round trip p99 (ms)"),
+        ("fail" if "inputs_rejected" in codes else "", _num(inputs.get("rejected")),
+         f"inputs rejected of {inputs.get('sent', 0):,} sent"),
+        ("fail" if "tester_overloaded" in codes else "", _num(lag.get("p99"), 1), "tester loop lag p99 (ms)"),
         ("", _num(report["errors"]), "errors"),
         ("", _num(report["disconnects"]), "disconnects"),
         ("", _num(report["server"]["cpu_pct_mean"]), "server CPU at full load (%)"),
@@ -159,7 +180,8 @@ def render(report: dict[str, Any]) -> str:
     charts = [
         line_chart("Server → client latency per second", [
             ("p50", _series(rows, "latency_p50_ms")), ("p90", _series(rows, "latency_p90_ms")),
-            ("p99", _series(rows, "latency_p99_ms")), ("max", _series(rows, "latency_max_ms")),
+            ("p95", _series(rows, "latency_p95_ms")), ("p99", _series(rows, "latency_p99_ms")),
+            ("max", _series(rows, "latency_max_ms")), ("input round trip p95", _series(rows, "input_rtt_p95_ms")),
             ("input round trip p99", _series(rows, "input_rtt_p99_ms"))], "ms"),
         line_chart("Connected players", [("connected", _series(rows, "connected")),
                                          ("started", _series(rows, "started"))], "players"),
@@ -167,6 +189,8 @@ def render(report: dict[str, Any]) -> str:
                                   ("inputs out / s", _series(rows, "inputs_per_s"))], "per second"),
         line_chart("CPU", [("server", _series(rows, "server_cpu_pct")),
                            ("load tester (all workers)", _series(rows, "tester_cpu_pct"))], "% of one core"),
+        line_chart("Load tester event-loop lag per second (over 50 ms at p99: the tester is overloaded)", [
+            ("p99", _series(rows, "tester_lag_p99_ms")), ("max", _series(rows, "tester_lag_max_ms"))], "ms"),
     ]
     pp = report["per_player"]
     tester = report["tester"]
@@ -177,20 +201,23 @@ def render(report: dict[str, Any]) -> str:
 <p class=sub>{_e(sc.get('description') or '')}<br>{_e(report['started_at'])} · {_num(report['duration_s'])} s ·
 {_e(report['target']['flow'])} flow against {_e(report['target']['url'])} · {report['workers']} worker(s) ·
 run {_e(report['run_id'])}{' · <b>interrupted</b>' if report['interrupted'] else ''}</p>
+{''.join(f'<p class=warn><b>Warning:</b> {_e(w["message"])}</p>' for w in warnings)}
 <div class=cards>{cards_html}</div>
 <h2>Thresholds</h2>
 {'<table><tr><th>threshold</th><th>limit</th><th>measured</th><th></th></tr>' + checks + '</table>' if checks else '<p>No thresholds were set.</p>'}
 {''.join(f'<p><b>Run problem:</b> {_e(f)}</p>' for f in report['failures'])}
+<h2>Inputs</h2>
+{_inputs_table(inputs)}
 <h2>Over time</h2>
 {''.join(charts)}
 <h2>Timings</h2>
 {_timing_table(report)}
 <h2>Per player</h2>
-<table><tr><th></th><th>mean</th><th>p50</th><th>p99</th></tr>
-<tr><td>messages in / s</td><td>{_num(pp['msgs_in_per_s_mean'], 2)}</td><td>{_num(pp['msgs_in_per_s']['p50'], 2)}</td><td>{_num(pp['msgs_in_per_s']['p99'], 2)}</td></tr>
-<tr><td>bytes in / s</td><td>{_num(pp['bytes_in_per_s_mean'])}</td><td>{_num(pp['bytes_in_per_s']['p50'])}</td><td>{_num(pp['bytes_in_per_s']['p99'])}</td></tr>
-<tr><td>messages out / s</td><td>{_num(pp['msgs_out_per_s_mean'], 2)}</td><td></td><td></td></tr>
-<tr><td>bytes out / s</td><td>{_num(pp['bytes_out_per_s_mean'])}</td><td></td><td></td></tr></table>
+<table><tr><th></th><th>mean</th><th>p50</th><th>p95</th><th>p99</th></tr>
+<tr><td>messages in / s</td><td>{_num(pp['msgs_in_per_s_mean'], 2)}</td><td>{_num(pp['msgs_in_per_s']['p50'], 2)}</td><td>{_num(pp['msgs_in_per_s'].get('p95'), 2)}</td><td>{_num(pp['msgs_in_per_s']['p99'], 2)}</td></tr>
+<tr><td>bytes in / s</td><td>{_num(pp['bytes_in_per_s_mean'])}</td><td>{_num(pp['bytes_in_per_s']['p50'])}</td><td>{_num(pp['bytes_in_per_s'].get('p95'))}</td><td>{_num(pp['bytes_in_per_s']['p99'])}</td></tr>
+<tr><td>messages out / s</td><td>{_num(pp['msgs_out_per_s_mean'], 2)}</td><td></td><td></td><td></td></tr>
+<tr><td>bytes out / s</td><td>{_num(pp['bytes_out_per_s_mean'])}</td><td></td><td></td><td></td></tr></table>
 <h2>Errors and disconnects</h2>
 {_kv_table('error', report['errors_by_cause'])}
 {_kv_table('disconnect cause', report['disconnects_by_cause'])}
@@ -200,7 +227,8 @@ run {_e(report['run_id'])}{' · <b>interrupted</b>' if report['interrupted'] els
 <table><tr><td>CPU at full load (all workers)</td><td>{_num(tester['cpu_pct_steady'])} %</td></tr>
 <tr><td>CPU per 100 players</td><td>{_num(tester['cpu_pct_per_100_players'], 2)} % of one core</td></tr>
 <tr><td>memory per player</td><td>{_num(tester['memory_kb_per_player'])} KiB</td></tr>
-<tr><td>memory (baseline → peak)</td><td>{_num(tester['rss_mb_baseline'])} → {_num(tester['rss_mb_peak'])} MiB</td></tr></table>
+<tr><td>memory (baseline → peak)</td><td>{_num(tester['rss_mb_baseline'])} → {_num(tester['rss_mb_peak'])} MiB</td></tr>
+<tr><td>event-loop lag p50 / p95 / p99 / max</td><td>{' / '.join(_num(lag.get(k), 1) for k in ('p50', 'p95', 'p99', 'max'))} ms{' — <b>overloaded</b>' if tester.get('overloaded') else ''}</td></tr></table>
 <h2>Scenario</h2>
 <table>{''.join(f'<tr><td>{_e(k)}</td><td>{_e(v)}</td></tr>' for k, v in sc.items())}</table>
 </body></html>

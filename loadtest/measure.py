@@ -89,18 +89,18 @@ class Recorder:
 
 
 def summarise(h: HdrHistogram, scale: float = 1000.0) -> dict[str, float | int | None]:
-    """count, min, mean, p50, p90, p99, p999, max, in ms for timings (``scale`` divides µs)."""
+    """count, min, mean, p50, p90, p95, p99, p999, max, in ms for timings (``scale`` divides µs)."""
     n = h.get_total_count()
     if not n:
-        return {"count": 0, "min": None, "mean": None, "p50": None, "p90": None, "p99": None, "p999": None,
-                "max": None}
+        return {"count": 0, "min": None, "mean": None, "p50": None, "p90": None, "p95": None, "p99": None,
+                "p999": None, "max": None}
 
     def v(x: float) -> float:
         return round(x / scale, 3)
 
     return {"count": n, "min": v(h.get_min_value()), "mean": v(h.get_mean_value()),
             "p50": v(h.get_value_at_percentile(50)), "p90": v(h.get_value_at_percentile(90)),
-            "p99": v(h.get_value_at_percentile(99)), "p999": v(h.get_value_at_percentile(99.9)),
+            "p95": v(h.get_value_at_percentile(95)), "p99": v(h.get_value_at_percentile(99)), "p999": v(h.get_value_at_percentile(99.9)),
             "max": v(h.get_max_value())}
 
 

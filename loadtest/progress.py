@@ -43,9 +43,11 @@ class Progress:
     def row(self, row: dict[str, Any], players: int) -> None:
         if self.tty:
             line = (f"t={row['t']:>6.1f}s  players {row['connected']:>6,}/{players:,}  "
-                    f"in {_fmt(row['msgs_in_per_s'])} msg/s  p99 {_fmt(row['latency_p99_ms'], ' ms')}  "
-                    f"input rtt p99 {_fmt(row['input_rtt_p99_ms'], ' ms')}  errors {row['errors']}  "
-                    f"cpu tester {_fmt(row['tester_cpu_pct'], '%')} server {_fmt(row['server_cpu_pct'], '%')}")
+                    f"in {_fmt(row['msgs_in_per_s'])} msg/s  p95/p99 {_fmt(row.get('latency_p95_ms'))}/"
+                    f"{_fmt(row['latency_p99_ms'], ' ms')}  rtt p95/p99 {_fmt(row.get('input_rtt_p95_ms'))}/"
+                    f"{_fmt(row['input_rtt_p99_ms'], ' ms')}  errors {row['errors']}  "
+                    f"cpu tester {_fmt(row['tester_cpu_pct'], '%')} server {_fmt(row['server_cpu_pct'], '%')}  "
+                    f"lag p99 {_fmt(row.get('tester_lag_p99_ms'), ' ms')}")
             self._write("\r\x1b[K" + line)
             self._dirty = True
             return

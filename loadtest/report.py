@@ -16,6 +16,10 @@ from loadtest.runner import RunResult
 from loadtest.scenario import THRESHOLDS
 
 SCHEMA = "elysium.loadtest/1"
+# Above this event-loop lag p99 the tester is overloaded: its latencies may be its own.
+TESTER_LAG_P99_WARN_MS = 50.0
+# Above this share of the inputs sent, the server's rejections are flagged.
+REJECTED_SHARE_WARN = 0.01
 
 
 def _round(x: float | None, digits: int = 3) -> float | None:
@@ -103,10 +107,45 @@ def build(result: RunResult) -> dict[str, Any]:
             "memory_kb_per_player": round(tester_mem / peak / 1024, 1),
         },
         "server": server,
+        "inputs": _inputs(counts, server["delta"]),
         "failures": result.failures,
         "timeline": result.rows,
     }
+    lag_p99 = report["tester_lag_ms"]["p99"]
+    report["tester"]["overloaded"] = lag_p99 is not None and lag_p99 > TESTER_LAG_P99_WARN_MS
+    report["warnings"] = warnings(report)
     return report
+
+
+def _inputs(counts: dict[str, int], delta: dict[str, float] | None) -> dict[str, Any]:
+    """Inputs sent and acknowledged (ours), and rejected (the server's count; None without its metrics)."""
+    sent = counts["inputs_sent"]
+    rejected = int(delta.get("rejected_inputs", 0)) if delta is not None else None
+    by_reason = {k.split(".", 1)[1]: int(v) for k, v in sorted((delta or {}).items())
+                 if k.startswith("rejected_inputs.") and v}
+    return {"sent": sent, "acked": counts["inputs_acked"], "rejected": rejected,
+            "rejected_share": None if rejected is None else round(rejected / max(1, sent), 4),
+            "rejected_by_reason": by_reason}
+
+
+def warnings(report: dict[str, Any]) -> list[dict[str, Any]]:
+    """What makes the run's figures doubtful, though no threshold failed: ``code``, ``message``, ``value``, ``limit``."""
+    out = []
+    lag_p99 = report["tester_lag_ms"]["p99"]
+    if lag_p99 is not None and lag_p99 > TESTER_LAG_P99_WARN_MS:
+        out.append({"code": "tester_overloaded", "value": lag_p99, "limit": TESTER_LAG_P99_WARN_MS,
+                    "message": f"the load tester was overloaded: its event loop ran {lag_p99:,.1f} ms late at p99 "
+                               f"(over {TESTER_LAG_P99_WARN_MS:g} ms), so the latencies may be the tester's, not "
+                               f"the server's; give it more workers or cores"})
+    inputs = report["inputs"]
+    share = inputs["rejected_share"]
+    if share is not None and share > REJECTED_SHARE_WARN:
+        reasons = ", ".join(f"{k} {v:,}" for k, v in inputs["rejected_by_reason"].items())
+        out.append({"code": "inputs_rejected", "value": share, "limit": REJECTED_SHARE_WARN,
+                    "message": f"the server rejected {inputs['rejected']:,} inputs, {share:.1%} of the "
+                               f"{inputs['sent']:,} sent (over {REJECTED_SHARE_WARN:.0%})"
+                               + (f": {reasons}" if reasons else "")})
+    return out
 
 
 def _cpus() -> int:

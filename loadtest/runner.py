@@ -1,7 +1,8 @@
 """The run: start the workers, hand them the start time, merge what they report, watch the server.
 
-The runner owns no simulated player. Once a second it folds the workers' snapshots into
-the run's totals and a time-series row, samples the server's CPU, and shows progress.
+The runner owns no simulated player. It folds each worker snapshot into the run's totals
+and into the time series (:mod:`loadtest.timeline`, bucketed by when things happened),
+samples the server's CPU, and shows each finished second as progress.
 Every wait has a deadline; workers that outlive theirs are terminated by process id.
 """
 
@@ -16,17 +17,16 @@ from dataclasses import dataclass, field
 from multiprocessing.connection import Connection, wait
 from typing import Any
 
-from hdrh.histogram import HdrHistogram
-
 from loadtest import worker
 from loadtest.errors import TargetError
-from loadtest.measure import Aggregate, new_histogram
+from loadtest.measure import Aggregate
 from loadtest.progress import Progress
 from loadtest.scenario import Scenario
 from loadtest.serverstats import gameserver_view, process_cpu_s, process_rss_bytes, scrape
+from loadtest.timeline import Timeline
 
 READY_TIMEOUT_S = 60.0
-ROW_EVERY_S = 1.0
+POLL_S = 0.25  # how often the runner looks at the server's CPU and for finished rows
 SETTLE_TIMEOUT_S = 5.0
 
 
@@ -69,8 +69,8 @@ def default_workers() -> int:
     return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
 
 
-def _pct(h: HdrHistogram, q: float) -> float | None:
-    return round(h.get_value_at_percentile(q) / 1000, 3) if h.get_total_count() else None
+def _source(worker: int) -> str:
+    return f"worker-{worker}"
 
 
 def run(scenario: Scenario, target: Target, *, workers: int, progress: Progress) -> RunResult:
@@ -104,6 +104,7 @@ def run(scenario: Scenario, target: Target, *, workers: int, progress: Progress)
             conns[parent] = i
         baseline_rss = 0
         pids: dict[int, int] = {}
+        ready_cpu: dict[int, float] = {}
         deadline = time.monotonic() + READY_TIMEOUT_S
         waiting = set(conns)
         while waiting:
@@ -119,6 +120,7 @@ def run(scenario: Scenario, target: Target, *, workers: int, progress: Progress)
                     raise TargetError(f"worker {conns[conn]} failed to start: {info['error']}")
                 baseline_rss += info["rss_bytes"]
                 pids[conns[conn]] = info["pid"]
+                ready_cpu[conns[conn]] = info["cpu_s"]
                 waiting.discard(conn)
 
         server_before = gameserver_view(scrape(target.metrics_url)) if target.metrics_url else None
@@ -131,17 +133,25 @@ def run(scenario: Scenario, target: Target, *, workers: int, progress: Progress)
         planned_end = t0 + scenario.ramp_s + scenario.duration_s
         hard_end = planned_end + worker.GRACE_S + 20.0
         live = dict(conns)
-        interval = {name: new_histogram() for name in ("latency", "input_rtt", "tester_lag")}
-        next_row = t0 + ROW_EVERY_S
-        prev: dict[str, float] = {"t": t0, "msgs_in": 0, "bytes_in": 0, "inputs": 0, "tester_cpu": 0.0}
-        prev_server_cpu = server_cpu0
-        cpu_by_worker: dict[int, float] = {}
-        cpu_start: dict[int, float] = {}
+        timeline = Timeline(t0)
+        for w, cpu in ready_cpu.items():
+            timeline.add(_source(w), t0, {"cpu_s": cpu})  # nothing is counted before the start signal
+        if server_cpu0 is not None:
+            timeline.add("server", t0, {"server_cpu_s": server_cpu0})
+        last_server_sample = t0
+        cpu_by_worker: dict[int, float] = dict(ready_cpu)
+        cpu_start: dict[int, float] = dict(ready_cpu)
         peak_rss = peak_connected = 0
         server_peak_rss: int | None = None
+
+        def take_rows(new: list[dict[str, Any]]) -> None:
+            for row in new:
+                rows.append(row)
+                progress.row(row, scenario.players)
+
         while live:
             try:
-                ready = _ready(live, max(0.0, min(next_row, hard_end) - time.time()))
+                ready = _ready(live, max(0.0, min(POLL_S, hard_end - time.time())))
                 for conn in ready:
                     w = live[conn]
                     try:
@@ -149,65 +159,39 @@ def run(scenario: Scenario, target: Target, *, workers: int, progress: Progress)
                     except (EOFError, OSError):
                         failures.append(f"worker {w} exited before its last report")
                         del live[conn]
+                        timeline.close(_source(w))
                         continue
                     if kind == "failed":
                         failures.append(f"worker {w} failed: {snap['error']}")
                         continue
                     decoded = agg.add(w, snap)
-                    for name, h in interval.items():
-                        if name in decoded:
-                            h.add(decoded[name])
-                    cpu_start.setdefault(w, snap["cpu_s"])
                     cpu_by_worker[w] = snap["cpu_s"]
+                    counts = snap["counts"]
+                    timeline.add(_source(w), snap["t"], {
+                        "msgs_in": counts.get("msgs_in", 0), "bytes_in": counts.get("bytes_in", 0),
+                        "inputs_sent": counts.get("inputs_sent", 0), "cpu_s": snap["cpu_s"],
+                    }, {
+                        "started": snap.get("started", 0), "connected": snap["connected"],
+                        "spectators": snap["spectators"], "errors": sum(snap["errors"].values()),
+                        "disconnects": sum(snap["disconnects"].values()), "rss_bytes": snap["rss_bytes"],
+                    }, decoded)
+                    peak_connected = max(peak_connected, agg.gauge("connected"))
+                    peak_rss = max(peak_rss, sum(int(s["rss_bytes"]) for s in agg.by_worker.values()))
                     if kind == "done":
                         del live[conn]
+                        timeline.close(_source(w))
                 now = time.time()
-                if now >= next_row:
-                    counts = agg.counts()
-                    connected = agg.gauge("connected")
-                    peak_connected = max(peak_connected, connected)
-                    rss = sum(int(s["rss_bytes"]) for s in agg.by_worker.values())
-                    peak_rss = max(peak_rss, rss)
-                    tester_cpu = sum(cpu_by_worker[w] - cpu_start[w] for w in cpu_by_worker)
-                    server_cpu = process_cpu_s(target.server_pid) if target.server_pid else None
-                    if target.server_pid:
-                        srss = process_rss_bytes(target.server_pid)
-                        if srss is not None:
-                            server_peak_rss = max(server_peak_rss or 0, srss)
-                    dt = max(1e-6, now - prev["t"])
-                    row = {
-                        "t": round(now - t0, 2),
-                        "started": sum(int(s.get("started", 0)) for s in agg.by_worker.values()),
-                        "connected": connected,
-                        "spectators": agg.gauge("spectators"),
-                        "msgs_in_per_s": round((counts["msgs_in"] - prev["msgs_in"]) / dt, 1),
-                        "bytes_in_per_s": round((counts["bytes_in"] - prev["bytes_in"]) / dt, 1),
-                        "inputs_per_s": round((counts["inputs_sent"] - prev["inputs"]) / dt, 1),
-                        "latency_p50_ms": _pct(interval["latency"], 50),
-                        "latency_p90_ms": _pct(interval["latency"], 90),
-                        "latency_p99_ms": _pct(interval["latency"], 99),
-                        "latency_max_ms": round(interval["latency"].get_max_value() / 1000, 3)
-                        if interval["latency"].get_total_count() else None,
-                        "input_rtt_p99_ms": _pct(interval["input_rtt"], 99),
-                        "tester_lag_max_ms": round(interval["tester_lag"].get_max_value() / 1000, 1)
-                        if interval["tester_lag"].get_total_count() else None,
-                        "errors": sum(agg.errors().values()),
-                        "disconnects": sum(agg.disconnects().values()),
-                        "tester_cpu_pct": round(100 * (tester_cpu - prev["tester_cpu"]) / dt, 1),
-                        "tester_rss_mb": round(rss / 2**20, 1),
-                        "server_cpu_pct": round(100 * (server_cpu - prev_server_cpu) / dt, 1)
-                        if server_cpu is not None and prev_server_cpu is not None else None,
-                    }
-                    rows.append(row)
-                    progress.row(row, scenario.players)
-                    prev = {"t": now, "msgs_in": counts["msgs_in"], "bytes_in": counts["bytes_in"],
-                            "inputs": counts["inputs_sent"], "tester_cpu": tester_cpu}
-                    prev_server_cpu = server_cpu
-                    for h in interval.values():
-                        h.reset()
-                    next_row += ROW_EVERY_S
-                    if next_row < now:
-                        next_row = now + ROW_EVERY_S
+                if target.server_pid and now - last_server_sample >= POLL_S:
+                    last_server_sample = now
+                    server_cpu = process_cpu_s(target.server_pid)
+                    srss = process_rss_bytes(target.server_pid)
+                    if server_cpu is None:
+                        timeline.close("server")
+                    elif server_cpu0 is not None:
+                        timeline.add("server", now, {"server_cpu_s": server_cpu})
+                    if srss is not None:
+                        server_peak_rss = max(server_peak_rss or 0, srss)
+                take_rows(timeline.ready(now))
                 if now >= hard_end:
                     failures.append(f"{len(live)} worker(s) did not finish by the run's deadline")
                     break
@@ -222,6 +206,11 @@ def run(scenario: Scenario, target: Target, *, workers: int, progress: Progress)
                     except OSError:
                         pass
                 hard_end = min(hard_end, time.time() + 10.0)
+        if target.server_pid and server_cpu0 is not None:
+            last = process_cpu_s(target.server_pid)
+            if last is not None:
+                timeline.add("server", time.time(), {"server_cpu_s": last})
+        take_rows(timeline.flush())
         ended = time.time()
         server_cpu_s = None
         if target.server_pid and server_cpu0 is not None:

@@ -28,6 +28,7 @@ GAMESERVER_COUNTERS = {
     "ticks_skipped": "elysium_gameserver_ticks_skipped_total",
     "rejected_inputs": "elysium_gameserver_rejected_inputs_total",
 }
+_REJECTED = re.compile(r'^elysium_gameserver_rejected_inputs_total\{(?:.*,)?reason="([^"]*)"')
 GAMESERVER_GAUGES = {"players": "elysium_gameserver_players", "players_connected": "elysium_gameserver_players_connected"}
 
 
@@ -61,7 +62,8 @@ def scrape(url: str, timeout_s: float = 2.0) -> dict[str, float] | None:
 
 
 def gameserver_view(samples: dict[str, float] | None) -> dict[str, float] | None:
-    """The game server's counters and gauges we report, summed over label values where needed."""
+    """The game server's counters and gauges we report, summed over label values where needed, and
+    the rejected inputs by reason (``rejected_inputs.<reason>``)."""
     if samples is None:
         return None
     out: dict[str, float] = {}
@@ -70,6 +72,10 @@ def gameserver_view(samples: dict[str, float] | None) -> dict[str, float] | None
             out[key] = samples.get(name, 0.0)
         else:
             out[key] = sum(v for k, v in samples.items() if k == name or k.startswith(name + "{"))
+    for sample, value in samples.items():  # rejected inputs by reason: "rejected_inputs.rate", ...
+        m = _REJECTED.match(sample)
+        if m:
+            out[f"rejected_inputs.{m.group(1)}"] = out.get(f"rejected_inputs.{m.group(1)}", 0.0) + value
     return out
 
 

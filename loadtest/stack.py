@@ -6,6 +6,7 @@ The stack runs as a child process in its own session; its one JSON line
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import selectors
@@ -14,7 +15,9 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
 
@@ -23,6 +26,22 @@ from loadtest.serverstats import find_descendant
 
 START_TIMEOUT_S = 120.0
 STOP_TIMEOUT_S = 30.0
+
+
+@contextlib.contextmanager
+def _ctrl_c_deferred() -> Iterator[None]:
+    """Hold a Ctrl-C that arrives inside the block until its end (main thread only)."""
+    if threading.current_thread() is not threading.main_thread() or signal.getsignal(signal.SIGINT) is None:
+        yield
+        return
+    caught: list[int] = []
+    previous = signal.signal(signal.SIGINT, lambda signum, frame: caught.append(signum))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if caught:
+        raise KeyboardInterrupt
 
 
 class LocalStack:
@@ -50,10 +69,11 @@ class LocalStack:
         env.pop("ELYSIUM_SERVER_ID", None)
         self.state_dir.mkdir(parents=True, exist_ok=True)
         self._log = open(self.state_dir / "up.err", "ab")  # noqa: SIM115
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "elysium", "up", "--bots", "0", "--state-dir", str(self.state_dir)],
-            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=self._log, env=env, start_new_session=True,
-        )
+        with _ctrl_c_deferred():  # a Ctrl-C inside Popen would leave the stack running with no handle on it
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "elysium", "up", "--bots", "0", "--state-dir", str(self.state_dir)],
+                stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=self._log, env=env, start_new_session=True,
+            )
         assert self.proc.stdout is not None
         deadline = time.monotonic() + timeout_s
         buf = b""
@@ -84,6 +104,27 @@ class LocalStack:
         detail = (self.state_dir / "up.err").read_text(errors="replace")[-1500:]
         self.stop()
         raise TargetError(f"the local stack did not come up within {timeout_s:g} s\n{detail}")
+
+    def problem(self) -> str | None:
+        """Why the started stack is no longer running (None while it runs): the service that exited
+        and the last line of its log, so a run whose stack died says so instead of only counting errors."""
+        if self.proc is None or self.proc.poll() is None:
+            return None
+        text = f"the local stack stopped during the run (exit status {self.proc.returncode})"
+        try:
+            err = (self.state_dir / "up.err").read_text(errors="replace").splitlines()
+        except OSError:
+            err = []
+        exited = next((line for line in err if " exited with status " in line), None)
+        if exited is None:
+            return text
+        text = f"the local stack stopped during the run: {exited.split(';')[0]}"
+        try:
+            log = (self.state_dir / "logs" / f"{exited.split()[0]}.log").read_text(errors="replace").splitlines()
+        except OSError:
+            log = []
+        last = next((line for line in reversed(log) if line.strip()), None)
+        return f"{text} ({last.strip()[:300]})" if last else text
 
     def gameserver_pid(self) -> int | None:
         return find_descendant(self.proc.pid, "gameserver") if self.proc is not None else None

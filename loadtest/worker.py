@@ -2,7 +2,8 @@
 
 Player ``i`` belongs to worker ``i % workers`` and starts at ``t0 + i / ramp_per_s``, so the
 ramp is the same whatever the number of workers. The worker reports a snapshot of its
-measurements once a second over its pipe and a last one when every player has stopped.
+measurements once a second (at t0 + 1 s, t0 + 2 s, ...) over its pipe and a last one when
+every player has stopped.
 Every wait has a deadline: the worker stops by itself at the end of the run plus a grace
 period even if the runner is gone.
 """
@@ -163,12 +164,15 @@ async def _run(index: int, workers: int, conn: Connection, config: dict[str, Any
     spawning = loop.create_task(spawner())
     spectating = loop.create_task(spectate())
     probing = loop.create_task(lag_probe())
+    next_snapshot = base + SNAPSHOT_EVERY_S  # on a grid from t0, so reports fall just after each second
     try:
         while True:
             try:
-                await asyncio.wait_for(stop.wait(), SNAPSHOT_EVERY_S)
+                await asyncio.wait_for(stop.wait(), max(0.0, next_snapshot - loop.time()))
             except TimeoutError:
                 pass
+            while next_snapshot <= loop.time():
+                next_snapshot += SNAPSHOT_EVERY_S
             if stop.is_set():
                 spawning.cancel()
                 spectating.cancel()

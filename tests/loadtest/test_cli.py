@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
+import signal
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -11,7 +14,10 @@ from pathlib import Path
 import pytest
 
 from elysium import procs
-from loadtest.cli import EXIT_THRESHOLDS, EXIT_USAGE, main
+from gameserver.server import GameServer
+from loadtest.cli import EXIT_INTERRUPTED, EXIT_OK, EXIT_TARGET, EXIT_THRESHOLDS, EXIT_USAGE, main
+from tests.gameserver.conftest import SERVER_ID, url
+from tests.waiting import wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -32,19 +38,62 @@ def test_bad_options_exit_2_and_say_why(argv: list[str], needle: str, capsys: py
     assert not (tmp_path / "report.json").exists()
 
 
-def test_an_unreachable_target_is_reported_as_errors(keys_dir: Path, tmp_path: Path,
-                                                      capsys: pytest.CaptureFixture[str]) -> None:
+def _loadtest(*argv: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "loadtest", *argv], cwd=ROOT, capture_output=True, text=True,
+                          timeout=120)
+
+
+def test_an_unreachable_url_exits_3_with_one_line_naming_it(keys_dir: Path, tmp_path: Path) -> None:
     port = procs.free_port()
-    code = main(["--url", f"ws://127.0.0.1:{port}/v1/play", "--join-key-file", str(keys_dir / "join.key"),
-                 "--players", "2", "--ramp-per-s", "20", "--duration-s", "1", "--retries", "0", "--workers", "1",
-                 "--out", str(tmp_path), "--quiet"])
-    assert code == EXIT_THRESHOLDS
-    doc = json.loads((tmp_path / "report.json").read_text())
-    assert doc["errors_by_cause"] == {"connect_refused": 2}
-    assert doc["players_peak_connected"] == 0 and doc["counts"]["connect_failures"] == doc["counts"]["gave_up"] == 2
-    assert not doc["thresholds"]["passed"]
-    assert "threshold max_error_rate not met" in capsys.readouterr().err
-    assert (tmp_path / "report.html").read_text().count("<svg") == 0  # no samples: no empty plots
+    play = f"ws://127.0.0.1:{port}/v1/play"
+    proc = _loadtest("--url", play, "--join-key-file", str(keys_dir / "join.key"), "--players", "2",
+                     "--out", str(tmp_path))
+    assert proc.returncode == EXIT_TARGET, proc.stderr[-2000:]
+    assert proc.stderr.splitlines() == [f"loadtest: target: cannot reach the game server at {play}: connection refused"]
+    assert proc.stdout == "" and not list(tmp_path.iterdir())  # nothing was run, no report
+
+
+def test_an_unreachable_relay_exits_3_too(keys_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    relay = f"http://127.0.0.1:{procs.free_port()}"
+    with socket.create_server(("127.0.0.1", 0)) as listening:  # the game server's port answers
+        play = f"ws://127.0.0.1:{listening.getsockname()[1]}/v1/play"
+        code = main(["--url", play, "--join-key-file", str(keys_dir / "join.key"), "--spectators-per-match", "1",
+                     "--spectator-url", relay, "--out", str(tmp_path), "--quiet"])
+    assert code == EXIT_TARGET and not list(tmp_path.iterdir())
+    assert capsys.readouterr().err == f"loadtest: target: cannot reach the spectator relay at {relay}: connection refused\n"
+
+
+@pytest.mark.parametrize(("argv", "needle"), [
+    (["--players", "many"], "argument --players: invalid int value: 'many'"),
+    (["--no-such-option"], "unrecognized arguments: --no-such-option"),
+    (["--players", "0"], "loadtest: scenario key 'players' must be between 1"),
+    (["--url", "http://127.0.0.1:9/v1/play"], "loadtest: --url must be a ws:// or wss:// URL, not 'http://127.0.0.1:9/v1/play'"),
+    (["--commerce-url", "localhost:7380"], "loadtest: --commerce-url must be a http:// or https:// URL"),
+])
+def test_bad_arguments_exit_2_and_run_nothing(argv: list[str], needle: str, tmp_path: Path) -> None:
+    proc = _loadtest(*argv, "--out", str(tmp_path))
+    assert proc.returncode == EXIT_USAGE, proc.stderr[-2000:]
+    assert needle in proc.stderr.splitlines()[-1] and "Traceback" not in proc.stderr
+    assert not list(tmp_path.iterdir())
+
+
+async def test_a_run_exits_0_when_thresholds_are_met_and_1_when_one_is_not(game_server: GameServer, keys_dir: Path,
+                                                                           tmp_path: Path) -> None:
+    async def loadtest(*extra: str) -> tuple[int, str]:
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "loadtest", "--url", url(game_server), "--server-id", SERVER_ID,
+            "--join-key-file", str(keys_dir / "join.key"), "--players", "3", "--room-size", "3", "--duration-s", "1",
+            "--workers", "1", "--out", str(tmp_path), *extra, cwd=ROOT, stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE)
+        _, err = await asyncio.wait_for(proc.communicate(), 120)
+        assert proc.returncode is not None
+        return proc.returncode, err.decode()
+
+    code, err = await loadtest()
+    assert code == EXIT_OK, err[-2000:]
+    code, err = await loadtest("--max-p99-ms", "0.001")
+    assert code == EXIT_THRESHOLDS and "threshold max_p99_ms not met" in err
+    assert json.loads((tmp_path / "report.json").read_text())["thresholds"]["passed"] is False
 
 
 def _processes_mentioning(text: str) -> list[int]:
@@ -85,6 +134,14 @@ def test_with_no_address_it_runs_the_local_stack_and_leaves_no_process(tmp_path:
     assert max(r["spectators"] for r in doc["timeline"]) == 2
     summary = json.loads(proc.stdout.strip().splitlines()[-1])
     assert summary["event"] == "loadtest_done" and summary["passed"] is False
+    assert summary["latency_p95_ms"] == doc["latency_ms"]["p95"] and summary["inputs_rejected"] == 0
+    # The summary for people, at the end of the run on stderr.
+    text = proc.stderr[proc.stderr.index("loadtest smoke: FAILED"):]
+    assert "✓ max_error_rate" in text and "✓ min_connected_ratio" in text and "✗ max_p99_ms" in text
+    assert "10 planned, 10 started, 10 peak connected" in text
+    assert f"{doc['counts']['inputs_sent']:,} sent, {doc['counts']['inputs_acked']:,} acked, 0 rejected" in text
+    assert " in (" in text and "/s), " in text and "timings (ms)" in text and "spectator latency" in text
+    assert "tester loop lag" in text
     assert _processes_mentioning(str(state)) == []
 
 
@@ -105,3 +162,33 @@ def test_full_flow_registers_queues_and_joins_through_the_local_stack(tmp_path: 
     delta = doc["server"]["delta"]
     assert delta["joins_ok"] == 10 and delta["inputs"] == doc["counts"]["inputs_sent"]
     assert delta["frames_out"] == doc["counts"]["deltas"]
+
+
+def test_the_default_report_directory_is_not_committed() -> None:
+    from loadtest.settings import LoadTestSettings
+
+    ignored = {line.strip().strip("/") for line in (ROOT / ".gitignore").read_text().splitlines()
+               if line.strip() and not line.startswith("#")}
+    assert LoadTestSettings().out_dir in ignored
+
+
+def test_ctrl_c_before_the_run_exits_130_and_stops_the_local_stack(tmp_path: Path) -> None:
+    state = tmp_path / "stack"
+    proc = subprocess.Popen([sys.executable, "-m", "loadtest", "--state-dir", str(state), "--out", str(tmp_path / "out")],
+                            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        # Interrupt while the local stack is coming up (its state directory has its log by then).
+        wait_until(lambda: (state / "up.err").exists() or proc.poll() is not None, timeout_s=60,
+                   what="the local stack starting")
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == EXIT_INTERRUPTED, err[-2000:]
+    assert "loadtest: interrupted before the run began; nothing was measured" in err.splitlines()
+    assert "Traceback" not in err
+    assert out == "" and not (tmp_path / "out").exists()
+    left = _processes_mentioning(str(state))
+    assert left == [], [Path(f"/proc/{pid}/cmdline").read_bytes() for pid in left]

@@ -7,9 +7,13 @@ import json
 import re
 from typing import Any
 
-from loadtest import htmlreport, report
+import pytest
+
+from loadtest import htmlreport, report, summary
+from loadtest import scenario as scn
 from loadtest.measure import Aggregate, Recorder, summarise
 from loadtest.progress import Progress
+from loadtest.runner import RunResult, Target
 from loadtest.serverstats import gameserver_view, metrics_url_for, parse_prometheus
 
 
@@ -71,11 +75,13 @@ def test_html_escapes_what_it_shows() -> None:
 
 
 def test_progress_on_and_off_a_terminal() -> None:
-    row = {"t": 1.0, "connected": 5, "msgs_in_per_s": 100.0, "latency_p99_ms": 1.5, "input_rtt_p99_ms": None,
+    row = {"t": 1.0, "connected": 5, "msgs_in_per_s": 100.0, "latency_p95_ms": 1.2, "latency_p99_ms": 1.5,
+           "input_rtt_p95_ms": None, "input_rtt_p99_ms": None, "tester_lag_p99_ms": 4.0,
            "errors": 0, "tester_cpu_pct": 3.0, "server_cpu_pct": None}
     tty, log = io.StringIO(), io.StringIO()
     Progress(tty, tty=True).row(row, 10)
     assert tty.getvalue().startswith("\r\x1b[K") and "players      5/10" in tty.getvalue()
+    assert "p95/p99 1.2/1.5 ms" in tty.getvalue() and "lag p99 4.0 ms" in tty.getvalue()
     p = Progress(log, tty=False, log_every_s=60)
     p.row(row, 10)
     p.row(row, 10)  # within the log period: not repeated
@@ -91,6 +97,7 @@ def test_server_metrics_parsing() -> None:
     view = gameserver_view(parse_prometheus(text))
     assert view is not None
     assert view["frames_out"] == 12 and view["rejected_inputs"] == 3 and view["joins_ok"] == 4
+    assert view["rejected_inputs.rate"] == 2 and view["rejected_inputs.bad_field"] == 1
     assert gameserver_view(None) is None
     assert metrics_url_for("wss://play.example:443/v1/play") == "https://play.example:443/metrics"
 
@@ -101,7 +108,7 @@ _SAMPLE = {
     "scenario": {"name": "x", "description": ""}, "target": {"flow": "direct", "url": "ws://h/v1/play"},
     **{k: summarise(Recorder().hist["latency"]) for k in (
         "latency_ms", "input_rtt_ms", "join_ms", "tick_jitter_ms", "ping_rtt_ms", "match_ms",
-        "spectator_latency_ms", "spectator_join_ms")},
+        "spectator_latency_ms", "spectator_join_ms", "tester_lag_ms")},
     "per_player": {"msgs_in_per_s": {"p50": 1, "p99": 2}, "bytes_in_per_s": {"p50": 1, "p99": 2},
                    "msgs_in_per_s_mean": 1.0, "bytes_in_per_s_mean": 1.0, "msgs_out_per_s_mean": 1.0,
                    "bytes_out_per_s_mean": 1.0},
@@ -113,3 +120,53 @@ _SAMPLE = {
                   "latency_p99_ms": 1.0, "latency_max_ms": 1.0, "input_rtt_p99_ms": 50.0, "msgs_in_per_s": 40.0,
                   "inputs_per_s": 40.0, "server_cpu_pct": None, "tester_cpu_pct": 1.0}],
 }
+
+
+def _result(*, lag_ms: float, inputs: int, rejected: dict[str, int] | None) -> RunResult:
+    """A finished run's result, measured by a real worker Recorder and merged by the runner's Aggregate."""
+    rec = Recorder()
+    for i in range(200):
+        rec.time_us("tester_lag", lag_ms * 1000 if i % 50 == 0 else 1000)  # 2 % of the wake-ups late
+        rec.time_us("latency", 2000 + 10 * i)
+    rec.counts.update(inputs_sent=inputs, inputs_acked=inputs - sum((rejected or {}).values()), connected_ms=20_000)
+    agg = Aggregate()
+    agg.add(0, rec.take())
+    server = None
+    if rejected is not None:
+        server = {"rejected_inputs": float(sum(rejected.values())),
+                  **{f"rejected_inputs.{k}": float(v) for k, v in rejected.items()}}
+    return RunResult(scenario=scn.load("smoke"), target=Target(url="ws://h/v1/play", server_id="s", join_key_file="k"),
+                     workers=1, run_id="r", started_at=1_000.0, ended_at=1_010.0, aggregate=agg, rows=[],
+                     server_before={"rejected_inputs": 0.0} if server else None, server_after=server,
+                     tester_baseline_rss=0, tester_peak_rss=0, tester_cpu_s=1.0, server_cpu_s=None,
+                     server_peak_rss=None, peak_connected=20)
+
+
+def test_an_overloaded_tester_and_rejected_inputs_are_flagged() -> None:
+    doc = report.build(_result(lag_ms=708, inputs=1_000_000, rejected={"rate": 173_000, "bad_field": 310}))
+    doc["thresholds"] = report.check(doc, {})
+    lag = doc["tester_lag_ms"]
+    assert lag["p50"] == pytest.approx(1.0, rel=0.01) and lag["p99"] == pytest.approx(708, rel=0.01)
+    assert lag["p95"] is not None and lag["max"] == pytest.approx(708, rel=0.01)
+    assert doc["tester"]["overloaded"] is True
+    assert doc["inputs"] == {"sent": 1_000_000, "acked": 826_690, "rejected": 173_310, "rejected_share": 0.1733,
+                             "rejected_by_reason": {"bad_field": 310, "rate": 173_000}}
+    assert [w["code"] for w in doc["warnings"]] == ["tester_overloaded", "inputs_rejected"]
+    overloaded, rejected = (w["message"] for w in doc["warnings"])
+    assert "708" in overloaded and "may be the tester's, not the server's" in overloaded
+    assert "rejected 173,310 inputs, 17.3% of the 1,000,000 sent (over 1%): bad_field 310, rate 173,000" in rejected
+    page = htmlreport.render(doc)
+    assert page.count("<p class=warn>") == 2 and "overloaded" in page and "173,310" in page
+    text = summary.render(doc)
+    assert f"! {overloaded}" in text and f"! {rejected}" in text
+    assert "173,310 rejected (17.33% of sent): bad_field 310, rate 173,000" in text
+
+
+def test_a_healthy_run_has_no_warnings() -> None:
+    doc = report.build(_result(lag_ms=40, inputs=1000, rejected={"rate": 10}))  # lag p99 at 40 ms, 1 % rejected
+    assert doc["warnings"] == [] and doc["tester"]["overloaded"] is False
+    assert doc["inputs"]["rejected"] == 10 and doc["inputs"]["rejected_share"] == 0.01
+    # Without the server's metrics the rejections are unknown, and nothing is claimed about them.
+    unknown = report.build(_result(lag_ms=1, inputs=1000, rejected=None))
+    assert unknown["inputs"]["rejected"] is None and unknown["warnings"] == []
+    assert "unknown (no server metrics)" in summary.render(unknown) and "warnings" not in summary.render(unknown)

@@ -6,8 +6,9 @@ import asyncio
 import io
 from pathlib import Path
 
+from elysium import procs
 from gameserver.server import GameServer
-from loadtest import htmlreport, report
+from loadtest import htmlreport, report, summary
 from loadtest import scenario as scn
 from loadtest.progress import Progress
 from loadtest.runner import Target, run
@@ -68,6 +69,26 @@ async def test_smoke_scenario_numbers_match_the_servers_metrics(game_server: Gam
     assert '"event": "loadtest_progress"' in out.getvalue()
     page = htmlreport.render(doc)
     assert "<svg" in page and "<script" not in page and "passed" in page
+    # p95 beside p50 and p99, the tester's own loop lag, and the server's rejections (none here).
+    lat = doc["latency_ms"]
+    assert lat["p50"] <= lat["p95"] <= lat["p99"] and doc["input_rtt_ms"]["p95"] is not None
+    assert doc["tester_lag_ms"]["count"] > 0 and doc["tester_lag_ms"]["p95"] is not None
+    assert doc["inputs"] == {"sent": counts["inputs_sent"], "acked": counts["inputs_acked"], "rejected": 0,
+                             "rejected_share": 0.0, "rejected_by_reason": {}}
+    assert "inputs_rejected" not in [w["code"] for w in doc["warnings"]]
+    assert "tester loop lag p99 (ms)" in page and "event-loop lag" in page
+    # The end-of-run summary says what the report says.
+    text = summary.render(doc)
+    assert "loadtest smoke: PASSED" in text
+    assert "✓ max_error_rate" in text and "✓ min_connected_ratio" in text and "✗" not in text
+    assert "20 planned, 20 started, 20 peak connected, 0 gave up" in text
+    assert f"{counts['inputs_sent']:,} sent, {counts['inputs_acked']:,} acked, 0 rejected (0.00% of sent)" in text
+    assert f"{counts['msgs_in']:,} in (" in text and f"{counts['msgs_out']:,} out (" in text
+    latency_row = next(line for line in text.splitlines() if line.strip().startswith("latency "))
+    assert latency_row.split()[1:] == [f"{lat[k]:,.2f}" for k in ("mean", "min", "p50", "p90", "p95", "p99", "max")] + [
+        f"{lat['count']:,}"]
+    assert "tester loop lag" in text and "input round trip" in text
+    assert "errors ....." in text and text.count("none") == 2  # no errors, no disconnects
 
 
 async def test_a_refused_join_is_counted_by_cause(game_server: GameServer, keys_dir: Path, tmp_path: Path) -> None:
@@ -84,3 +105,17 @@ async def test_a_refused_join_is_counted_by_cause(game_server: GameServer, keys_
     assert not doc["thresholds"]["passed"]
     server = _server_view(game_server)
     assert server["joins_ok"] == 0 and server["connections"] == 6
+
+
+async def test_players_that_cannot_connect_are_counted_by_cause(keys_dir: Path) -> None:
+    # The target went away after the start-up check: every player's failure is counted, and the run fails.
+    tiny = scn.with_overrides(scn.load("smoke"), players=2, ramp_per_s=20, duration_s=1, retries=0)
+    target = Target(url=f"ws://127.0.0.1:{procs.free_port()}/v1/play", server_id=SERVER_ID,
+                    join_key_file=str(keys_dir / "join.key"))
+    result = await asyncio.to_thread(run, tiny, target, workers=1, progress=Progress(io.StringIO(), tty=False))
+    doc = report.build(result)
+    doc["thresholds"] = report.check(doc, tiny.thresholds)
+    assert doc["errors_by_cause"] == {"connect_refused": 2}
+    assert doc["players_peak_connected"] == 0 and doc["counts"]["connect_failures"] == doc["counts"]["gave_up"] == 2
+    assert not doc["thresholds"]["passed"]
+    assert "latency per second: no samples" in htmlreport.render(doc)  # no empty plot
