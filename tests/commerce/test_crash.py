@@ -1,0 +1,112 @@
+"""Commerce killed mid-storm and started again: service resumes quickly and the books still balance."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+
+from elysium import procs
+from tests.commerce.test_cli import _env
+
+RESUME_WITHIN_S = 30.0
+
+
+@pytest.fixture
+def own_mongo(tmp_path: Path) -> Iterator[procs.Child]:
+    """A MongoDB server of this test's own: a wedge here must not stall the rest of the suite."""
+    child = procs.start_mongo(storage=tmp_path / "mongo")
+    yield child
+    child.stop()
+
+
+def _start(env: dict[str, str], port: int) -> subprocess.Popen[str]:
+    return subprocess.Popen([sys.executable, "-m", "elysium", "commerce", "--port", str(port)], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+
+
+async def _listening(proc: subprocess.Popen[str]) -> None:
+    assert proc.stdout is not None
+    line = await asyncio.to_thread(proc.stdout.readline)
+    assert json.loads(line)["event"] == "listening", line
+
+
+async def _buy(http: aiohttp.ClientSession, token: str, key: str) -> int | str:
+    try:
+        async with http.post("/v1/purchases", json={"item_id": "health-potion", "currency": "soft"},
+                             headers={"Authorization": f"Bearer {token}", "Idempotency-Key": key}) as r:
+            await r.read()
+            return r.status
+    except (aiohttp.ClientError, TimeoutError) as exc:
+        return type(exc).__name__
+
+
+async def test_killed_mid_storm_commerce_serves_again_within_30_s(own_mongo: procs.Child, mongo_db_name: str,
+                                                                   redis_url: str, keys_dir: Path) -> None:
+    env = _env(own_mongo.url, mongo_db_name, redis_url, keys_dir)
+    port = procs.free_port()
+    first = _start(env, port)
+    second: subprocess.Popen[str] | None = None
+    base = f"http://127.0.0.1:{port}"
+    try:
+        await _listening(first)
+        async with aiohttp.ClientSession(base, timeout=aiohttp.ClientTimeout(total=60)) as http:
+            tokens = []
+            for n in range(6):
+                async with http.post("/v1/accounts", json={"username": f"storm{n}", "password": "storm password"}) as r:
+                    assert r.status == 201, await r.text()
+                    tokens.append((await r.json())["access_token"])
+            started = 0
+            answered: list[int | str] = []
+
+            async def shopper(w: int) -> None:
+                nonlocal started
+                for i in range(40):
+                    started += 1
+                    answered.append(await _buy(http, tokens[w % len(tokens)], f"s{w}-{i}"))
+
+            storm = [asyncio.create_task(shopper(w)) for w in range(24)]
+            deadline = time.monotonic() + 30
+            while answered.count(201) < 20 and time.monotonic() < deadline:
+                await asyncio.sleep(0.01)
+            assert answered.count(201) >= 20, answered
+            first.send_signal(signal.SIGKILL)
+            first.wait(10)
+            await asyncio.gather(*storm)
+
+            restarted = time.monotonic()
+            second = _start(env, port)
+            await _listening(second)
+            # Every shopper of the storm buys again, whichever wallet the killed process left mid-transaction.
+            waiting = set(range(len(tokens)))
+            n = 0
+            last: dict[int, int | str] = {}
+            while waiting and time.monotonic() - restarted < RESUME_WITHIN_S:
+                n += 1
+                for w in sorted(waiting):
+                    last[w] = await asyncio.wait_for(_buy(http, tokens[w], f"after-{w}-{n}"), RESUME_WITHIN_S)
+                    if last[w] == 201:
+                        waiting.discard(w)
+            took = time.monotonic() - restarted
+            print("resumed in", took, last)
+            assert not waiting, (f"players {sorted(waiting)} could not buy {took:.1f} s after the restart", last)
+        second.send_signal(signal.SIGTERM)
+        assert await asyncio.to_thread(second.wait, 30) == 0
+        done = subprocess.run([sys.executable, "-m", "elysium", "audit"], capture_output=True, text=True,
+                              timeout=60, env=env)
+        assert done.returncode == 0, done.stderr
+    finally:
+        for proc in (first, second):
+            if proc is not None and proc.poll() is None:
+                proc.kill()
+                proc.wait()
