@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 from pathlib import Path
 
 import redis.asyncio as aioredis
@@ -75,8 +75,8 @@ def create_app(settings: CommerceSettings) -> web.Application:
     document = openapi_doc.build()
 
     async def mongo(app: web.Application) -> AsyncIterator[None]:
-        client = mongo_client(settings.mongo_url)
-        store = Store(client, settings.db_name, settings.txn_attempts)
+        client = mongo_client(settings.mongo_url, settings.mongo_timeout_s, status.mongo_health)
+        store = Store(client, settings.db_name, settings.txn_attempts, settings.mongo_timeout_s)
         try:
             await store.ensure_indexes()
             await store.load_catalog(cat)
@@ -95,7 +95,7 @@ def create_app(settings: CommerceSettings) -> web.Application:
         app[ACCOUNTS] = Accounts(store, signer, hasher, settings.access_token_ttl_s, settings.refresh_token_ttl_s,
                                  cat.signup_grant)
         yield
-        await client.close()
+        await closing("mongo client", client.close())
 
     async def redis(app: web.Application) -> AsyncIterator[None]:
         client = aioredis.from_url(settings.redis_url)
@@ -103,7 +103,7 @@ def create_app(settings: CommerceSettings) -> web.Application:
         app[LIMITER] = LoginLimiter(client, settings.login_max_failures, settings.login_max_failures_per_address,
                                     settings.login_window_s)
         yield
-        await client.aclose()
+        await closing("redis client", client.aclose())
 
     async def consumer(app: web.Application) -> AsyncIterator[None]:
         if not settings.rewards_enabled:
@@ -116,13 +116,18 @@ def create_app(settings: CommerceSettings) -> web.Application:
         task = asyncio.get_running_loop().create_task(worker.run(stop), name="rewards")
         yield
         stop.set()
+        await closing("rewards consumer (its entry stays pending and is redelivered)", task)
+
+    async def closing(what: str, step: Awaitable[object]) -> None:
+        """Await one clean-up step within what is left of the drain time; past it, give the step up."""
         try:
-            await asyncio.wait_for(task, 10.0)
+            await asyncio.wait_for(step, status.drain_left_s(settings.drain_timeout_s))
         except TimeoutError:
-            log.warning("rewards consumer did not stop in time; its entry stays pending and is redelivered")
+            log.warning("not closed within the drain time", extra={"what": what})
 
     app.cleanup_ctx.extend([mongo, redis, consumer])
-    http.add_probes(app, ready=lambda: readiness(app), metrics=lambda: render_metrics(app), openapi=document)
+    http.add_probes(app, ready=lambda: readiness(app), metrics=lambda: render_metrics(app), openapi=document,
+                    alive=lambda: liveness(app))
     api.add_routes(app)
     return app
 
@@ -130,7 +135,7 @@ def create_app(settings: CommerceSettings) -> web.Application:
 async def readiness(app: web.Application) -> http.Ready:
     status = app[STATUS]
     try:
-        await asyncio.wait_for(app[STORE].ping(), 2.0)
+        await asyncio.wait_for(app[STORE].ping(2.0), 3.0)
         status.mongo_ok = True
     except (PyMongoError, OSError, TimeoutError):
         status.mongo_ok = False
@@ -143,6 +148,12 @@ async def readiness(app: web.Application) -> http.Ready:
     return http.Ready(status.mongo_ok and status.redis_ok and not status.draining,
                       {"mongo": status.mongo_ok, "redis": status.redis_ok, "draining": status.draining,
                        "rewards_consumer": None if consumer is None else consumer.healthy})
+
+
+def liveness(app: web.Application) -> http.Ready:
+    """Alive unless every MongoDB command has failed for ``unhealthy_after_s`` (a wedged database or client)."""
+    failing = app[STATUS].mongo_health.failing_for_s()
+    return http.Ready(failing <= app[SETTINGS].unhealthy_after_s, {"mongo_failing_s": round(failing, 1)})
 
 
 def render_metrics(app: web.Application) -> bytes:

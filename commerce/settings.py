@@ -19,6 +19,13 @@ class CommerceSettings:
                         check=between(0, 65535))
     mongo_url: str = setting("ELYSIUM_MONGO_URL", "", "MongoDB holding accounts, wallets, ledger and items",
                              secret=True)
+    mongo_timeout_s: float = setting("ELYSIUM_COMMERCE_MONGO_TIMEOUT_S", 5.0,
+                                     "Deadline of each MongoDB operation, and of a whole transaction with its "
+                                     "retries; past it the request answers 503 with Retry-After",
+                                     unit="s", check=between(0.1, 120))
+    unhealthy_after_s: float = setting("ELYSIUM_COMMERCE_UNHEALTHY_AFTER_S", 30.0,
+                                       "/healthz answers 503 once every MongoDB command has failed or timed out "
+                                       "for this long, with none succeeding", unit="s", check=between(1, 3600))
     db_name: str = setting("ELYSIUM_COMMERCE_DB", "elysium_commerce", "MongoDB database name of commerce")
     redis_url: str = setting("ELYSIUM_REDIS_URL", "", "Redis for login rate limits and the match results stream",
                              secret=True)
@@ -62,7 +69,9 @@ class CommerceSettings:
     max_body_bytes: int = setting("ELYSIUM_COMMERCE_MAX_BODY_BYTES", 16_384, "Largest request body", unit="bytes",
                                   check=between(1024, 1_048_576))
     drain_timeout_s: float = setting("ELYSIUM_COMMERCE_DRAIN_TIMEOUT_S", 10.0,
-                                     "On SIGTERM, how long requests in flight may finish", unit="s", check=positive)
+                                     "On SIGTERM, how long the whole drain may take: requests in flight finish, "
+                                     "then connections close; the process exits within it", unit="s",
+                                     check=between(1, 3600))
     log_level: str = setting("ELYSIUM_LOG_LEVEL", "info", "Log level")
 
     def validate(self) -> None:

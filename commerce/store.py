@@ -3,6 +3,11 @@
 Every change of money or items runs through :meth:`Store.transaction`, which retries on
 write conflicts (and on duplicate keys, whose retry then sees the winner's committed state)
 with jittered back-off, and gives up with :class:`commerce.errors.Busy` having changed nothing.
+
+Every operation has a deadline (the client's ``timeoutMS``), and a whole transaction with its
+retries has the same one (``pymongo.timeout``): a database that does not answer makes a
+request fail with 503 and ``Retry-After`` instead of hanging. :class:`MongoHealth` watches every
+command's outcome, for ``/healthz``.
 """
 
 from __future__ import annotations
@@ -10,11 +15,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-from pymongo import ASCENDING, DESCENDING, AsyncMongoClient
+import pymongo
+from pymongo import ASCENDING, DESCENDING, AsyncMongoClient, monitoring
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError, PyMongoError
@@ -37,11 +44,35 @@ def now() -> datetime:
     return datetime.now(UTC)
 
 
+class MongoHealth(monitoring.CommandListener):
+    """When a MongoDB command last succeeded, and since when every command has failed (or timed out)."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self.clock = clock
+        self.failing_since: float | None = None
+
+    def started(self, event: monitoring.CommandStartedEvent) -> None:
+        pass
+
+    def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
+        self.failing_since = None
+
+    def failed(self, event: monitoring.CommandFailedEvent) -> None:
+        if self.failing_since is None:
+            self.failing_since = self.clock()
+
+    def failing_for_s(self) -> float:
+        """How long every command has failed; 0 after any success (or before any command)."""
+        return 0.0 if self.failing_since is None else self.clock() - self.failing_since
+
+
 class Store:
-    def __init__(self, client: AsyncMongoClient[Doc], db_name: str, attempts: int = 60) -> None:
+    def __init__(self, client: AsyncMongoClient[Doc], db_name: str, attempts: int = 60,
+                 timeout_s: float | None = None) -> None:
         self.client = client
         self.db: AsyncDatabase[Doc] = client[db_name]
         self.attempts = attempts
+        self.timeout_s = timeout_s  # deadline of one whole transaction, retries included
         self.accounts = self.db["accounts"]
         self.wallets = self.db["wallets"]
         self.ledger = self.db["ledger"]
@@ -62,25 +93,32 @@ class Store:
         await self.refresh.create_index("family")
         await self.refresh.create_index("account")
 
-    async def ping(self) -> None:
-        await self.db.command("ping")
+    async def ping(self, timeout_s: float) -> None:
+        with pymongo.timeout(timeout_s):
+            await self.db.command("ping")
 
     async def transaction(self, fn: Callable[[Session], Awaitable[T]]) -> T:
-        delay = 0.002
-        for _ in range(self.attempts):
-            async with self.client.start_session() as session:
-                try:
-                    async with await session.start_transaction():
-                        return await fn(session)
-                except (Conflict, DuplicateKeyError):
-                    pass
-                except PyMongoError as exc:
-                    if not (exc.has_error_label("TransientTransactionError")
-                            or exc.has_error_label("UnknownTransactionCommitResult")):
-                        raise
-            self.conflicts += 1
-            await asyncio.sleep(random.uniform(0, delay))
-            delay = min(delay * 2, 0.1)
+        """Run ``fn`` in a transaction, retried on conflicts, within ``timeout_s`` in all.
+
+        A timeout is not retried: it propagates (a ``PyMongoError``, answered 503). Should the
+        commit's outcome be unknown, the caller's retry finds the ledger entry if it committed.
+        """
+        with pymongo.timeout(self.timeout_s):
+            delay = 0.002
+            for _ in range(self.attempts):
+                async with self.client.start_session() as session:
+                    try:
+                        async with await session.start_transaction():
+                            return await fn(session)
+                    except (Conflict, DuplicateKeyError):
+                        pass
+                    except PyMongoError as exc:
+                        if exc.timeout or not (exc.has_error_label("TransientTransactionError")
+                                               or exc.has_error_label("UnknownTransactionCommitResult")):
+                            raise
+                self.conflicts += 1
+                await asyncio.sleep(random.uniform(0, delay))
+                delay = min(delay * 2, 0.1)
         raise Busy()
 
     # --- catalog ----------------------------------------------------------------------------
@@ -168,5 +206,9 @@ class Store:
         return await self.transaction(body)
 
 
-def mongo_client(url: str) -> AsyncMongoClient[Doc]:
-    return AsyncMongoClient(url, tz_aware=True, serverSelectionTimeoutMS=5000, appname="elysium-commerce")
+def mongo_client(url: str, timeout_s: float | None = None,
+                 health: MongoHealth | None = None) -> AsyncMongoClient[Doc]:
+    """A client whose every operation ends within ``timeout_s`` (None: no deadline, for ``elysium audit``)."""
+    return AsyncMongoClient(url, tz_aware=True, serverSelectionTimeoutMS=5000, appname="elysium-commerce",
+                            timeoutMS=None if timeout_s is None else int(timeout_s * 1000),
+                            event_listeners=[health] if health is not None else [])

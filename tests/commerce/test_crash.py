@@ -9,25 +9,14 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import aiohttp
-import pytest
 
 from elysium import procs
 from tests.commerce.test_cli import _env
 
 RESUME_WITHIN_S = 30.0
-
-
-@pytest.fixture
-def own_mongo(tmp_path: Path) -> Iterator[procs.Child]:
-    """A MongoDB server of this test's own: a wedge here must not stall the rest of the suite."""
-    child = procs.start_mongo(storage=tmp_path / "mongo")
-    yield child
-    child.stop()
 
 
 def _start(env: dict[str, str], port: int) -> subprocess.Popen[str]:
@@ -110,3 +99,33 @@ async def test_killed_mid_storm_commerce_serves_again_within_30_s(own_mongo: pro
             if proc is not None and proc.poll() is None:
                 proc.kill()
                 proc.wait()
+
+
+async def test_sigterm_exits_within_the_drain_time_while_mongo_does_not_answer(
+        own_mongo: procs.Child, mongo_db_name: str, redis_url: str, keys_dir: Path) -> None:
+    drain_s = 3.0
+    env = {**_env(own_mongo.url, mongo_db_name, redis_url, keys_dir),
+           "ELYSIUM_COMMERCE_DRAIN_TIMEOUT_S": str(drain_s), "ELYSIUM_COMMERCE_MONGO_TIMEOUT_S": "60"}
+    port = procs.free_port()
+    proc = _start(env, port)
+    try:
+        await _listening(proc)
+        async with aiohttp.ClientSession(f"http://127.0.0.1:{port}") as http:
+            async with http.post("/v1/accounts", json={"username": "stuck", "password": "stuck password"}) as r:
+                token = (await r.json())["access_token"]
+            os.kill(own_mongo.proc.pid, signal.SIGSTOP)
+            stuck = [asyncio.create_task(_buy(http, token, f"stuck-{n}")) for n in range(5)]
+            await asyncio.sleep(0.5)  # the purchases reach commerce and wait on the database
+            assert not any(t.done() for t in stuck)
+            stopped = time.monotonic()
+            proc.send_signal(signal.SIGTERM)
+            code = await asyncio.to_thread(proc.wait, 60)
+            took = time.monotonic() - stopped
+            await asyncio.gather(*stuck)
+        assert took < drain_s + 1.5, f"exited {took:.1f} s after SIGTERM (drain time {drain_s} s)"
+        assert code == 0
+    finally:
+        os.kill(own_mongo.proc.pid, signal.SIGCONT)
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
