@@ -124,43 +124,58 @@ class Store:
     # --- catalog ----------------------------------------------------------------------------
 
     async def load_catalog(self, cf: catalog.CatalogFile) -> bool:
-        """Store the file's item types when its version is newer than the stored one."""
-        meta = await self.meta.find_one({"_id": "catalog"})
-        if meta is not None and int(meta.get("version", 0)) >= cf.version:
-            return False
-        for item in cf.items:
-            await self.put_item(item)
-        await self.meta.update_one({"_id": "catalog", "version": {"$lt": cf.version}},
-                                   {"$set": {"version": cf.version, "loaded_at": now()}}, upsert=True)
-        log.info("catalog loaded", extra={"version": cf.version, "items": len(cf.items)})
-        return True
+        """Store the file's item types when its version is newer than the stored one.
+
+        One transaction holds the version check, every item type and the new version, so
+        replicas starting together load it once: the others conflict on the ``meta`` document,
+        retry, and find the version already stored. A file that cannot be loaded changes nothing.
+        """
+
+        async def body(s: Session) -> bool:
+            meta = await self.meta.find_one({"_id": "catalog"}, session=s)
+            if meta is not None and int(meta.get("version", 0)) >= cf.version:
+                return False
+            for item in cf.items:
+                await self._put_item(s, item)
+            await self.meta.replace_one({"_id": "catalog"}, {"_id": "catalog", "version": cf.version,
+                                                             "loaded_at": now()}, upsert=True, session=s)
+            return True
+
+        loaded = await self.transaction(body)
+        if loaded:
+            log.info("catalog loaded", extra={"version": cf.version, "items": len(cf.items)})
+        return loaded
 
     async def put_item(self, item: catalog.ItemType) -> None:
-        """Create or replace an item type.
+        """Create or replace an item type (see :meth:`_put_item`)."""
+
+        async def body(s: Session) -> None:
+            await self._put_item(s, item)
+
+        await self.transaction(body)
+
+    async def _put_item(self, s: Session, item: catalog.ItemType) -> None:
+        """Inside a transaction: create or replace an item type.
 
         A supply cap is set when a type is created; later it may be raised or lowered (not
         below what exists) but not added or removed, so no purchase can ever miss a cap. The
         supply counter (``minted``, ``remaining``) is written in the same transaction, so a
         purchase racing a cap change conflicts with it instead of slipping past.
         """
-
-        async def body(s: Session) -> None:
-            old = await self.catalog.find_one({"_id": item.id}, {"supply_cap": 1}, session=s)
-            if old is not None and (old.get("supply_cap") is None) != (item.supply_cap is None):
-                raise Problem("cap-change", f"{item.id} {'has no' if old.get('supply_cap') is None else 'has a'} "
-                                            "supply cap; a cap can only be set when an item type is created")
-            if item.supply_cap is not None:
-                supply = await self.supply.find_one({"_id": item.id}, session=s)
-                minted = int(supply["minted"]) if supply else 0
-                if minted > item.supply_cap:
-                    raise Problem("cap-below-supply", f"{minted} items of {item.id} exist; the cap cannot be lower")
-                await self.supply.update_one({"_id": item.id}, {"$set": {"minted": minted,
-                                                                         "remaining": item.supply_cap - minted}},
-                                             upsert=True, session=s)
-            await self.catalog.replace_one({"_id": item.id}, {"_id": item.id, **item.to_doc(), "updated_at": now()},
-                                           upsert=True, session=s)
-
-        await self.transaction(body)
+        old = await self.catalog.find_one({"_id": item.id}, {"supply_cap": 1}, session=s)
+        if old is not None and (old.get("supply_cap") is None) != (item.supply_cap is None):
+            raise Problem("cap-change", f"{item.id} {'has no' if old.get('supply_cap') is None else 'has a'} "
+                                        "supply cap; a cap can only be set when an item type is created")
+        if item.supply_cap is not None:
+            supply = await self.supply.find_one({"_id": item.id}, session=s)
+            minted = int(supply["minted"]) if supply else 0
+            if minted > item.supply_cap:
+                raise Problem("cap-below-supply", f"{minted} items of {item.id} exist; the cap cannot be lower")
+            await self.supply.update_one({"_id": item.id}, {"$set": {"minted": minted,
+                                                                     "remaining": item.supply_cap - minted}},
+                                         upsert=True, session=s)
+        await self.catalog.replace_one({"_id": item.id}, {"_id": item.id, **item.to_doc(), "updated_at": now()},
+                                       upsert=True, session=s)
 
     async def get_item(self, item_id: str, session: Session | None = None) -> catalog.ItemType | None:
         doc = await self.catalog.find_one({"_id": item_id}, session=session)
