@@ -10,6 +10,32 @@ from pathlib import Path
 from elysium.config import ConfigError, between, positive, setting
 
 DEFAULT_CATALOG = str(Path(__file__).with_name("catalog.json"))
+SRV = "mongodb+srv://"
+
+
+def mongo_uri(value: str) -> str | None:
+    """Why ``value`` is not a MongoDB connection string, or None (unset is left to ``validate``).
+
+    Read as the driver reads it, without connecting: a ``mongodb+srv://`` URI is checked as
+    written, its DNS look-up left to the driver. The URI itself (a secret) is never repeated.
+    """
+    from pymongo import uri_parser
+    from pymongo.errors import ConfigurationError
+
+    if not value:
+        return None
+    if not value.startswith(("mongodb://", SRV)):
+        return "is not a MongoDB URI: it must begin with mongodb:// or mongodb+srv://"
+    try:
+        if value.startswith(SRV):
+            parsed = uri_parser.parse_uri("mongodb://" + value[len(SRV):], default_port=None)
+            if len(parsed["nodelist"]) != 1 or parsed["nodelist"][0][1] is not None:
+                return "is not a valid mongodb+srv:// URI: give exactly one host name and no port"
+        else:
+            uri_parser.parse_uri(value)
+    except (ConfigurationError, ValueError) as exc:
+        return f"is not a valid MongoDB URI: {exc}"
+    return None
 
 
 @dataclass(frozen=True)
@@ -18,7 +44,7 @@ class CommerceSettings:
     port: int = setting("ELYSIUM_COMMERCE_PORT", 7380, "Port of the /v1 API and /healthz, /readyz, /metrics",
                         check=between(0, 65535))
     mongo_url: str = setting("ELYSIUM_MONGO_URL", "", "MongoDB holding accounts, wallets, ledger and items",
-                             secret=True)
+                             secret=True, check=mongo_uri)
     mongo_timeout_s: float = setting("ELYSIUM_COMMERCE_MONGO_TIMEOUT_S", 5.0,
                                      "Deadline of each MongoDB operation, and of a whole transaction with its "
                                      "retries; past it the request answers 503 with Retry-After",
@@ -99,7 +125,7 @@ class AuditSettings:
     """What ``elysium audit`` reads: only the database."""
 
     mongo_url: str = setting("ELYSIUM_MONGO_URL", "", "MongoDB holding accounts, wallets, ledger and items",
-                             secret=True)
+                             secret=True, check=mongo_uri)
     db_name: str = setting("ELYSIUM_COMMERCE_DB", "elysium_commerce", "MongoDB database name of commerce")
 
     def validate(self) -> None:
