@@ -87,7 +87,6 @@ async def test_killed_mid_storm_commerce_serves_again_within_30_s(own_mongo: pro
                     if last[w] == 201:
                         waiting.discard(w)
             took = time.monotonic() - restarted
-            print("resumed in", took, last)
             assert not waiting, (f"players {sorted(waiting)} could not buy {took:.1f} s after the restart", last)
         second.send_signal(signal.SIGTERM)
         assert await asyncio.to_thread(second.wait, 30) == 0
