@@ -129,14 +129,9 @@ def start_redis(port: int | None = None, host: str = "127.0.0.1", log: Path | No
 
 def start_mongo(port: int | None = None, host: str = "127.0.0.1", storage: Path | None = None,
                 log: Path | None = None) -> Child:
-    """Start the embedded MongoDB wire-protocol server (SecantusDB) as a separate process.
-
-    It runs as ``python -m elysium.mongod``, which aborts transactions a killed client left
-    open after :data:`elysium.mongod.TXN_LIFETIME_S` instead of the daemon's 60 s.
-    """
-    import importlib.util
-
-    if importlib.util.find_spec("secantus") is None:
+    """Start the embedded MongoDB wire-protocol server (SecantusDB) as a separate process."""
+    binary = shutil.which("secantusd-py") or str(Path(sys.executable).with_name("secantusd-py"))
+    if not Path(binary).exists():
         raise ProcessError(
             "the embedded MongoDB server (secantusd-py) is not installed; install the 'embedded' "
             "extra (pip install -e '.[embedded]') or set ELYSIUM_MONGO_URL to a MongoDB replica set"
@@ -145,8 +140,8 @@ def start_mongo(port: int | None = None, host: str = "127.0.0.1", storage: Path 
     owns = storage is None
     workdir = storage or Path(tempfile.mkdtemp(prefix="elysium-mongo-"))
     workdir.mkdir(parents=True, exist_ok=True)
-    proc = spawn("mongo", [sys.executable, "-m", "elysium.mongod", "--host", host, "--port", str(port),
-                           "--storage-path", str(workdir), "--log-level", "WARNING"], log=log)
+    proc = spawn("mongo", [binary, "--host", host, "--port", str(port), "--storage-path", str(workdir),
+                           "--log-level", "WARNING"], log=log)
     child = Child("mongo", proc, f"mongodb://{host}:{port}/?retryWrites=false&directConnection=true",
                   workdir, _owns_workdir=owns)
     try:
