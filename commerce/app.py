@@ -76,8 +76,11 @@ def create_app(settings: CommerceSettings) -> web.Application:
 
     async def mongo(app: web.Application) -> AsyncIterator[None]:
         client = mongo_client(settings.mongo_url, settings.mongo_timeout_s, status.mongo_health)
-        store = Store(client, settings.db_name, settings.txn_attempts, settings.mongo_timeout_s)
+        store = Store(client, settings.db_name, settings.txn_attempts, settings.mongo_timeout_s, settings.lease_s)
+        leases = store.leases
+        assert leases is not None
         try:
+            await leases.renew_and_sweep()  # a crashed replica's transactions go before ours start
             await store.ensure_indexes()
             await store.load_catalog(cat)
         except Problem as exc:
@@ -94,7 +97,12 @@ def create_app(settings: CommerceSettings) -> web.Application:
         app[ECONOMY] = Economy(store)
         app[ACCOUNTS] = Accounts(store, signer, hasher, settings.access_token_ttl_s, settings.refresh_token_ttl_s,
                                  cat.signup_grant)
+        stop = asyncio.Event()
+        renewing = asyncio.get_running_loop().create_task(leases.run(stop), name="session-lease")
         yield
+        stop.set()
+        await closing("session lease renewal", renewing)
+        await closing("session lease (it expires by itself)", leases.release())
         await closing("mongo client", client.close())
 
     async def redis(app: web.Application) -> AsyncIterator[None]:
@@ -159,6 +167,9 @@ def liveness(app: web.Application) -> http.Ready:
 def render_metrics(app: web.Application) -> bytes:
     m = app[METRICS]
     m.txn_retries.set(app[STORE].conflicts)
+    leases = app[STORE].leases
+    if leases is not None:
+        m.leases_swept.set(leases.swept)
     consumer = app[STATUS].consumer
     if consumer is not None:
         m.rewards_processed.set(consumer.processed)

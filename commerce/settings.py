@@ -52,6 +52,10 @@ class CommerceSettings:
     unhealthy_after_s: float = setting("ELYSIUM_COMMERCE_UNHEALTHY_AFTER_S", 30.0,
                                        "/healthz answers 503 once every MongoDB command has failed or timed out "
                                        "for this long, with none succeeding", unit="s", check=between(1, 3600))
+    lease_s: float = setting("ELYSIUM_COMMERCE_LEASE_S", 5.0,
+                             "How often a replica renews the lease on its MongoDB sessions; a lease not renewed "
+                             "for twice this is a crashed replica's, whose open transactions the others abort",
+                             unit="s", check=between(0.5, 300))
     db_name: str = setting("ELYSIUM_COMMERCE_DB", "elysium_commerce", "MongoDB database name of commerce")
     redis_url: str = setting("ELYSIUM_REDIS_URL", "", "Redis for login rate limits and the match results stream",
                              secret=True)

@@ -28,6 +28,7 @@ from pymongo.errors import DuplicateKeyError, PyMongoError
 
 from commerce import audit, catalog
 from commerce.errors import Busy, Problem
+from commerce.leases import SessionLeases
 
 log = logging.getLogger("commerce.store")
 
@@ -68,11 +69,13 @@ class MongoHealth(monitoring.CommandListener):
 
 class Store:
     def __init__(self, client: AsyncMongoClient[Doc], db_name: str, attempts: int = 60,
-                 timeout_s: float | None = None) -> None:
+                 timeout_s: float | None = None, lease_s: float | None = None) -> None:
         self.client = client
         self.db: AsyncDatabase[Doc] = client[db_name]
         self.attempts = attempts
         self.timeout_s = timeout_s  # deadline of one whole transaction, retries included
+        # The service's lease on its server sessions (None: ``elysium audit``, which writes nothing).
+        self.leases = SessionLeases(self.db, lease_s) if lease_s is not None else None
         self.accounts = self.db["accounts"]
         self.wallets = self.db["wallets"]
         self.ledger = self.db["ledger"]
@@ -102,11 +105,15 @@ class Store:
 
         A timeout is not retried: it propagates (a ``PyMongoError``, answered 503). Should the
         commit's outcome be unknown, the caller's retry finds the ledger entry if it committed.
+        A session's id is in this process's lease before a transaction first runs on it
+        (:mod:`commerce.leases`), so a crash leaves no transaction the other replicas cannot abort.
         """
         with pymongo.timeout(self.timeout_s):
             delay = 0.002
             for _ in range(self.attempts):
                 async with self.client.start_session() as session:
+                    if self.leases is not None:
+                        await self.leases.hold(session.session_id)
                     try:
                         async with await session.start_transaction():
                             return await fn(session)
