@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 from pathlib import Path
 
 import redis.asyncio as aioredis
@@ -66,7 +66,7 @@ def create_app(settings: CommerceSettings) -> web.Application:
     signer, verifier, admin_verifier = _keys(settings)
     status = Status()
     metrics = CommerceMetrics(retries=lambda: app[STORE].conflicts if STORE in app else 0,
-                              rewards=lambda: status.consumer)
+                              rewards=lambda: status.consumer, leases_swept=lambda: _leases_swept(app))
     app = http.application(observe=metrics.http.observe, client_max_size=settings.max_body_bytes,
                            unavailable_detail=UNAVAILABLE_DETAIL, internal_detail=INTERNAL_DETAIL,
                            internal_keyed_detail=INTERNAL_KEYED_DETAIL, cors_origins=settings.cors_origins)
@@ -78,9 +78,12 @@ def create_app(settings: CommerceSettings) -> web.Application:
     document = openapi_doc.build()
 
     async def mongo(app: web.Application) -> AsyncIterator[None]:
-        client = mongo_client(settings.mongo_url)
-        store = Store(client, settings.db_name, settings.txn_attempts)
+        client = mongo_client(settings.mongo_url, settings.mongo_timeout_s, status.mongo_health)
+        store = Store(client, settings.db_name, settings.txn_attempts, settings.mongo_timeout_s, settings.lease_s)
+        leases = store.leases
+        assert leases is not None
         try:
+            await leases.renew_and_sweep()  # a crashed replica's transactions go before ours start
             await store.ensure_indexes()
             await store.load_catalog(cat)
         except Problem as exc:
@@ -97,8 +100,13 @@ def create_app(settings: CommerceSettings) -> web.Application:
         app[ECONOMY] = Economy(store)
         app[ACCOUNTS] = Accounts(store, signer, hasher, settings.access_token_ttl_s, settings.refresh_token_ttl_s,
                                  cat.signup_grant)
+        stop = asyncio.Event()
+        renewing = asyncio.get_running_loop().create_task(leases.run(stop), name="session-lease")
         yield
-        await client.close()
+        stop.set()
+        await closing("session lease renewal", renewing)
+        await closing("session lease (it expires by itself)", leases.release())
+        await closing("mongo client", client.close())
 
     async def redis(app: web.Application) -> AsyncIterator[None]:
         client = aioredis.from_url(settings.redis_url)
@@ -106,7 +114,7 @@ def create_app(settings: CommerceSettings) -> web.Application:
         app[LIMITER] = LoginLimiter(client, settings.login_max_failures, settings.login_max_failures_per_address,
                                     settings.login_window_s)
         yield
-        await client.aclose()
+        await closing("redis client", client.aclose())
 
     async def consumer(app: web.Application) -> AsyncIterator[None]:
         if not settings.rewards_enabled:
@@ -119,13 +127,18 @@ def create_app(settings: CommerceSettings) -> web.Application:
         task = asyncio.get_running_loop().create_task(worker.run(stop), name="rewards")
         yield
         stop.set()
+        await closing("rewards consumer (its entry stays pending and is redelivered)", task)
+
+    async def closing(what: str, step: Awaitable[object]) -> None:
+        """Await one clean-up step within what is left of the drain time; past it, give the step up."""
         try:
-            await asyncio.wait_for(task, 10.0)
+            await asyncio.wait_for(step, status.drain_left_s(settings.drain_timeout_s))
         except TimeoutError:
-            log.warning("rewards consumer did not stop in time; its entry stays pending and is redelivered")
+            log.warning("not closed within the drain time", extra={"what": what})
 
     app.cleanup_ctx.extend([mongo, redis, consumer])
-    http.add_probes(app, ready=lambda: readiness(app), metrics=metrics.render, openapi=document)
+    http.add_probes(app, ready=lambda: readiness(app), metrics=metrics.render, openapi=document,
+                    alive=lambda: liveness(app))
     api.add_routes(app)
     return app
 
@@ -133,7 +146,7 @@ def create_app(settings: CommerceSettings) -> web.Application:
 async def readiness(app: web.Application) -> http.Ready:
     status = app[STATUS]
     try:
-        await asyncio.wait_for(app[STORE].ping(), 2.0)
+        await asyncio.wait_for(app[STORE].ping(2.0), 3.0)
         status.mongo_ok = True
     except (PyMongoError, OSError, TimeoutError):
         status.mongo_ok = False
@@ -148,3 +161,12 @@ async def readiness(app: web.Application) -> http.Ready:
                        "rewards_consumer": None if consumer is None else consumer.healthy})
 
 
+def _leases_swept(app: web.Application) -> int:
+    leases = app[STORE].leases if STORE in app else None
+    return 0 if leases is None else leases.swept
+
+
+def liveness(app: web.Application) -> http.Ready:
+    """Alive unless every MongoDB command has failed for ``unhealthy_after_s`` (a wedged database or client)."""
+    failing = app[STATUS].mongo_health.failing_for_s()
+    return http.Ready(failing <= app[SETTINGS].unhealthy_after_s, {"mongo_failing_s": round(failing, 1)})

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 
 import redis.asyncio as aioredis
@@ -13,7 +14,7 @@ from commerce.metrics import CommerceMetrics
 from commerce.ratelimit import LoginLimiter
 from commerce.rewards import RewardsConsumer
 from commerce.settings import CommerceSettings
-from commerce.store import Store
+from commerce.store import MongoHealth, Store
 from elysium import tokens
 from elysium.http import VerifiedTokens
 
@@ -21,9 +22,21 @@ from elysium.http import VerifiedTokens
 @dataclass
 class Status:
     draining: bool = False
+    drain_deadline: float | None = None  # time.monotonic() by which the process has stopped
     mongo_ok: bool = False
     redis_ok: bool = False
     consumer: RewardsConsumer | None = field(default=None)
+    mongo_health: MongoHealth = field(default_factory=MongoHealth)
+
+    def start_draining(self, drain_timeout_s: float) -> None:
+        self.draining = True
+        self.drain_deadline = time.monotonic() + drain_timeout_s
+
+    def drain_left_s(self, drain_timeout_s: float) -> float:
+        """Time left for the drain; a clean-up without a drain (tests) gets the whole drain time."""
+        if self.drain_deadline is None:
+            return drain_timeout_s
+        return max(0.0, self.drain_deadline - time.monotonic())
 
 
 SETTINGS = web.AppKey("settings", CommerceSettings)

@@ -46,18 +46,26 @@ def run_commerce(args: argparse.Namespace) -> int:
 
 
 def _service(settings: CommerceSettings) -> serve.AppService:
-    """On SIGTERM: report not ready, finish requests in flight (the drain timeout), then close."""
+    """On SIGTERM: report not ready, finish requests in flight, then close, all within the drain timeout.
+
+    Requests get the drain time less a reserve for closing the clients and the rewards consumer,
+    halved because aiohttp waits its shutdown timeout twice (for requests to finish, then for
+    the ones it cancelled to unwind); each clean-up step gets what is left (``commerce.app``),
+    so no database that stopped answering can hold the process past the drain time.
+    """
     from commerce.app import create_app
     from commerce.appkeys import STATUS
 
     app = create_app(settings)
 
     def draining() -> None:
-        app[STATUS].draining = True
+        app[STATUS].start_draining(settings.drain_timeout_s)
         log.info("draining")
 
-    return serve.AppService(app, settings.host, settings.port, shutdown_timeout_s=settings.drain_timeout_s,
-                            on_drain=draining, instance_id=settings.resolved_consumer)
+    reserve_s = min(1.0, settings.drain_timeout_s / 4)
+    return serve.AppService(app, settings.host, settings.port,
+                            shutdown_timeout_s=(settings.drain_timeout_s - reserve_s) / 2, on_drain=draining,
+                            instance_id=settings.resolved_consumer)
 
 
 def run_admin_token(args: argparse.Namespace) -> int:

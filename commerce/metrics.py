@@ -20,10 +20,12 @@ class RewardCounts(Protocol):
 
 class CommerceMetrics:
     """``retries`` reads the store's transaction retries, ``rewards`` the rewards consumer (None when
-    it is off or not started yet); both are read on every scrape."""
+    it is off or not started yet), ``leases_swept`` the crashed replicas' leases swept; all are read on
+    every scrape."""
 
     def __init__(self, retries: Callable[[], int] = lambda: 0,
-                 rewards: Callable[[], RewardCounts | None] = lambda: None) -> None:
+                 rewards: Callable[[], RewardCounts | None] = lambda: None,
+                 leases_swept: Callable[[], int] = lambda: 0) -> None:
         self.m = m = Metrics("commerce")
         self.http = RequestMetrics(m)
 
@@ -31,6 +33,8 @@ class CommerceMetrics:
             return lambda: 0 if (counts := rewards()) is None else read(counts)
 
         m.counter_read("transaction_retries", "Transactions retried after a write conflict", retries)
+        m.counter_read("session_leases_swept",
+                       "Expired leases of crashed replicas whose sessions this replica killed", leases_swept)
         m.counter_read("rewards_results_processed", "Match results acknowledged", reward(lambda c: c.processed))
         m.counter_read("rewards_granted", "Player rewards granted", reward(lambda c: c.granted))
         m.counter_read("rewards_duplicates", "Player rewards found already granted", reward(lambda c: c.duplicates))

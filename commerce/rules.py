@@ -17,6 +17,11 @@ from elysium.results import MatchResult
 
 PPM = 1_000_000
 
+# End reasons under which nobody won: the match was cut short (``shutdown``: the game server's drain
+# deadline), so the standings at that moment name a leader, not a winner. Players are paid what they
+# earned by playing (participation, kills, score, drops) and no win bonus.
+UNDECIDED_REASONS = frozenset({"shutdown"})
+
 
 class RulesError(Exception):
     def __init__(self, errors: dict[str, str]) -> None:
@@ -91,8 +96,9 @@ def rolls(match_id: str, player_id: str, item: str) -> int:
 
 
 def rewards_for(result: MatchResult, rules: Rules) -> list[Reward]:
-    """Each player's reward; the win bonus goes to :meth:`MatchResult.winners` (the kernel's standings)."""
-    won = result.winners()
+    """Each player's reward; the win bonus goes to :meth:`MatchResult.winners` (the kernel's standings),
+    unless the match ended undecided (:data:`UNDECIDED_REASONS`)."""
+    won = frozenset() if result.reason in UNDECIDED_REASONS else result.winners()
     out: list[Reward] = []
     for p in result.players:
         if p.time_played_s < rules.min_time_played_s:

@@ -10,6 +10,32 @@ from pathlib import Path
 from elysium.config import ConfigError, between, cors_setting, positive, setting
 
 DEFAULT_CATALOG = str(Path(__file__).with_name("catalog.json"))
+SRV = "mongodb+srv://"
+
+
+def mongo_uri(value: str) -> str | None:
+    """Why ``value`` is not a MongoDB connection string, or None (unset is left to ``validate``).
+
+    Read as the driver reads it, without connecting: a ``mongodb+srv://`` URI is checked as
+    written, its DNS look-up left to the driver. The URI itself (a secret) is never repeated.
+    """
+    from pymongo import uri_parser
+    from pymongo.errors import ConfigurationError
+
+    if not value:
+        return None
+    if not value.startswith(("mongodb://", SRV)):
+        return "is not a MongoDB URI: it must begin with mongodb:// or mongodb+srv://"
+    try:
+        if value.startswith(SRV):
+            parsed = uri_parser.parse_uri("mongodb://" + value[len(SRV):], default_port=None)
+            if len(parsed["nodelist"]) != 1 or parsed["nodelist"][0][1] is not None:
+                return "is not a valid mongodb+srv:// URI: give exactly one host name and no port"
+        else:
+            uri_parser.parse_uri(value)
+    except (ConfigurationError, ValueError) as exc:
+        return f"is not a valid MongoDB URI: {exc}"
+    return None
 
 
 @dataclass(frozen=True)
@@ -18,7 +44,18 @@ class CommerceSettings:
     port: int = setting("ELYSIUM_COMMERCE_PORT", 7380, "Port of the /v1 API and /healthz, /readyz, /metrics",
                         check=between(0, 65535))
     mongo_url: str = setting("ELYSIUM_MONGO_URL", "", "MongoDB holding accounts, wallets, ledger and items",
-                             secret=True)
+                             secret=True, check=mongo_uri)
+    mongo_timeout_s: float = setting("ELYSIUM_COMMERCE_MONGO_TIMEOUT_S", 5.0,
+                                     "Deadline of each MongoDB operation, and of a whole transaction with its "
+                                     "retries; past it the request answers 503 with Retry-After",
+                                     unit="s", check=between(0.1, 120))
+    unhealthy_after_s: float = setting("ELYSIUM_COMMERCE_UNHEALTHY_AFTER_S", 30.0,
+                                       "/healthz answers 503 once every MongoDB command has failed or timed out "
+                                       "for this long, with none succeeding", unit="s", check=between(1, 3600))
+    lease_s: float = setting("ELYSIUM_COMMERCE_LEASE_S", 5.0,
+                             "How often a replica renews the lease on its MongoDB sessions; a lease not renewed "
+                             "for twice this is a crashed replica's, whose open transactions the others abort",
+                             unit="s", check=between(0.5, 300))
     db_name: str = setting("ELYSIUM_COMMERCE_DB", "elysium_commerce", "MongoDB database name of commerce")
     redis_url: str = setting("ELYSIUM_REDIS_URL", "", "Redis for login rate limits and the match results stream",
                              secret=True)
@@ -62,7 +99,9 @@ class CommerceSettings:
     max_body_bytes: int = setting("ELYSIUM_COMMERCE_MAX_BODY_BYTES", 16_384, "Largest request body", unit="bytes",
                                   check=between(1024, 1_048_576))
     drain_timeout_s: float = setting("ELYSIUM_COMMERCE_DRAIN_TIMEOUT_S", 10.0,
-                                     "On SIGTERM, how long requests in flight may finish", unit="s", check=positive)
+                                     "On SIGTERM, how long the whole drain may take: requests in flight finish, "
+                                     "then connections close; the process exits within it", unit="s",
+                                     check=between(1, 3600))
     log_level: str = setting("ELYSIUM_LOG_LEVEL", "info", "Log level")
     cors_origins: tuple[str, ...] = cors_setting()
 
@@ -91,7 +130,7 @@ class AuditSettings:
     """What ``elysium audit`` reads: only the database."""
 
     mongo_url: str = setting("ELYSIUM_MONGO_URL", "", "MongoDB holding accounts, wallets, ledger and items",
-                             secret=True)
+                             secret=True, check=mongo_uri)
     db_name: str = setting("ELYSIUM_COMMERCE_DB", "elysium_commerce", "MongoDB database name of commerce")
 
     def validate(self) -> None:

@@ -3,6 +3,11 @@
 Every change of money or items runs through :meth:`Store.transaction`, which retries on
 write conflicts (and on duplicate keys, whose retry then sees the winner's committed state)
 with jittered back-off, and gives up with :class:`commerce.errors.Busy` having changed nothing.
+
+Every operation has a deadline (the client's ``timeoutMS``), and a whole transaction with its
+retries has the same one (``pymongo.timeout``): a database that does not answer makes a
+request fail with 503 and ``Retry-After`` instead of hanging. :class:`MongoHealth` watches every
+command's outcome, for ``/healthz``.
 """
 
 from __future__ import annotations
@@ -10,17 +15,20 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-from pymongo import ASCENDING, DESCENDING, AsyncMongoClient
+import pymongo
+from pymongo import ASCENDING, DESCENDING, AsyncMongoClient, monitoring
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError, PyMongoError
 
 from commerce import audit, catalog
 from commerce.errors import Busy, Problem
+from commerce.leases import SessionLeases
 
 log = logging.getLogger("commerce.store")
 
@@ -37,11 +45,37 @@ def now() -> datetime:
     return datetime.now(UTC)
 
 
+class MongoHealth(monitoring.CommandListener):
+    """When a MongoDB command last succeeded, and since when every command has failed (or timed out)."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self.clock = clock
+        self.failing_since: float | None = None
+
+    def started(self, event: monitoring.CommandStartedEvent) -> None:
+        pass
+
+    def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
+        self.failing_since = None
+
+    def failed(self, event: monitoring.CommandFailedEvent) -> None:
+        if self.failing_since is None:
+            self.failing_since = self.clock()
+
+    def failing_for_s(self) -> float:
+        """How long every command has failed; 0 after any success (or before any command)."""
+        return 0.0 if self.failing_since is None else self.clock() - self.failing_since
+
+
 class Store:
-    def __init__(self, client: AsyncMongoClient[Doc], db_name: str, attempts: int = 60) -> None:
+    def __init__(self, client: AsyncMongoClient[Doc], db_name: str, attempts: int = 60,
+                 timeout_s: float | None = None, lease_s: float | None = None) -> None:
         self.client = client
         self.db: AsyncDatabase[Doc] = client[db_name]
         self.attempts = attempts
+        self.timeout_s = timeout_s  # deadline of one whole transaction, retries included
+        # The service's lease on its server sessions (None: ``elysium audit``, which writes nothing).
+        self.leases = SessionLeases(self.db, lease_s) if lease_s is not None else None
         self.accounts = self.db["accounts"]
         self.wallets = self.db["wallets"]
         self.ledger = self.db["ledger"]
@@ -62,67 +96,93 @@ class Store:
         await self.refresh.create_index("family")
         await self.refresh.create_index("account")
 
-    async def ping(self) -> None:
-        await self.db.command("ping")
+    async def ping(self, timeout_s: float) -> None:
+        with pymongo.timeout(timeout_s):
+            await self.db.command("ping")
 
     async def transaction(self, fn: Callable[[Session], Awaitable[T]]) -> T:
-        delay = 0.002
-        for _ in range(self.attempts):
-            async with self.client.start_session() as session:
-                try:
-                    async with await session.start_transaction():
-                        return await fn(session)
-                except (Conflict, DuplicateKeyError):
-                    pass
-                except PyMongoError as exc:
-                    if not (exc.has_error_label("TransientTransactionError")
-                            or exc.has_error_label("UnknownTransactionCommitResult")):
-                        raise
-            self.conflicts += 1
-            await asyncio.sleep(random.uniform(0, delay))
-            delay = min(delay * 2, 0.1)
+        """Run ``fn`` in a transaction, retried on conflicts, within ``timeout_s`` in all.
+
+        A timeout is not retried: it propagates (a ``PyMongoError``, answered 503). Should the
+        commit's outcome be unknown, the caller's retry finds the ledger entry if it committed.
+        A session's id is in this process's lease before a transaction first runs on it
+        (:mod:`commerce.leases`), so a crash leaves no transaction the other replicas cannot abort.
+        """
+        with pymongo.timeout(self.timeout_s):
+            delay = 0.002
+            for _ in range(self.attempts):
+                async with self.client.start_session() as session:
+                    if self.leases is not None:
+                        await self.leases.hold(session.session_id)
+                    try:
+                        async with await session.start_transaction():
+                            return await fn(session)
+                    except (Conflict, DuplicateKeyError):
+                        pass
+                    except PyMongoError as exc:
+                        if exc.timeout or not (exc.has_error_label("TransientTransactionError")
+                                               or exc.has_error_label("UnknownTransactionCommitResult")):
+                            raise
+                self.conflicts += 1
+                await asyncio.sleep(random.uniform(0, delay))
+                delay = min(delay * 2, 0.1)
         raise Busy()
 
     # --- catalog ----------------------------------------------------------------------------
 
     async def load_catalog(self, cf: catalog.CatalogFile) -> bool:
-        """Store the file's item types when its version is newer than the stored one."""
-        meta = await self.meta.find_one({"_id": "catalog"})
-        if meta is not None and int(meta.get("version", 0)) >= cf.version:
-            return False
-        for item in cf.items:
-            await self.put_item(item)
-        await self.meta.update_one({"_id": "catalog", "version": {"$lt": cf.version}},
-                                   {"$set": {"version": cf.version, "loaded_at": now()}}, upsert=True)
-        log.info("catalog loaded", extra={"version": cf.version, "items": len(cf.items)})
-        return True
+        """Store the file's item types when its version is newer than the stored one.
+
+        One transaction holds the version check, every item type and the new version, so
+        replicas starting together load it once: the others conflict on the ``meta`` document,
+        retry, and find the version already stored. A file that cannot be loaded changes nothing.
+        """
+
+        async def body(s: Session) -> bool:
+            meta = await self.meta.find_one({"_id": "catalog"}, session=s)
+            if meta is not None and int(meta.get("version", 0)) >= cf.version:
+                return False
+            for item in cf.items:
+                await self._put_item(s, item)
+            await self.meta.replace_one({"_id": "catalog"}, {"_id": "catalog", "version": cf.version,
+                                                             "loaded_at": now()}, upsert=True, session=s)
+            return True
+
+        loaded = await self.transaction(body)
+        if loaded:
+            log.info("catalog loaded", extra={"version": cf.version, "items": len(cf.items)})
+        return loaded
 
     async def put_item(self, item: catalog.ItemType) -> None:
-        """Create or replace an item type.
+        """Create or replace an item type (see :meth:`_put_item`)."""
+
+        async def body(s: Session) -> None:
+            await self._put_item(s, item)
+
+        await self.transaction(body)
+
+    async def _put_item(self, s: Session, item: catalog.ItemType) -> None:
+        """Inside a transaction: create or replace an item type.
 
         A supply cap is set when a type is created; later it may be raised or lowered (not
         below what exists) but not added or removed, so no purchase can ever miss a cap. The
         supply counter (``minted``, ``remaining``) is written in the same transaction, so a
         purchase racing a cap change conflicts with it instead of slipping past.
         """
-
-        async def body(s: Session) -> None:
-            old = await self.catalog.find_one({"_id": item.id}, {"supply_cap": 1}, session=s)
-            if old is not None and (old.get("supply_cap") is None) != (item.supply_cap is None):
-                raise Problem("cap-change", f"{item.id} {'has no' if old.get('supply_cap') is None else 'has a'} "
-                                            "supply cap; a cap can only be set when an item type is created")
-            if item.supply_cap is not None:
-                supply = await self.supply.find_one({"_id": item.id}, session=s)
-                minted = int(supply["minted"]) if supply else 0
-                if minted > item.supply_cap:
-                    raise Problem("cap-below-supply", f"{minted} items of {item.id} exist; the cap cannot be lower")
-                await self.supply.update_one({"_id": item.id}, {"$set": {"minted": minted,
-                                                                         "remaining": item.supply_cap - minted}},
-                                             upsert=True, session=s)
-            await self.catalog.replace_one({"_id": item.id}, {"_id": item.id, **item.to_doc(), "updated_at": now()},
-                                           upsert=True, session=s)
-
-        await self.transaction(body)
+        old = await self.catalog.find_one({"_id": item.id}, {"supply_cap": 1}, session=s)
+        if old is not None and (old.get("supply_cap") is None) != (item.supply_cap is None):
+            raise Problem("cap-change", f"{item.id} {'has no' if old.get('supply_cap') is None else 'has a'} "
+                                        "supply cap; a cap can only be set when an item type is created")
+        if item.supply_cap is not None:
+            supply = await self.supply.find_one({"_id": item.id}, session=s)
+            minted = int(supply["minted"]) if supply else 0
+            if minted > item.supply_cap:
+                raise Problem("cap-below-supply", f"{minted} items of {item.id} exist; the cap cannot be lower")
+            await self.supply.update_one({"_id": item.id}, {"$set": {"minted": minted,
+                                                                     "remaining": item.supply_cap - minted}},
+                                         upsert=True, session=s)
+        await self.catalog.replace_one({"_id": item.id}, {"_id": item.id, **item.to_doc(), "updated_at": now()},
+                                       upsert=True, session=s)
 
     async def get_item(self, item_id: str, session: Session | None = None) -> catalog.ItemType | None:
         doc = await self.catalog.find_one({"_id": item_id}, session=session)
@@ -168,5 +228,9 @@ class Store:
         return await self.transaction(body)
 
 
-def mongo_client(url: str) -> AsyncMongoClient[Doc]:
-    return AsyncMongoClient(url, tz_aware=True, serverSelectionTimeoutMS=5000, appname="elysium-commerce")
+def mongo_client(url: str, timeout_s: float | None = None,
+                 health: MongoHealth | None = None) -> AsyncMongoClient[Doc]:
+    """A client whose every operation ends within ``timeout_s`` (None: no deadline, for ``elysium audit``)."""
+    return AsyncMongoClient(url, tz_aware=True, serverSelectionTimeoutMS=5000, appname="elysium-commerce",
+                            timeoutMS=None if timeout_s is None else int(timeout_s * 1000),
+                            event_listeners=[health] if health is not None else [])

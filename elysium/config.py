@@ -150,8 +150,8 @@ def load(cls: type[T], environ: Mapping[str, str] | None = None, **overrides: An
             value = f.default
         if info.check is not None and value is not None:
             problem = info.check(value)
-            if problem:
-                raise ConfigError(info.env, f"{problem}; got {value!r}")
+            if problem:  # a secret's value is not repeated in the message
+                raise ConfigError(info.env, problem if info.secret else f"{problem}; got {value!r}")
         values[f.name] = value
     if overrides:
         raise TypeError(f"unknown settings: {', '.join(sorted(overrides))}")

@@ -285,11 +285,19 @@ class Ready:
 
 
 def add_probes(app: web.Application, *, ready: Callable[[], Awaitable[Ready]], metrics: Callable[[], bytes],
-               openapi: Mapping[str, Any]) -> None:
-    """Add ``/healthz``, ``/readyz``, ``/metrics`` (Prometheus text) and ``/v1/openapi.json``."""
+               openapi: Mapping[str, Any], alive: Callable[[], Ready] | None = None) -> None:
+    """Add ``/healthz``, ``/readyz``, ``/metrics`` (Prometheus text) and ``/v1/openapi.json``.
+
+    ``/healthz`` answers 200 while the event loop runs, or, given ``alive``, 503 with its checks
+    when it says the process cannot serve (a supervisor should then restart it).
+    """
     document = json.dumps(openapi, separators=(",", ":")).encode()
 
     async def healthz(request: web.Request) -> web.Response:
+        if alive is not None:
+            answer = alive()
+            if not answer.ready:
+                return json_response({"status": "failing", **answer.checks}, 503)
         return json_response({"status": "ok"})
 
     async def readyz(request: web.Request) -> web.Response:

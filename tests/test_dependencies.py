@@ -2,7 +2,12 @@
 
 Every import counts, including those inside functions and under ``TYPE_CHECKING``. The one
 exception is the kernel's service registry, which finds each service's modules by a computed
-name rather than naming any service (see ``REGISTRY``). Benchmarks and tests may import anything.
+name rather than naming any service (see ``REGISTRY``). Benchmarks and tests may import any
+part of the project.
+
+The licence rule: the embedded MongoDB server (SecantusDB, GPL-2.0) is an optional extra that
+runs as its own process (``secantusd-py``); no module of the project (Apache-2.0), tests,
+benchmarks and scripts included, imports its Python package (``FORBIDDEN``).
 """
 
 from __future__ import annotations
@@ -14,6 +19,8 @@ import pytest
 from tests.importgraph import KERNEL, SERVICES, package_imports
 
 ROOT = Path(__file__).resolve().parent.parent
+FORBIDDEN = ("secantus",)  # run as a separate process, never imported
+EVERY_PACKAGE = (KERNEL, *SERVICES, "tests", "benchmarks", "scripts")
 
 # (file, function, module suffix): the only computed imports the kernel may make.
 REGISTRY = {
@@ -37,9 +44,19 @@ def violations(root: Path) -> list[str]:
     return found
 
 
+def forbidden_imports(root: Path) -> list[str]:
+    return [f"{imp.where()}: {imp.module} imports {imp.name}"
+            for package in EVERY_PACKAGE for imp in package_imports(root, package) if imp.top in FORBIDDEN]
+
+
 def test_no_package_imports_another_service() -> None:
     found = violations(ROOT)
     assert not found, "the dependency rule is broken:\n" + "\n".join(found)
+
+
+def test_no_module_imports_the_embedded_mongodb_server() -> None:
+    found = forbidden_imports(ROOT)
+    assert not found, "SecantusDB runs as its own process (secantusd-py), never imported:\n" + "\n".join(found)
 
 
 # --- the checker itself, on small synthetic trees --------------------------------------------
@@ -94,3 +111,25 @@ def test_a_tree_that_breaks_the_rule_fails_naming_the_line(tmp_path: Path, name:
     root = write_tree(tmp_path, CLEAN)
     write_tree(root, {name: text})
     assert violations(root) == [expected]
+
+
+def test_a_tree_without_secantus_imports_passes(tmp_path: Path) -> None:
+    clean = {**CLEAN, "scripts/run.py": "import subprocess\nsubprocess.run(['secantusd-py', '--port', '1'])\n"}
+    assert forbidden_imports(write_tree(tmp_path, clean)) == []
+
+
+@pytest.mark.parametrize(("name", "text", "expected"), [
+    ("elysium/mongod.py", "def main():\n    from secantus.server import SecantusDBServer\n",
+     "elysium/mongod.py:2: elysium.mongod imports secantus.server"),
+    ("commerce/store.py", "import secantus\n", "commerce/store.py:1: commerce.store imports secantus"),
+    ("tests/conftest.py", "import importlib\nm = importlib.import_module('secantus.storage')\n",
+     "tests/conftest.py:2: tests.conftest imports secantus.storage"),
+    ("benchmarks/bench.py", "from secantus import transactions\n",
+     "benchmarks/bench.py:1: benchmarks.bench imports secantus"),
+    ("scripts/tool.py", "import secantus.cli as c\n", "scripts/tool.py:1: scripts.tool imports secantus.cli"),
+])
+def test_a_secantus_import_anywhere_fails_naming_the_line(tmp_path: Path, name: str, text: str,
+                                                         expected: str) -> None:
+    root = write_tree(tmp_path, CLEAN)
+    write_tree(root, {name: text})
+    assert forbidden_imports(root) == [expected]

@@ -3,8 +3,11 @@ MongoDB wire server (a fresh database per test) and Redis."""
 
 from __future__ import annotations
 
+import contextlib
+import os
+import signal
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +17,7 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from commerce.app import create_app
 from commerce.settings import CommerceSettings
-from elysium import config, tokens
+from elysium import config, procs, tokens
 
 
 def make_settings(mongo_url: str, db_name: str, redis_url: str, keys_dir: Path, **overrides: Any) -> CommerceSettings:
@@ -25,6 +28,16 @@ def make_settings(mongo_url: str, db_name: str, redis_url: str, keys_dir: Path, 
         argon2_time_cost=1, argon2_memory_kib=1024, rewards_claim_idle_s=0.5, consumer_name="test-1")
     base.update(overrides)
     return config.load(CommerceSettings, environ={}, **base)
+
+
+@pytest.fixture
+def own_mongo(tmp_path: Path) -> Iterator[procs.Child]:
+    """A MongoDB server of the test's own, to kill, stop or wedge without stalling the rest of the suite."""
+    child = procs.start_mongo(storage=tmp_path / "mongo")
+    yield child
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(child.proc.pid, signal.SIGCONT)  # a test may have left it stopped
+    child.stop()
 
 
 @pytest.fixture

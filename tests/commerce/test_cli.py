@@ -137,3 +137,29 @@ async def test_sigterm_lets_purchases_in_flight_finish(mongo_url: str, mongo_db_
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+def test_a_bad_mongo_uri_is_one_line_naming_the_setting(redis_url: str, keys_dir: Path) -> None:
+    secret = "s3cr3t-pw"
+    for bad in ("http://x", "mongodb://", f"mongodb://user:{secret}@a:b:c/", "mongodb://h:99999/",
+                "mongodb://h/?noSuchOption=1", "mongodb://h/?tls=maybe", "mongodb+srv://h:27017/"):
+        env = _env(bad, "x", redis_url, keys_dir)
+        for command in (["commerce", "--port", str(procs.free_port())], ["audit"]):
+            done = subprocess.run([sys.executable, "-m", "elysium", *command], env=env, capture_output=True,
+                                  text=True, timeout=60)
+            lines = done.stderr.splitlines()
+            assert done.returncode == 2 and done.stdout == "", (bad, done)
+            assert len(lines) == 1 and lines[0].startswith(f"elysium {command[0]}: configuration error: "
+                                                           "ELYSIUM_MONGO_URL: "), (bad, lines)
+            assert secret not in done.stderr
+
+
+def test_a_bad_lease_period_is_one_line_naming_the_setting(mongo_url: str, redis_url: str, keys_dir: Path) -> None:
+    for bad in ("0", "-5", "ten", "301"):
+        env = {**_env(mongo_url, "x", redis_url, keys_dir), "ELYSIUM_COMMERCE_LEASE_S": bad}
+        done = subprocess.run([sys.executable, "-m", "elysium", "commerce", "--port", str(procs.free_port())],
+                              env=env, capture_output=True, text=True, timeout=60)
+        lines = done.stderr.splitlines()
+        assert done.returncode == 2 and done.stdout == "", (bad, done)
+        assert len(lines) == 1 and lines[0].startswith("elysium commerce: configuration error: "
+                                                       "ELYSIUM_COMMERCE_LEASE_S: "), (bad, lines)

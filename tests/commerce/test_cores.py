@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -124,6 +125,11 @@ def test_the_win_bonus_follows_the_kernels_standings() -> None:
     # A team match with one team left is still a team match: the whole team wins.
     alone = _result([{"player_id": "a", "team": 1, "score": 3}, {"player_id": "b", "team": 1, "score": 0}], teams=2)
     assert bonus(alone) == {"a", "b"}
+    # A match cut short by its server's drain decided nothing: the same standings, no bonus.
+    drained = dataclasses.replace(teams, reason="shutdown")
+    assert drained.winners() == {"a", "b"} and bonus(drained) == set()
+    assert ({r.player_id: r.amount for r in rules.rewards_for(drained, RULES)}
+            == {"a": 10 + 6, "b": 10, "c": 10 + 4})
 
 
 def test_validation_lists_every_problem() -> None:

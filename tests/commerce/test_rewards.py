@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import math
 import uuid
@@ -170,3 +171,22 @@ async def test_a_real_match_on_a_real_game_server_pays_its_players(client: Any, 
     assert winner["amount"] == 10 + 3 + 2 + 25 and loser["amount"] == 10
     bal = (await (await client.get("/v1/me/wallet", headers=a["headers"])).json())["balances"]
     assert bal["soft"] == 500 + winner["amount"]
+
+
+async def test_a_match_ended_by_shutdown_pays_what_was_earned_without_the_win_bonus(client: Any,
+                                                                                     redis_url: str) -> None:
+    a, b = await register(client), await register(client)
+    redis = aioredis.from_url(redis_url)
+    try:
+        ended = dataclasses.replace(result("drained-1", [(a["account_id"], 3, 3), (b["account_id"], 1, 1)]),
+                                    reason="shutdown")
+        assert ended.winners() == {a["account_id"]}  # the standings name a leader; the match never decided it
+        assert await ResultsWriter(redis).write(ended)
+        store = client.app[STORE]
+        await wait_for(lambda: _count(store.rewards, {"match_id": "drained-1"}, 2))
+        paid = {r["player_id"]: r["amount"] async for r in store.rewards.find({"match_id": "drained-1"})}
+        assert paid == {a["account_id"]: 10 + 9 + 6, b["account_id"]: 10 + 3 + 2}
+        bal = (await (await client.get("/v1/me/wallet", headers=a["headers"])).json())["balances"]
+        assert bal["soft"] == 500 + 25
+    finally:
+        await redis.aclose()

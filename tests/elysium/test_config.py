@@ -28,6 +28,18 @@ def test_defaults_and_environment_values_are_parsed() -> None:
     assert config.redacted(got)["secret"] == "***"
 
 
+@dataclass(frozen=True)
+class Secretive:
+    url: str = setting("ELYSIUM_T_URL", "", "url", secret=True,
+                       check=lambda v: None if v.startswith("db://") else "must begin with db://")
+
+
+def test_a_bad_secret_is_named_but_not_repeated() -> None:
+    with pytest.raises(ConfigError) as err:
+        config.load(Secretive, environ={"ELYSIUM_T_URL": "http://user:hunter2@db"})
+    assert str(err.value) == "ELYSIUM_T_URL: must begin with db://"
+
+
 @pytest.mark.parametrize(
     ("env", "message"),
     [
