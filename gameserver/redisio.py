@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import secrets
 import time
 from collections import deque
 from typing import Any
@@ -30,14 +31,21 @@ return false
 
 
 class ReplayGuard:
-    """Single use for join tokens: the first claim of a token id wins."""
+    """Single use for join tokens: the first claim of a token id wins.
+
+    Each claim stores its own random mark and reads back the one there before (``SET NX
+    GET``): a claim the client retried after Redis applied it but lost the reply (see
+    :mod:`elysium.redisclient`) finds its own mark and still wins.
+    """
 
     def __init__(self, client: aioredis.Redis) -> None:
         self.client = client
 
     async def claim(self, jti: str, ttl_s: float) -> bool:
         ttl_ms = max(1000, int(ttl_s * 1000))
-        return bool(await self.client.set(keys.join_token_used(jti), b"1", nx=True, px=ttl_ms))
+        mark = secrets.token_bytes(12)
+        before = await self.client.set(keys.join_token_used(jti), mark, nx=True, px=ttl_ms, get=True)
+        return before is None or before == mark
 
 
 class Registry:

@@ -19,7 +19,7 @@ from typing import Any
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
-from elysium import tokens
+from elysium import redisclient, tokens
 from elysium.feeds import MatchFeedWriter
 from elysium.feeds.redis_feed import RedisFeedWriter
 from elysium.metrics import CONTENT_TYPE_LATEST
@@ -48,7 +48,7 @@ class GameServer:
         self.settings = settings
         self.server_id = settings.resolved_id
         self.metrics = GameMetrics()
-        self.redis = redis_client or aioredis.from_url(settings.redis_url)
+        self.redis = redis_client or redisclient.connect(settings.redis_url)
         verifier = tokens.Verifier(
             tokens.load_public_key(settings.join_public_key or None, settings.join_public_key_file or None)
         )

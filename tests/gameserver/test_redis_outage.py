@@ -84,3 +84,29 @@ async def test_a_match_runs_through_a_redis_outage_and_its_result_lands_after(ke
         await b.close()
         await server.stop()
         redis.stop()
+
+
+async def test_the_first_joins_after_a_redis_restart_are_seated(keys_dir: Path, mint: Any) -> None:
+    """Every pooled connection is dead after a restart; the joins' replay-guard claims reconnect, not fail."""
+    port = procs.free_port()
+    redis = procs.start_redis(port)
+    server = GameServer(make_settings(redis.url, keys_dir, heartbeat_s=60.0, heartbeat_ttl_s=120.0))
+    await server.start()
+    n = 8
+    before = [GameClient(url(server)) for _ in range(n)]
+    after = [GameClient(url(server)) for _ in range(n)]
+    try:
+        # Joins at once open several pooled connections, all dead once Redis restarts.
+        welcomes = await asyncio.gather(*(c.join(mint(f"before-{i}", f"restart-{i}", seats=2))
+                                          for i, c in enumerate(before)))
+        assert [w["t"] for w in welcomes] == ["welcome"] * n
+        redis.stop()
+        redis = procs.start_redis(port)
+        welcomes = await asyncio.gather(*(c.join(mint(f"after-{i}", f"restart-{i}", seats=2))
+                                          for i, c in enumerate(after)))
+        assert [w["t"] for w in welcomes] == ["welcome"] * n, welcomes
+    finally:
+        for c in before + after:
+            await c.close()
+        await server.stop()
+        redis.stop()
