@@ -19,6 +19,17 @@ from pathlib import Path
 
 _PR_SET_PDEATHSIG = 1
 
+# How a Redis that match results pass through persists (docs/operations.md, "Redis
+# persistence", lists the same lines for a deployment, and says why everysec; a test keeps
+# the two equal). Every write reaches the AOF before Redis answers it, so a restart or a
+# crash of Redis loses nothing acknowledged; the fsync follows within a second or two, a
+# window the game server covers by confirming each result after it (gameserver/redisio.py).
+REDIS_PERSISTENCE: tuple[tuple[str, str], ...] = (
+    ("appendonly", "yes"),
+    ("appendfsync", "everysec"),
+    ("save", ""),
+)
+
 
 class ProcessError(RuntimeError):
     pass
@@ -103,7 +114,11 @@ def spawn(
             out.close()
 
 
-def start_redis(port: int | None = None, host: str = "127.0.0.1", log: Path | None = None) -> Child:
+def start_redis(port: int | None = None, host: str = "127.0.0.1", log: Path | None = None,
+                data_dir: Path | None = None) -> Child:
+    """Start ``redis-server``. With ``data_dir`` it persists there (:data:`REDIS_PERSISTENCE`) and
+    a restart on the same folder finds every acknowledged write; without, it keeps all in
+    memory in a throwaway folder (tests that never restart it)."""
     binary = shutil.which("redis-server")
     if binary is None:
         raise ProcessError(
@@ -111,14 +126,17 @@ def start_redis(port: int | None = None, host: str = "127.0.0.1", log: Path | No
             "put redis-server on PATH, or set ELYSIUM_REDIS_URL to a running Redis"
         )
     port = port or free_port(host)
-    workdir = Path(tempfile.mkdtemp(prefix="elysium-redis-"))
+    owns = data_dir is None
+    workdir = Path(tempfile.mkdtemp(prefix="elysium-redis-")) if data_dir is None else data_dir
+    workdir.mkdir(parents=True, exist_ok=True)
+    persistence = REDIS_PERSISTENCE if data_dir is not None else (("save", ""), ("appendonly", "no"))
+    options = [arg for name, value in persistence for arg in (f"--{name}", value)]
     proc = spawn(
         "redis",
-        [binary, "--port", str(port), "--bind", host, "--save", "", "--appendonly", "no",
-         "--dir", str(workdir), "--protected-mode", "no"],
+        [binary, "--port", str(port), "--bind", host, *options, "--dir", str(workdir), "--protected-mode", "no"],
         log=log,
     )
-    child = Child("redis", proc, f"redis://{host}:{port}/0", workdir, _owns_workdir=True)
+    child = Child("redis", proc, f"redis://{host}:{port}/0", workdir, _owns_workdir=owns)
     try:
         wait_for_port(host, port, 10.0, proc)
     except ProcessError:

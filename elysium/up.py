@@ -85,10 +85,10 @@ def run_up(state_dir: str, *, bots: int = 4, for_seconds: float = 0.0) -> int:
     try:
         needs = {n for s in services for n in s.needs}
         if "redis" in needs and not env.get("ELYSIUM_REDIS_URL"):
-            redis = procs.start_redis(log=logs_dir / "redis.log")
+            redis = procs.start_redis(log=logs_dir / "redis.log", data_dir=state / "redis")
             children.append(redis)
             env["ELYSIUM_REDIS_URL"] = redis.url
-            lines.append(f"redis        {redis.url}  (embedded)")
+            lines.append(f"redis        {redis.url}  (embedded, persisted in {state / 'redis'})")
         if "mongo" in needs and not env.get("ELYSIUM_MONGO_URL"):
             mongo = procs.start_mongo(storage=state / "mongo", log=logs_dir / "mongo.log")
             children.append(mongo)

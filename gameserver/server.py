@@ -39,6 +39,10 @@ from gameserver.settings import GameServerSettings
 
 log = logging.getLogger("gameserver")
 
+# How long a stopping server keeps retrying results Redis has not durably accepted, past the
+# drain (under elysium.serve's STOP_GRACE_S, after which the process is given up).
+RESULTS_GRACE_S = 20.0
+
 
 class GameServer:
     """One game server process; ``modes`` are the game modes it hosts (default: every registered one)."""
@@ -116,6 +120,11 @@ class GameServer:
             room.abort("shutdown", now, wall)
         # Give aborted rooms one tick to send their end events and hand in results.
         await asyncio.sleep(0.1)
+        # Every result is kept until Redis durably accepted it, through an outage too.
+        grace = max(deadline - loop.time(), RESULTS_GRACE_S)
+        if self.results.held:
+            log.info("waiting for results to be accepted", extra={"held": self.results.held, "up_to_s": grace})
+        await self.results.settle(grace)
         await self.stop()
 
     async def stop(self) -> None:
@@ -136,6 +145,12 @@ class GameServer:
             self.scheduler.describe(room, live=False)
         try:
             await asyncio.wait_for(self.results.flush(), 5.0)
+        except TimeoutError:
+            pass
+        for result in self.results.undelivered():
+            # The last resort: the result in the log, whole, for an operator to append by hand.
+            log.error("match result not delivered", extra={"match_id": result.match_id, "result": result.encode()})
+        try:
             await self.feed.drain(5.0)
             await self.registry.remove()
         except (RedisError, OSError, TimeoutError) as exc:

@@ -101,3 +101,28 @@ def test_every_service_refuses_a_bad_redis_url_at_start_with_one_line(service: s
     assert len(lines) == 1, out.stderr
     assert "ELYSIUM_REDIS_URL" in lines[0] and "must be a Redis URL" in lines[0]
     assert "hunter2" not in out.stderr  # the URL is a secret: it may carry a password
+
+
+def test_the_documented_redis_persistence_is_what_the_embedded_redis_runs_with() -> None:
+    text = (Path(__file__).resolve().parents[2] / "docs" / "operations.md").read_text()
+    section = text.split("### Redis persistence", 1)[1]
+    block = section.split("```", 2)[1].strip().splitlines()
+    assert block == [f"{name} {value or chr(34) * 2}" for name, value in procs.REDIS_PERSISTENCE]
+
+
+async def test_the_embedded_persistent_redis_keeps_acknowledged_writes_through_a_crash(tmp_path: Path) -> None:
+    import signal
+
+    port = procs.free_port()
+    redis = procs.start_redis(port, data_dir=tmp_path / "redis")
+    client = redisclient.connect(redis.url)
+    try:
+        for n in range(100):
+            await client.xadd("t:kept", {"n": n})
+        os.killpg(redis.proc.pid, signal.SIGKILL)  # no clean shutdown, no last save
+        redis.proc.wait()
+        redis = procs.start_redis(port, data_dir=tmp_path / "redis")
+        assert await client.xlen("t:kept") == 100
+    finally:
+        await client.aclose()
+        redis.stop()
