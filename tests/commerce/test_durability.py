@@ -1,9 +1,11 @@
-"""DESIGN's rule "losing Redis never loses money or items", tested: Redis crashes with
-results unread by commerce, more matches end while it is down, and every player of every
-match is paid exactly once after it is back."""
+"""Commerce through Redis restarts. DESIGN's rule "losing Redis never loses money or items",
+tested: Redis crashes with results unread by commerce, more matches end while it is down,
+and every player of every match is paid exactly once after it is back. And the first
+logins after a restart succeed on the connections pooled before it."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 from collections import Counter
@@ -71,4 +73,26 @@ async def test_a_redis_crash_with_unread_results_loses_no_reward_and_pays_none_t
             assert wallet is not None and wallet["balance"] == 500 + owed[pid], pid
     finally:
         await client.aclose()
+        redis.stop()
+
+
+async def test_the_first_logins_after_a_redis_restart_succeed(client_for: Any, mongo_url: str, mongo_db_name: str,
+                                                              keys_dir: Path) -> None:
+    port = procs.free_port()
+    redis = procs.start_redis(port)
+    try:
+        app = await client_for(make_settings(mongo_url, mongo_db_name, redis.url, keys_dir, rewards_enabled=False))
+        players = [await register(app) for _ in range(8)]
+
+        async def login_all() -> list[int]:
+            replies = await asyncio.gather(*(app.post("/v1/sessions", json={"username": p["username"],
+                                                                             "password": "correct horse battery"})
+                                             for p in players))
+            return [r.status for r in replies]
+
+        assert await login_all() == [200] * 8  # logins at once: several pooled connections
+        redis.stop()
+        redis = procs.start_redis(port)
+        assert await login_all() == [200] * 8
+    finally:
         redis.stop()
