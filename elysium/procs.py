@@ -12,7 +12,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -98,6 +98,7 @@ def spawn(
     *,
     env: dict[str, str] | None = None,
     log: Path | None = None,
+    preexec_fn: Callable[[], None] | None = None,
 ) -> subprocess.Popen[bytes]:
     out = open(log, "ab") if log is not None else None  # noqa: SIM115
     try:
@@ -108,6 +109,7 @@ def spawn(
             stderr=subprocess.STDOUT if out is not None else subprocess.DEVNULL,
             env=env,
             start_new_session=True,
+            preexec_fn=preexec_fn,
         )
     finally:
         if out is not None:
@@ -115,10 +117,11 @@ def spawn(
 
 
 def start_redis(port: int | None = None, host: str = "127.0.0.1", log: Path | None = None,
-                data_dir: Path | None = None) -> Child:
+                data_dir: Path | None = None, preexec_fn: Callable[[], None] | None = None) -> Child:
     """Start ``redis-server``. With ``data_dir`` it persists there (:data:`REDIS_PERSISTENCE`) and
     a restart on the same folder finds every acknowledged write; without, it keeps all in
-    memory in a throwaway folder (tests that never restart it)."""
+    memory in a throwaway folder (tests that never restart it). ``preexec_fn`` runs in the
+    child before it starts (:func:`die_with_parent`, say)."""
     binary = shutil.which("redis-server")
     if binary is None:
         raise ProcessError(
@@ -134,7 +137,7 @@ def start_redis(port: int | None = None, host: str = "127.0.0.1", log: Path | No
     proc = spawn(
         "redis",
         [binary, "--port", str(port), "--bind", host, *options, "--dir", str(workdir), "--protected-mode", "no"],
-        log=log,
+        log=log, preexec_fn=preexec_fn,
     )
     child = Child("redis", proc, f"redis://{host}:{port}/0", workdir, _owns_workdir=owns)
     try:
@@ -146,7 +149,7 @@ def start_redis(port: int | None = None, host: str = "127.0.0.1", log: Path | No
 
 
 def start_mongo(port: int | None = None, host: str = "127.0.0.1", storage: Path | None = None,
-                log: Path | None = None) -> Child:
+                log: Path | None = None, preexec_fn: Callable[[], None] | None = None) -> Child:
     """Start the embedded MongoDB wire-protocol server (SecantusDB) as a separate process."""
     binary = shutil.which("secantusd-py") or str(Path(sys.executable).with_name("secantusd-py"))
     if not Path(binary).exists():
@@ -159,7 +162,7 @@ def start_mongo(port: int | None = None, host: str = "127.0.0.1", storage: Path 
     workdir = storage or Path(tempfile.mkdtemp(prefix="elysium-mongo-"))
     workdir.mkdir(parents=True, exist_ok=True)
     proc = spawn("mongo", [binary, "--host", host, "--port", str(port), "--storage-path", str(workdir),
-                           "--log-level", "WARNING"], log=log)
+                           "--log-level", "WARNING"], log=log, preexec_fn=preexec_fn)
     child = Child("mongo", proc, f"mongodb://{host}:{port}/?retryWrites=false&directConnection=true",
                   workdir, _owns_workdir=owns)
     try:

@@ -158,12 +158,12 @@ def run_up(state_dir: str, *, bots: int = 4, for_seconds: float = 0.0) -> int:
     try:
         needs = {n for s in declared for n in s.needs}
         if "redis" in needs and not env.get("ELYSIUM_REDIS_URL"):
-            redis = procs.start_redis(log=logs_dir / "redis.log", data_dir=state / "redis")
+            redis = procs.start_redis(log=logs_dir / "redis.log", data_dir=state / "redis", preexec_fn=die_with_us)
             children.append(redis)
             env["ELYSIUM_REDIS_URL"] = redis.url
             lines.append(f"redis        {redis.url}  (embedded, persisted in {state / 'redis'})")
         if "mongo" in needs and not env.get("ELYSIUM_MONGO_URL"):
-            mongo = procs.start_mongo(storage=state / "mongo", log=logs_dir / "mongo.log")
+            mongo = procs.start_mongo(storage=state / "mongo", log=logs_dir / "mongo.log", preexec_fn=die_with_us)
             children.append(mongo)
             env["ELYSIUM_MONGO_URL"] = mongo.url
             lines.append(f"mongodb      {mongo.url}  (embedded)")

@@ -137,3 +137,15 @@ def test_one_stack_per_state_folder_and_sighup_stops_every_child(tmp_path: Path)
         wait_until(lambda: not alive(children), timeout_s=30, what="every child of elysium up exiting")
     finally:
         stop(proc)
+
+
+def test_a_killed_up_takes_its_databases_with_it(tmp_path: Path) -> None:
+    """SIGKILL leaves up no chance to clean up: every child, the databases included, still goes."""
+    proc, _ = start_up(tmp_path, "--bots", "0")
+    try:
+        children = descendants(proc.pid)
+        proc.kill()
+        proc.wait()
+        wait_until(lambda: not alive(children), timeout_s=60, what="every child of a killed elysium up exiting")
+    finally:
+        stop(proc)
