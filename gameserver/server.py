@@ -120,6 +120,7 @@ class GameServer:
             room.abort("shutdown", now, wall)
         # Give aborted rooms one tick to send their end events and hand in results.
         await asyncio.sleep(0.1)
+        self._close_connections()
         # Every result is kept until Redis durably accepted it, through an outage too.
         grace = max(deadline - loop.time(), RESULTS_GRACE_S)
         if self.results.held:
@@ -127,7 +128,8 @@ class GameServer:
         await self.results.settle(grace)
         await self.stop()
 
-    async def stop(self) -> None:
+    def _close_connections(self) -> None:
+        """Tell every player the server is going, close their connections and stop listening."""
         shutdown = frames.frame_binary(p.shutdown("server shutting down"))
         for conn in list(self.connections):
             if conn.open:
@@ -135,6 +137,9 @@ class GameServer:
                 conn.close(frames.CLOSE_GOING_AWAY, "server shutting down")
         if self._server is not None:
             self._server.close()
+
+    async def stop(self) -> None:
+        self._close_connections()
         self._stopping.set()
         for task in self._tasks:
             task.cancel()

@@ -167,7 +167,8 @@ class SpectatorServer:
             self._published = {m for m, n in counts.items() if n}
             try:
                 await listing.publish_viewers(self.redis, self.relay_id, counts)
-                self.redis_ok = True
+                if counts:  # with nothing to publish no command was sent: no news of Redis
+                    self.redis_ok = True
             except (RedisError, OSError):
                 self.redis_ok = False
 
