@@ -193,6 +193,7 @@ class GameServer:
         self.metrics.players.set(players)
         self.metrics.connected.set(connected)
         self.metrics.feed_pending.set(self.feed.pending)
+        self.metrics.results_held.set(self.results.held)
 
     # --- traffic from players ----------------------------------------------------------------
 

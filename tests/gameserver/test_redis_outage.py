@@ -68,6 +68,7 @@ async def test_a_match_runs_through_a_redis_outage_and_its_result_lands_after(ke
         assert last - first["n"] >= 30
         await until(lambda: not server.redis_ok, what="the server noticing Redis is gone")
         assert server.results.pending  # held for retry
+        assert b"elysium_gameserver_results_held 1.0" in server.http_get("/metrics")[1]
         assert server.feed.pending  # feed entries are kept, not lost
         readiness = server.http_get("/readyz")
         assert readiness[0] == 503 and json.loads(readiness[1])["redis"] is False
