@@ -6,9 +6,10 @@ and turns start-up failures into one line on stderr. A service hands it a factor
 :class:`AppService`):
 
 - start: the service is made and started (on the socket a ``--workers`` parent bound, or
-  binding its own). It fails with one line on stderr and status 1 if the port is taken or
-  an error the service names in ``startup_errors`` is raised (an unreachable database,
-  say); bad settings are reported by the command with status 2, as before.
+  binding its own). It fails with one line on stderr and status 1 if the port is taken, the
+  host does not resolve, or anything else goes wrong (an error the service names in
+  ``startup_errors``, an unreachable database say, or one nobody foresaw, whose traceback
+  goes to the JSON log); bad settings and keys are reported by the command with status 2.
 - ``{"event": "listening", "service": NAME, ...}`` on stdout, once, when it serves.
 - the first SIGTERM or SIGINT: ``drain_and_stop()`` (stop taking work, finish what is in
   flight up to the service's drain timeout, stop), then exit 0. Should the drain overrun
@@ -36,7 +37,7 @@ from typing import Any, Protocol
 
 from aiohttp import web
 
-from elysium import config, workers
+from elysium import config, tokens, workers
 
 STOP_GRACE_S = 30.0  # past the drain timeout, before a stuck drain is given up
 EXIT_START_FAILED = 1
@@ -178,6 +179,11 @@ async def _serve(name: str, make: Callable[[], Service], host: str, port: int, l
         return _start_failed(name, _os_reason(exc, host, port))
     except startup_errors as exc:
         return _start_failed(name, f"{type(exc).__name__}: {exc}")
+    except (config.ConfigError, tokens.KeyError_):
+        raise  # bad settings: the command reports them with status 2
+    except Exception as exc:  # one line for the operator; the traceback goes to the log for us
+        log.error("start failed", exc_info=True)
+        return _start_failed(name, f"{type(exc).__name__}: {exc}")
     fields = service.listening()
     print(json.dumps({"event": "listening", "service": name, **fields}), flush=True)
     extra = {**fields, "settings": config.redacted(settings)} if settings is not None else fields
@@ -206,11 +212,15 @@ async def _supervise(name: str, host: str, port: int, replicas: Workers, drain_t
     except OSError as exc:
         return _start_failed(name, _os_reason(exc, host, port))
     except workers.WorkersDidNotStart as exc:
+        if exc.status:  # the worker said why on stderr (shared with ours): its status, no second line
+            return exc.status
         return _start_failed(name, str(exc))
     return 128 + signals.second if signals.second is not None else code
 
 
 def _os_reason(exc: OSError, host: str, port: int) -> str:
+    if isinstance(exc, socket.gaierror):
+        return f"cannot resolve host {host}: {(exc.strerror or str(exc)).lower()}"
     if exc.errno in _BIND_ERRORS:
         return f"cannot listen on {host}:{port}: {os.strerror(exc.errno).lower()}"
     return str(exc)
