@@ -16,6 +16,8 @@ from elysium import tokens
 from gameserver.client import GameClient
 from tests.waiting import wait_until
 
+ROOT = Path(__file__).resolve().parents[2]
+
 
 def run(*args: str, env: dict[str, str] | None = None, timeout: float = 60) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "elysium", *args], capture_output=True, text=True, timeout=timeout,
@@ -31,6 +33,30 @@ def test_keygen_and_a_development_join_token(tmp_path: Path) -> None:
     verifier = tokens.Verifier(tokens.load_public_key(path=str(tmp_path / "join.pub")))
     claims = verifier.verify(out.stdout.strip(), tokens.JOIN_AUDIENCE, max_ttl_s=60)
     assert (claims["sub"], claims["mid"], claims["srv"], claims["room"]["mode"]) == ("p1", "m1", "s1", "arena")
+
+
+def test_keygen_refuses_to_replace_a_pair_unless_forced(tmp_path: Path) -> None:
+    assert run("keygen", "--name", "join", "--dir", str(tmp_path)).returncode == 0
+    before = (tmp_path / "join.key").read_bytes(), (tmp_path / "join.pub").read_bytes()
+    out = run("keygen", "--name", "join", "--dir", str(tmp_path))
+    assert out.returncode == 1 and out.stdout == ""
+    assert out.stderr.splitlines() == [f"elysium keygen: {tmp_path / 'join.key'} already exists; give --force to "
+                                       f"replace the pair (tokens signed with the old key stop verifying)"]
+    assert ((tmp_path / "join.key").read_bytes(), (tmp_path / "join.pub").read_bytes()) == before
+    (tmp_path / "join.key").unlink()  # half a pair is refused too: the other half would no longer match
+    assert run("keygen", "--name", "join", "--dir", str(tmp_path)).returncode == 1
+    assert (tmp_path / "join.pub").read_bytes() == before[1]
+    out = run("keygen", "--name", "join", "--dir", str(tmp_path), "--force")
+    assert out.returncode == 0 and (tmp_path / "join.pub").read_bytes() != before[1]
+
+
+def test_token_join_without_a_key_names_the_variable_and_the_flag(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ELYSIUM_")}
+    done = subprocess.run([sys.executable, "-m", "elysium", "token", "join", "--match", "m", "--player", "p"],
+                          capture_output=True, text=True, timeout=60, cwd=tmp_path,
+                          env={**env, "PYTHONPATH": os.pathsep.join([str(ROOT), env.get("PYTHONPATH", "")])})
+    assert done.returncode != 0
+    assert "ELYSIUM_JOIN_PRIVATE_KEY_FILE" in done.stderr and "--key-file" in done.stderr, done.stderr
 
 
 def test_cli_errors_name_the_problem(tmp_path: Path) -> None:
