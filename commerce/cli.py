@@ -18,10 +18,13 @@ log = logging.getLogger("commerce")
 
 
 def add_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    from commerce.settings import CommerceSettings
+
     cm = sub.add_parser("commerce", help="run the commerce service (accounts, wallets, store, rewards)")
-    serve.add_arguments(cm, "ELYSIUM_COMMERCE")
+    serve.add_arguments(cm, "ELYSIUM_COMMERCE", settings=CommerceSettings)
     cm.set_defaults(func=run_commerce)
-    cm_sub = cm.add_subparsers(dest="commerce_command", required=False, metavar="SUBCOMMAND")
+    cm_sub = cm.add_subparsers(dest="commerce_command", required=False, metavar="SUBCOMMAND",
+                               help="instead of running the service")
     tok = cm_sub.add_parser("admin-token", help="mint a service token for the /v1/admin API")
     tok.add_argument("--key-file", help="Ed25519 private key of services (default: ELYSIUM_SERVICE_PRIVATE_KEY_FILE, "
                      "else the key elysium up made in .elysium/keys/service.key)")

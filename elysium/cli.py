@@ -7,10 +7,10 @@ import importlib
 import json
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
-from elysium import devtokens, tokens
+from elysium import __version__, devtokens, tokens
 from elysium.config import ConfigError
 
 SERVICE_PACKAGES = ("gameserver", "matchmaker", "spectator", "commerce", "butler", "loadtest")
@@ -27,9 +27,43 @@ def _service_modules() -> list[object]:
     return found
 
 
+class _Parser(argparse.ArgumentParser):
+    """A parser that refuses arguments it does not know itself: argparse leaves a subcommand's
+    unknown flags to the top parser, whose error shows the top usage instead of the subcommand's."""
+
+    def parse_known_args(self, args: Sequence[str] | None = None,  # type: ignore[override]
+                         namespace: argparse.Namespace | None = None) -> tuple[argparse.Namespace, list[str]]:
+        parsed, extras = super().parse_known_args(args, namespace)
+        if extras:
+            self.error(f"unrecognized arguments: {' '.join(extras)}")
+        return parsed, extras
+
+
+class _HelpFormatter(argparse.HelpFormatter):
+    """Each flag's help followed by its default, when it has one worth showing."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        if (not action.option_strings or "%(default)" in text or action.default in (None, False, "")
+                or action.default is argparse.SUPPRESS):
+            return text
+        return f"{text} (default: %(default)s)"
+
+
+def commands(parser: argparse.ArgumentParser) -> Iterator[argparse.ArgumentParser]:
+    """``parser`` and every subcommand's parser below it, depth first."""
+    yield parser
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for child in action.choices.values():
+                yield from commands(child)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="elysium", description="Elysium game platform")
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    parser = _Parser(prog="elysium", description="Elysium game platform")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}",
+                        help="print the version and exit")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", help="what to run")
 
     up = sub.add_parser("up", help="run the whole platform locally on its embedded defaults")
     up.add_argument("--state-dir", default=os.environ.get("ELYSIUM_STATE_DIR", ".elysium"),
@@ -46,7 +80,7 @@ def build_parser() -> argparse.ArgumentParser:
     keygen.set_defaults(func=_run_keygen)
 
     token = sub.add_parser("token", help="mint development tokens")
-    token_sub = token.add_subparsers(dest="kind", required=True, metavar="KIND")
+    token_sub = token.add_subparsers(dest="kind", required=True, metavar="KIND", help="which token")
     join = token_sub.add_parser("join", help="a join token for one match on one game server")
     join.add_argument("--match", required=True, help="match id the token admits to (mid, 1 to 64 characters)")
     join.add_argument("--player", required=True, help="player id (sub), also the player's display name")
@@ -63,6 +97,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     for module in _service_modules():
         module.add_commands(sub)  # type: ignore[attr-defined]
+    for command in commands(parser):
+        command.formatter_class = _HelpFormatter
     return parser
 
 

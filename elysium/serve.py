@@ -115,11 +115,18 @@ class AppService:
             await self._runner.cleanup()
 
 
-def add_arguments(parser: argparse.ArgumentParser, prefix: str, *, workers_help: str | None = None) -> None:
-    """``--host`` and ``--port`` (settings ``{prefix}_HOST``, ``{prefix}_PORT``); with ``workers_help``,
-    ``--workers N`` (``{prefix}_WORKERS``) and the hidden ``--listen-fd`` a replica is started with."""
-    parser.add_argument("--host", help=f"listen address ({prefix}_HOST)")
-    parser.add_argument("--port", type=int, help=f"listen port ({prefix}_PORT)")
+def add_arguments(parser: argparse.ArgumentParser, prefix: str, *, workers_help: str | None = None,
+                  settings: type | None = None) -> None:
+    """``--host`` and ``--port`` (settings ``{prefix}_HOST``, ``{prefix}_PORT``, whose defaults the help
+    shows when given the ``settings`` class); with ``workers_help``, ``--workers N`` (``{prefix}_WORKERS``)
+    and the hidden ``--listen-fd`` a replica is started with."""
+    defaults = {v.env: v.default for v in config.describe(settings)} if settings is not None else {}
+
+    def described(what: str, env: str) -> str:
+        return f"{what} ({env}, default {defaults[env]})" if env in defaults else f"{what} ({env})"
+
+    parser.add_argument("--host", help=described("listen address", f"{prefix}_HOST"))
+    parser.add_argument("--port", type=int, help=described("listen port", f"{prefix}_PORT"))
     if workers_help is not None:
         workers.add_arguments(parser, f"{prefix}_WORKERS", workers_help)
 

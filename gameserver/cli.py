@@ -17,7 +17,7 @@ from gameserver.settings import GameServerSettings
 
 def add_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     gs = sub.add_parser("gameserver", help="run one game server")
-    serve.add_arguments(gs, "ELYSIUM_GAMESERVER")
+    serve.add_arguments(gs, "ELYSIUM_GAMESERVER", settings=GameServerSettings)
     gs.set_defaults(func=run_gameserver)
 
     bots = sub.add_parser("bots", help="run demo bots that keep playing matches on a game server")

@@ -139,3 +139,53 @@ async def asyncio_sleep(seconds: float) -> None:
     import asyncio
 
     await asyncio.sleep(seconds)
+
+
+def _every_command() -> list[tuple[str, ...]]:
+    import argparse
+
+    from elysium.cli import build_parser, commands
+
+    return [tuple(parser.prog.split()[1:]) for parser in commands(build_parser())
+            if isinstance(parser, argparse.ArgumentParser) and parser.prog != "elysium"]
+
+
+def test_every_flag_of_every_command_has_help_and_shows_its_default() -> None:
+    import argparse
+
+    from elysium.cli import build_parser, commands
+
+    missing, no_default = [], []
+    for parser in commands(build_parser()):
+        text = " ".join(parser.format_help().split())
+        for action in parser._actions:
+            name = f"{parser.prog} {'/'.join(action.option_strings) or action.dest}"
+            if action.help is argparse.SUPPRESS:
+                assert action.option_strings == ["--listen-fd"], name  # the one hidden flag, for --workers replicas
+                continue
+            if not action.help:
+                missing.append(name)
+            if isinstance(action, argparse._SubParsersAction):
+                missing.extend(f"{parser.prog} {choice.dest}" for choice in action._choices_actions if not choice.help)
+            elif action.option_strings and action.default not in (None, False, argparse.SUPPRESS):
+                if f"default: {action.default})" not in text:
+                    no_default.append(name)
+    assert missing == [] and no_default == []
+
+
+def test_version_is_the_package_version() -> None:
+    import tomllib
+
+    version = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"]
+    out = run("--version")
+    assert out.returncode == 0 and out.stdout.strip() == f"elysium {version}"
+
+
+def test_an_unknown_flag_shows_the_usage_of_its_own_subcommand() -> None:
+    paths = _every_command()
+    assert ("matchmaker",) in paths and ("commerce", "admin-token") in paths and ("token", "join") in paths
+    for path in paths:
+        out = run(*path, "--bogus")
+        assert out.returncode == 2, (path, out.stderr)
+        assert out.stderr.startswith(f"usage: elysium {' '.join(path)} "), (path, out.stderr)
+        assert "--bogus" in out.stderr or "required" in out.stderr, (path, out.stderr)
