@@ -189,3 +189,33 @@ def test_an_unknown_flag_shows_the_usage_of_its_own_subcommand() -> None:
         assert out.returncode == 2, (path, out.stderr)
         assert out.stderr.startswith(f"usage: elysium {' '.join(path)} "), (path, out.stderr)
         assert "--bogus" in out.stderr or "required" in out.stderr, (path, out.stderr)
+
+
+def test_scripts_elysium_runs_the_command_of_the_repository_virtualenv_in_the_callers_directory(
+        tmp_path: Path) -> None:
+    """README's commands start with ``scripts/elysium``: it bootstraps like scripts/up (here the
+    virtual environment is already up to date, so it installs nothing) and runs ``.venv/bin/elysium``."""
+    import hashlib
+    import shutil
+
+    repo = tmp_path / "repo"
+    (repo / "scripts").mkdir(parents=True)
+    for name in ("scripts/elysium", "scripts/bootstrap.sh", "pyproject.toml"):
+        shutil.copy2(ROOT / name, repo / name)
+    venv_bin = repo / ".venv" / "bin"
+    venv_bin.mkdir(parents=True)
+    (venv_bin / "python").symlink_to(sys.executable)
+    (venv_bin / "elysium").symlink_to(Path(sys.executable).with_name("elysium"))
+    digest = hashlib.sha256((repo / "pyproject.toml").read_bytes()).hexdigest()[:16]
+    (repo / ".venv" / f".elysium-dev-{digest}").touch()  # what scripts/test leaves behind
+    caller = tmp_path / "elsewhere"
+    caller.mkdir()
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
+    out = subprocess.run([str(repo / "scripts" / "elysium"), "--version"], cwd=caller, env=env, capture_output=True,
+                         text=True, timeout=60)
+    assert out.returncode == 0 and out.stdout.startswith("elysium "), out.stderr
+    out = subprocess.run([str(repo / "scripts" / "elysium"), "keygen", "--name", "join", "--dir", "keys"], cwd=caller,
+                         env=env, capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert (caller / "keys" / "join.key").is_file()  # relative to where it was called from
+    assert sorted(p.name for p in (repo / ".venv").iterdir()) == [f".elysium-dev-{digest}", "bin"]  # no install
