@@ -167,7 +167,7 @@ def test_every_flag_of_every_command_has_help_and_shows_its_default() -> None:
                 missing.append(name)
             if isinstance(action, argparse._SubParsersAction):
                 missing.extend(f"{parser.prog} {choice.dest}" for choice in action._choices_actions if not choice.help)
-            elif action.option_strings and action.default not in (None, False, argparse.SUPPRESS):
+            elif action.option_strings and not any(action.default is v for v in (None, False, argparse.SUPPRESS)):
                 if f"default: {action.default})" not in text:
                     no_default.append(name)
     assert missing == [] and no_default == []
