@@ -8,6 +8,9 @@ service (the matchmaker's matching loop and results consumer, a spectator relay'
 readers), all against the shared Redis, which is what makes replicas safe together; a
 service whose replicas need distinct names gets the worker's index through its id setting.
 
+It starts one child first and the others once that one listens, so settings that fail every
+child are reported once, by the first, whose exit status the parent then exits with. A port
+another server already listens on is refused even if that server set ``SO_REUSEPORT`` too.
 The parent prints the one ``listening`` line once every child listens. On the stop
 (``elysium.serve``'s first SIGTERM or SIGINT) it sends each child SIGTERM and exits 0 when
 all of them have drained and exited 0; on a second signal it sends SIGTERM again, which
