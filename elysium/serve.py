@@ -6,10 +6,9 @@ and turns start-up failures into one line on stderr. A service hands it a factor
 :class:`AppService`):
 
 - start: the service is made and started (on the socket a ``--workers`` parent bound, or
-  binding its own). It fails with one line on stderr and status 1 if the port is taken, the
-  host does not resolve, or anything else goes wrong (an error the service names in
-  ``startup_errors``, an unreachable database say, or one nobody foresaw, whose traceback
-  goes to the JSON log); bad settings and keys are reported by the command with status 2.
+  binding its own). It fails with one line on stderr and status 1 if the port is taken or
+  an error the service names in ``startup_errors`` is raised (an unreachable database,
+  say); bad settings are reported by the command with status 2, as before.
 - ``{"event": "listening", "service": NAME, ...}`` on stdout, once, when it serves.
 - the first SIGTERM or SIGINT: ``drain_and_stop()`` (stop taking work, finish what is in
   flight up to the service's drain timeout, stop), then exit 0. Should the drain overrun
@@ -18,6 +17,10 @@ and turns start-up failures into one line on stderr. A service hands it a factor
 
 With ``workers`` (``--workers N`` above 1) the process is instead the supervisor of N
 replicas of itself on one port (:mod:`elysium.workers`), with the same signals and lines.
+
+A host that does not resolve, and any error at start nobody foresaw, fail the same way: one
+line (``cannot start: TYPE: message``) and status 1, the traceback in the JSON log record
+``start failed``. A bad key, like a bad setting, is the command's to report (status 2).
 """
 
 from __future__ import annotations
@@ -37,7 +40,7 @@ from typing import Any, Protocol
 
 from aiohttp import web
 
-from elysium import config, tokens, workers
+from elysium import config, workers
 
 STOP_GRACE_S = 30.0  # past the drain timeout, before a stuck drain is given up
 EXIT_START_FAILED = 1
@@ -184,12 +187,13 @@ async def _serve(name: str, make: Callable[[], Service], host: str, port: int, l
         await service.start(socket.socket(fileno=listen_fd) if listen_fd is not None else None)
     except OSError as exc:
         return _start_failed(name, _os_reason(exc, host, port))
-    except startup_errors as exc:
-        return _start_failed(name, f"{type(exc).__name__}: {exc}")
-    except (config.ConfigError, tokens.KeyError_):
-        raise  # bad settings: the command reports them with status 2
-    except Exception as exc:  # one line for the operator; the traceback goes to the log for us
-        log.error("start failed", exc_info=True)
+    except Exception as exc:
+        from elysium.tokens import KeyError_
+
+        if isinstance(exc, (config.ConfigError, KeyError_)):
+            raise  # bad settings and keys: the command reports them with status 2
+        if not isinstance(exc, startup_errors):  # one nobody foresaw: its traceback goes to the log for us
+            log.error("start failed", exc_info=True)
         return _start_failed(name, f"{type(exc).__name__}: {exc}")
     fields = service.listening()
     print(json.dumps({"event": "listening", "service": name, **fields}), flush=True)

@@ -135,32 +135,3 @@ async def test_sigterm_lets_purchases_in_flight_finish(mongo_url: str, mongo_db_
         if proc.poll() is None:
             proc.kill()
             proc.wait()
-
-
-def _without_settings(tmp_path: Path) -> dict[str, str]:
-    root = Path(__file__).resolve().parents[2]
-    return {**{k: v for k, v in os.environ.items() if not k.startswith("ELYSIUM_")},
-            "PYTHONPATH": os.pathsep.join([str(root), os.environ.get("PYTHONPATH", "")])}
-
-
-def test_admin_token_without_a_key_names_the_variable_and_the_flag(tmp_path: Path) -> None:
-    done = subprocess.run([sys.executable, "-m", "elysium", "commerce", "admin-token"], cwd=tmp_path,
-                          env=_without_settings(tmp_path), capture_output=True, text=True, timeout=60)
-    assert done.returncode == 2 and done.stdout == ""
-    said = done.stderr.strip().splitlines()
-    assert len(said) == 1 and said[0].startswith("elysium commerce admin-token: no service private key: "), said
-    assert "ELYSIUM_SERVICE_PRIVATE_KEY_FILE" in said[0] and "--key-file" in said[0]
-
-
-def test_admin_token_as_readme_writes_it_uses_the_key_elysium_up_made(tmp_path: Path) -> None:
-    """After ``scripts/up`` (which makes ``.elysium/keys``), the command needs no flag or variable."""
-    from commerce.api import ADMIN_SCOPE
-    from elysium import tokens
-
-    tokens.ensure_keypair(tmp_path / ".elysium" / "keys", "service")  # what elysium up does on its first start
-    done = subprocess.run([sys.executable, "-m", "elysium", "commerce", "admin-token"], cwd=tmp_path,
-                          env=_without_settings(tmp_path), capture_output=True, text=True, timeout=60)
-    assert done.returncode == 0, done.stderr
-    verifier = tokens.Verifier(tokens.load_public_key(path=str(tmp_path / ".elysium" / "keys" / "service.pub")))
-    claims = verifier.verify(done.stdout.strip(), tokens.SERVICE_AUDIENCE)
-    assert claims["scope"] == ADMIN_SCOPE and claims["sub"] == "operator"
