@@ -6,11 +6,10 @@ import argparse
 import asyncio
 import json
 import logging
-import os
 import sys
 from typing import TYPE_CHECKING
 
-from elysium import config, logs, serve, tokens
+from elysium import config, devtokens, logs, serve, tokens
 
 if TYPE_CHECKING:
     from commerce.settings import CommerceSettings
@@ -19,15 +18,18 @@ log = logging.getLogger("commerce")
 
 
 def add_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    from commerce.settings import CommerceSettings
+
     cm = sub.add_parser("commerce", help="run the commerce service (accounts, wallets, store, rewards)")
-    serve.add_arguments(cm, "ELYSIUM_COMMERCE")
+    serve.add_arguments(cm, "ELYSIUM_COMMERCE", settings=CommerceSettings)
     cm.set_defaults(func=run_commerce)
-    cm_sub = cm.add_subparsers(dest="commerce_command", required=False, metavar="SUBCOMMAND")
+    cm_sub = cm.add_subparsers(dest="commerce_command", required=False, metavar="SUBCOMMAND",
+                               help="instead of running the service")
     tok = cm_sub.add_parser("admin-token", help="mint a service token for the /v1/admin API")
-    tok.add_argument("--key-file", default=os.environ.get("ELYSIUM_SERVICE_PRIVATE_KEY_FILE", ""),
-                     help="Ed25519 private key of services (ELYSIUM_SERVICE_PRIVATE_KEY_FILE)")
-    tok.add_argument("--ttl-s", type=float, default=600.0)
-    tok.add_argument("--subject", default="operator")
+    tok.add_argument("--key-file", help="Ed25519 private key of services (default: ELYSIUM_SERVICE_PRIVATE_KEY_FILE, "
+                     "else the key elysium up made in .elysium/keys/service.key)")
+    tok.add_argument("--ttl-s", type=float, default=600.0, help="lifetime of the token in seconds (at most 86400)")
+    tok.add_argument("--subject", default="operator", help="who the token is for (its sub claim)")
     tok.set_defaults(func=run_admin_token)
 
     audit = sub.add_parser("audit", help="check wallets against the ledger and items against their owners")
@@ -73,7 +75,12 @@ def run_admin_token(args: argparse.Namespace) -> int:
 
     if not 0 < args.ttl_s <= 86_400:
         raise SystemExit("elysium commerce admin-token: --ttl-s must be between 0 and 86400 seconds")
-    signer = tokens.Signer(tokens.load_private_key(path=args.key_file or None), "elysium-cli")
+    try:
+        key = devtokens.signing_key(args.key_file, "ELYSIUM_SERVICE_PRIVATE_KEY_FILE", "service")
+    except tokens.KeyError_ as exc:
+        print(f"elysium commerce admin-token: {exc}", file=sys.stderr)
+        return 2
+    signer = tokens.Signer(key, "elysium-cli")
     print(signer.issue(args.subject, tokens.SERVICE_AUDIENCE, args.ttl_s, {"scope": ADMIN_SCOPE}))
     return 0
 

@@ -2,11 +2,37 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
 from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from elysium import tokens
 
 DEV_ISSUER = tokens.DEV_ISSUER
+
+
+def dev_key_file(name: str) -> Path:
+    """Where ``elysium up`` keeps the development private key ``name`` (``join``, ``service``):
+    ``keys/NAME.key`` in its state directory (``ELYSIUM_STATE_DIR``, default ``.elysium``)."""
+    return Path(os.environ.get("ELYSIUM_STATE_DIR") or ".elysium") / "keys" / f"{name}.key"
+
+
+def signing_key(given: str | None, env_var: str, name: str) -> Ed25519PrivateKey:
+    """The private key a command signs with: ``--key-file`` (``given``), else the file ``env_var``
+    names, else the development key of ``elysium up`` when it exists. The error names all three."""
+    for path, source in ((given, "--key-file"), (os.environ.get(env_var), env_var)):
+        if path:
+            try:
+                return tokens.load_private_key(path=path)
+            except tokens.KeyError_ as exc:
+                raise tokens.KeyError_(f"{exc} (from {source})") from None
+    dev = dev_key_file(name)
+    if dev.is_file():
+        return tokens.load_private_key(path=str(dev))
+    raise tokens.KeyError_(f"no {name} private key: give --key-file or set {env_var} "
+                           f"(elysium up creates {dev} on its first start)")
 
 
 def room_claim(mode: str = "arena", seats: int = 10, *, teams: int = 0, roster: list[Any] | None = None,

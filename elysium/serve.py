@@ -17,6 +17,10 @@ and turns start-up failures into one line on stderr. A service hands it a factor
 
 With ``workers`` (``--workers N`` above 1) the process is instead the supervisor of N
 replicas of itself on one port (:mod:`elysium.workers`), with the same signals and lines.
+
+A host that does not resolve, and any error at start nobody foresaw, fail the same way: one
+line (``cannot start: TYPE: message``) and status 1, the traceback in the JSON log record
+``start failed``. A bad key, like a bad setting, is the command's to report (status 2).
 """
 
 from __future__ import annotations
@@ -119,11 +123,18 @@ class AppService:
             await self._runner.cleanup()
 
 
-def add_arguments(parser: argparse.ArgumentParser, prefix: str, *, workers_help: str | None = None) -> None:
-    """``--host`` and ``--port`` (settings ``{prefix}_HOST``, ``{prefix}_PORT``); with ``workers_help``,
-    ``--workers N`` (``{prefix}_WORKERS``) and the hidden ``--listen-fd`` a replica is started with."""
-    parser.add_argument("--host", help=f"listen address ({prefix}_HOST)")
-    parser.add_argument("--port", type=int, help=f"listen port ({prefix}_PORT)")
+def add_arguments(parser: argparse.ArgumentParser, prefix: str, *, workers_help: str | None = None,
+                  settings: type | None = None) -> None:
+    """``--host`` and ``--port`` (settings ``{prefix}_HOST``, ``{prefix}_PORT``, whose defaults the help
+    shows when given the ``settings`` class); with ``workers_help``, ``--workers N`` (``{prefix}_WORKERS``)
+    and the hidden ``--listen-fd`` a replica is started with."""
+    defaults = {v.env: v.default for v in config.describe(settings)} if settings is not None else {}
+
+    def described(what: str, env: str) -> str:
+        return f"{what} ({env}, default {defaults[env]})" if env in defaults else f"{what} ({env})"
+
+    parser.add_argument("--host", help=described("listen address", f"{prefix}_HOST"))
+    parser.add_argument("--port", type=int, help=described("listen port", f"{prefix}_PORT"))
     if workers_help is not None:
         workers.add_arguments(parser, f"{prefix}_WORKERS", workers_help)
 
@@ -181,7 +192,13 @@ async def _serve(name: str, make: Callable[[], Service], host: str, port: int, l
         await service.start(socket.socket(fileno=listen_fd) if listen_fd is not None else None)
     except OSError as exc:
         return _start_failed(name, _os_reason(exc, host, port))
-    except startup_errors as exc:
+    except Exception as exc:
+        from elysium.tokens import KeyError_
+
+        if isinstance(exc, (config.ConfigError, KeyError_)):
+            raise  # bad settings and keys: the command reports them with status 2
+        if not isinstance(exc, startup_errors):  # one nobody foresaw: its traceback goes to the log for us
+            log.error("start failed", exc_info=True)
         return _start_failed(name, f"{type(exc).__name__}: {exc}")
     fields = listening.line(name, host, service.listening())
     print(json.dumps(fields), flush=True)
@@ -213,11 +230,15 @@ async def _supervise(name: str, host: str, port: int, replicas: Workers, drain_t
     except OSError as exc:
         return _start_failed(name, _os_reason(exc, host, port))
     except workers.WorkersDidNotStart as exc:
+        if exc.status:  # the worker said why on stderr (shared with ours): its status, no second line
+            return exc.status
         return _start_failed(name, str(exc))
     return 128 + signals.second if signals.second is not None else code
 
 
 def _os_reason(exc: OSError, host: str, port: int) -> str:
+    if isinstance(exc, socket.gaierror):
+        return f"cannot resolve host {host}: {(exc.strerror or str(exc)).lower()}"
     if exc.errno in _BIND_ERRORS:
         return f"cannot listen on {host}:{port}: {os.strerror(exc.errno).lower()}"
     return str(exc)

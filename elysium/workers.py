@@ -8,6 +8,9 @@ service (the matchmaker's matching loop and results consumer, a spectator relay'
 readers), all against the shared Redis, which is what makes replicas safe together; a
 service whose replicas need distinct names gets the worker's index through its id setting.
 
+It starts one child first and the others once that one listens, so settings that fail every
+child are reported once, by the first, whose exit status the parent then exits with. A port
+another server already listens on is refused even if that server set ``SO_REUSEPORT`` too.
 The parent prints the one ``listening`` line once every child listens. On the stop
 (``elysium.serve``'s first SIGTERM or SIGINT) it sends each child SIGTERM and exits 0 when
 all of them have drained and exited 0; on a second signal it sends SIGTERM again, which
@@ -38,12 +41,24 @@ CHILD_START_TIMEOUT_S = 60.0
 
 
 class WorkersDidNotStart(RuntimeError):
-    """A child exited or stayed silent before printing its listening line."""
+    """A child exited or stayed silent before printing its listening line.
+
+    ``status`` is the exit status of a child that failed (it said why on the stderr it shares
+    with the parent), else None.
+    """
+
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
 
 
 def bind_sockets(host: str, port: int, count: int) -> list[socket.socket]:
     """``count`` listening sockets on one address; port 0 picks a free port for all of them."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    if port:  # SO_REUSEPORT would silently share a port another server listens on with it set too
+        with socket.socket(family, socket.SOCK_STREAM) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            probe.bind((host, port))
     socks: list[socket.socket] = []
     try:
         for _ in range(count):
@@ -86,17 +101,23 @@ async def supervise(service: str, host: str, port: int, workers: int, *, env_var
     children: list[asyncio.subprocess.Process] = []
     loop = asyncio.get_running_loop()
     pumps: list[asyncio.Task[None]] = []
+
+    async def spawn(i: int, sock: socket.socket) -> asyncio.subprocess.Process:
+        env = {**os.environ, env_var: "1", **({id_var: f"{base_id}-w{i}"} if base_id else {})}
+        child = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "elysium", service, "--host", host, "--port", str(port),
+            "--listen-fd", str(sock.fileno()), pass_fds=(sock.fileno(),), env=env,
+            stdout=asyncio.subprocess.PIPE, start_new_session=True,
+            preexec_fn=functools.partial(die_with_parent, parent))
+        sock.close()  # the child holds it now
+        children.append(child)
+        return child
+
     try:
-        for i, sock in enumerate(socks):
-            env = {**os.environ, env_var: "1", **({id_var: f"{base_id}-w{i}"} if base_id else {})}
-            children.append(await asyncio.create_subprocess_exec(
-                sys.executable, "-m", "elysium", service, "--host", host, "--port", str(port),
-                "--listen-fd", str(sock.fileno()), pass_fds=(sock.fileno(),), env=env,
-                stdout=asyncio.subprocess.PIPE, start_new_session=True,
-                preexec_fn=functools.partial(die_with_parent, parent)))
-        for sock in socks:  # the children hold them now
-            sock.close()
-        started = await _wait_listening(children, stop)
+        # One worker first: settings that fail it would fail every worker, and it says why once.
+        started = await _wait_listening([await spawn(0, socks[0])], stop)
+        if started and len(socks) > 1:
+            started = await _wait_listening([await spawn(i, sock) for i, sock in enumerate(socks) if i], stop)
         if started:
             served = Listening(f"{scheme}://{host}:{port}", port, base_id or None)
             print(json.dumps(listening.line(service, host, served, [c.pid for c in children])), flush=True)
@@ -106,7 +127,7 @@ async def supervise(service: str, host: str, port: int, workers: int, *, env_var
             await asyncio.wait([stopper, *exited], return_when=asyncio.FIRST_COMPLETED)
             stopper.cancel()
         elif not stop.is_set():
-            raise WorkersDidNotStart(f"a worker exited or did not listen within {CHILD_START_TIMEOUT_S:g} s")
+            await _not_started(children)
         clean = stop.is_set()
     finally:
         for sock in socks:
@@ -115,6 +136,20 @@ async def supervise(service: str, host: str, port: int, workers: int, *, env_var
         for task in pumps:
             task.cancel()
     return 0 if clean and all(code == 0 for code in codes) else 1
+
+
+async def _not_started(children: list[asyncio.subprocess.Process]) -> None:
+    """Raise :class:`WorkersDidNotStart` for a child that exited, else for a silent one."""
+    waits = [asyncio.ensure_future(child.wait()) for child in children]
+    await asyncio.wait(waits, timeout=5.0, return_when=asyncio.FIRST_COMPLETED)  # one whose stdout ended exits
+    for waiting in waits:
+        waiting.cancel()
+    for i, child in enumerate(children):
+        if child.returncode is not None:
+            code = child.returncode
+            raise WorkersDidNotStart(f"worker {i} exited with status {code} before listening",
+                                     code if code > 0 else None)
+    raise WorkersDidNotStart(f"a worker did not listen within {CHILD_START_TIMEOUT_S:g} s")
 
 
 async def _wait_listening(children: list[asyncio.subprocess.Process], stop: asyncio.Event) -> bool:

@@ -5,7 +5,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
+import os
 import random
+import socket
 from collections.abc import Callable
 
 from websockets.exceptions import WebSocketException
@@ -53,23 +55,60 @@ async def play(client: GameClient, rng: random.Random, stop: asyncio.Event) -> N
         await asyncio.gather(reading, return_exceptions=True)
 
 
+class BotsGaveUp(Exception):
+    """The bots failed to join ``max_failures`` times in a row; the message says the last cause."""
+
+
+RETRY_S = 1.0  # pause after a failed attempt
+
+
+def _cause(exc: BaseException) -> str:
+    if isinstance(exc, TimeoutError):
+        return "no answer in time"
+    if isinstance(exc, socket.gaierror) and exc.strerror:
+        return f"cannot resolve the host: {exc.strerror.lower()}"
+    if isinstance(exc, OSError) and exc.errno and exc.errno > 0:
+        return os.strerror(exc.errno).lower()  # "connection refused", not "Connect call failed (...)"
+    return str(exc) or type(exc).__name__
+
+
 async def run_bots(url: str, count: int, token_for: Callable[[str, int], str], stop: asyncio.Event,
-                   seed: int = 1) -> None:
-    """Keep ``count`` bots playing match after match until ``stop`` is set."""
+                   seed: int = 1, *, max_failures: int = 0, on_failure: Callable[[str], None] | None = None) -> None:
+    """Keep ``count`` bots playing match after match until ``stop`` is set.
+
+    A round in which a bot cannot connect or join is a failure: ``on_failure`` hears why, and
+    after ``max_failures`` in a row (0: never) :class:`BotsGaveUp` is raised. A round in which
+    every bot joined starts the count again, however it ended.
+    """
     round_no = 0
+    failures = 0
     while not stop.is_set():
         round_no += 1
         clients = [GameClient(url) for _ in range(count)]
+        joined = False
         try:
             for i, client in enumerate(clients):
                 welcome = await client.join(token_for(f"bot-{i + 1}", round_no))
                 if welcome["t"] != "welcome":
-                    raise RuntimeError(f"bot could not join: {welcome}")
+                    raise RuntimeError(f"the server refused the join: {welcome.get('code')}: "
+                                       f"{welcome.get('msg', '')}")
+            joined = True
+            failures = 0
             log.info("bots joined", extra={"match": clients[0].welcome["match"], "bots": count})
             await asyncio.gather(*(play(c, random.Random(seed * 1000 + i + round_no), stop)
                                    for i, c in enumerate(clients)))
         except (OSError, WebSocketException, RuntimeError, TimeoutError) as exc:
-            log.warning("bots lost their match; starting another", extra={"error": str(exc)})
-            await asyncio.sleep(1.0)
+            if joined:
+                log.warning("bots lost their match; starting another", extra={"error": _cause(exc)})
+            else:
+                failures += 1
+                reason = f"cannot play on {url}: {_cause(exc)}"
+                if max_failures and failures >= max_failures:
+                    raise BotsGaveUp(f"giving up after {failures} failed attempt{'s' if failures > 1 else ''}: "
+                                     f"{reason}") from None
+                if on_failure is not None:
+                    of = f" of {max_failures}" if max_failures else ""
+                    on_failure(f"{reason}; retrying in {RETRY_S:g} s (failure {failures}{of})")
+            await asyncio.sleep(RETRY_S)
         finally:
             await asyncio.gather(*(c.close() for c in clients), return_exceptions=True)

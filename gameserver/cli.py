@@ -6,7 +6,9 @@ import argparse
 import asyncio
 import os
 import signal
+import sys
 import uuid
+from urllib.parse import urlsplit
 
 from elysium import config, devtokens, logs, serve, tokens
 from elysium.up import GAMESERVER_DRAIN_S, StackContext, StackService
@@ -15,17 +17,19 @@ from gameserver.settings import GameServerSettings
 
 def add_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     gs = sub.add_parser("gameserver", help="run one game server")
-    serve.add_arguments(gs, "ELYSIUM_GAMESERVER")
+    serve.add_arguments(gs, "ELYSIUM_GAMESERVER", settings=GameServerSettings)
     gs.set_defaults(func=run_gameserver)
 
     bots = sub.add_parser("bots", help="run demo bots that keep playing matches on a game server")
-    bots.add_argument("--url", required=True, help="game server websocket URL")
+    bots.add_argument("--url", required=True, help="game server websocket URL, e.g. ws://127.0.0.1:7350/v1/play")
     bots.add_argument("--server-id", required=True, help="the server's registry id (join tokens are bound to it)")
-    bots.add_argument("--count", type=int, default=4)
-    bots.add_argument("--match-prefix", default="demo")
-    bots.add_argument("--key-file", default=os.environ.get("ELYSIUM_JOIN_PRIVATE_KEY_FILE", ""),
-                      help="Ed25519 private key that signs join tokens (ELYSIUM_JOIN_PRIVATE_KEY_FILE)")
-    bots.add_argument("--time-limit-s", type=float, default=90.0)
+    bots.add_argument("--count", type=int, default=4, help="bots in each match (1 to 100)")
+    bots.add_argument("--match-prefix", default="demo", help="match ids are PREFIX-RUN-ROUND")
+    bots.add_argument("--key-file", help="Ed25519 private key that signs join tokens (default: "
+                      "ELYSIUM_JOIN_PRIVATE_KEY_FILE, else the key elysium up made in .elysium/keys/join.key)")
+    bots.add_argument("--time-limit-s", type=float, default=90.0, help="length of each match in seconds")
+    bots.add_argument("--max-failures", type=int, default=10,
+                      help="failed attempts to join in a row before giving up with status 1 (0: never give up)")
     bots.set_defaults(func=run_bots)
 
 
@@ -42,7 +46,13 @@ def run_bots(args: argparse.Namespace) -> int:
     logs.setup("bots")
     if args.count < 1 or args.count > 100:
         raise SystemExit("elysium bots: --count must be between 1 and 100")
-    signer = tokens.Signer(tokens.load_private_key(path=args.key_file or None), devtokens.DEV_ISSUER)
+    if args.max_failures < 0:
+        raise SystemExit("elysium bots: --max-failures must be 0 or more")
+    if urlsplit(args.url).scheme not in ("ws", "wss"):
+        print(f"elysium bots: --url must be a ws:// or wss:// URL, got {args.url!r}", file=sys.stderr)
+        return 2
+    signer = tokens.Signer(devtokens.signing_key(args.key_file, "ELYSIUM_JOIN_PRIVATE_KEY_FILE", "join"),
+                           devtokens.DEV_ISSUER)
     run_id = uuid.uuid4().hex[:6]
 
     def token_for(player: str, round_no: int) -> str:
@@ -51,6 +61,10 @@ def run_bots(args: argparse.Namespace) -> int:
         return devtokens.mint_join(signer, match_id=f"{args.match_prefix}-{run_id}-{round_no}", player_id=player,
                                    server_id=args.server_id, room=room, name=player)
 
+    def say(line: str) -> None:
+        print(f"elysium bots: {line}", file=sys.stderr, flush=True)
+
+    from gameserver.bots import BotsGaveUp
     from gameserver.bots import run_bots as loop_bots
 
     async def main() -> int:
@@ -58,7 +72,11 @@ def run_bots(args: argparse.Namespace) -> int:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
-        await loop_bots(args.url, args.count, token_for, stop)
+        try:
+            await loop_bots(args.url, args.count, token_for, stop, max_failures=args.max_failures, on_failure=say)
+        except BotsGaveUp as exc:
+            say(str(exc))
+            return 1
         return 0
 
     return asyncio.run(main())

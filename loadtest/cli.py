@@ -46,21 +46,29 @@ def _options(parser: argparse.ArgumentParser) -> None:
     target.add_argument("--state-dir", help="where a started local stack keeps its files (default: a temporary "
                         "directory, removed afterwards)")
     shape = parser.add_argument_group("scenario overrides")
-    shape.add_argument("--players", type=int)
-    shape.add_argument("--ramp-per-s", type=float, help="new players per second")
-    shape.add_argument("--duration-s", type=float, help="seconds at full load after the ramp")
-    shape.add_argument("--room-size", type=int)
-    shape.add_argument("--flow", choices=("direct", "full"))
-    shape.add_argument("--retries", type=int)
-    shape.add_argument("--spectators-per-match", type=int)
-    shape.add_argument("--seed", type=int)
-    gates = parser.add_argument_group("thresholds (exit status 1 when one is not met)")
-    gates.add_argument("--max-p99-ms", type=float)
-    gates.add_argument("--max-p50-ms", type=float)
-    gates.add_argument("--max-input-rtt-p99-ms", type=float)
-    gates.add_argument("--max-join-p99-ms", type=float)
-    gates.add_argument("--max-error-rate", type=float)
-    gates.add_argument("--min-connected-ratio", type=float)
+    shape.add_argument("--players", type=int, help="simulated players in all (default: the scenario's)")
+    shape.add_argument("--ramp-per-s", type=float, help="new players per second (default: the scenario's)")
+    shape.add_argument("--duration-s", type=float, help="seconds at full load after the ramp (default: the "
+                       "scenario's)")
+    shape.add_argument("--room-size", type=int, help="seats per match in the direct flow (default: the scenario's)")
+    shape.add_argument("--flow", choices=("direct", "full"), help="direct: development join tokens; full: "
+                       "register, queue and get matched (default: the scenario's)")
+    shape.add_argument("--retries", type=int, help="reconnects or re-joins per player after a failure (default: "
+                       "the scenario's)")
+    shape.add_argument("--spectators-per-match", type=int, help="spectators watching each match through the relay "
+                       "(default: the scenario's)")
+    shape.add_argument("--seed", type=int, help="seed of every behaviour and random choice (default: the "
+                       "scenario's)")
+    gates = parser.add_argument_group("thresholds (exit status 1 when one is not met; each replaces the "
+                                    "scenario's threshold of that name)")
+    gates.add_argument("--max-p99-ms", type=float, help="server-to-client latency p99 must be at most this many ms")
+    gates.add_argument("--max-p50-ms", type=float, help="server-to-client latency p50 must be at most this many ms")
+    gates.add_argument("--max-input-rtt-p99-ms", type=float, help="input round trip p99 must be at most this many ms")
+    gates.add_argument("--max-join-p99-ms", type=float, help="join time p99 must be at most this many ms")
+    gates.add_argument("--max-error-rate", type=float, help="errors per simulated player must be at most this "
+                       "(0.01: one in a hundred)")
+    gates.add_argument("--min-connected-ratio", type=float, help="peak connected players / players must be at "
+                       "least this")
     out = parser.add_argument_group("output")
     out.add_argument("--workers", type=int, help="worker processes (ELYSIUM_LOADTEST_WORKERS; 0: one per core)")
     out.add_argument("--out", help="report directory (ELYSIUM_LOADTEST_OUT_DIR, default loadtest-report)")

@@ -28,7 +28,12 @@ fi
 if [ ! -x .venv/bin/python ]; then
     "$python" -m venv .venv
 fi
-stamp=".venv/.elysium-${extras}-$(cat pyproject.toml | sha256sum | cut -c1-16)"
+digest="$(cat pyproject.toml | sha256sum | cut -c1-16)"
+stamp=".venv/.elysium-${extras}-${digest}"
+# "dev" holds everything "embedded" does: after scripts/test, scripts/up and scripts/elysium install nothing.
+if [ "$extras" = "embedded" ] && [ -f ".venv/.elysium-dev-${digest}" ]; then
+    stamp=".venv/.elysium-dev-${digest}"
+fi
 if [ ! -f "$stamp" ]; then
     .venv/bin/python -m pip install -q --disable-pip-version-check --upgrade pip >/dev/null
     .venv/bin/python -m pip install -q --disable-pip-version-check -e ".[${extras}]"

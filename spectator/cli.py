@@ -10,7 +10,7 @@ from spectator.settings import SpectatorSettings
 
 def add_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     sp = sub.add_parser("spectator", help="run a spectator relay (watch live matches and replays)")
-    serve.add_arguments(sp, "ELYSIUM_SPECTATOR", workers_help="relay processes")
+    serve.add_arguments(sp, "ELYSIUM_SPECTATOR", workers_help="relay processes", settings=SpectatorSettings)
     sp.set_defaults(func=run_spectator)
 
 
