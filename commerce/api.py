@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from aiohttp import web
@@ -13,6 +14,8 @@ from commerce.errors import Problem
 from commerce.validation import Field, Invalid, check, json_size
 from elysium import tokens
 from elysium.http import bearer, idempotency_key, json_response, read_json, verify
+
+log = logging.getLogger("commerce.api")
 
 ADMIN_SCOPE = "commerce:admin"
 PASSWORD = Field(str, min=8, max=256)
@@ -79,15 +82,18 @@ async def login(request: web.Request) -> web.Response:
     body = await _body(request, LOGIN)
     limiter = request.app[LIMITER]
     address = _address(request)
-    wait = await limiter.blocked_for(body["username"], address)
+    # The attempt is counted before the password is checked, so parallel guesses cannot pass the limit.
+    wait = await limiter.reserve(body["username"], address)
     if wait:
-        raise Problem("rate-limited", f"too many failed logins; try again in {wait} s",
+        log.info("login refused by the rate limit", extra={"username": body["username"][:64], "address": address,
+                                                           "retry_after_s": wait})
+        raise Problem("rate-limited", f"too many login attempts; try again in {wait} s",
                       headers={"Retry-After": str(wait)})
     found = await request.app[ACCOUNTS].login(body["username"], body["password"])
     if found is None:
-        await limiter.failed(body["username"], address)
+        log.info("login failed", extra={"username": body["username"][:64], "address": address})
         raise Problem("invalid-credentials", "the username or the password is wrong")
-    await limiter.succeeded(body["username"])
+    await limiter.release(body["username"], address)
     doc, pair = found
     return json_response(pair.body(doc["_id"]))
 
