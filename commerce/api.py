@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from typing import Any
 
 from aiohttp import web
@@ -11,24 +12,26 @@ from commerce import catalog, ledger
 from commerce.accounts import USERNAME, profile_body
 from commerce.appkeys import ACCOUNTS, ADMIN_VERIFIER, ECONOMY, LIMITER, PLAYER_TOKENS, SETTINGS, STORE
 from commerce.errors import Problem
-from commerce.validation import Field, Invalid, check, json_size
+from commerce.validation import Field, Invalid, check, document_problem, json_size, name_problem, password_problem
 from elysium import tokens
 from elysium.http import bearer, idempotency_key, json_response, read_json, verify
 
 log = logging.getLogger("commerce.api")
 
 ADMIN_SCOPE = "commerce:admin"
-PASSWORD = Field(str, min=8, max=256)
+PASSWORD = Field(str, min=8, max=256, extra=password_problem)
+DISPLAY_NAME = Field(str, min=1, max=32, nfc=True, extra=name_problem)
+URL_CHARS = r"[A-Za-z0-9\-._~:/?#\[\]@!$&()*+,;=%]"  # RFC 3986, less the quote
 
 REGISTER = {"username": Field(str, pattern=USERNAME), "password": PASSWORD,
-            "display_name": Field(str, required=False, min=1, max=32)}
+            "display_name": replace(DISPLAY_NAME, required=False)}
 LOGIN = {"username": Field(str, min=1, max=64), "password": Field(str, min=1, max=256)}
 REFRESH = {"refresh_token": Field(str, min=16, max=256)}
 PASSWORD_CHANGE = {"current_password": Field(str, min=1, max=256), "new_password": PASSWORD}
-PROFILE = {"display_name": Field(str, min=1, max=32),
-           "avatar_url": Field(str, nullable=True, max=512, pattern=r"https://[^\s]+"),
+PROFILE = {"display_name": DISPLAY_NAME,
+           "avatar_url": Field(str, nullable=True, max=512, pattern=f"https://{URL_CHARS}+"),
            "region": Field(str, nullable=True, pattern=r"[a-z0-9-]{2,32}"),
-           "settings": Field(dict, max=50, extra=lambda v: json_size(v, 4096))}
+           "settings": Field(dict, max=50, extra=lambda v: document_problem(v, "settings") or json_size(v, 4096))}
 PURCHASE = {"item_id": Field(str, pattern=catalog.ITEM_ID), "currency": Field(str, choices=ledger.CURRENCIES),
             "quantity": Field(int, required=False, min=1, max=catalog.MAX_STACK_PURCHASE)}
 GRANT = {"account_id": Field(str, min=1, max=64), "currency": Field(str, choices=ledger.CURRENCIES),

@@ -11,6 +11,7 @@ import aiohttp
 import redis.asyncio as aioredis
 
 from commerce import ratelimit
+from commerce.appkeys import PLAYER_TOKENS, STORE
 from tests.commerce.conftest import make_settings, register
 from tests.waiting import until
 
@@ -86,3 +87,70 @@ async def test_a_success_gives_its_attempt_back_but_failures_stay_counted(client
                    401, "invalid-credentials")
     resp = await client.post("/v1/sessions", json={"username": "target_3", "password": "the right password"})
     await _problem(resp, 429, "rate-limited")
+
+
+HOSTILE_NAMES = ("<script>alert(1)</script>", "line\nbreak", "nul\x00", "evil\u202egnp.exe", "iso\u2066late",
+                 "zero\u200bwidth", "bell\x07", "sep\u2028arator", "   ")
+
+
+async def test_hostile_display_names_and_passwords_are_refused_at_registration(client: Any) -> None:
+    for name in HOSTILE_NAMES:
+        body = await _problem(await client.post("/v1/accounts", json={"username": "mallory", "password": "long enough",
+                                                                      "display_name": name}), 400, "invalid-request")
+        assert set(body["errors"]) == {"display_name"}, (name, body)
+    for password in ("\x00" * 8, "\x00\x01\x02\x03\x04\x05\x06\x07", "tab\tinside", " " * 8):
+        body = await _problem(await client.post("/v1/accounts", json={"username": "mallory", "password": password}),
+                              400, "invalid-request")
+        assert set(body["errors"]) == {"password"}, (password, body)
+    assert await client.app[STORE].accounts.count_documents({}) == 0
+    # Text that is no text (a lone surrogate) is refused wherever it comes, never a 500.
+    await _problem(await client.post("/v1/sessions", json={"username": "x\ud800", "password": "whatever"}), 400,
+                   "invalid-request")
+    # Names are stored normalised (NFC), and the access token carries the same name.
+    p = await client.post("/v1/accounts", json={"username": "amelie", "password": "long enough",
+                                               "display_name": "Ame\u0301lie"})
+    assert p.status == 201, await p.text()
+    made = await p.json()
+    assert made["profile"]["display_name"] == "Am\u00e9lie"
+    claims = client.app[PLAYER_TOKENS].claims(made["access_token"])
+    assert claims["name"] == "Am\u00e9lie"
+
+
+async def test_profile_edits_that_mongodb_or_players_would_choke_on_are_refused(client: Any) -> None:
+    p = await register(client)
+    h = p["headers"]
+    before = await (await client.get("/v1/me", headers=h)).json()
+    bad_bodies: list[tuple[dict[str, Any], str]] = [({"display_name": name}, "display_name") for name in HOSTILE_NAMES]
+    bad_bodies += [({"settings": bad}, "settings") for bad in (
+        {"$where": 1}, {"a.b": 1}, {"": 1}, {"nul\x00": 1}, {"deep": {"$gt": 1}}, {"deep": {"x": {"y.z": True}}},
+        {"list": [{"$set": 1}]}, {"big": 2 ** 63}, {"small": -(2 ** 63) - 1}, {"deep": [[{"n": 2 ** 70}]]},
+        {"text": "lone \ud800"}, {"nest": _nested(40)})]
+    bad_bodies.append(({"avatar_url": "https://cdn.example/a.png\x00<script>"}, "avatar_url"))
+    for bad, field in bad_bodies:
+        body = await _problem(await client.patch("/v1/me", json=bad, headers=h), 400, "invalid-request")
+        assert set(body["errors"]) == {field}, (bad, body)
+    assert await (await client.get("/v1/me", headers=h)).json() == before
+    # The limits leave honest settings alone.
+    fine = {"fov": 90, "keys": {"jump": "space"}, "big": 2 ** 63 - 1, "list": [1, {"a": None}], "name": "h\u00e9"}
+    resp = await client.patch("/v1/me", json={"settings": fine}, headers=h)
+    assert resp.status == 200, await resp.text()
+    assert (await resp.json())["settings"] == fine
+    # A new password follows the same rule as at registration.
+    body = await _problem(await client.post("/v1/me/password", json={"current_password": "correct horse battery",
+                                                                     "new_password": "\x00" * 8}, headers=h),
+                          400, "invalid-request")
+    assert set(body["errors"]) == {"new_password"}
+
+
+def _nested(depth: int) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for _ in range(depth):
+        out = {"n": out}
+    return out
+
+
+async def test_a_body_nested_past_the_parser_is_bad_json_not_a_crash(client: Any) -> None:
+    p = await register(client)
+    deep = b'{"settings": ' + b"[" * 5000 + b"]" * 5000 + b"}"
+    await _problem(await client.patch("/v1/me", data=deep, headers={**p["headers"], "Content-Type": "application/json"}),
+                   400, "invalid-json")
