@@ -141,7 +141,8 @@ def build() -> dict[str, Any]:
                                      (400, 409, 413, 415), body=object_schema(api.REGISTER))},
         "/v1/sessions": {"post": _op("Log in (rate-limited per username and per address)", 200, tokens_ok,
                                      (400, 401, 429), body=object_schema(api.LOGIN))},
-        "/v1/sessions/refresh": {"post": _op("Rotate a refresh token; reusing one revokes its whole login", 200,
+        "/v1/sessions/refresh": {"post": _op("Rotate a refresh token; reusing one revokes its whole login, except a retry within "
+                                             "the reuse grace, which gets the same successor", 200,
                                              tokens_ok, (400, 401), body=object_schema(api.REFRESH))},
         "/v1/sessions/logout": {"post": _op("Revoke the login of a refresh token", 204, None, (400,),
                                             body=object_schema(api.REFRESH))},

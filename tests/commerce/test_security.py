@@ -4,6 +4,7 @@ refresh retries, and what the logs hold."""
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +12,7 @@ import aiohttp
 import redis.asyncio as aioredis
 
 from commerce import ratelimit
-from commerce.appkeys import PLAYER_TOKENS, STORE
+from commerce.appkeys import ACCOUNTS, PLAYER_TOKENS, SETTINGS, STORE
 from tests.commerce.conftest import make_settings, register
 from tests.waiting import until
 
@@ -154,3 +155,78 @@ async def test_a_body_nested_past_the_parser_is_bad_json_not_a_crash(client: Any
     deep = b'{"settings": ' + b"[" * 5000 + b"]" * 5000 + b"}"
     await _problem(await client.patch("/v1/me", data=deep, headers={**p["headers"], "Content-Type": "application/json"}),
                    400, "invalid-json")
+
+
+class Clock:
+    """The accounts' clock, moved by the test instead of waiting."""
+
+    def __init__(self) -> None:
+        self.offset_s = 0.0
+
+    def __call__(self) -> datetime:
+        return datetime.now(UTC) + timedelta(seconds=self.offset_s)
+
+
+async def _refresh(client: Any, token: str) -> Any:
+    return await client.post("/v1/sessions/refresh", json={"refresh_token": token})
+
+
+async def _login(client: Any) -> tuple[dict[str, Any], Clock]:
+    clock = Clock()
+    client.app[ACCOUNTS].clock = clock
+    p = await register(client)
+    resp = await client.post("/v1/sessions", json={"username": p["username"], "password": "correct horse battery"})
+    assert resp.status == 200
+    body: dict[str, Any] = await resp.json()
+    return body, clock
+
+
+async def test_a_refresh_retried_within_the_grace_gets_the_same_successor(client: Any) -> None:
+    login, clock = await _login(client)
+    verify = client.app[PLAYER_TOKENS].claims
+    first = await _refresh(client, login["refresh_token"])
+    assert first.status == 200
+    successor = await first.json()
+    clock.offset_s = 9.0  # the answer was lost; the client tries again with the same token
+    again = await _refresh(client, login["refresh_token"])
+    assert again.status == 200, await again.text()
+    retried = await again.json()
+    assert retried["refresh_token"] == successor["refresh_token"]
+    a, b = verify(successor["access_token"]), verify(retried["access_token"])
+    assert a["sub"] == b["sub"] == login["account_id"] and a["sid"] == b["sid"] == verify(login["access_token"])["sid"]
+    # The login goes on from the successor.
+    resp = await _refresh(client, successor["refresh_token"])
+    assert resp.status == 200
+    third = await resp.json()
+    # Once the successor is used, the old token coming back is a leak even within the grace: all revoked.
+    await _problem(await _refresh(client, login["refresh_token"]), 401, "refresh-token-reused")
+    await _problem(await _refresh(client, third["refresh_token"]), 401, "invalid-refresh-token")
+
+
+async def test_a_refresh_token_used_again_after_the_grace_revokes_the_login(client: Any) -> None:
+    login, clock = await _login(client)
+    resp = await _refresh(client, login["refresh_token"])
+    successor = await resp.json()
+    clock.offset_s = client.app[SETTINGS].refresh_reuse_grace_s + 1
+    await _problem(await _refresh(client, login["refresh_token"]), 401, "refresh-token-reused")
+    await _problem(await _refresh(client, successor["refresh_token"]), 401, "invalid-refresh-token")
+
+
+async def test_concurrent_refreshes_of_one_token_all_get_the_same_successor(client: Any) -> None:
+    login, _ = await _login(client)
+    answers = await asyncio.gather(*(_refresh(client, login["refresh_token"]) for _ in range(8)))
+    bodies = [await r.json() for r in answers]
+    assert [r.status for r in answers] == [200] * 8, bodies
+    assert len({b["refresh_token"] for b in bodies}) == 1
+    assert await client.app[STORE].refresh.count_documents({}) == 3  # registration, login, one successor
+    assert (await _refresh(client, bodies[0]["refresh_token"])).status == 200
+
+
+async def test_without_a_grace_a_second_use_revokes_at_once(client_for: Any, mongo_url: str, mongo_db_name: str,
+                                                           redis_url: str, keys_dir: Path) -> None:
+    client = await client_for(make_settings(mongo_url, mongo_db_name, redis_url, keys_dir, refresh_reuse_grace_s=0))
+    login, clock = await _login(client)
+    successor = await (await _refresh(client, login["refresh_token"])).json()
+    clock.offset_s = 0.01
+    await _problem(await _refresh(client, login["refresh_token"]), 401, "refresh-token-reused")
+    await _problem(await _refresh(client, successor["refresh_token"]), 401, "invalid-refresh-token")
