@@ -69,6 +69,15 @@ def _limit(request: web.Request) -> int:
     return int(raw)
 
 
+def _before(request: web.Request) -> str | None:
+    """The page cursor: the id of the last entry of the previous page."""
+    raw = request.query.get("before")
+    if raw is not None and not 1 <= len(raw) <= 128:
+        raise Problem("invalid-request", "before must be the id of the last entry of the previous page",
+                      errors={"before": "1..128 characters"})
+    return raw
+
+
 def _address(request: web.Request) -> str:
     return request.remote or "unknown"
 
@@ -140,14 +149,13 @@ async def wallet(request: web.Request) -> web.Response:
 
 async def ledger_page(request: web.Request) -> web.Response:
     account = player(request)
-    before = request.query.get("before")
-    entries = await request.app[ECONOMY].ledger_page(account, _limit(request), before)
+    entries = await request.app[ECONOMY].ledger_page(account, _limit(request), _before(request))
     return json_response({"entries": entries})
 
 
 async def items(request: web.Request) -> web.Response:
     account = player(request)
-    return json_response({"items": await request.app[ECONOMY].inventory(account, _limit(request))})
+    return json_response({"items": await request.app[ECONOMY].inventory(account, _limit(request), _before(request))})
 
 
 async def list_catalog(request: web.Request) -> web.Response:
