@@ -194,7 +194,7 @@ async def purchase(request: web.Request) -> web.Response:
 # --- admin ----------------------------------------------------------------------------------
 
 async def put_catalog_item(request: web.Request) -> web.Response:
-    admin(request)
+    claims = admin(request)
     item_id = request.match_info["item_id"]
     raw = await read_json(request, request.app[SETTINGS].max_body_bytes)
     if isinstance(raw, dict) and "id" not in raw:
@@ -207,15 +207,20 @@ async def put_catalog_item(request: web.Request) -> web.Response:
         raise Problem("invalid-request", "the id in the body differs from the one in the path",
                       errors={"id": "must equal the path's item id"})
     await request.app[STORE].put_item(item)
+    log.info("admin catalog change", extra={"admin": str(claims.get("sub"))[:128], "item_id": item.id,
+                                            "price": item.to_doc().get("price"), "supply_cap": item.supply_cap})
     return json_response(item.to_doc())
 
 
 async def admin_grant(request: web.Request) -> web.Response:
-    admin(request)
+    claims = admin(request)
     key = idempotency_key(request)
     body = await _body(request, GRANT)
     outcome = await request.app[ECONOMY].grant(body["account_id"], body["currency"], body["amount"], body["reason"],
                                                key)
+    log.info("admin grant", extra={"admin": str(claims.get("sub"))[:128], "account": body["account_id"],
+                                   "currency": body["currency"], "amount": body["amount"], "reason": body["reason"],
+                                   "grant_id": outcome.body["grant_id"], "replayed": outcome.replayed})
     return json_response(outcome.body, 200 if outcome.replayed else 201,
                          {"Idempotent-Replayed": "true" if outcome.replayed else "false"})
 

@@ -4,15 +4,19 @@ refresh retries, and what the logs hold."""
 from __future__ import annotations
 
 import asyncio
+import json
+import logging
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import aiohttp
+import pytest
 import redis.asyncio as aioredis
 
 from commerce import ratelimit
 from commerce.appkeys import ACCOUNTS, PLAYER_TOKENS, SETTINGS, STORE
+from elysium import logs
 from tests.commerce.conftest import make_settings, register
 from tests.waiting import until
 
@@ -230,3 +234,37 @@ async def test_without_a_grace_a_second_use_revokes_at_once(client_for: Any, mon
     clock.offset_s = 0.01
     await _problem(await _refresh(client, login["refresh_token"]), 401, "refresh-token-reused")
     await _problem(await _refresh(client, successor["refresh_token"]), 401, "invalid-refresh-token")
+
+
+def _lines(caplog: pytest.LogCaptureFixture) -> list[dict[str, Any]]:
+    """What the service writes: each captured record through the real JSON formatter."""
+    formatter = logs.JsonFormatter("commerce")
+    return [json.loads(formatter.format(r)) for r in caplog.records]
+
+
+async def test_failed_logins_and_admin_grants_are_logged_without_secrets(client: Any, admin_token: str,
+                                                                        caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO)
+    p = await register(client, "logged_1", "the right password")
+    await _problem(await client.post("/v1/sessions", json={"username": "logged_1", "password": "secret guess 42"}),
+                   401, "invalid-credentials")
+    resp = await client.post("/v1/admin/grants", json={"account_id": p["account_id"], "currency": "premium",
+                                                        "amount": 70, "reason": "support ticket 9"},
+                             headers={"Authorization": f"Bearer {admin_token}", "Idempotency-Key": "ticket-9"})
+    assert resp.status == 201
+    lines = _lines(caplog)
+    failed = [line for line in lines if line["msg"] == "login failed"]
+    assert len(failed) == 1 and failed[0]["username"] == "logged_1" and failed[0]["address"] == "127.0.0.1"
+    grants = [line for line in lines if line["msg"] == "admin grant"]
+    assert len(grants) == 1
+    assert {k: grants[0][k] for k in ("admin", "account", "currency", "amount", "reason", "replayed")} == {
+        "admin": "ops", "account": p["account_id"], "currency": "premium", "amount": 70,
+        "reason": "support ticket 9", "replayed": False}
+    # The shared edge writes one access line per request, commerce's included.
+    access = [line for line in lines if line["logger"] == "elysium.http.access"]
+    assert [(a["method"], a["route"], a["status"]) for a in access] == [
+        ("POST", "/v1/accounts", 201), ("POST", "/v1/sessions", 401), ("POST", "/v1/admin/grants", 201)]
+    assert all(a["request_id"] and a["duration_ms"] >= 0 for a in access)
+    written = "\n".join(json.dumps(line) for line in lines)
+    for secret in ("secret guess 42", "the right password", admin_token, p["access_token"], p["refresh_token"]):
+        assert secret not in written
