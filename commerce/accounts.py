@@ -180,6 +180,12 @@ class Accounts:
         if doc["used"]:
             await self._second_use(doc, successor, at)
         await self._record(successor, doc["account"], doc["family"])
+        # A logout or password change racing this refresh may have revoked the login before the
+        # successor existed; looking again after writing it leaves no successor outliving it.
+        current = await self.store.refresh.find_one({"_id": h}, {"revoked": 1})
+        if current is None or current["revoked"]:
+            await self._revoke_family(doc["family"])
+            raise Problem("invalid-refresh-token", "the login was revoked; log in again")
         account = await self.store.accounts.find_one({"_id": doc["account"]})
         if account is None:
             raise Problem("invalid-refresh-token", "the account no longer exists")

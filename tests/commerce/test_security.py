@@ -4,6 +4,7 @@ refresh retries, and what the logs hold."""
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import logging
 from datetime import UTC, datetime, timedelta
@@ -268,3 +269,16 @@ async def test_failed_logins_and_admin_grants_are_logged_without_secrets(client:
     written = "\n".join(json.dumps(line) for line in lines)
     for secret in ("secret guess 42", "the right password", admin_token, p["access_token"], p["refresh_token"]):
         assert secret not in written
+
+
+async def test_no_successor_outlives_a_logout_racing_its_refresh(client: Any) -> None:
+    p = await register(client)
+    refresh = client.app[STORE].refresh
+    for _ in range(30):
+        resp = await client.post("/v1/sessions", json={"username": p["username"], "password": "correct horse battery"})
+        token = (await resp.json())["refresh_token"]
+        family = (await refresh.find_one({"_id": hashlib.sha256(token.encode()).hexdigest()}))["family"]
+        answers = await asyncio.gather(_refresh(client, token),
+                                       client.post("/v1/sessions/logout", json={"refresh_token": token}))
+        assert answers[1].status == 204 and answers[0].status in (200, 401)
+        assert await refresh.count_documents({"family": family, "revoked": False}) == 0
