@@ -20,6 +20,7 @@ import base64
 import hashlib
 import hmac
 import secrets
+import unicodedata
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -34,6 +35,7 @@ from pymongo.errors import DuplicateKeyError
 from commerce import ledger
 from commerce.errors import Problem
 from commerce.store import Doc, Session, Store, now
+from commerce.validation import name_problem
 from elysium import tokens
 
 ISSUER = "elysium-commerce"
@@ -59,6 +61,16 @@ def _successor_key(signer: tokens.Signer) -> bytes:
     raw = signer.key.private_bytes(serialization.Encoding.Raw, serialization.PrivateFormat.Raw,
                                    serialization.NoEncryption())
     return hashlib.sha256(b"elysium refresh successor\x00" + raw).digest()
+
+
+def token_name(account: Doc) -> str:
+    """The name an access token carries: the display name, or the username when a name stored
+    before the text rules (``docs/commerce.md``) breaks them, so it never reaches a game or a feed."""
+    name = account.get("display_name")
+    if isinstance(name, str) and 1 <= len(name) <= 32 and unicodedata.is_normalized("NFC", name) \
+            and name_problem(name) is None:
+        return name
+    return str(account["username"])
 
 
 def profile_body(doc: Doc) -> dict[str, Any]:
@@ -97,7 +109,7 @@ class Accounts:
 
     def _access(self, account: Doc, family: str) -> str:
         return self.signer.issue(account["_id"], tokens.PLAYER_AUDIENCE, self.access_ttl_s,
-                                 {"name": account["display_name"], "sid": family})
+                                 {"name": token_name(account), "sid": family})
 
     def _successor(self, refresh: str) -> str:
         mac = hmac.new(self._successor_key, refresh.encode(), hashlib.sha256).digest()

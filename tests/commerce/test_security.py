@@ -282,3 +282,12 @@ async def test_no_successor_outlives_a_logout_racing_its_refresh(client: Any) ->
                                        client.post("/v1/sessions/logout", json={"refresh_token": token}))
         assert answers[1].status == 204 and answers[0].status in (200, 401)
         assert await refresh.count_documents({"family": family, "revoked": False}) == 0
+
+
+async def test_a_name_stored_before_the_rules_never_reaches_a_token(client: Any) -> None:
+    p = await register(client)
+    await client.app[STORE].accounts.update_one({"_id": p["account_id"]},
+                                                {"$set": {"display_name": "<img src=x>\u202e"}})
+    resp = await client.post("/v1/sessions", json={"username": p["username"], "password": "correct horse battery"})
+    assert resp.status == 200
+    assert client.app[PLAYER_TOKENS].claims((await resp.json())["access_token"])["name"] == p["username"]
