@@ -9,6 +9,9 @@ Redis, refuses it when either counter has reached its limit and otherwise counts
 both. So however many guesses arrive at once, at most the limit of them are ever checked.
 A login that succeeds gives its own reservation back (:meth:`LoginLimiter.release`); the
 failures before it still count until their window ends.
+
+The script touches both keys, so on Redis Cluster they must live in one slot; the keys carry
+no hash tag yet (one Redis or Sentinel, as deployed today, is fine).
 """
 
 from __future__ import annotations
