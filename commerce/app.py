@@ -8,7 +8,6 @@ import logging
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-import redis.asyncio as aioredis
 from aiohttp import web
 from pymongo.errors import PyMongoError
 from redis.exceptions import RedisError
@@ -24,7 +23,7 @@ from commerce.metrics import CommerceMetrics
 from commerce.ratelimit import LoginLimiter
 from commerce.settings import CommerceSettings
 from commerce.store import Store, mongo_client
-from elysium import http, tokens
+from elysium import http, redisclient, tokens
 from elysium.config import ConfigError
 
 log = logging.getLogger("commerce")
@@ -98,7 +97,7 @@ def create_app(settings: CommerceSettings) -> web.Application:
         await client.close()
 
     async def redis(app: web.Application) -> AsyncIterator[None]:
-        client = aioredis.from_url(settings.redis_url)
+        client = redisclient.connect(settings.redis_url)
         app[REDIS] = client
         app[LIMITER] = LoginLimiter(client, settings.login_max_failures, settings.login_max_failures_per_address,
                                     settings.login_window_s)

@@ -7,7 +7,7 @@ import socket
 from dataclasses import dataclass
 from pathlib import Path
 
-from elysium.config import ConfigError, between, positive, setting
+from elysium.config import ConfigError, between, positive, redis_url, setting
 
 DEFAULT_CATALOG = str(Path(__file__).with_name("catalog.json"))
 
@@ -21,7 +21,7 @@ class CommerceSettings:
                              secret=True)
     db_name: str = setting("ELYSIUM_COMMERCE_DB", "elysium_commerce", "MongoDB database name of commerce")
     redis_url: str = setting("ELYSIUM_REDIS_URL", "", "Redis for login rate limits and the match results stream",
-                             secret=True)
+                             secret=True, check=redis_url)
     player_private_key_file: str = setting("ELYSIUM_PLAYER_PRIVATE_KEY_FILE", "",
                                            "Ed25519 private key (PEM file) that signs player access tokens")
     player_public_key_file: str = setting("ELYSIUM_PLAYER_PUBLIC_KEY_FILE", "",

@@ -13,6 +13,7 @@ import dataclasses
 import os
 import types
 import typing
+import urllib.parse
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -79,6 +80,39 @@ def one_of(*choices: str) -> Callable[[Any], str | None]:
     return check
 
 
+REDIS_SCHEMES = ("redis", "rediss", "unix")
+
+
+def redis_url(value: Any) -> str | None:
+    """The check of ``ELYSIUM_REDIS_URL``: ``redis://``, ``rediss://`` or ``unix://``, with a
+    host (or a socket path), a port and a database number that are numbers.
+
+    The empty value passes: each service says itself that the variable is not set.
+    """
+    if not isinstance(value, str) or not value:
+        return None
+    shape = "must be a Redis URL: redis://host:port/db, rediss://host:port/db or unix:///path/to.sock"
+    try:
+        parts = urllib.parse.urlsplit(value)
+        port = parts.port
+    except ValueError:
+        return f"{shape} (the port is not a number from 1 to 65535)"
+    if parts.scheme.lower() not in REDIS_SCHEMES:
+        return shape
+    if parts.scheme.lower() == "unix":
+        return None if parts.path else f"{shape} (no socket path)"
+    if not parts.hostname:
+        return f"{shape} (no host)"
+    if port == 0:
+        return f"{shape} (the port is not a number from 1 to 65535)"
+    db = parts.path.lstrip("/") or "0"
+    query_db = urllib.parse.parse_qs(parts.query).get("db")
+    for raw in [db, *(query_db or [])]:
+        if not raw.isdigit():
+            return f"{shape} (the database {raw!r} is not a number)"
+    return None
+
+
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
 
@@ -117,6 +151,11 @@ def _parse(raw: str, kind: Any) -> Any:
     raise TypeError(f"unsupported settings type {kind!r}")
 
 
+def _shown(info: SettingInfo, value: Any) -> str:
+    """What an error adds about the bad value: the value itself, unless it is a secret."""
+    return "" if info.secret else f"; got {value!r}"
+
+
 def _fields(cls: type) -> Iterator[tuple[dataclasses.Field[Any], SettingInfo, Any]]:
     hints = typing.get_type_hints(cls)
     for f in dataclasses.fields(cls):
@@ -136,13 +175,13 @@ def load(cls: type[T], environ: Mapping[str, str] | None = None, **overrides: An
             try:
                 value = _parse(env[info.env], kind)
             except ValueError as exc:
-                raise ConfigError(info.env, f"{exc}; got {env[info.env]!r}") from None
+                raise ConfigError(info.env, f"{exc}{_shown(info, env[info.env])}") from None
         else:
             value = f.default
         if info.check is not None and value is not None:
             problem = info.check(value)
             if problem:
-                raise ConfigError(info.env, f"{problem}; got {value!r}")
+                raise ConfigError(info.env, f"{problem}{_shown(info, value)}")
         values[f.name] = value
     if overrides:
         raise TypeError(f"unknown settings: {', '.join(sorted(overrides))}")

@@ -12,12 +12,23 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 
 _PR_SET_PDEATHSIG = 1
+
+# How a Redis that match results pass through persists (docs/operations.md, "Redis
+# persistence", lists the same lines for a deployment, and says why everysec; a test keeps
+# the two equal). Every write reaches the AOF before Redis answers it, so a restart or a
+# crash of Redis loses nothing acknowledged; the fsync follows within a second or two, a
+# window the game server covers by confirming each result after it (gameserver/redisio.py).
+REDIS_PERSISTENCE: tuple[tuple[str, str], ...] = (
+    ("appendonly", "yes"),
+    ("appendfsync", "everysec"),
+    ("save", ""),
+)
 
 
 class ProcessError(RuntimeError):
@@ -87,6 +98,7 @@ def spawn(
     *,
     env: dict[str, str] | None = None,
     log: Path | None = None,
+    preexec_fn: Callable[[], None] | None = None,
 ) -> subprocess.Popen[bytes]:
     out = open(log, "ab") if log is not None else None  # noqa: SIM115
     try:
@@ -97,13 +109,19 @@ def spawn(
             stderr=subprocess.STDOUT if out is not None else subprocess.DEVNULL,
             env=env,
             start_new_session=True,
+            preexec_fn=preexec_fn,
         )
     finally:
         if out is not None:
             out.close()
 
 
-def start_redis(port: int | None = None, host: str = "127.0.0.1", log: Path | None = None) -> Child:
+def start_redis(port: int | None = None, host: str = "127.0.0.1", log: Path | None = None,
+                data_dir: Path | None = None, preexec_fn: Callable[[], None] | None = None) -> Child:
+    """Start ``redis-server``. With ``data_dir`` it persists there (:data:`REDIS_PERSISTENCE`) and
+    a restart on the same folder finds every acknowledged write; without, it keeps all in
+    memory in a throwaway folder (tests that never restart it). ``preexec_fn`` runs in the
+    child before it starts (:func:`die_with_parent`, say)."""
     binary = shutil.which("redis-server")
     if binary is None:
         raise ProcessError(
@@ -111,14 +129,17 @@ def start_redis(port: int | None = None, host: str = "127.0.0.1", log: Path | No
             "put redis-server on PATH, or set ELYSIUM_REDIS_URL to a running Redis"
         )
     port = port or free_port(host)
-    workdir = Path(tempfile.mkdtemp(prefix="elysium-redis-"))
+    owns = data_dir is None
+    workdir = Path(tempfile.mkdtemp(prefix="elysium-redis-")) if data_dir is None else data_dir
+    workdir.mkdir(parents=True, exist_ok=True)
+    persistence = REDIS_PERSISTENCE if data_dir is not None else (("save", ""), ("appendonly", "no"))
+    options = [arg for name, value in persistence for arg in (f"--{name}", value)]
     proc = spawn(
         "redis",
-        [binary, "--port", str(port), "--bind", host, "--save", "", "--appendonly", "no",
-         "--dir", str(workdir), "--protected-mode", "no"],
-        log=log,
+        [binary, "--port", str(port), "--bind", host, *options, "--dir", str(workdir), "--protected-mode", "no"],
+        log=log, preexec_fn=preexec_fn,
     )
-    child = Child("redis", proc, f"redis://{host}:{port}/0", workdir, _owns_workdir=True)
+    child = Child("redis", proc, f"redis://{host}:{port}/0", workdir, _owns_workdir=owns)
     try:
         wait_for_port(host, port, 10.0, proc)
     except ProcessError:
@@ -128,7 +149,7 @@ def start_redis(port: int | None = None, host: str = "127.0.0.1", log: Path | No
 
 
 def start_mongo(port: int | None = None, host: str = "127.0.0.1", storage: Path | None = None,
-                log: Path | None = None) -> Child:
+                log: Path | None = None, preexec_fn: Callable[[], None] | None = None) -> Child:
     """Start the embedded MongoDB wire-protocol server (SecantusDB) as a separate process."""
     binary = shutil.which("secantusd-py") or str(Path(sys.executable).with_name("secantusd-py"))
     if not Path(binary).exists():
@@ -141,7 +162,7 @@ def start_mongo(port: int | None = None, host: str = "127.0.0.1", storage: Path 
     workdir = storage or Path(tempfile.mkdtemp(prefix="elysium-mongo-"))
     workdir.mkdir(parents=True, exist_ok=True)
     proc = spawn("mongo", [binary, "--host", host, "--port", str(port), "--storage-path", str(workdir),
-                           "--log-level", "WARNING"], log=log)
+                           "--log-level", "WARNING"], log=log, preexec_fn=preexec_fn)
     child = Child("mongo", proc, f"mongodb://{host}:{port}/?retryWrites=false&directConnection=true",
                   workdir, _owns_workdir=owns)
     try:

@@ -9,7 +9,7 @@ import signal
 import uuid
 
 from elysium import config, devtokens, logs, serve, tokens
-from elysium.up import StackContext, StackService
+from elysium.up import GAMESERVER_DRAIN_S, StackContext, StackService
 from gameserver.settings import GameServerSettings
 
 
@@ -78,4 +78,6 @@ def _how_to_play(ctx: StackContext) -> list[str]:
 
 
 STACK_SERVICES = [StackService("gameserver", 7350, order=10, needs=("redis",), env=_gameserver_env,
-                               after_start=_how_to_play, path="/healthz")]
+                               after_start=_how_to_play, path="/healthz", drain_env="ELYSIUM_DRAIN_TIMEOUT_S",
+                               stack_drain_s=GAMESERVER_DRAIN_S,
+                               drain_note="matches still running then end with a shutdown result")]

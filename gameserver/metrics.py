@@ -25,6 +25,7 @@ class GameMetrics:
         self.joins = m.counter("joins", "Join attempts by outcome", ("outcome",))
         self.results = m.counter("results", "Match results written")
         self.feed_pending = m.gauge("feed_pending", "Feed entries waiting for Redis")
+        self.results_held = m.gauge("results_held", "Match results Redis has not durably accepted yet")
         self.draining = m.gauge("draining", "1 while draining after SIGTERM")
 
     def rejected(self, reason: str, count: int = 1) -> None:

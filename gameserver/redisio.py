@@ -7,8 +7,10 @@ Nothing here is awaited inside a tick. Match feeds are written through the kerne
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
+import secrets
 import time
 from collections import deque
 from typing import Any
@@ -30,14 +32,21 @@ return false
 
 
 class ReplayGuard:
-    """Single use for join tokens: the first claim of a token id wins."""
+    """Single use for join tokens: the first claim of a token id wins.
+
+    Each claim stores its own random mark and reads back the one there before (``SET NX
+    GET``): a claim the client retried after Redis applied it but lost the reply (see
+    :mod:`elysium.redisclient`) finds its own mark and still wins.
+    """
 
     def __init__(self, client: aioredis.Redis) -> None:
         self.client = client
 
     async def claim(self, jti: str, ttl_s: float) -> bool:
         ttl_ms = max(1000, int(ttl_s * 1000))
-        return bool(await self.client.set(keys.join_token_used(jti), b"1", nx=True, px=ttl_ms))
+        mark = secrets.token_bytes(12)
+        before = await self.client.set(keys.join_token_used(jti), mark, nx=True, px=ttl_ms, get=True)
+        return before is None or before == mark
 
 
 class Registry:
@@ -64,15 +73,43 @@ class Registry:
             await pipe.execute()
 
 
-class ResultsWriter:
-    """Appends each match's result once to the results stream (the match id is the key)."""
+CONFIRM_AFTER_S = 3.0  # past Redis's own fsync window under appendfsync everysec (at most 2 s)
 
-    def __init__(self, client: aioredis.Redis, marker_ttl_s: int = 7 * 24 * 3600) -> None:
+
+class ResultsWriter:
+    """Hands each match's result to the results stream and keeps it until it is durably accepted.
+
+    A result is *pending* until Redis has acknowledged the append, then *unconfirmed* for
+    ``confirm_after_s``: Redis with ``appendfsync everysec`` (docs/operations.md) answers
+    before it fsyncs, so a crash of its machine can lose the last second or two of
+    acknowledged writes. After that window the result is written once more: the match id
+    marker, appended in the same atomic script as the entry, is still there when the entry
+    is (nothing is appended), and gone with it when Redis lost both (the entry is appended
+    again). Consumers pay and rate by match id, so either way each match counts once.
+
+    A failed write keeps the result where it is for the next :meth:`flush`: the heartbeat
+    flushes every few seconds, so results wait out a Redis outage of any length.
+    """
+
+    def __init__(self, client: aioredis.Redis, marker_ttl_s: int = 7 * 24 * 3600,
+                 confirm_after_s: float = CONFIRM_AFTER_S) -> None:
         self.client = client
         self.marker_ttl_s = marker_ttl_s
-        self.pending: deque[MatchResult] = deque(maxlen=10_000)
+        self.confirm_after_s = confirm_after_s
+        self.pending: deque[MatchResult] = deque()  # not yet acknowledged, oldest first
+        self.unconfirmed: deque[tuple[float, MatchResult]] = deque()  # (acknowledged at, result), oldest first
+        self.rewritten = 0  # results Redis had lost after acknowledging them, appended again
         self._script = client.register_script(_WRITE_RESULT)
         self._lock = asyncio.Lock()
+
+    @property
+    def held(self) -> int:
+        """Results not yet durably accepted."""
+        return len(self.pending) + len(self.unconfirmed)
+
+    def undelivered(self) -> list[MatchResult]:
+        """Results Redis has not acknowledged yet."""
+        return list(self.pending)
 
     async def write(self, result: MatchResult) -> bool:
         """True when this call appended it, False when it was already there."""
@@ -86,18 +123,42 @@ class ResultsWriter:
         self.pending.append(result)
 
     async def flush(self) -> None:
-        """Write what is pending, oldest first; on a Redis error keep the rest for the next call.
+        """Write what is pending, oldest first, then confirm what is due; on a Redis error keep
+        the rest for the next call.
 
         Each finished match starts a flush, so two can overlap: the lock keeps them from
         writing the same result twice and from taking the same one off the queue twice.
         """
         async with self._lock:
-            while self.pending:
-                result = self.pending[0]
-                try:
+            try:
+                while self.pending:
+                    result = self.pending[0]
                     await self.write(result)
-                except (RedisError, OSError) as exc:
-                    log.warning("results write failed; will retry", extra={"match_id": result.match_id,
-                                                                          "error": str(exc)})
-                    return
-                self.pending.popleft()
+                    self.pending.popleft()
+                    self.unconfirmed.append((time.monotonic(), result))
+                while self.unconfirmed and time.monotonic() - self.unconfirmed[0][0] >= self.confirm_after_s:
+                    _, result = self.unconfirmed[0]
+                    appended = await self.write(result)
+                    self.unconfirmed.popleft()
+                    if appended:
+                        self.rewritten += 1
+                        log.warning("redis lost an acknowledged result; appended it again",
+                                    extra={"match_id": result.match_id})
+                        self.unconfirmed.append((time.monotonic(), result))
+            except (RedisError, OSError) as exc:
+                first = self.pending[0] if self.pending else self.unconfirmed[0][1]
+                log.warning("results write failed; will retry", extra={"match_id": first.match_id,
+                                                                      "held": self.held, "error": str(exc)})
+
+    async def settle(self, timeout_s: float, retry_s: float = 0.2) -> bool:
+        """Flush until every result is durably accepted or ``timeout_s`` passes; True when none is held."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout_s
+        while True:
+            # A write cut off here may have been applied: the match id marker keeps its retry from
+            # appending it twice.
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.flush(), max(0.1, deadline - loop.time()))
+            if not self.held or loop.time() >= deadline:
+                return not self.held
+            await asyncio.sleep(min(retry_s, max(0.0, deadline - loop.time())))

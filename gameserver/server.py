@@ -19,7 +19,7 @@ from typing import Any
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
-from elysium import tokens
+from elysium import redisclient, tokens
 from elysium.feeds import MatchFeedWriter
 from elysium.feeds.redis_feed import RedisFeedWriter
 from elysium.metrics import CONTENT_TYPE_LATEST
@@ -39,6 +39,10 @@ from gameserver.settings import GameServerSettings
 
 log = logging.getLogger("gameserver")
 
+# How long a stopping server keeps retrying results Redis has not durably accepted, past the
+# drain (under elysium.serve's STOP_GRACE_S, after which the process is given up).
+RESULTS_GRACE_S = 20.0
+
 
 class GameServer:
     """One game server process; ``modes`` are the game modes it hosts (default: every registered one)."""
@@ -48,7 +52,7 @@ class GameServer:
         self.settings = settings
         self.server_id = settings.resolved_id
         self.metrics = GameMetrics()
-        self.redis = redis_client or aioredis.from_url(settings.redis_url)
+        self.redis = redis_client or redisclient.connect(settings.redis_url)
         verifier = tokens.Verifier(
             tokens.load_public_key(settings.join_public_key or None, settings.join_public_key_file or None)
         )
@@ -116,9 +120,16 @@ class GameServer:
             room.abort("shutdown", now, wall)
         # Give aborted rooms one tick to send their end events and hand in results.
         await asyncio.sleep(0.1)
+        self._close_connections()
+        # Every result is kept until Redis durably accepted it, through an outage too.
+        grace = max(deadline - loop.time(), RESULTS_GRACE_S)
+        if self.results.held:
+            log.info("waiting for results to be accepted", extra={"held": self.results.held, "up_to_s": grace})
+        await self.results.settle(grace)
         await self.stop()
 
-    async def stop(self) -> None:
+    def _close_connections(self) -> None:
+        """Tell every player the server is going, close their connections and stop listening."""
         shutdown = frames.frame_binary(p.shutdown("server shutting down"))
         for conn in list(self.connections):
             if conn.open:
@@ -126,6 +137,9 @@ class GameServer:
                 conn.close(frames.CLOSE_GOING_AWAY, "server shutting down")
         if self._server is not None:
             self._server.close()
+
+    async def stop(self) -> None:
+        self._close_connections()
         self._stopping.set()
         for task in self._tasks:
             task.cancel()
@@ -136,6 +150,12 @@ class GameServer:
             self.scheduler.describe(room, live=False)
         try:
             await asyncio.wait_for(self.results.flush(), 5.0)
+        except TimeoutError:
+            pass
+        for result in self.results.undelivered():
+            # The last resort: the result in the log, whole, for an operator to append by hand.
+            log.error("match result not delivered", extra={"match_id": result.match_id, "result": result.encode()})
+        try:
             await self.feed.drain(5.0)
             await self.registry.remove()
         except (RedisError, OSError, TimeoutError) as exc:
@@ -173,6 +193,7 @@ class GameServer:
         self.metrics.players.set(players)
         self.metrics.connected.set(connected)
         self.metrics.feed_pending.set(self.feed.pending)
+        self.metrics.results_held.set(self.results.held)
 
     # --- traffic from players ----------------------------------------------------------------
 

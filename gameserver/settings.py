@@ -7,7 +7,7 @@ import socket
 from dataclasses import dataclass
 
 from elysium import tokens
-from elysium.config import ConfigError, between, non_negative, positive, setting
+from elysium.config import ConfigError, between, non_negative, positive, redis_url, setting
 
 
 @dataclass(frozen=True)
@@ -19,7 +19,8 @@ class GameServerSettings:
                               "Websocket URL players are sent to (default ws://HOST:PORT/v1/play)")
     server_id: str = setting("ELYSIUM_SERVER_ID", "", "Unique id of this server in the registry (default: host name and port)")
     region: str = setting("ELYSIUM_REGION", "local", "Region this server advertises")
-    redis_url: str = setting("ELYSIUM_REDIS_URL", "", "Redis for the registry, replay guard, feeds and results", secret=True)
+    redis_url: str = setting("ELYSIUM_REDIS_URL", "", "Redis for the registry, replay guard, feeds and results", secret=True,
+                         check=redis_url)
     join_public_key: str = setting("ELYSIUM_JOIN_PUBLIC_KEY", "", "PEM of the Ed25519 key that verifies join tokens",
                                    secret=False)
     join_public_key_file: str = setting("ELYSIUM_JOIN_PUBLIC_KEY_FILE", "", "File holding that PEM instead")

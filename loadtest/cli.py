@@ -84,10 +84,10 @@ THRESHOLD_OPTIONS = ("max_p99_ms", "max_p50_ms", "max_input_rtt_p99_ms", "max_jo
 def _server_id_from_registry(redis_url: str, play_url: str) -> str:
     import redis
 
-    from elysium import keys, redisreply
+    from elysium import keys, redisclient, redisreply
 
     try:
-        client = redis.Redis.from_url(redis_url, socket_timeout=5)
+        client = redisclient.connect_sync(redis_url, max_connections=1)
         try:
             ids = redisreply.texts(client.zrange(keys.SERVERS_LIVE, 0, -1))
             found = []
@@ -123,6 +123,8 @@ def prepare(args: argparse.Namespace) -> tuple[Any, LoadTestSettings, dict[str, 
                                       "thresholds on the command line"))
     if args.workers is not None and not 0 <= args.workers <= 256:
         raise UsageError("--workers must be between 0 and 256")
+    if args.redis_url and (problem := elysium_config.redis_url(args.redis_url)):
+        raise UsageError(f"--redis-url {problem}")
     return scenario, settings, limits
 
 

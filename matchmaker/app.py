@@ -21,7 +21,7 @@ from aiohttp import web
 from pymongo import AsyncMongoClient
 from redis.exceptions import RedisError
 
-from elysium import http, tokens
+from elysium import http, redisclient, tokens
 from elysium.config import ConfigError
 from matchmaker.events import TicketEvents
 from matchmaker.matcher import Matcher
@@ -82,8 +82,7 @@ def _build(settings: MatchmakerSettings, modes: Mapping[str, ModeConfig] | None)
     else:
         mode_map = load_modes(None)
     # Requests past the pool's size wait for a connection instead of failing.
-    client = aioredis.Redis.from_pool(aioredis.BlockingConnectionPool.from_url(
-        settings.redis_url, max_connections=REDIS_CONNECTIONS, timeout=10))
+    client = redisclient.connect(settings.redis_url, max_connections=REDIS_CONNECTIONS)
     mongo: AsyncMongoClient = AsyncMongoClient(settings.mongo_url)  # type: ignore[type-arg]
     queue = TicketQueue(client, ttl_s=settings.ticket_ttl_s, retention_s=settings.ticket_retention_s,
                         forming_timeout_s=settings.forming_timeout_s, stats_window_s=settings.stats_window_s)

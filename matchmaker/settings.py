@@ -6,7 +6,7 @@ import os
 import socket
 from dataclasses import dataclass
 
-from elysium.config import ConfigError, between, one_of, positive, setting
+from elysium.config import ConfigError, between, one_of, positive, redis_url, setting
 
 
 @dataclass(frozen=True)
@@ -19,7 +19,7 @@ class MatchmakerSettings:
     instance_id: str = setting("ELYSIUM_MATCHMAKER_ID", "",
                                "Name of this replica in the results consumer group (default: host name and pid)")
     redis_url: str = setting("ELYSIUM_REDIS_URL", "", "Redis for tickets, parties, seat claims and the registry",
-                             secret=True)
+                             secret=True, check=redis_url)
     mongo_url: str = setting("ELYSIUM_MONGO_URL", "", "MongoDB holding the player ratings", secret=True)
     mongo_db: str = setting("ELYSIUM_MATCHMAKER_DB", "elysium", "MongoDB database of the ratings")
     player_public_key: str = setting("ELYSIUM_PLAYER_PUBLIC_KEY", "", "PEM of the key that verifies player tokens")

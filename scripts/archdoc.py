@@ -69,6 +69,7 @@ strict parser, and a test that runs every implementation of it.
 | match feeds and descriptions (`docs/redis-keys.md`) | `elysium.feeds` (interfaces, Redis and in-memory implementations) | game server | relay |
 | tokens (`docs/tokens.md`) | `elysium.tokens`, `elysium.devtokens` | commerce, matchmaker | matchmaker, game server |
 | Redis keys and typed replies | `elysium.keys`, `elysium.redisreply` | all | all |
+| the Redis client: blocking pool, health checks, retry on reconnect, URL check (`docs/operations.md`, "Redis") | `elysium.redisclient`, `elysium.config.redis_url` | every service | — |
 | running a service: uvloop, signals, drain, the listening line, `--workers` | `elysium.serve`, `elysium.workers` | every service | operators |
 
 ## Slow readers

@@ -13,12 +13,9 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 import redis.asyncio as aioredis
-from redis.asyncio.retry import Retry
-from redis.backoff import ExponentialBackoff
-from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
-from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from elysium import redisclient
 from elysium.feeds import FeedUnavailable, MatchFeedReader
 from elysium.feeds.redis_feed import RedisFeedReader
 from elysium.metrics import CONTENT_TYPE_LATEST
@@ -49,9 +46,7 @@ class SpectatorServer:
         self.metrics = SpectatorMetrics()
         self.slow_readers = slow_reader_policy(settings)
         # A retry on a fresh connection hides Redis restarts from single commands.
-        self.redis = redis_client or aioredis.from_url(
-            settings.redis_url, retry=Retry(ExponentialBackoff(cap=0.5, base=0.05), 2),
-            retry_on_error=[RedisConnectionError, RedisTimeoutError])
+        self.redis = redis_client or redisclient.connect(settings.redis_url)
         self.feeds: MatchFeedReader = feeds or RedisFeedReader(self.redis)
         self.relays: dict[str, MatchRelay] = {}
         self.connections: set[Watcher] = set()
@@ -172,7 +167,8 @@ class SpectatorServer:
             self._published = {m for m, n in counts.items() if n}
             try:
                 await listing.publish_viewers(self.redis, self.relay_id, counts)
-                self.redis_ok = True
+                if counts:  # with nothing to publish no command was sent: no news of Redis
+                    self.redis_ok = True
             except (RedisError, OSError):
                 self.redis_ok = False
 

@@ -6,7 +6,7 @@ import os
 import socket
 from dataclasses import dataclass
 
-from elysium.config import ConfigError, between, positive, setting
+from elysium.config import ConfigError, between, positive, redis_url, setting
 
 
 def parse_mode_delays(items: tuple[str, ...]) -> dict[str, float]:
@@ -37,7 +37,8 @@ class SpectatorSettings:
     relay_id: str = setting("ELYSIUM_SPECTATOR_ID", "", "Unique id of this relay (default: host name, port and pid)")
     workers: int = setting("ELYSIUM_SPECTATOR_WORKERS", 1,
                            "Relay processes sharing the port (SO_REUSEPORT), one per core to use", check=between(1, 64))
-    redis_url: str = setting("ELYSIUM_REDIS_URL", "", "Redis holding the match feeds", secret=True)
+    redis_url: str = setting("ELYSIUM_REDIS_URL", "", "Redis holding the match feeds", secret=True,
+                         check=redis_url)
     max_delay_s: float = setting("ELYSIUM_SPECTATOR_MAX_DELAY_S", 300.0, "Longest delay a watcher may ask for",
                                  unit="s", check=between(0, 3600))
     mode_min_delays: tuple[str, ...] = setting(

@@ -24,6 +24,7 @@ ROOT = Path(__file__).resolve().parents[2]
     (["--url", "ws://127.0.0.1:9/v1/play", "--join-key-file", "/nonexistent/join.key"], "join key file"),
     (["--url", "ws://127.0.0.1:9/v1/play", "--flow", "full"], "the full flow needs commerce and matchmaker"),
     (["--url", "ws://127.0.0.1:9/v1/play", "--spectators-per-match", "1"], "needs a spectator relay"),
+    (["--url", "ws://127.0.0.1:9/v1/play", "--redis-url", "http://127.0.0.1:6379"], "--redis-url must be a Redis URL"),
 ])
 def test_bad_options_exit_2_and_say_why(argv: list[str], needle: str, capsys: pytest.CaptureFixture[str],
                                         tmp_path: Path) -> None:
