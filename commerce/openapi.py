@@ -103,6 +103,10 @@ IDEMPOTENCY = {"name": "Idempotency-Key", "in": "header", "required": True,
                               "A retry answers 200 with the first outcome; another request with the same key 422.",
                "schema": {"type": "string", "pattern": r"^[\x21-\x7e]{1,128}$"}}
 LIMIT = {"name": "limit", "in": "query", "required": False, "schema": {"type": "integer", "minimum": 1, "maximum": 200}}
+BEFORE = {"name": "before", "in": "query", "required": False,
+          "description": "The id of the last entry of the previous page; the next page holds what comes after it "
+                         "(newest first, ties of time broken by id). A page shorter than limit is the last.",
+          "schema": {"type": "string", "minLength": 1, "maxLength": 128}}
 ITEM_ID = {"name": "item_id", "in": "path", "required": True, "schema": {"type": "string",
                                                                          "pattern": f"^{catalog.ITEM_ID}$"}}
 
@@ -141,7 +145,8 @@ def build() -> dict[str, Any]:
                                      (400, 409, 413, 415), body=object_schema(api.REGISTER))},
         "/v1/sessions": {"post": _op("Log in (rate-limited per username and per address)", 200, tokens_ok,
                                      (400, 401, 429), body=object_schema(api.LOGIN))},
-        "/v1/sessions/refresh": {"post": _op("Rotate a refresh token; reusing one revokes its whole login", 200,
+        "/v1/sessions/refresh": {"post": _op("Rotate a refresh token; reusing one revokes its whole login, except a retry within "
+                                             "the reuse grace, which gets the same successor", 200,
                                              tokens_ok, (400, 401), body=object_schema(api.REFRESH))},
         "/v1/sessions/logout": {"post": _op("Revoke the login of a refresh token", 204, None, (400,),
                                             body=object_schema(api.REFRESH))},
@@ -153,11 +158,10 @@ def build() -> dict[str, Any]:
         "/v1/me/wallet": {"get": _op("Balances per currency", 200, _ref("Wallet"), (401,), auth="player")},
         "/v1/me/ledger": {"get": _op("Ledger entries, newest first", 200, {
             "type": "object", "properties": {"entries": {"type": "array", "items": _ref("LedgerEntry")}}},
-            (400, 401), auth="player", params=[LIMIT, {"name": "before", "in": "query", "required": False,
-                                                       "schema": {"type": "string"}}])},
-        "/v1/me/items": {"get": _op("Owned items, newest first", 200, {
+            (400, 401), auth="player", params=[LIMIT, BEFORE])},
+        "/v1/me/items": {"get": _op("Owned items, newest first, in pages like the ledger", 200, {
             "type": "object", "properties": {"items": {"type": "array", "items": _ref("Item")}}},
-            (400, 401), auth="player", params=[LIMIT])},
+            (400, 401), auth="player", params=[LIMIT, BEFORE])},
         "/v1/catalog": {"get": _op("Every item type", 200, {
             "type": "object", "properties": {"items": {"type": "array", "items": _ref("ItemType")}}}, ())},
         "/v1/catalog/{item_id}": {"get": _op("One item type", 200, _ref("ItemType"), (404,), params=[ITEM_ID])},
