@@ -107,10 +107,12 @@ ITEM_ID = {"name": "item_id", "in": "path", "required": True, "schema": {"type":
                                                                          "pattern": f"^{catalog.ITEM_ID}$"}}
 
 
-def _op(summary: str, ok: int, schema: dict[str, Any] | None, problems: tuple[int, ...], *,
+def _op(op_id: str, tag: str, summary: str, ok: int, schema: dict[str, Any] | None, problems: tuple[int, ...], *,
         auth: str | None = None, body: dict[str, Any] | None = None, params: list[dict[str, Any]] | None = None,
         replay: bool = False) -> dict[str, Any]:
-    op: dict[str, Any] = {"summary": summary, "responses": {}}
+    """One operation. Every body operation also answers 400 (not JSON), 413 (too large) and 415
+    (not ``application/json``): the shared edge reads every body the same way."""
+    op: dict[str, Any] = {"operationId": op_id, "tags": [tag], "summary": summary, "responses": {}}
     if auth:
         op["security"] = [{auth: []}]
     if params:
@@ -123,7 +125,9 @@ def _op(summary: str, ok: int, schema: dict[str, Any] | None, problems: tuple[in
     op["responses"][str(ok)] = ok_body
     if replay:
         op["responses"]["200"] = {**ok_body, "description": "A retry with the same Idempotency-Key: the first outcome"}
-    for status in problems:
+    if body is not None:
+        problems = (*problems, 400, 413, 415)
+    for status in sorted(set(problems)):
         op["responses"][str(status)] = {"description": "Problem",
                                         "content": {"application/problem+json": {"schema": _ref("Problem")}}}
     return op
@@ -132,42 +136,42 @@ def _op(summary: str, ok: int, schema: dict[str, Any] | None, problems: tuple[in
 def build() -> dict[str, Any]:
     tokens_ok = _ref("Tokens")
     paths: dict[str, Any] = {
-        "/healthz": {"get": _op("Liveness", 200, {"type": "object"}, ())},
-        "/readyz": {"get": _op("Readiness: MongoDB and Redis reachable and not draining", 200, {"type": "object"},
+        "/healthz": {"get": _op("getHealth", "probes", "Liveness", 200, {"type": "object"}, ())},
+        "/readyz": {"get": _op("getReadiness", "probes", "Readiness: MongoDB and Redis reachable and not draining", 200, {"type": "object"},
                                (503,))},
-        "/metrics": {"get": {"summary": "Prometheus metrics", "responses": {"200": {"description": "text format"}}}},
-        "/v1/openapi.json": {"get": _op("This document", 200, {"type": "object"}, ())},
-        "/v1/accounts": {"post": _op("Register; answers with tokens and the profile", 201, tokens_ok,
+        "/metrics": {"get": {"operationId": "getMetrics", "tags": ["probes"], "summary": "Prometheus metrics", "responses": {"200": {"description": "text format"}}}},
+        "/v1/openapi.json": {"get": _op("getOpenApiDocument", "meta", "This document", 200, {"type": "object"}, ())},
+        "/v1/accounts": {"post": _op("createAccount", "accounts", "Register; answers with tokens and the profile", 201, tokens_ok,
                                      (400, 409, 413, 415), body=object_schema(api.REGISTER))},
-        "/v1/sessions": {"post": _op("Log in (rate-limited per username and per address)", 200, tokens_ok,
+        "/v1/sessions": {"post": _op("createSession", "sessions", "Log in (rate-limited per username and per address)", 200, tokens_ok,
                                      (400, 401, 429), body=object_schema(api.LOGIN))},
-        "/v1/sessions/refresh": {"post": _op("Rotate a refresh token; reusing one revokes its whole login", 200,
+        "/v1/sessions/refresh": {"post": _op("refreshSession", "sessions", "Rotate a refresh token; reusing one revokes its whole login", 200,
                                              tokens_ok, (400, 401), body=object_schema(api.REFRESH))},
-        "/v1/sessions/logout": {"post": _op("Revoke the login of a refresh token", 204, None, (400,),
+        "/v1/sessions/logout": {"post": _op("deleteSession", "sessions", "Revoke the login of a refresh token", 204, None, (400,),
                                             body=object_schema(api.REFRESH))},
-        "/v1/me": {"get": _op("Read the profile", 200, _ref("Profile"), (401,), auth="player"),
-                   "patch": _op("Edit the profile", 200, _ref("Profile"), (400, 401), auth="player",
+        "/v1/me": {"get": _op("getProfile", "profile", "Read the profile", 200, _ref("Profile"), (401,), auth="player"),
+                   "patch": _op("updateProfile", "profile", "Edit the profile", 200, _ref("Profile"), (400, 401), auth="player",
                                 body=object_schema(api.PROFILE, partial=True))},
-        "/v1/me/password": {"post": _op("Change the password; every refresh token is revoked", 204, None,
+        "/v1/me/password": {"post": _op("changePassword", "profile", "Change the password; every refresh token is revoked", 204, None,
                                         (400, 401), auth="player", body=object_schema(api.PASSWORD_CHANGE))},
-        "/v1/me/wallet": {"get": _op("Balances per currency", 200, _ref("Wallet"), (401,), auth="player")},
-        "/v1/me/ledger": {"get": _op("Ledger entries, newest first", 200, {
+        "/v1/me/wallet": {"get": _op("getWallet", "wallet", "Balances per currency", 200, _ref("Wallet"), (401,), auth="player")},
+        "/v1/me/ledger": {"get": _op("listLedgerEntries", "wallet", "Ledger entries, newest first", 200, {
             "type": "object", "properties": {"entries": {"type": "array", "items": _ref("LedgerEntry")}}},
             (400, 401), auth="player", params=[LIMIT, {"name": "before", "in": "query", "required": False,
                                                        "schema": {"type": "string"}}])},
-        "/v1/me/items": {"get": _op("Owned items, newest first", 200, {
+        "/v1/me/items": {"get": _op("listItems", "inventory", "Owned items, newest first", 200, {
             "type": "object", "properties": {"items": {"type": "array", "items": _ref("Item")}}},
             (400, 401), auth="player", params=[LIMIT])},
-        "/v1/catalog": {"get": _op("Every item type", 200, {
+        "/v1/catalog": {"get": _op("listItemTypes", "catalog", "Every item type", 200, {
             "type": "object", "properties": {"items": {"type": "array", "items": _ref("ItemType")}}}, ())},
-        "/v1/catalog/{item_id}": {"get": _op("One item type", 200, _ref("ItemType"), (404,), params=[ITEM_ID])},
-        "/v1/purchases": {"post": _op("Buy an item type for one currency", 201, _ref("Purchase"),
+        "/v1/catalog/{item_id}": {"get": _op("getItemType", "catalog", "One item type", 200, _ref("ItemType"), (404,), params=[ITEM_ID])},
+        "/v1/purchases": {"post": _op("createPurchase", "store", "Buy an item type for one currency", 201, _ref("Purchase"),
                                       (400, 401, 404, 409, 422, 503), auth="player", body=object_schema(api.PURCHASE),
                                       params=[IDEMPOTENCY], replay=True)},
-        "/v1/admin/catalog/{item_id}": {"put": _op("Create or replace an item type", 200, _ref("ItemType"),
+        "/v1/admin/catalog/{item_id}": {"put": _op("putItemType", "admin", "Create or replace an item type", 200, _ref("ItemType"),
                                                    (400, 401, 403, 409), auth="service",
                                                    body=object_schema(catalog.ITEM_SCHEMA), params=[ITEM_ID])},
-        "/v1/admin/grants": {"post": _op("Credit a wallet", 201, _ref("Grant"), (400, 401, 403, 404, 409, 422, 503),
+        "/v1/admin/grants": {"post": _op("createGrant", "admin", "Credit a wallet", 201, _ref("Grant"), (400, 401, 403, 404, 409, 422, 503),
                                          auth="service", body=object_schema(api.GRANT), params=[IDEMPOTENCY],
                                          replay=True)},
     }
