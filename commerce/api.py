@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from aiohttp import web
@@ -54,6 +55,14 @@ def admin(request: web.Request) -> dict[str, Any]:
     if ADMIN_SCOPE not in scopes:
         raise Problem("forbidden", f"the service token lacks the {ADMIN_SCOPE} scope")
     return claims
+
+
+def _query(request: web.Request, *allowed: str) -> None:
+    """Refuse query parameters the route does not take (a typo must not silently do nothing)."""
+    unknown = sorted(set(request.query) - set(allowed))
+    if unknown:
+        raise Problem("invalid-request", f"unknown query parameters; this route takes {', '.join(allowed)}",
+                      errors={name[:64]: "is not a known parameter" for name in unknown[:10]})
 
 
 def _limit(request: web.Request) -> int:
@@ -131,25 +140,31 @@ async def wallet(request: web.Request) -> web.Response:
 
 async def ledger_page(request: web.Request) -> web.Response:
     account = player(request)
+    _query(request, "limit", "before")
     before = request.query.get("before")
+    if before is not None and not re.fullmatch(ledger.ENTRY_ID, before):
+        raise Problem("invalid-request", "before must be a ledger entry id (from an earlier page)",
+                      errors={"before": "is not a ledger entry id"})
     entries = await request.app[ECONOMY].ledger_page(account, _limit(request), before)
     return json_response({"entries": entries})
 
 
 async def items(request: web.Request) -> web.Response:
     account = player(request)
+    _query(request, "limit")
     return json_response({"items": await request.app[ECONOMY].inventory(account, _limit(request))})
 
 
+async def _item_type(request: web.Request, item: catalog.ItemType) -> dict[str, Any]:
+    doc = item.to_doc()
+    doc["max_per_purchase"] = item.max_per_purchase
+    if item.supply_cap is not None:
+        doc["supply_left"] = await request.app[STORE].supply_left(item.id)
+    return doc
+
+
 async def list_catalog(request: web.Request) -> web.Response:
-    store = request.app[STORE]
-    out = []
-    for item in await store.list_items():
-        doc = item.to_doc()
-        if item.supply_cap is not None:
-            doc["supply_left"] = await store.supply_left(item.id)
-        out.append(doc)
-    return json_response({"items": out})
+    return json_response({"items": [await _item_type(request, item) for item in await request.app[STORE].list_items()]})
 
 
 async def get_catalog_item(request: web.Request) -> web.Response:
@@ -158,10 +173,7 @@ async def get_catalog_item(request: web.Request) -> web.Response:
     item = await store.get_item(item_id) if catalog.is_item_id(item_id) else None
     if item is None:
         raise Problem("unknown-item", f"there is no item type {item_id[:64]}")
-    doc = item.to_doc()
-    if item.supply_cap is not None:
-        doc["supply_left"] = await store.supply_left(item.id)
-    return json_response(doc)
+    return json_response(await _item_type(request, item))
 
 
 async def purchase(request: web.Request) -> web.Response:
@@ -190,7 +202,7 @@ async def put_catalog_item(request: web.Request) -> web.Response:
         raise Problem("invalid-request", "the id in the body differs from the one in the path",
                       errors={"id": "must equal the path's item id"})
     await request.app[STORE].put_item(item)
-    return json_response(item.to_doc())
+    return json_response(await _item_type(request, item))
 
 
 async def admin_grant(request: web.Request) -> web.Response:

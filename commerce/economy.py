@@ -80,7 +80,7 @@ class Economy:
         if before is not None:
             anchor = await self.store.ledger.find_one({"_id": before, "account": account}, {"at": 1})
             if anchor is None:
-                raise Problem("invalid-request", "before must be the id of one of your ledger entries")
+                raise Problem("unknown-ledger-entry", "before must be the id of one of your ledger entries")
             query["at"] = {"$lt": anchor["at"]}
         cursor = self.store.ledger.find(query).sort("at", DESCENDING).limit(limit)
         return [{"id": e["_id"], "kind": e["kind"], "currency": e["currency"], "delta": e["delta"],
@@ -163,7 +163,8 @@ class Economy:
         except pricing.PricingError as exc:
             if await self.store.ledger.find_one({"_id": eid}, {"_id": 1}):
                 return await self._replayed(eid, fp, purchase_body)
-            raise Problem("not-for-sale" if exc.code == "not_for_sale" else "invalid-request", str(exc)) from None
+            code = {"not_for_sale": "not-for-sale", "bad_quantity": "quantity-limit"}.get(exc.code, "invalid-request")
+            raise Problem(code, str(exc)) from None
 
         async def body(s: Session) -> Outcome:
             entry: Doc = {"_id": eid, "kind": "purchase", "reason": f"bought {q.quantity} x {q.item_id}",

@@ -13,6 +13,7 @@ from commerce.validation import Field
 from elysium.problem import type_uri
 
 _TYPES = {str: "string", int: "integer", bool: "boolean", dict: "object", list: "array"}
+WHOLE = "a whole number; written with a zero fraction (189.0) it is read as that number (189)"
 
 
 def field_schema(f: Field) -> dict[str, Any]:
@@ -22,6 +23,7 @@ def field_schema(f: Field) -> dict[str, Any]:
         types.append("null")
     out: dict[str, Any] = {"type": types[0] if len(types) == 1 else types}
     if int in kinds:
+        out["description"] = WHOLE
         if f.min is not None:
             out["minimum"] = f.min
         if f.max is not None:
@@ -57,6 +59,9 @@ def _ref(name: str) -> dict[str, str]:
     return {"$ref": f"#/components/schemas/{name}"}
 
 
+PRICE = {"type": "object", "additionalProperties": False,
+         "properties": {c: {"type": "integer", "minimum": 1, "maximum": ledger.MAX_AMOUNT, "description": WHOLE}
+                        for c in ledger.CURRENCIES}}
 BALANCES = {"type": "object", "properties": {c: {"type": "integer", "minimum": 0} for c in ledger.CURRENCIES}}
 SCHEMAS: dict[str, Any] = {
     "Problem": {"type": "object", "description": "RFC 9457 problem details",
@@ -85,10 +90,11 @@ SCHEMAS: dict[str, Any] = {
         "custody": {"enum": ["in_game", "listed", "in_trade", "on_chain"]}, "attributes": {"type": "object"},
         "origin": {"type": "object"}, "created_at": {"type": "string", "format": "date-time"}}},
     "ItemType": {**object_schema(catalog.ITEM_SCHEMA), "properties": {
-        **object_schema(catalog.ITEM_SCHEMA)["properties"],
-        "price": {"type": "object", "properties": {c: {"type": "integer", "minimum": 1, "maximum": ledger.MAX_AMOUNT}
-                                                   for c in ledger.CURRENCIES}, "additionalProperties": False},
-        "supply_left": {"type": "integer", "readOnly": True}}},
+        **object_schema(catalog.ITEM_SCHEMA)["properties"], "price": PRICE,
+        "supply_left": {"type": "integer", "readOnly": True},
+        "max_per_purchase": {"type": "integer", "minimum": 1, "maximum": catalog.MAX_STACK_PURCHASE, "readOnly": True,
+                             "description": "the largest quantity one purchase may buy: "
+                                            f"{catalog.MAX_STACK_PURCHASE} of a stackable type, else 1"}}},
     "Purchase": {"type": "object", "properties": {
         "purchase_id": {"type": "string"}, "item_id": {"type": "string"}, "quantity": {"type": "integer"},
         "currency": {"enum": list(ledger.CURRENCIES)}, "price": {"type": "integer"}, "balance": {"type": "integer"},
@@ -103,6 +109,9 @@ IDEMPOTENCY = {"name": "Idempotency-Key", "in": "header", "required": True,
                               "A retry answers 200 with the first outcome; another request with the same key 422.",
                "schema": {"type": "string", "pattern": r"^[\x21-\x7e]{1,128}$"}}
 LIMIT = {"name": "limit", "in": "query", "required": False, "schema": {"type": "integer", "minimum": 1, "maximum": 200}}
+BEFORE = {"name": "before", "in": "query", "required": False,
+          "description": "the id of one of your ledger entries: the page ends before it (404 if it is not yours)",
+          "schema": {"type": "string", "pattern": f"^{ledger.ENTRY_ID}$"}}
 ITEM_ID = {"name": "item_id", "in": "path", "required": True, "schema": {"type": "string",
                                                                          "pattern": f"^{catalog.ITEM_ID}$"}}
 
@@ -133,6 +142,25 @@ def _op(op_id: str, tag: str, summary: str, ok: int, schema: dict[str, Any] | No
     return op
 
 
+def _purchase_body() -> dict[str, Any]:
+    body = object_schema(api.PURCHASE)
+    body["properties"]["quantity"]["description"] = (
+        f"{WHOLE}; 1 (the default) to the item type's max_per_purchase, past which the answer is 409 quantity-limit")
+    return body
+
+
+def _item_body() -> dict[str, Any]:
+    """An item type as the admin API takes it: the path names it, so the body need not.
+
+    A body may still carry ``id`` when it equals the path (400 otherwise); the schema leaves it
+    out, as no schema can say "equal to the path".
+    """
+    body = object_schema({k: v for k, v in catalog.ITEM_SCHEMA.items() if k != "id"})
+    body["properties"]["price"] = PRICE
+    body["description"] = "The item type named by the path (a body `id`, if sent, must equal the path's)"
+    return body
+
+
 def build() -> dict[str, Any]:
     tokens_ok = _ref("Tokens")
     paths: dict[str, Any] = {
@@ -157,8 +185,7 @@ def build() -> dict[str, Any]:
         "/v1/me/wallet": {"get": _op("getWallet", "wallet", "Balances per currency", 200, _ref("Wallet"), (401,), auth="player")},
         "/v1/me/ledger": {"get": _op("listLedgerEntries", "wallet", "Ledger entries, newest first", 200, {
             "type": "object", "properties": {"entries": {"type": "array", "items": _ref("LedgerEntry")}}},
-            (400, 401), auth="player", params=[LIMIT, {"name": "before", "in": "query", "required": False,
-                                                       "schema": {"type": "string"}}])},
+            (400, 401, 404), auth="player", params=[LIMIT, BEFORE])},
         "/v1/me/items": {"get": _op("listItems", "inventory", "Owned items, newest first", 200, {
             "type": "object", "properties": {"items": {"type": "array", "items": _ref("Item")}}},
             (400, 401), auth="player", params=[LIMIT])},
@@ -166,11 +193,11 @@ def build() -> dict[str, Any]:
             "type": "object", "properties": {"items": {"type": "array", "items": _ref("ItemType")}}}, ())},
         "/v1/catalog/{item_id}": {"get": _op("getItemType", "catalog", "One item type", 200, _ref("ItemType"), (404,), params=[ITEM_ID])},
         "/v1/purchases": {"post": _op("createPurchase", "store", "Buy an item type for one currency", 201, _ref("Purchase"),
-                                      (400, 401, 404, 409, 422, 503), auth="player", body=object_schema(api.PURCHASE),
+                                      (400, 401, 404, 409, 422, 503), auth="player", body=_purchase_body(),
                                       params=[IDEMPOTENCY], replay=True)},
         "/v1/admin/catalog/{item_id}": {"put": _op("putItemType", "admin", "Create or replace an item type", 200, _ref("ItemType"),
                                                    (400, 401, 403, 409), auth="service",
-                                                   body=object_schema(catalog.ITEM_SCHEMA), params=[ITEM_ID])},
+                                                   body=_item_body(), params=[ITEM_ID])},
         "/v1/admin/grants": {"post": _op("createGrant", "admin", "Credit a wallet", 201, _ref("Grant"), (400, 401, 403, 404, 409, 422, 503),
                                          auth="service", body=object_schema(api.GRANT), params=[IDEMPOTENCY],
                                          replay=True)},

@@ -32,6 +32,18 @@ class Field:
     extra: Callable[[Any], str | None] | None = None
 
 
+def whole(value: Any) -> Any:
+    """``value`` with a whole-number float (``189.0``) read as the int it equals.
+
+    JSON has one number type and JSON Schema's ``integer`` is any number without a fraction,
+    so a client (or a generated one) may write a whole number as ``189.0``; it means 189.
+    Floats past 2**53 are left alone: they no longer say which whole number was meant.
+    """
+    if isinstance(value, float) and value.is_integer() and abs(value) <= 2 ** 53:
+        return int(value)
+    return value
+
+
 def _type_name(kind: type | tuple[type, ...]) -> str:
     names = {str: "a string", int: "a whole number", bool: "true or false", dict: "an object", list: "an array"}
     kinds = kind if isinstance(kind, tuple) else (kind,)
@@ -72,6 +84,7 @@ def check(body: object, schema: Mapping[str, Field], *, partial: bool = False) -
     if not isinstance(body, dict):
         raise Invalid({"": "the body must be a JSON object"})
     errors: dict[str, str] = {}
+    cleaned = dict(body)
     for key in body:
         if key not in schema:
             errors[str(key)[:64]] = "is not a known field"
@@ -80,14 +93,17 @@ def check(body: object, schema: Mapping[str, Field], *, partial: bool = False) -
             if spec.required and not partial:
                 errors[key] = "is required"
             continue
-        problem = _problem(spec, body[key])
+        kinds = spec.kind if isinstance(spec.kind, tuple) else (spec.kind,)
+        if int in kinds:
+            cleaned[key] = whole(body[key])
+        problem = _problem(spec, cleaned[key])
         if problem:
             errors[key] = problem
     if errors:
         raise Invalid(errors)
     if partial and not body:
         raise Invalid({"": "give at least one field to change"})
-    return dict(body)
+    return cleaned
 
 
 def json_size(value: Any, limit: int) -> str | None:

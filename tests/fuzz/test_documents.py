@@ -27,7 +27,7 @@ def operations(document: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]
 
 def check_document(document: dict[str, Any]) -> None:
     assert document["openapi"].startswith("3.")
-    ids = [op.get("operationId") for _, _, op in operations(document)]
+    ids = [str(op.get("operationId")) for _, _, op in operations(document)]
     for method, path, op in operations(document):
         op_id = op.get("operationId")
         assert isinstance(op_id, str) and op_id[:1].islower() and op_id.isalnum(), (method, path, op_id)
