@@ -192,8 +192,9 @@ async def put_catalog_item(request: web.Request) -> web.Response:
     admin(request)
     item_id = request.match_info["item_id"]
     raw = await read_json(request, request.app[SETTINGS].max_body_bytes)
-    if isinstance(raw, dict) and "id" not in raw:
-        raw = {**raw, "id": item_id}
+    if isinstance(raw, dict):
+        # What a GET answered may be sent back as it is: the read-only fields are ignored.
+        raw = {"id": item_id, **{k: v for k, v in raw.items() if k not in catalog.READ_ONLY}}
     try:
         item = catalog.parse_item(raw)
     except catalog.CatalogError as exc:

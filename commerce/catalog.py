@@ -19,6 +19,7 @@ ITEM_ID = r"[a-z0-9][a-z0-9_-]{0,63}"
 RARITIES = ("common", "uncommon", "rare", "epic", "legendary")
 MAX_STACK_PURCHASE = 100  # items of a stackable type bought in one purchase at most
 MAX_SUPPLY_CAP = 1_000_000_000
+READ_ONLY = ("supply_left", "max_per_purchase")  # answered with an item type, ignored in an admin edit
 
 
 class CatalogError(Exception):

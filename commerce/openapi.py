@@ -157,6 +157,8 @@ def _item_body() -> dict[str, Any]:
     """
     body = object_schema({k: v for k, v in catalog.ITEM_SCHEMA.items() if k != "id"})
     body["properties"]["price"] = PRICE
+    item_type = SCHEMAS["ItemType"]["properties"]
+    body["properties"].update({name: item_type[name] for name in catalog.READ_ONLY})  # readOnly: ignored
     body["description"] = "The item type named by the path (a body `id`, if sent, must equal the path's)"
     return body
 

@@ -12,6 +12,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from tests.fuzz import runner
 
 
@@ -52,3 +54,37 @@ async def test_fuzz_game_server(gameserver_url: str, tmp_path: Path) -> None:
 
 async def test_fuzz_relay(relay_url: str, tmp_path: Path) -> None:
     await runner.run(relay_url, tmp_path, max_examples=50)
+
+
+async def test_the_run_fails_on_a_finding(tmp_path: Path) -> None:
+    """The harness itself: an app whose answer breaks its own document fails the run."""
+    from aiohttp import web
+    from aiohttp.test_utils import TestServer
+
+    from elysium import http
+
+    document = {"openapi": "3.1.0", "info": {"title": "broken", "version": "1"}, "paths": {"/v1/thing": {"get": {
+        "operationId": "getThing", "tags": ["thing"],
+        "responses": {"200": {"description": "ok", "content": {"application/json": {"schema": {
+            "type": "object", "required": ["name"], "properties": {"name": {"type": "string"}}}}}}}}}}}
+
+    async def thing(request: web.Request) -> web.Response:
+        return http.json_response({"nom": "typo"})  # not what the document promises
+
+    app = http.application()
+    http.add_probes(app, ready=lambda: _ready(), metrics=lambda: b"", openapi=document)
+    app.router.add_get("/v1/thing", thing)
+    server = TestServer(app)
+    await server.start_server()
+    try:
+        with pytest.raises(AssertionError, match="Response violates schema"):
+            await runner.run(str(server.make_url("")).rstrip("/"), tmp_path, max_examples=5,
+                             phases="examples,coverage,fuzzing")
+    finally:
+        await server.close()
+
+
+async def _ready() -> Any:
+    from elysium import http
+
+    return http.Ready(True)
