@@ -12,12 +12,14 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 import sys
 from collections.abc import Mapping
 from pathlib import Path
 
 SEED = 20261202
 PHASES = "examples,coverage,fuzzing,stateful"
+TIMEOUT_S = 150.0  # one service's run at most (about 60 s on two busy cores)
 
 
 # What a schema-valid request may be answered besides schemathesis' defaults (2xx, 3xx, 401,
@@ -48,7 +50,7 @@ def write_config(folder: Path, tokens: Mapping[str, str], accepts: Mapping[str, 
 async def run(base_url: str, folder: Path, *, max_examples: int,
               tokens: Mapping[str, str] | None = None, accepts: Mapping[str, list[str]] | None = None,
               exempt: Mapping[str, tuple[str, str]] | None = None, phases: str = PHASES,
-              seed: int = SEED, timeout_s: float = 150.0) -> str:
+              seed: int = SEED, timeout_s: float = TIMEOUT_S) -> str:
     """Fuzz the document served at ``base_url``/v1/openapi.json; fail with the report on any finding.
 
     ``tokens`` maps security scheme names to bearer tokens; without them every protected
@@ -74,3 +76,10 @@ async def run(base_url: str, folder: Path, *, max_examples: int,
     report = out.decode(errors="replace")
     assert proc.returncode == 0, f"schemathesis found problems (exit {proc.returncode}):\n{report[-30000:]}"
     return report
+
+
+def generated(report: str) -> int:
+    """How many test cases the run generated (its summary's "N generated")."""
+    found = re.search(r"(\d+) generated", report)
+    assert found, report[-3000:]
+    return int(found.group(1))

@@ -16,16 +16,20 @@ import pytest
 
 from tests.fuzz import runner
 
+pytestmark = pytest.mark.timeout(runner.TIMEOUT_S + 30)
+
 
 async def test_fuzz_commerce_with_tokens(commerce_url: str, commerce_player: dict[str, Any], admin_token: str,
                                          tmp_path: Path) -> None:
-    await runner.run(commerce_url, tmp_path, max_examples=40,
-                     tokens={"player": commerce_player["access_token"], "service": admin_token},
-                     accepts={"createPurchase": runner.IDEMPOTENT_ACCEPTS, "createGrant": runner.IDEMPOTENT_ACCEPTS})
+    accepts = {"createPurchase": runner.IDEMPOTENT_ACCEPTS, "createGrant": runner.IDEMPOTENT_ACCEPTS}
+    report = await runner.run(commerce_url, tmp_path, max_examples=30, accepts=accepts,
+                              tokens={"player": commerce_player["access_token"], "service": admin_token})
+    assert runner.generated(report) >= 1000
 
 
 async def test_fuzz_commerce_without_tokens(commerce_url: str, tmp_path: Path) -> None:
-    await runner.run(commerce_url, tmp_path, max_examples=20)
+    report = await runner.run(commerce_url, tmp_path, max_examples=15)
+    assert runner.generated(report) >= 500
 
 
 # Rules of the matchmaker that two stateful checks assume otherwise (docs/matchmaker.md):
@@ -40,20 +44,24 @@ MATCHMAKER_EXEMPT = {
 
 async def test_fuzz_matchmaker_with_a_token(matchmaker_url: str, player_token: Any, tmp_path: Path) -> None:
     token = player_token("fuzzer", ttl_s=3600.0)
-    await runner.run(matchmaker_url, tmp_path, max_examples=40,
-                     tokens={"player": token}, exempt=MATCHMAKER_EXEMPT)
+    report = await runner.run(matchmaker_url, tmp_path, max_examples=40, tokens={"player": token},
+                              exempt=MATCHMAKER_EXEMPT)
+    assert runner.generated(report) >= 500
 
 
 async def test_fuzz_matchmaker_without_a_token(matchmaker_url: str, tmp_path: Path) -> None:
-    await runner.run(matchmaker_url, tmp_path, max_examples=20, exempt=MATCHMAKER_EXEMPT)
+    report = await runner.run(matchmaker_url, tmp_path, max_examples=20, exempt=MATCHMAKER_EXEMPT)
+    assert runner.generated(report) >= 300
 
 
 async def test_fuzz_game_server(gameserver_url: str, tmp_path: Path) -> None:
-    await runner.run(gameserver_url, tmp_path, max_examples=50)
+    report = await runner.run(gameserver_url, tmp_path, max_examples=25)
+    assert runner.generated(report) >= 20
 
 
 async def test_fuzz_relay(relay_url: str, tmp_path: Path) -> None:
-    await runner.run(relay_url, tmp_path, max_examples=50)
+    report = await runner.run(relay_url, tmp_path, max_examples=25)
+    assert runner.generated(report) >= 40
 
 
 async def test_the_run_fails_on_a_finding(tmp_path: Path) -> None:
