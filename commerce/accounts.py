@@ -2,25 +2,40 @@
 
 Refresh tokens are random strings stored only as their SHA-256. Each belongs to a family
 (one login); using one marks it used and issues the next in the family. Presenting a used
-token again means it leaked, so the whole family is revoked.
+token again means it leaked, so the whole family is revoked: unless it comes back within
+the reuse grace (a client retrying after a lost answer, or two tabs refreshing at once) and
+its successor is still unused, in which case the answer is that same successor.
+
+The successor of a refresh token is ``HMAC(k, token)``, ``k`` derived from the player signing
+key. So every use of one token within the grace computes the same successor with nothing
+secret stored, and two concurrent refreshes need no lock: both mark the token used (one
+wins, the other sees it used just now) and both write the successor's record idempotently.
+Whoever holds a refresh token cannot compute its successor without the key.
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
 import hashlib
+import hmac
 import secrets
+import unicodedata
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
+from cryptography.hazmat.primitives import serialization
+from pymongo.errors import DuplicateKeyError
 
 from commerce import ledger
 from commerce.errors import Problem
 from commerce.store import Doc, Session, Store, now
+from commerce.validation import name_problem
 from elysium import tokens
 
 ISSUER = "elysium-commerce"
@@ -42,6 +57,22 @@ def _hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
+def _successor_key(signer: tokens.Signer) -> bytes:
+    raw = signer.key.private_bytes(serialization.Encoding.Raw, serialization.PrivateFormat.Raw,
+                                   serialization.NoEncryption())
+    return hashlib.sha256(b"elysium refresh successor\x00" + raw).digest()
+
+
+def token_name(account: Doc) -> str:
+    """The name an access token carries: the display name, or the username when a name stored
+    before the text rules (``docs/commerce.md``) breaks them, so it never reaches a game or a feed."""
+    name = account.get("display_name")
+    if isinstance(name, str) and 1 <= len(name) <= 32 and unicodedata.is_normalized("NFC", name) \
+            and name_problem(name) is None:
+        return name
+    return str(account["username"])
+
+
 def profile_body(doc: Doc) -> dict[str, Any]:
     return {"account_id": doc["_id"], "username": doc["username"], "display_name": doc["display_name"],
             "avatar_url": doc.get("avatar_url"), "region": doc.get("region"), "settings": doc.get("settings", {}),
@@ -50,13 +81,17 @@ def profile_body(doc: Doc) -> dict[str, Any]:
 
 class Accounts:
     def __init__(self, store: Store, signer: tokens.Signer, hasher: PasswordHasher, access_ttl_s: int,
-                 refresh_ttl_s: int, signup_grant: dict[str, int]) -> None:
+                 refresh_ttl_s: int, signup_grant: dict[str, int], reuse_grace_s: float = 10.0,
+                 clock: Callable[[], datetime] = now) -> None:
         self.store = store
         self.signer = signer
         self.hasher = hasher
         self.access_ttl_s = access_ttl_s
         self.refresh_ttl_s = refresh_ttl_s
         self.signup_grant = signup_grant
+        self.reuse_grace_s = reuse_grace_s
+        self.clock = clock
+        self._successor_key = _successor_key(signer)
         # Verified against when the username is unknown, so both failures cost the same time.
         self._dummy_hash = hasher.hash(secrets.token_hex(16))
 
@@ -72,16 +107,32 @@ class Accounts:
 
         return await asyncio.to_thread(check)
 
-    async def _issue(self, account: Doc, family: str | None = None) -> TokenPair:
-        access = self.signer.issue(account["_id"], tokens.PLAYER_AUDIENCE, self.access_ttl_s,
-                                   {"name": account["display_name"]})
+    def _access(self, account: Doc, family: str) -> str:
+        return self.signer.issue(account["_id"], tokens.PLAYER_AUDIENCE, self.access_ttl_s,
+                                 {"name": token_name(account), "sid": family})
+
+    def _successor(self, refresh: str) -> str:
+        mac = hmac.new(self._successor_key, refresh.encode(), hashlib.sha256).digest()
+        return base64.urlsafe_b64encode(mac).rstrip(b"=").decode()
+
+    async def _issue(self, account: Doc) -> TokenPair:
+        """A new login: a new family and its first refresh token."""
+        family = uuid.uuid4().hex
         refresh = secrets.token_urlsafe(32)
-        at = now()
-        expires = at + timedelta(seconds=self.refresh_ttl_s)
-        await self.store.refresh.insert_one({"_id": _hash_token(refresh), "account": account["_id"],
-                                             "family": family or uuid.uuid4().hex, "used": False, "revoked": False,
-                                             "created_at": at, "expires_at": expires})
-        return TokenPair(access, refresh, self.access_ttl_s)
+        await self._record(refresh, account["_id"], family)
+        return TokenPair(self._access(account, family), refresh, self.access_ttl_s)
+
+    async def _record(self, refresh: str, account_id: str, family: str) -> None:
+        """Store a refresh token once; a second write of the same token keeps the first."""
+        at = self.clock()
+        try:
+            await self.store.refresh.update_one(
+                {"_id": _hash_token(refresh)},
+                {"$setOnInsert": {"account": account_id, "family": family, "used": False, "revoked": False,
+                                  "created_at": at, "expires_at": at + timedelta(seconds=self.refresh_ttl_s)}},
+                upsert=True)
+        except DuplicateKeyError:
+            pass  # a concurrent refresh of the same token wrote it first
 
     async def register(self, username: str, password: str, display_name: str | None) -> tuple[Doc, TokenPair]:
         password_hash = await self._hash(password)
@@ -123,23 +174,46 @@ class Accounts:
         return doc, await self._issue(doc)
 
     async def refresh(self, token: str) -> tuple[Doc, TokenPair]:
+        """The next tokens of the login. A token used again within the grace gives the same successor."""
         h = _hash_token(token)
+        at = self.clock()
         doc = await self.store.refresh.find_one({"_id": h})
-        if doc is None or doc["revoked"] or doc["expires_at"] <= now():
+        if doc is None or doc["revoked"] or doc["expires_at"] <= at:
             raise Problem("invalid-refresh-token", "the refresh token is unknown, expired or revoked; log in again")
+        successor = self._successor(token)
+        if not doc["used"]:
+            taken = await self.store.refresh.update_one(
+                {"_id": h, "used": False, "revoked": False},
+                {"$set": {"used": True, "used_at": at, "successor": _hash_token(successor)}})
+            if taken.matched_count != 1:  # a concurrent use got there first: judge this one as a second use
+                doc = await self.store.refresh.find_one({"_id": h})
+                if doc is None or doc["revoked"]:
+                    raise Problem("invalid-refresh-token", "the refresh token was revoked; log in again")
         if doc["used"]:
+            await self._second_use(doc, successor, at)
+        await self._record(successor, doc["account"], doc["family"])
+        # A logout or password change racing this refresh may have revoked the login before the
+        # successor existed; looking again after writing it leaves no successor outliving it.
+        current = await self.store.refresh.find_one({"_id": h}, {"revoked": 1})
+        if current is None or current["revoked"]:
             await self._revoke_family(doc["family"])
-            raise Problem("refresh-token-reused", "this refresh token was already used; every token of this login "
-                                                  "is now revoked; log in again")
-        taken = await self.store.refresh.update_one({"_id": h, "used": False, "revoked": False},
-                                                    {"$set": {"used": True, "used_at": now()}})
-        if taken.matched_count != 1:
-            await self._revoke_family(doc["family"])
-            raise Problem("refresh-token-reused", "this refresh token was used twice at once; log in again")
+            raise Problem("invalid-refresh-token", "the login was revoked; log in again")
         account = await self.store.accounts.find_one({"_id": doc["account"]})
         if account is None:
             raise Problem("invalid-refresh-token", "the account no longer exists")
-        return account, await self._issue(account, doc["family"])
+        return account, TokenPair(self._access(account, doc["family"]), successor, self.access_ttl_s)
+
+    async def _second_use(self, doc: Doc, successor: str, at: datetime) -> None:
+        """Allow a used token once more only within the grace and while its successor is unused."""
+        used_at = doc.get("used_at")
+        fresh = used_at is not None and (at - used_at).total_seconds() <= self.reuse_grace_s
+        if fresh and doc.get("successor") == _hash_token(successor):
+            next_doc = await self.store.refresh.find_one({"_id": doc["successor"]}, {"used": 1, "revoked": 1})
+            if next_doc is None or not (next_doc["used"] or next_doc["revoked"]):
+                return
+        await self._revoke_family(doc["family"])
+        raise Problem("refresh-token-reused", "this refresh token was already used; every token of this login "
+                                              "is now revoked; log in again")
 
     async def _revoke_family(self, family: str) -> None:
         await self.store.refresh.update_many({"family": family}, {"$set": {"revoked": True}})

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import logging
 import re
+from dataclasses import replace
 from typing import Any
 
 from aiohttp import web
@@ -11,22 +13,27 @@ from commerce import catalog, ledger
 from commerce.accounts import USERNAME, profile_body
 from commerce.appkeys import ACCOUNTS, ADMIN_VERIFIER, ECONOMY, LIMITER, PLAYER_TOKENS, SETTINGS, STORE
 from commerce.errors import Problem
-from commerce.validation import Field, Invalid, check, json_size
+from commerce.validation import Field, Invalid, check, document_problem, json_size, name_problem, password_problem
 from elysium import tokens
 from elysium.http import bearer, idempotency_key, json_response, read_json, verify
 
+log = logging.getLogger("commerce.api")
+ITEM_UID = r"[0-9a-f]{32}"  # an owned item's id (the economy makes them as uuid4 hex)
+
 ADMIN_SCOPE = "commerce:admin"
-PASSWORD = Field(str, min=8, max=256)
+PASSWORD = Field(str, min=8, max=256, extra=password_problem)
+DISPLAY_NAME = Field(str, min=1, max=32, nfc=True, extra=name_problem)
+URL_CHARS = r"[A-Za-z0-9\-._~:/?#\[\]@!$&()*+,;=%]"  # RFC 3986, less the quote
 
 REGISTER = {"username": Field(str, pattern=USERNAME), "password": PASSWORD,
-            "display_name": Field(str, required=False, min=1, max=32)}
+            "display_name": replace(DISPLAY_NAME, required=False)}
 LOGIN = {"username": Field(str, min=1, max=64), "password": Field(str, min=1, max=256)}
 REFRESH = {"refresh_token": Field(str, min=16, max=256)}
 PASSWORD_CHANGE = {"current_password": Field(str, min=1, max=256), "new_password": PASSWORD}
-PROFILE = {"display_name": Field(str, min=1, max=32),
-           "avatar_url": Field(str, nullable=True, max=512, pattern=r"https://[^\s]+"),
+PROFILE = {"display_name": DISPLAY_NAME,
+           "avatar_url": Field(str, nullable=True, max=512, pattern=f"https://{URL_CHARS}+"),
            "region": Field(str, nullable=True, pattern=r"[a-z0-9-]{2,32}"),
-           "settings": Field(dict, max=50, extra=lambda v: json_size(v, 4096))}
+           "settings": Field(dict, max=50, extra=lambda v: document_problem(v, "settings") or json_size(v, 4096))}
 PURCHASE = {"item_id": Field(str, pattern=catalog.ITEM_ID), "currency": Field(str, choices=ledger.CURRENCIES),
             "quantity": Field(int, required=False, min=1, max=catalog.MAX_STACK_PURCHASE)}
 GRANT = {"account_id": Field(str, min=1, max=64), "currency": Field(str, choices=ledger.CURRENCIES),
@@ -72,6 +79,15 @@ def _limit(request: web.Request) -> int:
     return int(raw)
 
 
+def _before(request: web.Request, shape: str) -> str | None:
+    """The page cursor: the id of the last entry of the previous page, of the given ``shape``."""
+    raw = request.query.get("before")
+    if raw is not None and not re.fullmatch(shape, raw):
+        raise Problem("invalid-request", "before must be the id of the last entry of the previous page",
+                      errors={"before": "is not such an id"})
+    return raw
+
+
 def _address(request: web.Request) -> str:
     return request.remote or "unknown"
 
@@ -88,15 +104,18 @@ async def login(request: web.Request) -> web.Response:
     body = await _body(request, LOGIN)
     limiter = request.app[LIMITER]
     address = _address(request)
-    wait = await limiter.blocked_for(body["username"], address)
+    # The attempt is counted before the password is checked, so parallel guesses cannot pass the limit.
+    wait = await limiter.reserve(body["username"], address)
     if wait:
-        raise Problem("rate-limited", f"too many failed logins; try again in {wait} s",
+        log.info("login refused by the rate limit", extra={"username": body["username"][:64], "address": address,
+                                                           "retry_after_s": wait})
+        raise Problem("rate-limited", f"too many login attempts; try again in {wait} s",
                       headers={"Retry-After": str(wait)})
     found = await request.app[ACCOUNTS].login(body["username"], body["password"])
     if found is None:
-        await limiter.failed(body["username"], address)
+        log.info("login failed", extra={"username": body["username"][:64], "address": address})
         raise Problem("invalid-credentials", "the username or the password is wrong")
-    await limiter.succeeded(body["username"])
+    await limiter.release(body["username"], address)
     doc, pair = found
     return json_response(pair.body(doc["_id"]))
 
@@ -141,18 +160,15 @@ async def wallet(request: web.Request) -> web.Response:
 async def ledger_page(request: web.Request) -> web.Response:
     account = player(request)
     _query(request, "limit", "before")
-    before = request.query.get("before")
-    if before is not None and not re.fullmatch(ledger.ENTRY_ID, before):
-        raise Problem("invalid-request", "before must be a ledger entry id (from an earlier page)",
-                      errors={"before": "is not a ledger entry id"})
-    entries = await request.app[ECONOMY].ledger_page(account, _limit(request), before)
+    entries = await request.app[ECONOMY].ledger_page(account, _limit(request), _before(request, ledger.ENTRY_ID))
     return json_response({"entries": entries})
 
 
 async def items(request: web.Request) -> web.Response:
     account = player(request)
-    _query(request, "limit")
-    return json_response({"items": await request.app[ECONOMY].inventory(account, _limit(request))})
+    _query(request, "limit", "before")
+    page = await request.app[ECONOMY].inventory(account, _limit(request), _before(request, ITEM_UID))
+    return json_response({"items": page})
 
 
 async def _item_type(request: web.Request, item: catalog.ItemType) -> dict[str, Any]:
@@ -189,7 +205,7 @@ async def purchase(request: web.Request) -> web.Response:
 # --- admin ----------------------------------------------------------------------------------
 
 async def put_catalog_item(request: web.Request) -> web.Response:
-    admin(request)
+    claims = admin(request)
     item_id = request.match_info["item_id"]
     raw = await read_json(request, request.app[SETTINGS].max_body_bytes)
     if isinstance(raw, dict):
@@ -203,15 +219,20 @@ async def put_catalog_item(request: web.Request) -> web.Response:
         raise Problem("invalid-request", "the id in the body differs from the one in the path",
                       errors={"id": "must equal the path's item id"})
     await request.app[STORE].put_item(item)
+    log.info("admin catalog change", extra={"admin": str(claims.get("sub"))[:128], "item_id": item.id,
+                                            "price": item.to_doc().get("price"), "supply_cap": item.supply_cap})
     return json_response(await _item_type(request, item))
 
 
 async def admin_grant(request: web.Request) -> web.Response:
-    admin(request)
+    claims = admin(request)
     key = idempotency_key(request)
     body = await _body(request, GRANT)
     outcome = await request.app[ECONOMY].grant(body["account_id"], body["currency"], body["amount"], body["reason"],
                                                key)
+    log.info("admin grant", extra={"admin": str(claims.get("sub"))[:128], "account": body["account_id"],
+                                   "currency": body["currency"], "amount": body["amount"], "reason": body["reason"],
+                                   "grant_id": outcome.body["grant_id"], "replayed": outcome.replayed})
     return json_response(outcome.body, 200 if outcome.replayed else 201,
                          {"Idempotent-Replayed": "true" if outcome.replayed else "false"})
 

@@ -93,7 +93,7 @@ def create_app(settings: CommerceSettings) -> web.Application:
         app[STORE] = store
         app[ECONOMY] = Economy(store)
         app[ACCOUNTS] = Accounts(store, signer, hasher, settings.access_token_ttl_s, settings.refresh_token_ttl_s,
-                                 cat.signup_grant)
+                                 cat.signup_grant, settings.refresh_reuse_grace_s)
         yield
         await client.close()
 

@@ -23,6 +23,7 @@ COMMERCE: dict[str, tuple[int, str]] = {
     "unknown-item": (404, "No such item type"),
     "unknown-account": (404, "No such account"),
     "unknown-ledger-entry": (404, "No such entry in your ledger"),
+    "unknown-owned-item": (404, "No such item of yours"),
     "username-taken": (409, "That username is taken"),
     "insufficient-funds": (409, "Not enough money"),
     "balance-limit": (409, "The balance would pass its limit"),

@@ -110,8 +110,13 @@ IDEMPOTENCY = {"name": "Idempotency-Key", "in": "header", "required": True,
                "schema": {"type": "string", "pattern": r"^[\x21-\x7e]{1,128}$"}}
 LIMIT = {"name": "limit", "in": "query", "required": False, "schema": {"type": "integer", "minimum": 1, "maximum": 200}}
 BEFORE = {"name": "before", "in": "query", "required": False,
-          "description": "the id of one of your ledger entries: the page ends before it (404 if it is not yours)",
+          "description": "The id of the last entry of the previous page; the next page holds what comes after it "
+                         "(newest first, ties of time broken by id). A page shorter than limit is the last. "
+                         "Not an entry id: 400; none of yours: 404 unknown-ledger-entry.",
           "schema": {"type": "string", "pattern": f"^{ledger.ENTRY_ID}$"}}
+BEFORE_ITEM = {**BEFORE, "description": "The id of the last item of the previous page (as for the ledger); "
+                                        "none of yours: 404 unknown-owned-item.",
+               "schema": {"type": "string", "pattern": f"^{api.ITEM_UID}$"}}
 ITEM_ID = {"name": "item_id", "in": "path", "required": True, "schema": {"type": "string",
                                                                          "pattern": f"^{catalog.ITEM_ID}$"}}
 
@@ -175,7 +180,8 @@ def build() -> dict[str, Any]:
                                      (400, 409, 413, 415), body=object_schema(api.REGISTER))},
         "/v1/sessions": {"post": _op("createSession", "sessions", "Log in (rate-limited per username and per address)", 200, tokens_ok,
                                      (400, 401, 429), body=object_schema(api.LOGIN))},
-        "/v1/sessions/refresh": {"post": _op("refreshSession", "sessions", "Rotate a refresh token; reusing one revokes its whole login", 200,
+        "/v1/sessions/refresh": {"post": _op("refreshSession", "sessions", "Rotate a refresh token; reusing one revokes its whole login, except a retry within "
+                                             "the reuse grace, which gets the same successor", 200,
                                              tokens_ok, (400, 401), body=object_schema(api.REFRESH))},
         "/v1/sessions/logout": {"post": _op("deleteSession", "sessions", "Revoke the login of a refresh token", 204, None, (400,),
                                             body=object_schema(api.REFRESH))},
@@ -188,9 +194,9 @@ def build() -> dict[str, Any]:
         "/v1/me/ledger": {"get": _op("listLedgerEntries", "wallet", "Ledger entries, newest first", 200, {
             "type": "object", "properties": {"entries": {"type": "array", "items": _ref("LedgerEntry")}}},
             (400, 401, 404), auth="player", params=[LIMIT, BEFORE])},
-        "/v1/me/items": {"get": _op("listItems", "inventory", "Owned items, newest first", 200, {
+        "/v1/me/items": {"get": _op("listItems", "inventory", "Owned items, newest first, in pages like the ledger", 200, {
             "type": "object", "properties": {"items": {"type": "array", "items": _ref("Item")}}},
-            (400, 401), auth="player", params=[LIMIT])},
+            (400, 401, 404), auth="player", params=[LIMIT, BEFORE_ITEM])},
         "/v1/catalog": {"get": _op("listItemTypes", "catalog", "Every item type", 200, {
             "type": "object", "properties": {"items": {"type": "array", "items": _ref("ItemType")}}}, ())},
         "/v1/catalog/{item_id}": {"get": _op("getItemType", "catalog", "One item type", 200, _ref("ItemType"), (404,), params=[ITEM_ID])},

@@ -1,8 +1,17 @@
-"""Login rate limits in Redis: failed attempts counted per username and per client address.
+"""Login rate limits in Redis: attempts counted per username and per client address.
 
 Keys (owned by commerce, each with an expiry of one window):
 ``elysium:commerce:login:user:{sha256(lower username)}`` and ``elysium:commerce:login:addr:{address}``.
 The username is hashed so the key space never lists who tried to log in.
+
+An attempt is *reserved* before its password is checked: one script, run atomically by
+Redis, refuses it when either counter has reached its limit and otherwise counts it on
+both. So however many guesses arrive at once, at most the limit of them are ever checked.
+A login that succeeds gives its own reservation back (:meth:`LoginLimiter.release`); the
+failures before it still count until their window ends.
+
+The script touches both keys, so on Redis Cluster they must live in one slot; the keys carry
+no hash tag yet (one Redis or Sentinel, as deployed today, is fine).
 """
 
 from __future__ import annotations
@@ -12,6 +21,40 @@ import hashlib
 import redis.asyncio as aioredis
 
 PREFIX = "elysium:commerce:login:"
+
+# KEYS: user key, address key. ARGV: per-user limit, per-address limit, window (s).
+# Returns 0 when the attempt is reserved, else the seconds until the fuller counter expires.
+_RESERVE = """
+local wait = 0
+for i = 1, 2 do
+  local count = tonumber(redis.call('GET', KEYS[i]) or '0')
+  if count >= tonumber(ARGV[i]) then
+    local ttl = redis.call('TTL', KEYS[i])
+    if ttl < 1 then ttl = 1 end
+    if ttl > wait then wait = ttl end
+  end
+end
+if wait > 0 then return wait end
+for i = 1, 2 do
+  if redis.call('INCR', KEYS[i]) == 1 or redis.call('TTL', KEYS[i]) < 0 then
+    redis.call('EXPIRE', KEYS[i], ARGV[3])
+  end
+end
+return 0
+"""
+
+# KEYS: user key, address key. Takes one reservation back from each counter that still exists.
+_RELEASE = """
+for i = 1, 2 do
+  local count = tonumber(redis.call('GET', KEYS[i]) or '0')
+  if count > 1 then
+    redis.call('DECR', KEYS[i])
+  elseif count == 1 then
+    redis.call('DEL', KEYS[i])
+  end
+end
+return 0
+"""
 
 
 def user_key(username: str) -> str:
@@ -28,29 +71,15 @@ class LoginLimiter:
         self.per_user = per_user
         self.per_address = per_address
         self.window_s = window_s
+        self._reserve = client.register_script(_RESERVE)
+        self._release = client.register_script(_RELEASE)
 
-    async def blocked_for(self, username: str, address: str) -> int:
-        """Seconds until another attempt is allowed; 0 when it is allowed now."""
-        ukey, akey = user_key(username), addr_key(address)
-        async with self.client.pipeline(transaction=False) as pipe:
-            pipe.get(ukey)
-            pipe.get(akey)
-            pipe.ttl(ukey)
-            pipe.ttl(akey)
-            users, addrs, uttl, attl = await pipe.execute()
-        wait = 0
-        if users is not None and int(users) >= self.per_user:
-            wait = max(wait, int(uttl), 1)
-        if addrs is not None and int(addrs) >= self.per_address:
-            wait = max(wait, int(attl), 1)
-        return wait
+    async def reserve(self, username: str, address: str) -> int:
+        """Count one attempt and return 0, or refuse it and return the seconds until one is allowed."""
+        wait = await self._reserve(keys=[user_key(username), addr_key(address)],
+                                   args=[self.per_user, self.per_address, self.window_s])
+        return int(wait)
 
-    async def failed(self, username: str, address: str) -> None:
-        async with self.client.pipeline(transaction=True) as pipe:
-            for key in (user_key(username), addr_key(address)):
-                pipe.incr(key)
-                pipe.expire(key, self.window_s, nx=True)
-            await pipe.execute()
-
-    async def succeeded(self, username: str) -> None:
-        await self.client.delete(user_key(username))
+    async def release(self, username: str, address: str) -> None:
+        """Give back the reservation of an attempt that succeeded."""
+        await self._release(keys=[user_key(username), addr_key(address)])

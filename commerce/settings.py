@@ -36,6 +36,10 @@ class CommerceSettings:
                                       unit="s", check=between(30, 86_400))
     refresh_token_ttl_s: int = setting("ELYSIUM_REFRESH_TOKEN_TTL_S", 30 * 86_400, "Lifetime of a refresh token",
                                        unit="s", check=between(60, 365 * 86_400))
+    refresh_reuse_grace_s: float = setting("ELYSIUM_REFRESH_REUSE_GRACE_S", 10.0,
+                                           "A refresh token used again this soon, before its successor is used, "
+                                           "answers that same successor instead of revoking the login (0: never)",
+                                           unit="s", check=between(0, 300))
     argon2_time_cost: int = setting("ELYSIUM_ARGON2_TIME_COST", 3, "argon2id passes over memory",
                                     check=between(1, 20))
     argon2_memory_kib: int = setting("ELYSIUM_ARGON2_MEMORY_KIB", 65_536, "argon2id memory per hash", unit="KiB",

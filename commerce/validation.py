@@ -2,16 +2,113 @@
 
 A :class:`Field` says what one key must hold; :func:`check` returns the cleaned dict or
 raises :class:`Invalid` listing every problem at once (field -> reason). Unknown keys are
-always an error, so a typo never silently does nothing.
+always an error, so a typo never silently does nothing. No string anywhere may hold a lone
+surrogate (it is not text, and neither BSON nor argon2 can encode it).
+
+The text rules shared by the routes live here too: :func:`name_problem` (display names),
+:func:`password_problem` (new passwords) and :func:`document_problem` (free-form JSON stored
+in MongoDB, such as profile settings).
 """
 
 from __future__ import annotations
 
 import json
 import re
+import unicodedata
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+# Characters that are not visible text: controls (Cc: NUL, newline, DEL, C1), format characters
+# (Cf: the bidi overrides and isolates U+202A-U+202E and U+2066-U+2069, zero-width characters,
+# soft hyphen), line and paragraph separators, surrogates.
+_INVISIBLE = frozenset(("Cc", "Cf", "Cs", "Zl", "Zp"))
+NAME_MARKUP = "<>"
+INT64 = (-(2 ** 63), 2 ** 63 - 1)
+MAX_DOCUMENT_DEPTH = 16
+
+
+def _invisible(text: str) -> str | None:
+    """The first character of ``text`` that is not visible text, as U+XXXX, or None."""
+    for ch in text:
+        if unicodedata.category(ch) in _INVISIBLE:
+            return f"U+{ord(ch):04X}"
+    return None
+
+
+def name_problem(value: Any) -> str | None:
+    """A display name: visible text only (already NFC), no ``<`` or ``>``, not blank."""
+    if not isinstance(value, str):
+        return None
+    bad = _invisible(value)
+    if bad:
+        return f"must not contain control or format characters (found {bad})"
+    if any(ch in NAME_MARKUP for ch in value):
+        return "must not contain < or >"
+    if not value.strip():
+        return "must not be blank"
+    return None
+
+
+def password_problem(value: Any) -> str | None:
+    """A new password: no control characters (Cc) at all, and not only white space."""
+    if not isinstance(value, str):
+        return None
+    for ch in value:
+        if unicodedata.category(ch) == "Cc":
+            return f"must not contain control characters (found U+{ord(ch):04X})"
+    if not value.strip():
+        return "must not be only white space"
+    return None
+
+
+def _key_problem(key: str) -> str | None:
+    if not key:
+        return "must not be empty"
+    if key.startswith("$"):
+        return "must not start with $"
+    if "." in key:
+        return "must not contain ."
+    if "\x00" in key:
+        return "must not contain NUL"
+    if _SURROGATE.search(key):
+        return "is not valid Unicode (it holds a lone surrogate)"
+    return None
+
+
+def document_problem(value: Any, path: str = "", depth: int = 1) -> str | None:
+    """Why a JSON value cannot be stored as it is in MongoDB, naming where; or None.
+
+    Keys at any depth may not be empty, start with ``$``, or hold ``.`` or NUL; whole numbers
+    must fit in int64; objects and arrays nest at most :data:`MAX_DOCUMENT_DEPTH` deep.
+    """
+    where = path or "the value"
+    if isinstance(value, dict):
+        if depth > MAX_DOCUMENT_DEPTH:
+            return f"nests deeper than {MAX_DOCUMENT_DEPTH} levels at {where}"
+        for key, item in value.items():
+            inner = f"{path}.{key}" if path else str(key)
+            problem = _key_problem(str(key))
+            if problem:
+                return f"key {json.dumps(str(key)[:64])} at {where} {problem}"
+            problem = document_problem(item, inner, depth + 1)
+            if problem:
+                return problem
+    elif isinstance(value, list):
+        if depth > MAX_DOCUMENT_DEPTH:
+            return f"nests deeper than {MAX_DOCUMENT_DEPTH} levels at {where}"
+        for n, item in enumerate(value):
+            problem = document_problem(item, f"{path}[{n}]", depth + 1)
+            if problem:
+                return problem
+    elif isinstance(value, int) and not isinstance(value, bool):
+        if not INT64[0] <= value <= INT64[1]:
+            return f"holds a whole number outside the 64-bit range at {where}"
+    if isinstance(value, str) and _SURROGATE.search(value):
+        return f"holds text that is not valid Unicode (a lone surrogate) at {where}"
+    return None
 
 
 class Invalid(Exception):
@@ -30,6 +127,7 @@ class Field:
     choices: tuple[Any, ...] | None = None
     nullable: bool = False
     extra: Callable[[Any], str | None] | None = None
+    nfc: bool = False  # a string is normalised to NFC before it is checked, and returned normalised
 
 
 def whole(value: Any) -> Any:
@@ -58,6 +156,8 @@ def _problem(spec: Field, value: Any) -> str | None:
         return f"must be {_type_name(spec.kind)}"
     if not isinstance(value, kinds):
         return f"must be {_type_name(spec.kind)}"
+    if isinstance(value, str) and _SURROGATE.search(value):
+        return "is not valid Unicode text (it holds a lone surrogate)"
     if isinstance(value, int) and not isinstance(value, bool):
         if spec.min is not None and value < spec.min:
             return f"must be at least {spec.min}"
@@ -84,7 +184,7 @@ def check(body: object, schema: Mapping[str, Field], *, partial: bool = False) -
     if not isinstance(body, dict):
         raise Invalid({"": "the body must be a JSON object"})
     errors: dict[str, str] = {}
-    cleaned = dict(body)
+    cleaned: dict[str, Any] = {}
     for key in body:
         if key not in schema:
             errors[str(key)[:64]] = "is not a known field"
@@ -93,12 +193,17 @@ def check(body: object, schema: Mapping[str, Field], *, partial: bool = False) -
             if spec.required and not partial:
                 errors[key] = "is required"
             continue
+        value = body[key]
+        if spec.nfc and isinstance(value, str) and not _SURROGATE.search(value):
+            value = unicodedata.normalize("NFC", value)
         kinds = spec.kind if isinstance(spec.kind, tuple) else (spec.kind,)
         if int in kinds:
-            cleaned[key] = whole(body[key])
-        problem = _problem(spec, cleaned[key])
+            value = whole(value)
+        problem = _problem(spec, value)
         if problem:
             errors[key] = problem
+        else:
+            cleaned[key] = value
     if errors:
         raise Invalid(errors)
     if partial and not body:

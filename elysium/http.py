@@ -271,6 +271,8 @@ async def read_json(request: web.Request, limit: int) -> Any:
         return json.loads(raw, parse_constant=_reject_constant)
     except (ValueError, UnicodeDecodeError) as exc:
         raise shared("invalid-json", f"the body is not valid JSON: {str(exc)[:200]}") from None
+    except RecursionError:
+        raise shared("invalid-json", "the body nests arrays or objects too deeply") from None
 
 
 def idempotency_key(request: web.Request) -> str:

@@ -42,14 +42,17 @@ async def test_whole_account_lifecycle(client: Any, keys_dir: Path) -> None:
     login = await resp.json()
     assert login["account_id"] == p["account_id"]
 
-    # Refresh rotates; the old refresh token used again revokes the whole login.
+    # Refresh rotates; the old refresh token used again once its successor is used revokes the whole login.
     resp = await client.post("/v1/sessions/refresh", json={"refresh_token": login["refresh_token"]})
     assert resp.status == 200
     rotated = await resp.json()
     assert rotated["refresh_token"] != login["refresh_token"]
+    resp = await client.post("/v1/sessions/refresh", json={"refresh_token": rotated["refresh_token"]})
+    assert resp.status == 200
+    latest = await resp.json()
     await _problem(await client.post("/v1/sessions/refresh", json={"refresh_token": login["refresh_token"]}),
                    401, "refresh-token-reused")
-    await _problem(await client.post("/v1/sessions/refresh", json={"refresh_token": rotated["refresh_token"]}),
+    await _problem(await client.post("/v1/sessions/refresh", json={"refresh_token": latest["refresh_token"]}),
                    401, "invalid-refresh-token")
 
     # Logout revokes the family of the registration's refresh token.

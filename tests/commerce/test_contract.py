@@ -46,7 +46,7 @@ async def test_a_quantity_past_the_item_types_limit_is_a_conflict(client: Any) -
     assert all(i["max_per_purchase"] >= 1 for i in listed)
 
 
-async def test_ledger_before_is_an_entry_id_of_your_own(client: Any) -> None:
+async def test_a_page_cursor_is_an_id_of_your_own(client: Any) -> None:
     p = await register(client)
     other = await register(client)
     theirs = (await (await client.get("/v1/me/ledger", headers=other["headers"])).json())["entries"][0]["id"]
@@ -57,6 +57,10 @@ async def test_ledger_before_is_an_entry_id_of_your_own(client: Any) -> None:
     for bad in ("", "nope", theirs.upper()):
         await _problem(await client.get("/v1/me/ledger", params={"before": bad}, headers=p["headers"]), 400,
                        "invalid-request")
+    await _problem(await client.get("/v1/me/items", params={"before": "0" * 32}, headers=p["headers"]), 404,
+                   "unknown-owned-item")
+    await _problem(await client.get("/v1/me/items", params={"before": theirs}, headers=p["headers"]), 400,
+                   "invalid-request")
 
 
 async def test_unknown_query_parameters_are_refused(client: Any) -> None:

@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from commerce import audit, catalog, ledger, pricing, rules
-from commerce.validation import Field, Invalid, check
+from commerce.validation import (MAX_DOCUMENT_DEPTH, Field, Invalid, check, document_problem, name_problem,
+                                 password_problem)
 from elysium.results import MatchResult, PlayerRow
 
 def test_apply_refuses_negative_and_overflowing_balances() -> None:
@@ -136,6 +137,28 @@ def test_validation_lists_every_problem() -> None:
         check([1], schema)
     with pytest.raises(Invalid):
         check({}, schema, partial=True)
+
+
+def test_text_rules_for_names_passwords_and_stored_documents() -> None:
+    names = {"name": Field(str, min=1, max=5, nfc=True, extra=name_problem)}
+    assert check({"name": "Ame\u0301"}, names) == {"name": "Am\u00e9"}  # normalised, then counted
+    for bad in ("a\u202eb", "a\u2069", "a\u00adb", "\x00", "a\nb", "<b>", "   ", "a\ud800"):
+        with pytest.raises(Invalid):
+            check({"name": bad}, names)
+    assert name_problem("Zoë 🎮") is None
+    assert password_problem("\x00" * 8) and password_problem("tab\tpass") and password_problem(" " * 8)
+    assert password_problem("pässwörd with spaces") is None
+    assert document_problem({"a": {"b": [1, {"c": 2 ** 63 - 1}]}, "t": "x"}) is None
+    bad_documents: list[dict[str, object]] = [
+        {"$a": 1}, {"a.b": 1}, {"": 1}, {"a\x00": 1}, {"a": [{"$b": 1}]}, {"n": 2 ** 63}, {"n": -(2 ** 63) - 1},
+        {"a\ud800": 1}, {"t": "\udfff"}]
+    for document in bad_documents:
+        assert document_problem(document, "settings"), document
+    assert "settings.a[0]" in str(document_problem({"a": [{"$b": 1}]}, "settings"))
+    deep: dict[str, object] = {}
+    for _ in range(MAX_DOCUMENT_DEPTH - 1):
+        deep = {"n": deep}  # the last of MAX_DOCUMENT_DEPTH levels of objects
+    assert document_problem(deep) is None and document_problem({"n": deep})
 
 
 def test_audit_rules_find_each_kind_of_problem() -> None:

@@ -213,3 +213,44 @@ async def test_catalog_file_versions_load_once_and_admin_edits_survive_restarts(
     with pytest.raises(ConfigError) as exc:
         await client_for(settings_for(3, 40, supply_cap=5))
     assert exc.value.variable == "ELYSIUM_COMMERCE_CATALOG_FILE"
+
+
+async def _walk(client: Any, path: str, key: str, headers: dict[str, str], limit: int) -> list[dict[str, Any]]:
+    seen: list[dict[str, Any]] = []
+    params = {"limit": str(limit)}
+    while True:
+        resp = await client.get(path, params=params, headers=headers)
+        assert resp.status == 200, await resp.text()
+        page: list[dict[str, Any]] = (await resp.json())[key]
+        assert len(page) <= limit
+        if not page:
+            return seen
+        known = {e["id"] for e in seen}
+        assert not [e["id"] for e in page if e["id"] in known], "a page repeats what an earlier one held"
+        seen += page
+        params = {"limit": str(limit), "before": page[-1]["id"]}
+
+
+async def test_items_and_ledger_walk_in_stable_pages(client: Any, admin_token: str) -> None:
+    p = await register(client)
+    resp = await client.post("/v1/admin/grants", json={"account_id": p["account_id"], "currency": "soft",
+                                                        "amount": 450 * 25, "reason": "test stock"},
+                             headers=admin_headers(admin_token, "stock"))
+    assert resp.status == 201, await resp.text()
+    made: list[str] = []
+    for n, quantity in enumerate((100, 100, 100, 100, 50)):  # items of one purchase share their millisecond
+        resp = await _buy(client, p, f"bulk-{n}", item_id="health-potion", currency="soft", quantity=quantity)
+        assert resp.status == 201, await resp.text()
+        made += (await resp.json())["items"]
+    for limit in (200, 7):
+        walked = await _walk(client, "/v1/me/items", "items", p["headers"], limit)
+        ids = [i["id"] for i in walked]
+        assert len(ids) == 450 and set(ids) == set(made), (limit, len(ids), len(set(ids)))
+        assert [i["created_at"] for i in walked] == sorted((i["created_at"] for i in walked), reverse=True)
+        assert walked == await _walk(client, "/v1/me/items", "items", p["headers"], limit)  # the same order twice
+    # The ledger pages the same way, here one entry at a time.
+    entries = await _walk(client, "/v1/me/ledger", "entries", p["headers"], 1)
+    assert sorted(e["kind"] for e in entries) == ["grant"] + ["purchase"] * 5 + ["signup"]
+    assert len({e["id"] for e in entries}) == len(entries)
+    for bad in ({"before": "not-an-item"}, {"before": "x" * 200}, {"limit": "0"}):
+        await _problem(await client.get("/v1/me/items", params=bad, headers=p["headers"]), 400, "invalid-request")
