@@ -5,11 +5,13 @@ A test checks that every route of the real app is documented here and nothing el
 
 from __future__ import annotations
 
+import unicodedata
+from functools import lru_cache
 from typing import Any
 
 from commerce import api, catalog, ledger
 from commerce.errors import PROBLEMS
-from commerce.validation import Field
+from commerce.validation import INT64, MAX_DOCUMENT_DEPTH, Field, name_problem, password_problem
 from elysium.problem import type_uri
 
 _TYPES = {str: "string", int: "integer", bool: "boolean", dict: "object", list: "array"}
@@ -35,6 +37,7 @@ def field_schema(f: Field) -> dict[str, Any]:
             out["maxLength"] = f.max
         if f.pattern:
             out["pattern"] = f"^{f.pattern}$"
+        out.update(text_rules(f))
     if dict in kinds and f.max is not None:
         out["maxProperties"] = f.max
     if list in kinds and f.max is not None:
@@ -42,6 +45,54 @@ def field_schema(f: Field) -> dict[str, Any]:
     if f.choices:
         out["enum"] = list(f.choices)
     return out
+
+
+@lru_cache(maxsize=4)
+def _none_of(categories: tuple[str, ...]) -> str:
+    """The body of a regex class naming every character of the Unicode ``categories``.
+
+    Control characters are written as escapes, the others as themselves (which JSON Schema's
+    ECMA-262 patterns, Python's and Rust's regexes all read the same way). Built from the same
+    ``unicodedata`` the handlers check with.
+    """
+    ranges: list[tuple[int, int]] = []
+    for cp in range(0x110000):
+        if unicodedata.category(chr(cp)) in categories:
+            if ranges and ranges[-1][1] == cp - 1:
+                ranges[-1] = (ranges[-1][0], cp)
+            else:
+                ranges.append((cp, cp))
+
+    def char(cp: int) -> str:
+        return f"\\x{cp:02x}" if cp < 0x20 or cp == 0x7F else chr(cp)
+
+    return "".join(char(a) if a == b else f"{char(a)}-{char(b)}" for a, b in ranges)
+
+
+def _visible(exclude: str = "") -> str:
+    """Text of which no character is in ``exclude`` (a class body), holding one that is not white space."""
+    return f"^[^{exclude}]*[^{exclude}\\s][^{exclude}]*$"
+
+
+def text_rules(f: Field) -> dict[str, Any]:
+    """What the text rules of ``commerce.validation`` add to a string field's schema."""
+    if f.extra is name_problem:
+        return {"pattern": _visible(_none_of(("Cc", "Cf", "Zl", "Zp")) + "<>"),
+                "description": "visible text (NFC): no control, format or line/paragraph separator characters, "
+                               "no < or >, not blank"}
+    if f.extra is password_problem:
+        return {"pattern": _visible(_none_of(("Cc",))),
+                "description": "no control characters, not only white space"}
+    return {}
+
+
+def settings_schema() -> dict[str, Any]:
+    """Profile settings: free-form JSON that MongoDB stores as it is (``validation.document_problem``)."""
+    value = {"$ref": "#/components/schemas/SettingsValue"}
+    return {"type": "object", "maxProperties": 50, "propertyNames": _ref("SettingsKey"), "additionalProperties": value,
+            "description": "at most 4096 bytes of JSON and 50 keys; keys at every depth are not empty, do not "
+                           f"start with $ and hold no . or NUL; whole numbers fit in 64 bits; at most "
+                           f"{MAX_DOCUMENT_DEPTH} levels deep"}
 
 
 def object_schema(fields: dict[str, Field], *, partial: bool = False) -> dict[str, Any]:
@@ -62,6 +113,11 @@ def _ref(name: str) -> dict[str, str]:
 PRICE = {"type": "object", "additionalProperties": False,
          "properties": {c: {"type": "integer", "minimum": 1, "maximum": ledger.MAX_AMOUNT, "description": WHOLE}
                         for c in ledger.CURRENCIES}}
+SETTINGS_VALUE: dict[str, Any] = {"anyOf": [
+    {"type": ["string", "boolean", "null"]}, {"type": "number", "minimum": INT64[0], "maximum": INT64[1]},
+    {"type": "array", "items": {"$ref": "#/components/schemas/SettingsValue"}},
+    {"type": "object", "propertyNames": {"$ref": "#/components/schemas/SettingsKey"},
+     "additionalProperties": {"$ref": "#/components/schemas/SettingsValue"}}]}
 BALANCES = {"type": "object", "properties": {c: {"type": "integer", "minimum": 0} for c in ledger.CURRENCIES}}
 SCHEMAS: dict[str, Any] = {
     "Problem": {"type": "object", "description": "RFC 9457 problem details",
@@ -99,6 +155,8 @@ SCHEMAS: dict[str, Any] = {
         "purchase_id": {"type": "string"}, "item_id": {"type": "string"}, "quantity": {"type": "integer"},
         "currency": {"enum": list(ledger.CURRENCIES)}, "price": {"type": "integer"}, "balance": {"type": "integer"},
         "items": {"type": "array", "items": {"type": "string"}}}},
+    "SettingsKey": {"type": "string", "pattern": "^[^$.\\x00][^.\\x00]*$"},
+    "SettingsValue": SETTINGS_VALUE,
     "Grant": {"type": "object", "properties": {
         "grant_id": {"type": "string"}, "account_id": {"type": "string"}, "currency": {"enum": list(ledger.CURRENCIES)},
         "amount": {"type": "integer"}, "balance": {"type": "integer"}, "reason": {"type": "string"}}},
@@ -147,6 +205,12 @@ def _op(op_id: str, tag: str, summary: str, ok: int, schema: dict[str, Any] | No
     return op
 
 
+def _profile_body() -> dict[str, Any]:
+    body = object_schema(api.PROFILE, partial=True)
+    body["properties"]["settings"] = settings_schema()
+    return body
+
+
 def _purchase_body() -> dict[str, Any]:
     body = object_schema(api.PURCHASE)
     body["properties"]["quantity"]["description"] = (
@@ -187,7 +251,7 @@ def build() -> dict[str, Any]:
                                             body=object_schema(api.REFRESH))},
         "/v1/me": {"get": _op("getProfile", "profile", "Read the profile", 200, _ref("Profile"), (401,), auth="player"),
                    "patch": _op("updateProfile", "profile", "Edit the profile", 200, _ref("Profile"), (400, 401), auth="player",
-                                body=object_schema(api.PROFILE, partial=True))},
+                                body=_profile_body())},
         "/v1/me/password": {"post": _op("changePassword", "profile", "Change the password; every refresh token is revoked", 204, None,
                                         (400, 401), auth="player", body=object_schema(api.PASSWORD_CHANGE))},
         "/v1/me/wallet": {"get": _op("getWallet", "wallet", "Balances per currency", 200, _ref("Wallet"), (401,), auth="player")},

@@ -87,3 +87,21 @@ def test_every_body_operation_documents_400_413_and_415() -> None:
         for method, op in item.items():
             if "requestBody" in op:
                 assert {"400", "413", "415"} <= set(op["responses"]), (method, path)
+
+
+def test_the_text_rules_are_in_the_schema() -> None:
+    """The schema's patterns refuse exactly what the handlers' text rules refuse."""
+    from commerce.validation import document_problem, name_problem, password_problem
+
+    props = build()["paths"]["/v1/accounts"]["post"]["requestBody"]["content"]["application/json"]["schema"][
+        "properties"]
+    names = ("Zoë", "ok name", "日本語", "a" * 32, "<script>", "line\nbreak", "nul\x00", "evil\u202egnp", "zero\u200bw",
+             "   ", "soft\u00adhyphen", "para\u2029", "\u0085next")
+    for name in names:
+        assert bool(re.fullmatch(props["display_name"]["pattern"], name)) == (name_problem(name) is None), name
+    for password in ("correct horse", "tab\there", "c1\x90", "        ", "ünïcödé pass", "\u3000\u3000"):
+        assert bool(re.fullmatch(props["password"]["pattern"], password)) == (password_problem(password) is None)
+    document = build()
+    key = document["components"]["schemas"]["SettingsKey"]["pattern"]
+    for k in ("theme", "", "$where", "a.b", "nul\x00", "ok-key"):
+        assert bool(re.fullmatch(key, k)) == (document_problem({k: 1}) is None), k
