@@ -232,47 +232,55 @@ def _item_body() -> dict[str, Any]:
     return body
 
 
+def _list_of(key: str, schema: str) -> dict[str, Any]:
+    return {"type": "object", "properties": {key: {"type": "array", "items": _ref(schema)}}}
+
+
 def build() -> dict[str, Any]:
     tokens_ok = _ref("Tokens")
     paths: dict[str, Any] = {
         "/healthz": {"get": _op("getHealth", "probes", "Liveness", 200, {"type": "object"}, ())},
-        "/readyz": {"get": _op("getReadiness", "probes", "Readiness: MongoDB and Redis reachable and not draining", 200, {"type": "object"},
-                               (503,))},
-        "/metrics": {"get": {"operationId": "getMetrics", "tags": ["probes"], "summary": "Prometheus metrics", "responses": {"200": {"description": "text format"}}}},
+        "/readyz": {"get": _op("getReadiness", "probes", "Readiness: MongoDB and Redis reachable and not draining",
+                               200, {"type": "object"}, (503,))},
+        "/metrics": {"get": {"operationId": "getMetrics", "tags": ["probes"], "summary": "Prometheus metrics",
+                             "responses": {"200": {"description": "text format"}}}},
         "/v1/openapi.json": {"get": _op("getOpenApiDocument", "meta", "This document", 200, {"type": "object"}, ())},
-        "/v1/accounts": {"post": _op("createAccount", "accounts", "Register; answers with tokens and the profile", 201, tokens_ok,
-                                     (400, 409, 413, 415), body=object_schema(api.REGISTER))},
-        "/v1/sessions": {"post": _op("createSession", "sessions", "Log in (rate-limited per username and per address)", 200, tokens_ok,
-                                     (400, 401, 429), body=object_schema(api.LOGIN))},
-        "/v1/sessions/refresh": {"post": _op("refreshSession", "sessions", "Rotate a refresh token; reusing one revokes its whole login, except a retry within "
-                                             "the reuse grace, which gets the same successor", 200,
-                                             tokens_ok, (400, 401), body=object_schema(api.REFRESH))},
-        "/v1/sessions/logout": {"post": _op("deleteSession", "sessions", "Revoke the login of a refresh token", 204, None, (400,),
-                                            body=object_schema(api.REFRESH))},
-        "/v1/me": {"get": _op("getProfile", "profile", "Read the profile", 200, _ref("Profile"), (401,), auth="player"),
-                   "patch": _op("updateProfile", "profile", "Edit the profile", 200, _ref("Profile"), (400, 401), auth="player",
-                                body=_profile_body())},
-        "/v1/me/password": {"post": _op("changePassword", "profile", "Change the password; every refresh token is revoked", 204, None,
-                                        (400, 401), auth="player", body=object_schema(api.PASSWORD_CHANGE))},
-        "/v1/me/wallet": {"get": _op("getWallet", "wallet", "Balances per currency", 200, _ref("Wallet"), (401,), auth="player")},
-        "/v1/me/ledger": {"get": _op("listLedgerEntries", "wallet", "Ledger entries, newest first", 200, {
-            "type": "object", "properties": {"entries": {"type": "array", "items": _ref("LedgerEntry")}}},
-            (400, 401, 404), auth="player", params=[LIMIT, BEFORE])},
-        "/v1/me/items": {"get": _op("listItems", "inventory", "Owned items, newest first, in pages like the ledger", 200, {
-            "type": "object", "properties": {"items": {"type": "array", "items": _ref("Item")}}},
-            (400, 401, 404), auth="player", params=[LIMIT, BEFORE_ITEM])},
-        "/v1/catalog": {"get": _op("listItemTypes", "catalog", "Every item type", 200, {
-            "type": "object", "properties": {"items": {"type": "array", "items": _ref("ItemType")}}}, ())},
-        "/v1/catalog/{item_id}": {"get": _op("getItemType", "catalog", "One item type", 200, _ref("ItemType"), (404,), params=[ITEM_ID])},
-        "/v1/purchases": {"post": _op("createPurchase", "store", "Buy an item type for one currency", 201, _ref("Purchase"),
-                                      (400, 401, 404, 409, 422, 503), auth="player", body=_purchase_body(),
-                                      params=[IDEMPOTENCY], replay=True)},
-        "/v1/admin/catalog/{item_id}": {"put": _op("putItemType", "admin", "Create or replace an item type", 200, _ref("ItemType"),
-                                                   (400, 401, 403, 409), auth="service",
+        "/v1/accounts": {"post": _op("createAccount", "accounts", "Register; answers with tokens and the profile",
+                                     201, tokens_ok, (409,), body=object_schema(api.REGISTER))},
+        "/v1/sessions": {"post": _op("createSession", "sessions", "Log in (rate-limited per username and per address)",
+                                     200, tokens_ok, (401, 429), body=object_schema(api.LOGIN))},
+        "/v1/sessions/refresh": {"post": _op(
+            "refreshSession", "sessions", "Rotate a refresh token; reusing one revokes its whole login, except a "
+                                          "retry within the reuse grace, which gets the same successor",
+            200, tokens_ok, (401,), body=object_schema(api.REFRESH))},
+        "/v1/sessions/logout": {"post": _op("deleteSession", "sessions", "Revoke the login of a refresh token",
+                                            204, None, (), body=object_schema(api.REFRESH))},
+        "/v1/me": {"get": _op("getProfile", "profile", "Read the profile", 200, _ref("Profile"), (401,),
+                              auth="player"),
+                   "patch": _op("updateProfile", "profile", "Edit the profile", 200, _ref("Profile"), (401,),
+                                auth="player", body=_profile_body())},
+        "/v1/me/password": {"post": _op("changePassword", "profile",
+                                        "Change the password; every refresh token is revoked", 204, None, (401,),
+                                        auth="player", body=object_schema(api.PASSWORD_CHANGE))},
+        "/v1/me/wallet": {"get": _op("getWallet", "wallet", "Balances per currency", 200, _ref("Wallet"), (401,),
+                                     auth="player")},
+        "/v1/me/ledger": {"get": _op("listLedgerEntries", "wallet", "Ledger entries, newest first", 200,
+                                     _list_of("entries", "LedgerEntry"), (400, 401, 404), auth="player", params=[LIMIT, BEFORE])},
+        "/v1/me/items": {"get": _op("listItems", "inventory", "Owned items, newest first, in pages like the ledger",
+                                    200, _list_of("items", "Item"), (400, 401, 404), auth="player",
+                                    params=[LIMIT, BEFORE_ITEM])},
+        "/v1/catalog": {"get": _op("listItemTypes", "catalog", "Every item type", 200, _list_of("items", "ItemType"), ())},
+        "/v1/catalog/{item_id}": {"get": _op("getItemType", "catalog", "One item type", 200, _ref("ItemType"),
+                                             (404,), params=[ITEM_ID])},
+        "/v1/purchases": {"post": _op("createPurchase", "store", "Buy an item type for one currency", 201,
+                                      _ref("Purchase"), (401, 404, 409, 422, 503), auth="player",
+                                      body=_purchase_body(), params=[IDEMPOTENCY], replay=True)},
+        "/v1/admin/catalog/{item_id}": {"put": _op("putItemType", "admin", "Create or replace an item type", 200,
+                                                   _ref("ItemType"), (401, 403, 409), auth="service",
                                                    body=_item_body(), params=[ITEM_ID])},
-        "/v1/admin/grants": {"post": _op("createGrant", "admin", "Credit a wallet", 201, _ref("Grant"), (400, 401, 403, 404, 409, 422, 503),
-                                         auth="service", body=object_schema(api.GRANT), params=[IDEMPOTENCY],
-                                         replay=True)},
+        "/v1/admin/grants": {"post": _op("createGrant", "admin", "Credit a wallet", 201, _ref("Grant"),
+                                         (401, 403, 404, 409, 422, 503), auth="service", body=object_schema(api.GRANT),
+                                         params=[IDEMPOTENCY], replay=True)},
     }
     return {
         "openapi": "3.1.0",
