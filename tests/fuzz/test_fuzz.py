@@ -39,6 +39,8 @@ MATCHMAKER_EXEMPT = {
     "getTicket": ("use_after_free", "a cancelled ticket stays readable"),
     "streamTicketEvents": ("use_after_free", "a cancelled ticket's stream tells it was cancelled"),
     "getParty": ("ensure_resource_availability", "the last member leaving disbands a party"),
+    "joinParty": ("ensure_resource_availability", "the last member leaving disbands a party"),
+    "leaveParty": ("ensure_resource_availability", "the last member leaving disbands a party"),
 }
 
 
