@@ -14,7 +14,7 @@ from commerce.accounts import USERNAME, profile_body
 from commerce.appkeys import ACCOUNTS, ADMIN_VERIFIER, ECONOMY, LIMITER, PLAYER_TOKENS, SETTINGS, STORE
 from commerce.errors import Problem
 from commerce.validation import Field, Invalid, check, document_problem, json_size, name_problem, password_problem
-from elysium import tokens
+from elysium import numbers, tokens
 from elysium.http import bearer, idempotency_key, json_response, read_json, verify
 
 log = logging.getLogger("commerce.api")
@@ -73,10 +73,10 @@ def _query(request: web.Request, *allowed: str) -> None:
 
 
 def _limit(request: web.Request) -> int:
-    raw = request.query.get("limit", "50")
-    if not raw.isdigit() or not 1 <= int(raw) <= 200:
-        raise Problem("invalid-request", "limit must be a whole number from 1 to 200", errors={"limit": "1..200"})
-    return int(raw)
+    try:
+        return numbers.whole(request.query.get("limit", "50"), "limit", 1, 200)
+    except numbers.NumberError as exc:
+        raise Problem("invalid-request", str(exc), errors={"limit": "1..200"}) from None
 
 
 def _before(request: web.Request, shape: str) -> str | None:

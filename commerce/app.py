@@ -31,7 +31,8 @@ log = logging.getLogger("commerce")
 
 UNAVAILABLE_DETAIL = ("MongoDB or Redis did not answer; money and items change only in whole transactions, so retry "
                       "the same request")
-INTERNAL_DETAIL = "something went wrong on our side; nothing was charged twice; retry with the same Idempotency-Key"
+INTERNAL_DETAIL = "something went wrong on our side"
+INTERNAL_KEYED_DETAIL = "nothing was charged twice; retry with the same Idempotency-Key"
 
 
 def read_catalog(path: str) -> catalog.CatalogFile:
@@ -66,7 +67,8 @@ def create_app(settings: CommerceSettings) -> web.Application:
     metrics = CommerceMetrics()
     status = Status()
     app = http.application(observe=metrics.http.observe, client_max_size=settings.max_body_bytes,
-                           unavailable_detail=UNAVAILABLE_DETAIL, internal_detail=INTERNAL_DETAIL)
+                           unavailable_detail=UNAVAILABLE_DETAIL, internal_detail=INTERNAL_DETAIL,
+                           internal_keyed_detail=INTERNAL_KEYED_DETAIL, cors_origins=settings.cors_origins)
     app[SETTINGS] = settings
     app[STATUS] = status
     app[METRICS] = metrics

@@ -7,7 +7,7 @@ import socket
 from dataclasses import dataclass
 from pathlib import Path
 
-from elysium.config import ConfigError, between, positive, setting
+from elysium.config import ConfigError, between, cors_setting, positive, setting
 
 DEFAULT_CATALOG = str(Path(__file__).with_name("catalog.json"))
 
@@ -68,6 +68,7 @@ class CommerceSettings:
     drain_timeout_s: float = setting("ELYSIUM_COMMERCE_DRAIN_TIMEOUT_S", 10.0,
                                      "On SIGTERM, how long requests in flight may finish", unit="s", check=positive)
     log_level: str = setting("ELYSIUM_LOG_LEVEL", "info", "Log level")
+    cors_origins: tuple[str, ...] = cors_setting()
 
     def validate(self) -> None:
         if not self.mongo_url:

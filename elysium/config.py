@@ -17,6 +17,8 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+from elysium import cors
+
 T = TypeVar("T")
 
 
@@ -77,6 +79,13 @@ def one_of(*choices: str) -> Callable[[Any], str | None]:
         return None if value in choices else f"must be one of {', '.join(choices)}"
 
     return check
+
+
+def cors_setting() -> Any:
+    """``ELYSIUM_CORS_ORIGINS``, one setting every HTTP-serving service declares (see :mod:`elysium.cors`)."""
+    return setting("ELYSIUM_CORS_ORIGINS", (), "Browser origins allowed to call the service (CORS): a comma list of "
+                   "origins such as https://play.example.com, or *; unset, no CORS headers are sent",
+                   check=cors.check_origins)
 
 
 _TRUE = {"1", "true", "yes", "on"}
@@ -167,7 +176,7 @@ def describe(cls: type) -> list[Variable]:
     for f, info, _ in _fields(cls):
         default = f.default
         if isinstance(default, tuple):
-            shown = ",".join(default)
+            shown = ",".join(default) or "(unset)"
         elif isinstance(default, bool):
             shown = "true" if default else "false"
         elif default is None or default == "":

@@ -8,7 +8,11 @@
   records the per-route request metric (:class:`RequestMetrics`).
 * :func:`add_probes` adds ``/healthz``, ``/readyz``, ``/metrics`` and ``/v1/openapi.json``.
 * :func:`bearer`, :func:`verify` and :class:`VerifiedTokens` check access tokens;
-  :func:`read_json`, :func:`json_response` and :func:`idempotency_key` are the JSON edge.
+  :func:`read_json` (strict: :func:`parse_json`), :func:`json_response` and
+  :func:`idempotency_key` are the JSON edge.
+* With ``cors_origins`` the middleware answers CORS preflights and adds CORS headers
+  (:mod:`elysium.cors`). What aiohttp refuses before the middleware runs is answered by
+  :class:`elysium.httprunner.AppRunner`.
 """
 
 from __future__ import annotations
@@ -31,7 +35,7 @@ from prometheus_client.utils import floatToGoString
 from pymongo.errors import PyMongoError
 from redis.exceptions import RedisError
 
-from elysium import logs, tokens
+from elysium import cors, logs, tokens
 from elysium.metrics import CONTENT_TYPE_LATEST, Metrics
 from elysium.problem import CONTENT_TYPE as PROBLEM_CONTENT_TYPE
 from elysium.problem import Problem, shared
@@ -39,7 +43,7 @@ from elysium.problem import Problem, shared
 __all__ = [
     "BACKING_ERRORS", "IDEMPOTENCY_KEY", "REQUEST_ID", "REQUEST_ID_HEADER", "REQUEST_ID_KEY", "Handler", "Ready",
     "RequestMetrics", "VerifiedTokens", "add_probes", "application", "bearer", "idempotency_key", "json_response",
-    "middleware", "problem_response", "read_json", "stream_response", "verify",
+    "middleware", "parse_json", "problem_response", "read_json", "stream_response", "verify",
 ]
 
 log = logging.getLogger("elysium.http")
@@ -51,6 +55,7 @@ Observe = Callable[[str, str, int, float], None]
 REQUEST_ID_HEADER = "X-Request-Id"
 REQUEST_ID = re.compile(r"[\x21-\x7e]{1,128}")  # a client's id is kept when it is 1-128 visible ASCII characters
 REQUEST_ID_KEY = web.RequestKey("request_id", str)
+CORS_HEADERS_KEY = web.RequestKey("cors_headers", dict[str, str])  # what every answer to this request carries
 IDEMPOTENCY_KEY = re.compile(r"[\x21-\x7e]{1,128}")
 BACKING_ERRORS: tuple[type[BaseException], ...] = (RedisError, PyMongoError)
 CLIENT_CLOSED = 499  # status recorded for a request whose client went away before the answer
@@ -58,6 +63,7 @@ HTTP_BUCKETS_S = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 
 WWW_AUTHENTICATE = 'Bearer realm="elysium"'
 UNAVAILABLE_DETAIL = "a backing service did not answer; retry the same request shortly"
 INTERNAL_DETAIL = "something went wrong on our side"
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})  # no Idempotency-Key applies to these
 
 
 class RequestMetrics:
@@ -143,13 +149,24 @@ def _request_id(request: web.Request) -> str:
 # --- the middleware ----------------------------------------------------------------------------
 
 def middleware(*, observe: Observe | None = None, unavailable_detail: str = UNAVAILABLE_DETAIL,
-               internal_detail: str = INTERNAL_DETAIL,
-               backing_errors: tuple[type[BaseException], ...] = BACKING_ERRORS) -> Any:
+               internal_detail: str = INTERNAL_DETAIL, internal_keyed_detail: str = "",
+               backing_errors: tuple[type[BaseException], ...] = BACKING_ERRORS, cors_origins: tuple[str, ...] = ()
+               ) -> Any:
     """The one boundary of a service: request id, problem+json answers, access log, request metric.
 
     ``observe(method, route, status, seconds)`` records each request (see :class:`RequestMetrics`);
-    the two details are what a 503 and a 500 tell the client of this service.
+    the two details are what a 503 and a 500 tell the client of this service. A 500 to a
+    request that changes something and carried an ``Idempotency-Key`` adds
+    ``internal_keyed_detail`` (what a retry with the same key does) after the detail.
+    ``cors_origins`` (``ELYSIUM_CORS_ORIGINS``, validated) says which browser origins get
+    CORS headers and preflight answers (:mod:`elysium.cors`); empty, none are sent.
     """
+    policy = cors.policy(cors_origins)
+
+    def internal(request: web.Request) -> str:
+        if internal_keyed_detail and request.method not in SAFE_METHODS and "Idempotency-Key" in request.headers:
+            return f"{internal_detail}; {internal_keyed_detail}"
+        return internal_detail
 
     @web.middleware
     async def edge(request: web.Request, handler: Handler) -> web.StreamResponse:
@@ -158,9 +175,16 @@ def middleware(*, observe: Observe | None = None, unavailable_detail: str = UNAV
         request[REQUEST_ID_KEY] = request_id
         token = logs.request_id.set(request_id)
         status = 500
+        origin = request.headers.get("Origin")
+        if policy is not None:
+            request[CORS_HEADERS_KEY] = policy.headers(origin)
         try:
             try:
-                response = await handler(request)
+                if policy is not None and cors.is_preflight(request.method, origin,
+                                                            request.headers.get("Access-Control-Request-Method")):
+                    response = await _preflight(request, handler, policy, origin)
+                else:
+                    response = await handler(request)
             except Problem as exc:
                 response = problem_response(exc, request)
             except web.HTTPException as exc:
@@ -177,10 +201,12 @@ def middleware(*, observe: Observe | None = None, unavailable_detail: str = UNAV
                 raise
             except Exception:
                 log.exception("unexpected error", extra={"path": request.path, "method": request.method})
-                response = problem_response(shared("internal", internal_detail), request)
+                response = problem_response(shared("internal", internal(request)), request)
             status = response.status
             if not response.prepared:
                 response.headers[REQUEST_ID_HEADER] = request_id
+                if policy is not None and "Access-Control-Allow-Methods" not in response.headers:
+                    _add_cors(response, request[CORS_HEADERS_KEY])
             return response
         finally:
             seconds = time.perf_counter() - started
@@ -205,15 +231,45 @@ def stream_response(request: web.Request, headers: Mapping[str, str] | None = No
     request_id = request.get(REQUEST_ID_KEY)
     if request_id is not None:
         response.headers[REQUEST_ID_HEADER] = request_id
+    cors_headers = request.get(CORS_HEADERS_KEY)
+    if cors_headers is not None:
+        _add_cors(response, cors_headers)
     return response
+
+
+def _add_cors(response: web.StreamResponse, headers: dict[str, str]) -> None:
+    for name, value in headers.items():
+        if name == "Vary" and "Vary" in response.headers:
+            if "origin" not in response.headers["Vary"].lower():
+                response.headers["Vary"] += ", Origin"
+        else:
+            response.headers[name] = value
+
+
+async def _preflight(request: web.Request, handler: Handler, policy: cors.Cors, origin: str | None
+                     ) -> web.StreamResponse:
+    """A CORS preflight: 204 with the path's methods, 403 to an origin not allowed.
+
+    A path no route has is 404 as ever; a route that takes OPTIONS itself answers it.
+    """
+    refused = request.match_info.http_exception
+    if not isinstance(refused, web.HTTPMethodNotAllowed):
+        return await handler(request)
+    headers = policy.preflight(origin, refused.allowed_methods)
+    if headers is None:
+        raise shared("forbidden", f"the origin {str(origin)[:100]} may not call this service from a browser")
+    return web.Response(status=204, headers=headers)
 
 
 def application(*, observe: Observe | None = None, client_max_size: int = 1024 ** 2,
                 unavailable_detail: str = UNAVAILABLE_DETAIL, internal_detail: str = INTERNAL_DETAIL,
+                internal_keyed_detail: str = "", cors_origins: tuple[str, ...] = (),
                 backing_errors: tuple[type[BaseException], ...] = BACKING_ERRORS) -> web.Application:
     """A ``web.Application`` behind the shared edge (:func:`middleware`); every answer carries the request id."""
     app = web.Application(middlewares=[middleware(observe=observe, unavailable_detail=unavailable_detail,
-                                                  internal_detail=internal_detail, backing_errors=backing_errors)],
+                                                  internal_detail=internal_detail,
+                                                  internal_keyed_detail=internal_keyed_detail,
+                                                  backing_errors=backing_errors, cors_origins=cors_origins)],
                           client_max_size=client_max_size)
     return app
 
@@ -254,12 +310,53 @@ def add_probes(app: web.Application, *, ready: Callable[[], Awaitable[Ready]], m
 
 # --- request pieces ----------------------------------------------------------------------------
 
+MAX_JSON_DEPTH = 32  # arrays and objects inside one another, the outermost counted
+
+
 def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not allowed in JSON")
 
 
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out = dict(pairs)
+    if len(out) != len(pairs):
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise ValueError(f"the key {key[:64]!r} appears twice in one object")
+            seen.add(key)
+    return out
+
+
+def _depth_over(value: Any, limit: int) -> bool:
+    """Whether ``value`` nests arrays and objects more than ``limit`` deep (no recursion)."""
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        children = item.values() if isinstance(item, dict) else item
+        if depth > limit:
+            return True
+        stack.extend((child, depth + 1) for child in children if isinstance(child, (dict, list)))
+    return False
+
+
+def parse_json(raw: bytes | str) -> Any:
+    """Strict JSON: no NaN or Infinity, no key twice in one object, at most :data:`MAX_JSON_DEPTH` deep.
+
+    Raises ``ValueError`` with a message safe to show to the peer.
+    """
+    too_deep = f"arrays and objects may nest at most {MAX_JSON_DEPTH} deep"
+    try:
+        value = json.loads(raw, parse_constant=_reject_constant, object_pairs_hook=_unique_keys)
+    except RecursionError:
+        raise ValueError(too_deep) from None
+    if isinstance(value, (dict, list)) and _depth_over(value, MAX_JSON_DEPTH):
+        raise ValueError(too_deep)
+    return value
+
+
 async def read_json(request: web.Request, limit: int) -> Any:
-    """The body as JSON: at most ``limit`` bytes, ``application/json``, no NaN or Infinity."""
+    """The body as JSON: at most ``limit`` bytes, ``application/json``, and :func:`parse_json`'s rules."""
     if request.content_length is not None and request.content_length > limit:
         raise shared("body-too-large", f"the body may be at most {limit} bytes")
     if request.content_type != "application/json":
@@ -268,7 +365,7 @@ async def read_json(request: web.Request, limit: int) -> Any:
     if len(raw) > limit:
         raise shared("body-too-large", f"the body may be at most {limit} bytes")
     try:
-        return json.loads(raw, parse_constant=_reject_constant)
+        return parse_json(raw)
     except (ValueError, UnicodeDecodeError) as exc:
         raise shared("invalid-json", f"the body is not valid JSON: {str(exc)[:200]}") from None
     except RecursionError:

@@ -76,6 +76,7 @@ class Problem(Exception):
 # The codes every HTTP service shares, answered by the edge itself or by any service for the
 # same reason: code -> (status, title). A service adds its own codes in its own table.
 SHARED: dict[str, tuple[int, str]] = {
+    "bad-request": (400, "The request is not valid HTTP"),
     "invalid-request": (400, "The request is not valid"),
     "invalid-json": (400, "The body is not JSON"),
     "idempotency-key-missing": (400, "An Idempotency-Key header is required"),
@@ -88,6 +89,7 @@ SHARED: dict[str, tuple[int, str]] = {
     "body-too-large": (413, "The body is too large"),
     "unsupported-media-type": (415, "The body must be application/json"),
     "rate-limited": (429, "Too many requests"),
+    "headers-too-large": (431, "The request head is too large"),
     "http-error": (400, "The request was refused"),
     "internal": (500, "Internal error"),
     "unavailable": (503, "A backing service is unavailable"),

@@ -37,6 +37,7 @@ from typing import Any, Protocol
 from aiohttp import web
 
 from elysium import config, workers
+from elysium.httprunner import AppRunner
 
 STOP_GRACE_S = 30.0  # past the drain timeout, before a stuck drain is given up
 EXIT_START_FAILED = 1
@@ -73,7 +74,9 @@ class AppService:
     On drain, ``on_drain`` runs first (the service reports itself not ready), then the runner
     closes the listener, lets requests in flight finish for ``shutdown_timeout_s`` and runs
     the application's shutdown and clean-up. aiohttp's own text access log is off: the shared
-    HTTP edge (``elysium.http``) writes one structured line per request.
+    HTTP edge (``elysium.http``) writes one structured line per request, and what aiohttp
+    refuses before the edge (a malformed request, a head past its limits) is problem+json
+    too (:class:`elysium.httprunner.AppRunner`).
     """
 
     def __init__(self, app: web.Application, host: str, port: int, *, shutdown_timeout_s: float,
@@ -86,7 +89,7 @@ class AppService:
         self._runner: web.AppRunner | None = None
 
     async def start(self, sock: socket.socket | None) -> None:
-        runner = web.AppRunner(self.app, handle_signals=False, shutdown_timeout=self._shutdown_timeout_s,
+        runner = AppRunner(self.app, handle_signals=False, shutdown_timeout=self._shutdown_timeout_s,
                                access_log=None)
         await runner.setup()
         self._runner = runner

@@ -12,6 +12,7 @@ Keys come from PEM text or a file. A verifier holds only public keys.
 from __future__ import annotations
 
 import base64
+import math
 import os
 import time
 import uuid
@@ -142,6 +143,11 @@ class Signer:
         return jwt.encode(body, self.key, algorithm=ALGORITHM)
 
 
+def _is_time(value: object) -> bool:
+    """A NumericDate (RFC 7519): a finite JSON number; PyJWT alone also takes a string of digits."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
 @dataclass(frozen=True)
 class Verifier:
     key: Ed25519PublicKey
@@ -159,8 +165,8 @@ class Verifier:
 
         ``iss`` is always required; ``issuer`` (one name or several) restricts who may have signed.
         """
-        if not isinstance(token, str) or not token or len(token) > 8192:
-            raise TokenError("token_malformed", "token must be a non-empty string of at most 8 KiB")
+        if not isinstance(token, str) or not token or len(token) > 8192 or not token.isascii():
+            raise TokenError("token_malformed", "token must be a non-empty ASCII string of at most 8 KiB")
         options: Options = {"require": ["exp", "iat", "jti", "sub", "aud", "iss"], "verify_exp": now is None}
         try:
             claims: dict[str, Any] = jwt.decode(
@@ -184,6 +190,8 @@ class Verifier:
             raise TokenError("token_signature", "token signature is not valid") from None
         except jwt.PyJWTError as exc:
             raise TokenError("token_malformed", f"token cannot be read: {exc}") from None
+        if not all(_is_time(claims[name]) for name in ("exp", "iat", "nbf") if name in claims):
+            raise TokenError("token_claims", "exp, iat and nbf must be numbers (seconds since the epoch)")
         if now is not None and claims["exp"] + LEEWAY_S < now:
             raise TokenError("token_expired", "token has expired")
         if max_ttl_s is not None and claims["exp"] - claims["iat"] > max_ttl_s:

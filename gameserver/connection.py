@@ -31,7 +31,8 @@ class Connection(RawSocket):
 
     def __init__(self, server: GameServer) -> None:
         settings = server.settings
-        super().__init__(settings.max_message_bytes, settings.abuse_limit, float(settings.max_inputs_per_s))
+        super().__init__(settings.max_message_bytes, settings.abuse_limit, float(settings.max_inputs_per_s),
+                         cors=server.cors)
         self.server = server
         self.seat: Seat | None = None
         self.room: Room | None = None

@@ -19,7 +19,7 @@ from typing import Any
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
-from elysium import tokens
+from elysium import cors, tokens
 from elysium.feeds import MatchFeedWriter
 from elysium.feeds.redis_feed import RedisFeedWriter
 from elysium.metrics import CONTENT_TYPE_LATEST
@@ -48,6 +48,7 @@ class GameServer:
                  modes: Mapping[str, type[GameMode]] = MODES) -> None:
         self.settings = settings
         self.server_id = settings.resolved_id
+        self.cors = cors.policy(settings.cors_origins)  # CORS headers of the probes' answers
         self.metrics = GameMetrics()
         self.openapi = json.dumps(openapi_doc.build(), separators=(",", ":")).encode()
         self.redis = redis_client or aioredis.from_url(settings.redis_url)

@@ -7,7 +7,7 @@ import socket
 from dataclasses import dataclass
 
 from elysium import tokens
-from elysium.config import ConfigError, between, non_negative, positive, setting
+from elysium.config import ConfigError, between, cors_setting, non_negative, positive, setting
 
 
 @dataclass(frozen=True)
@@ -62,6 +62,7 @@ class GameServerSettings:
     feed_retention_s: int = setting("ELYSIUM_FEED_RETENTION_S", 3600, "How long a match feed outlives its match",
                                     unit="s", check=positive)
     log_level: str = setting("ELYSIUM_LOG_LEVEL", "info", "Log level")
+    cors_origins: tuple[str, ...] = cors_setting()
 
     def validate(self) -> None:
         if not self.redis_url:

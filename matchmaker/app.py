@@ -143,7 +143,8 @@ def create_app(settings: MatchmakerSettings, *, modes: Mapping[str, ModeConfig] 
 
     svc = _build(settings, modes)
     app = http.application(observe=svc.metrics.http.observe, client_max_size=MAX_BODY_BYTES,
-                           unavailable_detail="A data store is unavailable; retry shortly")
+                           unavailable_detail="A data store is unavailable; retry shortly",
+                           cors_origins=settings.cors_origins)
     app[SERVICES] = svc
     if run_loops:
         app.cleanup_ctx.append(_lifecycle)

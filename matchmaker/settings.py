@@ -6,7 +6,7 @@ import os
 import socket
 from dataclasses import dataclass
 
-from elysium.config import ConfigError, between, one_of, positive, setting
+from elysium.config import ConfigError, between, cors_setting, one_of, positive, setting
 
 
 @dataclass(frozen=True)
@@ -59,6 +59,7 @@ class MatchmakerSettings:
     max_tickets_per_pass: int = setting("ELYSIUM_MATCHMAKER_MAX_TICKETS_PER_PASS", 50_000,
                                         "Tickets of one mode one matching pass looks at", check=between(10, 10**6))
     log_level: str = setting("ELYSIUM_LOG_LEVEL", "info", "Log level")
+    cors_origins: tuple[str, ...] = cors_setting()
 
     def validate(self) -> None:
         if not self.redis_url:

@@ -28,7 +28,8 @@ class Watcher(RawSocket):
 
     def __init__(self, server: SpectatorServer) -> None:
         settings = server.settings
-        super().__init__(settings.max_message_bytes, settings.abuse_limit, float(settings.max_messages_per_s))
+        super().__init__(settings.max_message_bytes, settings.abuse_limit, float(settings.max_messages_per_s),
+                         cors=server.cors)
         self.server = server
         self.skipping = 0.0  # since when it waits for the next keyframe (slow, or joined before any); 0: not
         self.channel: Channel | None = None

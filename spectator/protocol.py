@@ -8,12 +8,12 @@ module only builds the few messages the relay adds (``watch``, ``end``, ``stream
 
 from __future__ import annotations
 
-import math
 import re
 from dataclasses import dataclass
 from typing import Any, Final
 from urllib.parse import parse_qsl, unquote
 
+from elysium import numbers
 from elysium.errors import CodedError
 from elysium.ws.envelope import BAD_FIELD as BAD_FIELD
 from elysium.ws.envelope import BAD_FRAME as BAD_FRAME
@@ -44,6 +44,7 @@ BUSY: Final = "busy"
 
 _MATCH_ID = re.compile(r"[A-Za-z0-9._:~-]{1,64}")
 MAX_TICK: Final = 2**31 - 1
+MIN_SPEED: Final = 0.25
 MAX_SPEED: Final = 16.0
 
 
@@ -75,29 +76,17 @@ def parse_watch_target(target: str, max_delay_s: float) -> WatchRequest:
         if name in seen:
             raise WatchRefused(BAD_REQUEST, f"query parameter {name[:16]!r} given twice")
         seen.add(name)
-        if name == "delay":
-            try:
-                delay = float(value)
-            except ValueError:
-                raise WatchRefused(BAD_REQUEST, "delay must be a number of seconds") from None
-            if not math.isfinite(delay) or not 0 <= delay <= max_delay_s:
-                raise WatchRefused(BAD_REQUEST, f"delay must be between 0 and {max_delay_s:g} seconds")
-        elif name == "from":
-            if value == "start":
-                from_tick = 0
-            elif value.isdigit() and len(value) <= 10 and int(value) <= MAX_TICK:
-                from_tick = int(value)
+        try:
+            if name == "delay":
+                delay = numbers.decimal(value, "delay", 0, max_delay_s)
+            elif name == "from":
+                from_tick = 0 if value == "start" else numbers.whole(value, "from", 0, MAX_TICK)
+            elif name == "speed":
+                speed = numbers.decimal(value, "speed", MIN_SPEED, MAX_SPEED)
             else:
-                raise WatchRefused(BAD_REQUEST, "from must be a tick number or 'start'")
-        elif name == "speed":
-            try:
-                speed = float(value)
-            except ValueError:
-                raise WatchRefused(BAD_REQUEST, "speed must be a number") from None
-            if not math.isfinite(speed) or not 0.25 <= speed <= MAX_SPEED:
-                raise WatchRefused(BAD_REQUEST, f"speed must be between 0.25 and {MAX_SPEED:g}")
-        else:
-            raise WatchRefused(BAD_REQUEST, f"unknown query parameter {name[:16]!r}; use delay, from and speed")
+                raise WatchRefused(BAD_REQUEST, f"unknown query parameter {name[:16]!r}; use delay, from and speed")
+        except numbers.NumberError as exc:
+            raise WatchRefused(BAD_REQUEST, f"{exc}, or 'start'" if name == "from" else str(exc)) from None
     if delay is not None and from_tick is not None:
         raise WatchRefused(BAD_REQUEST, "give delay (live) or from (replay and seek), not both")
     return WatchRequest(match_id, delay, from_tick, speed)

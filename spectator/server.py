@@ -19,6 +19,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from elysium import cors, numbers
 from elysium.feeds import FeedUnavailable, MatchFeedReader
 from elysium.feeds.redis_feed import RedisFeedReader
 from elysium.metrics import CONTENT_TYPE_LATEST
@@ -44,6 +45,7 @@ class SpectatorServer:
                  feeds: MatchFeedReader | None = None) -> None:
         self.settings = settings
         self.relay_id = settings.resolved_id
+        self.cors = cors.policy(settings.cors_origins)  # the probes' and listings' CORS headers
         self.metrics = SpectatorMetrics()
         self.slow_readers = slow_reader_policy(settings)
         # A retry on a fresh connection hides Redis restarts from single commands.
@@ -200,14 +202,18 @@ class SpectatorServer:
             conn.http_problem(Problem(404, "not-found", detail=f"no resource at {path[:64]}"), path)
 
     async def _list(self, conn: Watcher, query: str) -> None:
-        params = dict(parse_qsl(query))
-        raw = params.get("limit", "50")
-        if not raw.isdigit() or not 1 <= int(raw) <= MAX_LIST_LIMIT or set(params) - {"limit"}:
+        params = dict(parse_qsl(query, keep_blank_values=True))
+        if set(params) - {"limit"}:
             conn.http_problem(Problem(400, "bad-request", detail=f"the only parameter is limit, 1 to {MAX_LIST_LIMIT}"),
                               "/v1/matches")
             return
         try:
-            body = await listing.list_matches(self.feeds, self.redis, int(raw))
+            limit = numbers.whole(params.get("limit", "50"), "limit", 1, MAX_LIST_LIMIT)
+        except numbers.NumberError as exc:
+            conn.http_problem(Problem(400, "bad-request", detail=str(exc)), "/v1/matches")
+            return
+        try:
+            body = await listing.list_matches(self.feeds, self.redis, limit)
         except (FeedUnavailable, RedisError, OSError):
             conn.http_problem(Problem(503, "redis-unavailable", detail="match listings are unavailable; retry"),
                               "/v1/matches")

@@ -6,7 +6,7 @@ import os
 import socket
 from dataclasses import dataclass
 
-from elysium.config import ConfigError, between, positive, setting
+from elysium.config import ConfigError, between, cors_setting, positive, setting
 
 
 def parse_mode_delays(items: tuple[str, ...]) -> dict[str, float]:
@@ -81,6 +81,7 @@ class SpectatorSettings:
     viewers_every_s: float = setting("ELYSIUM_SPECTATOR_VIEWERS_EVERY_S", 2.0,
                                      "How often this relay publishes its viewer counts", unit="s", check=positive)
     log_level: str = setting("ELYSIUM_LOG_LEVEL", "info", "Log level")
+    cors_origins: tuple[str, ...] = cors_setting()
 
     def validate(self) -> None:
         if not self.redis_url:

@@ -18,7 +18,8 @@ from tests.importgraph import KERNEL, SERVICES, file_imports, module_name
 ROOT = Path(__file__).resolve().parent.parent
 
 CORES = (
-    "elysium/config.py", "elysium/errors.py", "elysium/problem.py", "elysium/results.py", "elysium/redisreply.py",
+    "elysium/config.py", "elysium/cors.py", "elysium/errors.py", "elysium/numbers.py", "elysium/problem.py",
+    "elysium/results.py", "elysium/redisreply.py",
     "elysium/ws/frames.py", "elysium/ws/envelope.py", "elysium/ws/play.py", "elysium/ws/replica.py",
     "elysium/ws/fanout.py", "elysium/feeds/__init__.py", "elysium/feeds/model.py", "elysium/feeds/ports.py",
     "elysium/feeds/buffer.py",

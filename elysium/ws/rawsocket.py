@@ -12,7 +12,8 @@ messages mean and what its owner does on each step.
 
 Every refusal at the HTTP level (a malformed or oversized request, a wrong method, a plain
 request to the websocket path, a refused handshake) is ``application/problem+json``
-(:class:`elysium.problem.Problem`).
+(:class:`elysium.problem.Problem`); a 405 carries ``Allow: GET``. With a CORS policy
+(:mod:`elysium.cors`), plain answers carry its headers and a preflight is answered here.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from collections.abc import Mapping
 from websockets.http11 import Request
 from websockets.server import ServerProtocol
 
+from elysium.cors import Cors, is_preflight
 from elysium.problem import CONTENT_TYPE, TITLES, Problem
 from elysium.ws import frames
 from elysium.ws.envelope import RATE_LIMITED, TEXT_FRAME, TOO_LARGE
@@ -36,16 +38,25 @@ MAX_HEAD_BYTES = 8192
 # accept frames and writes.
 HTTP, UPGRADED, OPEN, CLOSING, CLOSED = 0, 1, 2, 3, 4
 
-_REASONS = {200: "OK", **TITLES}
+_REASONS = {200: "OK", 204: "No Content", **TITLES}
 # The problem code of each status the websockets library refuses a handshake with.
 _HANDSHAKE_CODES = {400: "bad-request", 403: "forbidden", 405: "method-not-allowed", 426: "upgrade-required"}
 
 
+def _header(head: bytes, name: bytes) -> str | None:
+    """The value of the header ``name`` (lower case) in a request head, or None."""
+    for line in head.split(b"\r\n")[1:]:
+        key, colon, value = line.partition(b":")
+        if colon and key.strip().lower() == name:
+            return value.strip().decode("latin-1")
+    return None
+
+
 class RawSocket(asyncio.Protocol):
     __slots__ = ("transport", "state", "head", "reader", "timer", "strikes", "struck_at", "last_error_at",
-                 "abuse_limit", "rate", "tokens", "refilled")
+                 "abuse_limit", "rate", "tokens", "refilled", "cors", "origin")
 
-    def __init__(self, max_message_bytes: int, abuse_limit: int, rate: float) -> None:
+    def __init__(self, max_message_bytes: int, abuse_limit: int, rate: float, cors: Cors | None = None) -> None:
         self.transport: asyncio.Transport | None = None
         self.state = HTTP
         self.head = bytearray()
@@ -58,6 +69,8 @@ class RawSocket(asyncio.Protocol):
         self.rate = rate  # messages (or inputs) per second allowed, see take_tokens
         self.tokens = rate
         self.refilled = time.monotonic()
+        self.cors = cors  # the owner's CORS policy (ELYSIUM_CORS_ORIGINS), None: no CORS headers
+        self.origin: str | None = None  # the Origin of the plain HTTP request, when there is a policy
 
     # --- what subclasses say ---------------------------------------------------------------
 
@@ -165,6 +178,12 @@ class RawSocket(asyncio.Protocol):
             self.http_problem(Problem(400, "bad-request", detail="the request line is not METHOD TARGET HTTP/1.x"))
             return
         method, target = line[0], line[1].decode("latin-1")
+        if self.cors is not None:
+            self.origin = _header(head, b"origin")
+            if method == b"OPTIONS" and is_preflight("OPTIONS", self.origin,
+                                                     _header(head, b"access-control-request-method")):
+                self._preflight(self.cors, target)
+                return
         if self.is_websocket_target(target):
             self._handshake(head, rest, target)
         elif method != b"GET":
@@ -173,14 +192,29 @@ class RawSocket(asyncio.Protocol):
         else:
             self.on_get(target)
 
+    def _preflight(self, policy: Cors, target: str) -> None:
+        """A CORS preflight: every path here takes GET only."""
+        headers = policy.preflight(self.origin, ("GET",))
+        if headers is None:
+            self.http_problem(Problem(403, "forbidden", detail=f"the origin {str(self.origin)[:100]} may not call "
+                                                               f"this service from a browser"), target)
+        else:
+            self.http_reply(204, b"", "", headers)
+
     def http_reply(self, status: int, body: bytes, content_type: str,
                    headers: Mapping[str, str] | None = None) -> None:
-        """Answer a plain HTTP request and close (one request per connection)."""
+        """Answer a plain HTTP request and close (one request per connection).
+
+        With a CORS policy, the answer carries its headers for the request's ``Origin``.
+        """
         if self.transport is None or self.state != HTTP:
             return
+        if self.cors is not None and not (headers and "Access-Control-Allow-Methods" in headers):
+            headers = {**self.cors.headers(self.origin), **(headers or {})}
         extra = "".join(f"{name}: {value}\r\n" for name, value in (headers or {}).items())
+        typed = f"Content-Type: {content_type}\r\n" if content_type else ""
         self.transport.write(
-            f"HTTP/1.1 {status} {_REASONS.get(status, 'Error')}\r\nContent-Type: {content_type}\r\n"
+            f"HTTP/1.1 {status} {_REASONS.get(status, 'Error')}\r\n{typed}"
             f"Content-Length: {len(body)}\r\nCache-Control: no-store\r\n{extra}Connection: close\r\n\r\n".encode()
             + body
         )

@@ -114,6 +114,14 @@ def test_watch_target_parsing() -> None:
     ("/v1/watch/m?from=-3", "from"),
     ("/v1/watch/m?from=99999999999", "from"),
     ("/v1/watch/m?speed=100", "speed"),
+    ("/v1/watch/m?from=%C2%B2", "from"),  # '²' is a digit to str.isdigit() and not a number to int()
+    ("/v1/watch/m?from=%D9%A1%D9%A2", "from"),  # Arabic-Indic digits, which int() takes
+    ("/v1/watch/m?from=+3", "from"),
+    ("/v1/watch/m?delay=%C2%B2", "delay"),
+    ("/v1/watch/m?delay=1e1", "delay"),
+    ("/v1/watch/m?delay=%EF%BC%95", "delay"),  # a fullwidth 5, which float() takes
+    ("/v1/watch/m?speed=inf", "speed"),
+    ("/v1/watch/m?speed=%204", "speed"),
     ("/v1/watch/m?delay=1&delay=2", "twice"),
     ("/v1/watch/m?delay=1&from=3", "not both"),
     ("/v1/watch/m?token=x", "unknown query parameter"),
