@@ -46,9 +46,9 @@ MATCHMAKER_EXEMPT = {
 
 async def test_fuzz_matchmaker_with_a_token(matchmaker_url: str, player_token: Any, tmp_path: Path) -> None:
     token = player_token("fuzzer", ttl_s=3600.0)
-    report = await runner.run(matchmaker_url, tmp_path, max_examples=40, tokens={"player": token},
+    report = await runner.run(matchmaker_url, tmp_path, max_examples=60, tokens={"player": token},
                               exempt=MATCHMAKER_EXEMPT)
-    assert runner.generated(report) >= 500
+    assert runner.generated(report) >= 800
 
 
 async def test_fuzz_matchmaker_without_a_token(matchmaker_url: str, tmp_path: Path) -> None:
