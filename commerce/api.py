@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import replace
 from typing import Any
 
@@ -17,6 +18,7 @@ from elysium import numbers, tokens
 from elysium.http import bearer, idempotency_key, json_response, read_json, verify
 
 log = logging.getLogger("commerce.api")
+ITEM_UID = r"[0-9a-f]{32}"  # an owned item's id (the economy makes them as uuid4 hex)
 
 ADMIN_SCOPE = "commerce:admin"
 PASSWORD = Field(str, min=8, max=256, extra=password_problem)
@@ -62,6 +64,14 @@ def admin(request: web.Request) -> dict[str, Any]:
     return claims
 
 
+def _query(request: web.Request, *allowed: str) -> None:
+    """Refuse query parameters the route does not take (a typo must not silently do nothing)."""
+    unknown = sorted(set(request.query) - set(allowed))
+    if unknown:
+        raise Problem("invalid-request", f"unknown query parameters; this route takes {', '.join(allowed)}",
+                      errors={name[:64]: "is not a known parameter" for name in unknown[:10]})
+
+
 def _limit(request: web.Request) -> int:
     try:
         return numbers.whole(request.query.get("limit", "50"), "limit", 1, 200)
@@ -69,12 +79,12 @@ def _limit(request: web.Request) -> int:
         raise Problem("invalid-request", str(exc), errors={"limit": "1..200"}) from None
 
 
-def _before(request: web.Request) -> str | None:
-    """The page cursor: the id of the last entry of the previous page."""
+def _before(request: web.Request, shape: str) -> str | None:
+    """The page cursor: the id of the last entry of the previous page, of the given ``shape``."""
     raw = request.query.get("before")
-    if raw is not None and not 1 <= len(raw) <= 128:
+    if raw is not None and not re.fullmatch(shape, raw):
         raise Problem("invalid-request", "before must be the id of the last entry of the previous page",
-                      errors={"before": "1..128 characters"})
+                      errors={"before": "is not such an id"})
     return raw
 
 
@@ -149,24 +159,28 @@ async def wallet(request: web.Request) -> web.Response:
 
 async def ledger_page(request: web.Request) -> web.Response:
     account = player(request)
-    entries = await request.app[ECONOMY].ledger_page(account, _limit(request), _before(request))
+    _query(request, "limit", "before")
+    entries = await request.app[ECONOMY].ledger_page(account, _limit(request), _before(request, ledger.ENTRY_ID))
     return json_response({"entries": entries})
 
 
 async def items(request: web.Request) -> web.Response:
     account = player(request)
-    return json_response({"items": await request.app[ECONOMY].inventory(account, _limit(request), _before(request))})
+    _query(request, "limit", "before")
+    page = await request.app[ECONOMY].inventory(account, _limit(request), _before(request, ITEM_UID))
+    return json_response({"items": page})
+
+
+async def _item_type(request: web.Request, item: catalog.ItemType) -> dict[str, Any]:
+    doc = item.to_doc()
+    doc["max_per_purchase"] = item.max_per_purchase
+    if item.supply_cap is not None:
+        doc["supply_left"] = await request.app[STORE].supply_left(item.id)
+    return doc
 
 
 async def list_catalog(request: web.Request) -> web.Response:
-    store = request.app[STORE]
-    out = []
-    for item in await store.list_items():
-        doc = item.to_doc()
-        if item.supply_cap is not None:
-            doc["supply_left"] = await store.supply_left(item.id)
-        out.append(doc)
-    return json_response({"items": out})
+    return json_response({"items": [await _item_type(request, item) for item in await request.app[STORE].list_items()]})
 
 
 async def get_catalog_item(request: web.Request) -> web.Response:
@@ -175,10 +189,7 @@ async def get_catalog_item(request: web.Request) -> web.Response:
     item = await store.get_item(item_id) if catalog.is_item_id(item_id) else None
     if item is None:
         raise Problem("unknown-item", f"there is no item type {item_id[:64]}")
-    doc = item.to_doc()
-    if item.supply_cap is not None:
-        doc["supply_left"] = await store.supply_left(item.id)
-    return json_response(doc)
+    return json_response(await _item_type(request, item))
 
 
 async def purchase(request: web.Request) -> web.Response:
@@ -197,8 +208,9 @@ async def put_catalog_item(request: web.Request) -> web.Response:
     claims = admin(request)
     item_id = request.match_info["item_id"]
     raw = await read_json(request, request.app[SETTINGS].max_body_bytes)
-    if isinstance(raw, dict) and "id" not in raw:
-        raw = {**raw, "id": item_id}
+    if isinstance(raw, dict):
+        # What a GET answered may be sent back as it is: the read-only fields are ignored.
+        raw = {"id": item_id, **{k: v for k, v in raw.items() if k not in catalog.READ_ONLY}}
     try:
         item = catalog.parse_item(raw)
     except catalog.CatalogError as exc:
@@ -209,7 +221,7 @@ async def put_catalog_item(request: web.Request) -> web.Response:
     await request.app[STORE].put_item(item)
     log.info("admin catalog change", extra={"admin": str(claims.get("sub"))[:128], "item_id": item.id,
                                             "price": item.to_doc().get("price"), "supply_cap": item.supply_cap})
-    return json_response(item.to_doc())
+    return json_response(await _item_type(request, item))
 
 
 async def admin_grant(request: web.Request) -> web.Response:

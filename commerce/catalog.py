@@ -13,12 +13,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from commerce import ledger
-from commerce.validation import Field, Invalid, check
+from commerce.validation import Field, Invalid, check, whole
 
 ITEM_ID = r"[a-z0-9][a-z0-9_-]{0,63}"
 RARITIES = ("common", "uncommon", "rare", "epic", "legendary")
 MAX_STACK_PURCHASE = 100  # items of a stackable type bought in one purchase at most
 MAX_SUPPLY_CAP = 1_000_000_000
+READ_ONLY = ("supply_left", "max_per_purchase")  # answered with an item type, ignored in an admin edit
 
 
 class CatalogError(Exception):
@@ -72,6 +73,8 @@ ITEM_SCHEMA: dict[str, Field] = {
 
 
 def parse_item(raw: object) -> ItemType:
+    if isinstance(raw, dict) and isinstance(raw.get("price"), dict):
+        raw = {**raw, "price": {currency: whole(amount) for currency, amount in raw["price"].items()}}
     try:
         body = check(raw, ITEM_SCHEMA)
     except Invalid as exc:

@@ -76,7 +76,8 @@ class Economy:
             out[w["currency"]] = int(w["balance"])
         return out
 
-    async def _after(self, collection: AsyncCollection[Doc], query: Doc, field: str, before: str | None, what: str) -> Doc:
+    async def _after(self, collection: AsyncCollection[Doc], query: Doc, field: str, before: str | None,
+                     missing: str) -> Doc:
         """``query`` narrowed to the documents after ``before`` in the order (``field``, ``_id``), newest first.
 
         The id breaks ties of the time field (entries or items made in the same millisecond), so
@@ -85,20 +86,19 @@ class Economy:
         if before is None:
             return query
         anchor = await collection.find_one({**query, "_id": before}, {field: 1})
-        if anchor is None:
-            raise Problem("invalid-request", f"before must be the id of one of your {what}",
-                          errors={"before": f"is not one of your {what}"})
+        if anchor is None:  # ``missing``: the problem code of a well-formed id that is none of yours
+            raise Problem(missing, "before must be the id of one of yours (the last of the previous page)")
         return {**query, "$or": [{field: {"$lt": anchor[field]}}, {field: anchor[field], "_id": {"$lt": before}}]}
 
     async def ledger_page(self, account: str, limit: int, before: str | None) -> list[dict[str, Any]]:
-        query = await self._after(self.store.ledger, {"account": account}, "at", before, "ledger entries")
+        query = await self._after(self.store.ledger, {"account": account}, "at", before, "unknown-ledger-entry")
         cursor = self.store.ledger.find(query).sort([("at", DESCENDING), ("_id", DESCENDING)]).limit(limit)
         return [{"id": e["_id"], "kind": e["kind"], "currency": e["currency"], "delta": e["delta"],
                  "balance_after": e["balance_after"], "reason": e.get("reason", ""), "ref": e.get("ref"),
                  "items": e.get("items", []), "at": e["at"].isoformat()} async for e in cursor]
 
     async def inventory(self, account: str, limit: int, before: str | None = None) -> list[dict[str, Any]]:
-        query = await self._after(self.store.items, {"owner": account}, "created_at", before, "items")
+        query = await self._after(self.store.items, {"owner": account}, "created_at", before, "unknown-owned-item")
         cursor = self.store.items.find(query).sort([("created_at", DESCENDING), ("_id", DESCENDING)]).limit(limit)
         return [{"id": i["_id"], "item_id": i["type"], "custody": i["custody"], "attributes": i.get("attributes", {}),
                  "origin": i.get("origin", {}), "created_at": i["created_at"].isoformat()} async for i in cursor]
@@ -174,7 +174,8 @@ class Economy:
         except pricing.PricingError as exc:
             if await self.store.ledger.find_one({"_id": eid}, {"_id": 1}):
                 return await self._replayed(eid, fp, purchase_body)
-            raise Problem("not-for-sale" if exc.code == "not_for_sale" else "invalid-request", str(exc)) from None
+            code = {"not_for_sale": "not-for-sale", "bad_quantity": "quantity-limit"}.get(exc.code, "invalid-request")
+            raise Problem(code, str(exc)) from None
 
         async def body(s: Session) -> Outcome:
             entry: Doc = {"_id": eid, "kind": "purchase", "reason": f"bought {q.quantity} x {q.item_id}",

@@ -81,6 +81,9 @@ def wallet_id(account: str, currency: str) -> str:
     return f"{account}:{currency}"
 
 
+ENTRY_ID = r"(purchase|reward|grant|signup):[0-9a-f]{32}"  # what entry_id makes
+
+
 def entry_id(kind: Kind, scope: str, key: str) -> str:
     """The ledger entry id of one idempotent operation (each moves one currency).
 

@@ -5,14 +5,17 @@ A test checks that every route of the real app is documented here and nothing el
 
 from __future__ import annotations
 
+import unicodedata
+from functools import lru_cache
 from typing import Any
 
 from commerce import api, catalog, ledger
 from commerce.errors import PROBLEMS
-from commerce.validation import Field
+from commerce.validation import INT64, MAX_DOCUMENT_DEPTH, Field, name_problem, password_problem
 from elysium.problem import type_uri
 
 _TYPES = {str: "string", int: "integer", bool: "boolean", dict: "object", list: "array"}
+WHOLE = "a whole number; written with a zero fraction (189.0) it is read as that number (189)"
 
 
 def field_schema(f: Field) -> dict[str, Any]:
@@ -22,6 +25,7 @@ def field_schema(f: Field) -> dict[str, Any]:
         types.append("null")
     out: dict[str, Any] = {"type": types[0] if len(types) == 1 else types}
     if int in kinds:
+        out["description"] = WHOLE
         if f.min is not None:
             out["minimum"] = f.min
         if f.max is not None:
@@ -33,6 +37,7 @@ def field_schema(f: Field) -> dict[str, Any]:
             out["maxLength"] = f.max
         if f.pattern:
             out["pattern"] = f"^{f.pattern}$"
+        out.update(text_rules(f))
     if dict in kinds and f.max is not None:
         out["maxProperties"] = f.max
     if list in kinds and f.max is not None:
@@ -40,6 +45,54 @@ def field_schema(f: Field) -> dict[str, Any]:
     if f.choices:
         out["enum"] = list(f.choices)
     return out
+
+
+@lru_cache(maxsize=4)
+def _none_of(categories: tuple[str, ...]) -> str:
+    """The body of a regex class naming every character of the Unicode ``categories``.
+
+    Control characters are written as escapes, the others as themselves (which JSON Schema's
+    ECMA-262 patterns, Python's and Rust's regexes all read the same way). Built from the same
+    ``unicodedata`` the handlers check with.
+    """
+    ranges: list[tuple[int, int]] = []
+    for cp in range(0x110000):
+        if unicodedata.category(chr(cp)) in categories:
+            if ranges and ranges[-1][1] == cp - 1:
+                ranges[-1] = (ranges[-1][0], cp)
+            else:
+                ranges.append((cp, cp))
+
+    def char(cp: int) -> str:
+        return f"\\x{cp:02x}" if cp < 0x20 or cp == 0x7F else chr(cp)
+
+    return "".join(char(a) if a == b else f"{char(a)}-{char(b)}" for a, b in ranges)
+
+
+def _visible(exclude: str = "") -> str:
+    """Text of which no character is in ``exclude`` (a class body), holding one that is not white space."""
+    return f"^[^{exclude}]*[^{exclude}\\s][^{exclude}]*$"
+
+
+def text_rules(f: Field) -> dict[str, Any]:
+    """What the text rules of ``commerce.validation`` add to a string field's schema."""
+    if f.extra is name_problem:
+        return {"pattern": _visible(_none_of(("Cc", "Cf", "Zl", "Zp")) + "<>"),
+                "description": "visible text (NFC): no control, format or line/paragraph separator characters, "
+                               "no < or >, not blank"}
+    if f.extra is password_problem:
+        return {"pattern": _visible(_none_of(("Cc",))),
+                "description": "no control characters, not only white space"}
+    return {}
+
+
+def settings_schema() -> dict[str, Any]:
+    """Profile settings: free-form JSON that MongoDB stores as it is (``validation.document_problem``)."""
+    value = {"$ref": "#/components/schemas/SettingsValue"}
+    return {"type": "object", "maxProperties": 50, "propertyNames": _ref("SettingsKey"), "additionalProperties": value,
+            "description": "at most 4096 bytes of JSON and 50 keys; keys at every depth are not empty, do not "
+                           f"start with $ and hold no . or NUL; whole numbers fit in 64 bits; at most "
+                           f"{MAX_DOCUMENT_DEPTH} levels deep"}
 
 
 def object_schema(fields: dict[str, Field], *, partial: bool = False) -> dict[str, Any]:
@@ -57,6 +110,14 @@ def _ref(name: str) -> dict[str, str]:
     return {"$ref": f"#/components/schemas/{name}"}
 
 
+PRICE = {"type": "object", "additionalProperties": False,
+         "properties": {c: {"type": "integer", "minimum": 1, "maximum": ledger.MAX_AMOUNT, "description": WHOLE}
+                        for c in ledger.CURRENCIES}}
+SETTINGS_VALUE: dict[str, Any] = {"anyOf": [
+    {"type": ["string", "boolean", "null"]}, {"type": "number", "minimum": INT64[0], "maximum": INT64[1]},
+    {"type": "array", "items": {"$ref": "#/components/schemas/SettingsValue"}},
+    {"type": "object", "propertyNames": {"$ref": "#/components/schemas/SettingsKey"},
+     "additionalProperties": {"$ref": "#/components/schemas/SettingsValue"}}]}
 BALANCES = {"type": "object", "properties": {c: {"type": "integer", "minimum": 0} for c in ledger.CURRENCIES}}
 SCHEMAS: dict[str, Any] = {
     "Problem": {"type": "object", "description": "RFC 9457 problem details",
@@ -85,14 +146,17 @@ SCHEMAS: dict[str, Any] = {
         "custody": {"enum": ["in_game", "listed", "in_trade", "on_chain"]}, "attributes": {"type": "object"},
         "origin": {"type": "object"}, "created_at": {"type": "string", "format": "date-time"}}},
     "ItemType": {**object_schema(catalog.ITEM_SCHEMA), "properties": {
-        **object_schema(catalog.ITEM_SCHEMA)["properties"],
-        "price": {"type": "object", "properties": {c: {"type": "integer", "minimum": 1, "maximum": ledger.MAX_AMOUNT}
-                                                   for c in ledger.CURRENCIES}, "additionalProperties": False},
-        "supply_left": {"type": "integer", "readOnly": True}}},
+        **object_schema(catalog.ITEM_SCHEMA)["properties"], "price": PRICE,
+        "supply_left": {"type": "integer", "readOnly": True},
+        "max_per_purchase": {"type": "integer", "minimum": 1, "maximum": catalog.MAX_STACK_PURCHASE, "readOnly": True,
+                             "description": "the largest quantity one purchase may buy: "
+                                            f"{catalog.MAX_STACK_PURCHASE} of a stackable type, else 1"}}},
     "Purchase": {"type": "object", "properties": {
         "purchase_id": {"type": "string"}, "item_id": {"type": "string"}, "quantity": {"type": "integer"},
         "currency": {"enum": list(ledger.CURRENCIES)}, "price": {"type": "integer"}, "balance": {"type": "integer"},
         "items": {"type": "array", "items": {"type": "string"}}}},
+    "SettingsKey": {"type": "string", "pattern": "^[^$.\\x00][^.\\x00]*$"},
+    "SettingsValue": SETTINGS_VALUE,
     "Grant": {"type": "object", "properties": {
         "grant_id": {"type": "string"}, "account_id": {"type": "string"}, "currency": {"enum": list(ledger.CURRENCIES)},
         "amount": {"type": "integer"}, "balance": {"type": "integer"}, "reason": {"type": "string"}}},
@@ -105,16 +169,22 @@ IDEMPOTENCY = {"name": "Idempotency-Key", "in": "header", "required": True,
 LIMIT = {"name": "limit", "in": "query", "required": False, "schema": {"type": "integer", "minimum": 1, "maximum": 200}}
 BEFORE = {"name": "before", "in": "query", "required": False,
           "description": "The id of the last entry of the previous page; the next page holds what comes after it "
-                         "(newest first, ties of time broken by id). A page shorter than limit is the last.",
-          "schema": {"type": "string", "minLength": 1, "maxLength": 128}}
+                         "(newest first, ties of time broken by id). A page shorter than limit is the last. "
+                         "Not an entry id: 400; none of yours: 404 unknown-ledger-entry.",
+          "schema": {"type": "string", "pattern": f"^{ledger.ENTRY_ID}$"}}
+BEFORE_ITEM = {**BEFORE, "description": "The id of the last item of the previous page (as for the ledger); "
+                                        "none of yours: 404 unknown-owned-item.",
+               "schema": {"type": "string", "pattern": f"^{api.ITEM_UID}$"}}
 ITEM_ID = {"name": "item_id", "in": "path", "required": True, "schema": {"type": "string",
                                                                          "pattern": f"^{catalog.ITEM_ID}$"}}
 
 
-def _op(summary: str, ok: int, schema: dict[str, Any] | None, problems: tuple[int, ...], *,
+def _op(op_id: str, tag: str, summary: str, ok: int, schema: dict[str, Any] | None, problems: tuple[int, ...], *,
         auth: str | None = None, body: dict[str, Any] | None = None, params: list[dict[str, Any]] | None = None,
         replay: bool = False) -> dict[str, Any]:
-    op: dict[str, Any] = {"summary": summary, "responses": {}}
+    """One operation. Every body operation also answers 400 (not JSON), 413 (too large) and 415
+    (not ``application/json``): the shared edge reads every body the same way."""
+    op: dict[str, Any] = {"operationId": op_id, "tags": [tag], "summary": summary, "responses": {}}
     if auth:
         op["security"] = [{auth: []}]
     if params:
@@ -127,53 +197,92 @@ def _op(summary: str, ok: int, schema: dict[str, Any] | None, problems: tuple[in
     op["responses"][str(ok)] = ok_body
     if replay:
         op["responses"]["200"] = {**ok_body, "description": "A retry with the same Idempotency-Key: the first outcome"}
-    for status in problems:
+    if body is not None:
+        problems = (*problems, 400, 413, 415)
+    for status in sorted(set(problems)):
         op["responses"][str(status)] = {"description": "Problem",
                                         "content": {"application/problem+json": {"schema": _ref("Problem")}}}
     return op
 
 
+def _profile_body() -> dict[str, Any]:
+    body = object_schema(api.PROFILE, partial=True)
+    body["properties"]["settings"] = settings_schema()
+    return body
+
+
+def _purchase_body() -> dict[str, Any]:
+    body = object_schema(api.PURCHASE)
+    body["properties"]["quantity"]["description"] = (
+        f"{WHOLE}; 1 (the default) to the item type's max_per_purchase, past which the answer is 409 quantity-limit")
+    return body
+
+
+def _item_body() -> dict[str, Any]:
+    """An item type as the admin API takes it: the path names it, so the body need not.
+
+    A body may still carry ``id`` when it equals the path (400 otherwise); the schema leaves it
+    out, as no schema can say "equal to the path".
+    """
+    body = object_schema({k: v for k, v in catalog.ITEM_SCHEMA.items() if k != "id"})
+    body["properties"]["price"] = PRICE
+    item_type = SCHEMAS["ItemType"]["properties"]
+    body["properties"].update({name: item_type[name] for name in catalog.READ_ONLY})  # readOnly: ignored
+    body["description"] = "The item type named by the path (a body `id`, if sent, must equal the path's)"
+    return body
+
+
+def _list_of(key: str, schema: str) -> dict[str, Any]:
+    return {"type": "object", "properties": {key: {"type": "array", "items": _ref(schema)}}}
+
+
 def build() -> dict[str, Any]:
     tokens_ok = _ref("Tokens")
     paths: dict[str, Any] = {
-        "/healthz": {"get": _op("Liveness", 200, {"type": "object"}, ())},
-        "/readyz": {"get": _op("Readiness: MongoDB and Redis reachable and not draining", 200, {"type": "object"},
-                               (503,))},
-        "/metrics": {"get": {"summary": "Prometheus metrics", "responses": {"200": {"description": "text format"}}}},
-        "/v1/openapi.json": {"get": _op("This document", 200, {"type": "object"}, ())},
-        "/v1/accounts": {"post": _op("Register; answers with tokens and the profile", 201, tokens_ok,
-                                     (400, 409, 413, 415), body=object_schema(api.REGISTER))},
-        "/v1/sessions": {"post": _op("Log in (rate-limited per username and per address)", 200, tokens_ok,
-                                     (400, 401, 429), body=object_schema(api.LOGIN))},
-        "/v1/sessions/refresh": {"post": _op("Rotate a refresh token; reusing one revokes its whole login, except a retry within "
-                                             "the reuse grace, which gets the same successor", 200,
-                                             tokens_ok, (400, 401), body=object_schema(api.REFRESH))},
-        "/v1/sessions/logout": {"post": _op("Revoke the login of a refresh token", 204, None, (400,),
-                                            body=object_schema(api.REFRESH))},
-        "/v1/me": {"get": _op("Read the profile", 200, _ref("Profile"), (401,), auth="player"),
-                   "patch": _op("Edit the profile", 200, _ref("Profile"), (400, 401), auth="player",
-                                body=object_schema(api.PROFILE, partial=True))},
-        "/v1/me/password": {"post": _op("Change the password; every refresh token is revoked", 204, None,
-                                        (400, 401), auth="player", body=object_schema(api.PASSWORD_CHANGE))},
-        "/v1/me/wallet": {"get": _op("Balances per currency", 200, _ref("Wallet"), (401,), auth="player")},
-        "/v1/me/ledger": {"get": _op("Ledger entries, newest first", 200, {
-            "type": "object", "properties": {"entries": {"type": "array", "items": _ref("LedgerEntry")}}},
-            (400, 401), auth="player", params=[LIMIT, BEFORE])},
-        "/v1/me/items": {"get": _op("Owned items, newest first, in pages like the ledger", 200, {
-            "type": "object", "properties": {"items": {"type": "array", "items": _ref("Item")}}},
-            (400, 401), auth="player", params=[LIMIT, BEFORE])},
-        "/v1/catalog": {"get": _op("Every item type", 200, {
-            "type": "object", "properties": {"items": {"type": "array", "items": _ref("ItemType")}}}, ())},
-        "/v1/catalog/{item_id}": {"get": _op("One item type", 200, _ref("ItemType"), (404,), params=[ITEM_ID])},
-        "/v1/purchases": {"post": _op("Buy an item type for one currency", 201, _ref("Purchase"),
-                                      (400, 401, 404, 409, 422, 503), auth="player", body=object_schema(api.PURCHASE),
-                                      params=[IDEMPOTENCY], replay=True)},
-        "/v1/admin/catalog/{item_id}": {"put": _op("Create or replace an item type", 200, _ref("ItemType"),
-                                                   (400, 401, 403, 409), auth="service",
-                                                   body=object_schema(catalog.ITEM_SCHEMA), params=[ITEM_ID])},
-        "/v1/admin/grants": {"post": _op("Credit a wallet", 201, _ref("Grant"), (400, 401, 403, 404, 409, 422, 503),
-                                         auth="service", body=object_schema(api.GRANT), params=[IDEMPOTENCY],
-                                         replay=True)},
+        "/healthz": {"get": _op("getHealth", "probes", "Liveness", 200, {"type": "object"}, ())},
+        "/readyz": {"get": _op("getReadiness", "probes", "Readiness: MongoDB and Redis reachable and not draining",
+                               200, {"type": "object"}, (503,))},
+        "/metrics": {"get": {"operationId": "getMetrics", "tags": ["probes"], "summary": "Prometheus metrics",
+                             "responses": {"200": {"description": "text format"}}}},
+        "/v1/openapi.json": {"get": _op("getOpenApiDocument", "meta", "This document", 200, {"type": "object"}, ())},
+        "/v1/accounts": {"post": _op("createAccount", "accounts", "Register; answers with tokens and the profile",
+                                     201, tokens_ok, (409,), body=object_schema(api.REGISTER))},
+        "/v1/sessions": {"post": _op("createSession", "sessions", "Log in (rate-limited per username and per address)",
+                                     200, tokens_ok, (401, 429), body=object_schema(api.LOGIN))},
+        "/v1/sessions/refresh": {"post": _op(
+            "refreshSession", "sessions", "Rotate a refresh token; reusing one revokes its whole login, except a "
+                                          "retry within the reuse grace, which gets the same successor",
+            200, tokens_ok, (401,), body=object_schema(api.REFRESH))},
+        "/v1/sessions/logout": {"post": _op("deleteSession", "sessions", "Revoke the login of a refresh token",
+                                            204, None, (), body=object_schema(api.REFRESH))},
+        "/v1/me": {"get": _op("getProfile", "profile", "Read the profile", 200, _ref("Profile"), (401,),
+                              auth="player"),
+                   "patch": _op("updateProfile", "profile", "Edit the profile", 200, _ref("Profile"), (401,),
+                                auth="player", body=_profile_body())},
+        "/v1/me/password": {"post": _op("changePassword", "profile",
+                                        "Change the password; every refresh token is revoked", 204, None, (401,),
+                                        auth="player", body=object_schema(api.PASSWORD_CHANGE))},
+        "/v1/me/wallet": {"get": _op("getWallet", "wallet", "Balances per currency", 200, _ref("Wallet"), (401,),
+                                     auth="player")},
+        "/v1/me/ledger": {"get": _op("listLedgerEntries", "wallet", "Ledger entries, newest first", 200,
+                                     _list_of("entries", "LedgerEntry"), (400, 401, 404), auth="player",
+                                     params=[LIMIT, BEFORE])},
+        "/v1/me/items": {"get": _op("listItems", "inventory", "Owned items, newest first, in pages like the ledger",
+                                    200, _list_of("items", "Item"), (400, 401, 404), auth="player",
+                                    params=[LIMIT, BEFORE_ITEM])},
+        "/v1/catalog": {"get": _op("listItemTypes", "catalog", "Every item type", 200,
+                                   _list_of("items", "ItemType"), ())},
+        "/v1/catalog/{item_id}": {"get": _op("getItemType", "catalog", "One item type", 200, _ref("ItemType"),
+                                             (404,), params=[ITEM_ID])},
+        "/v1/purchases": {"post": _op("createPurchase", "store", "Buy an item type for one currency", 201,
+                                      _ref("Purchase"), (401, 404, 409, 422, 503), auth="player",
+                                      body=_purchase_body(), params=[IDEMPOTENCY], replay=True)},
+        "/v1/admin/catalog/{item_id}": {"put": _op("putItemType", "admin", "Create or replace an item type", 200,
+                                                   _ref("ItemType"), (401, 403, 409), auth="service",
+                                                   body=_item_body(), params=[ITEM_ID])},
+        "/v1/admin/grants": {"post": _op("createGrant", "admin", "Credit a wallet", 201, _ref("Grant"),
+                                         (401, 403, 404, 409, 422, 503), auth="service", body=object_schema(api.GRANT),
+                                         params=[IDEMPOTENCY], replay=True)},
     }
     return {
         "openapi": "3.1.0",

@@ -130,6 +130,18 @@ class Field:
     nfc: bool = False  # a string is normalised to NFC before it is checked, and returned normalised
 
 
+def whole(value: Any) -> Any:
+    """``value`` with a whole-number float (``189.0``) read as the int it equals.
+
+    JSON has one number type and JSON Schema's ``integer`` is any number without a fraction,
+    so a client (or a generated one) may write a whole number as ``189.0``; it means 189.
+    Floats past 2**53 are left alone: they no longer say which whole number was meant.
+    """
+    if isinstance(value, float) and value.is_integer() and abs(value) <= 2 ** 53:
+        return int(value)
+    return value
+
+
 def _type_name(kind: type | tuple[type, ...]) -> str:
     names = {str: "a string", int: "a whole number", bool: "true or false", dict: "an object", list: "an array"}
     kinds = kind if isinstance(kind, tuple) else (kind,)
@@ -184,6 +196,9 @@ def check(body: object, schema: Mapping[str, Field], *, partial: bool = False) -
         value = body[key]
         if spec.nfc and isinstance(value, str) and not _SURROGATE.search(value):
             value = unicodedata.normalize("NFC", value)
+        kinds = spec.kind if isinstance(spec.kind, tuple) else (spec.kind,)
+        if int in kinds:
+            value = whole(value)
         problem = _problem(spec, value)
         if problem:
             errors[key] = problem

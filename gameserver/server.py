@@ -27,6 +27,7 @@ from elysium.metrics import CONTENT_TYPE_LATEST
 from elysium.problem import CONTENT_TYPE as PROBLEM
 from elysium.problem import Problem
 from elysium.ws import frames
+from gameserver import openapi as openapi_doc
 from gameserver import protocol as p
 from gameserver.connection import Connection
 from gameserver.fanout import FanOut, policy_from
@@ -54,6 +55,7 @@ class GameServer:
         self.server_id = settings.resolved_id
         self.cors = cors.policy(settings.cors_origins)  # CORS headers of the probes' answers
         self.metrics = GameMetrics()
+        self.openapi = json.dumps(openapi_doc.build(), separators=(",", ":")).encode()
         self.redis = redis_client or redisclient.connect(settings.redis_url)
         verifier = tokens.Verifier(
             tokens.load_public_key(settings.join_public_key or None, settings.join_public_key_file or None)
@@ -180,6 +182,8 @@ class GameServer:
         if path == "/metrics":
             self._refresh_gauges()
             return 200, self.metrics.render(), CONTENT_TYPE_LATEST
+        if path == "/v1/openapi.json":
+            return 200, self.openapi, "application/json"
         return 404, Problem(404, "not-found", detail=f"no resource at {path[:64]}").encode(path[:128]), PROBLEM
 
     def _refresh_gauges(self) -> None:

@@ -141,11 +141,11 @@ def _parse_ticket_request(body: dict[str, Any], modes: dict[str, Any]) -> tuple[
             raise errors.invalid("region latency must be a number of ms between 0 and 10000")
         parsed.append((name, float(latency)))
     parsed.sort(key=lambda r: (r[1], r[0]))
-    party = body.get("party", "")
+    party = body.get("party")
     if party is None:
-        party = ""
-    if not isinstance(party, str) or (party and not CODE_RE.match(party)):
-        raise errors.invalid("party must be a party code")
+        party = ""  # absent or null: the caller alone
+    elif not isinstance(party, str) or not CODE_RE.match(party):
+        raise errors.invalid("party must be a party code (or null)")
     fallback = body.get("accept_fallback", False)
     if not isinstance(fallback, bool):
         raise errors.invalid("accept_fallback must be true or false")

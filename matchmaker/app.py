@@ -15,6 +15,7 @@ import logging
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import redis.asyncio as aioredis
 from aiohttp import web
@@ -149,10 +150,16 @@ def create_app(settings: MatchmakerSettings, *, modes: Mapping[str, ModeConfig] 
     else:
         app.cleanup_ctx.append(_events_only)
     app.on_shutdown.append(_on_shutdown)
-    http.add_probes(app, ready=lambda: ready(svc), metrics=svc.metrics.render,
-                    openapi=json.loads(OPENAPI_PATH.read_text()))
+    http.add_probes(app, ready=lambda: ready(svc), metrics=svc.metrics.render, openapi=openapi_document(svc.modes))
     api.add_routes(app)
     return app
+
+
+def openapi_document(modes: Mapping[str, ModeConfig]) -> dict[str, Any]:
+    """``openapi.json`` with a ticket's ``mode`` an enum of the modes this matchmaker serves."""
+    document: dict[str, Any] = json.loads(OPENAPI_PATH.read_text())
+    document["components"]["schemas"]["TicketRequest"]["properties"]["mode"]["enum"] = sorted(modes)
+    return document
 
 
 async def _events_only(app: web.Application) -> AsyncIterator[None]:

@@ -18,6 +18,7 @@ from elysium import keys
 from elysium.feeds import MatchFeedReader, MatchInfo
 
 VIEWERS_STALE_MS = 10_000
+MAX_LIST_LIMIT = 200  # matches one GET /v1/matches lists at most
 LIVE_STATES = ("waiting", "running")
 # A game server describes a room it has let go of as "disposed"; watchers and the listing see
 # the documented states only (waiting, running, finished).

@@ -23,9 +23,11 @@ from elysium.metrics import CONTENT_TYPE_LATEST
 from elysium.problem import Problem
 from elysium.ws import frames
 from spectator import listing, watch
+from spectator import openapi as openapi_doc
 from spectator import protocol as sp
 from spectator.connection import Watcher
 from spectator.fanout import slow_reader_policy
+from spectator.listing import MAX_LIST_LIMIT
 from spectator.live import MatchRelay
 from spectator.metrics import SpectatorMetrics
 from spectator.replay import Replay
@@ -34,10 +36,6 @@ from spectator.settings import SpectatorSettings
 log = logging.getLogger("spectator")
 
 CLOCK_SAMPLES = 30  # the last minute of clock samples at the default publishing period
-MAX_LIST_LIMIT = 200
-
-
-
 
 class SpectatorServer:
     def __init__(self, settings: SpectatorSettings, redis_client: aioredis.Redis | None = None,
@@ -64,6 +62,7 @@ class SpectatorServer:
         self._jobs: set[asyncio.Task[Any]] = set()
         self._published: set[str] = set()
         self._stopped = asyncio.Event()
+        self.openapi = json.dumps(openapi_doc.build(), separators=(",", ":")).encode()
 
     # --- lifecycle -------------------------------------------------------------------------
 
@@ -191,6 +190,8 @@ class SpectatorServer:
             conn.http_reply(200 if ready else 503, body, "application/json")
         elif path == "/metrics":
             conn.http_reply(200, self.metrics.render(), CONTENT_TYPE_LATEST)
+        elif path == "/v1/openapi.json":
+            conn.http_reply(200, self.openapi, "application/json")
         elif path == "/v1/matches":
             self._spawn(self._list(conn, query))
         else:

@@ -84,9 +84,9 @@ async def test_refusals_change_nothing(client: Any) -> None:
     ]
     for i, body in enumerate(bad_bodies):
         cases.append((await _buy(client, p, f"bad-{i}", **body), 400, "invalid-request"))
-    # Quantities above one for a unique item are a pricing refusal.
-    cases.append((await _buy(client, other, "u2", item_id="speed-boots", currency="soft", quantity=2), 400,
-                  "invalid-request"))
+    # Quantities above one for a unique item pass the schema and meet the item type's limit.
+    cases.append((await _buy(client, other, "u2", item_id="speed-boots", currency="soft", quantity=2), 409,
+                  "quantity-limit"))
     replay = await _buy(client, p, "boots", item_id="speed-boots", currency="soft")
     assert replay.status == 200 and replay.headers["Idempotent-Replayed"] == "true"
     for resp, status, code in cases:

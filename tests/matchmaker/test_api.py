@@ -69,6 +69,8 @@ async def test_create_get_and_cancel_a_ticket(mm: Any, auth: Any, rclient: aiore
     ({"mode": "arena", "regions": {"eu": True}}, 400, "invalid-request"),
     ({"mode": "arena", "regions": REGIONS, "accept_fallback": "yes"}, 400, "invalid-request"),
     ({"mode": "arena", "regions": REGIONS, "party": "lower"}, 400, "invalid-request"),
+    ({"mode": "arena", "regions": REGIONS, "party": ""}, 400, "invalid-request"),
+    ({"mode": "arena", "regions": REGIONS, "party": 7}, 400, "invalid-request"),
     ({"mode": "arena", "regions": REGIONS, "party": "ZZZZZZ"}, 404, "party-not-found"),
     ({"mode": "arena", "regions": REGIONS, "colour": "red"}, 400, "invalid-request"),
     ([1, 2], 400, "invalid-request"),
@@ -186,6 +188,29 @@ async def test_operations_endpoints(mm: Any, auth: Any) -> None:
     assert 'elysium_matchmaker_tickets_total{mode="arena",outcome="created"} 1.0' in text
     ratings = await (await mm.get("/v1/players/me/ratings", headers=auth("m1"))).json()
     assert ratings["ratings"]["arena"] == {"mu": 25.0, "sigma": 8.3333, "ordinal": 0.0, "matches": 0}
+
+
+async def test_openapi_document_states_the_request_rules(mm: Any) -> None:
+    """The ticket request's schema carries the rules the handler applies (schemathesis findings)."""
+    import re
+
+    from matchmaker import api
+
+    doc = await (await mm.get("/v1/openapi.json")).json()
+    request = doc["components"]["schemas"]["TicketRequest"]["properties"]
+    assert request["mode"]["enum"] == sorted(api_modes(mm))
+    names = request["regions"]["propertyNames"]["pattern"]
+    assert names == api.REGION_RE.pattern
+    assert re.fullmatch(names, "eu-west") and not re.fullmatch(names, "") and not re.fullmatch(names, "Bad Region")
+    assert request["party"]["pattern"] == api.CODE_RE.pattern
+    events = doc["paths"]["/v1/tickets/{ticket_id}/events"]["get"]["responses"]["200"]["content"]
+    assert "text/event-stream" in events
+
+
+def api_modes(mm: Any) -> list[str]:
+    from tests.matchmaker.conftest import services
+
+    return list(services(mm).modes)
 
 
 async def test_openapi_document_matches_the_routes(mm: Any) -> None:
