@@ -69,7 +69,9 @@ async def test_a_match_runs_through_a_redis_outage_and_its_result_lands_after(ke
         await until(lambda: not server.redis_ok, what="the server noticing Redis is gone")
         assert server.results.pending  # held for retry
         assert b"elysium_gameserver_results_held 1.0" in server.http_get("/metrics")[1]
-        assert server.feed.pending  # feed entries are kept, not lost
+        # Feed entries are kept, not lost: a flush in flight has taken them out of the buffer, and
+        # puts them back when it fails (it may spend a while connecting), so poll for them.
+        await until(lambda: server.feed.pending > 0, what="the feed's entries back in its buffer")
         readiness = server.http_get("/readyz")
         assert readiness[0] == 503 and json.loads(readiness[1])["redis"] is False
         # Redis comes back on the same address: the result is written by the next heartbeat.
