@@ -31,6 +31,25 @@ BATCH = 20
 BLOCK_MS = 500
 
 
+class Backoff:
+    """The pause after a failed round: ``first_s``, doubling to ``max_s``, and back to ``first_s``
+    after a round that succeeded, so one bad minute does not slow every later retry."""
+
+    def __init__(self, first_s: float = 0.2, max_s: float = 5.0) -> None:
+        self.first_s = first_s
+        self.max_s = max_s
+        self.next_s = first_s
+
+    def failed(self) -> float:
+        """How long to pause now; the next failure pauses twice as long (at most ``max_s``)."""
+        pause = self.next_s
+        self.next_s = min(pause * 2, self.max_s)
+        return pause
+
+    def succeeded(self) -> None:
+        self.next_s = self.first_s
+
+
 class RewardsConsumer:
     def __init__(self, client: aioredis.Redis, economy: Economy, mode_rules: Mapping[str, rules.Rules],
                  group: str, consumer: str, claim_idle_s: float, stream: str = keys.RESULTS_STREAM) -> None:
@@ -56,23 +75,23 @@ class RewardsConsumer:
                 raise
 
     async def run(self, stop: asyncio.Event) -> None:
-        backoff = 0.2
+        backoff = Backoff()
         while not stop.is_set():
             try:
                 await self.ensure_group()
                 self.healthy = True
                 while not stop.is_set():
                     await self.step()
-                backoff = 0.2
+                    backoff.succeeded()
             except (RedisError, OSError, PyMongoError, Problem) as exc:
                 self.healthy = False
                 self.errors += 1
-                log.warning("rewards consumer error; retrying", extra={"error": str(exc)})
+                pause = backoff.failed()
+                log.warning("rewards consumer error; retrying", extra={"error": str(exc), "retry_in_s": pause})
                 try:
-                    await asyncio.wait_for(stop.wait(), backoff)
+                    await asyncio.wait_for(stop.wait(), pause)
                 except TimeoutError:
                     pass
-                backoff = min(backoff * 2, 5.0)
 
     async def step(self) -> int:
         """One round: take over stale entries, retry our own pending ones, then read new ones."""

@@ -14,6 +14,7 @@ from typing import Any
 import redis.asyncio as aioredis
 
 from commerce import rules
+from commerce.rewards import Backoff
 from commerce.app import read_catalog
 from commerce.appkeys import STATUS, STORE
 from commerce.settings import DEFAULT_CATALOG
@@ -190,3 +191,12 @@ async def test_a_match_ended_by_shutdown_pays_what_was_earned_without_the_win_bo
         assert bal["soft"] == 500 + 25
     finally:
         await redis.aclose()
+
+
+def test_the_consumer_backs_off_doubling_and_starts_again_after_a_good_round() -> None:
+    """A round that succeeds resets the pause: before, once errors had doubled it to 5 s, every
+    later error (a deadline under load, hours on) paused 5 s, and a storm's rewards lagged a minute."""
+    backoff = Backoff(first_s=0.2, max_s=5.0)
+    assert [backoff.failed() for _ in range(7)] == [0.2, 0.4, 0.8, 1.6, 3.2, 5.0, 5.0]
+    backoff.succeeded()
+    assert backoff.failed() == 0.2
