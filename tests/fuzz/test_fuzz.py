@@ -22,14 +22,14 @@ pytestmark = pytest.mark.timeout(runner.TIMEOUT_S + 30)
 async def test_fuzz_commerce_with_tokens(commerce_url: str, commerce_player: dict[str, Any], admin_token: str,
                                          tmp_path: Path) -> None:
     accepts = {"createPurchase": runner.IDEMPOTENT_ACCEPTS, "createGrant": runner.IDEMPOTENT_ACCEPTS}
-    report = await runner.run(commerce_url, tmp_path, max_examples=30, accepts=accepts,
+    report = await runner.run(commerce_url, tmp_path, max_examples=60, accepts=accepts,
                               tokens={"player": commerce_player["access_token"], "service": admin_token})
-    assert runner.generated(report) >= 1000
+    assert runner.generated(report) >= 1850
 
 
 async def test_fuzz_commerce_without_tokens(commerce_url: str, tmp_path: Path) -> None:
-    report = await runner.run(commerce_url, tmp_path, max_examples=15)
-    assert runner.generated(report) >= 500
+    report = await runner.run(commerce_url, tmp_path, max_examples=25)
+    assert runner.generated(report) >= 1150
 
 
 # Rules of the matchmaker that two stateful checks assume otherwise (docs/matchmaker.md):
@@ -46,14 +46,14 @@ MATCHMAKER_EXEMPT = {
 
 async def test_fuzz_matchmaker_with_a_token(matchmaker_url: str, player_token: Any, tmp_path: Path) -> None:
     token = player_token("fuzzer", ttl_s=3600.0)
-    report = await runner.run(matchmaker_url, tmp_path, max_examples=60, tokens={"player": token},
+    report = await runner.run(matchmaker_url, tmp_path, max_examples=200, tokens={"player": token},
                               exempt=MATCHMAKER_EXEMPT)
-    assert runner.generated(report) >= 800
+    assert runner.generated(report) >= 1850
 
 
 async def test_fuzz_matchmaker_without_a_token(matchmaker_url: str, tmp_path: Path) -> None:
-    report = await runner.run(matchmaker_url, tmp_path, max_examples=20, exempt=MATCHMAKER_EXEMPT)
-    assert runner.generated(report) >= 300
+    report = await runner.run(matchmaker_url, tmp_path, max_examples=70, exempt=MATCHMAKER_EXEMPT)
+    assert runner.generated(report) >= 1150
 
 
 async def test_fuzz_game_server(gameserver_url: str, tmp_path: Path) -> None:
