@@ -42,8 +42,15 @@ async def _send(client: Any, method: str, path: str, body: dict[str, Any], heade
 async def test_concurrency_storm_then_audit_passes(client_for: Any, mongo_url: str, mongo_db_name: str,
                                                    redis_url: str, keys_dir: Path, admin_token: str) -> None:
     rnd = random.Random(11)
-    r1 = await client_for(make_settings(mongo_url, mongo_db_name, redis_url, keys_dir, consumer_name="s1"))
-    r2 = await client_for(make_settings(mongo_url, mongo_db_name, redis_url, keys_dir, consumer_name="s2"))
+    # The storm piles 50 concurrent writers onto five wallets of the embedded server. What it checks
+    # is that retries and duplicates never create, lose or duplicate anything, not the deadline
+    # (tests/commerce/test_timeouts.py does): on a slow host the 5 s default answered one request
+    # 503 twenty times running, past this client's patience. A deadline the storm cannot reach:
+    deadline_s = 60.0
+    r1 = await client_for(make_settings(mongo_url, mongo_db_name, redis_url, keys_dir, consumer_name="s1",
+                                        mongo_timeout_s=deadline_s))
+    r2 = await client_for(make_settings(mongo_url, mongo_db_name, redis_url, keys_dir, consumer_name="s2",
+                                        mongo_timeout_s=deadline_s))
     replicas = [r1, r2]
     assert (await r1.put("/v1/admin/catalog/storm-relic", json={
         "name": "Storm Relic", "rarity": "epic", "stackable": True, "tradeable": True, "price": {"soft": 40},
