@@ -2,7 +2,9 @@
 
 Checks: every wallet equals the sum of its ledger entries and is not negative; no ledger
 entry points at a wallet that does not exist; every item has exactly one owner (an existing
-account) and exactly one custody state; no capped item type has more items than its cap.
+account) and exactly one custody state; no capped item type has more items than its cap; every
+ledger entry has a known kind, and the entries of each transfer between wallets sum to zero per
+currency (see :data:`commerce.ledger.TRANSFER_KINDS`).
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-CUSTODY_STATES = ("in_game", "listed", "in_trade", "on_chain")
+CUSTODY_STATES = ("in_game", "listed", "escrow", "on_chain")
 
 
 @dataclass(frozen=True, order=True)
@@ -60,6 +62,32 @@ def check_items(items: Iterable[Mapping[str, Any]], accounts: set[str] | frozens
         if not isinstance(custody, str) or custody not in CUSTODY_STATES:
             out.append(Problem("item_custody", subject,
                                f"custody must be one of {', '.join(CUSTODY_STATES)}, found {custody!r}"))
+    return out
+
+
+def check_conservation(entries: Iterable[Mapping[str, Any]],
+                       source_kinds: frozenset[str], transfer_kinds: frozenset[str]) -> list[Problem]:
+    """Transfers move money and never make it: their entries net to zero per transfer and currency."""
+    out: list[Problem] = []
+    nets: dict[tuple[str, str], int] = {}
+    for e in entries:
+        kind = e.get("kind")
+        subject = f"ledger entry {e.get('_id')}"
+        if kind in source_kinds:
+            continue
+        if kind not in transfer_kinds:
+            out.append(Problem("ledger_kind", subject, f"kind {kind!r} is neither a source nor a transfer"))
+            continue
+        transfer = e.get("transfer")
+        if not isinstance(transfer, str) or not transfer:
+            out.append(Problem("transfer_id", subject, f"a {kind} entry needs a transfer id, found {transfer!r}"))
+            continue
+        key = (transfer, str(e.get("currency")))
+        nets[key] = nets.get(key, 0) + int(e.get("delta") or 0)
+    for (transfer, currency), net in sorted(nets.items()):
+        if net != 0:
+            out.append(Problem("transfer_unbalanced", f"transfer {transfer}/{currency}",
+                               f"its entries sum to {net}, not 0: money was made or lost"))
     return out
 
 

@@ -22,6 +22,14 @@ MAX_BALANCE = 1_000_000_000_000  # far below int64; a credit past this is refuse
 
 Kind = Literal["purchase", "reward", "grant", "signup"]
 
+# Every ledger kind is either a source (money enters or leaves the economy: sign-up grants,
+# admin grants, match rewards, store purchases) or a transfer between wallets (a player, the
+# house account, escrow). A transfer's entries share a ``transfer`` id and their deltas sum to
+# zero per currency, which `elysium audit` checks: so the total of each currency over all
+# wallets is exactly what the sources put in minus what they took out.
+SOURCE_KINDS: frozenset[str] = frozenset({"purchase", "reward", "grant", "signup"})
+TRANSFER_KINDS: frozenset[str] = frozenset()
+
 
 class MoneyError(Exception):
     """A change the rules refuse. ``code`` is stable."""

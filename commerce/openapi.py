@@ -143,7 +143,7 @@ SCHEMAS: dict[str, Any] = {
         "items": {"type": "array", "items": {"type": "string"}}, "at": {"type": "string", "format": "date-time"}}},
     "Item": {"type": "object", "properties": {
         "id": {"type": "string"}, "item_id": {"type": "string"},
-        "custody": {"enum": ["in_game", "listed", "in_trade", "on_chain"]}, "attributes": {"type": "object"},
+        "custody": {"enum": ["in_game", "listed", "escrow", "on_chain"]}, "attributes": {"type": "object"},
         "origin": {"type": "object"}, "created_at": {"type": "string", "format": "date-time"}}},
     "ItemType": {**object_schema(catalog.ITEM_SCHEMA), "properties": {
         **object_schema(catalog.ITEM_SCHEMA)["properties"], "price": PRICE,

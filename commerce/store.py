@@ -26,7 +26,7 @@ from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError, PyMongoError
 
-from commerce import audit, catalog
+from commerce import audit, catalog, ledger
 from commerce.errors import Busy, Problem
 from commerce.leases import SessionLeases
 
@@ -203,7 +203,9 @@ class Store:
         async def body(s: Session) -> tuple[list[audit.Problem], dict[str, int]]:
             sums: dict[tuple[str, str], int] = {}
             entries = 0
-            async for e in self.ledger.find({}, {"account": 1, "currency": 1, "delta": 1}, session=s):
+            moves: list[Doc] = []
+            async for e in self.ledger.find({}, {"account": 1, "currency": 1, "delta": 1, "kind": 1, "transfer": 1},
+                                            session=s):
                 key = (str(e.get("account")), str(e.get("currency")))
                 delta = e.get("delta")
                 if isinstance(delta, bool) or not isinstance(delta, int):
@@ -211,6 +213,7 @@ class Store:
                                           f"delta is {delta!r}")], {}
                 sums[key] = sums.get(key, 0) + delta
                 entries += 1
+                moves.append(e)
             wallets = [(str(w.get("account")), str(w.get("currency")), w.get("balance"))
                        async for w in self.wallets.find({}, session=s)]
             accounts = {a["_id"] async for a in self.accounts.find({}, {"_id": 1}, session=s)}
@@ -221,7 +224,8 @@ class Store:
             caps = {d["_id"]: d.get("supply_cap") async for d in self.catalog.find({}, session=s)}
             supply = {d["_id"]: (d.get("minted"), d.get("remaining")) async for d in self.supply.find({}, session=s)}
             problems = (audit.check_wallets(wallets, sums) + audit.check_items(items, accounts)
-                        + audit.check_supply(caps, counts, supply))
+                        + audit.check_supply(caps, counts, supply)
+                        + audit.check_conservation(moves, ledger.SOURCE_KINDS, ledger.TRANSFER_KINDS))
             return problems, {"wallets": len(wallets), "ledger_entries": entries, "items": len(items),
                               "accounts": len(accounts)}
 

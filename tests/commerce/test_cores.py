@@ -180,3 +180,19 @@ def test_audit_rules_find_each_kind_of_problem() -> None:
     assert audit.check_supply({"x": 2}, {"x": 3}, {"x": (3, -1)})[0].code == "supply_exceeded"
     assert audit.check_supply({"x": 5}, {"x": 3}, {"x": (2, 3)})[0].code == "supply_counter"
     assert audit.check_supply({"x": 5, "y": None}, {"x": 3, "y": 9}, {"x": (3, 2)}) == []
+
+
+def test_the_audit_finds_money_made_or_lost_by_a_transfer() -> None:
+    sources, transfers = frozenset({"grant"}), frozenset({"sale"})
+    balanced = [{"_id": "1", "kind": "grant", "currency": "soft", "delta": 50},
+                {"_id": "2", "kind": "sale", "transfer": "t1", "currency": "soft", "delta": -10},
+                {"_id": "3", "kind": "sale", "transfer": "t1", "currency": "soft", "delta": 9},
+                {"_id": "4", "kind": "sale", "transfer": "t1", "currency": "soft", "delta": 1}]
+    assert audit.check_conservation(balanced, sources, transfers) == []
+    broken = balanced[:3] + [{"_id": "5", "kind": "sale", "currency": "soft", "delta": 1},
+                             {"_id": "6", "kind": "gift", "transfer": "t2", "currency": "soft", "delta": 5}]
+    found = audit.check_conservation(broken, sources, transfers)
+    assert [(p.code, p.subject) for p in found] == [
+        ("transfer_id", "ledger entry 5"), ("ledger_kind", "ledger entry 6"), ("transfer_unbalanced", "transfer t1/soft")]
+    assert ledger.SOURCE_KINDS >= {"purchase", "reward", "grant", "signup"}
+    assert not ledger.SOURCE_KINDS & ledger.TRANSFER_KINDS
