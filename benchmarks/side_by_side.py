@@ -84,7 +84,9 @@ def elysium_run(args: argparse.Namespace, players: int) -> dict[str, Any]:
     command = [sys.executable, str(ROOT / "benchmarks" / "gameserver_capacity.py"), "--room-size", str(args.room_size),
                "--players", str(players), "--measure-s", str(args.measure_s), "--ramp-per-s", str(args.ramp_per_s),
                "--server-core", args.server_core, "--client-core", args.client_core]
-    out = subprocess.run(command, capture_output=True, text=True, check=True)
+    out = subprocess.run(command, capture_output=True, text=True)
+    if out.returncode != 0 or not out.stdout.strip():
+        raise RuntimeError(f"Elysium's capacity run failed: {(out.stderr.strip().splitlines() or ['no output'])[-1]}")
     result: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
     result["client_cpu_per_process"] = [result["client_cpu"]]
     return result
@@ -144,6 +146,7 @@ def peer_run(args: argparse.Namespace, players: int) -> dict[str, Any]:
         "rss_kib_per_player": round((rss1 - rss0) / players, 1),
         "late_ticks_pct": round(100 * late_frac, 2) if late_frac is not None else None,
         "tick_rate_hz": round((s1["ticks"] - s0["ticks"]) / dt / rooms, 2),
+        "latency_samples": result["latency_samples"], "patches_without_ts": result["patches_without_ts"],
     }
 
 
@@ -161,7 +164,24 @@ def table(rows: list[dict[str, Any]]) -> str:
             f"| {r['deltas_per_player_s']} | {'—' if late is None else f'{late} %'} | {r['cpu_us_per_player_tick']} µs "
             f"| {100 * r['server_cpu']:.0f} % | {r['bytes_per_player_s']:,} | {lat['p50']} / {lat['p99']} ms "
             f"| {rtt.get('p50')} / {rtt.get('p99')} ms | {r['rss_kib_per_player']} KiB | {per} |")
+    for server in dict.fromkeys(r["server"] for r in rows):
+        for size in dict.fromkeys(r["room_size"] for r in rows):
+            held = [r["players"] for r in rows if r["server"] == server and r["room_size"] == size and r["held"]]
+            lines.append(f"\n{server}, rooms of {size}: most players held {max(held):,}" if held
+                         else f"\n{server}, rooms of {size}: no count held")
     return "\n".join(lines)
+
+
+NEAR_A_CORE = 0.85
+
+
+def warn_if_client_bound(row: dict[str, Any]) -> None:
+    """Say so when a load client process nears a core: it, not the server, may be what limits."""
+    busiest = max(row["client_cpu_per_process"])
+    if busiest >= NEAR_A_CORE:
+        print(f"side_by_side: {row['server']}'s load client ran at {100 * busiest:.0f} % of a core with "
+              f"{row['players']} players: give it more processes and cores (--peer-workers, --client-core)",
+              file=sys.stderr)
 
 
 def main() -> None:
@@ -190,6 +210,7 @@ def main() -> None:
                 row = run(args, n)
                 rows.append(row)
                 print(json.dumps(row), flush=True)
+                warn_if_client_bound(row)
     if not args.json_only:
         print(table(rows))
 

@@ -68,6 +68,7 @@ class Bench {
     this.messagesOut = 0;
     this.deltasIn = 0;
     this.dropped = 0;
+    this.tsMissing = 0; // patches whose ts a raw player could not find
     this.measuring = false;
     this.settled = false;
   }
@@ -111,8 +112,12 @@ class RawPlayer {
         if (code === ROOM_STATE_PATCH) {
           bench.deltasIn += 1;
           const n = data.length;
-          if (bench.measuring && n >= 14 && data[n - 14] === 0x80 && data[n - 5] === 0x81) {
+          if (!bench.measuring) {
+            // not in the window
+          } else if (n >= 14 && data[n - 14] === 0x80 && data[n - 5] === 0x81) {
             bench.latency.record(Math.max(1, nowUs() - data.readDoubleLE(n - 13)));
+          } else {
+            bench.tsMissing += 1; // a patch not laid out as expected: reported, never guessed
           }
         } else if (code === ROOM_STATE) {
           bench.deltasIn += 1;
@@ -303,6 +308,7 @@ class Worker {
       messagesIn: b.messagesIn - m.msgs,
       messagesOut: b.messagesOut - m.out,
       deltasIn: b.deltasIn - m.deltas,
+      tsMissing: b.tsMissing,
       cpu: (cpu.user + cpu.system) / 1e6 / elapsed,
       latency: b.latency.counts,
       inputRtt: b.inputRtt.counts,
@@ -338,6 +344,8 @@ function summary(args, parts, rampS) {
       max: latency.percentileMs(100) },
     input_rtt_ms: { p50: rtt.percentileMs(50), p99: rtt.percentileMs(99) },
     input_rtt_samples: rtt.total(),
+    latency_samples: latency.total(),
+    patches_without_ts: sum("tsMissing"),
     messages_in_per_s: Math.round(sum("messagesIn") / elapsed),
     deltas_per_player_s: Math.round((sum("deltasIn") / elapsed / Math.max(1, players)) * 100) / 100,
     bytes_in_per_s: Math.round(sum("bytesIn") / elapsed),
