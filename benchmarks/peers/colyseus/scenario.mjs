@@ -104,7 +104,7 @@ async function realtime(spec) {
     await sleep(50);
   }
   const elapsed = (performance.now() - started) / 1000;
-  await sleep(100);
+  await sleep(300); // the patches acknowledging the last inputs
   const after = rows(latest).players.find((p) => p[0] === seat);
   const out = { seat, errors, acksAfterBad: before[10], before, after, patches: patches - startPatches,
     ticks: latest.tick - first.n, elapsed_s: elapsed, ts_span_s: (latest.ts - first.ts) / 1e6, seqSent: seq };
