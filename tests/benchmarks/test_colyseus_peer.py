@@ -157,3 +157,25 @@ def test_the_peer_ticks_at_20_hz_and_refuses_bad_input(peer_port: int) -> None:
     assert moved > 0 and got["after"][2] == got["before"][2]
     assert moved % 30 == 0 or got["after"][1] == 6400 - 50
     assert got["after"][10] >= got["seqSent"] - 2  # acknowledged within a tick or two
+
+
+def test_the_load_client_measures_what_elysiums_measures(peer_port: int) -> None:
+    done = subprocess.run(
+        ["node", "load.mjs", "--port", str(peer_port), "--players", "20", "--room-size", "10", "--workers", "2",
+         "--settle-s", "0.5", "--measure-s", "1.5"],
+        cwd=PEER, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    lines = [json.loads(line) for line in done.stdout.strip().splitlines()]
+    assert lines[:2] == [{"phase": "measure-start"}, {"phase": "measure-end"}]
+    result = lines[2]
+    # The keys benchmarks/gameserver_load.py reports, so the side-by-side table reads both alike.
+    assert {"players", "connected", "dropped", "latency_ms", "input_rtt_ms", "messages_in_per_s",
+            "deltas_per_player_s", "bytes_in_per_s", "messages_out_per_s", "client_cpu"} <= result.keys()
+    assert (result["players"], result["connected"], result["dropped"], result["workers"]) == (20, 20, 0, 2)
+    assert 15 <= result["deltas_per_player_s"] <= 25
+    assert 15 <= result["messages_out_per_s"] / 20 <= 21  # one input per player per tick
+    # Every patch a raw player got had its ts where the client looks for it.
+    assert result["patches_without_ts"] == 0
+    assert result["latency_samples"] >= 20 * 15 * 1.5 * 0.8
+    assert result["input_rtt_samples"] > 0 and result["input_rtt_ms"]["p50"] > 0
+    assert len(result["client_cpu_per_process"]) == 2

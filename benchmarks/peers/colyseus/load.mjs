@@ -177,10 +177,12 @@ class SdkPlayer {
     this.room.onMessage("welcome", (m) => { this.seat = m.player; });
     this.room.onMessage("events", () => {});
     this.room.onMessage("error", () => {});
-    this.room.onLeave(() => {
+    const lost = () => {
       if (!this.closed && (bench.measuring || bench.settled)) bench.dropped += 1;
       this.closed = true;
-    });
+    };
+    this.room.onLeave(lost);
+    this.room.onDrop(lost); // the SDK then tries to reconnect; a benchmark player counts as dropped
     await new Promise((resolve) => {
       this.room.onStateChange((state) => {
         bench.deltasIn += 1;
