@@ -68,14 +68,15 @@ def toward(src: np.ndarray, dst: np.ndarray) -> tuple[float, float, float]:
     return dx / length, dy / length, math.atan2(dy, dx)
 
 
-def elysium_trace() -> tuple[list[int], list[list[list[Any]]], list[dict[str, Any]]]:
+def elysium_trace(score_limit: int = 1000) -> tuple[list[int], list[list[list[Any]]], list[dict[str, Any]]]:
     """Elysium's arena with two players: seat 0 walks into the middle box, then both duel.
 
-    Returns the spawn indices it drew, each tick's inputs and each tick's state.
+    Returns the spawn indices it drew, each tick's inputs and each tick's state (the last
+    one with the match's end reason and results, when it ends within the ticks).
     """
     draws = np.random.default_rng(SEED)
     spawn_order = [int(draws.integers(len(SPAWNS))) for _ in range(64)]  # what the arena's rng will draw
-    arena = Arena(ModeConfig(seats=2, tick_hz=20, seed=SEED, score_limit=1000, time_limit_s=3600))
+    arena = Arena(ModeConfig(seats=2, tick_hz=20, seed=SEED, score_limit=score_limit, time_limit_s=3600))
     arena.join(0, 0)
     arena.join(1, 0)
     inputs: list[list[list[Any]]] = []
@@ -103,6 +104,10 @@ def elysium_trace() -> tuple[list[int], list[list[list[Any]]], list[dict[str, An
             "objects": sorted(snap.objects.tolist()),
             "events": [e for e in outcome.events if e["k"] in STATUS],
         })
+        if outcome.finished:
+            states[-1]["end"] = outcome.finished
+            states[-1]["results"] = sorted([r.seat, r.score, r.kills, r.deaths] for r in arena.results())
+            break
     return spawn_order, inputs, states
 
 
@@ -139,6 +144,21 @@ def test_the_peer_plays_the_same_arena_tick_by_tick(peer_port: int) -> None:
     assert sorted(row[4] for row in first_hit["players"])[0] == 75
     pressed = [s["players"][0] for s in got["ticks"][100:120]]
     assert all(on_grown_edge(row[1], row[2]) for row in pressed)  # stopped at the box, not through it
+
+
+def test_the_match_ends_at_the_score_limit_as_elysiums_does(peer_port: int) -> None:
+    spawn_order, inputs, expected = elysium_trace(score_limit=1)
+    last = expected[-1]
+    assert last.get("end") == "score" and last["n"] < TICKS
+
+    got = scenario({"mode": "lockstep", "port": peer_port, "seats": 2, "spawnOrder": spawn_order, "inputs": inputs,
+                    "scoreLimit": 1})
+
+    assert [t["n"] for t in got["ticks"]] == list(range(1, last["n"] + 1))  # no tick after the end
+    assert [row[:10] for row in got["ticks"][-1]["players"]] == last["players"]
+    end = next(e for e in got["events"][str(last["n"])] if e["k"] == "end")
+    assert end["reason"] == "score"
+    assert sorted([r["seat"], r["score"], r["kills"], r["deaths"]] for r in end["results"]) == last["results"]
 
 
 def test_the_peer_ticks_at_20_hz_and_refuses_bad_input(peer_port: int) -> None:

@@ -2,10 +2,11 @@
 // (tests/benchmarks/test_colyseus_peer.py). Reads one JSON object on stdin, prints one
 // JSON object on stdout.
 //
-// {"mode": "lockstep", "port", "seats", "spawnOrder", "inputs": [[[mx, my, aim, fire] per seat] per tick]}
+// {"mode": "lockstep", "port", "seats", "spawnOrder", "inputs": [[[mx, my, aim, fire] per seat] per tick],
+//  "scoreLimit"?, "timeLimitS"?}
 //   A room that steps once every seated player has sent its input for the tick. Each SDK
 //   client sends its row of each tick (seq = tick number) and waits for the patch of that
-//   tick. Answers {"ticks": [{"n", "players": [[seat, x, y, aim, hp, alive, score, kills,
+//   tick, until the inputs run out or the match ends. Answers {"ticks": [{"n", "players": [[seat, x, y, aim, hp, alive, score, kills,
 //   deaths, team, ack]], "objects": [[id, owner, x, y, vx, vy, spawn_tick]]}], "events": {n: [event]}}.
 //
 // {"mode": "realtime", "port", "seconds"}
@@ -39,7 +40,10 @@ async function joinRoom(port, count, options) {
     room.events = {};
     room.errors = [];
     room.onMessage("welcome", (m) => { room.seat = m.player; });
-    room.onMessage("events", (m) => { (room.events[m.n] ??= []).push(...m.e); });
+    room.onMessage("events", (m) => {
+      (room.events[m.n] ??= []).push(...m.e);
+      if (m.e.some((e) => e.k === "end")) room.ended?.();
+    });
     room.onMessage("error", (m) => room.errors.push(m));
     return room;
   };
@@ -50,13 +54,18 @@ async function joinRoom(port, count, options) {
 
 async function lockstep(spec) {
   const rooms = await joinRoom(spec.port, spec.seats, {
-    seats: spec.seats, minPlayers: spec.seats, scoreLimit: 1000, timeLimitS: 3600, lockstep: true,
-    spawnOrder: spec.spawnOrder,
+    seats: spec.seats, minPlayers: spec.seats, scoreLimit: spec.scoreLimit ?? 1000, timeLimitS: spec.timeLimitS ?? 3600,
+    lockstep: true, spawnOrder: spec.spawnOrder,
   });
+  let ended = false;
+  rooms[0].ended = () => {
+    ended = true;
+    waiting?.resolve();
+  };
   const ticks = [];
   let waiting = null;
   rooms[0].onStateChange((state) => {
-    if (waiting && state.tick >= waiting.n) {
+    if (waiting && state.tick >= waiting.n && !ended) {
       ticks.push(rows(state));
       const w = waiting;
       waiting = null;
@@ -64,7 +73,7 @@ async function lockstep(spec) {
     }
   });
   await sleep(100); // the full state and the welcomes
-  for (let t = 0; t < spec.inputs.length; t++) {
+  for (let t = 0; t < spec.inputs.length && !ended; t++) {
     const done = new Promise((resolve) => { waiting = { n: t + 1, resolve }; });
     spec.inputs[t].forEach((inp, seat) => rooms[seat].send("input", [[t + 1, ...inp]]));
     await Promise.race([done, sleep(5000).then(() => {
