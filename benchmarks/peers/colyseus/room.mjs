@@ -70,17 +70,19 @@ export class ArenaRoom extends Room {
     this.onMessage("*", (client, type) => this.refuse(client, "unknown_type", `unknown message type ${String(type)}`));
     if (!this.lockstep) {
       // Colyseus' fixed timestep: a timer every step whose accumulator runs as many steps
-      // as are due (at most 5, then it drops the backlog). A step that starts 1 ms or more
-      // after the one before began a new timer callback: that callback's lateness is how
-      // long past one step after the previous callback it started.
+      // as are due (at most 5, then it drops the backlog). Each timer callback ticks the
+      // room's clock once, so a step that sees a new clock time is the first of a callback,
+      // and that callback's lateness is how far past one step after the previous one it began.
       const stepMs = 1000 / this.tickHz;
-      let callbackAt = performance.now();
+      let callbackAt = null;
       this.setFixedTimestep(() => {
-        const now = performance.now();
-        if (now - callbackAt >= 1) {
-          stats.callbacks += 1;
-          if (now - callbackAt - stepMs > LATE_MS) stats.lateCallbacks += 1;
-          callbackAt = now;
+        const clock = this.clock;
+        if (clock.currentTime !== callbackAt) {
+          if (callbackAt !== null) {
+            stats.callbacks += 1;
+            if (clock.deltaTime - stepMs > LATE_MS) stats.lateCallbacks += 1;
+          }
+          callbackAt = clock.currentTime;
         }
         this.tickOnce();
       }, this.tickHz);
