@@ -26,6 +26,7 @@ from commerce.errors import Problem
 from commerce.payments.ledgering import PaymentLedger, payment_body
 from commerce.payments.provider import CheckoutRequest, PaymentProvider, ProviderFailed, WebhookRefused
 from commerce.payments.sandbox import SandboxProvider
+from commerce.payments.signing import SIGNATURE_HEADER
 from commerce.payments.stripe_provider import StripeProvider
 from commerce.settings import CommerceSettings
 from commerce.validation import Field
@@ -152,6 +153,8 @@ async def process_webhook(app: web.Application, provider: PaymentProvider, body:
 
 
 async def webhook(request: web.Request) -> web.Response:
+    if not request.headers.get(SIGNATURE_HEADER):  # refused before anything else, whatever the provider
+        raise Problem("webhook-signature", f"send the event's {SIGNATURE_HEADER} header")
     provider = _provider(request)
     body = await _raw_body(request, WEBHOOK_MAX_BYTES)
     return json_response(await process_webhook(request.app, provider, body, request.headers))
@@ -258,6 +261,15 @@ def openapi_schemas() -> dict[str, Any]:
     }
 
 
+def _sandbox_page_op(payment_id: dict[str, Any]) -> dict[str, Any]:
+    from commerce.openapi import _op
+
+    op = _op("getSandboxPayment", "payments", "Sandbox only: the payment page (HTML, a pay button)", 200, None,
+             (404,), params=[payment_id])
+    op["responses"]["200"]["content"] = {"text/html": {"schema": {"type": "string"}}}
+    return op
+
+
 def openapi_paths() -> dict[str, Any]:
     from commerce.openapi import IDEMPOTENCY, LIMIT, _list_of, _op, _ref, object_schema
 
@@ -290,7 +302,6 @@ def openapi_paths() -> dict[str, Any]:
                                        "first", 200, _list_of("payments", "Payment"), (400, 401), auth="player",
                                        params=[LIMIT])},
         "/v1/payments/sandbox/{payment_id}": {
-            "get": {**_op("getSandboxPayment", "payments", "Sandbox only: the payment page (HTML, a pay button)",
-                          200, None, (404,), params=[payment_id])},
+            "get": _sandbox_page_op(payment_id),
             "post": pay_op},
     }

@@ -132,3 +132,14 @@ def test_packs_in_the_catalog_file_are_checked_with_named_errors() -> None:
     with pytest.raises(catalog.CatalogError) as err:
         catalog.parse_file({"version": 1, "items": [], "packs": {}})
     assert set(err.value.errors) == {"packs"}
+
+
+def test_the_local_stack_runs_the_sandbox_unless_a_provider_is_chosen(tmp_path: Any) -> None:
+    from commerce.cli import STACK_SERVICES
+    from elysium.up import StackContext, StackService
+
+    [svc] = [s for s in STACK_SERVICES if isinstance(s, StackService) and s.name == "commerce"]
+    assert svc.env is not None
+    assert svc.env(StackContext(tmp_path, {}))["ELYSIUM_PAYMENTS_PROVIDER"] == "sandbox"
+    chosen = StackContext(tmp_path, {"ELYSIUM_PAYMENTS_PROVIDER": "stripe"})
+    assert svc.env(chosen)["ELYSIUM_PAYMENTS_PROVIDER"] == "stripe"
