@@ -251,7 +251,7 @@ def openapi_schemas() -> dict[str, Any]:
         "WebhookReceipt": {"type": "object", "properties": {
             "received": {"const": True}, "event_id": {"type": "string"},
             "outcome": {"enum": ["credited", "refunded", "charged_back", "duplicate", "ignored", "unpaid",
-                                 "unknown_payment"]}}},
+                                 "unmatched"]}}},
         "Debt": {"type": "object", "properties": {
             "id": {"type": "string", "description": "the id of the refund or chargeback ledger entry that owed it"},
             "currency": {"enum": list(ledger.CURRENCIES)}, "amount": {"type": "integer"},

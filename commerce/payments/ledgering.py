@@ -12,6 +12,7 @@ lets one credit through.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import asdict
 from typing import Any
 
 from pymongo import ASCENDING, DESCENDING
@@ -58,6 +59,7 @@ class PaymentLedger:
         await self.payments.create_index([("account", ASCENDING), ("created_at", DESCENDING)])
         await self.payments.create_index("checkout_key", unique=True)
         await self.payments.create_index("payment_intent", sparse=True)
+        await self.events.create_index("intent", sparse=True)
         await debts.ensure_indexes(self.store)
 
     # --- checkouts ---------------------------------------------------------------------------
@@ -105,8 +107,12 @@ class PaymentLedger:
                 outcome, payment = await self._disputed(s, event)
             else:
                 outcome, payment = "ignored", None
-            await self.events.insert_one({"_id": event.event_id, "type": _type(event), "payment": payment,
-                                          "outcome": outcome, "received_at": now()}, session=s)
+            record: Doc = {"_id": event.event_id, "type": _type(event), "payment": payment, "outcome": outcome,
+                           "received_at": now()}
+            if outcome == "unmatched" and isinstance(event, (ChargeRefunded, DisputeCreated)):
+                # Stripe does not order events: a refund may arrive before its payment's completion.
+                record.update(intent=event.payment_intent, held=asdict(event))
+            await self.events.insert_one(record, session=s)
             return outcome
 
         try:
@@ -153,7 +159,23 @@ class PaymentLedger:
                       "credit_entry": entry["_id"]}}, session=s)
         if done.matched_count != 1:
             raise Conflict(e.payment_id)
+        if e.payment_intent:
+            await self._apply_held(s, e.payment_id, e.payment_intent)
         return "credited", e.payment_id
+
+    async def _apply_held(self, s: Session, payment_id: str, intent: str) -> None:
+        """Inside the credit's transaction: the refunds and disputes that arrived before it, in their order."""
+        held = [h async for h in self.events.find({"intent": intent, "outcome": "unmatched"},
+                                                  session=s).sort("received_at", ASCENDING)]
+        for h in held:
+            fields = h["held"]
+            late: ChargeRefunded | DisputeCreated = (ChargeRefunded(**fields) if h["type"] == rules.REFUNDED
+                                                     else DisputeCreated(**fields))
+            outcome, _ = await (self._refunded(s, late) if isinstance(late, ChargeRefunded)
+                                else self._disputed(s, late))
+            await self.events.update_one({"_id": h["_id"], "outcome": "unmatched"},
+                                         {"$set": {"outcome": outcome, "payment": payment_id, "applied_late": True}},
+                                         session=s)
 
     async def _by_intent(self, s: Session, intent: str) -> Doc | None:
         return await self.payments.find_one({"payment_intent": intent}, session=s)
@@ -161,7 +183,7 @@ class PaymentLedger:
     async def _refunded(self, s: Session, e: ChargeRefunded) -> tuple[str, str | None]:
         payment = await self._by_intent(s, e.payment_intent)
         if payment is None:
-            return "unknown_payment", None  # a charge of something else on the same Stripe account
+            return "unmatched", None  # not yet completed (applied then), or a charge of something else
         pid = str(payment["_id"])
         premium = int(payment["premium"])
         target = min(rules.refund_target(premium, e.amount, e.amount_refunded),
@@ -185,7 +207,7 @@ class PaymentLedger:
     async def _disputed(self, s: Session, e: DisputeCreated) -> tuple[str, str | None]:
         payment = await self._by_intent(s, e.payment_intent)
         if payment is None:
-            return "unknown_payment", None
+            return "unmatched", None
         pid = str(payment["_id"])
         left = int(payment["premium"]) - int(payment.get("refunded_premium", 0))
         state = rules.next_state(payment["state"], "dispute")

@@ -268,10 +268,29 @@ async def test_partial_refund_then_dispute_take_back_at_most_the_credit(pay: Any
     assert sorted(a["outcome"] for _, a in answers) == ["charged_back"] + ["duplicate"] * 4
     assert await premium(pay, who) == 0
     assert (await post_event(pay, *signed(refunded(intent, 1999, 1999))))[1]["outcome"] == "duplicate"
-    assert (await post_event(pay, *signed(refunded("pi_not_ours", 100, 100))))[1]["outcome"] == "unknown_payment"
+    assert (await post_event(pay, *signed(refunded("pi_not_ours", 100, 100))))[1]["outcome"] == "unmatched"
     record = await db["payments"].find_one({"_id": payment["payment_id"]})
     assert (record["state"], record["refunded_premium"], record["chargeback_premium"]) == ("disputed", 301, 899)
     assert await db["debts"].count_documents({}) == 0
+    assert_audit_passes(mongo_url, mongo_db_name)
+
+
+async def test_a_refund_arriving_before_its_payment_is_applied_when_the_payment_completes(
+        pay: Any, db: Any, mongo_url: str, mongo_db_name: str) -> None:
+    who = await register(pay)
+    payment = await checkout(pay, who, "premium-100")
+    intent = f"pi_{payment['payment_id']}"
+    early = refunded(intent, 199, 199)
+    assert (await post_event(pay, *signed(early)))[1]["outcome"] == "unmatched"  # no payment has that intent yet
+    assert await premium(pay, who) == 0
+    status, answer = await post_event(pay, *signed(completed(payment, who["account_id"], intent=intent)))
+    assert (status, answer["outcome"]) == (200, "credited")
+    assert await premium(pay, who) == 0  # credited and refunded in the same transaction
+    record = await db["payments"].find_one({"_id": payment["payment_id"]})
+    assert (record["state"], record["refunded_premium"]) == ("refunded", 100)
+    held = await db["payment_events"].find_one({"_id": early["id"]})
+    assert (held["outcome"], held["payment"]) == ("refunded", payment["payment_id"])
+    assert (await post_event(pay, *signed(early)))[1]["outcome"] == "duplicate"
     assert_audit_passes(mongo_url, mongo_db_name)
 
 
