@@ -13,6 +13,7 @@ from commerce import catalog, ledger
 from commerce.accounts import USERNAME, profile_body
 from commerce.appkeys import ACCOUNTS, ADMIN_VERIFIER, ECONOMY, LIMITER, PLAYER_TOKENS, SETTINGS, STORE
 from commerce.errors import Problem
+from commerce.payments import debts
 from commerce.validation import Field, Invalid, check, document_problem, json_size, name_problem, password_problem
 from elysium import numbers, tokens
 from elysium.http import bearer, idempotency_key, json_response, read_json, verify
@@ -154,7 +155,8 @@ async def edit_me(request: web.Request) -> web.Response:
 
 async def wallet(request: web.Request) -> web.Response:
     account = player(request)
-    return json_response({"account_id": account, "balances": await request.app[ECONOMY].wallet(account)})
+    return json_response({"account_id": account, "balances": await request.app[ECONOMY].wallet(account),
+                          "debts": await debts.of(request.app[STORE], account)})
 
 
 async def ledger_page(request: web.Request) -> web.Response:

@@ -88,12 +88,50 @@ def from_doc(doc: dict[str, Any]) -> ItemType:
     return parse_item({k: v for k, v in doc.items() if k in ITEM_SCHEMA})
 
 
+MAX_PACK_PRICE = 100_000_000  # minor units of money one pack may cost at most (a million euros, say)
+ISO_4217 = r"[A-Z]{3}"
+
+
+@dataclass(frozen=True)
+class Pack:
+    """A premium currency pack sold for real money: ``price`` minor units of ``currency`` buy ``premium``."""
+
+    id: str
+    name: str
+    price: int  # minor units (cents) of ``currency``
+    currency: str  # ISO 4217, upper case (EUR, USD)
+    premium: int
+
+    def to_doc(self) -> dict[str, Any]:
+        return {"id": self.id, "name": self.name, "price": self.price, "currency": self.currency,
+                "premium": self.premium}
+
+
+PACK_SCHEMA: dict[str, Field] = {
+    "id": Field(str, pattern=ITEM_ID),
+    "name": Field(str, min=1, max=80),
+    "price": Field(int, min=1, max=MAX_PACK_PRICE),
+    "currency": Field(str, pattern=ISO_4217),
+    "premium": Field(int, min=1, max=ledger.MAX_AMOUNT),
+}
+
+
+def parse_pack(raw: object) -> Pack:
+    try:
+        body = check(raw, PACK_SCHEMA)
+    except Invalid as exc:
+        raise CatalogError(exc.errors) from None
+    return Pack(id=body["id"], name=body["name"], price=body["price"], currency=body["currency"],
+                premium=body["premium"])
+
+
 @dataclass(frozen=True)
 class CatalogFile:
     version: int
     items: tuple[ItemType, ...]
     signup_grant: dict[str, int]
     rewards: dict[str, Any]  # mode -> raw rules, parsed by commerce.rules
+    packs: tuple[Pack, ...] = ()  # premium currency packs, read from the file by every replica
 
 
 def parse_file(raw: object) -> CatalogFile:
@@ -101,7 +139,7 @@ def parse_file(raw: object) -> CatalogFile:
     if not isinstance(raw, dict):
         raise CatalogError({"": "the catalog must be a JSON object"})
     errors: dict[str, str] = {}
-    unknown = set(raw) - {"version", "items", "signup_grant", "rewards", "comment"}
+    unknown = set(raw) - {"version", "items", "signup_grant", "rewards", "comment", "packs"}
     for key in sorted(unknown):
         errors[key] = "is not a known field"
     version = raw.get("version")
@@ -141,10 +179,32 @@ def parse_file(raw: object) -> CatalogFile:
             except RulesError as exc:
                 for k, v in exc.errors.items():
                     errors[f"rewards.{mode}.{k}"] = v
+    packs = _parse_packs(raw.get("packs", []), errors)
     if errors:
         raise CatalogError(errors)
     assert isinstance(version, int)
-    return CatalogFile(version=version, items=tuple(items), signup_grant=dict(grant), rewards=dict(rewards))
+    return CatalogFile(version=version, items=tuple(items), signup_grant=dict(grant), rewards=dict(rewards),
+                       packs=packs)
+
+
+def _parse_packs(raw: object, errors: dict[str, str]) -> tuple[Pack, ...]:
+    if not isinstance(raw, list):
+        errors["packs"] = "must be an array"
+        return ()
+    packs: list[Pack] = []
+    seen: set[str] = set()
+    for index, entry in enumerate(raw):
+        try:
+            pack = parse_pack(entry)
+        except CatalogError as exc:
+            for k, v in exc.errors.items():
+                errors[f"packs[{index}].{k}"] = v
+            continue
+        if pack.id in seen:
+            errors[f"packs[{index}].id"] = f"{pack.id} appears twice"
+        seen.add(pack.id)
+        packs.append(pack)
+    return tuple(packs)
 
 
 def is_item_id(value: object) -> bool:

@@ -110,16 +110,21 @@ def run_audit(args: argparse.Namespace) -> int:
                 print(f"  {p}", file=sys.stderr)
         else:
             print(f"audit passed: {counts['wallets']} wallets equal their {counts['ledger_entries']} ledger entries; "
-                  f"{counts['items']} items each have one owner and one custody state")
+                  f"{counts['items']} items each have one owner and one custody state; {counts['payments']} payments "
+                  f"and {counts['debts']} debts match their ledger entries")
         return 1 if problems else 0
 
     return asyncio.run(main())
 
 
 def _stack() -> list[object]:
-    from elysium.up import StackService
+    from elysium.up import StackContext, StackService
 
-    return [StackService("commerce", 7380, order=20, needs=("mongo", "redis"), path="/v1/catalog")]
+    def env(ctx: StackContext) -> dict[str, str]:
+        # Payments run offline on the local stack unless the caller chose a provider.
+        return {"ELYSIUM_PAYMENTS_PROVIDER": ctx.env.get("ELYSIUM_PAYMENTS_PROVIDER") or "sandbox"}
+
+    return [StackService("commerce", 7380, order=20, needs=("mongo", "redis"), path="/v1/catalog", env=env)]
 
 
 STACK_SERVICES = _stack()

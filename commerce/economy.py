@@ -21,6 +21,7 @@ from pymongo.errors import DuplicateKeyError
 from commerce import ledger, pricing
 from commerce.catalog import ItemType
 from commerce.errors import Problem
+from commerce.payments import debts
 from commerce.rules import Reward
 from commerce.store import Conflict, Doc, Session, Store, now
 
@@ -109,6 +110,7 @@ class Economy:
         """Inside a transaction: apply ``change`` with compare-and-set and append ``entry``.
 
         A duplicate ledger ``_id`` means this operation was already applied: :class:`Replay`.
+        A credit then pays the wallet's open debts (``debts.settle``); the balance returned is the one left.
         """
         wid = ledger.wallet_id(change.account, change.currency)
         wallet = await self.store.wallets.find_one({"_id": wid}, {"balance": 1}, session=s)
@@ -129,6 +131,8 @@ class Economy:
                                                    {"$set": {"balance": after, "updated_at": entry["at"]}}, session=s)
         if done.matched_count != 1:
             raise Conflict(wid)
+        if change.delta > 0:  # every credit pays the wallet's debts first (commerce/payments/debts.py)
+            after = await debts.settle(self.store, s, change.account, change.currency, after, entry)
         return after
 
     async def _mint(self, s: Session, item: ItemType, owner: str, quantity: int, origin: dict[str, Any]) -> list[str]:

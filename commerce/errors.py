@@ -33,6 +33,14 @@ COMMERCE: dict[str, tuple[int, str]] = {
     "quantity-limit": (409, "More than this item type sells at a time"),
     "cap-below-supply": (409, "The new supply cap is below the items already made"),
     "cap-change": (409, "A supply cap can only be set when an item type is created"),
+    # Payments (commerce/payments): the webhook's refusals are what Stripe sees and retries.
+    "pack-not-found": (404, "No such premium currency pack"),
+    "payment-not-found": (404, "No such payment of yours"),
+    "payments-disabled": (404, "Payments are not configured"),
+    "webhook-signature": (400, "The webhook signature is missing, wrong or too old"),
+    "webhook-malformed": (400, "The webhook event is not one this service can read"),
+    "payment-mismatch": (422, "The payment does not match its pack or its player"),
+    "payment-provider": (502, "The payment provider refused or did not answer; retry the same request"),
     "busy": (503, "Too much contention; retry the same request"),
 }
 # Every code a commerce answer can carry.

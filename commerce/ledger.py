@@ -20,14 +20,18 @@ CURRENCIES: tuple[Currency, ...] = ("soft", "premium")
 MAX_AMOUNT = 1_000_000_000  # largest single price, grant or reward, in currency units
 MAX_BALANCE = 1_000_000_000_000  # far below int64; a credit past this is refused
 
-Kind = Literal["purchase", "reward", "grant", "signup"]
+Kind = Literal["purchase", "reward", "grant", "signup", "payment", "refund", "chargeback", "debt"]
 
 # Every ledger kind is either a source (money enters or leaves the economy: sign-up grants,
 # admin grants, match rewards, store purchases) or a transfer between wallets (a player, the
 # house account, escrow). A transfer's entries share a ``transfer`` id and their deltas sum to
 # zero per currency, which `elysium audit` checks: so the total of each currency over all
 # wallets is exactly what the sources put in minus what they took out.
-SOURCE_KINDS: frozenset[str] = frozenset({"purchase", "reward", "grant", "signup"})
+# Real-money payments are sources too: ``payment`` credits premium bought with money, ``refund``
+# and ``chargeback`` take it back (what the wallet holds; the rest becomes a debt) and ``debt``
+# entries are later credits paying such a debt (``commerce/payments``).
+SOURCE_KINDS: frozenset[str] = frozenset({"purchase", "reward", "grant", "signup", "payment", "refund", "chargeback",
+                                          "debt"})
 TRANSFER_KINDS: frozenset[str] = frozenset()
 
 
@@ -89,7 +93,7 @@ def wallet_id(account: str, currency: str) -> str:
     return f"{account}:{currency}"
 
 
-ENTRY_ID = r"(purchase|reward|grant|signup):[0-9a-f]{32}"  # what entry_id makes
+ENTRY_ID = r"(purchase|reward|grant|signup|payment|refund|chargeback|debt):[0-9a-f]{32}"  # what entry_id makes
 
 
 def entry_id(kind: Kind, scope: str, key: str) -> str:

@@ -135,9 +135,11 @@ SCHEMAS: dict[str, Any] = {
         "account_id": {"type": "string"}, "username": {"type": "string"}, "display_name": {"type": "string"},
         "avatar_url": {"type": ["string", "null"]}, "region": {"type": ["string", "null"]},
         "settings": {"type": "object"}, "created_at": {"type": "string", "format": "date-time"}}},
-    "Wallet": {"type": "object", "properties": {"account_id": {"type": "string"}, "balances": BALANCES}},
+    "Wallet": {"type": "object", "properties": {"account_id": {"type": "string"}, "balances": BALANCES,
+                                                "debts": {"type": "array", "items": _ref("Debt")}}},
     "LedgerEntry": {"type": "object", "properties": {
-        "id": {"type": "string"}, "kind": {"enum": ["purchase", "reward", "grant", "signup"]},
+        "id": {"type": "string"}, "kind": {"enum": ["purchase", "reward", "grant", "signup", "payment", "refund",
+                                                     "chargeback", "debt"]},
         "currency": {"enum": list(ledger.CURRENCIES)}, "delta": {"type": "integer"},
         "balance_after": {"type": "integer"}, "reason": {"type": "string"}, "ref": {"type": ["string", "null"]},
         "items": {"type": "array", "items": {"type": "string"}}, "at": {"type": "string", "format": "date-time"}}},
@@ -284,15 +286,19 @@ def build() -> dict[str, Any]:
                                          (401, 403, 404, 409, 422, 503), auth="service", body=object_schema(api.GRANT),
                                          params=[IDEMPOTENCY], replay=True)},
     }
+    from commerce import payments_api  # its operations and schemas live beside its handlers
+
+    paths.update(payments_api.openapi_paths())
     return {
         "openapi": "3.1.0",
         "info": {"title": "Elysium commerce", "version": "1",
-                 "description": "Accounts, wallets with an audited ledger, the item store and inventory. Money is "
+                 "description": "Accounts, wallets with an audited ledger, the item store and inventory, premium "
+                                "currency packs sold for real money. Money is "
                                 "whole numbers of a currency. Errors are application/problem+json (RFC 9457) "
                                 "with a stable type."},
         "paths": paths,
         "components": {
-            "schemas": SCHEMAS,
+            "schemas": {**SCHEMAS, **payments_api.openapi_schemas()},
             "securitySchemes": {
                 "player": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT (EdDSA), aud elysium:player"},
                 "service": {"type": "http", "scheme": "bearer",

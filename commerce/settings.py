@@ -7,7 +7,7 @@ import socket
 from dataclasses import dataclass
 from pathlib import Path
 
-from elysium.config import ConfigError, between, cors_setting, positive, redis_url, setting
+from elysium.config import ConfigError, between, cors_setting, one_of, positive, redis_url, setting
 
 DEFAULT_CATALOG = str(Path(__file__).with_name("catalog.json"))
 SRV = "mongodb+srv://"
@@ -108,8 +108,40 @@ class CommerceSettings:
                                      check=between(1, 3600))
     log_level: str = setting("ELYSIUM_LOG_LEVEL", "info", "Log level")
     cors_origins: tuple[str, ...] = cors_setting()
+    # Real-money payments for premium currency packs (commerce/payments, docs/commerce.md "Payments").
+    payments_provider: str = setting("ELYSIUM_PAYMENTS_PROVIDER", "off",
+                                     "Who takes real-money payments for premium packs: off, sandbox (payments "
+                                     "completed locally, offline; elysium up's default) or stripe",
+                                     check=one_of("off", "sandbox", "stripe"))
+    stripe_secret_key: str = setting("ELYSIUM_STRIPE_SECRET_KEY", "", "Stripe secret API key (sk_...)", secret=True)
+    stripe_secret_key_file: str = setting("ELYSIUM_STRIPE_SECRET_KEY_FILE", "", "File holding that key instead")
+    stripe_webhook_secret: str = setting("ELYSIUM_STRIPE_WEBHOOK_SECRET", "",
+                                         "Signing secret of the Stripe webhook endpoint (whsec_...)", secret=True)
+    stripe_webhook_secret_file: str = setting("ELYSIUM_STRIPE_WEBHOOK_SECRET_FILE", "",
+                                              "File holding that secret instead")
+    stripe_api_base: str = setting("ELYSIUM_STRIPE_API_BASE", "",
+                                   "Base URL of Stripe's API (default: Stripe's own; set for a proxy or a stand-in)")
+    payments_success_url: str = setting("ELYSIUM_PAYMENTS_SUCCESS_URL", "",
+                                        "Where the payment page sends a player who paid (needed with stripe)")
+    payments_cancel_url: str = setting("ELYSIUM_PAYMENTS_CANCEL_URL", "",
+                                       "Where the payment page sends a player who gave up (optional)")
+    payments_webhook_tolerance_s: int = setting("ELYSIUM_PAYMENTS_WEBHOOK_TOLERANCE_S", 300,
+                                                "A webhook signed longer ago than this is refused as a replay",
+                                                unit="s", check=between(10, 3600))
+    payments_sandbox_secret: str = setting("ELYSIUM_PAYMENTS_SANDBOX_SECRET", "",
+                                           "Signing secret of the sandbox provider's events (default: random at "
+                                           "start)", secret=True)
 
     def validate(self) -> None:
+        if self.payments_provider == "stripe":
+            if not (self.stripe_secret_key or self.stripe_secret_key_file):
+                raise ConfigError("ELYSIUM_STRIPE_SECRET_KEY", "is not set (nor ELYSIUM_STRIPE_SECRET_KEY_FILE); "
+                                                               "the stripe payments provider needs it")
+            if not (self.stripe_webhook_secret or self.stripe_webhook_secret_file):
+                raise ConfigError("ELYSIUM_STRIPE_WEBHOOK_SECRET", "is not set (nor ELYSIUM_STRIPE_WEBHOOK_SECRET_FILE)"
+                                                                   "; webhooks cannot be verified without it")
+            if not self.payments_success_url.startswith(("https://", "http://")):
+                raise ConfigError("ELYSIUM_PAYMENTS_SUCCESS_URL", "must be an http(s) URL with the stripe provider")
         if not self.mongo_url:
             raise ConfigError("ELYSIUM_MONGO_URL", "is not set; point it at MongoDB (mongodb://host:port/?...)")
         if not self.redis_url:

@@ -29,6 +29,7 @@ from pymongo.errors import DuplicateKeyError, PyMongoError
 from commerce import audit, catalog, ledger
 from commerce.errors import Busy, Problem
 from commerce.leases import SessionLeases
+from commerce.payments import auditing as payment_audit
 
 log = logging.getLogger("commerce.store")
 
@@ -223,11 +224,15 @@ class Store:
                 counts[str(i.get("type"))] = counts.get(str(i.get("type")), 0) + 1
             caps = {d["_id"]: d.get("supply_cap") async for d in self.catalog.find({}, session=s)}
             supply = {d["_id"]: (d.get("minted"), d.get("remaining")) async for d in self.supply.find({}, session=s)}
+            payments = [p async for p in self.db["payments"].find({}, session=s)]
+            debts = [d async for d in self.db["debts"].find({}, session=s)]
+            paid = [e async for e in self.ledger.find({"kind": {"$in": list(payment_audit.PAYMENT_KINDS)}}, session=s)]
             problems = (audit.check_wallets(wallets, sums) + audit.check_items(items, accounts)
                         + audit.check_supply(caps, counts, supply)
-                        + audit.check_conservation(moves, ledger.SOURCE_KINDS, ledger.TRANSFER_KINDS))
+                        + audit.check_conservation(moves, ledger.SOURCE_KINDS, ledger.TRANSFER_KINDS)
+                        + payment_audit.check_payments(payments, paid, debts))
             return problems, {"wallets": len(wallets), "ledger_entries": entries, "items": len(items),
-                              "accounts": len(accounts)}
+                              "accounts": len(accounts), "payments": len(payments), "debts": len(debts)}
 
         return await self.transaction(body)
 

@@ -10,6 +10,8 @@ from commerce.settings import CommerceSettings
 from elysium.problem import type_uri
 
 METHODS = {"get", "post", "put", "patch", "delete"}
+# Bodies read as bytes, not validated by a schema: a signed provider event, a form button with no body.
+RAW_BODIES = {"/v1/openapi.json", "/v1/payments/webhook", "/v1/payments/sandbox/{payment_id}"}
 
 
 def _documented(doc: dict[str, Any]) -> set[tuple[str, str]]:
@@ -29,7 +31,7 @@ async def test_openapi_matches_the_routes_of_the_real_app(client: Any, settings:
             for param in op.get("parameters", []):
                 if param["in"] == "path":
                     assert "{" + param["name"] + "}" in path
-            if method in ("post", "put", "patch") and path.startswith("/v1/") and path != "/v1/openapi.json":
+            if method in ("post", "put", "patch") and path.startswith("/v1/") and path not in RAW_BODIES:
                 body = op["requestBody"]["content"]["application/json"]["schema"]
                 assert body["additionalProperties"] is False, (method, path)
     problem_types = doc["components"]["schemas"]["Problem"]["properties"]["type"]["enum"]
