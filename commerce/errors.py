@@ -33,6 +33,15 @@ COMMERCE: dict[str, tuple[int, str]] = {
     "quantity-limit": (409, "More than this item type sells at a time"),
     "cap-below-supply": (409, "The new supply cap is below the items already made"),
     "cap-change": (409, "A supply cap can only be set when an item type is created"),
+    # trades (commerce/trades.py)
+    "trade-with-self": (422, "A player cannot trade with themselves"),
+    "player-not-found": (404, "No such player"),
+    "unknown-trade": (404, "No such trade of yours"),
+    "unknown-requested-item": (404, "The other player owns no such item"),
+    "wrong-trade-party": (403, "The other party of the trade makes that move"),
+    "trade-not-open": (409, "The trade is closed"),
+    "item-unavailable": (409, "The item is not in game (listed, in escrow or on chain)"),
+    "item-not-tradeable": (409, "This item type cannot be traded"),
     "busy": (503, "Too much contention; retry the same request"),
 }
 # Every code a commerce answer can carry.

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import unicodedata
 from functools import lru_cache
-from typing import Any
+from typing import Any, get_args
 
 from commerce import api, catalog, ledger
 from commerce.errors import PROBLEMS
@@ -137,7 +137,7 @@ SCHEMAS: dict[str, Any] = {
         "settings": {"type": "object"}, "created_at": {"type": "string", "format": "date-time"}}},
     "Wallet": {"type": "object", "properties": {"account_id": {"type": "string"}, "balances": BALANCES}},
     "LedgerEntry": {"type": "object", "properties": {
-        "id": {"type": "string"}, "kind": {"enum": ["purchase", "reward", "grant", "signup"]},
+        "id": {"type": "string"}, "kind": {"enum": list(get_args(ledger.Kind))},
         "currency": {"enum": list(ledger.CURRENCIES)}, "delta": {"type": "integer"},
         "balance_after": {"type": "integer"}, "reason": {"type": "string"}, "ref": {"type": ["string", "null"]},
         "items": {"type": "array", "items": {"type": "string"}}, "at": {"type": "string", "format": "date-time"}}},
@@ -284,6 +284,9 @@ def build() -> dict[str, Any]:
                                          (401, 403, 404, 409, 422, 503), auth="service", body=object_schema(api.GRANT),
                                          params=[IDEMPOTENCY], replay=True)},
     }
+    from commerce import trades_api  # it builds on this module's helpers, so it is read here
+
+    paths.update(trades_api.openapi_paths())
     return {
         "openapi": "3.1.0",
         "info": {"title": "Elysium commerce", "version": "1",
@@ -292,7 +295,7 @@ def build() -> dict[str, Any]:
                                 "with a stable type."},
         "paths": paths,
         "components": {
-            "schemas": SCHEMAS,
+            "schemas": {**SCHEMAS, **trades_api.SCHEMAS},
             "securitySchemes": {
                 "player": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT (EdDSA), aud elysium:player"},
                 "service": {"type": "http", "scheme": "bearer",
