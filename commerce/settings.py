@@ -127,7 +127,8 @@ class CommerceSettings:
             raise ConfigError("ELYSIUM_PLAYER_PRIVATE_KEY_FILE",
                               "is not set; commerce signs player access tokens with it")
         if self.trade_ttl_s > self.trade_max_ttl_s:
-            raise ConfigError("ELYSIUM_COMMERCE_TRADE_TTL_S", "must not be longer than ELYSIUM_COMMERCE_TRADE_MAX_TTL_S")
+            raise ConfigError("ELYSIUM_COMMERCE_TRADE_TTL_S",
+                              "must not be longer than ELYSIUM_COMMERCE_TRADE_MAX_TTL_S")
         if not self.db_name or any(c in self.db_name for c in '/\\. "$'):
             raise ConfigError("ELYSIUM_COMMERCE_DB", "must be a MongoDB database name without / \\ . space \" $")
 

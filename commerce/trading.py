@@ -84,11 +84,12 @@ def step(state: str, event: Event, role: Role) -> Transition:
 
 # --- terms ------------------------------------------------------------------------------------
 
-CURRENCY_AMOUNTS: dict[str, Field] = {c: Field(int, required=False, min=1, max=ledger.MAX_AMOUNT) for c in ledger.CURRENCIES}
+CURRENCY_AMOUNTS: dict[str, Field] = {c: Field(int, required=False, min=1, max=ledger.MAX_AMOUNT)
+                                      for c in ledger.CURRENCIES}
 SIDE = {"items": Field(list, required=False, max=MAX_ITEMS), "currency": Field(dict, required=False)}
 CREATE = {"receiver_id": Field(str, min=1, max=64), "offer": Field(dict, required=False),
-          "request": Field(dict, required=False), "expires_in_s": Field(int, required=False, min=MIN_TTL_S,
-                                                                         max=MAX_TTL_S)}
+          "request": Field(dict, required=False),
+          "expires_in_s": Field(int, required=False, min=MIN_TTL_S, max=MAX_TTL_S)}
 
 
 @dataclass(frozen=True)

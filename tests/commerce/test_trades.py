@@ -8,7 +8,8 @@ from typing import Any
 from commerce.appkeys import STORE
 from commerce.store import now
 from commerce.trades_api import TRADES
-from tests.commerce.trading_helpers import act, assert_audit_passes, offer, player, snapshot, totals
+from tests.commerce.trading_helpers import (act, assert_audit_passes, audit, offer, player, snapshot,
+                                            totals)
 
 
 async def _wallet(client: Any, p: dict[str, Any]) -> dict[str, int]:
@@ -252,3 +253,19 @@ async def test_lists_filter_by_role_and_state_in_pages(client: Any) -> None:
     assert [t["trade_id"] for t in declined["trades"]] == [made[1]]
     none = await (await client.get("/v1/trades", params={"role": "sent"}, headers=bob["headers"])).json()
     assert none == {"trades": [], "next_cursor": None}
+
+
+async def test_the_audit_finds_escrow_that_no_open_trade_holds(client: Any, mongo_url: str,
+                                                               mongo_db_name: str) -> None:
+    alice = await player(client, "health-potion")
+    bob = await player(client)
+    potion = alice["items"]["health-potion"][0]
+    trade = await (await offer(client, alice, bob["account_id"],
+                               offer={"items": [potion], "currency": {"soft": 9}})).json()
+    assert_audit_passes(mongo_url, mongo_db_name)
+    # A trade closed without returning its escrow: the item and the 9 soft are held for nothing.
+    await client.app[STORE].trades.update_one({"_id": trade["trade_id"]}, {"$set": {"state": "declined"}})
+    done = audit(mongo_url, mongo_db_name)
+    assert done.returncode == 1
+    assert f"escrow_item: item {potion}: is held for trade {trade['trade_id']}, which is declined" in done.stderr
+    assert "escrow_balance: wallet escrow/soft: holds 9 but the open trades offer 0" in done.stderr
