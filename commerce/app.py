@@ -74,7 +74,7 @@ def create_app(settings: CommerceSettings) -> web.Application:
     app[METRICS] = metrics
     app[PLAYER_TOKENS] = http.VerifiedTokens(verifier, tokens.PLAYER_AUDIENCE, ISSUER)
     app[ADMIN_VERIFIER] = admin_verifier
-    document = openapi_doc.build()
+    document = openapi_doc.build(settings.trade_max_ttl_s)
 
     async def mongo(app: web.Application) -> AsyncIterator[None]:
         client = mongo_client(settings.mongo_url, settings.mongo_timeout_s, status.mongo_health)

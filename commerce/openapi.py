@@ -236,7 +236,8 @@ def _list_of(key: str, schema: str) -> dict[str, Any]:
     return {"type": "object", "properties": {key: {"type": "array", "items": _ref(schema)}}}
 
 
-def build() -> dict[str, Any]:
+def build(trade_max_ttl_s: int = 7 * 86_400) -> dict[str, Any]:
+    """The document; ``trade_max_ttl_s`` is the service's ELYSIUM_COMMERCE_TRADE_MAX_TTL_S."""
     tokens_ok = _ref("Tokens")
     paths: dict[str, Any] = {
         "/healthz": {"get": _op("getHealth", "probes", "Liveness", 200, {"type": "object"}, ())},
@@ -286,7 +287,7 @@ def build() -> dict[str, Any]:
     }
     from commerce import trades_api  # it builds on this module's helpers, so it is read here
 
-    paths.update(trades_api.openapi_paths())
+    paths.update(trades_api.openapi_paths(trade_max_ttl_s))
     return {
         "openapi": "3.1.0",
         "info": {"title": "Elysium commerce", "version": "1",

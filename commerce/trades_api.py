@@ -130,8 +130,11 @@ _AMOUNTS = {"type": "object", "additionalProperties": False,
                            for c in ledger.CURRENCIES}}
 SCHEMAS: dict[str, Any] = {
     "TradeSide": {"type": "object", "additionalProperties": False, "properties": {
-        "items": {"type": "array", "maxItems": trading.MAX_ITEMS, "uniqueItems": True, "items": _ITEM},
-        "currency": {**_AMOUNTS, "description": "an amount per currency; leave a currency out rather than send 0"}}},
+        "items": {"type": "array", "minItems": 1, "maxItems": trading.MAX_ITEMS, "uniqueItems": True,
+                  "items": _ITEM},
+        "currency": {**_AMOUNTS, "minProperties": 1,
+                     "description": "an amount per currency; leave a currency out rather than send 0"}},
+                  "minProperties": 1, "description": "items, currency or both; a side with nothing is left out"},
     "Trade": {"type": "object", "properties": {
         "trade_id": {"type": "string"}, "offerer_id": {"type": "string"}, "receiver_id": {"type": "string"},
         "state": {"enum": list(trading.STATES)},
@@ -150,14 +153,16 @@ TRADE_ID = {"name": "trade_id", "in": "path", "required": True,
             "schema": {"type": "string", "pattern": f"^{trading.TRADE_ID}$"}}
 
 
-def _create_body() -> dict[str, Any]:
+def _create_body(max_ttl_s: int) -> dict[str, Any]:
     return {"type": "object", "additionalProperties": False, "required": ["receiver_id"],
-            "description": "at least one item or amount on some side; an item at most once",
+            "anyOf": [{"required": ["offer"]}, {"required": ["request"]}],
+            "description": "an offer, a request or both; an item at most once",
             "properties": {"receiver_id": field_schema(trading.CREATE["receiver_id"]),
                            "offer": _ref("TradeSide"), "request": _ref("TradeSide"),
-                           "expires_in_s": {**field_schema(trading.CREATE["expires_in_s"]),
-                                            "description": f"{WHOLE}; at most ELYSIUM_COMMERCE_TRADE_MAX_TTL_S "
-                                                           "(default: ELYSIUM_COMMERCE_TRADE_TTL_S)"}}}
+                           "expires_in_s": {**field_schema(trading.CREATE["expires_in_s"]), "maximum": max_ttl_s,
+                                            "description": f"{WHOLE}; seconds, at most "
+                                                           "ELYSIUM_COMMERCE_TRADE_MAX_TTL_S (default: "
+                                                           "ELYSIUM_COMMERCE_TRADE_TTL_S)"}}}
 
 
 def _event_op(event: str, summary: str) -> dict[str, Any]:
@@ -170,20 +175,20 @@ def _event_op(event: str, summary: str) -> dict[str, Any]:
     return op
 
 
-def openapi_paths() -> dict[str, Any]:
+def openapi_paths(max_ttl_s: int) -> dict[str, Any]:
     listing = [{"name": "role", "in": "query", "required": True, "schema": {"enum": list(ROLES)}},
                {"name": "state", "in": "query", "required": False, "schema": {"enum": list(trading.STATES)}},
                LIMIT, {"name": "cursor", "in": "query", "required": False,
                        "description": "next_cursor of the previous page (opaque); the last page's is null",
-                       "schema": {"type": "string"}}]
+                       "schema": {"type": "string", "pattern": f"^{trading.CURSOR}$"}}]
     page = {"type": "object", "properties": {"trades": {"type": "array", "items": _ref("Trade")},
                                              "next_cursor": {"type": ["string", "null"]}}}
     return {
         "/v1/trades": {
             "post": _op("createTrade", "trades", "Offer another player items and/or currency for items and/or "
                                                  "currency; what is offered goes into escrow", 201, _ref("Trade"),
-                        (401, 403, 404, 409, 422, 503), auth="player", body=_create_body(), params=[IDEMPOTENCY],
-                        replay=True),
+                        (401, 403, 404, 409, 422, 503), auth="player", body=_create_body(max_ttl_s),
+                        params=[IDEMPOTENCY], replay=True),
             "get": _op("listTrades", "trades", "Trades sent or received, newest first", 200, page, (400, 401),
                        auth="player", params=listing)},
         "/v1/trades/{trade_id}": {"get": _op("getTrade", "trades", "One trade (its parties only)", 200,

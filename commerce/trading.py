@@ -10,7 +10,6 @@ which state, and what the event does to the escrow. ``docs/commerce.md`` ("Trade
 from __future__ import annotations
 
 import base64
-import binascii
 import hashlib
 import re
 from dataclasses import dataclass
@@ -86,8 +85,9 @@ def step(state: str, event: Event, role: Role) -> Transition:
 
 CURRENCY_AMOUNTS: dict[str, Field] = {c: Field(int, required=False, min=1, max=ledger.MAX_AMOUNT)
                                       for c in ledger.CURRENCIES}
-SIDE = {"items": Field(list, required=False, max=MAX_ITEMS), "currency": Field(dict, required=False)}
-CREATE = {"receiver_id": Field(str, min=1, max=64), "offer": Field(dict, required=False),
+SIDE = {"items": Field(list, required=False, min=1, max=MAX_ITEMS),
+        "currency": Field(dict, required=False, min=1)}
+CREATE = {"receiver_id": Field(str, pattern=r"[A-Za-z0-9_-]{1,64}"), "offer": Field(dict, required=False),
           "request": Field(dict, required=False),
           "expires_in_s": Field(int, required=False, min=MIN_TTL_S, max=MAX_TTL_S)}
 
@@ -118,11 +118,14 @@ class Terms:
 
 
 def _side(raw: object, name: str, errors: dict[str, str]) -> Side:
+    """One side of a trade: a side that is sent holds at least one item or one amount."""
     try:
         body = check(raw, SIDE)
     except Invalid as exc:
         errors.update({f"{name}.{k}" if k else name: v for k, v in exc.errors.items()})
         return Side()
+    if not body:
+        errors[name] = "give items or currency, or leave the side out"
     items: list[str] = []
     for n, item in enumerate(body.get("items", [])):
         if not isinstance(item, str) or not re.fullmatch(ITEM_UID, item):
@@ -143,19 +146,21 @@ def _side(raw: object, name: str, errors: dict[str, str]) -> Side:
 
 
 def parse_terms(raw: object, max_ttl_s: int) -> Terms:
-    """A trade as a client offers it, or :class:`Invalid` naming every bad field (``offer.items[2]``)."""
+    """A trade as a client offers it, or :class:`Invalid` naming every bad field (``offer.items[2]``).
+
+    The rules are exactly what the OpenAPI schema says (``commerce/trades_api.py``): an item at
+    most once per side, every amount 1 to ``MAX_AMOUNT``, each side sent non-empty and at least
+    one side. An item on both sides is refused by ownership (no item belongs to both players).
+    """
     body = check(raw, CREATE)
     errors: dict[str, str] = {}
-    offer = _side(body.get("offer", {}), "offer", errors)
-    request = _side(body.get("request", {}), "request", errors)
-    both = set(offer.items) & set(request.items)
-    if both:
-        errors["request.items"] = "an item cannot be both offered and requested"
+    offer = _side(body["offer"], "offer", errors) if "offer" in body else Side()
+    request = _side(body["request"], "request", errors) if "request" in body else Side()
     ttl = body.get("expires_in_s")
     if ttl is not None and ttl > max_ttl_s:
         errors["expires_in_s"] = f"must be at most {max_ttl_s}"
-    if not errors and offer.empty and request.empty:
-        errors[""] = "offer or request at least one item or some currency"
+    if "offer" not in body and "request" not in body:
+        errors[""] = "send an offer, a request or both"
     if errors:
         raise Invalid(errors)
     return Terms(body["receiver_id"], offer, request, ttl)
@@ -184,21 +189,25 @@ def expiry(at: datetime, ttl_s: int) -> datetime:
 
 # --- page cursor ------------------------------------------------------------------------------
 
+CURSOR = r"[A-Za-z0-9_-]{32}"  # 24 bytes in base64url: every such string is a position
+_MAX_MS = int(datetime(9999, 12, 31, tzinfo=UTC).timestamp() * 1000)
+
+
 def encode_cursor(created_at: datetime, tid: str) -> str:
-    """An opaque cursor: the (time, id) of the last trade of a page, newest first."""
+    """An opaque cursor: the (time, id) of the last trade of a page, newest first.
+
+    Eight bytes of milliseconds and the sixteen of the id, in base64url: 32 characters, so
+    every string of that shape names a position (a later time than any is the newest), and
+    anything else is not a cursor.
+    """
     ms = int(created_at.timestamp() * 1000)
-    return base64.urlsafe_b64encode(f"{ms}.{tid}".encode()).rstrip(b"=").decode()
+    return base64.urlsafe_b64encode(ms.to_bytes(8, "big") + bytes.fromhex(tid)).decode()
 
 
 def decode_cursor(cursor: str) -> tuple[datetime, str]:
-    """The (time, id) a cursor names; ValueError when it is not one this module made."""
-    if not re.fullmatch(r"[A-Za-z0-9_-]{1,80}", cursor):
+    """The (time, id) a cursor names; ValueError when it does not have a cursor's shape."""
+    if not re.fullmatch(CURSOR, cursor):
         raise ValueError("not a cursor")
-    try:
-        text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-    except (binascii.Error, UnicodeDecodeError):
-        raise ValueError("not a cursor") from None
-    found = re.fullmatch(r"(\d{1,15})\.(" + TRADE_ID + ")", text)
-    if found is None:
-        raise ValueError("not a cursor")
-    return datetime.fromtimestamp(int(found.group(1)) / 1000, UTC), found.group(2)
+    raw = base64.urlsafe_b64decode(cursor)
+    ms = min(int.from_bytes(raw[:8], "big"), _MAX_MS)
+    return datetime.fromtimestamp(ms / 1000, UTC), raw[8:].hex()

@@ -48,16 +48,23 @@ def test_terms_are_parsed_strictly() -> None:
                              "expires_in_s": 3601}, 3600)
     assert set(exc.value.errors) == {"offer.items[1]", "offer.items[2]", "offer.currency.soft", "expires_in_s"}
     with pytest.raises(Invalid) as exc:
-        trading.parse_terms({"receiver_id": "r", "offer": {"currency": {}}}, 3600)
+        trading.parse_terms({"receiver_id": "r", "offer": {"currency": {}}, "request": {}}, 3600)
+    assert set(exc.value.errors) == {"offer.currency", "request"}
+    with pytest.raises(Invalid) as exc:
+        trading.parse_terms({"receiver_id": "r"}, 3600)
     assert set(exc.value.errors) == {""}
 
 
 def test_cursors_round_trip_and_refuse_forgeries() -> None:
     at = datetime(2026, 12, 2, 3, 4, 5, 678000, tzinfo=UTC)
     assert trading.decode_cursor(trading.encode_cursor(at, A)) == (at, A)
-    for bad in ("", "!!", "YWJj", trading.encode_cursor(at, A) + "x", "A" * 81):
+    cursor = trading.encode_cursor(at, A)
+    assert len(cursor) == 32
+    for bad in ("", "!!", "YWJj", cursor + "x", cursor[:-1], cursor[:-1] + "="):
         with pytest.raises(ValueError):
             trading.decode_cursor(bad)
+    # Every string of a cursor's shape is some position, the latest ones past every trade.
+    assert trading.decode_cursor("_" * 32)[0].year == 9999
 
 
 def test_trade_ids_are_scoped_to_the_offerer() -> None:
