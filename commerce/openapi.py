@@ -291,7 +291,8 @@ def build(trade_max_ttl_s: int = 7 * 86_400) -> dict[str, Any]:
     return {
         "openapi": "3.1.0",
         "info": {"title": "Elysium commerce", "version": "1",
-                 "description": "Accounts, wallets with an audited ledger, the item store and inventory. Money is "
+                 "description": "Accounts, wallets with an audited ledger, the item store, inventory and player "
+                                "trades with escrow. Money is "
                                 "whole numbers of a currency. Errors are application/problem+json (RFC 9457) "
                                 "with a stable type."},
         "paths": paths,
