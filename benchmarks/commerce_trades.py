@@ -64,13 +64,23 @@ class Bench:
         body["headers"] = {"Authorization": f"Bearer {body['access_token']}"}
         return body
 
-    async def post(self, who: dict[str, Any], path: str, body: dict[str, Any] | None) -> tuple[int, Any]:
+    async def post(self, who: dict[str, Any], path: str, body: dict[str, Any] | None,
+                   key: str | None = None) -> tuple[int, Any]:
         async with self.http.post(path, json=body, headers={**who["headers"],
-                                                            "Idempotency-Key": uuid.uuid4().hex}) as resp:
+                                                            "Idempotency-Key": key or uuid.uuid4().hex}) as resp:
             return resp.status, await resp.json()
 
+    async def retried(self, who: dict[str, Any], path: str, body: dict[str, Any] | None) -> tuple[int, Any]:
+        """Retry what the service says to retry (503), with the same Idempotency-Key."""
+        key = uuid.uuid4().hex
+        for _ in range(30):
+            status, answer = await self.post(who, path, body, key)
+            if status != 503:
+                break
+        return status, answer
+
     async def item(self, who: dict[str, Any]) -> str:
-        status, body = await self.post(who, "/v1/purchases", {"item_id": "health-potion", "currency": "soft"})
+        status, body = await self.retried(who, "/v1/purchases", {"item_id": "health-potion", "currency": "soft"})
         assert status == 201, body
         item: str = body["items"][0]
         return item
@@ -83,8 +93,8 @@ class Bench:
                     terms = {"offer": {"items": [await self.item(offerer)]}, "request": {"currency": {"soft": 10}}}
                 else:
                     terms = {"offer": {"currency": {"soft": 10}}, "request": {"currency": {"premium": 1}}}
-                status, body = await self.post(offerer, "/v1/trades", {"receiver_id": receiver["account_id"],
-                                                                       **terms})
+                status, body = await self.retried(offerer, "/v1/trades", {"receiver_id": receiver["account_id"],
+                                                                          **terms})
                 assert status == 201, body
                 made.append(body["trade_id"])
             return made
@@ -99,12 +109,9 @@ class Bench:
         async def receiver(who: dict[str, Any], mine: list[str]) -> None:
             nonlocal done, failed
             for tid in mine:
-                for _ in range(30):  # retry what the service says to retry, with the same request
-                    t0 = time.perf_counter()
-                    status, _ = await self.post(who, f"/v1/trades/{tid}/accept", None)
-                    latencies.append(time.perf_counter() - t0)
-                    if status != 503:
-                        break
+                t0 = time.perf_counter()  # retries of a 503 are part of an accept's time
+                status, _ = await self.retried(who, f"/v1/trades/{tid}/accept", None)
+                latencies.append(time.perf_counter() - t0)
                 done += status == 200
                 failed += status != 200
 
@@ -120,7 +127,7 @@ class Bench:
             nonlocal done, failed
             for _ in range(n):
                 t0 = time.perf_counter()
-                status, _ = await self.post(who, "/v1/purchases", {"item_id": "health-potion", "currency": "soft"})
+                status, _ = await self.retried(who, "/v1/purchases", {"item_id": "health-potion", "currency": "soft"})
                 latencies.append(time.perf_counter() - t0)
                 done += status == 201
                 failed += status != 201

@@ -13,8 +13,9 @@ each trade's entries net to zero per currency, which ``elysium audit`` checks.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable, Iterable
 from datetime import datetime
 from typing import Any
 
@@ -23,7 +24,7 @@ from pymongo.errors import DuplicateKeyError, PyMongoError
 
 from commerce import ledger, trading
 from commerce.economy import Economy, Outcome, Replay
-from commerce.errors import Problem
+from commerce.errors import Busy, Problem
 from commerce.store import Conflict, Doc, Session, Store, now
 from commerce.trading import ESCROW, Effect, Event, Role, Terms
 
@@ -64,6 +65,8 @@ class Trades:
         self.clock = clock  # replaced by tests that expire trades
         self.trades = store.trades
         self.expired = 0  # trades this replica's sweeper expired, for metrics
+        # This replica's turn on each escrow wallet (see _escrow_turn).
+        self._escrow_locks = {c: asyncio.Lock() for c in ledger.CURRENCIES}
 
     async def ensure(self) -> None:
         """The indexes and the escrow account with its wallets; safe with several replicas starting."""
@@ -86,6 +89,38 @@ class Trades:
                     "account": ESCROW, "currency": currency, "balance": 0, "updated_at": at}}, upsert=True)
             except DuplicateKeyError:
                 pass
+
+    @contextlib.asynccontextmanager
+    async def _escrow_turn(self, currencies: Iterable[str]) -> AsyncIterator[None]:
+        """Hold this replica's turn on the escrow wallets a transaction is about to write.
+
+        Every trade with offered currency writes ``escrow:<currency>``, one document. Transactions
+        writing one document at once conflict, and all but one retry from the start; with tens at
+        once the retries crowd out the commits (measured: docs/benchmarks.md). So within a replica
+        they take turns (a lock per currency, taken in one order); across replicas they still
+        conflict and retry, as many at a time as there are replicas. A turn not had within the
+        transaction deadline is ``503 busy``, having changed nothing.
+        """
+        held: list[asyncio.Lock] = []
+        try:
+            for currency in ledger.CURRENCIES:
+                if currency not in currencies:
+                    continue
+                lock = self._escrow_locks[currency]
+                try:
+                    await asyncio.wait_for(lock.acquire(), self.store.timeout_s or 60.0)
+                except TimeoutError:
+                    raise Busy() from None
+                held.append(lock)
+            yield
+        finally:
+            for lock in held:
+                lock.release()
+
+    async def _offered_currencies(self, tid: str) -> list[str]:
+        """The currencies a trade's offer holds in escrow (its terms never change)."""
+        doc = await self.trades.find_one({"_id": tid}, {"offer.currency": 1})
+        return list((doc or {}).get("offer", {}).get("currency", {}))
 
     # --- money and items, inside a transaction ---------------------------------------------
 
@@ -193,18 +228,19 @@ class Trades:
             for currency, amount in terms.offer.currency:
                 await self._pay(s, tid, "escrow", offerer, ESCROW, currency, amount, f"offered in trade {tid}")
             trade: Doc = {"_id": tid, "offerer": offerer, "receiver": terms.receiver, "state": "open",
-                        "offer": {"items": [{"id": d["_id"], "type": d["type"]} for d in offered],
-                                  "currency": dict(terms.offer.currency)},
-                        "request": {"items": [{"id": d["_id"], "type": d["type"]} for d in requested],
-                                    "currency": dict(terms.request.currency)},
-                        "fingerprint": fp, "created_at": at, "expires_at": trading.expiry(at, ttl),
-                        "closed_at": None, "closed_by": None, "closed_event": None, "closed_key": None}
+                          "offer": {"items": [{"id": d["_id"], "type": d["type"]} for d in offered],
+                                    "currency": dict(terms.offer.currency)},
+                          "request": {"items": [{"id": d["_id"], "type": d["type"]} for d in requested],
+                                      "currency": dict(terms.request.currency)},
+                          "fingerprint": fp, "created_at": at, "expires_at": trading.expiry(at, ttl),
+                          "closed_at": None, "closed_by": None, "closed_event": None, "closed_key": None}
             await self.trades.insert_one(trade, session=s)
             return Outcome(trade_body(trade), replayed=False)
 
         try:
-            return await self.store.transaction(body)
-        except (Replay, Problem) as exc:
+            async with self._escrow_turn([c for c, _ in terms.offer.currency]):
+                return await self.store.transaction(body)
+        except (Replay, Problem):
             # A refusal may be the retry of an offer that went through (its items are now in escrow).
             stored = await self.trades.find_one({"_id": tid})
             if stored is None:
@@ -236,7 +272,8 @@ class Trades:
             return await self._close(s, trade, transition, actor, closing)
 
         try:
-            return await self.store.transaction(body)
+            async with self._escrow_turn(await self._offered_currencies(tid)):
+                return await self.store.transaction(body)
         except Replay:
             stored = await self.trades.find_one({"_id": tid})
             assert stored is not None
@@ -277,7 +314,8 @@ class Trades:
             await self._close(s, trade, trading.step("open", "expire", "sweeper"), None, None)
             return True
 
-        expired = await self.store.transaction(body)
+        async with self._escrow_turn(await self._offered_currencies(tid)):
+            expired = await self.store.transaction(body)
         if expired:
             self.expired += 1
         return expired

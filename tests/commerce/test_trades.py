@@ -77,7 +77,9 @@ async def test_offer_holds_escrow_and_accept_swaps_everything(client: Any, admin
     assert await totals(client) == before
     assert_audit_passes(mongo_url, mongo_db_name)
 
-    # A retry of the accept answers the same; the same key for another event, or a new accept, is refused.
+    # A retry of the accept answers the same; the same key for another event, or a new accept, is refused
+    # and changes nothing.
+    closed = await snapshot(client)
     again = await act(client, bob, trade["trade_id"], "accept", key="yes")
     assert again.status == 200 and again.headers["Idempotent-Replayed"] == "true"
     assert await again.json() == accepted
@@ -86,6 +88,7 @@ async def test_offer_holds_escrow_and_accept_swaps_everything(client: Any, admin
     late = await act(client, bob, trade["trade_id"], "accept")
     assert late.status == 409 and (await late.json())["code"] == "trade-not-open"
     assert (await (await act(client, alice, trade["trade_id"], "cancel")).json())["code"] == "trade-not-open"
+    assert await snapshot(client) == closed
 
 
 async def test_decline_and_cancels_return_the_escrow_exactly(client: Any, mongo_url: str,

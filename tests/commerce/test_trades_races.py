@@ -261,3 +261,18 @@ async def test_a_storm_of_trades_on_two_replicas_then_audit(client_for: Any, mon
     assert await totals(r1) == before
     assert_audit_passes(mongo_url, mongo_db_name)
 
+
+
+async def test_offers_of_currency_take_turns_on_the_escrow_wallet(client: Any, mongo_url: str,
+                                                                  mongo_db_name: str) -> None:
+    """Thirty players offering currency at once all write ``escrow:soft``: within one replica they take
+    turns, so none of them conflicts and retries (without the turns, most of them would)."""
+    players = [await player(client) for _ in range(31)]
+    store = client.app[STORE]
+    before = store.conflicts
+    answers = await asyncio.gather(*[offer(client, p, players[-1]["account_id"], offer={"currency": {"soft": 3}})
+                                     for p in players[:-1]])
+    assert [a.status for a in answers] == [201] * 30
+    assert store.conflicts == before
+    assert (await store.wallets.find_one({"_id": "escrow:soft"}))["balance"] == 90
+    assert_audit_passes(mongo_url, mongo_db_name)
