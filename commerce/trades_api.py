@@ -11,7 +11,7 @@ from aiohttp import web
 
 from commerce import ledger, trading
 from commerce.api import _limit, _query, player
-from commerce.appkeys import ECONOMY, SETTINGS, STORE
+from commerce.appkeys import ECONOMY, METRICS, SETTINGS, STORE
 from commerce.errors import Problem
 from commerce.openapi import IDEMPOTENCY, LIMIT, WHOLE, _op, _ref, field_schema
 from commerce.trades import Trades
@@ -113,6 +113,8 @@ async def _sweeper(app: web.Application) -> AsyncIterator[None]:
 
 def add_routes(app: web.Application) -> None:
     app.cleanup_ctx.append(_sweeper)
+    app[METRICS].m.counter_read("trades_expired", "Trades this replica expired, their escrow returned",
+                                lambda: app[TRADES].expired if TRADES in app else 0)
     r = app.router
     r.add_post("/v1/trades", create_trade)
     r.add_get("/v1/trades", list_trades)

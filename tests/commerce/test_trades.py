@@ -227,6 +227,7 @@ async def test_the_sweeper_expires_only_what_is_due(client: Any) -> None:
         "/v1/trades", params={"role": "sent"}, headers=alice["headers"])).json())["trades"]}
     assert states == {short["trade_id"]: "expired", long["trade_id"]: "open"}
     assert await _wallet(client, alice) == {"soft": 491, "premium": 0}
+    assert "elysium_commerce_trades_expired_total 1.0" in await (await client.get("/metrics")).text()
 
 
 async def test_lists_filter_by_role_and_state_in_pages(client: Any) -> None:
