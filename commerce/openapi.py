@@ -285,7 +285,7 @@ def build(trade_max_ttl_s: int = 7 * 86_400) -> dict[str, Any]:
                                          (401, 403, 404, 409, 422, 503), auth="service", body=object_schema(api.GRANT),
                                          params=[IDEMPOTENCY], replay=True)},
     }
-    from commerce import trades_api  # it builds on this module's helpers, so it is read here
+    from commerce import trades_api  # it builds on this module's functions, so it is imported here
 
     paths.update(trades_api.openapi_paths(trade_max_ttl_s))
     return {

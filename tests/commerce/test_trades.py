@@ -8,7 +8,7 @@ from typing import Any
 from commerce.appkeys import STORE
 from commerce.store import now
 from commerce.trades_api import TRADES
-from tests.commerce.trading_helpers import (act, assert_audit_passes, audit, offer, player, snapshot,
+from tests.commerce.trade_fixtures import (act, assert_audit_passes, audit, offer, player, snapshot,
                                             totals)
 
 

@@ -9,7 +9,7 @@ import pytest
 
 from commerce.appkeys import STORE
 from tests.commerce.conftest import register
-from tests.commerce.trading_helpers import act, offer, player, snapshot
+from tests.commerce.trade_fixtures import act, offer, player, snapshot
 
 ITEM = "0" * 32
 

@@ -16,7 +16,7 @@ from commerce.errors import Problem
 from commerce.store import Session, now
 from commerce.trades_api import TRADES
 from tests.commerce.conftest import make_settings
-from tests.commerce.trading_helpers import act, assert_audit_passes, offer, player, snapshot, totals
+from tests.commerce.trade_fixtures import act, assert_audit_passes, offer, player, snapshot, totals
 from tests.waiting import until
 
 
