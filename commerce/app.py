@@ -12,7 +12,7 @@ from aiohttp import web
 from pymongo.errors import PyMongoError
 from redis.exceptions import RedisError
 
-from commerce import api, catalog, payments_api, rewards
+from commerce import api, catalog, payments_api, rewards, trades_api
 from commerce import openapi as openapi_doc
 from commerce.accounts import ISSUER, Accounts
 from commerce.appkeys import (ACCOUNTS, ADMIN_VERIFIER, ECONOMY, LIMITER, METRICS, PLAYER_TOKENS, REDIS,
@@ -74,7 +74,7 @@ def create_app(settings: CommerceSettings) -> web.Application:
     app[METRICS] = metrics
     app[PLAYER_TOKENS] = http.VerifiedTokens(verifier, tokens.PLAYER_AUDIENCE, ISSUER)
     app[ADMIN_VERIFIER] = admin_verifier
-    document = openapi_doc.build()
+    document = openapi_doc.build(settings.trade_max_ttl_s)
 
     async def mongo(app: web.Application) -> AsyncIterator[None]:
         client = mongo_client(settings.mongo_url, settings.mongo_timeout_s, status.mongo_health)
@@ -140,6 +140,7 @@ def create_app(settings: CommerceSettings) -> web.Application:
                     alive=lambda: liveness(app))
     api.add_routes(app)
     payments_api.add_routes(app, cat.packs)
+    trades_api.add_routes(app)
     return app
 
 

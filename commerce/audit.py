@@ -110,3 +110,64 @@ def check_supply(caps: Mapping[str, int | None], counts: Mapping[str, int],
             out.append(Problem("supply_counter", subject, f"the counter says minted {minted}, remaining "
                                                           f"{remaining} but {made} items exist and the cap is {cap}"))
     return out
+
+
+def check_escrow(trades: Iterable[Mapping[str, Any]], items: Iterable[Mapping[str, Any]],
+                 escrow_wallets: Mapping[str, Any], currencies: Iterable[str]) -> list[Problem]:
+    """Escrow holds exactly what open trades offer, and closed trades hold nothing.
+
+    ``items`` are the items in custody ``escrow`` or naming a trade; ``escrow_wallets`` maps a
+    currency to the escrow account's balance. Every escrow item is offered, by its owner, in
+    exactly one open trade, and names it; every open trade's offered items are in escrow for it;
+    each escrow wallet equals the sum of that currency over the open trades' offers.
+    """
+    out: list[Problem] = []
+    states: dict[str, str] = {}
+    owed: dict[str, int] = {c: 0 for c in currencies}
+    offered_in: dict[str, list[str]] = {}
+    offerers: dict[str, Any] = {}
+    for t in trades:
+        tid = str(t.get("_id"))
+        states[tid] = str(t.get("state"))
+        if t.get("state") != "open":
+            continue
+        offerers[tid] = t.get("offerer")
+        offer = t.get("offer") or {}
+        for currency, amount in (offer.get("currency") or {}).items():
+            owed[currency] = owed.get(currency, 0) + int(amount)
+        for i in offer.get("items") or []:
+            offered_in.setdefault(str(i.get("id")), []).append(tid)
+    held: dict[str, str] = {}
+    for item in items:
+        iid = str(item.get("_id"))
+        subject = f"item {iid}"
+        named = item.get("trade")
+        if item.get("custody") != "escrow":
+            out.append(Problem("escrow_item", subject, f"names trade {named} ({states.get(str(named), 'unknown')}) "
+                                                       f"but is {item.get('custody')!r}, not in escrow"))
+            continue
+        if not isinstance(named, str) or named not in states:
+            out.append(Problem("escrow_item", subject, f"is in escrow for no known trade (trade {named!r})"))
+        elif states[named] != "open":
+            out.append(Problem("escrow_item", subject, f"is held for trade {named}, which is {states[named]}"))
+        elif named not in offered_in.get(iid, []):
+            out.append(Problem("escrow_item", subject, f"is held for trade {named}, which does not offer it"))
+        elif item.get("owner") != offerers[named]:
+            out.append(Problem("escrow_item", subject, f"is owned by {item.get('owner')}, not by the offerer "
+                                                       f"of trade {named}"))
+        else:
+            held[iid] = named
+    for iid, tids in sorted(offered_in.items()):
+        if len(tids) > 1:
+            out.append(Problem("escrow_item", f"item {iid}", f"is offered in {len(tids)} open trades: "
+                                                             + ", ".join(sorted(tids))))
+        for tid in tids:
+            if held.get(iid) != tid and len(tids) == 1:
+                out.append(Problem("escrow_missing", f"trade {tid}", f"offers item {iid}, which is not in escrow "
+                                                                     "for it"))
+    for currency, amount in sorted(owed.items()):
+        balance = escrow_wallets.get(currency, 0)
+        if balance != amount:
+            out.append(Problem("escrow_balance", f"wallet escrow/{currency}",
+                               f"holds {balance} but the open trades offer {amount}"))
+    return out

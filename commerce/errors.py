@@ -41,6 +41,15 @@ COMMERCE: dict[str, tuple[int, str]] = {
     "webhook-malformed": (400, "The webhook event is not one this service can read"),
     "payment-mismatch": (422, "The payment does not match its pack or its player"),
     "payment-provider": (502, "The payment provider refused or did not answer; retry the same request"),
+    # trades (commerce/trades.py)
+    "trade-with-self": (422, "A player cannot trade with themselves"),
+    "player-not-found": (404, "No such player"),
+    "unknown-trade": (404, "No such trade of yours"),
+    "unknown-requested-item": (404, "The other player owns no such item"),
+    "wrong-trade-party": (403, "The other party of the trade makes that move"),
+    "trade-not-open": (409, "The trade is closed"),
+    "item-unavailable": (409, "The item is not in game (listed, in escrow or on chain)"),
+    "item-not-tradeable": (409, "This item type cannot be traded"),
     "busy": (503, "Too much contention; retry the same request"),
 }
 # Every code a commerce answer can carry.

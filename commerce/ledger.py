@@ -20,7 +20,7 @@ CURRENCIES: tuple[Currency, ...] = ("soft", "premium")
 MAX_AMOUNT = 1_000_000_000  # largest single price, grant or reward, in currency units
 MAX_BALANCE = 1_000_000_000_000  # far below int64; a credit past this is refused
 
-Kind = Literal["purchase", "reward", "grant", "signup", "payment", "refund", "chargeback", "debt"]
+Kind = Literal["purchase", "reward", "grant", "signup", "payment", "refund", "chargeback", "debt", "trade"]
 
 # Every ledger kind is either a source (money enters or leaves the economy: sign-up grants,
 # admin grants, match rewards, store purchases) or a transfer between wallets (a player, the
@@ -32,7 +32,9 @@ Kind = Literal["purchase", "reward", "grant", "signup", "payment", "refund", "ch
 # entries are later credits paying such a debt (``commerce/payments``).
 SOURCE_KINDS: frozenset[str] = frozenset({"purchase", "reward", "grant", "signup", "payment", "refund", "chargeback",
                                           "debt"})
-TRANSFER_KINDS: frozenset[str] = frozenset()
+# A ``trade`` entry moves currency between a player and escrow or between the two players of a
+# trade; its ``transfer`` is the trade id (commerce/trades.py).
+TRANSFER_KINDS: frozenset[str] = frozenset({"trade"})
 
 
 class MoneyError(Exception):
@@ -93,7 +95,7 @@ def wallet_id(account: str, currency: str) -> str:
     return f"{account}:{currency}"
 
 
-ENTRY_ID = r"(purchase|reward|grant|signup|payment|refund|chargeback|debt):[0-9a-f]{32}"  # what entry_id makes
+ENTRY_ID = r"(purchase|reward|grant|signup|payment|refund|chargeback|debt|trade):[0-9a-f]{32}"  # what entry_id makes
 
 
 def entry_id(kind: Kind, scope: str, key: str) -> str:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import unicodedata
 from functools import lru_cache
-from typing import Any
+from typing import Any, get_args
 
 from commerce import api, catalog, ledger
 from commerce.errors import PROBLEMS
@@ -138,8 +138,7 @@ SCHEMAS: dict[str, Any] = {
     "Wallet": {"type": "object", "properties": {"account_id": {"type": "string"}, "balances": BALANCES,
                                                 "debts": {"type": "array", "items": _ref("Debt")}}},
     "LedgerEntry": {"type": "object", "properties": {
-        "id": {"type": "string"}, "kind": {"enum": ["purchase", "reward", "grant", "signup", "payment", "refund",
-                                                     "chargeback", "debt"]},
+        "id": {"type": "string"}, "kind": {"enum": list(get_args(ledger.Kind))},
         "currency": {"enum": list(ledger.CURRENCIES)}, "delta": {"type": "integer"},
         "balance_after": {"type": "integer"}, "reason": {"type": "string"}, "ref": {"type": ["string", "null"]},
         "items": {"type": "array", "items": {"type": "string"}}, "at": {"type": "string", "format": "date-time"}}},
@@ -238,7 +237,8 @@ def _list_of(key: str, schema: str) -> dict[str, Any]:
     return {"type": "object", "properties": {key: {"type": "array", "items": _ref(schema)}}}
 
 
-def build() -> dict[str, Any]:
+def build(trade_max_ttl_s: int = 7 * 86_400) -> dict[str, Any]:
+    """The document; ``trade_max_ttl_s`` is the service's ELYSIUM_COMMERCE_TRADE_MAX_TTL_S."""
     tokens_ok = _ref("Tokens")
     paths: dict[str, Any] = {
         "/healthz": {"get": _op("getHealth", "probes", "Liveness", 200, {"type": "object"}, ())},
@@ -286,19 +286,20 @@ def build() -> dict[str, Any]:
                                          (401, 403, 404, 409, 422, 503), auth="service", body=object_schema(api.GRANT),
                                          params=[IDEMPOTENCY], replay=True)},
     }
-    from commerce import payments_api  # its operations and schemas live beside its handlers
+    from commerce import payments_api, trades_api  # their operations and schemas live beside their handlers
 
     paths.update(payments_api.openapi_paths())
+    paths.update(trades_api.openapi_paths(trade_max_ttl_s))
     return {
         "openapi": "3.1.0",
         "info": {"title": "Elysium commerce", "version": "1",
-                 "description": "Accounts, wallets with an audited ledger, the item store and inventory, premium "
-                                "currency packs sold for real money. Money is "
+                 "description": "Accounts, wallets with an audited ledger, the item store, inventory, player trades "
+                                "with escrow and premium currency packs sold for real money. Money is "
                                 "whole numbers of a currency. Errors are application/problem+json (RFC 9457) "
                                 "with a stable type."},
         "paths": paths,
         "components": {
-            "schemas": {**SCHEMAS, **payments_api.openapi_schemas()},
+            "schemas": {**SCHEMAS, **payments_api.openapi_schemas(), **trades_api.SCHEMAS},
             "securitySchemes": {
                 "player": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT (EdDSA), aud elysium:player"},
                 "service": {"type": "http", "scheme": "bearer",

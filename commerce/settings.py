@@ -106,6 +106,15 @@ class CommerceSettings:
                                      "On SIGTERM, how long the whole drain may take: requests in flight finish, "
                                      "then connections close; the process exits within it", unit="s",
                                      check=between(1, 3600))
+    trade_ttl_s: int = setting("ELYSIUM_COMMERCE_TRADE_TTL_S", 86_400,
+                               "How long a trade offer stays open when the offer names no expiry", unit="s",
+                               check=between(60, 30 * 86_400))
+    trade_max_ttl_s: int = setting("ELYSIUM_COMMERCE_TRADE_MAX_TTL_S", 7 * 86_400,
+                                   "The longest expiry an offer may ask for (expires_in_s)", unit="s",
+                                   check=between(60, 30 * 86_400))
+    trade_sweep_s: float = setting("ELYSIUM_COMMERCE_TRADE_SWEEP_S", 5.0,
+                                   "How often each replica expires trades past their time and returns their escrow",
+                                   unit="s", check=between(0.01, 3600))
     log_level: str = setting("ELYSIUM_LOG_LEVEL", "info", "Log level")
     cors_origins: tuple[str, ...] = cors_setting()
     # Real-money payments for premium currency packs (commerce/payments, docs/commerce.md "Payments").
@@ -149,6 +158,9 @@ class CommerceSettings:
         if not self.player_private_key_file:
             raise ConfigError("ELYSIUM_PLAYER_PRIVATE_KEY_FILE",
                               "is not set; commerce signs player access tokens with it")
+        if self.trade_ttl_s > self.trade_max_ttl_s:
+            raise ConfigError("ELYSIUM_COMMERCE_TRADE_TTL_S",
+                              "must not be longer than ELYSIUM_COMMERCE_TRADE_MAX_TTL_S")
         if not self.db_name or any(c in self.db_name for c in '/\\. "$'):
             raise ConfigError("ELYSIUM_COMMERCE_DB", "must be a MongoDB database name without / \\ . space \" $")
 

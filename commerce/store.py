@@ -26,7 +26,7 @@ from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError, PyMongoError
 
-from commerce import audit, catalog, ledger
+from commerce import audit, catalog, ledger, trading
 from commerce.errors import Busy, Problem
 from commerce.leases import SessionLeases
 from commerce.payments import auditing as payment_audit
@@ -86,6 +86,7 @@ class Store:
         self.meta = self.db["meta"]
         self.refresh = self.db["refresh_tokens"]
         self.rewards = self.db["rewards"]
+        self.trades = self.db["trades"]  # commerce/trades.py
         self.conflicts = 0  # transaction retries, for metrics
 
     async def ensure_indexes(self) -> None:
@@ -218,7 +219,8 @@ class Store:
             wallets = [(str(w.get("account")), str(w.get("currency")), w.get("balance"))
                        async for w in self.wallets.find({}, session=s)]
             accounts = {a["_id"] async for a in self.accounts.find({}, {"_id": 1}, session=s)}
-            items = [i async for i in self.items.find({}, {"owner": 1, "custody": 1, "type": 1}, session=s)]
+            items = [i async for i in self.items.find({}, {"owner": 1, "custody": 1, "type": 1, "trade": 1},
+                                                      session=s)]
             counts: dict[str, int] = {}
             for i in items:
                 counts[str(i.get("type"))] = counts.get(str(i.get("type")), 0) + 1
@@ -230,7 +232,11 @@ class Store:
             problems = (audit.check_wallets(wallets, sums) + audit.check_items(items, accounts)
                         + audit.check_supply(caps, counts, supply)
                         + audit.check_conservation(moves, ledger.SOURCE_KINDS, ledger.TRANSFER_KINDS)
-                        + payment_audit.check_payments(payments, paid, debts))
+                        + payment_audit.check_payments(payments, paid, debts)
+                        + audit.check_escrow(
+                            [t async for t in self.trades.find({}, {"state": 1, "offerer": 1, "offer": 1}, session=s)],
+                            [i for i in items if i.get("custody") == "escrow" or "trade" in i],
+                            {c: b for a, c, b in wallets if a == trading.ESCROW}, ledger.CURRENCIES))
             return problems, {"wallets": len(wallets), "ledger_entries": entries, "items": len(items),
                               "accounts": len(accounts), "payments": len(payments), "debts": len(debts)}
 

@@ -130,7 +130,7 @@ async def test_concurrency_storm_then_audit_passes(client_for: Any, mongo_url: s
     for res in results:
         for pid, reward in expected(res).items():
             want[pid] += reward.amount
-    got = {w["account"]: w["balance"] async for w in store.wallets.find({"currency": "soft"})}
+    got = {w["account"]: w["balance"] async for w in store.wallets.find({"currency": "soft", "account": {"$in": ids}})}
     assert got == want
     assert all(b >= 0 for b in got.values())
 

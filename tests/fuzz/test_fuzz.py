@@ -21,8 +21,9 @@ pytestmark = pytest.mark.timeout(runner.TIMEOUT_S + 30)
 
 async def test_fuzz_commerce_with_tokens(commerce_url: str, commerce_player: dict[str, Any], admin_token: str,
                                          tmp_path: Path) -> None:
-    accepts = {"createPurchase": runner.IDEMPOTENT_ACCEPTS, "createGrant": runner.IDEMPOTENT_ACCEPTS,
-               "createCheckout": runner.IDEMPOTENT_ACCEPTS, **runner.WEBHOOK_ACCEPTS}
+    accepts = {op: runner.IDEMPOTENT_ACCEPTS for op in ("createPurchase", "createGrant", "createCheckout", "createTrade",
+                                                        "acceptTrade", "declineTrade", "cancelTrade")}
+    accepts.update(runner.WEBHOOK_ACCEPTS)
     report = await runner.run(commerce_url, tmp_path, max_examples=60, accepts=accepts,
                               tokens={"player": commerce_player["access_token"], "service": admin_token})
     assert runner.generated(report) >= 1850
