@@ -12,7 +12,7 @@ from aiohttp import web
 from pymongo.errors import PyMongoError
 from redis.exceptions import RedisError
 
-from commerce import api, catalog, rewards
+from commerce import api, catalog, market_api, rewards
 from commerce import openapi as openapi_doc
 from commerce.accounts import ISSUER, Accounts
 from commerce.appkeys import (ACCOUNTS, ADMIN_VERIFIER, ECONOMY, LIMITER, METRICS, PLAYER_TOKENS, REDIS,
@@ -139,6 +139,7 @@ def create_app(settings: CommerceSettings) -> web.Application:
     http.add_probes(app, ready=lambda: readiness(app), metrics=metrics.render, openapi=document,
                     alive=lambda: liveness(app))
     api.add_routes(app)
+    market_api.add_routes(app)
     return app
 
 

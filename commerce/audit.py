@@ -110,3 +110,75 @@ def check_supply(caps: Mapping[str, int | None], counts: Mapping[str, int],
             out.append(Problem("supply_counter", subject, f"the counter says minted {minted}, remaining "
                                                           f"{remaining} but {made} items exist and the cap is {cap}"))
     return out
+
+
+def check_listings(items: Iterable[Mapping[str, Any]], listings: Iterable[Mapping[str, Any]]) -> list[Problem]:
+    """Listed items and listings agree: every ``listed`` item belongs to exactly one open listing of
+    its owner; every open listing's items are ``listed`` under it and still its seller's; every
+    sold listing's items carry that sale in their provenance and left the seller with it."""
+    out: list[Problem] = []
+    by_id = {str(i.get("_id")): i for i in items}
+    by_listing = {str(x.get("_id")): x for x in listings}
+    for iid, item in sorted(by_id.items()):
+        subject = f"item {iid}"
+        lid = item.get("listing")
+        if item.get("custody") == "listed":
+            listing = by_listing.get(str(lid)) if lid is not None else None
+            if listing is None or listing.get("state") != "open":
+                out.append(Problem("listed_item", subject, f"is listed but its listing {lid!r} is not an open "
+                                                           "listing"))
+            elif iid not in listing.get("items", []) or listing.get("seller") != item.get("owner"):
+                out.append(Problem("listed_item", subject, f"is listed under {lid} but is not one of its seller's "
+                                                           "items there"))
+        elif lid is not None:
+            out.append(Problem("listed_item", subject, f"is {item.get('custody')} yet names listing {lid}"))
+    for lid, listing in sorted(by_listing.items()):
+        subject = f"listing {lid}"
+        state = listing.get("state")
+        if state not in ("open", "sold", "cancelled", "expired"):
+            out.append(Problem("listing_state", subject, f"state {state!r} is not a listing state"))
+            continue
+        for iid in listing.get("items", []):
+            found = by_id.get(str(iid))
+            if found is None:
+                out.append(Problem("listing_item", subject, f"its item {iid} does not exist"))
+            elif state == "open" and (found.get("custody") != "listed" or found.get("listing") != lid
+                                      or found.get("owner") != listing.get("seller")):
+                out.append(Problem("listing_item", subject, f"is open but its item {iid} is {found.get('custody')} "
+                                                            f"under {found.get('listing')!r}, owned by "
+                                                            f"{found.get('owner')}"))
+            elif state == "sold":
+                history = [p.get("sale") for p in found.get("provenance", []) if isinstance(p, Mapping)]
+                if listing.get("sale") not in history:
+                    out.append(Problem("listing_item", subject, f"is sold but its item {iid} has no record of "
+                                                                f"sale {listing.get('sale')}"))
+                elif found.get("owner") == listing.get("seller") and history[-1] == listing.get("sale"):
+                    out.append(Problem("listing_item", subject, f"is sold but its item {iid} is still owned by "
+                                                                "the seller"))
+    return out
+
+
+def check_sales(listings: Iterable[Mapping[str, Any]], entries: Iterable[Mapping[str, Any]],
+                house: str) -> list[Problem]:
+    """Each sold listing has its three moves: the buyer paid its total, the seller got the proceeds
+    and the house the fee (no fee entry when the fee is 0); no other entry names a sale."""
+    out: list[Problem] = []
+    moves: dict[str, dict[str, tuple[str, int]]] = {}
+    for e in entries:
+        kind = str(e.get("kind"))
+        if kind.startswith("market_"):
+            moves.setdefault(str(e.get("transfer")), {})[kind] = (str(e.get("account")), int(e.get("delta") or 0))
+    sold = {str(x.get("sale")): x for x in listings if x.get("state") == "sold"}
+    for sid, listing in sorted(sold.items()):
+        subject = f"sale {sid}"
+        got = moves.pop(sid, {})
+        total, fee = listing.get("total"), listing.get("fee")
+        want = {"market_buy": (listing.get("buyer"), -int(total or 0)),
+                "market_sale": (listing.get("seller"), int(total or 0) - int(fee or 0))}
+        if fee:
+            want["market_fee"] = (house, int(fee))
+        if got != want:
+            out.append(Problem("sale_entries", subject, f"its ledger entries are {got}, not {want}"))
+    for sid in sorted(moves):
+        out.append(Problem("sale_entries", f"sale {sid}", "has ledger entries but no sold listing"))
+    return out

@@ -33,6 +33,13 @@ COMMERCE: dict[str, tuple[int, str]] = {
     "quantity-limit": (409, "More than this item type sells at a time"),
     "cap-below-supply": (409, "The new supply cap is below the items already made"),
     "cap-change": (409, "A supply cap can only be set when an item type is created"),
+    "unknown-listing": (404, "No such listing"),
+    "listing-sold": (409, "The listing is already sold"),
+    "listing-cancelled": (409, "The listing was cancelled"),
+    "listing-expired": (409, "The listing has expired"),
+    "own-listing": (409, "A seller cannot buy their own listing"),
+    "item-unavailable": (409, "The item is not in the game (listed, in escrow or on chain)"),
+    "not-tradeable": (409, "This item type cannot change hands"),
     "busy": (503, "Too much contention; retry the same request"),
 }
 # Every code a commerce answer can carry.

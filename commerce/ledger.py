@@ -20,7 +20,7 @@ CURRENCIES: tuple[Currency, ...] = ("soft", "premium")
 MAX_AMOUNT = 1_000_000_000  # largest single price, grant or reward, in currency units
 MAX_BALANCE = 1_000_000_000_000  # far below int64; a credit past this is refused
 
-Kind = Literal["purchase", "reward", "grant", "signup"]
+Kind = Literal["purchase", "reward", "grant", "signup", "market_buy", "market_sale", "market_fee"]
 
 # Every ledger kind is either a source (money enters or leaves the economy: sign-up grants,
 # admin grants, match rewards, store purchases) or a transfer between wallets (a player, the
@@ -28,7 +28,9 @@ Kind = Literal["purchase", "reward", "grant", "signup"]
 # zero per currency, which `elysium audit` checks: so the total of each currency over all
 # wallets is exactly what the sources put in minus what they took out.
 SOURCE_KINDS: frozenset[str] = frozenset({"purchase", "reward", "grant", "signup"})
-TRANSFER_KINDS: frozenset[str] = frozenset()
+# A marketplace sale: the buyer's debit, the seller's proceeds and the house's fee (commerce/listings.py).
+MARKET_KINDS: frozenset[str] = frozenset({"market_buy", "market_sale", "market_fee"})
+TRANSFER_KINDS: frozenset[str] = MARKET_KINDS
 
 
 class MoneyError(Exception):
@@ -89,7 +91,7 @@ def wallet_id(account: str, currency: str) -> str:
     return f"{account}:{currency}"
 
 
-ENTRY_ID = r"(purchase|reward|grant|signup):[0-9a-f]{32}"  # what entry_id makes
+ENTRY_ID = r"(purchase|reward|grant|signup|market_buy|market_sale|market_fee):[0-9a-f]{32}"  # what entry_id makes
 
 
 def entry_id(kind: Kind, scope: str, key: str) -> str:

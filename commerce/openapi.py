@@ -9,7 +9,7 @@ import unicodedata
 from functools import lru_cache
 from typing import Any
 
-from commerce import api, catalog, ledger
+from commerce import api, catalog, ledger, market_api
 from commerce.errors import PROBLEMS
 from commerce.validation import INT64, MAX_DOCUMENT_DEPTH, Field, name_problem, password_problem
 from elysium.problem import type_uri
@@ -137,7 +137,7 @@ SCHEMAS: dict[str, Any] = {
         "settings": {"type": "object"}, "created_at": {"type": "string", "format": "date-time"}}},
     "Wallet": {"type": "object", "properties": {"account_id": {"type": "string"}, "balances": BALANCES}},
     "LedgerEntry": {"type": "object", "properties": {
-        "id": {"type": "string"}, "kind": {"enum": ["purchase", "reward", "grant", "signup"]},
+        "id": {"type": "string"}, "kind": {"enum": sorted(ledger.SOURCE_KINDS | ledger.TRANSFER_KINDS)},
         "currency": {"enum": list(ledger.CURRENCIES)}, "delta": {"type": "integer"},
         "balance_after": {"type": "integer"}, "reason": {"type": "string"}, "ref": {"type": ["string", "null"]},
         "items": {"type": "array", "items": {"type": "string"}}, "at": {"type": "string", "format": "date-time"}}},
@@ -284,6 +284,8 @@ def build() -> dict[str, Any]:
                                          (401, 403, 404, 409, 422, 503), auth="service", body=object_schema(api.GRANT),
                                          params=[IDEMPOTENCY], replay=True)},
     }
+    market_paths, market_schemas = market_api.openapi()
+    paths.update(market_paths)
     return {
         "openapi": "3.1.0",
         "info": {"title": "Elysium commerce", "version": "1",
@@ -292,7 +294,7 @@ def build() -> dict[str, Any]:
                                 "with a stable type."},
         "paths": paths,
         "components": {
-            "schemas": SCHEMAS,
+            "schemas": {**SCHEMAS, **market_schemas},
             "securitySchemes": {
                 "player": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT (EdDSA), aud elysium:player"},
                 "service": {"type": "http", "scheme": "bearer",

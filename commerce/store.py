@@ -26,7 +26,7 @@ from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError, PyMongoError
 
-from commerce import audit, catalog, ledger
+from commerce import audit, catalog, ledger, market
 from commerce.errors import Busy, Problem
 from commerce.leases import SessionLeases
 
@@ -85,6 +85,8 @@ class Store:
         self.meta = self.db["meta"]
         self.refresh = self.db["refresh_tokens"]
         self.rewards = self.db["rewards"]
+        self.listings = self.db["listings"]
+        self.sales = self.db["sales"]
         self.conflicts = 0  # transaction retries, for metrics
 
     async def ensure_indexes(self) -> None:
@@ -95,6 +97,10 @@ class Store:
         await self.items.create_index("unique_owner", unique=True, sparse=True)
         await self.refresh.create_index("family")
         await self.refresh.create_index("account")
+        for index in market.INDEXES:  # one behind every filter and sort of GET /v1/listings
+            await self.listings.create_index(list(index))
+        await self.items.create_index("listing", sparse=True)
+        await self.sales.create_index([("item_type", ASCENDING), ("currency", ASCENDING), ("at", DESCENDING)])
 
     async def ping(self, timeout_s: float) -> None:
         with pymongo.timeout(timeout_s):
@@ -217,7 +223,10 @@ class Store:
             wallets = [(str(w.get("account")), str(w.get("currency")), w.get("balance"))
                        async for w in self.wallets.find({}, session=s)]
             accounts = {a["_id"] async for a in self.accounts.find({}, {"_id": 1}, session=s)}
-            items = [i async for i in self.items.find({}, {"owner": 1, "custody": 1, "type": 1}, session=s)]
+            items = [i async for i in self.items.find({}, {"owner": 1, "custody": 1, "type": 1, "listing": 1,
+                                                           "provenance.sale": 1}, session=s)]
+            listings = [x async for x in self.listings.find({}, {"seller": 1, "buyer": 1, "items": 1, "state": 1,
+                                                                "sale": 1, "total": 1, "fee": 1}, session=s)]
             counts: dict[str, int] = {}
             for i in items:
                 counts[str(i.get("type"))] = counts.get(str(i.get("type")), 0) + 1
@@ -225,9 +234,10 @@ class Store:
             supply = {d["_id"]: (d.get("minted"), d.get("remaining")) async for d in self.supply.find({}, session=s)}
             problems = (audit.check_wallets(wallets, sums) + audit.check_items(items, accounts)
                         + audit.check_supply(caps, counts, supply)
-                        + audit.check_conservation(moves, ledger.SOURCE_KINDS, ledger.TRANSFER_KINDS))
+                        + audit.check_conservation(moves, ledger.SOURCE_KINDS, ledger.TRANSFER_KINDS)
+                        + audit.check_listings(items, listings) + audit.check_sales(listings, moves, market.HOUSE))
             return problems, {"wallets": len(wallets), "ledger_entries": entries, "items": len(items),
-                              "accounts": len(accounts)}
+                              "accounts": len(accounts), "listings": len(listings)}
 
         return await self.transaction(body)
 

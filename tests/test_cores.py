@@ -29,7 +29,7 @@ CORES = (
     "matchmaker/core.py", "matchmaker/modes.py", "matchmaker/skill.py",
     "spectator/feed.py", "spectator/protocol.py",
     "commerce/ledger.py", "commerce/catalog.py", "commerce/pricing.py", "commerce/rules.py", "commerce/audit.py",
-    "commerce/validation.py",
+    "commerce/validation.py", "commerce/market.py",
 )
 EDGES = ("asyncio", "uvloop", "socket", "selectors", "ssl", "websockets", "aiohttp", "redis", "pymongo", "motor",
          "bson", "web3", "argon2")
