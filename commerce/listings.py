@@ -220,16 +220,18 @@ class Listings:
             await self.economy._move(s, ledger.Change(ledger.AccountId(seller), currency, sale.proceeds), {
                 "_id": ledger.entry_id("market_sale", buyer, key), "kind": "market_sale", "reason": f"sold {reason}",
                 **common})
-            if sale.fee:
-                await ensure_house(self.store, s, currency)
-                await self.economy._move(s, ledger.Change(market.HOUSE, currency, sale.fee), {
-                    "_id": ledger.entry_id("market_fee", buyer, key), "kind": "market_fee",
-                    "reason": f"fee on {reason}", **common})
             await self._hand_over(s, listing, buyer, sid, at)
             await self.store.sales.insert_one(
                 {"_id": sid, "listing": lid, "item_type": listing["item_type"], "currency": currency,
                  "unit_price": listing["price"], "quantity": listing["quantity"], "seller": seller, "buyer": buyer,
                  "fee": sale.fee, "at": at}, session=s)
+            if sale.fee:
+                # Every sale with a fee writes the one house wallet: last, so that concurrent sales
+                # hold it (and conflict on it) for as short a time as possible before they commit.
+                await ensure_house(self.store, s, currency)
+                await self.economy._move(s, ledger.Change(market.HOUSE, currency, sale.fee), {
+                    "_id": ledger.entry_id("market_fee", buyer, key), "kind": "market_fee",
+                    "reason": f"fee on {reason}", **common})
             listing.update(state="sold", buyer=buyer, sale=sid, fee=sale.fee, proceeds=sale.proceeds, closed_at=at)
             return Outcome(self._sale_body(listing, entry), replayed=False)
 
