@@ -260,6 +260,25 @@ async def test_expiry_returns_items_with_two_sweeping_replicas(client_for: Any, 
     _audit_ok(mongo_url, mongo_db_name)
 
 
+async def test_a_listing_past_its_time_is_not_sold_before_any_sweep(client_for: Any, mongo_url: str,
+                                                                     mongo_db_name: str, redis_url: str,
+                                                                     keys_dir: Path) -> None:
+    c = await client_for(make_settings(mongo_url, mongo_db_name, redis_url, keys_dir, market_sweep_interval_s=3600))
+    seller, buyer = await register(c), await register(c)
+    [boots] = await _buy_store(c, seller, "speed-boots")
+    t0 = datetime.now(UTC)
+    clock = {"now": t0}
+    c.app[MARKET].clock = lambda: clock["now"]
+    _, listing = await _list(c, seller, item=boots, currency="soft", price=10, expires_in_s=60)
+    clock["now"] = t0 + timedelta(seconds=61)
+    before = await _snapshot(c)
+    resp = await c.post(f"/v1/listings/{listing['id']}/purchase", headers=_h(buyer))
+    assert resp.status == 409 and (await resp.json())["code"] == "listing-expired"
+    assert await _snapshot(c) == before  # still open and listed: the sweeper has not run
+    assert await c.app[MARKET].sweep() == 1
+    assert await _custody(c, [boots]) == [(seller["account_id"], "in_game")]
+
+
 async def test_the_house_never_logs_in_or_sells(client: Any) -> None:
     seller, buyer = await register(client), await register(client)
     [boots] = await _buy_store(client, seller, "speed-boots")
@@ -319,6 +338,7 @@ async def test_cancel_racing_purchases(client: Any, admin_token: str, mongo_url:
     seller = await register(client)
     buyers = [await register(client) for _ in range(4)]
     potions = await _buy_store(client, seller, "health-potion", 10)
+    totals = await _totals(client)
     wins = {"cancel": 0, "buy": 0}
     for round_ in range(10):
         _, listing = await _list(client, seller, item=potions[round_], currency="soft", price=10)
@@ -340,6 +360,7 @@ async def test_cancel_racing_purchases(client: Any, admin_token: str, mongo_url:
     assert sum(wins.values()) == 10
     total_paid = 500 * 4 - sum([(await _wallet(client, b))["soft"] for b in buyers])
     assert total_paid == 10 * wins["buy"]
+    assert await _totals(client) == totals
     _audit_ok(mongo_url, mongo_db_name)
 
 
