@@ -223,6 +223,8 @@ def main() -> int:
     parser.add_argument("--listings", type=int, default=100_000)
     parser.add_argument("--searchers", type=int, default=20)
     parser.add_argument("--search-seconds", type=float, default=10.0)
+    parser.add_argument("--fee-bps", type=int, default=500, help="the house's fee (0: no sale writes the house "
+                                                                 "wallet); --listings 0 skips the searches")
     args = parser.parse_args()
     children: list[procs.Child] = []
     tmp = Path(tempfile.mkdtemp(prefix="market-bench-"))
@@ -244,7 +246,8 @@ def main() -> int:
                "ELYSIUM_PLAYER_PRIVATE_KEY_FILE": str(tmp / "player.key"),
                "ELYSIUM_SERVICE_PUBLIC_KEY_FILE": str(tmp / "service.pub"),
                "ELYSIUM_ARGON2_MEMORY_KIB": "1024", "ELYSIUM_ARGON2_TIME_COST": "1",
-               "ELYSIUM_COMMERCE_REWARDS": "false", "ELYSIUM_LOG_LEVEL": "warning"}
+               "ELYSIUM_COMMERCE_REWARDS": "false", "ELYSIUM_LOG_LEVEL": "warning",
+               "ELYSIUM_COMMERCE_MARKET_FEE_BPS": str(args.fee_bps)}
         proc = subprocess.Popen([sys.executable, "-m", "elysium", "commerce", "--port", str(port)], env=env,
                                 stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, start_new_session=True)
         children.append(procs.Child("commerce", proc, f"http://127.0.0.1:{port}"))
@@ -293,6 +296,11 @@ def main() -> int:
                 store_m, cont, unc = merge(runs["store"]), merge(runs["contended"]), merge(runs["uncontended"])
                 cont["lost_409"] = lost
 
+                if not args.listings:
+                    return {"rounds": args.rounds, "seconds_per_run": args.seconds, "buyers": args.buyers,
+                            "hot": args.hot, "fee_bps": args.fee_bps, "store": store_m, "contended": cont,
+                            "uncontended": unc, "contended_vs_store": round(cont["per_s"] / store_m["per_s"], 3),
+                            "uncontended_vs_store": round(unc["per_s"] / store_m["per_s"], 3)}
                 client = mongo_client(mongo_url)
                 try:
                     seeded_s = await seed_listings(Store(client, db_name), args.listings, 5000)
@@ -304,7 +312,7 @@ def main() -> int:
                     search = await search_run(http2, args.searchers, args.search_seconds)
                 search.update(listings_open=open_listings, seeded_in_s=round(seeded_s, 1))
             return {"rounds": args.rounds, "seconds_per_run": args.seconds, "buyers": args.buyers, "hot": args.hot,
-                    "store": store_m, "contended": cont, "uncontended": unc,
+                    "fee_bps": args.fee_bps, "store": store_m, "contended": cont, "uncontended": unc,
                     "contended_vs_store": round(cont["per_s"] / store_m["per_s"], 3),
                     "uncontended_vs_store": round(unc["per_s"] / store_m["per_s"], 3),
                     "search": search, "indexes": len(market.INDEXES)}

@@ -4,7 +4,9 @@ Checks: every wallet equals the sum of its ledger entries and is not negative; n
 entry points at a wallet that does not exist; every item has exactly one owner (an existing
 account) and exactly one custody state; no capped item type has more items than its cap; every
 ledger entry has a known kind, and the entries of each transfer between wallets sum to zero per
-currency (see :data:`commerce.ledger.TRANSFER_KINDS`).
+currency (see :data:`commerce.ledger.TRANSFER_KINDS`); listed items and marketplace listings
+agree, and each sale has exactly its buyer's, seller's and house's entries (:func:`check_listings`,
+:func:`check_sales`).
 """
 
 from __future__ import annotations

@@ -40,6 +40,8 @@ COMMERCE: dict[str, tuple[int, str]] = {
     "own-listing": (409, "A seller cannot buy their own listing"),
     "item-unavailable": (409, "The item is not in the game (listed, in escrow or on chain)"),
     "not-tradeable": (409, "This item type cannot change hands"),
+    "price-limit": (409, "The listing's total (price x quantity) passes the largest amount"),
+    "expiry-limit": (409, "The listing would stay open longer than allowed"),
     "busy": (503, "Too much contention; retry the same request"),
 }
 # Every code a commerce answer can carry.

@@ -97,7 +97,7 @@ class Listings:
         try:
             total = market.total_price(price, quantity)
         except market.MarketError as exc:
-            raise Problem(exc.code, str(exc), errors={"price": "price x quantity is too large"}) from None
+            raise Problem("price-limit", str(exc)) from None
 
         async def body(s: Session) -> Outcome:
             at = _ms(self.clock())
@@ -331,6 +331,8 @@ class Listings:
                 await self.sweep()
             except (PyMongoError, Problem) as exc:
                 log.warning("listing sweep failed; retrying", extra={"error": str(exc)[:200]})
+            except Exception:  # our bug: logged with its traceback; the sweeper keeps running
+                log.exception("listing sweep failed unexpectedly; retrying")
             try:
                 await asyncio.wait_for(stop.wait(), interval_s)
             except TimeoutError:

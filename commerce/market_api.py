@@ -59,8 +59,7 @@ async def create_listing(request: web.Request) -> web.Response:
                       errors={"quantity": "must be 1 (or left out) with item"})
     max_s = request.app[SETTINGS].market_max_expiry_s
     if body.get("expires_in_s", market.MIN_EXPIRY_S) > max_s:
-        raise Problem("invalid-request", f"a listing stays open at most {max_s} s",
-                      errors={"expires_in_s": f"must be at most {max_s}"})
+        raise Problem("expiry-limit", f"a listing stays open at most {max_s} s (ELYSIUM_COMMERCE_MARKET_MAX_EXPIRY_S)")
     outcome = await request.app[MARKET].create(seller, key, item=body.get("item"), item_type=body.get("item_type"),
                                                quantity=body.get("quantity", 1), currency=body["currency"],
                                                price=body["price"], expires_in_s=body.get("expires_in_s"))
@@ -215,7 +214,12 @@ def openapi() -> tuple[dict[str, Any], dict[str, Any]]:
               "the next value of the previous page, with the same sort (and filters); other strings: 400")]
     create = doc.object_schema(CREATE)
     create["description"] = ("exactly one of item (an item id, lists that item) or item_type (with quantity, "
-                              "lists that many of a stackable type, oldest first); price is per unit")
+                              "lists that many of a stackable type, oldest first); price is per unit, and "
+                              f"price x quantity past {ledger.MAX_AMOUNT} is 409 price-limit; expires_in_s past "
+                              "the deployment's ELYSIUM_COMMERCE_MARKET_MAX_EXPIRY_S is 409 expiry-limit")
+    create["oneOf"] = [{"required": ["item"], "not": {"required": ["item_type"]},
+                        "properties": {"quantity": {"const": 1}}},
+                       {"required": ["item_type"], "not": {"required": ["item"]}}]
     purchase = doc._op("purchaseListing", "market", "Buy a whole listing: the buyer pays its total, the seller "
                                                     "gets it less the fee, the house the fee", 201,
                        doc._ref("Sale"), (401, 404, 409, 422, 503), auth="player", body=doc.object_schema(PURCHASE),

@@ -289,7 +289,8 @@ def build() -> dict[str, Any]:
     return {
         "openapi": "3.1.0",
         "info": {"title": "Elysium commerce", "version": "1",
-                 "description": "Accounts, wallets with an audited ledger, the item store and inventory. Money is "
+                 "description": "Accounts, wallets with an audited ledger, the item store, inventory and the player "
+                                "marketplace. Money is "
                                 "whole numbers of a currency. Errors are application/problem+json (RFC 9457) "
                                 "with a stable type."},
         "paths": paths,
