@@ -184,3 +184,15 @@ def check_sales(listings: Iterable[Mapping[str, Any]], entries: Iterable[Mapping
     for sid in sorted(moves):
         out.append(Problem("sale_entries", f"sale {sid}", "has ledger entries but no sold listing"))
     return out
+
+
+def check_pending(entries: Iterable[Mapping[str, Any]], house: str) -> list[Problem]:
+    """Only the house's fee entries may wait to be credited (``pending``), and only with a positive amount."""
+    out: list[Problem] = []
+    for e in entries:
+        if e.get("kind") != "market_fee" or e.get("account") != house or not isinstance(e.get("delta"), int) \
+                or int(e.get("delta") or 0) <= 0:
+            out.append(Problem("ledger_pending", f"ledger entry {e.get('_id')}",
+                               f"a {e.get('kind')} entry of {e.get('account')} is pending; only the house's fees "
+                               "wait to be credited"))
+    return out

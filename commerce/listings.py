@@ -45,10 +45,10 @@ def _refusal(exc: market.MarketError) -> Problem:
 
 
 async def ensure_house(store: Store, s: Session, currency: str) -> None:
-    """Inside a transaction: the house account and its wallets, made by the first sale with a fee.
+    """Inside a transaction: the house account and its wallets, made when its first fee is settled.
 
     Made when first needed rather than at start, so a deployment without sales has no house.
-    Two first sales at once both try; one commits, the other's duplicate key retries and finds it.
+    Two replicas settling at once both try; one commits, the other's duplicate key retries and finds it.
     """
     if await store.wallets.find_one({"_id": ledger.wallet_id(market.HOUSE, currency)}, {"_id": 1}, session=s):
         return
@@ -226,12 +226,13 @@ class Listings:
                  "unit_price": listing["price"], "quantity": listing["quantity"], "seller": seller, "buyer": buyer,
                  "fee": sale.fee, "at": at}, session=s)
             if sale.fee:
-                # Every sale with a fee writes the one house wallet: last, so that concurrent sales
-                # hold it (and conflict on it) for as short a time as possible before they commit.
-                await ensure_house(self.store, s, currency)
-                await self.economy._move(s, ledger.Change(market.HOUSE, currency, sale.fee), {
-                    "_id": ledger.entry_id("market_fee", buyer, key), "kind": "market_fee",
-                    "reason": f"fee on {reason}", **common})
+                # The house's entry is written now but credited to its wallet by the settler
+                # (settle_fees): were every sale to write the one house wallet, all sales would
+                # conflict on it. ``pending`` entries are not yet in the wallet's balance.
+                await self.store.ledger.insert_one(
+                    {"_id": ledger.entry_id("market_fee", buyer, key), "kind": "market_fee",
+                     "reason": f"fee on {reason}", **common, "account": market.HOUSE, "currency": currency,
+                     "delta": sale.fee, "balance_after": None, "pending": True, "at": at}, session=s)
             listing.update(state="sold", buyer=buyer, sale=sid, fee=sale.fee, proceeds=sale.proceeds, closed_at=at)
             return Outcome(self._sale_body(listing, entry), replayed=False)
 
@@ -259,6 +260,50 @@ class Listings:
             change, session=s)
         if done.modified_count != len(listing["items"]):
             raise Conflict(listing["_id"])
+
+    # --- the house's fees --------------------------------------------------------------------
+
+    async def settle_fees(self, batch: int = 100) -> int:
+        """Credit pending fee entries to the house wallets, a batch per transaction; how many were settled.
+
+        One transaction reads a batch of pending entries of one currency, adds them to the house
+        wallet (compare-and-set, with each entry's ``balance_after``) and clears their ``pending``,
+        so every fee is credited exactly once even with every replica settling at the same time
+        (they conflict on the wallet; the loser retries and finds the entries settled).
+        """
+        count = 0
+        for currency in ledger.CURRENCIES:
+            while True:
+                async def body(s: Session) -> int:
+                    due = [e async for e in self.store.ledger.find(
+                        {"pending": True, "account": market.HOUSE, "currency": currency}, {"delta": 1},
+                        session=s).sort("_id", 1).limit(batch)]
+                    if not due:
+                        return 0
+                    await ensure_house(self.store, s, currency)
+                    wid = ledger.wallet_id(market.HOUSE, currency)
+                    wallet = await self.store.wallets.find_one({"_id": wid}, {"balance": 1}, session=s)
+                    assert wallet is not None
+                    balance = int(wallet["balance"])
+                    for e in due:
+                        balance = ledger.apply(balance, ledger.Change(market.HOUSE, currency, int(e["delta"])))
+                        done = await self.store.ledger.update_one(
+                            {"_id": e["_id"], "pending": True},
+                            {"$set": {"balance_after": balance}, "$unset": {"pending": ""}}, session=s)
+                        if done.modified_count != 1:
+                            raise Conflict(e["_id"])
+                    done = await self.store.wallets.update_one(
+                        {"_id": wid, "balance": int(wallet["balance"])},
+                        {"$set": {"balance": balance, "updated_at": now()}}, session=s)
+                    if done.matched_count != 1:
+                        raise Conflict(wid)
+                    return len(due)
+
+                settled = await self.store.transaction(body)
+                count += settled
+                if settled < batch:
+                    break
+        return count
 
     # --- cancel and expiry -----------------------------------------------------------------
 
@@ -325,11 +370,13 @@ class Listings:
                 return count
 
     async def run_sweeper(self, stop: asyncio.Event, interval_s: float) -> None:
-        """Sweep every ``interval_s`` until ``stop``; a failed sweep is logged and tried again."""
+        """Expire due listings and settle the house's fees every ``interval_s`` until ``stop``;
+        a failed round is logged and tried again."""
         while not stop.is_set():
             try:
                 await self.sweep()
-            except (PyMongoError, Problem) as exc:
+                await self.settle_fees()
+            except (PyMongoError, Problem, ledger.MoneyError) as exc:
                 log.warning("listing sweep failed; retrying", extra={"error": str(exc)[:200]})
             except Exception:  # our bug: logged with its traceback; the sweeper keeps running
                 log.exception("listing sweep failed unexpectedly; retrying")

@@ -100,6 +100,8 @@ class Store:
         for index in market.INDEXES:  # one behind every filter and sort of GET /v1/listings
             await self.listings.create_index(list(index))
         await self.items.create_index("listing", sparse=True)
+        await self.ledger.create_index([("pending", ASCENDING), ("account", ASCENDING), ("currency", ASCENDING)],
+                                       sparse=True)  # the house's fees waiting for the settler
         await self.sales.create_index([("item_type", ASCENDING), ("currency", ASCENDING), ("at", DESCENDING)])
 
     async def ping(self, timeout_s: float) -> None:
@@ -210,14 +212,18 @@ class Store:
             sums: dict[tuple[str, str], int] = {}
             entries = 0
             moves: list[Doc] = []
-            async for e in self.ledger.find({}, {"account": 1, "currency": 1, "delta": 1, "kind": 1, "transfer": 1},
-                                            session=s):
+            pending: list[Doc] = []  # the house's fees not yet in its wallet (commerce/listings.py)
+            async for e in self.ledger.find({}, {"account": 1, "currency": 1, "delta": 1, "kind": 1, "transfer": 1,
+                                                 "pending": 1}, session=s):
                 key = (str(e.get("account")), str(e.get("currency")))
                 delta = e.get("delta")
                 if isinstance(delta, bool) or not isinstance(delta, int):
                     return [audit.Problem("ledger_not_integer", f"ledger entry {e['_id']}",
                                           f"delta is {delta!r}")], {}
-                sums[key] = sums.get(key, 0) + delta
+                if e.get("pending"):
+                    pending.append(e)
+                else:
+                    sums[key] = sums.get(key, 0) + delta
                 entries += 1
                 moves.append(e)
             wallets = [(str(w.get("account")), str(w.get("currency")), w.get("balance"))
@@ -235,7 +241,8 @@ class Store:
             problems = (audit.check_wallets(wallets, sums) + audit.check_items(items, accounts)
                         + audit.check_supply(caps, counts, supply)
                         + audit.check_conservation(moves, ledger.SOURCE_KINDS, ledger.TRANSFER_KINDS)
-                        + audit.check_listings(items, listings) + audit.check_sales(listings, moves, market.HOUSE))
+                        + audit.check_listings(items, listings) + audit.check_sales(listings, moves, market.HOUSE)
+                        + audit.check_pending(pending, market.HOUSE))
             return problems, {"wallets": len(wallets), "ledger_entries": entries, "items": len(items),
                               "accounts": len(accounts), "listings": len(listings)}
 

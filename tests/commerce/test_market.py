@@ -104,8 +104,11 @@ async def test_list_buy_and_the_money_moves(client: Any, admin_token: str, mongo
     fee = 120 * FEE_BPS // 10_000
     assert (await _wallet(client, buyer))["soft"] == buyer_before["soft"] - 120 == sale["balance"]
     assert (await _wallet(client, seller))["soft"] == seller_before["soft"] + 120 - fee
+    _audit_ok(mongo_url, mongo_db_name)  # the fee's entry is written, waiting to be credited to the house
+    assert await client.app[MARKET].settle_fees() == 1
     house = await client.app[STORE].wallets.find_one({"_id": "house:soft"})
     assert house["balance"] == fee
+    assert await client.app[MARKET].settle_fees() == 0  # once
     assert await _totals(client) == before  # a sale moves money, it makes none
     assert await _custody(client, sorted(listing["items"])) == [(buyer["account_id"], "in_game")] * 3
     # A retry answers the first outcome and moves nothing more.
@@ -285,6 +288,7 @@ async def test_the_house_never_logs_in_or_sells(client: Any) -> None:
     assert await client.app[STORE].accounts.find_one({"_id": "house"}) is None  # made by the first fee
     _, listing = await _list(client, seller, item=boots, currency="soft", price=100)
     assert (await client.post(f"/v1/listings/{listing['id']}/purchase", headers=_h(buyer))).status == 201
+    await client.app[MARKET].settle_fees()
     assert (await client.get("/v1/listings?seller=house")).status == 200
     assert (await (await client.get("/v1/listings?seller=house")).json())["listings"] == []
     for name in ("house", "system:house", "SYSTEM:HOUSE"):
@@ -324,6 +328,7 @@ async def test_fifty_buyers_race_for_one_listing(client_for: Any, mongo_url: str
     for n, b in enumerate(buyers):
         assert (await _wallet(r1, b))["soft"] == (400 if n == winner else 500)
     assert await _custody(r1, [blade]) == [(buyers[winner]["account_id"], "in_game")]
+    await r1.app[MARKET].settle_fees()
     assert await _totals(r1) == totals
     # The winner's retry answers its first outcome; a loser's retry still loses, keeping its money.
     again = await r1.post(f"/v1/listings/{listing['id']}/purchase", headers=_h(buyers[winner], keys[winner]))
@@ -331,6 +336,30 @@ async def test_fifty_buyers_race_for_one_listing(client_for: Any, mongo_url: str
     loser = (winner + 1) % 50
     again = await r1.post(f"/v1/listings/{listing['id']}/purchase", headers=_h(buyers[loser], keys[loser]))
     assert again.status == 409
+    _audit_ok(mongo_url, mongo_db_name)
+
+
+async def test_two_replicas_settle_each_fee_once(client_for: Any, mongo_url: str, mongo_db_name: str,
+                                                 redis_url: str, keys_dir: Path, admin_token: str) -> None:
+    r1, r2 = [await client_for(make_settings(mongo_url, mongo_db_name, redis_url, keys_dir, consumer_name=name,
+                                             market_sweep_interval_s=3600, mongo_timeout_s=60.0))
+              for name in ("f1", "f2")]
+    seller, buyer = await register(r1), await register(r1)
+    await _grant(r1, admin_token, buyer["account_id"], 10_000)
+    potions = await _buy_store(r1, seller, "health-potion", 8)
+    totals = await _totals(r1)
+    fees = 0
+    for n, item in enumerate(potions):
+        _, listing = await _list(r1, seller, item=item, currency="soft", price=100 + n * 40)
+        assert (await r2.post(f"/v1/listings/{listing['id']}/purchase", headers=_h(buyer))).status == 201
+        fees += (100 + n * 40) * FEE_BPS // 10_000
+    assert await r1.app[STORE].ledger.count_documents({"pending": True}) == 8
+    assert await _totals(r1) == {"soft": totals["soft"] - fees, "premium": totals["premium"]}  # held by the entries
+    settled = await asyncio.gather(r1.app[MARKET].settle_fees(batch=3), r2.app[MARKET].settle_fees(batch=3))
+    assert sum(settled) == 8
+    assert (await r1.app[STORE].wallets.find_one({"_id": "house:soft"}))["balance"] == fees
+    assert await r1.app[STORE].ledger.count_documents({"pending": True}) == 0
+    assert await _totals(r1) == totals
     _audit_ok(mongo_url, mongo_db_name)
 
 
@@ -360,6 +389,7 @@ async def test_cancel_racing_purchases(client: Any, admin_token: str, mongo_url:
     assert sum(wins.values()) == 10
     total_paid = 500 * 4 - sum([(await _wallet(client, b))["soft"] for b in buyers])
     assert total_paid == 10 * wins["buy"]
+    await client.app[MARKET].settle_fees()
     assert await _totals(client) == totals
     _audit_ok(mongo_url, mongo_db_name)
 
