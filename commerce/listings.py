@@ -189,6 +189,11 @@ class Listings:
         fp = ledger.fingerprint({"listing": lid})
         if await self.store.ledger.find_one({"_id": eid}, {"_id": 1}):
             return await self._replay_sale(eid, fp)
+        # A listing already closed is refused without a transaction: losers of a race come back
+        # often. The transaction below checks again, so this read only saves work.
+        seen = await self.store.listings.find_one({"_id": lid}, {"state": 1})
+        if seen is not None and seen["state"] in market.CLOSED_CODES:
+            raise Problem(market.CLOSED_CODES[seen["state"]], f"the listing is already {seen['state']}")
 
         async def body(s: Session) -> Outcome:
             at = _ms(self.clock())

@@ -113,7 +113,8 @@ class CommerceSettings:
                                        "Longest a listing stays open, and its expiry when none is given", unit="s",
                                        check=between(60, 365 * 86_400))
     market_sweep_interval_s: float = setting("ELYSIUM_COMMERCE_MARKET_SWEEP_INTERVAL_S", 5.0,
-                                             "How often each replica returns the items of expired listings",
+                                             "How often each replica returns the items of expired "
+                                             "listings and credits the house's pending fees",
                                              unit="s", check=between(0.01, 3600))
     log_level: str = setting("ELYSIUM_LOG_LEVEL", "info", "Log level")
     cors_origins: tuple[str, ...] = cors_setting()
