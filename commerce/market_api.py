@@ -7,6 +7,7 @@ sweeper (after the MongoDB step, whose store it uses).
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
 from collections.abc import AsyncIterator
 from typing import Any
@@ -15,13 +16,14 @@ from aiohttp import web
 
 from commerce import catalog, ledger, market
 from commerce.api import ITEM_UID, _body, _limit, _query, player
-from commerce.appkeys import ECONOMY, SETTINGS, STORE
+from commerce.appkeys import ECONOMY, SETTINGS, STATUS, STORE
 from commerce.errors import Problem
 from commerce.listings import Listings
 from commerce.validation import Field
 from elysium import numbers
 from elysium.http import idempotency_key, json_response
 
+log = logging.getLogger("commerce.market")
 MARKET = web.AppKey("market", Listings)
 
 CREATE = {"item": Field(str, required=False, pattern=ITEM_UID),
@@ -135,10 +137,10 @@ async def _market(app: web.Application) -> AsyncIterator[None]:
                                                   name="listing-sweeper")
     yield
     stop.set()
-    try:  # a sweep cut short leaves its listing open: each expiry is one transaction
-        await asyncio.wait_for(task, settings.drain_timeout_s)
+    try:  # a round cut short leaves its listing open or its fees pending: each step is one transaction
+        await asyncio.wait_for(task, app[STATUS].drain_left_s(settings.drain_timeout_s))
     except TimeoutError:
-        pass
+        log.warning("not closed within the drain time", extra={"what": "listing sweeper"})
 
 
 def add_routes(app: web.Application) -> None:
