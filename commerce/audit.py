@@ -4,7 +4,9 @@ Checks: every wallet equals the sum of its ledger entries and is not negative; n
 entry points at a wallet that does not exist; every item has exactly one owner (an existing
 account) and exactly one custody state; no capped item type has more items than its cap; every
 ledger entry has a known kind, and the entries of each transfer between wallets sum to zero per
-currency (see :data:`commerce.ledger.TRANSFER_KINDS`).
+currency (see :data:`commerce.ledger.TRANSFER_KINDS`); listed items and marketplace listings
+agree, and each sale has exactly its buyer's, seller's and house's entries (:func:`check_listings`,
+:func:`check_sales`).
 """
 
 from __future__ import annotations
@@ -170,4 +172,87 @@ def check_escrow(trades: Iterable[Mapping[str, Any]], items: Iterable[Mapping[st
         if balance != amount:
             out.append(Problem("escrow_balance", f"wallet escrow/{currency}",
                                f"holds {balance} but the open trades offer {amount}"))
+
+
+def check_listings(items: Iterable[Mapping[str, Any]], listings: Iterable[Mapping[str, Any]]) -> list[Problem]:
+    """Listed items and listings agree: every ``listed`` item belongs to exactly one open listing of
+    its owner; every open listing's items are ``listed`` under it and still its seller's; every
+    sold listing's items carry that sale in their provenance and left the seller with it."""
+    out: list[Problem] = []
+    by_id = {str(i.get("_id")): i for i in items}
+    by_listing = {str(x.get("_id")): x for x in listings}
+    for iid, item in sorted(by_id.items()):
+        subject = f"item {iid}"
+        lid = item.get("listing")
+        if item.get("custody") == "listed":
+            listing = by_listing.get(str(lid)) if lid is not None else None
+            if listing is None or listing.get("state") != "open":
+                out.append(Problem("listed_item", subject, f"is listed but its listing {lid!r} is not an open "
+                                                           "listing"))
+            elif iid not in listing.get("items", []) or listing.get("seller") != item.get("owner"):
+                out.append(Problem("listed_item", subject, f"is listed under {lid} but is not one of its seller's "
+                                                           "items there"))
+        elif lid is not None:
+            out.append(Problem("listed_item", subject, f"is {item.get('custody')} yet names listing {lid}"))
+    for lid, listing in sorted(by_listing.items()):
+        subject = f"listing {lid}"
+        state = listing.get("state")
+        if state not in ("open", "sold", "cancelled", "expired"):
+            out.append(Problem("listing_state", subject, f"state {state!r} is not a listing state"))
+            continue
+        for iid in listing.get("items", []):
+            found = by_id.get(str(iid))
+            if found is None:
+                out.append(Problem("listing_item", subject, f"its item {iid} does not exist"))
+            elif state == "open" and (found.get("custody") != "listed" or found.get("listing") != lid
+                                      or found.get("owner") != listing.get("seller")):
+                out.append(Problem("listing_item", subject, f"is open but its item {iid} is {found.get('custody')} "
+                                                            f"under {found.get('listing')!r}, owned by "
+                                                            f"{found.get('owner')}"))
+            elif state == "sold":
+                history = [p.get("sale") for p in found.get("provenance", []) if isinstance(p, Mapping)]
+                if listing.get("sale") not in history:
+                    out.append(Problem("listing_item", subject, f"is sold but its item {iid} has no record of "
+                                                                f"sale {listing.get('sale')}"))
+                elif found.get("owner") == listing.get("seller") and history[-1] == listing.get("sale"):
+                    out.append(Problem("listing_item", subject, f"is sold but its item {iid} is still owned by "
+                                                                "the seller"))
+    return out
+
+
+def check_sales(listings: Iterable[Mapping[str, Any]], entries: Iterable[Mapping[str, Any]],
+                house: str) -> list[Problem]:
+    """Each sold listing has its three moves: the buyer paid its total, the seller got the proceeds
+    and the house the fee (no fee entry when the fee is 0); no other entry names a sale."""
+    out: list[Problem] = []
+    moves: dict[str, dict[str, tuple[str, int]]] = {}
+    for e in entries:
+        kind = str(e.get("kind"))
+        if kind.startswith("market_"):
+            moves.setdefault(str(e.get("transfer")), {})[kind] = (str(e.get("account")), int(e.get("delta") or 0))
+    sold = {str(x.get("sale")): x for x in listings if x.get("state") == "sold"}
+    for sid, listing in sorted(sold.items()):
+        subject = f"sale {sid}"
+        got = moves.pop(sid, {})
+        total, fee = listing.get("total"), listing.get("fee")
+        want = {"market_buy": (listing.get("buyer"), -int(total or 0)),
+                "market_sale": (listing.get("seller"), int(total or 0) - int(fee or 0))}
+        if fee:
+            want["market_fee"] = (house, int(fee))
+        if got != want:
+            out.append(Problem("sale_entries", subject, f"its ledger entries are {got}, not {want}"))
+    for sid in sorted(moves):
+        out.append(Problem("sale_entries", f"sale {sid}", "has ledger entries but no sold listing"))
+    return out
+
+
+def check_pending(entries: Iterable[Mapping[str, Any]], house: str) -> list[Problem]:
+    """Only the house's fee entries may wait to be credited (``pending``), and only with a positive amount."""
+    out: list[Problem] = []
+    for e in entries:
+        if e.get("kind") != "market_fee" or e.get("account") != house or not isinstance(e.get("delta"), int) \
+                or int(e.get("delta") or 0) <= 0:
+            out.append(Problem("ledger_pending", f"ledger entry {e.get('_id')}",
+                               f"a {e.get('kind')} entry of {e.get('account')} is pending; only the house's fees "
+                               "wait to be credited"))
     return out

@@ -50,6 +50,14 @@ COMMERCE: dict[str, tuple[int, str]] = {
     "trade-not-open": (409, "The trade is closed"),
     "item-unavailable": (409, "The item is not in game (listed, in escrow or on chain)"),
     "item-not-tradeable": (409, "This item type cannot be traded"),
+    # marketplace (commerce/listings.py)
+    "unknown-listing": (404, "No such listing"),
+    "listing-sold": (409, "The listing is already sold"),
+    "listing-cancelled": (409, "The listing was cancelled"),
+    "listing-expired": (409, "The listing has expired"),
+    "own-listing": (409, "A seller cannot buy their own listing"),
+    "price-limit": (409, "The listing's total (price x quantity) passes the largest amount"),
+    "expiry-limit": (409, "The listing would stay open longer than allowed"),
     "busy": (503, "Too much contention; retry the same request"),
 }
 # Every code a commerce answer can carry.

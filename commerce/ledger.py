@@ -20,7 +20,8 @@ CURRENCIES: tuple[Currency, ...] = ("soft", "premium")
 MAX_AMOUNT = 1_000_000_000  # largest single price, grant or reward, in currency units
 MAX_BALANCE = 1_000_000_000_000  # far below int64; a credit past this is refused
 
-Kind = Literal["purchase", "reward", "grant", "signup", "payment", "refund", "chargeback", "debt", "trade"]
+Kind = Literal["purchase", "reward", "grant", "signup", "payment", "refund", "chargeback", "debt", "trade",
+               "market_buy", "market_sale", "market_fee"]
 
 # Every ledger kind is either a source (money enters or leaves the economy: sign-up grants,
 # admin grants, match rewards, store purchases) or a transfer between wallets (a player, the
@@ -34,7 +35,9 @@ SOURCE_KINDS: frozenset[str] = frozenset({"purchase", "reward", "grant", "signup
                                           "debt"})
 # A ``trade`` entry moves currency between a player and escrow or between the two players of a
 # trade; its ``transfer`` is the trade id (commerce/trades.py).
-TRANSFER_KINDS: frozenset[str] = frozenset({"trade"})
+# A marketplace sale: the buyer's debit, the seller's proceeds and the house's fee (commerce/listings.py).
+MARKET_KINDS: frozenset[str] = frozenset({"market_buy", "market_sale", "market_fee"})
+TRANSFER_KINDS: frozenset[str] = frozenset({"trade"}) | MARKET_KINDS
 
 
 class MoneyError(Exception):
@@ -95,7 +98,7 @@ def wallet_id(account: str, currency: str) -> str:
     return f"{account}:{currency}"
 
 
-ENTRY_ID = r"(purchase|reward|grant|signup|payment|refund|chargeback|debt|trade):[0-9a-f]{32}"  # what entry_id makes
+ENTRY_ID = r"(purchase|reward|grant|signup|payment|refund|chargeback|debt|trade|market_buy|market_sale|market_fee):[0-9a-f]{32}"
 
 
 def entry_id(kind: Kind, scope: str, key: str) -> str:

@@ -9,7 +9,7 @@ import unicodedata
 from functools import lru_cache
 from typing import Any, get_args
 
-from commerce import api, catalog, ledger
+from commerce import api, catalog, ledger, market_api
 from commerce.errors import PROBLEMS
 from commerce.validation import INT64, MAX_DOCUMENT_DEPTH, Field, name_problem, password_problem
 from elysium.problem import type_uri
@@ -290,16 +290,19 @@ def build(trade_max_ttl_s: int = 7 * 86_400) -> dict[str, Any]:
 
     paths.update(payments_api.openapi_paths())
     paths.update(trades_api.openapi_paths(trade_max_ttl_s))
+    market_paths, market_schemas = market_api.openapi()
+    paths.update(market_paths)
     return {
         "openapi": "3.1.0",
         "info": {"title": "Elysium commerce", "version": "1",
-                 "description": "Accounts, wallets with an audited ledger, the item store, inventory, player trades "
-                                "with escrow and premium currency packs sold for real money. Money is "
+                 "description": "Accounts, wallets with an audited ledger, the item store, inventory, the player "
+                                "marketplace, player trades with escrow and premium currency packs sold for real "
+                                "money. Money is "
                                 "whole numbers of a currency. Errors are application/problem+json (RFC 9457) "
                                 "with a stable type."},
         "paths": paths,
         "components": {
-            "schemas": {**SCHEMAS, **payments_api.openapi_schemas(), **trades_api.SCHEMAS},
+            "schemas": {**SCHEMAS, **payments_api.openapi_schemas(), **trades_api.SCHEMAS, **market_schemas},
             "securitySchemes": {
                 "player": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT (EdDSA), aud elysium:player"},
                 "service": {"type": "http", "scheme": "bearer",

@@ -115,6 +115,16 @@ class CommerceSettings:
     trade_sweep_s: float = setting("ELYSIUM_COMMERCE_TRADE_SWEEP_S", 5.0,
                                    "How often each replica expires trades past their time and returns their escrow",
                                    unit="s", check=between(0.01, 3600))
+    market_fee_bps: int = setting("ELYSIUM_COMMERCE_MARKET_FEE_BPS", 500,
+                                  "The house's fee on a marketplace sale, in basis points of its price (500: 5 %), "
+                                  "fixed on each listing when it is created", unit="bp", check=between(0, 5000))
+    market_max_expiry_s: int = setting("ELYSIUM_COMMERCE_MARKET_MAX_EXPIRY_S", 30 * 86_400,
+                                       "Longest a listing stays open, and its expiry when none is given", unit="s",
+                                       check=between(60, 365 * 86_400))
+    market_sweep_interval_s: float = setting("ELYSIUM_COMMERCE_MARKET_SWEEP_INTERVAL_S", 5.0,
+                                             "How often each replica returns the items of expired "
+                                             "listings and credits the house's pending fees",
+                                             unit="s", check=between(0.01, 3600))
     log_level: str = setting("ELYSIUM_LOG_LEVEL", "info", "Log level")
     cors_origins: tuple[str, ...] = cors_setting()
     # Real-money payments for premium currency packs (commerce/payments, docs/commerce.md "Payments").

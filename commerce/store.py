@@ -26,7 +26,7 @@ from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError, PyMongoError
 
-from commerce import audit, catalog, ledger, trading
+from commerce import audit, catalog, ledger, market, trading
 from commerce.errors import Busy, Problem
 from commerce.leases import SessionLeases
 from commerce.payments import auditing as payment_audit
@@ -87,6 +87,8 @@ class Store:
         self.refresh = self.db["refresh_tokens"]
         self.rewards = self.db["rewards"]
         self.trades = self.db["trades"]  # commerce/trades.py
+        self.listings = self.db["listings"]
+        self.sales = self.db["sales"]
         self.conflicts = 0  # transaction retries, for metrics
 
     async def ensure_indexes(self) -> None:
@@ -97,6 +99,12 @@ class Store:
         await self.items.create_index("unique_owner", unique=True, sparse=True)
         await self.refresh.create_index("family")
         await self.refresh.create_index("account")
+        for index in market.INDEXES:  # one behind every filter and sort of GET /v1/listings
+            await self.listings.create_index(list(index))
+        await self.items.create_index("listing", sparse=True)
+        await self.ledger.create_index([("pending", ASCENDING), ("account", ASCENDING), ("currency", ASCENDING)],
+                                       sparse=True)  # the house's fees waiting for the settler
+        await self.sales.create_index([("item_type", ASCENDING), ("currency", ASCENDING), ("at", DESCENDING)])
 
     async def ping(self, timeout_s: float) -> None:
         with pymongo.timeout(timeout_s):
@@ -206,21 +214,27 @@ class Store:
             sums: dict[tuple[str, str], int] = {}
             entries = 0
             moves: list[Doc] = []
-            async for e in self.ledger.find({}, {"account": 1, "currency": 1, "delta": 1, "kind": 1, "transfer": 1},
-                                            session=s):
+            pending: list[Doc] = []  # the house's fees not yet in its wallet (commerce/listings.py)
+            async for e in self.ledger.find({}, {"account": 1, "currency": 1, "delta": 1, "kind": 1, "transfer": 1,
+                                                 "pending": 1}, session=s):
                 key = (str(e.get("account")), str(e.get("currency")))
                 delta = e.get("delta")
                 if isinstance(delta, bool) or not isinstance(delta, int):
                     return [audit.Problem("ledger_not_integer", f"ledger entry {e['_id']}",
                                           f"delta is {delta!r}")], {}
-                sums[key] = sums.get(key, 0) + delta
+                if e.get("pending"):
+                    pending.append(e)
+                else:
+                    sums[key] = sums.get(key, 0) + delta
                 entries += 1
                 moves.append(e)
             wallets = [(str(w.get("account")), str(w.get("currency")), w.get("balance"))
                        async for w in self.wallets.find({}, session=s)]
             accounts = {a["_id"] async for a in self.accounts.find({}, {"_id": 1}, session=s)}
-            items = [i async for i in self.items.find({}, {"owner": 1, "custody": 1, "type": 1, "trade": 1},
-                                                      session=s)]
+            items = [i async for i in self.items.find({}, {"owner": 1, "custody": 1, "type": 1, "trade": 1, "listing": 1,
+                                                           "provenance.sale": 1}, session=s)]
+            listings = [x async for x in self.listings.find({}, {"seller": 1, "buyer": 1, "items": 1, "state": 1,
+                                                                "sale": 1, "total": 1, "fee": 1}, session=s)]
             counts: dict[str, int] = {}
             for i in items:
                 counts[str(i.get("type"))] = counts.get(str(i.get("type")), 0) + 1
@@ -236,9 +250,12 @@ class Store:
                         + audit.check_escrow(
                             [t async for t in self.trades.find({}, {"state": 1, "offerer": 1, "offer": 1}, session=s)],
                             [i for i in items if i.get("custody") == "escrow" or "trade" in i],
-                            {c: b for a, c, b in wallets if a == trading.ESCROW}, ledger.CURRENCIES))
+                            {c: b for a, c, b in wallets if a == trading.ESCROW}, ledger.CURRENCIES)
+                        + audit.check_listings(items, listings) + audit.check_sales(listings, moves, market.HOUSE)
+                        + audit.check_pending(pending, market.HOUSE))
             return problems, {"wallets": len(wallets), "ledger_entries": entries, "items": len(items),
-                              "accounts": len(accounts), "payments": len(payments), "debts": len(debts)}
+                              "accounts": len(accounts), "payments": len(payments), "debts": len(debts),
+                              "listings": len(listings)}
 
         return await self.transaction(body)
 
