@@ -172,6 +172,7 @@ def check_escrow(trades: Iterable[Mapping[str, Any]], items: Iterable[Mapping[st
         if balance != amount:
             out.append(Problem("escrow_balance", f"wallet escrow/{currency}",
                                f"holds {balance} but the open trades offer {amount}"))
+    return out
 
 
 def check_listings(items: Iterable[Mapping[str, Any]], listings: Iterable[Mapping[str, Any]]) -> list[Problem]:
