@@ -64,7 +64,8 @@ async def test_a_broken_mode_ends_its_own_room_while_the_server_and_other_rooms_
 
 
 async def _with(pending: Any, match_id: str) -> MatchResult | None:
-    return (await pending).get(match_id)
+    found: dict[str, MatchResult] = await pending
+    return found.get(match_id)
 
 
 async def test_a_join_choice_is_checked_and_a_refusal_changes_nothing(
