@@ -86,6 +86,23 @@ class GameClient:
         await self.send(play.encode_inputs([(self.seq, move_x, move_y, aim, fire)]))
         return self.seq
 
+    async def send_row(self, *values: float | bool | int) -> int:
+        """Send one input of the room's own schema: ``values`` are the fields after ``seq``, in the
+        order of ``welcome.columns``' sibling ``welcome.input`` (docs/protocol.md)."""
+        self.seq = (self.seq + 1) % play.SEQ_MODULUS
+        await self.send(envelope.pack({"t": "input", "i": [[self.seq, *values]]}))
+        return self.seq
+
+    def player_row(self, seat: int) -> dict[str, int] | None:
+        """A seat's row in the replica, keyed by the welcome's player column names."""
+        row = self.replica.players.get(seat)
+        return None if row is None else dict(zip(self.welcome["columns"]["player"], row))
+
+    def objects_named(self) -> list[dict[str, int]]:
+        """The replica's live objects, oldest id first, keyed by the welcome's object column names."""
+        names = self.welcome["columns"]["object"]
+        return [dict(zip(names, self.replica.objects[ident])) for ident in sorted(self.replica.objects)]
+
     async def close(self) -> None:
         if self.ws is not None:
             await self.ws.close()
