@@ -49,7 +49,7 @@ class KingOfTheHill(GameMode):
             raise ValueError(f"king of the hill seats 1 to {MAX_SEATS} players")
         self.rules = kr.Rules(tick_hz=config.tick_hz, score_limit=config.score_limit,
                               time_limit_s=config.time_limit_s)
-        self.game = kr.KingOfTheHill(config.seats, self.rules, config.seed)
+        self.game = kr.KingOfTheHill(config.seats, self.rules, np.random.default_rng(config.seed))
 
     def join(self, seat: int, team: int) -> None:
         # Always two teams: a room made without teams splits its seats between them.

@@ -10,7 +10,7 @@ hill. Nobody dies. The match ends when a team's points reach the score limit or 
 Numbers are in SI units (metres, seconds) unless named otherwise. The state is a handful of
 numpy arrays over the room's seats (a room holds at most 16, so array operations on whole
 columns beat a loop over players once a room has more than a few). Everything is decided by
-the seed and the inputs: the only randomness is ``numpy.random.default_rng(seed)``.
+the seed and the inputs: the only randomness is the generator handed in, seeded from the room's seed.
 """
 
 from __future__ import annotations
@@ -112,10 +112,10 @@ class StepReport:
 class KingOfTheHill:
     """The state of one match and the step that advances it."""
 
-    def __init__(self, seats: int, rules: Rules, seed: int) -> None:
+    def __init__(self, seats: int, rules: Rules, rng: np.random.Generator) -> None:
         self.seats = seats
         self.rules = rules
-        self.rng = np.random.default_rng(seed)
+        self.rng = rng  # the match's one random source (spawn heights, the hill's order)
         self.tick = 0
         self.pos = np.zeros((seats, 2))
         self.stamina = np.zeros(seats)

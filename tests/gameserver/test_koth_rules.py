@@ -11,7 +11,7 @@ HZ = 20
 
 
 def game(seats: int = 4, seed: int = 1, **rules: float) -> kr.KingOfTheHill:
-    g = kr.KingOfTheHill(seats, kr.Rules(tick_hz=HZ, **rules), seed)  # type: ignore[arg-type]
+    g = kr.KingOfTheHill(seats, kr.Rules(tick_hz=HZ, **rules), np.random.default_rng(seed))  # type: ignore[arg-type]
     for seat in range(seats):
         g.join(seat, seat % 2)
     return g
