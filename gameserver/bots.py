@@ -59,7 +59,8 @@ class HillBot:
         x, y = me["x_cm"] / 100.0, me["y_cm"] / 100.0
         dx, dy = self.spot[0] - x, self.spot[1] - y
         dist = math.hypot(dx, dy)
-        mx, my = (dx / dist, dy / dist) if dist > 0.2 else (0.0, 0.0)
+        # Each axis within the schema's -1..1, rounding included.
+        mx, my = (max(-1.0, min(1.0, dx / dist)), max(-1.0, min(1.0, dy / dist))) if dist > 0.2 else (0.0, 0.0)
         sprint = dist > self.SPRINT_FROM_M and me["stamina"] > self.SPRINT_ABOVE
         shove = any(not e["stunned"] and math.hypot(e["x_cm"] / 100.0 - x, e["y_cm"] / 100.0 - y) <= self.reach_m
                     for e in enemies)
