@@ -87,10 +87,10 @@ class GameClient:
         return self.seq
 
     async def send_row(self, *values: float | bool | int) -> int:
-        """Send one input of the room's own schema: ``values`` are the fields after ``seq``, in the
-        order of ``welcome.columns``' sibling ``welcome.input`` (docs/protocol.md)."""
+        """Send one input of the room's own schema (any mode): ``values`` are the fields after
+        ``seq``, in the order ``welcome.input`` lists them (docs/protocol.md)."""
         self.seq = (self.seq + 1) % play.SEQ_MODULUS
-        await self.send(envelope.pack({"t": "input", "i": [[self.seq, *values]]}))
+        await self.send(play.encode_inputs([(self.seq, *values)]))
         return self.seq
 
     def player_row(self, seat: int) -> dict[str, int] | None:

@@ -1,29 +1,83 @@
-"""King of the hill as a game mode: the engine's view of :mod:`gameserver.modes.koth_rules`.
+"""King of the hill as a game mode: the declarations and the engine's view of
+:mod:`gameserver.modes.koth_rules`.
 
 Two teams, up to 16 players. Inputs are a move direction, ``sprint`` and ``shove`` (no aim,
-nothing to fire); the replicated objects are the hill. docs/modes-koth.md describes the game
-and what a client sees of it.
+nothing to fire); the one replicated object is the hill. docs/modes-koth.md describes the
+game and what a client sees of it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, ClassVar
+from typing import Any, ClassVar, NamedTuple
 
-import numpy as np
-
+from elysium.modes import (
+    BoolField,
+    Column,
+    Columns,
+    FloatField,
+    FloatOption,
+    GameMode,
+    InputSchema,
+    IntOption,
+    ModeConfig,
+    Option,
+    ResultRow,
+    ResultShape,
+    Snapshot,
+    StepOutcome,
+    player_columns,
+)
 from gameserver.modes import koth_rules as kr
-from gameserver.modes.base import GameMode, ModeConfig, PlayerResult, Snapshot, StepOutcome
-from gameserver.protocol import Input
 
 MAX_SEATS = 16
 
 
-class KingOfTheHill(GameMode):
+class HillInput(NamedTuple):
+    """One input row: ``[seq, move_x, move_y, sprint, shove]`` on the wire."""
+
+    seq: int
+    move_x: float  # -1..1; a longer (move_x, move_y) is cut to length 1
+    move_y: float
+    sprint: bool
+    shove: bool
+
+
+INPUT = InputSchema((
+    FloatField("move_x", lo=-1.0, hi=1.0),
+    FloatField("move_y", lo=-1.0, hi=1.0),
+    BoolField("sprint"),  # kept while nothing new arrives, like the move
+    BoolField("shove", hold=False, latch=True),  # once per input; one merged away is carried
+), row_type=HillInput)
+
+_CM, _M = kr.CM, "m"
+COLUMNS = Columns(
+    player=player_columns(
+        motion=(Column("x_cm", _CM, _M), Column("y_cm", _CM, _M), Column("stamina")),
+        status=(Column("team"), Column("stunned"), Column("on_hill"), Column("score"), Column("captures"),
+                Column("shoves")),
+    ),
+    object=(Column("id"), Column("x_cm", _CM, _M), Column("y_cm", _CM, _M), Column("radius_cm", _CM, _M),
+            Column("owner"), Column("capturer"), Column("progress_pct")),
+)
+assert COLUMNS.player_names == kr.PLAYER_COLUMNS and COLUMNS.object_names == kr.HILL_COLUMNS
+
+
+class KingOfTheHill(GameMode[HillInput]):
     name: ClassVar[str] = "koth"
-    player_columns: ClassVar[tuple[str, ...]] = kr.PLAYER_COLUMNS
-    motion_columns: ClassVar[int] = kr.MOTION
-    object_columns: ClassVar[tuple[str, ...]] = kr.HILL_COLUMNS
+    input_schema: ClassVar[InputSchema] = INPUT
+    columns: ClassVar[Columns] = COLUMNS
+    options: ClassVar[tuple[Option, ...]] = (
+        IntOption("score_limit", "team points that win the match", lo=1, hi=10_000, default=100),
+        FloatOption("time_limit_s", "seconds after which the match ends", lo=10.0, hi=3600.0, default=300.0),
+        FloatOption("hill_move_s", "seconds between moves of the hill to its next site", lo=5.0, hi=3600.0,
+                    default=60.0),
+    )
+    result_shape: ClassVar[ResultShape] = ResultShape(reasons=("score", "time"), stats=("captures", "shoves"),
+                                                      score="points: a second on the held hill")
+    seat_range: ClassVar[tuple[int, int]] = (1, MAX_SEATS)
+    team_range: ClassVar[tuple[int, int]] = (2, 2)
+    tick_hz_range: ClassVar[tuple[int, int]] = (10, 60)
 
     MAP: ClassVar[Mapping[str, Any]] = {
         "name": "hill-1",
@@ -45,25 +99,25 @@ class KingOfTheHill(GameMode):
 
     def __init__(self, config: ModeConfig) -> None:
         super().__init__(config)
-        if not 1 <= config.seats <= MAX_SEATS:
-            raise ValueError(f"king of the hill seats 1 to {MAX_SEATS} players")
-        self.rules = kr.Rules(tick_hz=config.tick_hz, score_limit=config.score_limit,
-                              time_limit_s=config.time_limit_s)
-        self.game = kr.KingOfTheHill(config.seats, self.rules, np.random.default_rng(config.seed))
+        c = self.config
+        self.rules = kr.Rules(tick_hz=c.tick_hz, score_limit=c.int_option("score_limit"),
+                              time_limit_s=c.float_option("time_limit_s"), hill_move_s=c.float_option("hill_move_s"))
+        self.game = kr.KingOfTheHill(c.seats, self.rules, c.rng())
 
     def join(self, seat: int, team: int) -> None:
-        # Always two teams: a room made without teams splits its seats between them.
-        self.game.join(seat, team if self.config.teams == 2 else seat % 2)
+        self.game.join(seat, team)
 
     def leave(self, seat: int) -> None:
         self.game.leave(seat)
 
-    def step(self, inputs: Mapping[int, Input]) -> StepOutcome:
+    def step(self, inputs: Mapping[int, HillInput]) -> StepOutcome:
         controls = kr.Controls.idle(self.config.seats)
+        move, sprint, shove = controls.move, controls.sprint, controls.shove
         for seat, inp in inputs.items():
-            controls.move[seat] = (inp.move_x, inp.move_y)
-            controls.sprint[seat] = inp.aim != 0.0  # until the schema API: any aim sprints
-            controls.shove[seat] = inp.fire
+            move[seat, 0] = inp.move_x
+            move[seat, 1] = inp.move_y
+            sprint[seat] = inp.sprint
+            shove[seat] = inp.shove
         report = self.game.step(controls)
         return StepOutcome(events=report.events, finished=report.finished)
 
@@ -71,16 +125,15 @@ class KingOfTheHill(GameMode):
         g = self.game
         return Snapshot(g.tick, g.wire.copy(), g.present.copy(), g.hill)
 
-    def results(self) -> list[PlayerResult]:
+    def results(self) -> list[ResultRow]:
         g = self.game
         return [
-            PlayerResult(seat=seat, score=int(g.wire[seat, kr.SCORE]), kills=int(g.wire[seat, kr.SHOVES]), deaths=0,
-                         time_played_s=round(int(g.ticks_played[seat]) * self.rules.dt, 3),
-                         team=int(g.team[seat]))
+            ResultRow(seat=seat, score=int(g.wire[seat, kr.SCORE]), team=int(g.team[seat]),
+                      time_played_s=round(int(g.ticks_played[seat]) * self.rules.dt, 3),
+                      stats={"captures": int(g.wire[seat, kr.CAPTURES]), "shoves": int(g.wire[seat, kr.SHOVES])})
             for seat in range(self.config.seats)
             if g.present[seat] or g.ticks_played[seat] > 0
         ]
 
     def map_info(self) -> dict[str, Any]:
-        return {**self.MAP, "score_limit": self.config.score_limit, "time_limit_s": self.config.time_limit_s,
-                "hill_move_s": self.rules.hill_move_s, "hill_order": list(self.game.site_order)}
+        return {**self.MAP, **self.config.options, "hill_order": list(self.game.site_order)}
