@@ -47,6 +47,16 @@ class HillBot:
         self.centre = (info["width_cm"] / 200.0, info["height_cm"] / 200.0)
         self.spot: tuple[float, float] = self.centre
         self.hill_at: tuple[int, int] | None = None
+        # The obstacles grown by the player's radius (a path crossing one is blocked) and, a
+        # little further out, the corners a bot walks round them by.
+        r = info["player_radius_cm"] / 100.0
+        boxes = [[v / 100.0 for v in box] for box in info["obstacles_cm"]]
+        self.blocks = [(x0 - r, y0 - r, x1 + r, y1 + r) for x0, y0, x1, y1 in boxes]
+        out = r + 0.6
+        self.corners = [[(x0 - out, y0 - out), (x1 + out, y0 - out), (x0 - out, y1 + out), (x1 + out, y1 + out)]
+                        for x0, y0, x1, y1 in boxes]
+        self.detour: tuple[float, float] | None = None  # the corner being walked to
+        self.passed: set[tuple[float, float]] = set()  # corners reached on the way to this spot
 
     def steer(self, me: dict[str, int], enemies: list[dict[str, int]],
               hill: dict[str, int] | None) -> tuple[float, float, bool, bool]:
@@ -56,15 +66,54 @@ class HillBot:
             self.hill_at = (hill["x_cm"], hill["y_cm"])
             angle, r = self.rng.uniform(-math.pi, math.pi), self.rng.uniform(0.0, self.hill_r_m * 0.6)
             self.spot = (hill["x_cm"] / 100.0 + r * math.cos(angle), hill["y_cm"] / 100.0 + r * math.sin(angle))
+            self.detour, self.passed = None, set()
         x, y = me["x_cm"] / 100.0, me["y_cm"] / 100.0
-        dx, dy = self.spot[0] - x, self.spot[1] - y
+        tx, ty = self.waypoint(x, y)
+        dx, dy = tx - x, ty - y
         dist = math.hypot(dx, dy)
         # Each axis within the schema's -1..1, rounding included.
         mx, my = (max(-1.0, min(1.0, dx / dist)), max(-1.0, min(1.0, dy / dist))) if dist > 0.2 else (0.0, 0.0)
-        sprint = dist > self.SPRINT_FROM_M and me["stamina"] > self.SPRINT_ABOVE
+        far = math.hypot(self.spot[0] - x, self.spot[1] - y)
+        sprint = far > self.SPRINT_FROM_M and me["stamina"] > self.SPRINT_ABOVE
         shove = any(not e["stunned"] and math.hypot(e["x_cm"] / 100.0 - x, e["y_cm"] / 100.0 - y) <= self.reach_m
                     for e in enemies)
         return mx, my, sprint, shove
+
+    def waypoint(self, x: float, y: float) -> tuple[float, float]:
+        """Where to head now: the spot, or round a corner of the first obstacle in the way (kept
+        until reached, and not taken twice on the way to one spot)."""
+        if self.detour is not None and math.hypot(self.detour[0] - x, self.detour[1] - y) < 0.4:
+            self.passed.add(self.detour)
+            self.detour = None
+        if not any(_crosses((x, y), self.spot, block) for block in self.blocks):
+            self.detour = None
+            return self.spot
+        if self.detour is not None:
+            return self.detour
+        for block, corners in zip(self.blocks, self.corners):
+            if _crosses((x, y), self.spot, block):
+                clear = [c for c in corners if c not in self.passed
+                         and not any(_crosses((x, y), c, b) for b in self.blocks)]
+                if clear:
+                    self.detour = min(clear, key=lambda c: math.hypot(c[0] - x, c[1] - y)
+                                      + math.hypot(self.spot[0] - c[0], self.spot[1] - c[1]))
+                    return self.detour
+        return self.spot
+
+
+def _crosses(a: tuple[float, float], b: tuple[float, float], box: tuple[float, float, float, float]) -> bool:
+    """Whether the segment a-b passes through the inside of the box (the slab test)."""
+    lo, hi = 0.0, 1.0
+    for start, delta, low, high in ((a[0], b[0] - a[0], box[0], box[2]), (a[1], b[1] - a[1], box[1], box[3])):
+        if abs(delta) < 1e-12:
+            if not low < start < high:
+                return False
+            continue
+        t0, t1 = sorted(((low - start) / delta, (high - start) / delta))
+        lo, hi = max(lo, t0), min(hi, t1)
+        if lo >= hi:
+            return False
+    return True
 
 
 async def play(client: GameClient, rng: random.Random, stop: asyncio.Event) -> None:

@@ -6,9 +6,11 @@ import math
 import random
 from typing import Any
 
+import numpy as np
 import pytest
 
 from gameserver.bots import HillBot
+from gameserver.modes import koth_rules as kr
 from gameserver.modes.koth import KingOfTheHill
 
 WELCOME: dict[str, Any] = {"map": dict(KingOfTheHill.MAP)}
@@ -50,5 +52,33 @@ def test_a_bot_shoves_an_enemy_in_reach_but_not_a_stunned_one_or_one_too_far() -
 
 def test_without_a_hill_row_a_bot_heads_for_the_centre() -> None:
     bot = HillBot(WELCOME, random.Random(4))
-    mx, my, _, _ = bot.steer(player(3, 16), [], None)
-    assert bot.spot == (24.0, 16.0) and mx == 1.0 and my == 0.0
+    mx, my, _, _ = bot.steer(player(21, 12), [], None)
+    assert bot.spot == (24.0, 16.0) and (mx, my) == pytest.approx((0.6, 0.8))
+
+
+@pytest.mark.parametrize("site", range(len(kr.HILL_SITES)))
+def test_from_every_spawn_a_bot_walks_round_the_obstacles_onto_every_hill_site(site: int) -> None:
+    """Driven through the real rules: straight lines from some spawns run into a box and stick."""
+    slowest = 0
+    for team in (0, 1):
+        for spawn_y in kr.SPAWN_Y:
+            for seed in range(3):
+                g = kr.KingOfTheHill(1, kr.Rules(tick_hz=20), np.random.default_rng(0))
+                g.join(0, team)
+                g.pos[0] = (kr.SPAWN_X[team], spawn_y)
+                g.site_order = [site, *(s for s in range(len(kr.HILL_SITES)) if s != site)]
+                g._publish_hill()
+                bot = HillBot(WELCOME, random.Random(seed))
+                for tick in range(1, 20 * 6 + 1):
+                    me = dict(zip(kr.PLAYER_COLUMNS, g.wire[0].tolist()))
+                    hill = dict(zip(kr.HILL_COLUMNS, g.hill[0].tolist()))
+                    mx, my, sprint, _ = bot.steer(me, [], hill)
+                    controls = kr.Controls.idle(1)
+                    controls.move[0] = (mx, my)
+                    controls.sprint[0] = sprint
+                    g.step(controls)
+                    if g.wire[0, kr.ON_HILL]:
+                        break
+                assert g.wire[0, kr.ON_HILL], (team, spawn_y, seed, g.pos[0].tolist())
+                slowest = max(slowest, tick)
+    assert slowest <= 20 * 5
