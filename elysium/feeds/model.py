@@ -128,9 +128,11 @@ class MatchInfo:
     end_reason: str | None = None
     columns: dict[str, Any] | None = None  # the mode's column layout, as a player's welcome has it
     map_info: dict[str, Any] | None = None  # the mode's map, without the per-match limits
+    input: dict[str, Any] | None = None  # the mode's input schema, as a player's welcome has it
+    options: dict[str, Any] | None = None  # the match's option values, as a player's welcome has them
 
     def fields(self) -> dict[str, str]:
-        """One JSON value per field; ``columns`` and ``map`` only when known."""
+        """One JSON value per field; ``columns``, ``map``, ``input`` and ``options`` only when known."""
         out: dict[str, Any] = {
             "match_id": self.match_id, "mode": self.mode, "server_id": self.server_id, "state": self.state,
             "tick": self.tick, "tick_hz": self.tick_hz, "players": list(self.players),
@@ -140,6 +142,10 @@ class MatchInfo:
             out["columns"] = self.columns
         if self.map_info is not None:
             out["map"] = self.map_info
+        if self.input is not None:
+            out["input"] = self.input
+        if self.options is not None:
+            out["options"] = self.options
         return {name: json.dumps(value, separators=(",", ":")) for name, value in out.items()}
 
     @classmethod
@@ -166,6 +172,8 @@ class MatchInfo:
             end_reason=_typed(values.get("end_reason"), str),
             columns=_typed(values.get("columns"), dict),
             map_info=_typed(values.get("map"), dict),
+            input=_typed(values.get("input"), dict),
+            options=_typed(values.get("options"), dict),
         )
 
 
