@@ -93,13 +93,6 @@ class GameClient:
         await self.send(play.encode_inputs([(self.seq, *fields)]))
         return self.seq
 
-    async def send_row(self, *values: float | bool | int) -> int:
-        """Send one input of the room's own schema (any mode): ``values`` are the fields after
-        ``seq``, in the order ``welcome.input`` lists them (docs/protocol.md)."""
-        self.seq = (self.seq + 1) % play.SEQ_MODULUS
-        await self.send(play.encode_inputs([(self.seq, *values)]))
-        return self.seq
-
     def player_row(self, seat: int) -> dict[str, int] | None:
         """A seat's row in the replica, keyed by the welcome's player column names."""
         row = self.replica.players.get(seat)

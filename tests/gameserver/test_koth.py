@@ -4,15 +4,19 @@ schema at the server's edge, and a real server refusing what is not a koth input
 from __future__ import annotations
 
 import math
+import random
+import weakref
 from typing import Any
 
 import numpy as np
 import pytest
 
-from elysium.modes import check_mode, load_modes
+from elysium.modes import Snapshot, check_mode, load_modes
 from elysium.results import MatchResult
+from elysium.testing.modes import CHECKS, Policy, Scenario, _play, run_check
 from elysium.ws import envelope
 from gameserver import protocol as p
+from gameserver.bots import HillBot
 from gameserver.client import GameClient
 from gameserver.modes import koth_rules as kr
 from gameserver.modes.koth import HillInput, KingOfTheHill
@@ -153,3 +157,49 @@ async def test_a_real_server_refuses_an_arena_row_in_a_koth_room_and_takes_a_kot
 
     assert await until(stamina, what="a sprint seen in the deltas") < 100
     await c.close()
+
+
+# --- the conformance suite ----------------------------------------------------------------
+
+def hill_policy(teams: tuple[int, ...], wander: float = 0.0) -> Policy:
+    """Seats of ``teams`` play as the bots do (one HillBot per seat and per driver); the others
+    stand still, or with probability ``wander`` a step does something random."""
+    bots: weakref.WeakKeyDictionary[random.Random, dict[int, HillBot]] = weakref.WeakKeyDictionary()
+    welcome = {"map": dict(KingOfTheHill.MAP)}
+
+    def pick(snap: Snapshot, seat: int, rng: random.Random) -> list[Any]:
+        if rng.random() < wander:
+            return [rng.uniform(-1, 1), rng.uniform(-1, 1), rng.random() < 0.5, rng.random() < 0.3]
+        me = dict(zip(kr.PLAYER_COLUMNS, snap.players[seat].tolist()))
+        if me["team"] not in teams:
+            return [0.0, 0.0, False, False]
+        bot = bots.setdefault(rng, {}).setdefault(seat, HillBot(welcome, random.Random(seat)))
+        enemies = [dict(zip(kr.PLAYER_COLUMNS, row)) for i, row in enumerate(snap.players.tolist())
+                   if snap.present[i] and row[kr.TEAM] != me["team"]]
+        hill = dict(zip(kr.HILL_COLUMNS, snap.objects[-1].tolist())) if len(snap.objects) else None
+        return list(bot.steer(me, enemies, hill))
+
+    return pick
+
+
+SCENARIOS = {
+    "": Scenario(seats=8, teams=2, policy=hill_policy((0, 1), wander=0.2)),
+    "score": Scenario(options={"score_limit": 3}, seats=4, teams=2, policy=hill_policy((0,))),
+    "time": Scenario(options={"time_limit_s": 10.0}, seats=4, teams=2),
+}
+
+
+@pytest.mark.parametrize("check", CHECKS)
+def test_king_of_the_hill_conforms(check: str) -> None:
+    run_check(check, KingOfTheHill, scenarios=SCENARIOS)
+
+
+def test_the_scenarios_play_reaches_captures_and_shoves() -> None:
+    """The scenarios' policies reach the mode's own events (without the suite's seat churn, which
+    sends players back to their spawn every few seconds), so what the checks compare is a game."""
+    config = KingOfTheHill.configure(seats=8, tick_hz=20, seed=1, teams=2)
+    kinds: dict[str, set[str]] = {}
+    for name in ("", "score"):
+        driver = _play(KingOfTheHill, config, 1, 1500, SCENARIOS[name].policy, churn=0.0)  # type: ignore[arg-type]
+        kinds[name] = {e["k"] for entry in driver.log if len(entry) == 6 for e in entry[1]}
+    assert "shove" in kinds[""] and "capture" in kinds["score"]
