@@ -15,9 +15,10 @@ from elysium.modes import Snapshot, check_mode, load_modes
 from elysium.results import MatchResult
 from elysium.testing.modes import CHECKS, Policy, Scenario, _play, run_check
 from elysium.ws import envelope
+from elysium.ws.replica import Replica
 from gameserver import protocol as p
 from gameserver.bots import HillBot
-from gameserver.client import GameClient
+from gameserver.client import GameClient, render
 from gameserver.modes import koth_rules as kr
 from gameserver.modes.koth import HillInput, KingOfTheHill
 from gameserver.room import JoinRefused, MatchId, PlayerId, Room, RoomSpec, TickOutput, spec_from_claims
@@ -203,3 +204,22 @@ def test_the_scenarios_play_reaches_captures_and_shoves() -> None:
         driver = _play(KingOfTheHill, config, 1, 1500, SCENARIOS[name].policy, churn=0.0)  # type: ignore[arg-type]
         kinds[name] = {e["k"] for entry in driver.log if len(entry) == 6 for e in entry[1]}
     assert "shove" in kinds[""] and "capture" in kinds["score"]
+
+
+def test_the_reference_client_renders_a_koth_match_from_its_welcome_alone() -> None:
+    room = make()
+    seat = room.admit(PlayerId("alice"), "alice", object(), 0.0)
+    replica = Replica()
+    welcome = envelope.unpack(room.welcome(seat))
+    replica.motion, replica.width = welcome["columns"]["motion"], len(welcome["columns"]["player"])
+    replica.apply(envelope.unpack(room.keyframe(0)))
+    lines = render(welcome, replica).splitlines()
+    mode = room.mode
+    assert isinstance(mode, KingOfTheHill)
+    x, y = mode.game.pos[0]
+    cx, cy = mode.game.hill_centre()
+    assert lines[0] == "koth hill tick 0"
+    assert lines[1] == (f"  seat 0 alice (team 0): x_cm {x:.2f} m, y_cm {y:.2f} m, stamina 100, team 0, stunned 0, "
+                        "on_hill 0, score 0, captures 0, shoves 0")
+    assert lines[2] == (f"  object 1: x_cm {cx:.2f} m, y_cm {cy:.2f} m, radius_cm 4.00 m, owner -1, capturer -1, "
+                        "progress_pct 0")
