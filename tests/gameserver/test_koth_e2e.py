@@ -98,6 +98,8 @@ async def test_a_koth_match_through_matchmaker_server_relay_and_rewards(
     # Every player's replica agrees, and so does the live spectator's.
     assert all(states[p][final]["players"] == states[players[0]][final]["players"] for p in players)
     assert live.hello["mode"] == "koth" and live.hello["columns"]["object"][0] == "id"
+    assert live.hello["input"]["row"] == ["seq", "move_x", "move_y", "sprint", "shove"]
+    assert live.hello["options"]["score_limit"] == 8
     assert live.end is not None and live.end["results"] == result["results"]
     assert state_of(live.replica)["players"] == states[players[0]][final]["players"]
     assert state_of(live.replica)["objects"] == states[players[0]][final]["objects"]
