@@ -9,6 +9,7 @@ import os
 import random
 import socket
 from collections.abc import Callable
+from typing import Any
 
 from websockets.exceptions import WebSocketException
 
@@ -31,8 +32,95 @@ def steer(me: list[int], others: list[list[int]], rng: random.Random, waypoint: 
     return math.cos(heading), math.sin(heading), aim, fire
 
 
+class HillBot:
+    """King of the hill (docs/modes-koth.md): make for a spot on the hill, sprint there when far
+    and rested, shove the enemies in reach. Reads rows by the column names of the welcome."""
+
+    SPRINT_FROM_M = 6.0  # sprint when the spot is further than this
+    SPRINT_ABOVE = 40  # and stamina is above this
+
+    def __init__(self, welcome: dict[str, Any], rng: random.Random) -> None:
+        info = welcome["map"]
+        self.rng = rng
+        self.reach_m = info["shove_range_cm"] / 100.0 * 0.9
+        self.hill_r_m = info["hill_radius_cm"] / 100.0
+        self.centre = (info["width_cm"] / 200.0, info["height_cm"] / 200.0)
+        self.spot: tuple[float, float] = self.centre
+        self.hill_at: tuple[int, int] | None = None
+        # The obstacles grown by the player's radius (a path crossing one is blocked) and, a
+        # little further out, the corners a bot walks round them by.
+        r = info["player_radius_cm"] / 100.0
+        boxes = [[v / 100.0 for v in box] for box in info["obstacles_cm"]]
+        self.blocks = [(x0 - r, y0 - r, x1 + r, y1 + r) for x0, y0, x1, y1 in boxes]
+        out = r + 0.6
+        self.corners = [[(x0 - out, y0 - out), (x1 + out, y0 - out), (x0 - out, y1 + out), (x1 + out, y1 + out)]
+                        for x0, y0, x1, y1 in boxes]
+        self.detour: tuple[float, float] | None = None  # the corner being walked to
+        self.passed: set[tuple[float, float]] = set()  # corners reached on the way to this spot
+
+    def steer(self, me: dict[str, int], enemies: list[dict[str, int]],
+              hill: dict[str, int] | None) -> tuple[float, float, bool, bool]:
+        """(move_x, move_y, sprint, shove) for this tick."""
+        if hill is not None and (hill["x_cm"], hill["y_cm"]) != self.hill_at:
+            # A new site: pick a spot of its own on the hill, so the team spreads over it.
+            self.hill_at = (hill["x_cm"], hill["y_cm"])
+            angle, r = self.rng.uniform(-math.pi, math.pi), self.rng.uniform(0.0, self.hill_r_m * 0.6)
+            self.spot = (hill["x_cm"] / 100.0 + r * math.cos(angle), hill["y_cm"] / 100.0 + r * math.sin(angle))
+            self.detour, self.passed = None, set()
+        x, y = me["x_cm"] / 100.0, me["y_cm"] / 100.0
+        tx, ty = self.waypoint(x, y)
+        dx, dy = tx - x, ty - y
+        dist = math.hypot(dx, dy)
+        # Each axis within the schema's -1..1, rounding included.
+        mx, my = (max(-1.0, min(1.0, dx / dist)), max(-1.0, min(1.0, dy / dist))) if dist > 0.2 else (0.0, 0.0)
+        far = math.hypot(self.spot[0] - x, self.spot[1] - y)
+        sprint = far > self.SPRINT_FROM_M and me["stamina"] > self.SPRINT_ABOVE
+        shove = any(not e["stunned"] and math.hypot(e["x_cm"] / 100.0 - x, e["y_cm"] / 100.0 - y) <= self.reach_m
+                    for e in enemies)
+        return mx, my, sprint, shove
+
+    def waypoint(self, x: float, y: float) -> tuple[float, float]:
+        """Where to head now: the spot, or round a corner of the first obstacle in the way (kept
+        until reached, and not taken twice on the way to one spot)."""
+        if self.detour is not None and math.hypot(self.detour[0] - x, self.detour[1] - y) < 0.4:
+            self.passed.add(self.detour)
+            self.detour = None
+        if not any(_crosses((x, y), self.spot, block) for block in self.blocks):
+            self.detour = None
+            return self.spot
+        if self.detour is not None:
+            return self.detour
+        for block, corners in zip(self.blocks, self.corners):
+            if _crosses((x, y), self.spot, block):
+                clear = [c for c in corners if c not in self.passed
+                         and not any(_crosses((x, y), c, b) for b in self.blocks)]
+                if clear:
+                    self.detour = min(clear, key=lambda c: math.hypot(c[0] - x, c[1] - y)
+                                      + math.hypot(self.spot[0] - c[0], self.spot[1] - c[1]))
+                    return self.detour
+        return self.spot
+
+
+def _crosses(a: tuple[float, float], b: tuple[float, float], box: tuple[float, float, float, float]) -> bool:
+    """Whether the segment a-b passes through the inside of the box (the slab test)."""
+    lo, hi = 0.0, 1.0
+    for start, delta, low, high in ((a[0], b[0] - a[0], box[0], box[2]), (a[1], b[1] - a[1], box[1], box[3])):
+        if abs(delta) < 1e-12:
+            if not low < start < high:
+                return False
+            continue
+        t0, t1 = sorted(((low - start) / delta, (high - start) / delta))
+        lo, hi = max(lo, t0), min(hi, t1)
+        if lo >= hi:
+            return False
+    return True
+
+
 async def play(client: GameClient, rng: random.Random, stop: asyncio.Event) -> None:
-    """Send one input per tick until the match ends or ``stop`` is set."""
+    """Send one input per tick until the match ends or ``stop`` is set (by the mode's own rules)."""
+    if client.welcome["mode"] == "koth":
+        await play_hill(client, rng, stop)
+        return
     tick_s = 1.0 / client.welcome["tick_hz"]
     me_seat = client.welcome["player"]
     waypoint = [rng.uniform(4, 60), rng.uniform(4, 60)]
@@ -49,6 +137,30 @@ async def play(client: GameClient, rng: random.Random, stop: asyncio.Event) -> N
             if me is not None:
                 others = [row for seat, row in players.items() if seat != me_seat and row[4]]
                 await client.send_input(*steer(me, others, rng, waypoint))
+            await asyncio.sleep(tick_s)
+    finally:
+        reading.cancel()
+        await asyncio.gather(reading, return_exceptions=True)
+
+
+async def play_hill(client: GameClient, rng: random.Random, stop: asyncio.Event) -> None:
+    tick_s = 1.0 / client.welcome["tick_hz"]
+    me_seat = client.welcome["player"]
+    bot = HillBot(client.welcome, rng)
+
+    async def reader() -> None:
+        while client.result is None:
+            await client.recv(timeout=30.0)
+
+    reading = asyncio.create_task(reader())
+    try:
+        while not stop.is_set() and not reading.done():
+            me = client.player_row(me_seat)
+            if me is not None:
+                enemies = [row for seat in client.replica.players
+                           if (row := client.player_row(seat)) is not None and row["team"] != me["team"]]
+                hills = client.objects_named()
+                await client.send_row(*bot.steer(me, enemies, hills[-1] if hills else None))
             await asyncio.sleep(tick_s)
     finally:
         reading.cancel()

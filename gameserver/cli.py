@@ -23,7 +23,9 @@ def add_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-
     bots = sub.add_parser("bots", help="run demo bots that keep playing matches on a game server")
     bots.add_argument("--url", required=True, help="game server websocket URL, e.g. ws://127.0.0.1:7350/v1/play")
     bots.add_argument("--server-id", required=True, help="the server's registry id (join tokens are bound to it)")
-    bots.add_argument("--count", type=int, default=4, help="bots in each match (1 to 100)")
+    bots.add_argument("--count", type=int, default=4, help="bots in each match (1 to 100; 1 to 16 in koth)")
+    bots.add_argument("--mode", choices=("arena", "koth"), default="arena",
+                      help="the game mode they play: arena, or koth (king of the hill, two teams)")
     bots.add_argument("--match-prefix", default="demo", help="match ids are PREFIX-RUN-ROUND")
     bots.add_argument("--key-file", help="Ed25519 private key that signs join tokens (default: "
                       "ELYSIUM_JOIN_PRIVATE_KEY_FILE, else the key elysium up made in .elysium/keys/join.key)")
@@ -48,6 +50,8 @@ def run_bots(args: argparse.Namespace) -> int:
     logs.setup("bots")
     if args.count < 1 or args.count > 100:
         raise SystemExit("elysium bots: --count must be between 1 and 100")
+    if args.mode == "koth" and args.count > 16:
+        raise SystemExit("elysium bots: --count must be between 1 and 16 in koth")
     if args.max_failures < 0:
         raise SystemExit("elysium bots: --max-failures must be 0 or more")
     if urlsplit(args.url).scheme not in ("ws", "wss"):
@@ -58,8 +62,12 @@ def run_bots(args: argparse.Namespace) -> int:
     run_id = uuid.uuid4().hex[:6]
 
     def token_for(player: str, round_no: int) -> str:
-        room = devtokens.room_claim("arena", seats=args.count, min_players=args.count,
-                                    time_limit_s=args.time_limit_s, seed=round_no, score_limit=15)
+        if args.mode == "koth":
+            room = devtokens.room_claim("koth", seats=args.count, teams=2, min_players=args.count,
+                                        time_limit_s=args.time_limit_s, seed=round_no, score_limit=100)
+        else:
+            room = devtokens.room_claim("arena", seats=args.count, min_players=args.count,
+                                        time_limit_s=args.time_limit_s, seed=round_no, score_limit=15)
         return devtokens.mint_join(signer, match_id=f"{args.match_prefix}-{run_id}-{round_no}", player_id=player,
                                    server_id=args.server_id, room=room, name=player)
 

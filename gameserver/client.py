@@ -93,6 +93,49 @@ class GameClient:
         await self.send(play.encode_inputs([(self.seq, *fields)]))
         return self.seq
 
+    def player_row(self, seat: int) -> dict[str, int] | None:
+        """A seat's row in the replica, keyed by the welcome's player column names."""
+        row = self.replica.players.get(seat)
+        return None if row is None else dict(zip(self.welcome["columns"]["player"], row))
+
+    def objects_named(self) -> list[dict[str, int]]:
+        """The replica's live objects, oldest id first, keyed by the welcome's object column names."""
+        names = self.welcome["columns"]["object"]
+        return [dict(zip(names, self.replica.objects[ident])) for ident in sorted(self.replica.objects)]
+
+    def render(self) -> str:
+        """The match as text, for any mode: see :func:`render`."""
+        return render(self.welcome, self.replica)
+
     async def close(self) -> None:
         if self.ws is not None:
             await self.ws.close()
+
+
+def render(welcome: dict[str, Any], replica: Replica) -> str:
+    """A replica as lines of text, knowing nothing of the mode but its welcome: each player's and
+    object's columns by name, in the column's unit where it declares one (``x_cm`` with scale
+    100 and unit m shows as metres)."""
+    columns = welcome["columns"]
+
+    def values(names: list[str], units: list[dict[str, Any]] | None, row: list[int]) -> str:
+        out = []
+        for i, (name, value) in enumerate(zip(names, row)):
+            unit = units[i] if units else {"scale": 1}
+            if unit.get("unit"):
+                out.append(f"{name} {value / unit['scale']:.2f} {unit['unit']}")
+            else:
+                out.append(f"{name} {value / unit['scale']:g}" if unit["scale"] != 1 else f"{name} {value}")
+        return ", ".join(out)
+
+    lines = [f"{welcome['mode']} {welcome['match']} tick {replica.tick}"]
+    for seat in sorted(replica.players):
+        who = replica.roster.get(seat)
+        name = f"{who[2]} (team {who[3]})" if who else "?"
+        lines.append(f"  seat {seat} {name}: "
+                     f"{values(columns['player'], columns.get('player_units'), replica.players[seat])}")
+    for ident in sorted(replica.objects):
+        row = replica.objects[ident]
+        units = columns.get("object_units")
+        lines.append(f"  object {ident}: {values(columns['object'][1:], units[1:] if units else None, row[1:])}")
+    return "\n".join(lines)

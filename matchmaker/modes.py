@@ -97,6 +97,9 @@ DEFAULT_MODES: tuple[ModeConfig, ...] = (
     ModeConfig("arena", teams=0, min_players=2, max_players=10),
     ModeConfig("duel", teams=0, min_players=2, max_players=2, score_limit=5, time_limit_s=90.0),
     ModeConfig("team-arena", teams=2, team_size=4, min_players=4, max_players=8, score_limit=20),
+    # King of the hill: two teams of up to 8; the score is points from holding the hill.
+    ModeConfig("koth", game_mode="koth", teams=2, team_size=8, min_players=4, max_players=16, score_limit=100,
+               time_limit_s=300.0),
 )
 
 

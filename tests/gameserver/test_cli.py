@@ -83,3 +83,36 @@ async def test_the_development_key_of_elysium_up_is_found(tmp_path: Path, keys_d
         if proc.returncode is None:
             proc.kill()
             await proc.wait()
+
+
+async def test_bots_play_king_of_the_hill_in_two_teams_and_reach_the_hill(tmp_path: Path, keys_dir: Path,
+                                                                          game_server: GameServer) -> None:
+    from gameserver.modes import koth_rules as kr
+    from gameserver.modes.koth import KingOfTheHill
+
+    key = tmp_path / "join.key"
+    shutil.copy(keys_dir / "join.key", key)
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "elysium", "bots", "--url", game_server.public_url, "--server-id", SERVER_ID,
+        "--mode", "koth", "--count", "4", "--key-file", str(key), cwd=tmp_path, env=clean_env(),
+        stderr=asyncio.subprocess.PIPE)
+    try:
+        room = await until(lambda: next((r for r in game_server.rooms.values() if r.players == 4), None),
+                           timeout_s=30, what="four bots playing a match")
+        mode = room.mode
+        assert isinstance(mode, KingOfTheHill) and room.spec.teams == 2
+        assert sorted(s.team for s in room.occupied()) == [0, 0, 1, 1]
+        await until(lambda: mode.game.wire[:, kr.ON_HILL].any(), timeout_s=30, what="a bot on the hill")
+        proc.send_signal(signal.SIGTERM)
+        assert await asyncio.wait_for(proc.wait(), 30) == 0
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+
+
+def test_bots_refuse_more_than_sixteen_in_king_of_the_hill() -> None:
+    done = subprocess.run([sys.executable, "-m", "elysium", "bots", "--url", "ws://127.0.0.1:7350/v1/play",
+                           "--server-id", "local-1", "--mode", "koth", "--count", "17"],
+                          capture_output=True, text=True, timeout=60, env=clean_env())
+    assert done.returncode == 1 and "--count must be between 1 and 16 in koth" in done.stderr
