@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import secrets
 from collections import deque
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Hashable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -52,6 +52,9 @@ class Seat:
     # When the fan-out began skipping this slow client (None: it is not); it gets a keyframe
     # in place of the deltas it missed once it drains.
     skipped_since: float | None = None
+    # Per-seat views: the view this seat's client holds (its last keyframe or delta), which
+    # its next delta is diffed against.
+    view: Snapshot | None = None
 
     @property
     def connected(self) -> bool:
@@ -67,6 +70,10 @@ class TickOutput:
     result: MatchResult | None = None  # once, when the match ends
     expired: list[Seat] = field(default_factory=list)  # seats freed after the grace period
     dropped_inputs: int = 0
+    # Per-seat views: each distinct view's delta, encoded once, with the seats it goes to
+    # (``delta`` is then the full view's, for the spectator feed only).
+    views: list[tuple[bytes, list[Seat]]] | None = None
+    private: list[tuple[Seat, bytes]] = field(default_factory=list)  # events for one seat alone
 
 
 class Room:
@@ -78,6 +85,7 @@ class Room:
         config = ModeConfig(seats=spec.seats, tick_hz=spec.tick_hz, seed=spec.seed, teams=spec.teams,
                             score_limit=spec.score_limit, time_limit_s=spec.time_limit_s)
         self.mode: GameMode = (mode_factory or MODES[spec.mode])(config)
+        self.per_seat_views = type(self.mode).per_seat_views
         self.lifecycle = Lifecycle()
         self.created_at = now
         self.created_wall_us = wall_us
@@ -92,6 +100,8 @@ class Room:
         self._prev_rows: list[list[int]] | None = None  # prev.players as lists, when the last diff made them
         self.pending_events: list[dict[str, Any]] = []
         self._keyframe: tuple[int, int, bytes] | None = None
+        self._view_keyframes: dict[Hashable, tuple[int, int, Snapshot, bytes]] = {}  # key -> (tick, version, view, bytes)
+        self.pending_private: dict[int, list[dict[str, Any]]] = {}
         self._version = 0  # bumps whenever seats change between ticks
         self._version_ticked = 0  # _version as of the last tick (self.prev is the state then)
         self._full_delta = False  # the next delta lists every seated player in full (the first running tick)
@@ -258,12 +268,18 @@ class Room:
         """Apply the step's outcome, diff against the last tick and encode once."""
         if outcome is not None:
             self.pending_events.extend(outcome.events)
+            if outcome.private:
+                for seat, events in outcome.private.items():
+                    self.pending_private.setdefault(seat, []).extend(events)
             if outcome.finished:
                 self._finish(outcome.finished, now, wall_us)
         snap = self.mode.snapshot()
         out.tick = snap.tick
         if self.lifecycle.simulating or (self.pending_events and self.lifecycle.state is not RoomState.DISPOSED):
-            out.delta = self._encode_delta(snap, wall_us)
+            acks = self._acks()
+            if self.per_seat_views:
+                out.views = self._encode_views(snap.tick, wall_us, acks)
+            out.delta = self._encode_delta(snap, wall_us, acks)
         else:
             self._prev_rows = None  # made for the snapshot being replaced
         self.prev = snap
@@ -271,6 +287,12 @@ class Room:
         if self.pending_events:
             out.events = p.pack({"t": "events", "n": snap.tick, "e": self.pending_events})
             self.pending_events = []
+        if self.pending_private:
+            for index, events in self.pending_private.items():
+                held = self.seats[index] if 0 <= index < len(self.seats) else None
+                if held is not None:
+                    out.private.append((held, p.pack({"t": "events", "n": snap.tick, "e": events})))
+            self.pending_private = {}
         if self.lifecycle.simulating and snap.tick % self.keyframe_every == 0:
             out.keyframe = self.keyframe(wall_us)
         if self._result_pending:
@@ -335,7 +357,16 @@ class Room:
 
     # --- encoding ---------------------------------------------------------------------
 
-    def _encode_delta(self, snap: Snapshot, wall_us: int) -> bytes:
+    def _acks(self) -> list[list[int]]:
+        """``[seat, seq]`` for the seats whose last applied input changed since the last delta."""
+        acks = []
+        for seat in self.occupied():
+            if seat.last_applied != seat.acked:
+                seat.acked = seat.last_applied
+                acks.append([seat.index, seat.last_applied])
+        return acks
+
+    def _encode_delta(self, snap: Snapshot, wall_us: int, acks: list[list[int]]) -> bytes:
         prev = self.prev
         if self._full_delta:
             # The first running tick lists every seated player in full, diffed against an empty
@@ -356,25 +387,63 @@ class Room:
         if status:
             msg["s"] = status
         if snap.objects is not prev.objects:
-            # Object ids only grow, and a row never changes while its object lives.
-            old_ids = prev.objects[:, 0].tolist()
-            new_ids = snap.objects[:, 0].tolist()
-            newest = old_ids[-1] if old_ids else -1
-            added = [i for i, ident in enumerate(new_ids) if ident > newest]
-            if added:
-                msg["o+"] = snap.objects[added[0]:].tolist()
-            alive = set(new_ids)
-            removed = [ident for ident in old_ids if ident not in alive]
-            if removed:
-                msg["o-"] = removed
-        acks = []
-        for seat in self.occupied():
-            if seat.last_applied != seat.acked:
-                seat.acked = seat.last_applied
-                acks.append([seat.index, seat.last_applied])
+            _diff_objects(snap, prev, msg)
         if acks:
             msg["a"] = acks
         return p.pack(msg)
+
+    def _encode_views(self, tick: int, wall_us: int, acks: list[list[int]]) -> list[tuple[bytes, list[Seat]]]:
+        """Per-seat views: one delta per distinct (view the client holds, view it gets now),
+        each encoded once. Seats sharing a key get the same view object, so after one tick of
+        sharing a key they share their encodes; a tick that changes no view sends every seat
+        the same bytes."""
+        mode = self.mode
+        full = self._full_delta
+        groups: dict[tuple[int, Hashable], tuple[Snapshot | None, Hashable, list[Seat]]] = {}
+        for seat in self.occupied():
+            if seat.link is None:
+                continue  # a resume sends a keyframe of its view
+            key = mode.view_key(seat.index)
+            group = groups.get((id(seat.view), key))
+            if group is None:
+                groups[id(seat.view), key] = (seat.view, key, [seat])
+            else:
+                group[2].append(seat)
+        views: dict[Hashable, Snapshot] = {}
+        quiet: bytes | None = None  # the delta of every group whose view did not change
+        out: list[tuple[bytes, list[Seat]]] = []
+        m = mode.motion_columns
+        for base, key, seats in groups.values():
+            cur = views.get(key)
+            if cur is None:
+                cur = views[key] = mode.view(key)
+            msg: dict[str, Any] = {"t": "delta", "n": tick, "ts": wall_us}
+            if base is None:
+                base = Snapshot(tick, cur.players, np.zeros_like(cur.present), cur.objects[:0])
+            elif full:
+                base = Snapshot(base.tick, base.players, np.zeros_like(base.present), base.objects)
+            if base.players is not cur.players or base.present is not cur.present:
+                moved, status, gone = _diff_arrays(cur, base, m)
+                if gone:
+                    msg["gone"] = gone
+                if moved:
+                    msg["p"] = moved
+                if status:
+                    msg["s"] = status
+            if cur.objects is not base.objects:
+                _diff_view_objects(cur, base, msg)
+            if acks:
+                msg["a"] = acks
+            if len(msg) == 3 + bool(acks):
+                if quiet is None:
+                    quiet = p.pack(msg)
+                data = quiet
+            else:
+                data = p.pack(msg)
+            for seat in seats:
+                seat.view = cur
+            out.append((data, seats))
+        return out
 
     def _diff_rows(self, snap: Snapshot, prev: Snapshot, m: int) -> tuple[list[list[int]], list[list[int]], list[int]]:
         """Player rows that moved, rows whose status changed, seats gone: row by row in Python,
@@ -403,13 +472,36 @@ class Room:
                     status.append([i, *row[m:]])
         return moved, status, gone
 
-    def keyframe(self, wall_us: int) -> bytes:
+    def keyframe(self, wall_us: int, seat: Seat | None = None) -> bytes:
         """The full replicated state now: after the last tick and any seat change since (a
-        joiner's own row included). Encoded at most once per tick and seat change."""
+        joiner's own row included). Encoded at most once per tick and seat change.
+
+        With per-seat views, ``seat`` names whose view it is (None: the full view, for the
+        spectator feed); it is encoded once per view key, tick and seat change, and becomes
+        the view that seat's next delta is diffed against."""
+        if seat is not None and self.per_seat_views:
+            return self._view_keyframe(wall_us, seat)
         cached = self._keyframe
         if cached is not None and cached[0] == self.prev.tick and cached[1] == self._version:
             return cached[2]
         snap = self.mode.snapshot() if self._version != self._version_ticked else self.prev
+        data = self._encode_keyframe(snap, wall_us)
+        self._keyframe = (snap.tick, self._version, data)
+        return data
+
+    def _view_keyframe(self, wall_us: int, seat: Seat) -> bytes:
+        key = self.mode.view_key(seat.index)
+        cached = self._view_keyframes.get(key)
+        if cached is not None and cached[0] == self.prev.tick and cached[1] == self._version:
+            seat.view = cached[2]
+            return cached[3]
+        view = self.mode.view(key)
+        data = self._encode_keyframe(view, wall_us)
+        self._view_keyframes[key] = (self.prev.tick, self._version, view, data)
+        seat.view = view
+        return data
+
+    def _encode_keyframe(self, snap: Snapshot, wall_us: int) -> bytes:
         idx = np.flatnonzero(snap.present)
         msg = {
             "t": "keyframe",
@@ -424,9 +516,7 @@ class Room:
             "roster": [[s.index, s.player_id, s.name, s.team, s.connected] for s in self.occupied()],
             "a": [[s.index, s.last_applied] for s in self.occupied()],
         }
-        data = p.pack(msg)
-        self._keyframe = (snap.tick, self._version, data)
-        return data
+        return p.pack(msg)
 
     def welcome(self, seat: Seat) -> bytes:
         return p.pack({
@@ -446,6 +536,36 @@ class Room:
             "grace_s": self.grace_s,
             "state": self.lifecycle.state.value,
         })
+
+
+def _diff_objects(snap: Snapshot, prev: Snapshot, msg: dict[str, Any]) -> None:
+    """Objects that appeared (``o+``) and went away (``o-``): object ids only grow, and a row
+    never changes while its object lives."""
+    old_ids = prev.objects[:, 0].tolist()
+    new_ids = snap.objects[:, 0].tolist()
+    newest = old_ids[-1] if old_ids else -1
+    added = [i for i, ident in enumerate(new_ids) if ident > newest]
+    if added:
+        msg["o+"] = snap.objects[added[0]:].tolist()
+    alive = set(new_ids)
+    removed = [ident for ident in old_ids if ident not in alive]
+    if removed:
+        msg["o-"] = removed
+
+
+def _diff_view_objects(snap: Snapshot, prev: Snapshot, msg: dict[str, Any]) -> None:
+    """:func:`_diff_objects` by id sets: an object a view did not hold before is added
+    whatever its id (a view may come to show an older object)."""
+    old_ids = prev.objects[:, 0].tolist()
+    new_rows = snap.objects.tolist()
+    old = set(old_ids)
+    added = [row for row in new_rows if row[0] not in old]
+    if added:
+        msg["o+"] = added
+    alive = {row[0] for row in new_rows}
+    removed = [ident for ident in old_ids if ident not in alive]
+    if removed:
+        msg["o-"] = removed
 
 
 def _diff_arrays(snap: Snapshot, prev: Snapshot, m: int) -> tuple[list[list[int]], list[list[int]], list[int]]:

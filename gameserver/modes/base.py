@@ -10,7 +10,7 @@ what rooms stepped together share without the server knowing.
 from __future__ import annotations
 
 import abc
-from collections.abc import Mapping, Sequence
+from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -62,6 +62,9 @@ class PlayerResult:
 class StepOutcome:
     events: list[dict[str, Any]] = field(default_factory=list)
     finished: str | None = None  # the reason, once the match is over
+    # Events only one seat may see (seat -> events), e.g. why its move was refused; sent to
+    # that seat's connection alone, never to the others nor to the spectator feed.
+    private: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
 
 
 class ModeFull(Exception):
@@ -75,6 +78,11 @@ class GameMode(abc.ABC):
     object_columns: ClassVar[tuple[str, ...]]
     # The map, the same for every match of the mode (the per-match limits are in map_info()).
     MAP: ClassVar[Mapping[str, Any]]
+    # True: what a seat may see differs per seat (hidden information). The engine then asks
+    # view_key(seat) for each seat, builds view(key) once per distinct key and tick, encodes
+    # its delta once and sends it to every seat of that key; snapshot() (the full view) goes
+    # to the spectator feed only. False: one view for all (snapshot()), as the arena.
+    per_seat_views: ClassVar[bool] = False
 
     @classmethod
     def column_layout(cls) -> dict[str, Any]:
@@ -112,7 +120,23 @@ class GameMode(abc.ABC):
         """The room is gone: release what the mode holds."""
 
     @abc.abstractmethod
-    def snapshot(self) -> Snapshot: ...
+    def snapshot(self) -> Snapshot:
+        """The full replicated state (with per-seat views: the full view, for spectators)."""
+
+    def view_key(self, seat: int) -> Hashable:
+        """The key of what ``seat`` may see now; seats whose views coincide share one key
+        (never None, which names the full view). Asked only when ``per_seat_views``."""
+        return seat
+
+    def view(self, key: Hashable) -> Snapshot:
+        """The state the seats of view ``key`` see (None: the full view). A mode returns the
+        same arrays while they do not change, so the engine skips diffing them."""
+        return self.snapshot()
+
+    def spectator_delay_s(self) -> float:
+        """The least delay the relays must hold this match's feed back by (0: none). A mode
+        with hidden information sets it so the full view shows nothing still hidden live."""
+        return 0.0
 
     @abc.abstractmethod
     def results(self) -> list[PlayerResult]: ...
