@@ -72,6 +72,9 @@ DEFAULT_MODES: tuple[ModeConfig, ...] = (
     ModeConfig("arena", teams=0, min_players=2, max_players=10),
     ModeConfig("duel", teams=0, min_players=2, max_players=2, score_limit=5, time_limit_s=90.0),
     ModeConfig("team-arena", teams=2, team_size=4, min_players=4, max_players=8, score_limit=20),
+    # Turn-based, hidden hands (docs/modes-cards.md): 2 to 4 at a table, first to 8 points after a round.
+    ModeConfig("cards", game_mode="cards", teams=0, min_players=2, max_players=4, score_limit=8,
+               time_limit_s=900.0, max_wait_s=30.0),
 )
 
 
