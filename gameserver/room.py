@@ -396,7 +396,8 @@ class Room:
         """Per-seat views: one delta per distinct (view the client holds, view it gets now),
         each encoded once. Seats sharing a key get the same view object, so after one tick of
         sharing a key they share their encodes; a tick that changes no view sends every seat
-        the same bytes."""
+        the same bytes. Parts the views share (a mode's public player rows are usually one
+        array for every view) are diffed once per tick."""
         mode = self.mode
         full = self._full_delta
         groups: dict[tuple[int, Hashable], tuple[Snapshot | None, Hashable, list[Seat]]] = {}
@@ -410,6 +411,8 @@ class Room:
             else:
                 group[2].append(seat)
         views: dict[Hashable, Snapshot] = {}
+        player_diffs: dict[tuple[int, int, int, int], dict[str, Any]] = {}
+        lists: dict[int, list[list[int]]] = {}  # id(array) -> array.tolist(), once per tick
         quiet: bytes | None = None  # the delta of every group whose view did not change
         out: list[tuple[bytes, list[Seat]]] = []
         m = mode.motion_columns
@@ -423,15 +426,13 @@ class Room:
             elif full:
                 base = Snapshot(base.tick, base.players, np.zeros_like(base.present), base.objects)
             if base.players is not cur.players or base.present is not cur.present:
-                moved, status, gone = _diff_arrays(cur, base, m)
-                if gone:
-                    msg["gone"] = gone
-                if moved:
-                    msg["p"] = moved
-                if status:
-                    msg["s"] = status
+                pair = (id(base.players), id(base.present), id(cur.players), id(cur.present))
+                diff = player_diffs.get(pair)
+                if diff is None:
+                    diff = player_diffs[pair] = _diff_player_lists(cur, base, m, lists)
+                msg.update(diff)
             if cur.objects is not base.objects:
-                _diff_view_objects(cur, base, msg)
+                _diff_view_objects(cur, base, msg, lists)
             if acks:
                 msg["a"] = acks
             if len(msg) == 3 + bool(acks):
@@ -553,17 +554,55 @@ def _diff_objects(snap: Snapshot, prev: Snapshot, msg: dict[str, Any]) -> None:
         msg["o-"] = removed
 
 
-def _diff_view_objects(snap: Snapshot, prev: Snapshot, msg: dict[str, Any]) -> None:
-    """:func:`_diff_objects` by id sets: an object a view did not hold before is added
-    whatever its id (a view may come to show an older object)."""
-    old_ids = prev.objects[:, 0].tolist()
-    new_rows = snap.objects.tolist()
-    old = set(old_ids)
+def _as_list(array: np.ndarray, lists: dict[int, list[list[int]]]) -> list[list[int]]:
+    rows = lists.get(id(array))
+    if rows is None:
+        rows = lists[id(array)] = array.tolist()
+    return rows
+
+
+def _diff_player_lists(snap: Snapshot, prev: Snapshot, m: int, lists: dict[int, list[list[int]]]) -> dict[str, Any]:
+    """What :meth:`Room._diff_rows` computes, as the delta's ``gone``, ``p`` and ``s`` keys."""
+    rows, old_rows = _as_list(snap.players, lists), _as_list(prev.players, lists)
+    present, was_present = snap.present.tolist(), prev.present.tolist()
+    moved: list[list[int]] = []
+    status: list[list[int]] = []
+    gone: list[int] = []
+    for i, row in enumerate(rows):
+        if not present[i]:
+            if was_present[i]:
+                gone.append(i)
+            continue
+        old = old_rows[i]
+        if not was_present[i]:
+            moved.append([i, *row[:m]])
+            status.append([i, *row[m:]])
+        elif row != old:
+            if row[:m] != old[:m]:
+                moved.append([i, *row[:m]])
+            if row[m:] != old[m:]:
+                status.append([i, *row[m:]])
+    diff: dict[str, Any] = {}
+    if gone:
+        diff["gone"] = gone
+    if moved:
+        diff["p"] = moved
+    if status:
+        diff["s"] = status
+    return diff
+
+
+def _diff_view_objects(snap: Snapshot, prev: Snapshot, msg: dict[str, Any], lists: dict[int, list[list[int]]]) -> None:
+    """:func:`_diff_objects` by ids: an object a view did not hold before is added whatever
+    its id (a view may come to show an older object)."""
+    old_rows = _as_list(prev.objects, lists)
+    new_rows = _as_list(snap.objects, lists)
+    old = {row[0] for row in old_rows}
     added = [row for row in new_rows if row[0] not in old]
     if added:
         msg["o+"] = added
     alive = {row[0] for row in new_rows}
-    removed = [ident for ident in old_ids if ident not in alive]
+    removed = [row[0] for row in old_rows if row[0] not in alive]
     if removed:
         msg["o-"] = removed
 

@@ -26,7 +26,7 @@ from typing import Any, ClassVar, Final
 import numpy as np
 
 from gameserver.modes.base import GameMode, ModeConfig, PlayerResult, Snapshot, StepOutcome
-from gameserver.modes.cards_rules import DECK, MAX_PLAYERS, RANK_NAMES, SUIT_NAMES, Game, Rules
+from gameserver.modes.cards_rules import DECK, HAND, MAX_PLAYERS, RANK_NAMES, SUIT_NAMES, TABLE, TRUMP, Game, Rules
 
 PUBLIC: Final = -1  # the view key of seats that hold no cards
 TURN_TIME_S: Final = 8.0
@@ -77,8 +77,13 @@ class Cards(GameMode):
         self.time_limit_ticks = max(1, round(config.time_limit_s * hz))
         self.last_seq: dict[int, int] = {}  # seat -> seq of the last input taken as a move
         self._players_key: tuple[Any, ...] | None = None
+        self._players_stamp: tuple[int, int] = (-1, -1)
         self._players: tuple[np.ndarray, np.ndarray] | None = None
         self._objects: dict[Hashable, tuple[int, np.ndarray]] = {}  # view key -> (game version, rows)
+        self._full = np.zeros((0, OBJECT_WIDTH), dtype=np.int32)  # every object, by id
+        self._full_version = -1
+        self._public: list[int] = []  # rows of _full everyone sees
+        self._hands: dict[int, list[int]] = {}  # seat -> rows of _full only that seat sees
 
     # --- seats --------------------------------------------------------------------------
 
@@ -120,6 +125,10 @@ class Cards(GameMode):
 
     def _player_rows(self) -> tuple[np.ndarray, np.ndarray]:
         g = self.game
+        stamp = (g.tick, g.version)
+        if self._players is not None and stamp == self._players_stamp:
+            return self._players  # nothing happened since the last call
+        self._players_stamp = stamp
         hands = g.hands
         deadline = g.deadline if g.turn >= 0 else 0
         key = (tuple(len(hands.get(s, ())) for s in range(g.seats)), tuple(g.tricks), tuple(g.score), g.turn,
@@ -134,13 +143,28 @@ class Cards(GameMode):
         return self._players
 
     def _object_rows(self, key: Hashable) -> np.ndarray:
+        """The objects view ``key`` shows: rows of the full view, picked once per change."""
         g = self.game
         cached = self._objects.get(key)
         if cached is not None and cached[0] == g.version:
             return cached[1]
-        seat = None if key is None else int(key)  # type: ignore[call-overload]
-        placed = g.visible(seat)
-        rows = np.array([o.row() for o in placed], dtype=np.int32).reshape(len(placed), OBJECT_WIDTH)
+        if self._full_version != g.version:
+            placed = g.visible(None)
+            self._full = np.array([o.row() for o in placed], dtype=np.int32).reshape(len(placed), OBJECT_WIDTH)
+            self._full_version = g.version
+            public: list[int] = []
+            hands: dict[int, list[int]] = {}
+            for i, o in enumerate(placed):
+                if o.kind == TABLE or o.kind == TRUMP:
+                    public.append(i)
+                elif o.kind == HAND:
+                    hands.setdefault(o.owner, []).append(i)
+            self._public = public
+            self._hands = hands
+        if key is None:
+            rows = self._full
+        else:
+            rows = self._full[sorted(self._public + self._hands.get(key, []))]  # type: ignore[call-overload]
         self._objects[key] = (g.version, rows)
         return rows
 

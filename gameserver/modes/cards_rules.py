@@ -145,7 +145,7 @@ class Game:
         self.leader = -1
         self.objects: dict[tuple[int, int, int], Placed] = {}  # (kind, owner, card) -> where it lies
         self.next_id = 1
-        self.version = 0  # bumps whenever an object appears or goes
+        self.version = 0  # bumps whenever an object appears or goes, or a seat joins or leaves
 
     # --- seats ------------------------------------------------------------------------
 
@@ -153,11 +153,13 @@ class Game:
         self.present[seat] = True
         self.team[seat] = team
         self.away.discard(seat)
+        self.version += 1
 
     def leave(self, seat: int) -> None:
         self.present[seat] = False
         if seat in self.players:
             self.away.add(seat)  # still dealt in: its turns are played for it
+        self.version += 1
 
     # --- queries -------------------------------------------------------------------------
 
