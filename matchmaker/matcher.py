@@ -50,6 +50,7 @@ def room_claim(mode: ModeConfig, prop: Proposal, seed: int) -> dict[str, Any]:
         "time_limit_s": mode.time_limit_s,
         "start_timeout_s": mode.start_timeout_s,
         "seed": seed,
+        **({"options": dict(mode.options)} if mode.options else {}),
     }
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 NAME_RE = re.compile(r"^[a-z][a-z0-9-]{0,23}$")
@@ -35,6 +35,9 @@ class ModeConfig:
     score_limit: int = 10
     time_limit_s: float = 120.0
     start_timeout_s: float = 30.0
+    # The game mode's own options (its declaration names them and their bounds), passed to
+    # the game server in the room claim; e.g. {"hand_size": 3} for cards.
+    options: Mapping[str, int | float | bool | str] = field(default_factory=dict, hash=False)
 
     def gap(self, waited_s: float) -> float:
         """The rating gap an anchor that waited ``waited_s`` accepts (infinite past max_wait_s)."""
@@ -65,6 +68,11 @@ class ModeConfig:
             raise ModeError(f"{self.name}: score_limit 1..1000 and time_limit_s 1..3600")
         if not 1 <= self.start_timeout_s <= 600:
             raise ModeError(f"{self.name}: start_timeout_s must be 1..600")
+        if not isinstance(self.options, Mapping) or len(self.options) > 32:
+            raise ModeError(f"{self.name}: options must be a map of at most 32 option names to values")
+        for key, value in self.options.items():
+            if not isinstance(key, str) or not isinstance(value, (int, float, bool, str)):
+                raise ModeError(f"{self.name}: options.{str(key)[:32]} must be a number, a boolean or a string")
         return self
 
 
