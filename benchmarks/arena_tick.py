@@ -29,7 +29,7 @@ def main() -> None:
     rooms = []
     for r in range(args.rooms):
         spec = RoomSpec(match_id=MatchId(f"bench-{r}"), mode="arena", seats=args.seats, tick_hz=20, seed=r,
-                        min_players=1, score_limit=1000, time_limit_s=3600)
+                        min_players=1, options={"score_limit": 1000, "time_limit_s": 3600.0})
         rooms.append(Room(spec, server_id="bench", now=0.0, wall_us=0, grace_s=20,
                           mode_factory=lambda config: Arena(config, world)))
     seats = [(room, room.admit(PlayerId(f"p{i}"), f"p{i}", object(), 0.0)) for room in rooms

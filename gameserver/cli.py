@@ -36,10 +36,12 @@ def add_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-
 def run_gameserver(args: argparse.Namespace) -> int:
     settings = config.load(GameServerSettings, **serve.overrides(args))
     logs.setup("gameserver", settings.log_level)
+    from elysium.modes import ModeLoadError
     from gameserver.server import GameServerProcess
 
+    # A mode that fails to import or declares itself wrongly: one line naming it, status 1.
     return serve.run("gameserver", lambda: GameServerProcess(settings), host=settings.host, port=settings.port,
-                     drain_timeout_s=settings.drain_timeout_s, settings=settings)
+                     drain_timeout_s=settings.drain_timeout_s, settings=settings, startup_errors=(ModeLoadError,))
 
 
 def run_bots(args: argparse.Namespace) -> int:

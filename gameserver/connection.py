@@ -27,7 +27,7 @@ PLAY_PATH = "/v1/play"
 
 
 class Connection(RawSocket):
-    __slots__ = ("server", "seat", "room", "joining", "peer")
+    __slots__ = ("server", "seat", "room", "joining", "peer", "schema")
 
     def __init__(self, server: GameServer) -> None:
         settings = server.settings
@@ -38,6 +38,7 @@ class Connection(RawSocket):
         self.room: Room | None = None
         self.joining = False
         self.peer = ""
+        self.schema = p.V1_INPUT  # the input schema of the room's mode, once joined
 
     # --- the socket --------------------------------------------------------------------
 
@@ -54,7 +55,7 @@ class Connection(RawSocket):
             if (self.seat is not None and len(data) > 6 and data[0] == 0x82 and 0x80 <= data[1] < 0x80 + 126
                     and len(data) == 6 + (data[1] & 0x7F) and not reader.buf and not reader._parts):
                 payload = apply_mask(data[6:], data[2:6])
-                inputs = p.decode_inputs_fast(payload)
+                inputs = p.decode_inputs_fast(payload, self.schema)
                 if inputs is not None and self.take_tokens(self.input_cost(inputs)):
                     self.server.on_inputs(self, inputs)
                     return
@@ -106,7 +107,7 @@ class Connection(RawSocket):
     def on_binary(self, data: bytes) -> None:
         now = time.monotonic()
         try:
-            msg = p.decode_client(data, self.server.settings.max_message_bytes)
+            msg = p.decode_client(data, self.server.settings.max_message_bytes, self.schema)
         except p.ProtocolViolation as exc:
             if exc.code == p.UNSUPPORTED_VERSION and self.seat is None and not self.joining:
                 self.refuse_version(exc.message)
@@ -145,7 +146,7 @@ class Connection(RawSocket):
         self.send(p.error(p.UNSUPPORTED_VERSION, message))
         self.close(frames.CLOSE_POLICY, "unsupported protocol version")
 
-    def input_cost(self, inputs: tuple[p.Input, ...]) -> int:
+    def input_cost(self, inputs: tuple[p.InputRow, ...]) -> int:
         """What an input message costs in the rate limit: one per input the seat has not
         seen yet (resends of unacknowledged inputs are free), and at least one per message."""
         seat = self.seat
@@ -158,6 +159,7 @@ class Connection(RawSocket):
     def joined(self, room: Room, seat: Seat) -> None:
         self.joining = False
         self.room, self.seat = room, seat
+        self.schema = room.schema
         if self.timer is not None:
             self.timer.cancel()
             self.timer = None

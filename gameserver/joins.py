@@ -19,6 +19,7 @@ from typing import Any
 from redis.exceptions import RedisError
 
 from elysium import tokens
+from elysium.modes import ModeDeclaration, declare
 from elysium.ws import frames
 from gameserver import protocol as p
 from gameserver.connection import Connection
@@ -40,7 +41,7 @@ class Joins:
     """Seats players: owns the resume tokens and one mode factory per hosted mode."""
 
     def __init__(self, settings: GameServerSettings, server_id: str, verifier: tokens.Verifier, guard: ReplayGuard,
-                 scheduler: Scheduler, metrics: GameMetrics, modes: Mapping[str, type[GameMode]], *,
+                 scheduler: Scheduler, metrics: GameMetrics, modes: Mapping[str, type[GameMode[Any]]], *,
                  draining: Callable[[], bool]) -> None:
         self.settings = settings
         self.server_id = server_id
@@ -50,6 +51,8 @@ class Joins:
         self.scheduler = scheduler
         self.rooms = scheduler.rooms
         self.metrics = metrics
+        self.mode_classes = dict(modes)
+        self.declarations: dict[str, ModeDeclaration] = {name: declare(mode) for name, mode in modes.items()}
         self.factories: dict[str, ModeFactory] = {name: mode.factory(settings.max_players)
                                                   for name, mode in modes.items()}
         self.draining = draining
@@ -74,7 +77,7 @@ class Joins:
                 room, seat = self._resume(msg.resume, conn)
             else:
                 assert msg.token is not None
-                room, seat = await self._join_with_token(conn, msg.token)
+                room, seat = await self._join_with_token(conn, msg.token, msg.choice)
         except JoinRefused as exc:
             conn.joining = False
             self.metrics.joins.labels(exc.code).inc()
@@ -105,7 +108,8 @@ class Joins:
         room.reattach(seat, conn)
         return room, seat
 
-    async def _join_with_token(self, conn: Connection, token: str) -> tuple[Room, Seat]:
+    async def _join_with_token(self, conn: Connection, token: str,
+                               choice: Mapping[str, Any] | None = None) -> tuple[Room, Seat]:
         try:
             claims = self.verifier.verify(token, tokens.JOIN_AUDIENCE, issuer=self.issuers,
                                           max_ttl_s=JOIN_TOKEN_MAX_TTL_S)
@@ -138,7 +142,7 @@ class Joins:
             # connection is closed and the seat's old resume token stops working.
             self.resumes.pop(held.resume, None)
             _close_replaced(held, conn)
-        seat = room.admit(player, str(name), conn, loop.time())
+        seat = room.admit(player, str(name), conn, loop.time(), choice, time.time_ns() // 1000)
         self.scheduler.describe(room, live=True)  # the listing shows who waits in a room, not only who plays
         return room, seat
 
@@ -148,7 +152,7 @@ class Joins:
         if self.draining():
             raise JoinRefused(p.DRAINING, "server is draining and takes no new matches")
         spec = spec_from_claims(match_id, claims.get("room"), default_tick_hz=self.settings.tick_hz,
-                                max_seats=self.settings.max_seats_per_room, modes=self.factories)
+                                max_seats=self.settings.max_seats_per_room, modes=self.declarations)
         if len(self.rooms) >= self.settings.max_rooms or self.seats_in_use() + spec.seats > self.settings.max_players:
             raise JoinRefused(p.ROOM_FULL, "server has no capacity for another match")
         return spec
@@ -160,7 +164,8 @@ class Joins:
         def build(phase: int) -> Room:
             return Room(spec, server_id=self.server_id, now=now, wall_us=time.time_ns() // 1000,
                         grace_s=settings.reconnect_grace_s, keyframe_every_s=settings.keyframe_interval_s,
-                        mode_factory=lambda config: _new_mode(factory, config, phase))
+                        mode_factory=lambda config: _new_mode(factory, config, phase),
+                        mode_class=self.mode_classes[spec.mode])
 
         room = self.scheduler.add(spec, now, build)
         log.info("room created", extra={"match_id": spec.match_id, "mode": spec.mode, "seats": spec.seats})
@@ -200,7 +205,7 @@ def _close_replaced(seat: Seat, conn: Connection) -> None:
         old.close(frames.CLOSE_POLICY, REPLACED)
 
 
-def _new_mode(factory: ModeFactory, config: ModeConfig, phase: int) -> GameMode:
+def _new_mode(factory: ModeFactory, config: ModeConfig, phase: int) -> GameMode[Any]:
     try:
         return factory.create(config, phase)
     except ModeFull:

@@ -16,6 +16,7 @@ from typing import Any, Final, NamedTuple
 
 import msgpack
 
+from elysium.modes.schema import BoolField, FloatField, InputSchema
 from elysium.ws.envelope import BAD_FIELD as BAD_FIELD
 from elysium.ws.envelope import BAD_FRAME as BAD_FRAME
 from elysium.ws.envelope import DRAINING as DRAINING
@@ -30,11 +31,12 @@ from elysium.ws.envelope import UNSUPPORTED_VERSION as UNSUPPORTED_VERSION
 from elysium.ws.envelope import Leave as Leave
 from elysium.ws.envelope import Ping as Ping
 from elysium.ws.envelope import ProtocolViolation as ProtocolViolation
-from elysium.ws.envelope import decode_ping, integer, unknown_type, unpack_client
+from elysium.ws.envelope import decode_ping, unknown_type, unpack_client
 from elysium.ws.envelope import error as error
 from elysium.ws.envelope import pack as pack
 from elysium.ws.envelope import pong as pong
 from elysium.ws.play import ALREADY_JOINED as ALREADY_JOINED
+from elysium.ws.play import JOIN_REJECTED as JOIN_REJECTED
 from elysium.ws.play import NOT_IN_ROSTER as NOT_IN_ROSTER
 from elysium.ws.play import NOT_JOINED as NOT_JOINED
 from elysium.ws.play import RESUME_REJECTED as RESUME_REJECTED
@@ -52,6 +54,7 @@ MAX_SEQ: Final = MAX_ID
 MAX_TOKEN_CHARS: Final = 2048
 MAX_RESUME_CHARS: Final = 64
 MAX_MAP_KEYS: Final = 16
+MAX_CHOICE_KEYS: Final = 8
 MAX_ARRAY_ITEMS: Final = MAX_INPUTS_PER_MESSAGE * 5 + 16
 
 # Quantisation used in keyframes and deltas.
@@ -67,6 +70,9 @@ class Join:
     token: str | None
     resume: str | None
     version: int
+    # What the player picks for a mode that asks (``join_choice``: a team, a loadout); checked
+    # against the room's mode when the seat is granted.
+    choice: dict[str, int | float | bool | str] | None = None
 
 
 class Input(NamedTuple):
@@ -82,9 +88,13 @@ class Input(NamedTuple):
 IDLE_INPUT: Final = Input(0, 0.0, 0.0, 0.0, False)
 
 
+# A decoded input row of the room's mode: a named tuple of its schema's row type, seq first.
+InputRow = tuple[Any, ...]
+
+
 @dataclass(frozen=True, slots=True)
 class Inputs:
-    inputs: tuple[Input, ...]
+    inputs: tuple[InputRow, ...]
 
 
 ClientMessage = Join | Inputs | Ping | Leave
@@ -96,56 +106,26 @@ def _unpack(data: bytes, max_bytes: int) -> dict[Any, Any]:
                          max_map_len=MAX_MAP_KEYS)
 
 
-def _number(value: Any, name: str, lo: float, hi: float) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise ProtocolViolation(BAD_FIELD, f"{name} must be a number")
-    f = float(value)
-    if not math.isfinite(f) or not lo <= f <= hi:
-        raise ProtocolViolation(BAD_FIELD, f"{name} must be between {lo:g} and {hi:g}")
-    return f
+# Protocol v1's input row, [seq, move_x, move_y, aim, fire]: the arena's input schema, and the
+# schema a message is decoded with when no room's schema is given (before a join).
+V1_INPUT: Final = InputSchema((
+    FloatField("move_x", lo=-1.0, hi=1.0),  # -1..1, scaled by the mode's top speed
+    FloatField("move_y", lo=-1.0, hi=1.0),
+    FloatField("aim", lo=-math.pi - 1e-6, hi=math.pi + 1e-6),  # radians, a little slack for rounding
+    BoolField("fire", hold=False, latch=True),  # not repeated; a shot waiting behind a newer input is kept
+), row_type=Input)
 
 
-_AIM_MAX = math.pi + 1e-6
+def decode_client(data: bytes, max_bytes: int = MAX_CLIENT_MESSAGE_BYTES,
+                  schema: InputSchema = V1_INPUT) -> ClientMessage:
+    """Decode one client message of at most ``max_bytes`` or raise :class:`ProtocolViolation`.
 
-
-_new_tuple = tuple.__new__
-
-
-def _input(row: Any) -> Input:
-    # Fast path: the shape every well-behaved client sends (NaN fails the comparisons).
-    if type(row) is list and len(row) == 5:
-        seq, mx, my, aim, fire = row
-        if (type(seq) is int and 0 <= seq <= MAX_SEQ and type(mx) is float and -1.0 <= mx <= 1.0
-                and type(my) is float and -1.0 <= my <= 1.0 and type(aim) is float and -_AIM_MAX <= aim <= _AIM_MAX
-                and type(fire) is bool):
-            return _new_tuple(Input, row)  # the row is already the tuple's fields, in order
-    return _input_checked(row)
-
-
-def _input_checked(row: Any) -> Input:
-    if not isinstance(row, list) or len(row) != 5:
-        raise ProtocolViolation(BAD_FIELD, "each input must be [seq, move_x, move_y, aim, fire]")
-    seq, mx, my, aim, fire = row
-    if not isinstance(fire, bool) and fire not in (0, 1):
-        raise ProtocolViolation(BAD_FIELD, "fire must be a boolean")
-    return Input(
-        integer(seq, "seq", 0, MAX_SEQ),
-        _number(mx, "move_x", -1.0, 1.0),
-        _number(my, "move_y", -1.0, 1.0),
-        _number(aim, "aim", -_AIM_MAX, _AIM_MAX),
-        bool(fire),
-    )
-
-
-def decode_client(data: bytes, max_bytes: int = MAX_CLIENT_MESSAGE_BYTES) -> ClientMessage:
-    """Decode one client message of at most ``max_bytes`` or raise :class:`ProtocolViolation`."""
+    ``input`` rows are decoded against ``schema``, the room's mode's input schema.
+    """
     msg = _unpack(data, max_bytes)
     kind = msg.get("t")
     if kind == "input":
-        rows = msg.get("i")
-        if not isinstance(rows, list) or not 1 <= len(rows) <= MAX_INPUTS_PER_MESSAGE:
-            raise ProtocolViolation(BAD_FIELD, f"i must be a list of 1 to {MAX_INPUTS_PER_MESSAGE} inputs")
-        return Inputs(tuple(_input(r) for r in rows))
+        return Inputs(schema.decode_rows(msg.get("i"), MAX_INPUTS_PER_MESSAGE))
     if kind == "ping":
         return decode_ping(msg)
     if kind == "join":
@@ -160,13 +140,28 @@ def decode_client(data: bytes, max_bytes: int = MAX_CLIENT_MESSAGE_BYTES) -> Cli
                 raise ProtocolViolation(BAD_FIELD, f"{name} must be a non-empty string")
             if isinstance(value, str) and len(value) > limit:
                 raise ProtocolViolation(BAD_FIELD, f"{name} must be at most {limit} characters")
-        return Join(token, resume, version)
+        return Join(token, resume, version, _choice(msg.get("choice")))
     if kind == "leave":
         return Leave()
     raise unknown_type(kind, "join, input, ping or leave")
 
 
-def decode_inputs_fast(data: bytes) -> tuple[Input, ...] | None:
+def _choice(raw: Any) -> dict[str, int | float | bool | str] | None:
+    if raw is None:
+        return None
+    if not isinstance(raw, dict) or len(raw) > MAX_CHOICE_KEYS:
+        raise ProtocolViolation(BAD_FIELD, f"choice must be a map of at most {MAX_CHOICE_KEYS} names to values")
+    for key, value in raw.items():
+        if not isinstance(key, str) or not 1 <= len(key) <= 32:
+            raise ProtocolViolation(BAD_FIELD, "choice names are strings of 1 to 32 characters")
+        if isinstance(value, float) and not math.isfinite(value):
+            raise ProtocolViolation(BAD_FIELD, f"choice.{key} must be finite")
+        if not isinstance(value, (int, float, bool, str)) or (isinstance(value, str) and len(value) > 32):
+            raise ProtocolViolation(BAD_FIELD, f"choice.{key} must be a number, a boolean or a short string")
+    return raw
+
+
+def decode_inputs_fast(data: bytes, schema: InputSchema = V1_INPUT) -> tuple[InputRow, ...] | None:
     """The common case, quickly: a small, valid ``input`` message; None for anything else.
 
     For anything it does not accept, :func:`decode_client` gives the exact answer; both
@@ -183,8 +178,9 @@ def decode_inputs_fast(data: bytes) -> tuple[Input, ...] | None:
     rows = msg.get("i")
     if type(rows) is not list or not 1 <= len(rows) <= MAX_INPUTS_PER_MESSAGE:
         return None
+    decode = schema.decode_row
     try:
-        return (_input(rows[0]),) if len(rows) == 1 else tuple(map(_input, rows))
+        return (decode(rows[0]),) if len(rows) == 1 else tuple(map(decode, rows))
     except ProtocolViolation:
         return None
 

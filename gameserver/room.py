@@ -6,24 +6,29 @@ into it, a shot kept), so an input that arrived before a tick is applied in that
 sent while the room waits are discarded. It then steps the mode, diffs the
 replicated state against the previous tick and encodes the delta (and events) once; the
 server sends those same bytes to every connected player and appends them to the
-spectator feed.
+spectator feed. A mode with per-seat views (hidden information) gets one delta per distinct
+view, each encoded once and sent to the seats of that view; the full view's delta goes to
+the feed only (docs/protocol.md, *Per-seat views*).
 """
 
 from __future__ import annotations
 
+import logging
 import secrets
 from collections import deque
-from collections.abc import Callable, Hashable, Iterable, Sequence
+from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
+from elysium.modes import API_VERSION, GameMode, JoinRejected, ModeConfig, OptionError, Snapshot, StepOutcome
+from elysium.modes.options import OptionValue, resolve
 from elysium.results import MatchResult, PlayerRow
 from gameserver import protocol as p
 from gameserver.lifecycle import Lifecycle, RoomState
-from gameserver.modes import MODES, GameMode, ModeConfig, Snapshot, StepOutcome
-from gameserver.protocol import seq_after
+from gameserver.modes import MODES
+from gameserver.protocol import InputRow, seq_after
 from gameserver.spec import JoinRefused, MatchId, PlayerId, RoomSpec, spec_from_claims
 
 __all__ = ["JoinRefused", "MatchId", "PlayerId", "Room", "RoomSpec", "Seat", "TickOutput", "spec_from_claims",
@@ -32,6 +37,9 @@ __all__ = ["JoinRefused", "MatchId", "PlayerId", "Room", "RoomSpec", "Seat", "Ti
 INPUT_QUEUE_MAX = 6  # inputs waiting per seat; older ones are dropped past this
 INPUT_BACKLOG = 1  # at a tick, inputs beyond this many waiting are merged away (the newest is applied)
 SMALL_ROOM = 32  # rooms of at most this many seats are diffed row by row, larger ones with arrays
+ERROR = "error"  # the finish reason of a room whose mode raised
+
+log = logging.getLogger("gameserver.room")
 
 
 @dataclass(slots=True)
@@ -47,8 +55,8 @@ class Seat:
     last_enqueued: int = -1
     last_applied: int = -1
     acked: int = -1  # the last applied sequence number already sent in a delta
-    last_input: p.Input = p.IDLE_INPUT
-    queue: deque[p.Input] = field(default_factory=lambda: deque(maxlen=INPUT_QUEUE_MAX))
+    last_input: InputRow = p.IDLE_INPUT  # the room's mode's idle row until an input is applied
+    queue: deque[InputRow] = field(default_factory=lambda: deque(maxlen=INPUT_QUEUE_MAX))
     # When the fan-out began skipping this slow client (None: it is not); it gets a keyframe
     # in place of the deltas it missed once it drains.
     skipped_since: float | None = None
@@ -79,13 +87,20 @@ class TickOutput:
 class Room:
     def __init__(self, spec: RoomSpec, *, server_id: str, now: float, wall_us: int,
                  grace_s: float, keyframe_every_s: float = 2.0, linger_s: float = 3.0,
-                 mode_factory: Callable[[ModeConfig], GameMode] | None = None) -> None:
+                 mode_factory: Callable[[ModeConfig], GameMode[Any]] | None = None,
+                 mode_class: type[GameMode[Any]] | None = None) -> None:
         self.spec = spec
         self.server_id = server_id
-        config = ModeConfig(seats=spec.seats, tick_hz=spec.tick_hz, seed=spec.seed, teams=spec.teams,
-                            score_limit=spec.score_limit, time_limit_s=spec.time_limit_s)
-        self.mode: GameMode = (mode_factory or MODES[spec.mode])(config)
-        self.per_seat_views = type(self.mode).per_seat_views
+        mode_class = mode_class or MODES[spec.mode]
+        config = mode_class.configure(seats=spec.seats, tick_hz=spec.tick_hz, seed=spec.seed, teams=spec.teams,
+                                      options=spec.options)
+        self.mode: GameMode[Any] = (mode_factory or mode_class)(config)
+        self.mode_class = type(self.mode)
+        self.schema = self.mode_class.input_schema
+        self.failure: str | None = None  # what the mode raised in, once it did (the room ends with error)
+        self._clock = (now, wall_us)  # the last tick's times, for a hook that fails between ticks
+        self._map_info: dict[str, Any] | None = None
+        self.per_seat_views = self.mode_class.per_seat_views
         self.lifecycle = Lifecycle()
         self.created_at = now
         self.created_wall_us = wall_us
@@ -132,8 +147,14 @@ class Room:
 
     # --- seats ------------------------------------------------------------------------
 
-    def admit(self, player: PlayerId, name: str, link: Any, now: float) -> Seat:
-        """Seat ``player`` (or reattach their held seat) and bind ``link`` to it."""
+    def admit(self, player: PlayerId, name: str, link: Any, now: float,
+              choice: Mapping[str, Any] | None = None, wall_us: int = 0) -> Seat:
+        """Seat ``player`` (or reattach their held seat) and bind ``link`` to it.
+
+        ``choice`` is what the join message picked for the mode (``join_choice``): checked
+        against the declaration, then the mode's :meth:`~elysium.modes.GameMode.check_join`
+        may refuse the join (``join_rejected``) or set the team.
+        """
         if not self.lifecycle.accepts_players:
             raise JoinRefused(p.ROOM_CLOSED, f"match is {self.state.value}")
         if self.spec.roster is not None and player not in self.spec.roster:
@@ -145,14 +166,39 @@ class Room:
         index = next((i for i, s in enumerate(self.seats) if s is None), None)
         if index is None:
             raise JoinRefused(p.ROOM_FULL, "no free seat in this match")
-        seat = Seat(index=index, player_id=player, name=name[:32], team=self.spec.team(player, index),
-                    resume=secrets.token_urlsafe(18), link=link, joined_at=now)
+        team = self._check_join(index, self.spec.team(player, index), choice, now, wall_us)
+        try:
+            self.mode.join(index, team)
+        except Exception as exc:  # noqa: BLE001 - a mode's bug ends its own room only
+            self.fail("join", exc, now, wall_us)
+            raise JoinRefused(p.ROOM_CLOSED, "the match ended with an error") from None
+        seat = Seat(index=index, player_id=player, name=name[:32], team=team,
+                    resume=secrets.token_urlsafe(18), link=link, joined_at=now, last_input=self.schema.idle)
         self.seats[index] = seat
         self.by_player[player] = seat
-        self.mode.join(index, seat.team)
         self._version += 1
         self.pending_events.append({"k": "join", "who": index, "id": player, "name": seat.name, "team": seat.team})
         return seat
+
+    def _check_join(self, index: int, team: int, choice: Mapping[str, Any] | None, now: float, wall_us: int) -> int:
+        declared = self.mode_class.join_choice
+        try:
+            picked: dict[str, OptionValue] = resolve(declared, choice or {})
+        except OptionError as exc:
+            raise JoinRefused(p.JOIN_REJECTED, f"choice.{exc.name} {exc.problem}") from None
+        if not declared and choice is None:
+            return team
+        try:
+            chosen = self.mode.check_join(index, team, picked)
+        except JoinRejected as exc:
+            raise JoinRefused(p.JOIN_REJECTED, str(exc)[:200] or "the mode refused the join") from None
+        except Exception as exc:  # noqa: BLE001
+            self.fail("check_join", exc, now, wall_us)
+            raise JoinRefused(p.ROOM_CLOSED, "the match ended with an error") from None
+        if type(chosen) is not int or not 0 <= chosen < max(self.spec.teams, 1):
+            self.fail("check_join", ValueError(f"check_join returned team {chosen!r}"), now, wall_us)
+            raise JoinRefused(p.ROOM_CLOSED, "the match ended with an error")
+        return chosen
 
     def reattach(self, seat: Seat, link: Any) -> None:
         was_dropped = seat.dropped_at is not None
@@ -165,6 +211,7 @@ class Room:
         self._version += 1
         if was_dropped:
             self.pending_events.append({"k": "back", "who": seat.index})
+            self._hook("on_reconnect", self.mode.on_reconnect, seat.index)
 
     def drop(self, seat: Seat, now: float) -> None:
         """The seat's connection went away; hold the seat for the grace period."""
@@ -175,6 +222,7 @@ class Room:
         seat.queue.clear()
         self._version += 1
         self.pending_events.append({"k": "drop", "who": seat.index, "grace_s": self.grace_s})
+        self._hook("on_drop", self.mode.on_drop, seat.index)
 
     def release(self, seat: Seat, reason: str) -> None:
         """Free the seat now (a leave message, or the grace period is over)."""
@@ -183,29 +231,29 @@ class Room:
         self.seats[seat.index] = None
         del self.by_player[seat.player_id]
         seat.link = None
-        self.mode.leave(seat.index)
+        self._hook("leave", self.mode.leave, seat.index)
         self._version += 1
         self.pending_events.append({"k": "leave", "who": seat.index, "reason": reason})
 
-    def push_inputs(self, seat: Seat, inputs: tuple[p.Input, ...]) -> tuple[int, int]:
+    def push_inputs(self, seat: Seat, inputs: tuple[InputRow, ...]) -> tuple[int, int]:
         """Queue new inputs (by sequence number, modulo 2**32). Returns (accepted, dropped)."""
         if len(inputs) == 1:  # the usual message: one input per tick
             inp = inputs[0]
-            if not seq_after(inp.seq, seat.last_enqueued):
+            if not seq_after(inp[0], seat.last_enqueued):
                 return 0, 0
             queue = seat.queue
             full = len(queue) == INPUT_QUEUE_MAX
             queue.append(inp)
-            seat.last_enqueued = inp.seq
+            seat.last_enqueued = inp[0]
             return 1, int(full)
         accepted = dropped = 0
         for inp in inputs:
-            if not seq_after(inp.seq, seat.last_enqueued):
+            if not seq_after(inp[0], seat.last_enqueued):
                 continue  # a resend of something we have
             if len(seat.queue) == seat.queue.maxlen:
                 dropped += 1  # the oldest falls out
             seat.queue.append(inp)
-            seat.last_enqueued = inp.seq
+            seat.last_enqueued = inp[0]
             accepted += 1
         return accepted, dropped
 
@@ -214,12 +262,18 @@ class Room:
     def tick(self, now: float, wall_us: int) -> TickOutput:
         """One whole tick of this room alone (the server batches rooms, see ``tick_rooms``)."""
         out, inputs = self.begin_tick(now, wall_us)
-        outcome = self.mode.step(inputs) if inputs is not None else None
+        outcome = None
+        if inputs is not None:
+            try:
+                outcome = self.mode.step(inputs)
+            except Exception as exc:  # noqa: BLE001 - a mode's bug ends its own room only
+                self.fail("step", exc, now, wall_us)
         return self.end_tick(out, outcome, now, wall_us)
 
-    def begin_tick(self, now: float, wall_us: int) -> tuple[TickOutput, dict[int, p.Input] | None]:
+    def begin_tick(self, now: float, wall_us: int) -> tuple[TickOutput, dict[int, InputRow] | None]:
         """Lifecycle and seat bookkeeping, then this tick's inputs (None when not simulating)."""
         out = TickOutput(tick=self.prev.tick)
+        self._clock = (now, wall_us)
         state = self.lifecycle.state
         if state is RoomState.WAITING:
             self._maybe_start(now, wall_us)
@@ -235,8 +289,9 @@ class Room:
                     if seat is not None and seat.queue:
                         seat.queue.clear()
             return out, None
-        inputs: dict[int, p.Input] = {}
+        inputs: dict[int, InputRow] = {}
         occupied = False
+        schema = self.schema
         for seat in self.seats:
             if seat is None:
                 continue
@@ -244,20 +299,20 @@ class Room:
             queue = seat.queue
             if len(queue) > INPUT_BACKLOG:
                 # Inputs bunched up (network jitter): drop the oldest so the newest is applied
-                # now and nothing is left to delay the next one; a dropped shot is kept.
-                fired = False
+                # now and nothing is left to delay the next one; a dropped shot (a latched
+                # field of the schema) is kept.
+                dropped = []
                 while len(queue) > INPUT_BACKLOG:
-                    fired = queue.popleft().fire or fired
-                if fired and not queue[0].fire:
-                    queue[0] = queue[0]._replace(fire=True)
+                    dropped.append(queue.popleft())
+                queue[0] = schema.carry(dropped, queue[0])
             if queue:
                 inp = queue.popleft()
-                seat.last_applied = inp.seq
+                seat.last_applied = inp[0]
                 seat.last_input = inp
                 inputs[seat.index] = inp
             elif seat.link is not None:
-                last = seat.last_input
-                inputs[seat.index] = p.Input(last.seq, last.move_x, last.move_y, last.aim, False)
+                # Nothing new: the last input again, its fields that do not hold reset.
+                inputs[seat.index] = schema.repeat(seat.last_input)
         if not occupied:
             # Everyone left: the match is over; the room goes away.
             self._finish("abandoned", now, wall_us)
@@ -271,14 +326,27 @@ class Room:
             if outcome.private:
                 for seat, events in outcome.private.items():
                     self.pending_private.setdefault(seat, []).extend(events)
-            if outcome.finished:
-                self._finish(outcome.finished, now, wall_us)
-        snap = self.mode.snapshot()
+            if self.failure is None:
+                more = self._hook("on_events", self.mode.on_events, self.prev.tick + 1, list(self.pending_events),
+                                  now=now, wall_us=wall_us)
+                if more:
+                    self.pending_events.extend(more)
+            if outcome.finished and self.failure is None:
+                if outcome.finished in self.mode_class.result_shape.reasons:
+                    self._finish(outcome.finished, now, wall_us)
+                else:
+                    self.fail("step", ValueError(f"step finished with the undeclared reason {outcome.finished!r}"),
+                              now, wall_us)
+        snap = self._snapshot(now, wall_us)
         out.tick = snap.tick
         if self.lifecycle.simulating or (self.pending_events and self.lifecycle.state is not RoomState.DISPOSED):
             acks = self._acks()
             if self.per_seat_views:
-                out.views = self._encode_views(snap.tick, wall_us, acks)
+                try:
+                    out.views = self._encode_views(snap.tick, wall_us, acks)
+                except Exception as exc:  # noqa: BLE001 - a mode's bug in view_key or view ends its own room only
+                    self.fail("view", exc, now, wall_us)
+                    out.views = []  # nobody gets a view this tick; the end event follows
             out.delta = self._encode_delta(snap, wall_us, acks)
         else:
             self._prev_rows = None  # made for the snapshot being replaced
@@ -299,8 +367,52 @@ class Room:
             out.result = self.result
             self._result_pending = False
         if self.lifecycle.state is RoomState.DISPOSED:
-            self.mode.close()
+            self.close_mode()
         return out
+
+    # --- a mode that fails -------------------------------------------------------------
+
+    def fail(self, during: str, exc: BaseException, now: float, wall_us: int) -> None:
+        """The mode raised in ``during``: log it with the traceback and end the match with
+        ``error``. The mode is not called again, except for ``results`` (guarded) and ``close``."""
+        if self.failure is not None:
+            return
+        self.failure = during
+        log.error("game mode raised; the match ends with error", exc_info=exc,
+                  extra={"match_id": self.spec.match_id, "mode": self.spec.mode, "during": during})
+        if self.lifecycle.state is RoomState.RUNNING:
+            self._finish(ERROR, now, wall_us)
+        elif self.lifecycle.state is RoomState.WAITING:  # no match was played: no result
+            self.end_reason = ERROR
+            self.lifecycle.to(RoomState.DISPOSED, now)
+
+    def _hook(self, during: str, call: Callable[..., Any], *args: Any, now: float | None = None,
+              wall_us: int = 0) -> Any:
+        """Call a mode method that may raise; a raise fails the room (None is returned)."""
+        if self.failure is not None:
+            return None
+        try:
+            return call(*args)
+        except Exception as exc:  # noqa: BLE001 - a mode's bug ends its own room only
+            self.fail(during, exc, self._clock[0] if now is None else now, wall_us or self._clock[1])
+            return None
+
+    def _snapshot(self, now: float, wall_us: int) -> Snapshot:
+        if self.failure is None:
+            try:
+                snap = self.mode.snapshot()
+            except Exception as exc:  # noqa: BLE001
+                self.fail("snapshot", exc, now, wall_us)
+            else:
+                return snap
+        return self.prev  # the last good state stands
+
+    def close_mode(self) -> None:
+        """Let the mode release what it holds (once it is disposed); a raise is only logged."""
+        try:
+            self.mode.close()
+        except Exception:  # noqa: BLE001
+            log.exception("game mode raised in close", extra={"match_id": self.spec.match_id, "mode": self.spec.mode})
 
     def _maybe_start(self, now: float, wall_us: int) -> None:
         joined = self.players
@@ -328,16 +440,33 @@ class Room:
         self.finished_at = now
         self.end_reason = reason
         by_seat = {s.index: s for s in self.occupied()}
+        shape = self.mode_class.result_shape
+        more = self._hook("on_end", self.mode.on_end, reason, now=now, wall_us=wall_us)
+        if more:
+            self.pending_events.extend(more)
         rows: list[PlayerRow] = []
-        for r in self.mode.results():
-            seat = by_seat.get(r.seat)
+        try:
+            mode_rows = self.mode.results()
+        except Exception as exc:  # noqa: BLE001 - the result still goes out, without the mode's rows
+            if self.failure is None:
+                self.failure = "results"
+                log.error("game mode raised in results", exc_info=exc,
+                          extra={"match_id": self.spec.match_id, "mode": self.spec.mode})
+            reason, mode_rows = ERROR, []
+        for r in mode_rows:
+            seat = by_seat.pop(r.seat, None)
             if seat is None:
                 continue
+            stats = {name: int(r.stats.get(name, 0)) for name in shape.stats}
             rows.append(PlayerRow(player_id=seat.player_id, seat=r.seat, name=seat.name, team=r.team,
-                                  score=r.score, time_played_s=r.time_played_s,
-                                  stats={"kills": r.kills, "deaths": r.deaths}))
-        rows.sort(key=lambda r: (-r.score, r.stat("deaths"), r.seat))
-        snap_tick = self.mode.snapshot().tick
+                                  score=int(r.score), time_played_s=r.time_played_s, stats=stats))
+        for seat in by_seat.values() if reason == ERROR else ():
+            # A failed mode's rows may be missing: every seated player is still listed.
+            rows.append(PlayerRow(player_id=seat.player_id, seat=seat.index, name=seat.name, team=seat.team,
+                                  score=0, time_played_s=0.0, stats={name: 0 for name in shape.stats}))
+        tiebreak = shape.tiebreak
+        rows.sort(key=lambda r: (-r.score, *(r.stat(name) for name in tiebreak), r.seat))
+        snap_tick = self.prev.tick if self.failure is not None else self._snapshot(now, wall_us).tick
         self.result = MatchResult.create(
             match_id=self.spec.match_id, mode=self.spec.mode, seed=self.spec.seed, server_id=self.server_id,
             reason=reason, ticks=snap_tick, duration_s=round(snap_tick / self.spec.tick_hz, 3),
@@ -405,6 +534,8 @@ class Room:
             if seat.link is None:
                 continue  # a resume sends a keyframe of its view
             key = mode.view_key(seat.index)
+            if key is None:  # None names the full view: a seat never gets it
+                raise ValueError(f"view_key({seat.index}) returned None")
             group = groups.get((id(seat.view), key))
             if group is None:
                 groups[id(seat.view), key] = (seat.view, key, [seat])
@@ -485,18 +616,28 @@ class Room:
         cached = self._keyframe
         if cached is not None and cached[0] == self.prev.tick and cached[1] == self._version:
             return cached[2]
-        snap = self.mode.snapshot() if self._version != self._version_ticked else self.prev
+        snap = self._snapshot(*self._clock) if self._version != self._version_ticked else self.prev
         data = self._encode_keyframe(snap, wall_us)
         self._keyframe = (snap.tick, self._version, data)
         return data
 
     def _view_keyframe(self, wall_us: int, seat: Seat) -> bytes:
-        key = self.mode.view_key(seat.index)
-        cached = self._view_keyframes.get(key)
-        if cached is not None and cached[0] == self.prev.tick and cached[1] == self._version:
-            seat.view = cached[2]
-            return cached[3]
-        view = self.mode.view(key)
+        try:
+            key = self.mode.view_key(seat.index) if self.failure is None else None
+            cached = self._view_keyframes.get(key)
+            if key is not None and cached is not None and cached[0] == self.prev.tick and cached[1] == self._version:
+                seat.view = cached[2]
+                return cached[3]
+            view = self.mode.view(key) if key is not None else None
+        except Exception as exc:  # noqa: BLE001 - a mode's bug ends its own room only
+            self.fail("view", exc, *self._clock)
+            view = None
+        if view is None:
+            # A failed mode shows nothing more: an empty state, never the full view.
+            prev = self.prev
+            view = Snapshot(prev.tick, prev.players, np.zeros_like(prev.present), prev.objects[:0])
+            seat.view = view
+            return self._encode_keyframe(view, wall_us)
         data = self._encode_keyframe(view, wall_us)
         self._view_keyframes[key] = (self.prev.tick, self._version, view, data)
         seat.view = view
@@ -519,6 +660,13 @@ class Room:
         }
         return p.pack(msg)
 
+    def map_info(self) -> dict[str, Any]:
+        """The mode's map for this match (the static map alone if the mode fails to say)."""
+        if self._map_info is None:
+            info = self._hook("map_info", self.mode.map_info)
+            self._map_info = info if isinstance(info, dict) else dict(self.mode_class.MAP)
+        return self._map_info
+
     def welcome(self, seat: Seat) -> bytes:
         return p.pack({
             "t": "welcome",
@@ -531,8 +679,11 @@ class Room:
             "seats": self.spec.seats,
             "teams": self.spec.teams,
             "team": seat.team,
-            "map": self.mode.map_info(),
-            "columns": self.mode.column_layout(),
+            "map": self.map_info(),
+            "columns": self.mode_class.column_layout(),
+            "input": self.schema.to_json(),
+            "options": dict(self.mode.config.options),
+            "api": API_VERSION,
             "resume": seat.resume,
             "grace_s": self.grace_s,
             "state": self.lifecycle.state.value,
@@ -631,18 +782,40 @@ def _diff_arrays(snap: Snapshot, prev: Snapshot, m: int) -> tuple[list[list[int]
 
 def step_rooms(rooms: Sequence[Room], now: float, wall_us: int) -> list[tuple[TickOutput, StepOutcome | None]]:
     """Begin the tick of several rooms due at the same moment and step each mode's rooms in
-    one batch; each room's ``end_tick`` then encodes its output."""
+    one batch; each room's ``end_tick`` then encodes its output.
+
+    A mode that raises ends only the room it raised for: with the default ``step_many``
+    each room is stepped alone; when an overridden ``step_many`` raises, every room of that
+    batch is stepped again alone (``step``), and the rooms whose step raises end with
+    ``error`` while the others go on with their lone step's outcome.
+    """
     begun = [room.begin_tick(now, wall_us) for room in rooms]
     outcomes: list[StepOutcome | None] = [None] * len(rooms)
-    by_mode: dict[type[GameMode], list[int]] = {}
+    by_mode: dict[type[GameMode[Any]], list[int]] = {}
     for i, (room, (_, inputs)) in enumerate(zip(rooms, begun)):
-        if inputs is not None:
-            by_mode.setdefault(type(room.mode), []).append(i)
+        if inputs is not None and room.failure is None:
+            by_mode.setdefault(room.mode_class, []).append(i)
     for mode_class, indices in by_mode.items():
-        stepped = mode_class.step_many([rooms[i].mode for i in indices], [begun[i][1] or {} for i in indices])
-        for i, outcome in zip(indices, stepped):
-            outcomes[i] = outcome
+        if len(indices) > 1 and mode_class.step_many.__func__ is not _DEFAULT_STEP_MANY:  # type: ignore[attr-defined]
+            try:
+                stepped = mode_class.step_many([rooms[i].mode for i in indices], [begun[i][1] or {} for i in indices])
+            except Exception:  # noqa: BLE001 - found room by room below
+                log.warning("step_many raised; stepping its rooms one by one",
+                            extra={"mode": mode_class.name, "rooms": len(indices)})
+            else:
+                for i, outcome in zip(indices, stepped):
+                    outcomes[i] = outcome
+                continue
+        for i in indices:
+            room = rooms[i]
+            try:
+                outcomes[i] = room.mode.step(begun[i][1] or {})
+            except Exception as exc:  # noqa: BLE001 - a mode's bug ends its own room only
+                room.fail("step", exc, now, wall_us)
     return [(out, outcome) for (out, _), outcome in zip(begun, outcomes)]
+
+
+_DEFAULT_STEP_MANY = GameMode.step_many.__func__  # type: ignore[attr-defined]
 
 
 def tick_rooms(rooms: Sequence[Room], now: float, wall_us: int) -> list[TickOutput]:

@@ -63,7 +63,7 @@ class Scheduler:
         self.wake()
         return room
 
-    def on_inputs(self, conn: Connection, inputs: tuple[p.Input, ...]) -> None:
+    def on_inputs(self, conn: Connection, inputs: tuple[p.InputRow, ...]) -> None:
         assert conn.room is not None and conn.seat is not None
         accepted, dropped = conn.room.push_inputs(conn.seat, inputs)
         self.inputs_accepted += accepted
@@ -154,7 +154,7 @@ class Scheduler:
 
     def _dispose(self, room: Room) -> None:
         match_id = room.spec.match_id
-        room.mode.close()
+        room.close_mode()
         self.on_disposed(room)
         self.rooms.pop(match_id, None)
         self.grid.remove(match_id)

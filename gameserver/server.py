@@ -34,7 +34,8 @@ from gameserver.fanout import FanOut, policy_from
 from gameserver.joins import Joins
 from gameserver.lifecycle import RoomState
 from gameserver.metrics import GameMetrics
-from gameserver.modes import MODES, GameMode
+from elysium.modes.registry import declared_modes, enabled_names, load_modes
+from gameserver.modes import GameMode
 from gameserver.redisio import Registry, ReplayGuard, ResultsWriter
 from gameserver.scheduler import Scheduler
 from gameserver.settings import GameServerSettings
@@ -47,11 +48,15 @@ RESULTS_GRACE_S = 20.0
 
 
 class GameServer:
-    """One game server process; ``modes`` are the game modes it hosts (default: every registered one)."""
+    """One game server process; ``modes`` are the game modes it hosts (default: those of the
+    ``elysium.modes`` entry points that ``ELYSIUM_MODES`` enables)."""
 
     def __init__(self, settings: GameServerSettings, redis_client: aioredis.Redis | None = None,
-                 modes: Mapping[str, type[GameMode]] = MODES) -> None:
+                 modes: Mapping[str, type[GameMode[Any]]] | None = None) -> None:
         self.settings = settings
+        if modes is None:
+            modes = load_modes(enabled_names(settings.modes))
+        self.mode_info = declared_modes(modes)  # each hosted mode's declaration, for the heartbeat
         self.server_id = settings.resolved_id
         self.cors = cors.policy(settings.cors_origins)  # CORS headers of the probes' answers
         self.metrics = GameMetrics()
@@ -224,6 +229,7 @@ class GameServer:
             "players": players,
             "draining": self.draining,
             "modes": self.joins.modes,
+            "mode_info": self.mode_info,
         }
 
     async def _beat_once(self) -> None:

@@ -26,6 +26,8 @@ class GameServerSettings:
     join_public_key_file: str = setting("ELYSIUM_JOIN_PUBLIC_KEY_FILE", "", "File holding that PEM instead")
     join_issuers: str = setting("ELYSIUM_JOIN_ISSUERS", ",".join(tokens.JOIN_ISSUERS),
                                 "Comma-separated issuers (iss) accepted on join tokens")
+    modes: str = setting("ELYSIUM_MODES", "",
+                         "Comma-separated game modes to host, of those installed (default: every one found)")
     tick_hz: int = setting("ELYSIUM_TICK_HZ", 20, "Default simulation rate of a room", unit="Hz", check=between(1, 60))
     max_rooms: int = setting("ELYSIUM_MAX_ROOMS", 500, "Rooms one process hosts at most", check=positive)
     max_players: int = setting("ELYSIUM_MAX_PLAYERS", 3000, "Seats one process offers in all", check=positive)

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Any, NewType
 
 from elysium.errors import CodedError
+from elysium.modes import ModeDeclaration, OptionValue, RoomSettingError, declare
 from gameserver import protocol as p
 from gameserver.modes import DEFAULT_MODE, MODES
 
@@ -31,9 +33,9 @@ class RoomSpec:
     roster: tuple[PlayerId, ...] | None = None  # None: anyone with a token for this match
     team_of: tuple[tuple[PlayerId, int], ...] = ()
     min_players: int = DEFAULT_MIN_PLAYERS
-    score_limit: int = 10
-    time_limit_s: float = 120.0
     start_timeout_s: float = 30.0
+    # The mode's options, checked against its declaration (empty: the mode's defaults).
+    options: Mapping[str, OptionValue] = field(default_factory=lambda: MappingProxyType({}))
 
     def team(self, player: PlayerId, seat: int) -> int:
         for pid, team in self.team_of:
@@ -42,11 +44,18 @@ class RoomSpec:
         return seat % self.teams if self.teams else 0
 
 
+BUILTIN_DECLARATIONS: Mapping[str, ModeDeclaration] = MappingProxyType({name: declare(m) for name, m in MODES.items()})
+MAX_OPTION_KEYS = 32
+
+
 def spec_from_claims(match_id: str, room: Any, *, default_tick_hz: int, max_seats: int,
-                     modes: Collection[str] = MODES) -> RoomSpec:
+                     modes: Mapping[str, ModeDeclaration] = BUILTIN_DECLARATIONS) -> RoomSpec:
     """Build a room from the ``room`` claim of a join token (see docs/tokens.md).
 
-    ``modes`` are the names of the modes the server hosts (default: every registered mode).
+    ``modes`` are the declarations of the modes the server hosts (default: the built-in
+    ones). The room's seats, teams and tick rate must lie within its mode's bounds, and its
+    options within the mode's declared options: given in ``room.options``, or (as protocol
+    v1 claims carry the arena's ``score_limit`` and ``time_limit_s``) at the top level.
     """
     if not isinstance(room, dict):
         raise JoinRefused(p.TOKEN_REJECTED, "token carries no room description")
@@ -60,8 +69,19 @@ def spec_from_claims(match_id: str, room: Any, *, default_tick_hz: int, max_seat
     mode = room.get("mode", DEFAULT_MODE)
     if not isinstance(mode, str) or mode not in modes:
         raise JoinRefused(p.TOKEN_REJECTED, f"unknown mode {str(mode)[:32]!r}")
+    declaration = modes[mode]
     seats = num("seats", 10, 1, max_seats)
     teams = num("teams", 0, 0, 16)
+    tick_hz = num("tick_hz", default_tick_hz, 1, 60)
+    given = {o.name: room[o.name] for o in declaration.options if o.name in room}
+    extra = room.get("options", {})
+    if not isinstance(extra, dict) or len(extra) > MAX_OPTION_KEYS:
+        raise JoinRefused(p.TOKEN_REJECTED, "room.options must be a map of option names to values")
+    given.update(extra)
+    try:
+        options = declaration.check_room(seats=seats, teams=teams, tick_hz=tick_hz, options=given)
+    except RoomSettingError as exc:
+        raise JoinRefused(p.TOKEN_REJECTED, f"room.{exc.field} {exc.problem}") from None
     roster_raw = room.get("roster")
     roster: tuple[PlayerId, ...] | None = None
     team_of: list[tuple[PlayerId, int]] = []
@@ -88,13 +108,12 @@ def spec_from_claims(match_id: str, room: Any, *, default_tick_hz: int, max_seat
         match_id=MatchId(match_id),
         mode=mode,
         seats=seats,
-        tick_hz=num("tick_hz", default_tick_hz, 1, 60),
+        tick_hz=tick_hz,
         seed=num("seed", 0, 0, 2**63 - 1),
         teams=teams,
         roster=roster,
         team_of=tuple(team_of),
         min_players=num("min_players", default_min_players, 1, seats),
-        score_limit=num("score_limit", 10, 1, 1000),
-        time_limit_s=num("time_limit_s", 120.0, 1.0, 3600.0, float),
         start_timeout_s=num("start_timeout_s", 30.0, 1.0, 600.0, float),
+        options=MappingProxyType(options),
     )

@@ -23,6 +23,8 @@ CORES = (
     "elysium/ws/frames.py", "elysium/ws/envelope.py", "elysium/ws/play.py", "elysium/ws/replica.py",
     "elysium/ws/fanout.py", "elysium/feeds/__init__.py", "elysium/feeds/model.py", "elysium/feeds/ports.py",
     "elysium/feeds/buffer.py",
+    "elysium/modes/__init__.py", "elysium/modes/api.py", "elysium/modes/schema.py", "elysium/modes/options.py",
+    "elysium/modes/columns.py", "elysium/modes/declaration.py", "elysium/modes/registry.py",
     "gameserver/protocol.py", "gameserver/lifecycle.py", "gameserver/schedule.py",
     "gameserver/spec.py", "gameserver/room.py", "gameserver/modes/__init__.py", "gameserver/modes/base.py",
     "gameserver/modes/arena.py", "gameserver/modes/arena_rules.py", "gameserver/modes/arena_world.py",

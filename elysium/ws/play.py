@@ -25,6 +25,7 @@ ROOM_FULL: Final = "room_full"
 ROOM_CLOSED: Final = "room_closed"
 NOT_IN_ROSTER: Final = "not_in_roster"
 RESUME_REJECTED: Final = "resume_rejected"
+JOIN_REJECTED: Final = "join_rejected"  # the mode refused the join's choice (a team, a loadout)
 
 InputRow = tuple[int, float, float, float, bool]  # seq, move_x, move_y, aim, fire
 
@@ -41,7 +42,7 @@ def seq_after(seq: int, last: int) -> bool:
     return last < 0 or 0 < (seq - last) % SEQ_MODULUS < _SEQ_HALF
 
 
-def count_new(inputs: Sequence[InputRow], last: int) -> int:
+def count_new(inputs: Sequence[Sequence[Any]], last: int) -> int:
     """How many of ``inputs`` (in order) are newer than ``last`` and the ones before them."""
     new = 0
     for row in inputs:
@@ -51,8 +52,11 @@ def count_new(inputs: Sequence[InputRow], last: int) -> int:
     return new
 
 
-def encode_join(token: str | None = None, resume: str | None = None) -> bytes:
+def encode_join(token: str | None = None, resume: str | None = None,
+                choice: dict[str, int | float | bool | str] | None = None) -> bytes:
     msg: dict[str, Any] = {"t": "join", "v": PROTOCOL_VERSION}
+    if choice is not None:
+        msg["choice"] = choice
     if token is not None:
         msg["token"] = token
     if resume is not None:
@@ -60,5 +64,6 @@ def encode_join(token: str | None = None, resume: str | None = None) -> bytes:
     return pack(msg)
 
 
-def encode_inputs(inputs: Sequence[InputRow]) -> bytes:
-    return pack({"t": "input", "i": [[seq, mx, my, aim, fire] for seq, mx, my, aim, fire in inputs]})
+def encode_inputs(inputs: Sequence[Sequence[int | float | bool]]) -> bytes:
+    """An ``input`` message: rows ``[seq, *fields]`` in the mode's schema order (``welcome.input``)."""
+    return pack({"t": "input", "i": [list(row) for row in inputs]})

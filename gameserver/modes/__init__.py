@@ -1,14 +1,18 @@
-"""Game modes, looked up by name."""
+"""The game modes shipped with the game server. A server hosts the modes of the ``elysium.modes``
+entry-point group (``elysium.modes.registry``); ``pyproject.toml`` registers these there."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from gameserver.modes.arena import Arena
 from gameserver.modes.cards import Cards
-from gameserver.modes.base import GameMode, ModeConfig, ModeFactory, ModeFull, PlayerResult, Snapshot, StepOutcome
+from gameserver.modes.base import GameMode, ModeConfig, ModeFactory, ModeFull, ResultRow, Snapshot, StepOutcome
 
-# The modes a server hosts: it accepts rooms of these at join and advertises them in its heartbeat.
-MODES: dict[str, type[GameMode]] = {Arena.name: Arena, Cards.name: Cards}
+# The modes in this package, by name: what a room built in-process without a server (tests,
+# benchmarks) takes its mode from. A server takes its modes from the entry points.
+MODES: dict[str, type[GameMode[Any]]] = {Arena.name: Arena, Cards.name: Cards}
 DEFAULT_MODE = Arena.name  # a join token's room claim that names no mode
 
-__all__ = ["DEFAULT_MODE", "MODES", "Arena", "Cards", "GameMode", "ModeConfig", "ModeFactory", "ModeFull", "PlayerResult",
+__all__ = ["DEFAULT_MODE", "MODES", "Arena", "Cards", "GameMode", "ModeConfig", "ModeFactory", "ModeFull", "ResultRow",
            "Snapshot", "StepOutcome"]

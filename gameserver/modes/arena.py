@@ -4,7 +4,7 @@ Players move, aim and shoot projectiles; a hit takes health; at zero a player di
 shooter scores, and the victim respawns after a delay at a seeded spawn point. The match
 ends when a player (or team) reaches the score limit or the time runs out.
 
-Deterministic: the only randomness is each room's ``numpy.random.default_rng(config.seed)``,
+Deterministic: the only randomness is each room's ``config.rng()`` (a ``numpy.random.Generator`` seeded from the room seed),
 and nothing reads a clock.
 
 A room's state lives in an :class:`~gameserver.modes.arena_world.ArenaWorld`, shared with
@@ -42,22 +42,49 @@ from gameserver.modes.arena_rules import (
     X,
     Y,
 )
+from elysium.modes import (
+    Column,
+    Columns,
+    FloatOption,
+    InputSchema,
+    IntOption,
+    Option,
+    ResultRow,
+    ResultShape,
+    player_columns,
+)
 from gameserver.modes.arena_world import ArenaWorld, WorldFull
-from gameserver.modes.base import GameMode, ModeConfig, ModeFactory, PlayerResult, Snapshot, StepOutcome
-from gameserver.protocol import POSITION_SCALE, Input
+from gameserver.modes.base import GameMode, ModeConfig, ModeFactory, Snapshot, StepOutcome
+from gameserver.protocol import ANGLE_SCALE, POSITION_SCALE, V1_INPUT, Input
 
 __all__ = ["DAMAGE", "MAX_HEALTH", "PLAYER_SPEED", "Arena", "ArenaFactory", "ArenaWorld", "WorldFull"]
 
 
-class Arena(GameMode):
+# The arena's input row is protocol v1's: [seq, move_x, move_y, aim, fire].
+INPUT = V1_INPUT
+
+COLUMNS = Columns(
+    player=player_columns(
+        motion=(Column("x_cm", POSITION_SCALE, "m"), Column("y_cm", POSITION_SCALE, "m"),
+                Column("aim_mrad", ANGLE_SCALE, "rad")),
+        status=(Column("hp"), Column("alive"), Column("score"), Column("kills"), Column("deaths"), Column("team")),
+    ),
+    object=(Column("id"), Column("owner"), Column("x_cm", POSITION_SCALE, "m"), Column("y_cm", POSITION_SCALE, "m"),
+            Column("vx_cm_s", POSITION_SCALE, "m/s"), Column("vy_cm_s", POSITION_SCALE, "m/s"), Column("spawn_tick")),
+)
+
+
+class Arena(GameMode[Input]):
     name: ClassVar[str] = "arena"
-    player_columns: ClassVar[tuple[str, ...]] = (
-        "x_cm", "y_cm", "aim_mrad", "hp", "alive", "score", "kills", "deaths", "team",
+    input_schema: ClassVar[InputSchema] = INPUT
+    columns: ClassVar[Columns] = COLUMNS
+    options: ClassVar[tuple[Option, ...]] = (
+        IntOption("score_limit", "kills (team kills in a team match) that end the match", lo=1, hi=1000, default=10),
+        FloatOption("time_limit_s", "seconds after which the match ends", lo=1.0, hi=3600.0, default=120.0),
     )
-    motion_columns: ClassVar[int] = 3
-    object_columns: ClassVar[tuple[str, ...]] = (
-        "id", "owner", "x_cm", "y_cm", "vx_cm_s", "vy_cm_s", "spawn_tick",
-    )
+    result_shape: ClassVar[ResultShape] = ResultShape(reasons=("score", "time"), stats=("kills", "deaths"),
+                                                      tiebreak=("deaths",), score="kills")
+    seat_range: ClassVar[tuple[int, int]] = (1, 1000)
 
     MAP: ClassVar[Mapping[str, Any]] = {
         "name": "arena-1",
@@ -87,7 +114,9 @@ class Arena(GameMode):
         self.start, self.key = self.world.allocate(config.seats, bool(config.teams))
         self.end = self.start + config.seats
         self.dt = self.world.dt
-        self.rng = np.random.default_rng(config.seed)
+        self.rng = config.rng()
+        self.score_limit = self.config.int_option("score_limit")
+        self.time_limit_s = self.config.float_option("time_limit_s")
         self.tick = 0
         self.dead = 0  # present players waiting to respawn
         self.next_projectile = 1
@@ -95,7 +124,7 @@ class Arena(GameMode):
         self.cooldown_ticks = max(1, round(FIRE_COOLDOWN_S * config.tick_hz))
         self.respawn_ticks = max(1, round(RESPAWN_DELAY_S * config.tick_hz))
         self.lifetime_ticks = max(1, round(PROJECTILE_LIFETIME_S * config.tick_hz))
-        self.time_limit_ticks = max(1, round(config.time_limit_s * config.tick_hz))
+        self.time_limit_ticks = max(1, round(self.time_limit_s * config.tick_hz))
 
     # Views of this room's rows (slices of the world's arrays share their memory).
     @property
@@ -164,7 +193,7 @@ class Arena(GameMode):
         return self.world.step([self], [inputs])[0]
 
     @classmethod
-    def step_many(cls, modes: Sequence[GameMode], inputs: Sequence[Mapping[int, Input]]) -> list[StepOutcome]:
+    def step_many(cls, modes: Sequence[GameMode[Input]], inputs: Sequence[Mapping[int, Input]]) -> list[StepOutcome]:
         by_world: dict[int, list[int]] = {}
         for i, mode in enumerate(modes):
             assert isinstance(mode, Arena)
@@ -195,9 +224,9 @@ class Arena(GameMode):
         score = self.column(SCORE)
         if self.config.teams:
             team_scores = np.bincount(self.column(TEAM)[present], weights=score[present], minlength=self.config.teams)
-            if len(team_scores) and team_scores.max() >= self.config.score_limit:
+            if len(team_scores) and team_scores.max() >= self.score_limit:
                 return "score"
-        elif int(score.max(initial=0, where=present)) >= self.config.score_limit:
+        elif int(score.max(initial=0, where=present)) >= self.score_limit:
             return "score"
         return None
 
@@ -211,20 +240,20 @@ class Arena(GameMode):
     def projectile_count(self) -> int:
         return int(np.count_nonzero(self.world.p_room == self.key))
 
-    def results(self) -> list[PlayerResult]:
+    def results(self) -> list[ResultRow]:
         w, s = self.world, self.start
         return [
-            PlayerResult(
-                seat=seat, score=int(w.wire[s + seat, SCORE]), kills=int(w.wire[s + seat, KILLS]),
-                deaths=int(w.wire[s + seat, DEATHS]), time_played_s=round(float(w.ticks_played[s + seat]) * self.dt, 3),
-                team=int(w.wire[s + seat, TEAM]),
+            ResultRow(
+                seat=seat, score=int(w.wire[s + seat, SCORE]), team=int(w.wire[s + seat, TEAM]),
+                time_played_s=round(float(w.ticks_played[s + seat]) * self.dt, 3),
+                stats={"kills": int(w.wire[s + seat, KILLS]), "deaths": int(w.wire[s + seat, DEATHS])},
             )
             for seat in range(self.config.seats)
             if w.ticks_played[s + seat] > 0 or w.present[s + seat]
         ]
 
     def map_info(self) -> dict[str, Any]:
-        return {**self.MAP, "score_limit": self.config.score_limit, "time_limit_s": self.config.time_limit_s}
+        return {**self.MAP, "score_limit": self.score_limit, "time_limit_s": self.time_limit_s}
 
 
 class ArenaFactory(ModeFactory):

@@ -21,18 +21,36 @@ from __future__ import annotations
 
 import math
 from collections.abc import Hashable, Mapping
-from typing import Any, ClassVar, Final
+from typing import Any, ClassVar, Final, NamedTuple
 
 import numpy as np
 
-from gameserver.modes.base import GameMode, ModeConfig, PlayerResult, Snapshot, StepOutcome
-from gameserver.modes.cards_rules import DECK, HAND, MAX_PLAYERS, RANK_NAMES, SUIT_NAMES, TABLE, TRUMP, Game, Rules
+from elysium.modes import (
+    Column,
+    Columns,
+    FloatOption,
+    InputSchema,
+    IntOption,
+    MoveField,
+    Option,
+    ResultRow,
+    ResultShape,
+)
+from gameserver.modes.base import GameMode, ModeConfig, Snapshot, StepOutcome
+from gameserver.modes.cards_rules import (
+    DECK,
+    HAND,
+    MAX_HAND,
+    MAX_PLAYERS,
+    RANK_NAMES,
+    SUIT_NAMES,
+    TABLE,
+    TRUMP,
+    Game,
+    Rules,
+)
 
 PUBLIC: Final = -1  # the view key of seats that hold no cards
-TURN_TIME_S: Final = 8.0
-PAUSE_S: Final = 1.0
-HAND_SIZE: Final = 5
-ROUNDS: Final = 3
 DELAY_MARGIN: Final = 1.25  # rounds of a room running late last longer than their steps say
 DELAY_EXTRA_S: Final = 2.0
 
@@ -40,19 +58,37 @@ CARDS, TRICKS, SCORE, DEADLINE, TEAM = range(5)
 OBJECT_WIDTH: Final = 5
 
 
-def move_of(inp: Any) -> int | None:
-    """The card an input asks to play (None: no move)."""
-    card = getattr(inp, "card", None)
-    if isinstance(card, int) and not isinstance(card, bool) and 0 <= card < DECK:
-        return card
-    return None
+class Move(NamedTuple):
+    """An input row: ``[seq, card]``, ``card`` the card to play or -1 for no move."""
+
+    seq: int
+    card: int
 
 
-class Cards(GameMode):
+INPUT = InputSchema((MoveField("card", count=DECK),), row_type=Move)
+COLUMNS = Columns(
+    player=(Column("cards"), Column("tricks"), Column("score"), Column("deadline"), Column("team")),
+    object=(Column("id"), Column("kind"), Column("owner"), Column("card"), Column("order")),
+)
+
+
+class Cards(GameMode[Move]):
     name: ClassVar[str] = "cards"
-    player_columns: ClassVar[tuple[str, ...]] = ("cards", "tricks", "score", "deadline", "team")
-    motion_columns: ClassVar[int] = 0
-    object_columns: ClassVar[tuple[str, ...]] = ("id", "kind", "owner", "card", "order")
+    input_schema: ClassVar[InputSchema] = INPUT
+    columns: ClassVar[Columns] = COLUMNS
+    options: ClassVar[tuple[Option, ...]] = (
+        IntOption("hand_size", "cards dealt to each player per round", lo=1, hi=MAX_HAND, default=5),
+        IntOption("rounds", "rounds in a match", lo=1, hi=20, default=3),
+        FloatOption("turn_time_s", "seconds a player has for a move", lo=0.1, hi=60.0, default=8.0),
+        FloatOption("pause_s", "seconds a full trick stays on the table", lo=0.1, hi=5.0, default=1.0),
+        IntOption("score_limit", "points (tricks) of a side that end the match after the round", lo=1, hi=1000,
+                  default=8),
+        FloatOption("time_limit_s", "seconds after which the match ends", lo=10.0, hi=3600.0, default=900.0),
+    )
+    result_shape: ClassVar[ResultShape] = ResultShape(reasons=("rounds", "score", "time"), score="tricks won")
+    seat_range: ClassVar[tuple[int, int]] = (2, MAX_PLAYERS)
+    team_range: ClassVar[tuple[int, int]] = (0, 2)
+    tick_hz_range: ClassVar[tuple[int, int]] = (2, 20)
     per_seat_views: ClassVar[bool] = True
     MAP: ClassVar[Mapping[str, Any]] = {
         "name": "cards",
@@ -62,20 +98,19 @@ class Cards(GameMode):
         "max_players": MAX_PLAYERS,
     }
 
-    def __init__(self, config: ModeConfig, *, hand_size: int = HAND_SIZE, rounds: int = ROUNDS,
-                 turn_time_s: float = TURN_TIME_S, pause_s: float = PAUSE_S) -> None:
+    def __init__(self, config: ModeConfig) -> None:
         super().__init__(config)
-        if config.seats > MAX_PLAYERS:
-            raise ValueError(f"cards seats at most {MAX_PLAYERS} players")
+        if not 1 <= config.seats <= MAX_PLAYERS:
+            raise ValueError(f"a cards table seats 1 to {MAX_PLAYERS} players")  # the declaration says 2..4
+        config = self.config  # the options, defaults filled in
         hz = config.tick_hz
-        self.turn_time_s = turn_time_s
-        self.pause_s = pause_s
-        self.rules = Rules(hand_size=hand_size, rounds=rounds, turn_ticks=max(1, round(turn_time_s * hz)),
-                           pause_ticks=max(1, round(pause_s * hz)), score_limit=config.score_limit,
-                           teams=2 if config.teams else 0)
-        self.game = Game(self.rules, config.seats, np.random.default_rng(config.seed))
-        self.time_limit_ticks = max(1, round(config.time_limit_s * hz))
-        self.last_seq: dict[int, int] = {}  # seat -> seq of the last input taken as a move
+        self.turn_time_s = config.float_option("turn_time_s")
+        self.pause_s = config.float_option("pause_s")
+        self.rules = Rules(hand_size=config.int_option("hand_size"), rounds=config.int_option("rounds"),
+                           turn_ticks=max(1, round(self.turn_time_s * hz)), pause_ticks=max(1, round(self.pause_s * hz)),
+                           score_limit=config.int_option("score_limit"), teams=2 if config.teams >= 2 else 0)
+        self.game = Game(self.rules, config.seats, config.rng())
+        self.time_limit_ticks = max(1, round(config.float_option("time_limit_s") * hz))
         self._players_key: tuple[Any, ...] | None = None
         self._players_stamp: tuple[int, int] = (-1, -1)
         self._players: tuple[np.ndarray, np.ndarray] | None = None
@@ -89,22 +124,15 @@ class Cards(GameMode):
 
     def join(self, seat: int, team: int) -> None:
         self.game.join(seat, team)
-        self.last_seq.pop(seat, None)
 
     def leave(self, seat: int) -> None:
         self.game.leave(seat)
 
     # --- stepping -----------------------------------------------------------------------
 
-    def step(self, inputs: Mapping[int, Any]) -> StepOutcome:
-        moves: dict[int, int] = {}
-        for seat, inp in inputs.items():
-            card = move_of(inp)
-            seq = getattr(inp, "seq", None)
-            if card is None or not isinstance(seq, int) or self.last_seq.get(seat) == seq:
-                continue  # no move, or the engine repeating the last input
-            self.last_seq[seat] = seq
-            moves[seat] = card
+    def step(self, inputs: Mapping[int, Move]) -> StepOutcome:
+        # A move is never repeated by the engine (a seat that sent nothing new has card -1).
+        moves = {seat: inp.card for seat, inp in inputs.items() if inp.card >= 0}
         result = self.game.step(moves)
         finished = result.finished
         if finished is None and self.game.tick >= self.time_limit_ticks:
@@ -175,15 +203,13 @@ class Cards(GameMode):
 
     # --- results ------------------------------------------------------------------------------
 
-    def results(self) -> list[PlayerResult]:
+    def results(self) -> list[ResultRow]:
         g = self.game
         return [
-            PlayerResult(seat=seat, score=g.score[seat], kills=0, deaths=0,
-                         time_played_s=round(g.played_ticks[seat] / self.config.tick_hz, 3), team=g.team[seat])
+            ResultRow(seat=seat, score=g.score[seat], team=g.team[seat],
+                      time_played_s=round(g.played_ticks[seat] / self.config.tick_hz, 3))
             for seat in range(g.seats) if g.present[seat] or g.played_ticks[seat] > 0
         ]
 
     def map_info(self) -> dict[str, Any]:
-        return {**self.MAP, "hand_size": self.rules.hand_size, "rounds": self.rules.rounds,
-                "turn_time_s": self.turn_time_s, "pause_s": self.pause_s, "score_limit": self.config.score_limit,
-                "time_limit_s": self.config.time_limit_s, "spectator_delay_s": self.spectator_delay_s()}
+        return {**self.MAP, **self.config.options, "spectator_delay_s": self.spectator_delay_s()}

@@ -259,7 +259,7 @@ def play_to_the_end(teams: int, seed: int) -> MatchResult:
     from gameserver.room import MatchId, PlayerId, Room, RoomSpec
 
     spec = RoomSpec(match_id=MatchId("duel.contract"), mode="arena", seats=4, tick_hz=20, seed=seed, teams=teams,
-                    score_limit=3, time_limit_s=60.0)
+                    options={"score_limit": 3, "time_limit_s": 60.0})
     room = Room(spec, server_id="gs-contract", now=0.0, wall_us=0, grace_s=5.0)
     seats = [room.admit(PlayerId(f"player-{i}"), f"player-{i}", object(), 0.0) for i in range(4)]
     rng = random.Random(seed)

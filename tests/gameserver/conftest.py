@@ -26,7 +26,7 @@ def make_settings(redis_url: str, keys_dir: Path, **overrides: Any) -> GameServe
 def server_factory(redis_url: str, keys_dir: Path) -> Callable[..., Any]:
     started: list[GameServer] = []
 
-    async def start(modes: Mapping[str, type[GameMode]] = MODES, **overrides: Any) -> GameServer:
+    async def start(modes: Mapping[str, type[GameMode[Any]]] = MODES, **overrides: Any) -> GameServer:
         server = GameServer(make_settings(redis_url, keys_dir, **overrides), modes=modes)
         await server.start()
         started.append(server)

@@ -28,7 +28,7 @@ def scripted_inputs(seats: int, ticks: int, seed: int) -> list[dict[int, Input]]
 
 
 def run(seed: int, inputs: list[dict[int, Input]], seats: int) -> list[tuple[bytes, bytes, list[dict[str, Any]]]]:
-    game = Arena(ModeConfig(seats=seats, tick_hz=20, seed=seed, score_limit=1000, time_limit_s=600))
+    game = Arena(Arena.configure(seats=seats, tick_hz=20, seed=seed, options={"score_limit": 1000, "time_limit_s": 600}))
     for s in range(seats):
         game.join(s, 0)
     trace = []
@@ -53,7 +53,7 @@ def test_a_different_seed_changes_spawns() -> None:
 
 
 def test_movement_is_capped_at_top_speed_and_stays_in_bounds() -> None:
-    game = Arena(ModeConfig(seats=1, tick_hz=20, seed=0))
+    game = Arena(Arena.configure(seats=1, tick_hz=20, seed=0))
     game.join(0, 0)
     game.pos[0] = (3.0, 3.0)
     game.step({0: Input(1, 1.0, 1.0, 0.0, False)})  # diagonal: length sqrt(2) is clamped to 1
@@ -65,7 +65,7 @@ def test_movement_is_capped_at_top_speed_and_stays_in_bounds() -> None:
 
 
 def test_players_cannot_walk_through_obstacles() -> None:
-    game = Arena(ModeConfig(seats=1, tick_hz=20, seed=0))
+    game = Arena(Arena.configure(seats=1, tick_hz=20, seed=0))
     game.join(0, 0)
     game.pos[0] = (12.0, 17.0)  # left of the box spanning x 14..20
     for _ in range(100):
@@ -74,7 +74,7 @@ def test_players_cannot_walk_through_obstacles() -> None:
 
 
 def duel(teams: int = 0) -> Arena:
-    game = Arena(ModeConfig(seats=2, tick_hz=20, seed=0, score_limit=2, teams=teams))
+    game = Arena(Arena.configure(seats=2, tick_hz=20, seed=0, teams=teams, options={"score_limit": 2}))
     game.join(0, 0)
     game.join(1, 1 if teams else 0)
     game.pos[0] = (5.0, 5.0)
@@ -99,7 +99,7 @@ def test_shots_hit_kill_score_and_respawn() -> None:
     assert "respawn" in kinds
     assert game.score[0] == 2 and game.kills[0] == 2 and game.deaths[1] == 2
     results = {r.seat: r for r in game.results()}
-    assert results[0].score == 2 and results[1].deaths == 2
+    assert results[0].score == 2 and results[1].stats["deaths"] == 2
 
 
 def test_fire_rate_is_limited_by_the_cooldown() -> None:
@@ -111,7 +111,7 @@ def test_fire_rate_is_limited_by_the_cooldown() -> None:
 
 
 def test_no_friendly_fire_in_team_mode() -> None:
-    game = Arena(ModeConfig(seats=2, tick_hz=20, seed=0, teams=2))
+    game = Arena(Arena.configure(seats=2, tick_hz=20, seed=0, teams=2))
     game.join(0, 0)
     game.join(1, 0)
     game.pos[0], game.pos[1] = (5.0, 5.0), (8.0, 5.0)
@@ -121,7 +121,7 @@ def test_no_friendly_fire_in_team_mode() -> None:
 
 
 def test_time_limit_ends_the_match() -> None:
-    game = Arena(ModeConfig(seats=2, tick_hz=20, seed=0, time_limit_s=1.0))
+    game = Arena(Arena.configure(seats=2, tick_hz=20, seed=0, options={"time_limit_s": 1.0}))
     game.join(0, 0)
     outcomes = [game.step({}).finished for _ in range(20)]
     assert outcomes[-1] == "time" and outcomes[:-1] == [None] * 19
@@ -139,9 +139,9 @@ def test_leaving_removes_the_players_projectiles() -> None:
 def test_rooms_stepped_together_evolve_exactly_as_alone() -> None:
     from gameserver.modes.arena import ArenaWorld
 
-    configs = [ModeConfig(seats=10, tick_hz=20, seed=1, score_limit=1000, time_limit_s=600),
-               ModeConfig(seats=6, tick_hz=20, seed=2, teams=2, score_limit=1000, time_limit_s=600),
-               ModeConfig(seats=3, tick_hz=20, seed=3, score_limit=1000, time_limit_s=600)]
+    configs = [Arena.configure(seats=10, tick_hz=20, seed=1, options={"score_limit": 1000, "time_limit_s": 600}),
+               Arena.configure(seats=6, tick_hz=20, seed=2, teams=2, options={"score_limit": 1000, "time_limit_s": 600}),
+               Arena.configure(seats=3, tick_hz=20, seed=3, options={"score_limit": 1000, "time_limit_s": 600})]
     world = ArenaWorld(40, 20)
     batched = [Arena(c, world) for c in configs]
     alone = [Arena(c) for c in configs]
@@ -176,18 +176,18 @@ def test_a_world_grows_to_its_limit_and_reuses_freed_slots() -> None:
     from gameserver.modes.arena import ArenaWorld, WorldFull
 
     world = ArenaWorld(100, 20, initial=8)
-    first = Arena(ModeConfig(seats=10, tick_hz=20, seed=0), world)
+    first = Arena(Arena.configure(seats=10, tick_hz=20, seed=0), world)
     first.join(0, 0)
     first.pos[0] = (7.0, 7.0)
-    rooms = [first] + [Arena(ModeConfig(seats=10, tick_hz=20, seed=i), world) for i in range(1, 10)]
+    rooms = [first] + [Arena(Arena.configure(seats=10, tick_hz=20, seed=i), world) for i in range(1, 10)]
     assert world.capacity == 100 and sorted(r.start for r in rooms) == list(range(0, 100, 10))
     assert tuple(first.pos[0]) == (7.0, 7.0)  # growing the arrays kept every room's state
     first.step({})
     assert first.snapshot().players[0, 0] == 700
     with pytest.raises(WorldFull):
-        Arena(ModeConfig(seats=10, tick_hz=20, seed=0), world)
+        Arena(Arena.configure(seats=10, tick_hz=20, seed=0), world)
     rooms[5].close()
-    again = Arena(ModeConfig(seats=10, tick_hz=20, seed=0), world)
+    again = Arena(Arena.configure(seats=10, tick_hz=20, seed=0), world)
     assert again.start == 50
 
 
@@ -195,33 +195,35 @@ def test_the_map_and_columns_are_class_data_the_per_match_limits_are_not() -> No
     from gameserver.modes.arena import Arena
     from gameserver.modes.base import ModeConfig, ModeFactory, ModeFull
 
-    mode = Arena(ModeConfig(seats=2, tick_hz=20, seed=1, score_limit=7, time_limit_s=30.0))
+    mode = Arena(Arena.configure(seats=2, tick_hz=20, seed=1, options={"score_limit": 7, "time_limit_s": 30.0}))
     assert mode.map_info() == {**Arena.MAP, "score_limit": 7, "time_limit_s": 30.0}
-    assert Arena.column_layout() == {"player": list(Arena.player_columns), "motion": 3,
-                                     "object": list(Arena.object_columns)}
+    layout = Arena.column_layout()
+    assert {k: layout[k] for k in ("player", "motion", "object")} == {
+        "player": list(Arena.player_columns), "motion": 3, "object": list(Arena.object_columns)}
+    assert layout["player_units"][0] == {"name": "x_cm", "scale": 100, "unit": "m"}
     mode.close()
 
 
 def test_arena_rooms_of_one_rate_and_phase_share_a_world_and_no_others() -> None:
     factory = Arena.factory(capacity=100)
-    config = ModeConfig(seats=4, tick_hz=20, seed=1)
+    config = Arena.configure(seats=4, tick_hz=20, seed=1)
     a, b = factory.create(config, 0), factory.create(config, 0)
     other_phase = factory.create(config, 1)
-    other_rate = factory.create(ModeConfig(seats=4, tick_hz=30, seed=1), 0)
+    other_rate = factory.create(Arena.configure(seats=4, tick_hz=30, seed=1), 0)
     assert isinstance(a, Arena) and isinstance(b, Arena)
     assert a.world is b.world and a.start != b.start
     assert isinstance(other_phase, Arena) and other_phase.world is not a.world
     assert isinstance(other_rate, Arena) and other_rate.world is not a.world
     # A world grows to the server's capacity at most; a room that finds no room is ModeFull.
     with pytest.raises(ModeFull):
-        factory.create(ModeConfig(seats=95, tick_hz=20, seed=1), 0)
+        factory.create(Arena.configure(seats=95, tick_hz=20, seed=1), 0)
     a.close()
-    again = factory.create(ModeConfig(seats=4, tick_hz=20, seed=2), 0)
+    again = factory.create(Arena.configure(seats=4, tick_hz=20, seed=2), 0)
     assert isinstance(again, Arena) and again.world is b.world  # freed slots reused
 
 
 def test_the_default_factory_makes_each_room_on_its_own() -> None:
     factory = ModeFactory(Arena, capacity=100)
-    config = ModeConfig(seats=4, tick_hz=20, seed=1)
+    config = Arena.configure(seats=4, tick_hz=20, seed=1)
     a, b = factory.create(config, 0), factory.create(config, 0)
     assert isinstance(a, Arena) and isinstance(b, Arena) and a.world is not b.world

@@ -149,3 +149,20 @@ def test_hidden_cards_are_seen_by_their_holder_only() -> None:
         assert {o.card for o in seen if o.kind == r.HAND} == set(g.hands[seat])
         assert all(o.kind != r.STOCK for o in seen)
     assert len(g.visible(None)) == r.DECK
+
+
+def test_the_bot_follows_suit_wins_cheaply_and_leads_high() -> None:
+    from gameserver.bots import pick_card
+
+    def obj(kind: int, owner: int, card: int, order: int = 0) -> list[int]:
+        return [0, kind, owner, card, order]
+
+    hand = [obj(r.HAND, 0, c("7", "hearts")), obj(r.HAND, 0, c("Q", "hearts")), obj(r.HAND, 0, c("A", "clubs")),
+            obj(r.HAND, 1, c("A", "hearts"))]  # seat 1's card: never chosen for seat 0
+    trump = [obj(r.TRUMP, -1, c("8", "spades"))]
+    assert pick_card(0, hand + trump) == c("A", "clubs")  # lead the highest
+    table = [obj(r.TABLE, 2, c("10", "hearts"), 0)]
+    assert pick_card(0, hand + trump + table) == c("Q", "hearts")  # follow and win cheaply
+    table = [obj(r.TABLE, 2, c("10", "hearts"), 0), obj(r.TABLE, 3, c("7", "spades"), 1)]
+    assert pick_card(0, hand + trump + table) == c("7", "hearts")  # trumped: follow low
+    assert pick_card(5, hand + trump) is None

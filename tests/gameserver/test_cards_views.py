@@ -5,18 +5,20 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from elysium.ws import envelope
 from elysium.ws.replica import Replica
 from gameserver.modes import cards_rules as r
-from gameserver.modes.cards import PUBLIC, Cards
+from gameserver.modes.cards import PUBLIC, Cards, Move
 from gameserver.room import MatchId, PlayerId, Room, RoomSpec, Seat
 
 HZ = 10
 
 
-def cards_room(seats: int = 3, **kw: Any) -> Room:
+def cards_room(seats: int = 3, **options: Any) -> Room:
     spec = RoomSpec(match_id=MatchId("c"), mode="cards", tick_hz=HZ, seed=5, seats=seats, min_players=seats,
-                    score_limit=1000, time_limit_s=600.0, **kw)
+                    options={"turn_time_s": 0.5, "pause_s": 0.2, "score_limit": 1000, **options})
     return Room(spec, server_id="s", now=0.0, wall_us=0, grace_s=5.0, linger_s=0.5)
 
 
@@ -41,7 +43,7 @@ def test_each_seat_sees_its_own_hand_only_and_views_are_encoded_once() -> None:
     quiet_ticks = shared_ticks = 0
     t = 0.0
     before = {s.index: mode.view_key(s.index) for s in seats}
-    for _ in range(6000):
+    for _ in range(3000):
         t += 1 / HZ
         out = room.tick(t, int(t * 1e6))
         if out.views is None:
@@ -101,3 +103,55 @@ def test_a_full_view_keyframe_holds_every_card_and_a_seats_keyframe_only_its_han
     kinds = [row[1] for row in mine["objects"]]
     assert kinds.count(r.HAND) == 5 and r.STOCK not in kinds
     assert all(row[2] == a.index for row in mine["objects"] if row[1] == r.HAND)
+
+
+def test_moves_are_played_refusals_reach_their_player_alone_and_hands_stay_hidden() -> None:
+    room = cards_room(seats=2, turn_time_s=30.0)
+    a = room.admit(PlayerId("a"), "a", object(), 0.0)
+    b = room.admit(PlayerId("b"), "b", object(), 0.0)
+    room.tick(0.1, 1)
+    room.tick(0.2, 2)  # dealt
+    mode = room.mode
+    assert isinstance(mode, Cards)
+    game = mode.game
+    first = game.turn
+    leader, other = (a, b) if first == a.index else (b, a)
+    seq = {a.index: 0, b.index: 0}
+
+    def send(seat: Seat, card: int) -> None:
+        seq[seat.index] += 1
+        room.push_inputs(seat, (Move(seq[seat.index], card),))
+
+    early = game.hands[other.index][0]
+    send(other, early)  # not its turn
+    lead = game.hands[leader.index][0]
+    send(leader, lead)
+    out = room.tick(0.3, 3)
+    assert [(s.index, envelope.unpack(data)["e"]) for s, data in out.private] == [
+        (other.index, [{"k": "refused", "who": other.index, "card": early, "why": r.NOT_YOUR_TURN}])]
+    events = envelope.unpack(out.events)["e"] if out.events else []
+    assert {"k": "play", "who": leader.index, "card": lead} in events
+    assert not any(e["k"] == "refused" for e in events)  # refusals are never public
+    # A card the seat does not hold: refused, nothing changes.
+    foreign = next(c for c in range(r.DECK) if c not in game.hands[other.index] and c != lead)
+    before = (list(game.hands[other.index]), list(game.trick))
+    send(other, foreign)
+    out = room.tick(0.4, 4)
+    assert envelope.unpack(out.private[0][1])["e"][0]["why"] == r.NOT_IN_HAND
+    assert (game.hands[other.index], game.trick) == before
+    # The frames each seat gets never hold the other's hand.
+    for data, group in out.views or []:
+        msg = envelope.unpack(data)
+        for seat in group:
+            assert all(row[2] == seat.index for row in msg.get("o+", []) if row[1] == r.HAND)
+
+
+def test_a_card_outside_the_deck_is_a_bad_field_and_never_reaches_the_mode() -> None:
+    from elysium.ws.envelope import ProtocolViolation
+    from gameserver.modes.cards import INPUT
+
+    assert INPUT.decode_rows([[1, 31], [2, -1]], 16) == (Move(1, 31), Move(2, -1))
+    for bad in ([[1, 32]], [[1, -2]], [[1, 1.0]], [[1, "3"]], [[1]]):
+        with pytest.raises(ProtocolViolation) as refused:
+            INPUT.decode_rows(bad, 16)
+        assert refused.value.code == "bad_field"

@@ -301,5 +301,5 @@ def test_the_fast_input_decoder_accepts_only_what_the_full_decoder_accepts(data:
             return
         # The fast path may decline valid messages (then the full decoder handles them),
         # but never an ordinary input message.
-        assert not (isinstance(full, p.Inputs) and all(type(i.move_x) is float for i in full.inputs)
+        assert not (isinstance(full, p.Inputs) and all(type(i[1]) is float for i in full.inputs)
                     and msgpack.unpackb(data).keys() == {"t", "i"})

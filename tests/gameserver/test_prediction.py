@@ -111,7 +111,7 @@ def toward(x: float, y: float, tx: float, ty: float) -> tuple[float, float]:
 def run(rule_of: Any = MapRule.from_welcome, ticks: int = 2000) -> tuple[float, Stats, int, int]:
     """Drive a two-seat arena room; return the largest prediction error (cm) and what was exercised."""
     spec = RoomSpec(match_id=MatchId("m"), mode="arena", tick_hz=20, seed=3, seats=2, min_players=2,
-                    score_limit=100, time_limit_s=600.0)
+                    options={"score_limit": 100, "time_limit_s": 600.0})
     room = Room(spec, server_id="s", now=0.0, wall_us=0, grace_s=5.0, linger_s=1.0)
     seats = [room.admit(PlayerId(name), name, object(), 0.0) for name in ("runner", "hunter")]
     welcome = envelope.unpack(room.welcome(seats[0]))

@@ -30,7 +30,7 @@ def test_a_bunched_backlog_of_inputs_is_merged_into_the_newest_keeping_a_shot() 
     assert r.push_inputs(a, inputs) == (6, 0)
     r.tick(0.10, 2)
     assert a.last_applied == 6 and not a.queue  # 1..5 were dropped; the shot in 2 rides on 6
-    assert a.last_input.fire is True
+    assert a.last_input[4] is True  # fire
     assert r.push_inputs(a, (p.Input(6, 0.0, 0.0, 0.0, False),)) == (0, 0)  # a resend is ignored
 
 

@@ -25,7 +25,7 @@ def test_every_behaviour_sends_inputs_the_server_accepts() -> None:
             seq += 1
             data = msgpack.packb({"t": "input", "i": [[seq, *move]]})
             decoded = p.decode_client(data)  # raises ProtocolViolation on anything out of range
-            assert isinstance(decoded, p.Inputs) and decoded.inputs[0].seq == seq
+            assert isinstance(decoded, p.Inputs) and decoded.inputs[0][0] == seq
         assert seq > 0, name
 
 

@@ -27,7 +27,7 @@ async def test_direct_flow_fills_matches_in_order_and_the_server_accepts_the_roo
     assert claims["srv"] == "gs-9" and claims["mid"] == "lt-r1-2" and claims["sub"] == "lt-r1-p24"
     spec = spec_from_claims(claims["mid"], claims["room"], default_tick_hz=20, max_seats=100)
     # The last match has the 5 remaining players and starts when they are all in; it outlasts the run.
-    assert spec.seats == spec.min_players == 5 and spec.time_limit_s >= 25 / 5 + 30
+    assert spec.seats == spec.min_players == 5 and float(spec.options["time_limit_s"]) >= 25 / 5 + 30
     assert (await flow.assign(0)).token != first.token  # a fresh token (new jti) for every attempt
 
 
