@@ -61,11 +61,13 @@ class GameClient:
         elif kind == "shutdown":
             self.shutdown = msg
 
-    async def join(self, token: str | None = None, resume: str | None = None, timeout: float = 5.0) -> dict[str, Any]:
-        """Join and return the welcome; the keyframe that follows is read too."""
+    async def join(self, token: str | None = None, resume: str | None = None, timeout: float = 5.0,
+                   choice: dict[str, int | float | bool | str] | None = None) -> dict[str, Any]:
+        """Join and return the welcome; the keyframe that follows is read too. ``choice``: what
+        the mode's ``join_choice`` asks for (a team, a loadout)."""
         if self.ws is None:
             await self.connect()
-        await self.send(play.encode_join(token=token, resume=resume))
+        await self.send(play.encode_join(token=token, resume=resume, choice=choice))
         msg = await self.recv(timeout)
         if msg["t"] != "welcome":
             return msg
@@ -82,8 +84,13 @@ class GameClient:
                 return msg
 
     async def send_input(self, move_x: float, move_y: float, aim: float, fire: bool) -> int:
+        """An arena input (protocol v1's row)."""
+        return await self.send_row(move_x, move_y, aim, fire)
+
+    async def send_row(self, *fields: int | float | bool) -> int:
+        """An input of any mode: ``fields`` in the order of ``welcome.input.row`` after ``seq``."""
         self.seq = (self.seq + 1) % play.SEQ_MODULUS
-        await self.send(play.encode_inputs([(self.seq, move_x, move_y, aim, fire)]))
+        await self.send(play.encode_inputs([(self.seq, *fields)]))
         return self.seq
 
     async def send_row(self, *fields: int | float | bool) -> int:

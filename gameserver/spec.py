@@ -45,7 +45,6 @@ class RoomSpec:
 
 
 BUILTIN_DECLARATIONS: Mapping[str, ModeDeclaration] = MappingProxyType({name: declare(m) for name, m in MODES.items()})
-MAX_OPTION_KEYS = 32
 
 
 def spec_from_claims(match_id: str, room: Any, *, default_tick_hz: int, max_seats: int,
@@ -73,13 +72,9 @@ def spec_from_claims(match_id: str, room: Any, *, default_tick_hz: int, max_seat
     seats = num("seats", 10, 1, max_seats)
     teams = num("teams", 0, 0, 16)
     tick_hz = num("tick_hz", default_tick_hz, 1, 60)
-    given = {o.name: room[o.name] for o in declaration.options if o.name in room}
-    extra = room.get("options", {})
-    if not isinstance(extra, dict) or len(extra) > MAX_OPTION_KEYS:
-        raise JoinRefused(p.TOKEN_REJECTED, "room.options must be a map of option names to values")
-    given.update(extra)
     try:
-        options = declaration.check_room(seats=seats, teams=teams, tick_hz=tick_hz, options=given)
+        options = declaration.check_room(seats=seats, teams=teams, tick_hz=tick_hz,
+                                         options=declaration.room_options(room))
     except RoomSettingError as exc:
         raise JoinRefused(p.TOKEN_REJECTED, f"room.{exc.field} {exc.problem}") from None
     roster_raw = room.get("roster")

@@ -46,11 +46,9 @@ def room_claim(mode: ModeConfig, prop: Proposal, seed: int) -> dict[str, Any]:
         "teams": mode.teams,
         "roster": [[pid, team] for pid, team in prop.roster],
         "min_players": min(mode.min_players, prop.players),
-        "score_limit": mode.score_limit,
-        "time_limit_s": mode.time_limit_s,
+        **mode.room_settings(),
         "start_timeout_s": mode.start_timeout_s,
         "seed": seed,
-        **({"options": dict(mode.options)} if mode.options else {}),
     }
 
 
@@ -62,15 +60,33 @@ class Matcher:
         self.modes = modes
         self.max_tickets = max_tickets
         self.metrics = metrics
+        self.misfits_logged: set[tuple[str, str]] = set()  # (queue mode, server) pairs already warned of
+
+    def hosts(self, server: LiveServer, mode: ModeConfig) -> bool:
+        """Whether ``server`` runs the queue mode's game mode with settings it accepts (a server
+        that advertises no declaration, an older one, is taken at its word)."""
+        if mode.game_mode not in server.modes:
+            return False
+        declaration = server.declarations.get(mode.game_mode)
+        if declaration is None:
+            return mode.game_mode not in server.undeclared
+        problem = mode.misfit(declaration)
+        if problem is not None and (mode.name, server.server_id) not in self.misfits_logged:
+            self.misfits_logged.add((mode.name, server.server_id))
+            log.warning("queue mode does not fit a game server's declaration",
+                        extra={"mode": mode.name, "server_id": server.server_id, "problem": problem})
+        return problem is None
 
     async def run_pass(self, now_ms: int | None = None) -> PassReport:
         now = now_ms if now_ms is not None else int(time.time() * 1000)
         report = PassReport()
         servers = await self.registry.live(now)
+        every_server = servers
         for mode in self.modes.values():
             capacity: dict[str, int] = {}
+            servers = [s for s in every_server if self.hosts(s, mode)]
             for s in servers:
-                if mode.game_mode in s.modes and s.rooms_free > 0 and s.seats_free > 0:
+                if s.rooms_free > 0 and s.seats_free > 0:
                     capacity[s.region] = capacity.get(s.region, 0) + s.seats_free
             if not capacity:
                 continue  # no server could host a match of this mode: leave its queue alone

@@ -12,6 +12,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any
 
+from elysium.modes import ModeDeclaration, RoomSettingError
+
 NAME_RE = re.compile(r"^[a-z][a-z0-9-]{0,23}$")
 
 
@@ -35,9 +37,26 @@ class ModeConfig:
     score_limit: int = 10
     time_limit_s: float = 120.0
     start_timeout_s: float = 30.0
-    # The game mode's own options (its declaration names them and their bounds), passed to
-    # the game server in the room claim; e.g. {"hand_size": 3} for cards.
-    options: Mapping[str, int | float | bool | str] = field(default_factory=dict, hash=False)
+    # The game mode's own options (its declaration's, as the game servers advertise them).
+    options: dict[str, Any] = field(default_factory=dict)
+
+    def room_settings(self) -> dict[str, Any]:
+        """What the room claim says about the game mode besides the players (see matcher.room_claim)."""
+        out: dict[str, Any] = {"score_limit": self.score_limit, "time_limit_s": self.time_limit_s}
+        if self.options:
+            out["options"] = dict(self.options)
+        return out
+
+    def misfit(self, declaration: ModeDeclaration) -> str | None:
+        """Why a game server that runs ``declaration`` cannot host this queue mode's matches
+        (seats from min_players to max_players, its teams and options), or None when it can."""
+        try:
+            for seats in {self.min_players, self.max_players}:
+                declaration.check_room(seats=seats, teams=self.teams,
+                                       options=declaration.room_options(self.room_settings()))
+        except RoomSettingError as exc:
+            return str(exc)
+        return None
 
     def gap(self, waited_s: float) -> float:
         """The rating gap an anchor that waited ``waited_s`` accepts (infinite past max_wait_s)."""
@@ -68,11 +87,9 @@ class ModeConfig:
             raise ModeError(f"{self.name}: score_limit 1..1000 and time_limit_s 1..3600")
         if not 1 <= self.start_timeout_s <= 600:
             raise ModeError(f"{self.name}: start_timeout_s must be 1..600")
-        if not isinstance(self.options, Mapping) or len(self.options) > 32:
-            raise ModeError(f"{self.name}: options must be a map of at most 32 option names to values")
-        for key, value in self.options.items():
-            if not isinstance(key, str) or not isinstance(value, (int, float, bool, str)):
-                raise ModeError(f"{self.name}: options.{str(key)[:32]} must be a number, a boolean or a string")
+        if not isinstance(self.options, dict) or len(self.options) > 32 or not all(
+                isinstance(k, str) for k in self.options):
+            raise ModeError(f"{self.name}: options must be an object of at most 32 option names")
         return self
 
 

@@ -15,12 +15,14 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 import redis.asyncio as aioredis
 
 from elysium import keys as shared_keys
 from elysium import redisreply
+from elysium.modes import ModeDeclaration, SchemaError
 from matchmaker import keys
 
 _EXPIRE = """
@@ -108,6 +110,23 @@ class LiveServer:
     seats_free: int  # from the heartbeat, less the seats other matches have claimed
     rooms_free: int
     ts_ms: int
+    # Each game mode's declaration from the heartbeat's mode_info (elysium.modes.declaration).
+    declarations: dict[str, ModeDeclaration] = field(default_factory=dict)
+    undeclared: frozenset[str] = frozenset()  # modes whose advertised declaration did not parse
+
+
+def _declarations(raw: Any) -> tuple[dict[str, ModeDeclaration], frozenset[str]]:
+    """The heartbeat's ``mode_info``: declarations that parse, and the names of those that do not."""
+    if not isinstance(raw, dict):
+        return {}, frozenset()
+    good: dict[str, ModeDeclaration] = {}
+    bad: set[str] = set()
+    for name, body in raw.items():
+        try:
+            good[name] = ModeDeclaration.parse(name, body)
+        except SchemaError:
+            bad.add(str(name))
+    return good, frozenset(bad)
 
 
 class ServerRegistry:
@@ -145,6 +164,7 @@ class ServerRegistry:
                 server = LiveServer(name, str(info["address"]), str(info["region"]), tuple(info.get("modes", ())),
                                     int(info["seats_free"]) - claimed_seats, int(info["rooms_free"]) - claimed_rooms,
                                     int(info["ts_ms"]))
+                server.declarations, server.undeclared = _declarations(info.get("mode_info"))
             except (ValueError, KeyError, TypeError):
                 continue  # a malformed heartbeat is ignored, not trusted
             if info.get("draining") or now - server.ts_ms > self.fresh_ms:

@@ -111,11 +111,13 @@ def decode_watcher(data: bytes, max_bytes: int) -> Ping | Leave:
 
 def watch(*, match_id: str, mode: str | None, state: str | None, live: bool, delay_s: float, min_delay_s: float,
           bundle_s: float, from_tick: int | None, speed: float, tick_hz: int | None, players: list[Any],
-          columns: dict[str, Any] | None, map_info: dict[str, Any] | None) -> bytes:
+          columns: dict[str, Any] | None, map_info: dict[str, Any] | None,
+          input_schema: dict[str, Any] | None = None, options: dict[str, Any] | None = None) -> bytes:
     return pack({
         "t": "watch", "v": PROTOCOL_VERSION, "match": match_id, "mode": mode, "state": state, "live": live,
         "delay_s": delay_s, "min_delay_s": min_delay_s, "bundle_s": bundle_s, "from": from_tick, "speed": speed,
         "tick_hz": tick_hz, "players": players, "columns": columns, "map": map_info,
+        "input": input_schema, "options": options,
     })
 
 

@@ -70,10 +70,11 @@ async def resolve(feeds: MatchFeedReader, settings: SpectatorSettings, req: sp.W
 
 
 def hello(plan: WatchPlan, from_tick: int | None = None) -> bytes:
-    """The watch hello (``from_tick``: a replay's first tick); the mode's columns and map come from
-    the match's description (an older game server's description has neither, and the hello then
-    carries None for them)."""
+    """The watch hello (``from_tick``: a replay's first tick); the mode's columns, map, input
+    schema and options come from the match's description (an older game server's description
+    may lack them, and the hello then carries None for them)."""
     info = plan.info
     return sp.watch(match_id=plan.match_id, mode=plan.mode, state=public_state(info.state), live=plan.live, delay_s=plan.delay_s,
                     min_delay_s=plan.min_delay_s, bundle_s=plan.bundle_s, from_tick=from_tick, speed=plan.speed,
-                    tick_hz=info.tick_hz, players=list(info.players), columns=info.columns, map_info=info.map_info)
+                    tick_hz=info.tick_hz, players=list(info.players), columns=info.columns, map_info=info.map_info,
+                    input_schema=info.input, options=info.options)

@@ -135,9 +135,11 @@ class MatchInfo:
     map_info: dict[str, Any] | None = None  # the mode's map, without the per-match limits
     # The least delay the match's mode asks relays to hold its feed back by (hidden information).
     min_delay_s: float | None = None
+    input: dict[str, Any] | None = None  # the mode's input schema, as a player's welcome has it
+    options: dict[str, Any] | None = None  # the match's option values, as a player's welcome has them
 
     def fields(self) -> dict[str, str]:
-        """One JSON value per field; ``columns`` and ``map`` only when known."""
+        """One JSON value per field; ``columns``, ``map``, ``input`` and ``options`` only when known."""
         out: dict[str, Any] = {
             "match_id": self.match_id, "mode": self.mode, "server_id": self.server_id, "state": self.state,
             "tick": self.tick, "tick_hz": self.tick_hz, "players": list(self.players),
@@ -149,6 +151,10 @@ class MatchInfo:
             out["map"] = self.map_info
         if self.min_delay_s is not None:
             out["min_delay_s"] = self.min_delay_s
+        if self.input is not None:
+            out["input"] = self.input
+        if self.options is not None:
+            out["options"] = self.options
         return {name: json.dumps(value, separators=(",", ":")) for name, value in out.items()}
 
     @classmethod
@@ -176,6 +182,8 @@ class MatchInfo:
             columns=_typed(values.get("columns"), dict),
             map_info=_typed(values.get("map"), dict),
             min_delay_s=_delay(values.get("min_delay_s")),
+            input=_typed(values.get("input"), dict),
+            options=_typed(values.get("options"), dict),
         )
 
 

@@ -55,6 +55,17 @@ class ModeDeclaration:
         except OptionError as exc:
             raise RoomSettingError(f"options.{exc.name}", exc.problem) from None
 
+    def room_options(self, room: Mapping[str, Any]) -> dict[str, Any]:
+        """The options a ``room`` claim gives: its ``options`` map, over the declared options
+        given at the claim's top level (as protocol v1 claims carry the arena's ``score_limit``
+        and ``time_limit_s``). Raises :class:`RoomSettingError` for a malformed map."""
+        extra = room.get("options", {})
+        if not isinstance(extra, Mapping) or len(extra) > 32:
+            raise RoomSettingError("options", "must be a map of option names to values")
+        given = {o.name: room[o.name] for o in self.options if o.name in room}
+        given.update(extra)
+        return given
+
     def to_json(self) -> dict[str, Any]:
         return {"api": self.api_version, "seats": list(self.seats), "teams": list(self.teams),
                 "tick_hz": list(self.tick_hz), "options": [o.to_json() for o in self.options]}

@@ -97,12 +97,14 @@ async def rclient(redis_url: str) -> AsyncIterator[aioredis.Redis]:
 
 async def fake_server(client: aioredis.Redis, server_id: str, *, region: str = "local", seats_free: int = 100,
                       rooms_free: int = 50, draining: bool = False, ttl_s: float = 60.0,
-                      modes: tuple[str, ...] = ("arena",), age_ms: int = 0) -> None:
+                      modes: tuple[str, ...] = ("arena",), age_ms: int = 0,
+                      mode_info: dict[str, Any] | None = None) -> None:
     """Publish a registry heartbeat with the game server's own Registry adapter."""
     reg = Registry(client, server_id, ttl_s)
     await reg.beat({"address": f"ws://127.0.0.1:1/{server_id}", "region": region, "capacity": seats_free,
                     "seats_free": seats_free, "rooms": 0, "rooms_free": rooms_free, "players": 0,
-                    "draining": draining, "modes": list(modes)})
+                    "draining": draining, "modes": list(modes),
+                    **({"mode_info": mode_info} if mode_info is not None else {})})
     if age_ms:
         raw = json.loads(redisreply.blob(await client.get(keys.server(server_id))))
         raw["ts_ms"] = int(time.time() * 1000) - age_ms

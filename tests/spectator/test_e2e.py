@@ -120,6 +120,10 @@ async def test_spectators_see_what_players_saw(game_server: Any, relay: Any, rel
     for spectator in (early, delayed, late):
         assert spectator.hello["t"] == "watch" and spectator.hello["live"] is True
         assert spectator.hello["columns"]["motion"] == 3 and spectator.hello["mode"] == "arena"
+        # The same declarations a player's welcome carries, from the match's description.
+        assert spectator.hello["input"] == a.welcome["input"] and spectator.hello["input"]["row"][0] == "seq"
+        assert spectator.hello["options"] == a.welcome["options"] == {"score_limit": 1000, "time_limit_s": 5.0}
+        assert spectator.hello["columns"] == a.welcome["columns"]
         assert spectator.end is not None and spectator.close_code == 1000
         assert spectator.end["results"] == a.result["results"] and spectator.end["reason"] == "time"
         assert spectator.replica.tick == final_tick

@@ -78,6 +78,7 @@ async def test_the_hello_says_what_is_served() -> None:
     assert (replay["live"], replay["delay_s"], replay["bundle_s"], replay["from"], replay["speed"]) == (
         False, 0.0, 0.0, 1, 4.0)
     assert replay["columns"] is None and replay["map"] is None
+    assert replay["input"] is None and replay["options"] is None  # a description without them
 
 
 async def test_a_mode_with_hidden_information_holds_its_feed_back_by_its_own_minimum() -> None:

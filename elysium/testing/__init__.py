@@ -1,0 +1,1 @@
+"""Test helpers a studio's own tests import (no pytest needed to import them)."""
