@@ -93,12 +93,6 @@ class GameClient:
         await self.send(play.encode_inputs([(self.seq, *fields)]))
         return self.seq
 
-    async def send_row(self, *fields: int | float | bool) -> int:
-        """One input row of the mode's schema (``[seq, *fields]``, the fields in ``welcome.input``'s order)."""
-        self.seq = (self.seq + 1) % play.SEQ_MODULUS
-        await self.send(play.encode_inputs([(self.seq, *fields)]))
-        return self.seq
-
     async def close(self) -> None:
         if self.ws is not None:
             await self.ws.close()
