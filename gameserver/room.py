@@ -101,6 +101,8 @@ class Room:
         self._clock = (now, wall_us)  # the last tick's times, for a hook that fails between ticks
         self._map_info: dict[str, Any] | None = None
         self.per_seat_views = self.mode_class.per_seat_views
+        # Asked once, as the mode is made (a raise here is the mode's constructor failing).
+        self.spectator_delay_s = float(self.mode.spectator_delay_s())
         self.lifecycle = Lifecycle()
         self.created_at = now
         self.created_wall_us = wall_us

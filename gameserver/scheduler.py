@@ -176,7 +176,7 @@ class Scheduler:
             players=tuple(roster), started_at_us=room.started_wall_us or room.created_wall_us,
             updated_at_ms=int(time.time() * 1000), end_reason=room.end_reason,
             columns=mode.column_layout(), map_info=dict(mode.MAP), input=room.schema.to_json(),
-            options=dict(room.mode.config.options), min_delay_s=room.mode.spectator_delay_s() or None,
+            options=dict(room.mode.config.options), min_delay_s=room.spectator_delay_s or None,
         ), live)
 
 
