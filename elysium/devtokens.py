@@ -37,8 +37,11 @@ def signing_key(given: str | None, env_var: str, name: str) -> Ed25519PrivateKey
 
 def room_claim(mode: str = "arena", seats: int = 10, *, teams: int = 0, roster: list[Any] | None = None,
                min_players: int | None = None, score_limit: int | None = None, time_limit_s: float | None = None,
-               seed: int | None = None, tick_hz: int | None = None) -> dict[str, Any]:
+               seed: int | None = None, tick_hz: int | None = None,
+               options: dict[str, Any] | None = None) -> dict[str, Any]:
     room: dict[str, Any] = {"mode": mode, "seats": seats, "teams": teams}
+    if options is not None:
+        room["options"] = options
     for name, value in (("roster", roster), ("min_players", min_players), ("score_limit", score_limit),
                         ("time_limit_s", time_limit_s), ("seed", seed), ("tick_hz", tick_hz)):
         if value is not None:

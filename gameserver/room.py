@@ -97,6 +97,7 @@ class Room:
         self.mode: GameMode[Any] = (mode_factory or mode_class)(config)
         self.mode_class = type(self.mode)
         self.schema = self.mode_class.input_schema
+        self._on_events = self.mode_class.on_events is not GameMode.on_events  # the per-tick hook, if the mode has one
         self.failure: str | None = None  # what the mode raised in, once it did (the room ends with error)
         self._clock = (now, wall_us)  # the last tick's times, for a hook that fails between ticks
         self._map_info: dict[str, Any] | None = None
@@ -328,7 +329,7 @@ class Room:
             if outcome.private:
                 for seat, events in outcome.private.items():
                     self.pending_private.setdefault(seat, []).extend(events)
-            if self.failure is None:
+            if self._on_events and self.failure is None:
                 more = self._hook("on_events", self.mode.on_events, self.prev.tick + 1, list(self.pending_events),
                                   now=now, wall_us=wall_us)
                 if more:
@@ -339,7 +340,14 @@ class Room:
                 else:
                     self.fail("step", ValueError(f"step finished with the undeclared reason {outcome.finished!r}"),
                               now, wall_us)
-        snap = self._snapshot(now, wall_us)
+        if self.failure is None:
+            try:
+                snap = self.mode.snapshot()
+            except Exception as exc:  # noqa: BLE001 - a mode's bug ends its own room only
+                self.fail("snapshot", exc, now, wall_us)
+                snap = self.prev
+        else:
+            snap = self.prev
         out.tick = snap.tick
         if self.lifecycle.simulating or (self.pending_events and self.lifecycle.state is not RoomState.DISPOSED):
             acks = self._acks()
