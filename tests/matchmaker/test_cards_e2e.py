@@ -89,6 +89,10 @@ async def test_a_cards_match_through_matchmaker_server_relay_and_rewards(
         welcome = await client.join(assignment["join_token"])
         assert welcome["t"] == "welcome" and welcome["mode"] == "cards", welcome
     assert welcome["input"]["row"] == ["seq", "card"]
+    # A card outside the deck is refused by the schema, before the mode sees it, and changes nothing.
+    await players[0].send_row(99)
+    refused = await players[0].expect("error")
+    assert refused["code"] == "bad_field" and "card" in refused["msg"]
     assert welcome["map"]["hand_size"] == 2 and welcome["map"]["spectator_delay_s"] == DELAY_S
     # A watcher asking for no delay joins at once; the relay holds it back to the mode's minimum.
     watcher = SpectatorClient(watch_url(relay, match_id, "delay=0"))
