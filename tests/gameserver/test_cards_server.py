@@ -5,12 +5,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from elysium.ws import envelope, play
 from gameserver.client import GameClient
 from gameserver.modes import cards_rules as r
 from gameserver.modes.cards import Cards
-from gameserver.room import MatchId
+from gameserver.room import MatchId, PlayerId
 from gameserver.server import GameServer
 from tests.gameserver.conftest import url
+from tests.gameserver.rawclient import RawClient
 from tests.waiting import until
 
 ROOM = {"mode": "cards", "seats": 2, "min_players": 2, "seed": 4,
@@ -78,3 +80,35 @@ async def test_options_outside_the_declaration_are_refused_at_join(game_server: 
     assert reply["t"] == "error" and reply["code"] == "token_rejected" and "seats" in reply["msg"]
     await c.close()
     assert MatchId("cards-bad") not in game_server.rooms
+
+
+async def test_a_slow_reader_is_resynced_with_a_keyframe_of_its_own_view(
+        server_factory: Any, mint: Any, cleanup_servers: None) -> None:
+    server = await server_factory(send_buffer_skip_bytes=1024, send_buffer_close_bytes=1 << 30,
+                                  socket_send_buffer_bytes=4096, max_inputs_per_s=1000)
+    room = {**ROOM, "options": {**ROOM["options"], "turn_time_s": 0.2, "pause_s": 0.2, "rounds": 20}}  # type: ignore[dict-item]
+    reader = GameClient(url(server))
+    await reader.join(mint("reader", "slow-cards", **room))
+    sleeper = await RawClient.open(server.port, rcvbuf=4096)
+    sleeper.send(play.encode_join(token=mint("sleeper", "slow-cards", **room)))
+    sleeper.pause_reading()
+    await until(lambda: MatchId("slow-cards") in server.rooms
+                and PlayerId("sleeper") in server.rooms[MatchId("slow-cards")].by_player, what="the sleeper seated")
+    seat = server.rooms[MatchId("slow-cards")].by_player[PlayerId("sleeper")].index
+    for i in range(900):  # far more pongs than it reads: its buffers fill up
+        sleeper.send(envelope.encode_ping(i, 2**62))
+    dropped = server.metrics.frames_dropped._value
+    await until(lambda: dropped.get() > 5, 20, what="deltas skipped for the sleeper")
+    skipped_at = server.rooms[MatchId("slow-cards")].tick_number
+    sleeper.resume_reading()
+    while True:  # the backlog drains, then a keyframe of its own view replaces what it missed
+        msg = await sleeper.recv_msg()
+        if msg["t"] == "keyframe" and msg["n"] >= skipped_at:
+            break
+    hidden = [row for row in msg["objects"] if (row[1] == r.HAND and row[2] != seat) or row[1] == r.STOCK]
+    assert hidden == []
+    assert any(row[1] == r.HAND and row[2] == seat for row in msg["objects"])  # its own hand is there
+    follow = await sleeper.recv_msg("delta")
+    assert follow["n"] == msg["n"] + 1
+    sleeper.close()
+    await reader.close()
