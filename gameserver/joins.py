@@ -162,10 +162,16 @@ class Joins:
         settings = self.settings
 
         def build(phase: int) -> Room:
-            return Room(spec, server_id=self.server_id, now=now, wall_us=time.time_ns() // 1000,
-                        grace_s=settings.reconnect_grace_s, keyframe_every_s=settings.keyframe_interval_s,
-                        mode_factory=lambda config: _new_mode(factory, config, phase),
-                        mode_class=self.mode_classes[spec.mode])
+            try:
+                return Room(spec, server_id=self.server_id, now=now, wall_us=time.time_ns() // 1000,
+                            grace_s=settings.reconnect_grace_s, keyframe_every_s=settings.keyframe_interval_s,
+                            mode_factory=lambda config: _new_mode(factory, config, phase),
+                            mode_class=self.mode_classes[spec.mode])
+            except JoinRefused:
+                raise
+            except Exception:  # noqa: BLE001 - a mode that cannot make the match refuses only this join
+                log.exception("game mode raised making a room", extra={"match_id": spec.match_id, "mode": spec.mode})
+                raise JoinRefused(p.ROOM_CLOSED, "the game mode could not start this match") from None
 
         room = self.scheduler.add(spec, now, build)
         log.info("room created", extra={"match_id": spec.match_id, "mode": spec.mode, "seats": spec.seats})

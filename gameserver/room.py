@@ -189,8 +189,8 @@ class Room:
             picked: dict[str, OptionValue] = resolve(declared, choice or {})
         except OptionError as exc:
             raise JoinRefused(p.JOIN_REJECTED, f"choice.{exc.name} {exc.problem}") from None
-        if not declared and choice is None:
-            return team
+        if self.mode_class.check_join is GameMode.check_join:
+            return team  # the mode has no join validation of its own
         try:
             chosen = self.mode.check_join(index, team, picked)
         except JoinRejected as exc:

@@ -168,6 +168,22 @@ def test_join_validation_takes_the_choice_and_may_refuse_the_join() -> None:
     b = room.admit(PlayerId("b"), "b", object(), 0.0)  # no choice: the declared default
     assert b.team == 0 and hooked(room).calls[-1] == ("check_join", 1, 1, {"side": "north"})
 
+def test_join_validation_runs_for_a_mode_that_declares_no_choice() -> None:
+    class Balanced(Tug):
+        name: ClassVar[str] = "balanced"
+
+        def check_join(self, seat: int, team: int, choice: Mapping[str, OptionValue]) -> int:
+            if choice:
+                raise AssertionError("no choice is declared, so none reaches the mode")
+            return 1 - team  # seats everyone on the other team than the engine's pick
+
+    room = make(Balanced)
+    assert room.admit(PlayerId("a"), "a", object(), 0.0).team == 1
+    with pytest.raises(JoinRefused) as err:
+        room.admit(PlayerId("b"), "b", object(), 0.0, {"side": "north"})  # nothing may be chosen
+    assert err.value.code == p.JOIN_REJECTED and "not an option" in err.value.message
+
+
 def test_per_tick_events_drop_reconnect_and_end_hooks() -> None:
     room = make(Hooked, rope_m=100, time_limit_s=1.0)
     a = room.admit(PlayerId("a"), "a", object(), 0.0, {"side": "north"})

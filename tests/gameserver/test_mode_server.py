@@ -68,6 +68,19 @@ async def _with(pending: Any, match_id: str) -> MatchResult | None:
     return found.get(match_id)
 
 
+async def test_a_mode_that_cannot_make_a_room_refuses_that_join_only(
+        server_factory: Any, cleanup_servers: None, mint: Any) -> None:
+    server = await server_factory(modes=MODES)
+    first = GameClient(url(server))
+    answer = await first.join(mint("x", "doomed", mode="fragile", seats=2, teams=2, options={"explode_in_init": True}))
+    assert answer == {"t": "error", "code": "room_closed", "msg": "the game mode could not start this match"}
+    assert "doomed" not in server.rooms and not server.scheduler.grid.clocks
+    second = GameClient(url(server))
+    assert (await second.join(mint("y", "fine", seats=2)))["t"] == "welcome"  # the server goes on
+    for c in (first, second):
+        await c.close()
+
+
 async def test_a_join_choice_is_checked_and_a_refusal_changes_nothing(
         server_factory: Any, cleanup_servers: None, mint: Any) -> None:
     server = await server_factory(modes=MODES)

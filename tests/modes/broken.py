@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import ClassVar
 
-from elysium.modes import BoolOption, GameMode, InputSchema, IntOption, Option, StepOutcome
+from elysium.modes import BoolOption, GameMode, InputSchema, IntOption, ModeConfig, Option, StepOutcome
 from tests.modes.tug import Pull, Tug
 
 
@@ -36,7 +36,12 @@ class Fragile(Tug):
 
     name: ClassVar[str] = "fragile"
     options: ClassVar[tuple[Option, ...]] = (*Tug.options, IntOption("explode_at", "tick at which step raises (0: never)", lo=0, hi=10_000),
-               BoolOption("explode_in_join"))
+               BoolOption("explode_in_join"), BoolOption("explode_in_init"))
+
+    def __init__(self, config: ModeConfig) -> None:
+        super().__init__(config)
+        if self.config.bool_option("explode_in_init"):
+            raise RuntimeError("__init__ blew up on purpose")
 
     def join(self, seat: int, team: int) -> None:
         if self.config.bool_option("explode_in_join"):
