@@ -30,6 +30,7 @@ from gameserver.lifecycle import Lifecycle, RoomState
 from gameserver.modes import MODES
 from gameserver.protocol import InputRow, seq_after
 from gameserver.spec import JoinRefused, MatchId, PlayerId, RoomSpec, spec_from_claims
+from gameserver.views import encode_views
 
 __all__ = ["JoinRefused", "MatchId", "PlayerId", "Room", "RoomSpec", "Seat", "TickOutput", "spec_from_claims",
            "step_rooms", "tick_rooms"]
@@ -353,7 +354,8 @@ class Room:
             acks = self._acks()
             if self.per_seat_views:
                 try:
-                    out.views = self._encode_views(snap.tick, wall_us, acks)
+                    out.views = encode_views(self.mode, self.occupied(), snap.tick, wall_us, acks,
+                                             full=self._full_delta)
                 except Exception as exc:  # noqa: BLE001 - a mode's bug in view_key or view ends its own room only
                     self.fail("view", exc, now, wall_us)
                     out.views = []  # nobody gets a view this tick; the end event follows
@@ -531,62 +533,6 @@ class Room:
             msg["a"] = acks
         return p.pack(msg)
 
-    def _encode_views(self, tick: int, wall_us: int, acks: list[list[int]]) -> list[tuple[bytes, list[Seat]]]:
-        """Per-seat views: one delta per distinct (view the client holds, view it gets now),
-        each encoded once. Seats sharing a key get the same view object, so after one tick of
-        sharing a key they share their encodes; a tick that changes no view sends every seat
-        the same bytes. Parts the views share (a mode's public player rows are usually one
-        array for every view) are diffed once per tick."""
-        mode = self.mode
-        full = self._full_delta
-        groups: dict[tuple[int, Hashable], tuple[Snapshot | None, Hashable, list[Seat]]] = {}
-        for seat in self.occupied():
-            if seat.link is None:
-                continue  # a resume sends a keyframe of its view
-            key = mode.view_key(seat.index)
-            if key is None:  # None names the full view: a seat never gets it
-                raise ValueError(f"view_key({seat.index}) returned None")
-            group = groups.get((id(seat.view), key))
-            if group is None:
-                groups[id(seat.view), key] = (seat.view, key, [seat])
-            else:
-                group[2].append(seat)
-        views: dict[Hashable, Snapshot] = {}
-        player_diffs: dict[tuple[int, int, int, int], dict[str, Any]] = {}
-        lists: dict[int, list[list[int]]] = {}  # id(array) -> array.tolist(), once per tick
-        quiet: bytes | None = None  # the delta of every group whose view did not change
-        out: list[tuple[bytes, list[Seat]]] = []
-        m = mode.motion_columns
-        for base, key, seats in groups.values():
-            cur = views.get(key)
-            if cur is None:
-                cur = views[key] = mode.view(key)
-            msg: dict[str, Any] = {"t": "delta", "n": tick, "ts": wall_us}
-            if base is None:
-                base = Snapshot(tick, cur.players, np.zeros_like(cur.present), cur.objects[:0])
-            elif full:
-                base = Snapshot(base.tick, base.players, np.zeros_like(base.present), base.objects)
-            if base.players is not cur.players or base.present is not cur.present:
-                pair = (id(base.players), id(base.present), id(cur.players), id(cur.present))
-                diff = player_diffs.get(pair)
-                if diff is None:
-                    diff = player_diffs[pair] = _diff_player_lists(cur, base, m, lists)
-                msg.update(diff)
-            if cur.objects is not base.objects:
-                _diff_view_objects(cur, base, msg, lists)
-            if acks:
-                msg["a"] = acks
-            if len(msg) == 3 + bool(acks):
-                if quiet is None:
-                    quiet = p.pack(msg)
-                data = quiet
-            else:
-                data = p.pack(msg)
-            for seat in seats:
-                seat.view = cur
-            out.append((data, seats))
-        return out
-
     def _diff_rows(self, snap: Snapshot, prev: Snapshot, m: int) -> tuple[list[list[int]], list[list[int]], list[int]]:
         """Player rows that moved, rows whose status changed, seats gone: row by row in Python,
         which beats a dozen small array operations for small rooms (same result as
@@ -711,59 +657,6 @@ def _diff_objects(snap: Snapshot, prev: Snapshot, msg: dict[str, Any]) -> None:
         msg["o+"] = snap.objects[added[0]:].tolist()
     alive = set(new_ids)
     removed = [ident for ident in old_ids if ident not in alive]
-    if removed:
-        msg["o-"] = removed
-
-
-def _as_list(array: np.ndarray, lists: dict[int, list[list[int]]]) -> list[list[int]]:
-    rows = lists.get(id(array))
-    if rows is None:
-        rows = lists[id(array)] = array.tolist()
-    return rows
-
-
-def _diff_player_lists(snap: Snapshot, prev: Snapshot, m: int, lists: dict[int, list[list[int]]]) -> dict[str, Any]:
-    """What :meth:`Room._diff_rows` computes, as the delta's ``gone``, ``p`` and ``s`` keys."""
-    rows, old_rows = _as_list(snap.players, lists), _as_list(prev.players, lists)
-    present, was_present = snap.present.tolist(), prev.present.tolist()
-    moved: list[list[int]] = []
-    status: list[list[int]] = []
-    gone: list[int] = []
-    for i, row in enumerate(rows):
-        if not present[i]:
-            if was_present[i]:
-                gone.append(i)
-            continue
-        old = old_rows[i]
-        if not was_present[i]:
-            moved.append([i, *row[:m]])
-            status.append([i, *row[m:]])
-        elif row != old:
-            if row[:m] != old[:m]:
-                moved.append([i, *row[:m]])
-            if row[m:] != old[m:]:
-                status.append([i, *row[m:]])
-    diff: dict[str, Any] = {}
-    if gone:
-        diff["gone"] = gone
-    if moved:
-        diff["p"] = moved
-    if status:
-        diff["s"] = status
-    return diff
-
-
-def _diff_view_objects(snap: Snapshot, prev: Snapshot, msg: dict[str, Any], lists: dict[int, list[list[int]]]) -> None:
-    """:func:`_diff_objects` by ids: an object a view did not hold before is added whatever
-    its id (a view may come to show an older object)."""
-    old_rows = _as_list(prev.objects, lists)
-    new_rows = _as_list(snap.objects, lists)
-    old = {row[0] for row in old_rows}
-    added = [row for row in new_rows if row[0] not in old]
-    if added:
-        msg["o+"] = added
-    alive = {row[0] for row in new_rows}
-    removed = [row[0] for row in old_rows if row[0] not in alive]
     if removed:
         msg["o-"] = removed
 
