@@ -450,43 +450,58 @@ class Room:
     def _finish(self, reason: str, now: float, wall_us: int) -> None:
         self.lifecycle.to(RoomState.FINISHED, now)
         self.finished_at = now
-        self.end_reason = reason
-        by_seat = {s.index: s for s in self.occupied()}
-        shape = self.mode_class.result_shape
         more = self._hook("on_end", self.mode.on_end, reason, now=now, wall_us=wall_us)
         if more:
             self.pending_events.extend(more)
-        rows: list[PlayerRow] = []
+        snap_tick = self.prev.tick if self.failure is not None else self._snapshot(now, wall_us).tick
         try:
-            mode_rows = self.mode.results()
+            rows = self._result_rows(reason, self.mode.results())
+            result = self._result(reason, rows, snap_tick, wall_us)
         except Exception as exc:  # noqa: BLE001 - the result still goes out, without the mode's rows
             if self.failure is None:
                 self.failure = "results"
-                log.error("game mode raised in results", exc_info=exc,
-                          extra={"match_id": self.spec.match_id, "mode": self.spec.mode})
-            reason, mode_rows = ERROR, []
+                log.error("game mode's results are not a valid match result; the match ends with error",
+                          exc_info=exc, extra={"match_id": self.spec.match_id, "mode": self.spec.mode})
+            reason = ERROR
+            result = self._result(reason, self._result_rows(reason, []), snap_tick, wall_us)
+        self.end_reason = reason
+        self.result = result
+        # The end event (protocol v1) lists the same rows without their placements.
+        players = [{k: v for k, v in row.to_json().items() if k != "placement"} for row in result.players]
+        self._result_pending = True
+        self.pending_events.append({"k": "end", "reason": reason, "results": players})
+
+    def _result_rows(self, reason: str, mode_rows: Sequence[Any]) -> list[PlayerRow]:
+        """The mode's rows for the seats still held (every held seat, at zero, after an error)."""
+        by_seat = {s.index: s for s in self.occupied()}
+        shape = self.mode_class.result_shape
+        rows: list[PlayerRow] = []
         for r in mode_rows:
             seat = by_seat.pop(r.seat, None)
             if seat is None:
                 continue
             stats = {name: int(r.stats.get(name, 0)) for name in shape.stats}
-            rows.append(PlayerRow(player_id=seat.player_id, seat=r.seat, name=seat.name, team=r.team,
-                                  score=int(r.score), time_played_s=r.time_played_s, stats=stats))
+            if not 0 <= r.team < max(self.spec.teams, 1):
+                raise ValueError(f"seat {r.seat}'s result is on team {r.team!r}; the room has {self.spec.teams}")
+            rows.append(PlayerRow(player_id=seat.player_id, seat=r.seat, name=seat.name, team=int(r.team),
+                                  score=int(r.score), time_played_s=float(r.time_played_s), stats=stats))
         for seat in by_seat.values() if reason == ERROR else ():
             # A failed mode's rows may be missing: every seated player is still listed.
             rows.append(PlayerRow(player_id=seat.player_id, seat=seat.index, name=seat.name, team=seat.team,
                                   score=0, time_played_s=0.0, stats={name: 0 for name in shape.stats}))
         tiebreak = shape.tiebreak
         rows.sort(key=lambda r: (-r.score, *(r.stat(name) for name in tiebreak), r.seat))
-        snap_tick = self.prev.tick if self.failure is not None else self._snapshot(now, wall_us).tick
-        self.result = MatchResult.create(
+        return rows
+
+    def _result(self, reason: str, rows: list[PlayerRow], ticks: int, wall_us: int) -> MatchResult:
+        """The match result; checked with the consumers' strict parser, so a mode's odd rows
+        (a negative time, say) end the match with error instead of a result nobody can read."""
+        result = MatchResult.create(
             match_id=self.spec.match_id, mode=self.spec.mode, seed=self.spec.seed, server_id=self.server_id,
-            reason=reason, ticks=snap_tick, duration_s=round(snap_tick / self.spec.tick_hz, 3),
+            reason=reason, ticks=ticks, duration_s=round(ticks / self.spec.tick_hz, 3),
             started_at_us=self.started_wall_us, ended_at_us=wall_us, teams=self.spec.teams, players=rows)
-        # The end event (protocol v1) lists the same rows without their placements.
-        players = [{k: v for k, v in row.to_json().items() if k != "placement"} for row in self.result.players]
-        self._result_pending = True
-        self.pending_events.append({"k": "end", "reason": reason, "results": players})
+        MatchResult.parse(result.encode())
+        return result
 
     def abort(self, reason: str, now: float, wall_us: int) -> None:
         """End the match early (server shutdown past its drain deadline)."""

@@ -14,6 +14,9 @@ last input repeated by the schema's rules) without a server:
 - ``declaration``: the class-level declarations load (what ``ELYSIUM_MODES`` checks).
 - ``determinism``: the same seed, joins, leaves and inputs give the same snapshots, events,
   outcomes and results, twice.
+- ``purity``: playing a room reads no clock, draws from no shared random source and opens
+  no file or socket (``time.time`` and its kin, the ``random`` module's functions, ``open``
+  and ``socket.socket`` are replaced by recorders while the mode runs).
 - ``step_many``: rooms stepped together with ``step_many`` (made by one factory, on one
   phase) evolve exactly as the same rooms stepped alone.
 - ``wire``: every snapshot fits the columns (int32 rows, one per seat, objects keyed by a
@@ -30,8 +33,12 @@ last input repeated by the schema's rules) without a server:
 
 from __future__ import annotations
 
+import builtins
+import contextlib
 import random
-from collections.abc import Callable, Mapping, Sequence
+import socket
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
 
@@ -43,7 +50,8 @@ from elysium.modes.registry import ModeLoadError, check_mode as check_declaratio
 from elysium.modes.schema import BoolField, EnumField, Field, FloatField, IntField, MoveField
 from elysium.results import MatchResult, PlayerRow, ResultError
 
-CHECKS: Final = ("declaration", "determinism", "step_many", "wire", "input_bounds", "joins_and_leaves", "results")
+CHECKS: Final = ("declaration", "determinism", "purity", "step_many", "wire", "input_bounds", "joins_and_leaves",
+                  "results")
 
 # A policy picks a seat's input fields (without seq) from the snapshot before the step.
 Policy = Callable[[Snapshot, int, random.Random], Sequence[Any]]
@@ -209,6 +217,60 @@ def check_determinism(mode: type[GameMode[Any]], *, seeds: Sequence[int] = (1, 2
                 raise _fail("determinism", f"seed {seed}: entry {i} differs between two runs: {a!r:.300} != {b!r:.300}")
         if len(first.log) != len(second.log):
             raise _fail("determinism", f"seed {seed}: one run finished earlier than the other")
+
+
+_IMPURE: Final = ((time, ("time", "time_ns", "monotonic", "monotonic_ns", "perf_counter", "perf_counter_ns",
+                           "process_time", "sleep")),
+                   (random, ("random", "randint", "randrange", "uniform", "choice", "shuffle", "gauss", "seed")),
+                   (builtins, ("open",)), (socket, ("socket", "create_connection")))
+
+
+@contextlib.contextmanager
+def _sealed(calls: list[str]) -> Iterator[None]:
+    """Replace the clock, the shared random source, files and sockets by recorders."""
+    saved = [(module, name, getattr(module, name)) for module, names in _IMPURE for name in names]
+
+    def recorder(label: str) -> Callable[..., Any]:
+        def called(*args: Any, **kwargs: Any) -> Any:
+            calls.append(label)
+            raise ConformanceError(f"purity: the mode called {label}")
+        return called
+
+    try:
+        for module, name, _ in saved:
+            setattr(module, name, recorder(f"{module.__name__}.{name}"))
+        yield
+    finally:
+        for module, name, original in saved:
+            setattr(module, name, original)
+
+
+def check_purity(mode: type[GameMode[Any]], *, steps: int = 200, scenario: Scenario = Scenario(), **_: Any) -> None:
+    policy = scenario.policy or random_policy(mode)
+    config = _configure(mode, 17, scenario)
+    room = mode(config)
+    d = Driver(room, random.Random(17), policy)
+    for seat in range(config.seats):
+        d.join(seat)
+    calls: list[str] = []
+    try:
+        for _step in range(steps):
+            _churn(d, 0.05)
+            inputs = d.inputs(room.snapshot())  # the driver's own draws happen outside the seal
+            with _sealed(calls):
+                outcome = room.step(inputs)
+                room.snapshot()
+            if outcome.finished:
+                break
+        with _sealed(calls):
+            room.results()
+    except ConformanceError:
+        pass
+    finally:
+        room.close()
+    if calls:
+        raise _fail("purity", f"the mode called {calls[0]} (a mode takes time from its steps and randomness "
+                              f"from config.rng(), and does no I/O)")
 
 
 def check_step_many(mode: type[GameMode[Any]], *, rooms: int = 3, steps: int = 200, scenario: Scenario = Scenario(),
@@ -506,7 +568,8 @@ def _close(*modes: GameMode[Any]) -> None:
 
 
 _RUNNERS: Final[dict[str, Callable[..., None]]] = {
-    "declaration": check_declaration_loads, "determinism": check_determinism, "step_many": check_step_many,
+    "declaration": check_declaration_loads, "determinism": check_determinism, "purity": check_purity,
+    "step_many": check_step_many,
     "wire": check_wire, "input_bounds": check_input_bounds, "joins_and_leaves": check_joins_and_leaves,
     "results": check_results,
 }

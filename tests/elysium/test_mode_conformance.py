@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import random
+import time
 from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
@@ -80,6 +81,27 @@ class Clocky(Tug):
         return super().step(inputs)
 
 
+class Timed(Tug):
+    """Reads the clock in its step."""
+
+    name: ClassVar[str] = "timed"
+
+    def step(self, inputs: Mapping[int, Pull]) -> StepOutcome:
+        self.started = getattr(self, "started", None) or time.monotonic()
+        return super().step(inputs)
+
+
+class Dicey(Tug):
+    """Draws from the random module's shared generator."""
+
+    name: ClassVar[str] = "dicey"
+
+    def step(self, inputs: Mapping[int, Pull]) -> StepOutcome:
+        if random.random() < 0.01:
+            self.knot_cm += 1
+        return super().step(inputs)
+
+
 class Mutating(Tug):
     """Changes an object's row in place (a delta would never tell clients)."""
 
@@ -139,6 +161,8 @@ class Unreachable(Tug):
 
 @pytest.mark.parametrize(("mode", "check", "words"), [
     (Clocky, "determinism", "differs between two runs"),
+    (Timed, "purity", "called time.monotonic"),
+    (Dicey, "purity", "called random.random"),
     (Mutating, "wire", "changed while alive"),
     (Forgetful, "results", "have no result row"),
     (Batchy, "step_many", "differ from stepping alone"),

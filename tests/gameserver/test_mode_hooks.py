@@ -12,7 +12,7 @@ from typing import Any, ClassVar
 
 import pytest
 
-from elysium.modes import ChoiceOption, Event, JoinRejected, OptionValue, StepOutcome
+from elysium.modes import ChoiceOption, Event, JoinRejected, OptionValue, ResultRow, StepOutcome
 from elysium.results import MatchResult
 from elysium.ws import envelope
 from gameserver import protocol as p
@@ -86,6 +86,27 @@ def test_a_mode_that_raises_in_a_hook_refuses_the_join_and_ends_its_room() -> No
         room.admit(PlayerId("a"), "a", object(), 0.0)
     assert err.value.code == p.ROOM_CLOSED and room.failure == "join"
     assert room.state is RoomState.DISPOSED and room.end_reason == "error"  # nobody played: no result
+
+@pytest.mark.parametrize("bad_row", [
+    ResultRow(seat=0, score=1, team=7),  # a team the room does not have
+    ResultRow(seat=0, score=1, team=0, time_played_s=-1.0),  # negative time
+])
+def test_results_that_are_not_a_valid_match_result_end_the_match_with_error(bad_row: ResultRow) -> None:
+    class Garbled(Tug):
+        name: ClassVar[str] = "garbled"
+
+        def results(self) -> list[ResultRow]:
+            return [bad_row, *(r for r in super().results() if r.seat != 0)]
+
+    room, other = make(Garbled, "garbled", rope_m=1), make(Tug, "other", rope_m=100)
+    fill(room)
+    fill(other)
+    outs = run([room, other], 60)  # one metre of rope is soon won: the garbled results are read
+    [result] = results_of(outs, 0)
+    assert result.reason == "error" and sorted(r.seat for r in result.players) == [0, 1]
+    assert all(r.score == 0 for r in result.players) and room.failure == "results"
+    assert other.state is RoomState.RUNNING and other.prev.tick == 60
+
 
 def test_a_step_that_finishes_with_an_undeclared_reason_is_the_modes_error() -> None:
     class Sloppy(Tug):
