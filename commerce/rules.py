@@ -18,9 +18,10 @@ from elysium.results import MatchResult
 PPM = 1_000_000
 
 # End reasons under which nobody won: the match was cut short (``shutdown``: the game server's drain
-# deadline), so the standings at that moment name a leader, not a winner. Players are paid what they
+# deadline; ``error``: the mode's own code failed and the engine ended the room), so the standings
+# at that moment name a leader, not a winner. Players are paid what they
 # earned by playing (participation, kills, score, drops) and no win bonus.
-UNDECIDED_REASONS = frozenset({"shutdown"})
+UNDECIDED_REASONS = frozenset({"shutdown", "error"})
 
 
 class RulesError(Exception):

@@ -8,7 +8,7 @@ import math
 import os
 import random
 import socket
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from websockets.exceptions import WebSocketException
@@ -116,10 +116,74 @@ def _crosses(a: tuple[float, float], b: tuple[float, float], box: tuple[float, f
     return True
 
 
+CARD_RANKS = 8  # cards: a card is suit * 8 + rank (docs/modes-cards.md)
+HAND, TABLE, TRUMP = 1, 2, 3  # cards: object kinds
+
+
+def pick_card(seat: int, objects: Iterable[list[int]]) -> int | None:
+    """Cards: the card to play from what ``seat`` sees (object rows ``[id, kind, owner, card, order]``).
+
+    Follow suit when possible; win the trick as cheaply as possible, else throw the lowest
+    card; lead the highest. None when the seat holds nothing.
+    """
+    rows = list(objects)
+    hand = sorted(row[3] for row in rows if row[1] == HAND and row[2] == seat)
+    if not hand:
+        return None
+    table = [row[3] for row in sorted((row for row in rows if row[1] == TABLE), key=lambda row: row[4])]
+    trumps = [row[3] // CARD_RANKS for row in rows if row[1] == TRUMP]
+    trump = trumps[0] if trumps else -1
+    if not table:
+        return max(hand, key=lambda c: (c % CARD_RANKS, c // CARD_RANKS))
+    led = table[0] // CARD_RANKS
+    legal = [c for c in hand if c // CARD_RANKS == led] or hand
+
+    def strength(card: int) -> tuple[int, int]:
+        suit = card // CARD_RANKS
+        return (2 if suit == trump else 1 if suit == led else 0, card % CARD_RANKS)
+
+    best = max(strength(c) for c in table)
+    winners = [c for c in legal if strength(c) > best]
+    if winners:
+        return min(winners, key=strength)
+    return min(legal, key=lambda c: (c % CARD_RANKS, c // CARD_RANKS))
+
+
+async def play_cards(client: GameClient, stop: asyncio.Event) -> None:
+    """Cards: play a card once on each of this seat's turns until the match ends or ``stop`` is set."""
+    tick_s = 1.0 / client.welcome["tick_hz"]
+    me_seat = client.welcome["player"]
+    names = [c if isinstance(c, str) else c["name"] for c in client.welcome["columns"]["player"]]
+    deadline_col = names.index("deadline")
+    played_for = 0  # the turn (its deadline tick) a card was sent for
+
+    async def reader() -> None:
+        while client.result is None:
+            await client.recv(timeout=30.0)
+
+    reading = asyncio.create_task(reader())
+    try:
+        while not stop.is_set() and not reading.done():
+            me = client.replica.players.get(me_seat)
+            if me is not None and me[deadline_col] > 0 and me[deadline_col] != played_for:
+                card = pick_card(me_seat, client.replica.objects.values())
+                if card is not None:
+                    played_for = me[deadline_col]
+                    await client.send_row(card)
+            await asyncio.sleep(tick_s)
+    finally:
+        reading.cancel()
+        await asyncio.gather(reading, return_exceptions=True)
+
+
 async def play(client: GameClient, rng: random.Random, stop: asyncio.Event) -> None:
-    """Send one input per tick until the match ends or ``stop`` is set (by the mode's own rules)."""
-    if client.welcome["mode"] == "koth":
+    """Send one input per tick until the match ends or ``stop`` is set, by the mode's own rules
+    (cards: one move per turn)."""
+    if client.welcome.get("mode") == "koth":
         await play_hill(client, rng, stop)
+        return
+    if client.welcome.get("mode") == "cards":
+        await play_cards(client, stop)
         return
     tick_s = 1.0 / client.welcome["tick_hz"]
     me_seat = client.welcome["player"]

@@ -95,7 +95,7 @@ class Joins:
         self.resumes[seat.resume] = (room, seat)
         conn.joined(room, seat)
         conn.send(room.welcome(seat))
-        conn.send(room.keyframe(time.time_ns() // 1000))
+        conn.send(room.keyframe(time.time_ns() // 1000, seat))  # the seat's view, with per-seat views
 
     def _resume(self, token: str, conn: Connection) -> tuple[Room, Seat]:
         found = self.resumes.pop(token, None)

@@ -18,6 +18,8 @@ class GameMetrics:
         self.ticks_skipped = m.counter("ticks_skipped", "Simulation steps skipped because the process fell too far behind")
         self.bytes_out = m.counter("sent_bytes", "Bytes of tick traffic written to players")
         self.frames_out = m.counter("frames_out", "Tick frames written to players")
+        self.view_deltas = m.counter("view_deltas", "Per-seat view deltas encoded (one per distinct view and tick, "
+                                                    "however many players share it)")
         self.frames_dropped = m.counter("frames_dropped", "Tick frames not sent to a client whose send buffer was full")
         self.slow_closed = m.counter("slow_clients_closed", "Clients closed for not reading")
         self.rejected_inputs = m.counter("rejected_inputs", "Client messages or inputs rejected, by reason", ("reason",))

@@ -6,7 +6,9 @@ into it, a shot kept), so an input that arrived before a tick is applied in that
 sent while the room waits are discarded. It then steps the mode, diffs the
 replicated state against the previous tick and encodes the delta (and events) once; the
 server sends those same bytes to every connected player and appends them to the
-spectator feed.
+spectator feed. A mode with per-seat views (hidden information) gets one delta per distinct
+view, each encoded once and sent to the seats of that view; the full view's delta goes to
+the feed only (docs/protocol.md, *Per-seat views*).
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from __future__ import annotations
 import logging
 import secrets
 from collections import deque
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,6 +30,7 @@ from gameserver.lifecycle import Lifecycle, RoomState
 from gameserver.modes import MODES
 from gameserver.protocol import InputRow, seq_after
 from gameserver.spec import JoinRefused, MatchId, PlayerId, RoomSpec, spec_from_claims
+from gameserver.views import encode_views
 
 __all__ = ["JoinRefused", "MatchId", "PlayerId", "Room", "RoomSpec", "Seat", "TickOutput", "spec_from_claims",
            "step_rooms", "tick_rooms"]
@@ -58,6 +61,9 @@ class Seat:
     # When the fan-out began skipping this slow client (None: it is not); it gets a keyframe
     # in place of the deltas it missed once it drains.
     skipped_since: float | None = None
+    # Per-seat views: the view this seat's client holds (its last keyframe or delta), which
+    # its next delta is diffed against.
+    view: Snapshot | None = None
 
     @property
     def connected(self) -> bool:
@@ -73,6 +79,10 @@ class TickOutput:
     result: MatchResult | None = None  # once, when the match ends
     expired: list[Seat] = field(default_factory=list)  # seats freed after the grace period
     dropped_inputs: int = 0
+    # Per-seat views: each distinct view's delta, encoded once, with the seats it goes to
+    # (``delta`` is then the full view's, for the spectator feed only).
+    views: list[tuple[bytes, list[Seat]]] | None = None
+    private: list[tuple[Seat, bytes]] = field(default_factory=list)  # events for one seat alone
 
 
 class Room:
@@ -92,6 +102,9 @@ class Room:
         self.failure: str | None = None  # what the mode raised in, once it did (the room ends with error)
         self._clock = (now, wall_us)  # the last tick's times, for a hook that fails between ticks
         self._map_info: dict[str, Any] | None = None
+        self.per_seat_views = self.mode_class.per_seat_views
+        # Asked once, as the mode is made (a raise here is the mode's constructor failing).
+        self.spectator_delay_s = float(self.mode.spectator_delay_s())
         self.lifecycle = Lifecycle()
         self.created_at = now
         self.created_wall_us = wall_us
@@ -106,6 +119,8 @@ class Room:
         self._prev_rows: list[list[int]] | None = None  # prev.players as lists, when the last diff made them
         self.pending_events: list[dict[str, Any]] = []
         self._keyframe: tuple[int, int, bytes] | None = None
+        self._view_keyframes: dict[Hashable, tuple[int, int, Snapshot, bytes]] = {}  # key -> (tick, version, view, bytes)
+        self.pending_private: dict[int, list[dict[str, Any]]] = {}
         self._version = 0  # bumps whenever seats change between ticks
         self._version_ticked = 0  # _version as of the last tick (self.prev is the state then)
         self._full_delta = False  # the next delta lists every seated player in full (the first running tick)
@@ -312,6 +327,9 @@ class Room:
         """Apply the step's outcome, diff against the last tick and encode once."""
         if outcome is not None:
             self.pending_events.extend(outcome.events)
+            if outcome.private:
+                for seat, events in outcome.private.items():
+                    self.pending_private.setdefault(seat, []).extend(events)
             if self._on_events and self.failure is None:
                 more = self._hook("on_events", self.mode.on_events, self.prev.tick + 1, list(self.pending_events),
                                   now=now, wall_us=wall_us)
@@ -333,7 +351,15 @@ class Room:
             snap = self.prev
         out.tick = snap.tick
         if self.lifecycle.simulating or (self.pending_events and self.lifecycle.state is not RoomState.DISPOSED):
-            out.delta = self._encode_delta(snap, wall_us)
+            acks = self._acks()
+            if self.per_seat_views:
+                try:
+                    out.views = encode_views(self.mode, self.occupied(), snap.tick, wall_us, acks,
+                                             full=self._full_delta)
+                except Exception as exc:  # noqa: BLE001 - a mode's bug in view_key or view ends its own room only
+                    self.fail("view", exc, now, wall_us)
+                    out.views = []  # nobody gets a view this tick; the end event follows
+            out.delta = self._encode_delta(snap, wall_us, acks)
         else:
             self._prev_rows = None  # made for the snapshot being replaced
         self.prev = snap
@@ -341,6 +367,12 @@ class Room:
         if self.pending_events:
             out.events = p.pack({"t": "events", "n": snap.tick, "e": self.pending_events})
             self.pending_events = []
+        if self.pending_private:
+            for index, events in self.pending_private.items():
+                held = self.seats[index] if 0 <= index < len(self.seats) else None
+                if held is not None:
+                    out.private.append((held, p.pack({"t": "events", "n": snap.tick, "e": events})))
+            self.pending_private = {}
         if self.lifecycle.simulating and snap.tick % self.keyframe_every == 0:
             out.keyframe = self.keyframe(wall_us)
         if self._result_pending:
@@ -481,7 +513,16 @@ class Room:
 
     # --- encoding ---------------------------------------------------------------------
 
-    def _encode_delta(self, snap: Snapshot, wall_us: int) -> bytes:
+    def _acks(self) -> list[list[int]]:
+        """``[seat, seq]`` for the seats whose last applied input changed since the last delta."""
+        acks = []
+        for seat in self.occupied():
+            if seat.last_applied != seat.acked:
+                seat.acked = seat.last_applied
+                acks.append([seat.index, seat.last_applied])
+        return acks
+
+    def _encode_delta(self, snap: Snapshot, wall_us: int, acks: list[list[int]]) -> bytes:
         prev = self.prev
         if self._full_delta:
             # The first running tick lists every seated player in full, diffed against an empty
@@ -502,22 +543,7 @@ class Room:
         if status:
             msg["s"] = status
         if snap.objects is not prev.objects:
-            # Object ids only grow, and a row never changes while its object lives.
-            old_ids = prev.objects[:, 0].tolist()
-            new_ids = snap.objects[:, 0].tolist()
-            newest = old_ids[-1] if old_ids else -1
-            added = [i for i, ident in enumerate(new_ids) if ident > newest]
-            if added:
-                msg["o+"] = snap.objects[added[0]:].tolist()
-            alive = set(new_ids)
-            removed = [ident for ident in old_ids if ident not in alive]
-            if removed:
-                msg["o-"] = removed
-        acks = []
-        for seat in self.occupied():
-            if seat.last_applied != seat.acked:
-                seat.acked = seat.last_applied
-                acks.append([seat.index, seat.last_applied])
+            _diff_objects(snap, prev, msg)
         if acks:
             msg["a"] = acks
         return p.pack(msg)
@@ -549,13 +575,46 @@ class Room:
                     status.append([i, *row[m:]])
         return moved, status, gone
 
-    def keyframe(self, wall_us: int) -> bytes:
+    def keyframe(self, wall_us: int, seat: Seat | None = None) -> bytes:
         """The full replicated state now: after the last tick and any seat change since (a
-        joiner's own row included). Encoded at most once per tick and seat change."""
+        joiner's own row included). Encoded at most once per tick and seat change.
+
+        With per-seat views, ``seat`` names whose view it is (None: the full view, for the
+        spectator feed); it is encoded once per view key, tick and seat change, and becomes
+        the view that seat's next delta is diffed against."""
+        if seat is not None and self.per_seat_views:
+            return self._view_keyframe(wall_us, seat)
         cached = self._keyframe
         if cached is not None and cached[0] == self.prev.tick and cached[1] == self._version:
             return cached[2]
         snap = self._snapshot(*self._clock) if self._version != self._version_ticked else self.prev
+        data = self._encode_keyframe(snap, wall_us)
+        self._keyframe = (snap.tick, self._version, data)
+        return data
+
+    def _view_keyframe(self, wall_us: int, seat: Seat) -> bytes:
+        try:
+            key = self.mode.view_key(seat.index) if self.failure is None else None
+            cached = self._view_keyframes.get(key)
+            if key is not None and cached is not None and cached[0] == self.prev.tick and cached[1] == self._version:
+                seat.view = cached[2]
+                return cached[3]
+            view = self.mode.view(key) if key is not None else None
+        except Exception as exc:  # noqa: BLE001 - a mode's bug ends its own room only
+            self.fail("view", exc, *self._clock)
+            view = None
+        if view is None:
+            # A failed mode shows nothing more: an empty state, never the full view.
+            prev = self.prev
+            view = Snapshot(prev.tick, prev.players, np.zeros_like(prev.present), prev.objects[:0])
+            seat.view = view
+            return self._encode_keyframe(view, wall_us)
+        data = self._encode_keyframe(view, wall_us)
+        self._view_keyframes[key] = (self.prev.tick, self._version, view, data)
+        seat.view = view
+        return data
+
+    def _encode_keyframe(self, snap: Snapshot, wall_us: int) -> bytes:
         idx = np.flatnonzero(snap.present)
         msg = {
             "t": "keyframe",
@@ -570,9 +629,7 @@ class Room:
             "roster": [[s.index, s.player_id, s.name, s.team, s.connected] for s in self.occupied()],
             "a": [[s.index, s.last_applied] for s in self.occupied()],
         }
-        data = p.pack(msg)
-        self._keyframe = (snap.tick, self._version, data)
-        return data
+        return p.pack(msg)
 
     def map_info(self) -> dict[str, Any]:
         """The mode's map for this match (the static map alone if the mode fails to say)."""
@@ -602,6 +659,21 @@ class Room:
             "grace_s": self.grace_s,
             "state": self.lifecycle.state.value,
         })
+
+
+def _diff_objects(snap: Snapshot, prev: Snapshot, msg: dict[str, Any]) -> None:
+    """Objects that appeared (``o+``) and went away (``o-``): object ids only grow, and a row
+    never changes while its object lives."""
+    old_ids = prev.objects[:, 0].tolist()
+    new_ids = snap.objects[:, 0].tolist()
+    newest = old_ids[-1] if old_ids else -1
+    added = [i for i, ident in enumerate(new_ids) if ident > newest]
+    if added:
+        msg["o+"] = snap.objects[added[0]:].tolist()
+    alive = set(new_ids)
+    removed = [ident for ident in old_ids if ident not in alive]
+    if removed:
+        msg["o-"] = removed
 
 
 def _diff_arrays(snap: Snapshot, prev: Snapshot, m: int) -> tuple[list[list[int]], list[list[int]], list[int]]:

@@ -128,8 +128,15 @@ class Scheduler:
         if out.expired:
             self.on_seats_expired(out.expired)
         match_id = room.spec.match_id
-        if out.delta is not None:
+        if out.views is not None:
+            # Per-seat views: each player gets its view; the feed gets the full view.
+            self.fanout.send_views(room, out.views, out.events, now)
+            self.metrics.view_deltas.inc(len({id(data) for data, _ in out.views}))
+        elif out.delta is not None:
             self.fanout.send(room, out.delta, out.events, now)
+        if out.private:
+            self.fanout.send_private(out.private)
+        if out.delta is not None:
             self.feed.append(match_id, feeds.DELTA, out.tick, out.delta)
         if out.events is not None:
             self.feed.append(match_id, feeds.EVENTS, out.tick, out.events)
@@ -169,7 +176,7 @@ class Scheduler:
             players=tuple(roster), started_at_us=room.started_wall_us or room.created_wall_us,
             updated_at_ms=int(time.time() * 1000), end_reason=room.end_reason,
             columns=mode.column_layout(), map_info=dict(mode.MAP), input=room.schema.to_json(),
-            options=dict(room.mode.config.options),
+            options=dict(room.mode.config.options), min_delay_s=room.spectator_delay_s or None,
         ), live)
 
 

@@ -100,6 +100,9 @@ DEFAULT_MODES: tuple[ModeConfig, ...] = (
     # King of the hill: two teams of up to 8; the score is points from holding the hill.
     ModeConfig("koth", game_mode="koth", teams=2, team_size=8, min_players=4, max_players=16, score_limit=100,
                time_limit_s=300.0),
+    # Turn-based, hidden hands (docs/modes-cards.md): 2 to 4 at a table, first to 8 points after a round.
+    ModeConfig("cards", game_mode="cards", teams=0, min_players=2, max_players=4, score_limit=8,
+               time_limit_s=900.0, max_wait_s=30.0),
 )
 
 

@@ -28,7 +28,7 @@ class MatchmakerSettings:
                                     secret=True)
     join_private_key_file: str = setting("ELYSIUM_JOIN_PRIVATE_KEY_FILE", "", "File holding that PEM instead")
     modes_file: str = setting("ELYSIUM_MATCHMAKER_MODES_FILE", "",
-                              "JSON list of queue modes (default: arena, duel, team-arena, koth; see docs/matchmaker.md)")
+                              "JSON list of queue modes (default: arena, duel, team-arena, koth, cards; see docs/matchmaker.md)")
     match_interval_s: float = setting("ELYSIUM_MATCHMAKER_INTERVAL_S", 0.25, "Pause between matching passes",
                                       unit="s", check=between(0.01, 60))
     ticket_ttl_s: float = setting("ELYSIUM_TICKET_TTL_S", 300.0, "How long a ticket may wait before it expires",

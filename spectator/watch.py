@@ -50,7 +50,9 @@ async def resolve(feeds: MatchFeedReader, settings: SpectatorSettings, req: sp.W
     if not match_id or (described is None and not has_feed):
         raise sp.WatchRefused(sp.UNKNOWN_MATCH, f"no live or replayable match {req.match_id!r}")
     info = described or MatchInfo(match_id)
-    min_delay = settings.min_delay_s(info.mode)
+    # The relay's own minimum for the mode, raised to what the match's mode asks for (a mode
+    # with hidden information holds its full view back past the time it stays hidden).
+    min_delay = max(settings.min_delay_s(info.mode), info.min_delay_s or 0.0)
     live = info.state in LIVE_STATES or (described is None and has_feed)
     if not live and not has_feed:
         raise sp.WatchRefused(sp.UNKNOWN_MATCH, f"match {match_id!r} is over and its replay has expired")

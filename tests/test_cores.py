@@ -29,6 +29,7 @@ CORES = (
     "gameserver/spec.py", "gameserver/room.py", "gameserver/modes/__init__.py", "gameserver/modes/base.py",
     "gameserver/modes/arena.py", "gameserver/modes/arena_rules.py", "gameserver/modes/arena_world.py",
     "gameserver/modes/koth.py", "gameserver/modes/koth_rules.py",
+    "gameserver/modes/cards.py", "gameserver/modes/cards_rules.py", "gameserver/views.py",
     "matchmaker/core.py", "matchmaker/modes.py", "matchmaker/skill.py",
     "spectator/feed.py", "spectator/protocol.py",
     "commerce/ledger.py", "commerce/catalog.py", "commerce/pricing.py", "commerce/rules.py", "commerce/audit.py",

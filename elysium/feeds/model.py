@@ -112,6 +112,11 @@ def _typed(value: Any, kind: type | tuple[type, ...]) -> Any:
     return value if isinstance(value, kind) else None
 
 
+def _delay(value: Any) -> float | None:
+    number = _typed(value, (int, float))
+    return float(number) if number is not None and 0 <= number <= 86400 else None
+
+
 @dataclass(frozen=True, slots=True)
 class MatchInfo:
     """A match as listings and a watcher's hello describe it (``elysium:match:{id}``)."""
@@ -128,6 +133,8 @@ class MatchInfo:
     end_reason: str | None = None
     columns: dict[str, Any] | None = None  # the mode's column layout, as a player's welcome has it
     map_info: dict[str, Any] | None = None  # the mode's map, without the per-match limits
+    # The least delay the match's mode asks relays to hold its feed back by (hidden information).
+    min_delay_s: float | None = None
     input: dict[str, Any] | None = None  # the mode's input schema, as a player's welcome has it
     options: dict[str, Any] | None = None  # the match's option values, as a player's welcome has them
 
@@ -142,6 +149,8 @@ class MatchInfo:
             out["columns"] = self.columns
         if self.map_info is not None:
             out["map"] = self.map_info
+        if self.min_delay_s is not None:
+            out["min_delay_s"] = self.min_delay_s
         if self.input is not None:
             out["input"] = self.input
         if self.options is not None:
@@ -172,6 +181,7 @@ class MatchInfo:
             end_reason=_typed(values.get("end_reason"), str),
             columns=_typed(values.get("columns"), dict),
             map_info=_typed(values.get("map"), dict),
+            min_delay_s=_delay(values.get("min_delay_s")),
             input=_typed(values.get("input"), dict),
             options=_typed(values.get("options"), dict),
         )

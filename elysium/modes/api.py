@@ -17,7 +17,7 @@ same states every time (``elysium.testing.modes`` checks it).
 from __future__ import annotations
 
 import abc
-from collections.abc import Mapping, Sequence
+from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 from typing import Any, ClassVar, Final, Generic, TypeVar
@@ -111,6 +111,9 @@ class StepOutcome:
 
     events: list[Event] = field(default_factory=list)
     finished: str | None = None
+    # Events for one seat alone (seat -> events), such as why its move was refused: sent to
+    # that seat's connection only, never to other players nor to the spectator feed.
+    private: dict[int, list[Event]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -178,6 +181,11 @@ class GameMode(abc.ABC, Generic[InputT]):
     join_choice: ClassVar[tuple[Option, ...]] = ()
     # Static data the same for every match (welcome.map; the per-match part is map_info()).
     MAP: ClassVar[Mapping[str, Any]] = MappingProxyType({})
+    # Hidden information: True when what a seat may see differs per seat. The engine then
+    # asks view_key(seat) of each seat every tick, builds view(key) once per distinct key,
+    # encodes its delta once and sends it to every seat of that key; snapshot() (the full
+    # view) goes to the spectator feed only, held back by spectator_delay_s().
+    per_seat_views: ClassVar[bool] = False
 
     # Derived from ``columns`` for every subclass (the engine's hot path reads these).
     player_columns: ClassVar[tuple[str, ...]]
@@ -260,6 +268,24 @@ class GameMode(abc.ABC, Generic[InputT]):
     def map_info(self) -> dict[str, Any]:
         """``welcome.map``: the static ``MAP`` and this match's own part (limits, say)."""
         return {**self.MAP, **self.config.options}
+
+    # --- per-seat views (only with ``per_seat_views``) ------------------------------------
+
+    def view_key(self, seat: int) -> Hashable:
+        """What ``seat`` may see now, as a key: seats whose views coincide share one (a card
+        game: the seat while it holds cards, one public key for seats holding none). Never
+        None, which names the full view."""
+        return seat
+
+    def view(self, key: Hashable) -> Snapshot:
+        """The state the seats of view ``key`` see (None: the full view, ``snapshot()``).
+        Return the same arrays while they do not change: the engine skips diffing them."""
+        return self.snapshot()
+
+    def spectator_delay_s(self) -> float:
+        """The least delay, in seconds, relays must hold this match's feed back by (0: none):
+        a mode with hidden information sets it so the full view shows nothing still hidden."""
+        return 0.0
 
     def close(self) -> None:
         """The room is gone: release what the mode holds."""

@@ -76,7 +76,8 @@ def elysium_trace(score_limit: int = 1000) -> tuple[list[int], list[list[list[An
     """
     draws = np.random.default_rng(SEED)
     spawn_order = [int(draws.integers(len(SPAWNS))) for _ in range(64)]  # what the arena's rng will draw
-    arena = Arena(ModeConfig(seats=2, tick_hz=20, seed=SEED, score_limit=score_limit, time_limit_s=3600))
+    arena = Arena(ModeConfig(seats=2, tick_hz=20, seed=SEED,
+                             options={"score_limit": score_limit, "time_limit_s": 3600.0}))
     arena.join(0, 0)
     arena.join(1, 0)
     inputs: list[list[list[Any]]] = []
@@ -106,7 +107,7 @@ def elysium_trace(score_limit: int = 1000) -> tuple[list[int], list[list[list[An
         })
         if outcome.finished:
             states[-1]["end"] = outcome.finished
-            states[-1]["results"] = sorted([r.seat, r.score, r.kills, r.deaths] for r in arena.results())
+            states[-1]["results"] = sorted([r.seat, r.score, r.stats["kills"], r.stats["deaths"]] for r in arena.results())
             break
     return spawn_order, inputs, states
 

@@ -131,6 +131,9 @@ def test_the_win_bonus_follows_the_kernels_standings() -> None:
     assert drained.winners() == {"a", "b"} and bonus(drained) == set()
     assert ({r.player_id: r.amount for r in rules.rewards_for(drained, RULES)}
             == {"a": 10 + 6, "b": 10, "c": 10 + 4})
+    # A room its mode's own error ended decided nothing either.
+    broken = dataclasses.replace(teams, reason="error")
+    assert bonus(broken) == set() and {r.player_id for r in rules.rewards_for(broken, RULES)} == {"a", "b", "c"}
 
 
 def test_validation_lists_every_problem() -> None:

@@ -164,3 +164,19 @@ def test_proposals_always_keep_the_rules(raw: list[tuple[float, float, int, tupl
             for team in range(mode.teams):
                 assert sum(1 for _, tm in p.roster if tm == team) <= mode.team_size
     assert used["eu"] <= eu_seats and used["us"] <= 40
+
+
+def test_a_queue_mode_passes_its_game_modes_options_to_the_room() -> None:
+    from matchmaker.matcher import room_claim
+    from matchmaker.core import Proposal
+
+    (cards,) = parse_modes([{"name": "cards", "game_mode": "cards", "min_players": 2, "max_players": 4,
+                             "options": {"hand_size": 3, "turn_time_s": 2.5}}]).values()
+    prop = Proposal("cards", "local", ("t1", "t2"), (("a", 0), ("b", 0)), 0.0, 0)
+    claim = room_claim(cards, prop, seed=9)
+    assert claim["mode"] == "cards" and claim["options"] == {"hand_size": 3, "turn_time_s": 2.5}
+    (arena,) = parse_modes([{"name": "arena"}]).values()
+    assert "options" not in room_claim(arena, prop, seed=9)
+    for bad in ([1], {1: 2}):
+        with pytest.raises(ModeError, match="options"):
+            parse_modes([{"name": "cards", "options": bad}])

@@ -79,3 +79,27 @@ async def test_the_hello_says_what_is_served() -> None:
         False, 0.0, 0.0, 1, 4.0)
     assert replay["columns"] is None and replay["map"] is None
     assert replay["input"] is None and replay["options"] is None  # a description without them
+
+
+async def test_a_mode_with_hidden_information_holds_its_feed_back_by_its_own_minimum() -> None:
+    feeds = store()
+    feeds.set_info("cards1", MatchInfo("cards1", mode="cards", state="running", min_delay_s=40.0), live=True)
+    feeds.add("cards1", "k", 1, b"k")
+    p = await plan("/v1/watch/cards1", feeds)  # asks for no delay
+    assert (p.replay, p.delay_s, p.min_delay_s) == (False, 40.0, 40.0)
+    assert (await plan("/v1/watch/cards1?delay=60", feeds)).delay_s == 60.0
+    seek = await plan("/v1/watch/cards1?from=1", feeds)
+    assert seek.replay and seek.min_delay_s == 40.0  # a seek never shows fresher entries either
+    # The relay's own minimum for the mode wins when it is the larger one.
+    feeds.set_info("ranked2", MatchInfo("ranked2", mode="ranked", state="running", min_delay_s=1.0), live=True)
+    feeds.add("ranked2", "k", 1, b"k")
+    assert (await plan("/v1/watch/ranked2", feeds)).min_delay_s == 2.0
+    assert msgpack.unpackb(hello(p))["min_delay_s"] == 40.0
+
+
+def test_a_described_minimum_delay_round_trips_and_bad_values_are_dropped() -> None:
+    info = MatchInfo("m", mode="cards", min_delay_s=12.5)
+    assert MatchInfo.parse("m", info.fields()) == info
+    assert "min_delay_s" not in MatchInfo("m").fields()
+    for bad in ('"12"', "-1", "true", "1e9"):
+        assert MatchInfo.parse("m", {**info.fields(), "min_delay_s": bad}).min_delay_s is None
