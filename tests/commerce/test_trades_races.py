@@ -1,11 +1,12 @@
-"""The races escrow exists for, through the real app against the real database: an item listed
-elsewhere while it is traded, accept against cancel, many accepts at once, two sweepers, and a storm
+"""The races escrow exists for, through the real app against the real database: an item listed on
+the marketplace while it is traded, accept against cancel, many accepts at once, two sweepers, and a storm
 of trades on two replicas. After each, ``elysium audit`` passes and no currency was made or lost."""
 
 from __future__ import annotations
 
 import asyncio
 import random
+import uuid
 from collections import Counter
 from datetime import timedelta
 from pathlib import Path
@@ -20,27 +21,27 @@ from tests.commerce.trade_fixtures import act, assert_audit_passes, offer, playe
 from tests.waiting import until
 
 
-async def _list_elsewhere(client: Any, item: str, owner: str, after_s: float = 0.0) -> bool:
-    """What a listing does to an item: one conditional custody update in a transaction.
+async def _list_elsewhere(client: Any, item: str, seller: dict[str, Any], after_s: float = 0.0) -> str | None:
+    """The seller lists the item on the marketplace (``POST /v1/listings``); the listing id, or
+    None when the marketplace refused it because the item is not in game (in escrow) or is no
+    longer the seller's (a trade moved it first).
 
     ``after_s`` staggers its start, so that over the rounds of a race each side sometimes goes first.
     """
-    store = client.app[STORE]
     await asyncio.sleep(after_s)
-
-    async def body(s: Session) -> bool:
-        done = await store.items.update_one({"_id": item, "owner": owner, "custody": "in_game"},
-                                            {"$set": {"custody": "listed"}}, session=s)
-        return bool(done.matched_count)
-
-    try:
-        return bool(await store.transaction(body))
-    except Problem:
-        return False
+    status, body = await _send(lambda: client.post(
+        "/v1/listings", json={"item": item, "currency": "soft", "price": 40},
+        headers={**seller["headers"], "Idempotency-Key": uuid.uuid4().hex}))
+    if status == 201:
+        listing_id: str = body["id"]
+        return listing_id
+    assert (status, body["code"]) in {(409, "item-unavailable"), (404, "unknown-owned-item")}, body
+    return None
 
 
-async def _unlist(client: Any, item: str) -> None:
-    await client.app[STORE].items.update_one({"_id": item, "custody": "listed"}, {"$set": {"custody": "in_game"}})
+async def _unlist(client: Any, listing_id: str, seller: dict[str, Any]) -> None:
+    resp = await client.delete(f"/v1/listings/{listing_id}", headers=seller["headers"])
+    assert resp.status == 200, await resp.text()
 
 
 async def _send(request: Any) -> tuple[int, Any]:
@@ -68,28 +69,28 @@ async def test_an_item_listed_while_it_is_traded_ends_in_exactly_one_place(clien
         made, listed = await asyncio.gather(
             _send(lambda: offer(client, alice, bob["account_id"], key=key, offer={"items": [boots]},
                                 request={"items": [potion]})),
-            _list_elsewhere(client, boots, alice["account_id"], 0.006 * n))
+            _list_elsewhere(client, boots, alice, 0.006 * n))
         doc = await client.app[STORE].items.find_one({"_id": boots})
         if listed:
             assert made[0] == 409 and made[1]["code"] == "item-unavailable", made
             assert doc["custody"] == "listed" and "trade" not in doc
             outcomes["listing won the offer"] += 1
-            await _unlist(client, boots)
+            await _unlist(client, listed, alice)
             continue
         assert made[0] == 201, made
         assert doc["custody"] == "escrow"
-        assert not await _list_elsewhere(client, boots, alice["account_id"])  # escrow cannot be listed
+        assert await _list_elsewhere(client, boots, alice) is None  # escrow cannot be listed
         outcomes["offer won"] += 1
         # The accept races a listing of the requested item.
         start = await snapshot(client)
         accepted, listed = await asyncio.gather(_send(lambda: act(client, bob, made[1]["trade_id"], "accept")),
-                                                _list_elsewhere(client, potion, bob["account_id"], 0.012 * (n % 6)))
+                                                _list_elsewhere(client, potion, bob, 0.012 * (n % 6)))
         if listed:
             assert accepted[0] == 409 and accepted[1]["code"] == "item-unavailable", accepted
             after = await snapshot(client)
             assert after[:2] == start[:2] and after[3] == start[3]  # money, ledger and trades untouched
             outcomes["listing won the accept"] += 1
-            await _unlist(client, potion)
+            await _unlist(client, listed, bob)
             assert (await act(client, alice, made[1]["trade_id"], "cancel")).status == 200
         else:
             assert accepted[0] == 200 and accepted[1]["state"] == "accepted", accepted
