@@ -125,6 +125,8 @@ def test_with_no_address_it_runs_the_local_stack_and_leaves_no_process(tmp_path:
     assert doc["target"]["started_local_stack"] and doc["players_peak_connected"] == 10
     assert doc["errors"] == 0
     checked = {c["name"]: c["ok"] for c in doc["thresholds"]["checked"]}
+    assert "tester_not_overloaded" in checked  # met or not: a shared machine may overload the tester
+    del checked["tester_not_overloaded"]
     assert checked == {"max_error_rate": True, "min_connected_ratio": True, "max_p99_ms": False}
     delta = doc["server"]["delta"]
     assert delta["joins_ok"] == 10 and delta["inputs"] == doc["counts"]["inputs_sent"]
