@@ -54,10 +54,20 @@ def one_run(tree: Path, players: int, args: argparse.Namespace, redis_url: str, 
             server.wait()
     tester = doc["tester"]
     per100 = tester["cpu_pct_per_100_players"]
+    sc = doc["scenario"]
+    ramp_s = sc["players"] / sc["ramp_per_s"]
+    steady = [r for r in doc["timeline"] if ramp_s + 2 <= r["t"] <= ramp_s + sc["duration_s"]]
+    cpu = [r["tester_cpu_pct"] for r in steady if r["tester_cpu_pct"] is not None]
+    msgs = [r["msgs_in_per_s"] for r in steady if r["msgs_in_per_s"]]
+    # Each player-tick is one delta in (and one input out): CPU per message in at full load.
+    per_msg = (sum(cpu) / len(cpu) / 100) / (sum(msgs) / len(msgs)) * 1e6 if cpu and msgs else None
     return {
         "tree": str(tree), "players": players, "peak_connected": doc["players_peak_connected"],
         "tester_cpu_pct": tester["cpu_pct_steady"],
         "us_per_player_tick": None if per100 is None else round(per100 / 100 / 100 / TICK_HZ * 1e6, 1),
+        "us_per_msg_in": None if per_msg is None else round(per_msg, 1),
+        "msgs_in_per_s": round(sum(msgs) / len(msgs)) if msgs else None,
+        "overloaded": tester.get("overloaded"),
         "kib_per_player": tester["memory_kb_per_player"],
         "tester_lag_p99_ms": doc["tester_lag_ms"]["p99"], "latency_p99_ms": doc["latency_ms"]["p99"],
         "input_rtt_p99_ms": doc["input_rtt_ms"]["p99"], "errors": doc["errors"],

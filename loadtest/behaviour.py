@@ -146,7 +146,7 @@ class Busy(Roamer):
         return super().step()
 
 
-BUSY_STEP_S = 0.004
+BUSY_STEP_S = 0.01
 
 BEHAVIOURS: dict[str, type[Behaviour]] = {cls.name: cls for cls in (Roamer, Strafer, Camper, Idle, Busy)}
 

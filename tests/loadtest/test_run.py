@@ -41,7 +41,9 @@ async def test_smoke_scenario_numbers_match_the_servers_metrics(game_server: Gam
     result = await asyncio.to_thread(run, smoke, target, workers=2, progress=Progress(out, tty=False, log_every_s=0))
     server = await _settle(game_server)
     doc = report.build(result)
-    doc["thresholds"] = report.check(doc, smoke.thresholds)
+    # The tester's own health is left a warning here: on a busy shared machine its loop can be late,
+    # and what this test checks is that the counts match the server's (the overload check has its own tests).
+    doc["thresholds"] = report.check(doc, smoke.thresholds, tester_overload="warn")
 
     counts = doc["counts"]
     assert doc["players"] == 20 and doc["players_peak_connected"] == 20 and doc["workers"] == 2
@@ -122,8 +124,8 @@ async def test_players_that_cannot_connect_are_counted_by_cause(keys_dir: Path) 
 
 
 async def test_an_overloaded_tester_is_marked_and_fails_its_thresholds(game_server: GameServer, keys_dir: Path) -> None:
-    # The busy behaviour burns 4 ms of CPU per player-tick: 10 players at 20 Hz want 80 % of a core
-    # from one worker on top of their real work, so its loop falls more than a tick behind.
+    # The busy behaviour burns 10 ms of CPU per player-tick: 10 players at 20 Hz want twice what one
+    # worker's core can give, so its loop falls ticks behind and inputs go out late or not at all.
     busy = scn.from_mapping({"name": "busy", "players": 10, "ramp_per_s": 50, "duration_s": 3, "room_size": 10,
                              "retries": 0, "behaviour": {"busy": 1}, "thresholds": {"max_error_rate": 0}})
     target = Target(url=url(game_server), server_id=SERVER_ID, join_key_file=str(keys_dir / "join.key"),
@@ -134,7 +136,8 @@ async def test_an_overloaded_tester_is_marked_and_fails_its_thresholds(game_serv
     tester = doc["tester"]
     assert tester["overloaded"] is True, tester
     codes = {r["code"] for r in tester["overload_reasons"]}
-    assert "loop_lag" in codes and doc["tester_lag_ms"]["p99"] > tester["limits"]["loop_lag_p99_ms"] == 50
+    assert {"loop_lag", "sends_dropped"} <= codes and doc["tester_lag_ms"]["p99"] > tester["limits"]["loop_lag_p99_ms"] == 50
+    assert tester["sends_dropped"] > 0 and tester["sends_late"] > 0
     assert [w["code"] for w in doc["warnings"]][:1] == ["tester_overloaded"]
     assert len(tester["workers_detail"]) == 1 and tester["workers_detail"][0]["lag_p99_ms"] > 50
     # Failed by default, a warning only on request; the player-side figures were fine either way.
