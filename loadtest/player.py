@@ -56,7 +56,7 @@ class SimPlayer:
     __slots__ = (
         "index", "flow", "behaviour", "rec", "cfg", "end_at", "ws", "seat", "period_us", "running", "leaving", "seq",
         "pending", "last_n", "last_rx", "welcome", "closed", "resume", "next_ping", "ping_id", "ping_sent",
-        "msgs", "connected_s", "match_over", "loop", "fatal", "bytes_in", "ticker", "credit",
+        "msgs", "connected_s", "match_over", "loop", "fatal", "bytes_in", "ticker", "credit", "token",
     )
 
     def __init__(self, index: int, flow: JoinFlow, behaviour: Behaviour, rec: Recorder, cfg: PlayerConfig,
@@ -90,6 +90,7 @@ class SimPlayer:
         self.bytes_in = 0
         self.ticker = ticker
         self.credit = 0  # deltas received and not yet answered by an input (at most MAX_CREDIT)
+        self.token: str | None = None  # the join token, until the join is sent
         self.loop = asyncio.get_running_loop()
 
     # --- the session --------------------------------------------------------------------
@@ -112,13 +113,11 @@ class SimPlayer:
                     if assignment.waited_us is not None:
                         rec.time_us("match", assignment.waited_us)
                 assert assignment is not None
-                if self.resume is None:
-                    token: str | None = assignment.token
-                    # A rejoin resumes (no token) and a fresh join gets a fresh assignment: keep no token.
-                    assignment = dataclasses.replace(assignment, token="")
-                else:
-                    token = None
-                cause = await self._session(assignment.url, token)
+                # The token goes with the join and is not kept (a rejoin resumes; a fresh join gets a
+                # fresh assignment): thousands of players should not each hold one for the whole run.
+                self.token = assignment.token if self.resume is None else None
+                assignment = dataclasses.replace(assignment, token="")
+                cause = await self._session(assignment.url)
             except (OSError, TimeoutError, HandshakeFailed) as exc:
                 rec.counts["connect_failures"] += 1
                 rec.error(_connect_cause(exc))
@@ -154,7 +153,7 @@ class SimPlayer:
             self.record_rates()
             self.rec.players_done += 1
 
-    async def _session(self, url: str, token: str | None) -> str:
+    async def _session(self, url: str) -> str:
         rec, cfg, loop = self.rec, self.cfg, self.loop
         started = time.perf_counter_ns()
         self.fatal = None
@@ -166,13 +165,15 @@ class SimPlayer:
         self.ws = ws = await open_ws(url, self, min(cfg.connect_timeout_s, self.end_at - loop.time() + 0.1))
         rec.counts["connects"] += 1
         try:
-            self._send(play.encode_join(token=token, resume=self.resume))
-            token = None
+            self._send(play.encode_join(token=self.token, resume=self.resume))
+            self.token = None
             done, _ = await asyncio.wait((self.welcome, self.closed), timeout=cfg.join_timeout_s,
                                          return_when=asyncio.FIRST_COMPLETED)
-            if self.welcome in done:
+            welcomed, closed = self.welcome in done, self.closed in done
+            del done  # it holds the welcome future (and so the welcome) for as long as the frame lives
+            if welcomed:
                 welcome = self.welcome.result()
-            elif self.closed in done:
+            elif closed:
                 raise JoinRefused(self.fatal or f"closed_before_welcome_{self.closed.result()}")
             else:
                 raise JoinRefused("join_timeout")
