@@ -5,9 +5,10 @@
   fire]]}`` gives, except that ``seq`` is always a uint32 (msgpack lets an encoder pick any
   width that holds the value; ``tests/loadtest/test_inputs.py`` checks the server decodes it).
 * :func:`delta_header` reads a delta's tick number ``n`` and timestamp ``ts`` from its first
-  bytes. The game server writes every delta as a map whose first keys are ``t``, ``n`` and
-  ``ts`` (``docs/protocol.md``), with ``ts`` a uint64 (a wall clock in µs needs more than 32
-  bits). Anything else returns None and the caller decodes the whole message.
+  bytes. Elysium's game server writes every delta as a map whose first keys are ``t``, ``n``
+  and ``ts`` (``gameserver/room.py``), with ``ts`` a uint64 (a wall clock in µs needs more than
+  32 bits). The protocol does not promise that order, so anything else returns None and the
+  caller decodes the whole message: another server only costs more, it is never misread.
 """
 
 from __future__ import annotations

@@ -8,6 +8,8 @@ samples. Every duration is recorded in microseconds and reported in milliseconds
 
 from __future__ import annotations
 
+import ctypes
+import sys
 from collections import Counter
 from typing import Any
 
@@ -49,6 +51,17 @@ HOT_COUNTERS = ("msgs_in", "bytes_in", "msgs_out", "bytes_out", "deltas", "keyfr
 
 def new_histogram() -> HdrHistogram:
     return HdrHistogram(1, MAX_US, SIGNIFICANT_DIGITS)
+
+
+def clear(h: HdrHistogram) -> None:
+    """``HdrHistogram.reset``, with the counts zeroed by one ``memset`` (reset loops over 23,552 of
+    them in Python: 4 ms per histogram per second per worker; a new histogram each time churns memory)."""
+    ctypes.memset(ctypes.addressof(h.counts), 0, ctypes.sizeof(h.counts))
+    h.total_count = 0
+    h.min_value = sys.maxsize
+    h.max_value = 0
+    h.start_time_stamp_msec = sys.maxsize
+    h.end_time_stamp_msec = 0
 
 
 class Recorder:
@@ -96,7 +109,7 @@ class Recorder:
         for name, h in self.hist.items():
             if h.get_total_count():
                 hist[name] = h.encode()
-                self.hist[name] = new_histogram()  # HdrHistogram.reset clears its counts in Python: 4x slower
+                clear(h)
         counts = dict(self.counts)
         counts.update({name: getattr(self, name) for name in HOT_COUNTERS})
         return {"hist": hist, "counts": counts, "disconnects": dict(self.disconnects), "errors": dict(self.errors),

@@ -25,3 +25,18 @@ def test_a_tally_gives_the_same_histogram_as_recording_every_value() -> None:
     assert tallied.get_min_value() == direct.get_min_value() and tallied.get_max_value() == direct.get_max_value()
     assert tallied.get_mean_value() == direct.get_mean_value()
     assert tallied.encode() == direct.encode()
+
+
+def test_clearing_a_histogram_is_what_reset_does() -> None:
+    from loadtest.measure import clear
+
+    a, b = new_histogram(), new_histogram()
+    for h in (a, b):
+        for v in (1, 500, 70_000, 3_000_000):
+            h.record_value(v)
+    a.reset()
+    clear(b)
+    assert b.get_total_count() == 0 and b.encode() == a.encode() and b.get_max_value() == a.get_max_value()
+    assert all(c == 0 for c in b.counts)
+    b.record_value(42)
+    assert b.get_total_count() == 1 and b.get_value_at_percentile(50) == 42
