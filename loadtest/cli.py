@@ -303,7 +303,8 @@ def run_command(args: argparse.Namespace) -> int:
                "peak_connected": doc["players_peak_connected"], "latency_p50_ms": doc["latency_ms"]["p50"],
                "latency_p95_ms": doc["latency_ms"]["p95"], "latency_p99_ms": doc["latency_ms"]["p99"],
                "input_rtt_p95_ms": doc["input_rtt_ms"]["p95"], "input_rtt_p99_ms": doc["input_rtt_ms"]["p99"],
-               "tester_lag_p99_ms": doc["tester_lag_ms"]["p99"], "inputs_rejected": doc["inputs"]["rejected"],
+               "tester_lag_p99_ms": doc["tester_lag_ms"]["p99"], "tester_overloaded": doc["tester"]["overloaded"],
+               "inputs_rejected": doc["inputs"]["rejected"],
                "errors": doc["errors"], "warnings": [w["code"] for w in doc["warnings"]], "json": str(json_path),
                "html": str(html_path)}
     print(json.dumps(summary), flush=True)

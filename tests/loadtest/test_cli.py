@@ -149,6 +149,7 @@ def test_with_no_address_it_runs_the_local_stack_and_leaves_no_process(tmp_path:
     summary = json.loads(proc.stdout.strip().splitlines()[-1])
     assert summary["event"] == "loadtest_done" and summary["passed"] is False
     assert summary["latency_p95_ms"] == doc["latency_ms"]["p95"] and summary["inputs_rejected"] == 0
+    assert summary["tester_overloaded"] is doc["tester"]["overloaded"]
     # The summary for people, at the end of the run on stderr.
     text = proc.stderr[proc.stderr.index("loadtest smoke: FAILED"):]
     assert "✓ max_error_rate" in text and "✓ min_connected_ratio" in text and "✗ max_p99_ms" in text
