@@ -156,3 +156,39 @@ def test_bad_distributed_options_are_usage_errors() -> None:
                               timeout=60)
         assert proc.returncode == 2, (args, proc.stderr)
         assert message in proc.stderr.strip().splitlines()[-1], (args, proc.stderr)
+
+
+async def test_the_coordinator_refuses_a_bad_hello_and_an_agent_too_many() -> None:
+    from loadtest.coordinator import Coordinator, pack, unpack
+
+    coordinator = Coordinator("127.0.0.1", 0, agents=1)
+    await asyncio.to_thread(coordinator.start)
+    try:
+        async with aiohttp.ClientSession() as session:
+            async def hello(msg: dict[str, object]) -> dict[str, object] | None:
+                ws = await session.ws_connect(coordinator.url)
+                await ws.send_bytes(pack(msg))
+                try:
+                    reply = await ws.receive(timeout=2)
+                except TimeoutError:
+                    return None  # accepted: it waits for its assignment
+                finally:
+                    await ws.close()
+                return unpack(reply.data) if reply.type == aiohttp.WSMsgType.BINARY else {"closed": True}
+
+            bads: list[dict[str, object]] = [{"t": "hello", "v": 99, "workers": 1}, {"t": "hello", "v": 1, "workers": 0},
+                                             {"t": "hello", "v": 1, "workers": "two"}, {"t": "nonsense"}]
+            for bad in bads:
+                reply = await hello(bad)
+                assert reply is not None and reply["t"] == "refused" and "agent protocol 1" in str(reply["reason"])
+            assert coordinator.agents == []  # refused hellos change nothing
+            ws = await session.ws_connect(coordinator.url)
+            await ws.send_bytes(pack({"t": "hello", "v": 1, "workers": 2, "host": "a"}))
+            await until(lambda: len(coordinator.agents) == 1, timeout_s=10, what="the agent registered")
+            reply = await hello({"t": "hello", "v": 1, "workers": 1, "host": "b"})
+            assert reply == {"t": "refused", "reason": "the run has all its agents"}
+            assert [(a.host, a.workers) for a in coordinator.agents] == [("a", 2)]
+            await asyncio.to_thread(coordinator.wait_for_agents, 1.0)
+            await ws.close()
+    finally:
+        await asyncio.to_thread(coordinator.stop)
