@@ -5,13 +5,17 @@ send nothing that tick. The patterns are plausible rather than clever: players w
 direction for a while and turn, strafe around a point, hold a spot and sweep their aim, or
 sit idle (an occasional input, as from a player who looks away). Pure: no I/O, and the
 same seed gives the same inputs.
+
+Thousands of behaviours live in one worker, so each draws from a :class:`SmallRng` (one
+integer of state, a 64-bit linear congruential generator) rather than its own
+``random.Random`` (2.5 KiB of Mersenne Twister state each).
 """
 
 from __future__ import annotations
 
 import bisect
 import math
-import random
+import time
 from collections.abc import Mapping
 
 Move = tuple[float, float, float, bool]
@@ -23,11 +27,34 @@ def _wrap(angle: float) -> float:
     return (angle + math.pi) % TAU - math.pi
 
 
+_MASK64 = (1 << 64) - 1
+_TO_UNIT = 1.0 / (1 << 53)
+
+
+class SmallRng:
+    """A seeded 64-bit LCG (Knuth's MMIX constants), the top 53 bits as a float in [0, 1)."""
+
+    __slots__ = ("state",)
+
+    def __init__(self, seed: int) -> None:
+        self.state = (seed * 0x9E3779B97F4A7C15 + 1) & _MASK64
+
+    def random(self) -> float:
+        self.state = s = (self.state * 6364136223846793005 + 1442695040888963407) & _MASK64
+        return (s >> 11) * _TO_UNIT
+
+    def uniform(self, a: float, b: float) -> float:
+        return a + (b - a) * self.random()
+
+    def randint(self, a: int, b: int) -> int:
+        return a + int(self.random() * (b - a + 1))
+
+
 class Behaviour:
     __slots__ = ("rng", "tick", "heading", "aim", "fire_left", "next_turn")
     name = "base"
 
-    def __init__(self, rng: random.Random) -> None:
+    def __init__(self, rng: SmallRng) -> None:
         self.rng = rng
         self.tick = 0
         self.heading = rng.uniform(-math.pi, math.pi)
@@ -105,7 +132,23 @@ class Idle(Behaviour):
         return 0.0, 0.0, self.aim, False
 
 
-BEHAVIOURS: dict[str, type[Behaviour]] = {cls.name: cls for cls in (Roamer, Strafer, Camper, Idle)}
+class Busy(Roamer):
+    """A roamer that also burns ``BUSY_STEP_S`` of CPU every tick: overloads its own worker on
+    purpose, to check that a run says when the load tester, not the server, was the limit."""
+
+    __slots__ = ()
+    name = "busy"
+
+    def step(self) -> Move | None:
+        until = time.perf_counter() + BUSY_STEP_S
+        while time.perf_counter() < until:
+            pass
+        return super().step()
+
+
+BUSY_STEP_S = 0.01
+
+BEHAVIOURS: dict[str, type[Behaviour]] = {cls.name: cls for cls in (Roamer, Strafer, Camper, Idle, Busy)}
 
 
 class Mix:
@@ -120,8 +163,8 @@ class Mix:
             self.cumulative.append(acc)
         self.seed = seed
 
-    def pick(self, index: int) -> tuple[str, random.Random]:
-        rng = random.Random(self.seed * 1_000_003 + index)
+    def pick(self, index: int) -> tuple[str, SmallRng]:
+        rng = SmallRng(self.seed * 1_000_003 + index)
         at = min(bisect.bisect_left(self.cumulative, rng.random()), len(self.names) - 1)
         return self.names[at], rng
 

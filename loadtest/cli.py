@@ -21,6 +21,7 @@ from loadtest.errors import FlowUnavailable, TargetError, UsageError
 from loadtest.settings import LoadTestSettings
 
 if TYPE_CHECKING:
+    from loadtest.coordinator import Coordinator
     from loadtest.runner import Target
     from loadtest.scenario import Scenario
 
@@ -59,6 +60,8 @@ def _options(parser: argparse.ArgumentParser) -> None:
                        "(default: the scenario's)")
     shape.add_argument("--seed", type=int, help="seed of every behaviour and random choice (default: the "
                        "scenario's)")
+    shape.add_argument("--replica-every", type=int, help="one player in this many decodes every message and "
+                       "measures its input round trip; 1: every player (default: the scenario's, 10)")
     gates = parser.add_argument_group("thresholds (exit status 1 when one is not met; each replaces the "
                                     "scenario's threshold of that name)")
     gates.add_argument("--max-p99-ms", type=float, help="server-to-client latency p99 must be at most this many ms")
@@ -69,6 +72,17 @@ def _options(parser: argparse.ArgumentParser) -> None:
                        "(0.01: one in a hundred)")
     gates.add_argument("--min-connected-ratio", type=float, help="peak connected players / players must be at "
                        "least this")
+    gates.add_argument("--tester-overload", choices=("fail", "warn"), default="fail",
+                       help="an overloaded load tester (loop lag over a tick, a worker over 90%% of a core, sends "
+                            "late or dropped) fails the run (fail, the default) or is only a warning (warn)")
+    dist = parser.add_argument_group("distributed run (the simulated players run on agents: elysium loadtest agent)")
+    dist.add_argument("--agents", type=int, default=0, help="agents to wait for; 0: run the workers here")
+    dist.add_argument("--coordinator-host", default="0.0.0.0", help="where the coordinator listens for agents "
+                      "and serves /metrics (default 0.0.0.0)")
+    dist.add_argument("--coordinator-port", type=int, default=7380, help="the coordinator's port (default 7380; "
+                      "0: any free port)")
+    dist.add_argument("--agent-timeout-s", type=float, default=60.0, help="how long to wait for every agent to "
+                      "connect (s, default 60)")
     out = parser.add_argument_group("output")
     out.add_argument("--workers", type=int, help="worker processes (ELYSIUM_LOADTEST_WORKERS; 0: one per core)")
     out.add_argument("--out", help="report directory (ELYSIUM_LOADTEST_OUT_DIR, default loadtest-report)")
@@ -77,17 +91,28 @@ def _options(parser: argparse.ArgumentParser) -> None:
     out.add_argument("--quiet", action="store_true", help="no progress output")
 
 
+def _agent_command(parser: argparse.ArgumentParser) -> None:
+    from loadtest.agent import add_agent_command
+
+    sub = parser.add_subparsers(dest="loadtest_command", metavar="{agent}",
+                                help="agent: run a share of a distributed run (see --agents)")
+    add_agent_command(sub)
+
+
 def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    parser = sub.add_parser("loadtest", help="simulate players against a deployment and report what it holds")
+    parser = sub.add_parser("loadtest", help="simulate players against a deployment and report what it holds",
+                            allow_abbrev=False)
     _options(parser)
     parser.set_defaults(func=run_command)
+    _agent_command(parser)
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m loadtest",
+    parser = argparse.ArgumentParser(prog="python -m loadtest", allow_abbrev=False,
                                      description="Simulate players against an Elysium deployment")
     _options(parser)
     parser.set_defaults(func=run_command)
+    _agent_command(parser)
     return parser
 
 
@@ -158,12 +183,19 @@ def prepare(args: argparse.Namespace) -> tuple[Any, LoadTestSettings, dict[str, 
     scenario = scn.with_overrides(scenario, players=args.players, ramp_per_s=args.ramp_per_s,
                                   duration_s=args.duration_s, room_size=args.room_size, flow=args.flow,
                                   retries=args.retries, seed=args.seed,
-                                  spectators_per_match=args.spectators_per_match)
+                                  spectators_per_match=args.spectators_per_match,
+                                  replica_every=args.replica_every)
     limits = dict(scenario.thresholds)
     limits.update(scn.thresholds_from({k: getattr(args, k) for k in THRESHOLD_OPTIONS if getattr(args, k) is not None},
                                       "thresholds on the command line"))
     if args.workers is not None and not 0 <= args.workers <= 256:
         raise UsageError("--workers must be between 0 and 256")
+    if not 0 <= args.agents <= 1000:
+        raise UsageError("--agents must be between 0 and 1000")
+    if not 0 <= args.coordinator_port <= 65535:
+        raise UsageError("--coordinator-port must be between 0 and 65535")
+    if not 0 < args.agent_timeout_s <= 3600:
+        raise UsageError("--agent-timeout-s must be between 0 and 3600")
     if args.redis_url and (problem := elysium_config.redis_url(args.redis_url)):
         raise UsageError(f"--redis-url {problem}")
     return scenario, settings, limits
@@ -190,6 +222,7 @@ def run_command(args: argparse.Namespace) -> int:
     html_path = Path(args.html) if args.html else out_dir / "report.html"
     progress = Progress(enabled=not args.quiet)
     stack: LocalStack | None = None
+    coordinator: Coordinator | None = None
     try:
         _check_urls(args)
         if args.url:
@@ -227,7 +260,18 @@ def run_command(args: argparse.Namespace) -> int:
             raise UsageError(f"join key file {target.join_key_file} does not exist (give --join-key-file)")
         if stack is None:
             _check_reachable(target, scenario)
-        result = run(scenario, target, workers=workers, progress=progress)
+        if args.agents:
+            from loadtest.coordinator import Coordinator, LiveProgress
+
+            coordinator = Coordinator(args.coordinator_host, args.coordinator_port, args.agents)
+            coordinator.start()
+            progress.note(f"waiting for {args.agents} agent(s) at {coordinator.url} "
+                          f"(live metrics: http://{coordinator.host}:{coordinator.port}/metrics)")
+            coordinator.wait_for_agents(args.agent_timeout_s)
+            result = run(scenario, target, workers=workers, progress=LiveProgress(progress, coordinator),
+                         pool=coordinator.pool())
+        else:
+            result = run(scenario, target, workers=workers, progress=progress)
         stack_problem = stack.problem() if stack is not None else None
         if stack_problem:
             result.failures.append(stack_problem)
@@ -241,11 +285,13 @@ def run_command(args: argparse.Namespace) -> int:
         print("loadtest: interrupted before the run began; nothing was measured", file=sys.stderr)
         return EXIT_INTERRUPTED
     finally:
+        if coordinator is not None:
+            coordinator.stop()
         if stack is not None:
             progress.note("stopping the local stack")
             stack.stop()
     doc = report.build(result)
-    doc["thresholds"] = report.check(doc, limits)
+    doc["thresholds"] = report.check(doc, limits, tester_overload=args.tester_overload)
     json_path.parent.mkdir(parents=True, exist_ok=True)
     json_path.write_text(json.dumps(doc, indent=2) + "\n")
     html_path.parent.mkdir(parents=True, exist_ok=True)
@@ -257,7 +303,8 @@ def run_command(args: argparse.Namespace) -> int:
                "peak_connected": doc["players_peak_connected"], "latency_p50_ms": doc["latency_ms"]["p50"],
                "latency_p95_ms": doc["latency_ms"]["p95"], "latency_p99_ms": doc["latency_ms"]["p99"],
                "input_rtt_p95_ms": doc["input_rtt_ms"]["p95"], "input_rtt_p99_ms": doc["input_rtt_ms"]["p99"],
-               "tester_lag_p99_ms": doc["tester_lag_ms"]["p99"], "inputs_rejected": doc["inputs"]["rejected"],
+               "tester_lag_p99_ms": doc["tester_lag_ms"]["p99"], "tester_overloaded": doc["tester"]["overloaded"],
+               "inputs_rejected": doc["inputs"]["rejected"],
                "errors": doc["errors"], "warnings": [w["code"] for w in doc["warnings"]], "json": str(json_path),
                "html": str(html_path)}
     print(json.dumps(summary), flush=True)

@@ -1,4 +1,4 @@
-"""The JSON report (schema ``elysium.loadtest/1``, documented in ``docs/loadtest.md``) and thresholds.
+"""The JSON report (schema ``elysium.loadtest/2``, documented in ``docs/loadtest.md``) and thresholds.
 
 Stable top-level keys: ``players``, ``duration_s``, ``latency_ms`` (``p50``, ``p99`` ...),
 ``input_rtt_ms``, ``errors`` (a count) with ``errors_by_cause``, ``thresholds``. New keys
@@ -11,15 +11,24 @@ import datetime as dt
 import platform
 from typing import Any
 
-from loadtest.measure import summarise
+from loadtest.measure import new_histogram, summarise
 from loadtest.runner import RunResult
 from loadtest.scenario import THRESHOLDS
 
-SCHEMA = "elysium.loadtest/1"
-# Above this event-loop lag p99 the tester is overloaded: its latencies may be its own.
-TESTER_LAG_P99_WARN_MS = 50.0
+SCHEMA = "elysium.loadtest/2"
+# The tester is overloaded (its latencies may be its own) when any of these is passed:
+# its event-loop lag p99 over one tick period (50 ms at 20 Hz), a worker's CPU at full load
+# over CPU_PCT_LIMIT of a core, or the sends its workers dropped or sent late over a share of
+# the inputs (``loadtest.ticker``).
+DEFAULT_TICK_HZ = 20
+TESTER_LAG_P99_WARN_MS = 1000.0 / DEFAULT_TICK_HZ
+WORKER_CPU_PCT_LIMIT = 90.0
+SENDS_DROPPED_SHARE_LIMIT = 0.01
+SENDS_LATE_SHARE_LIMIT = 0.05
 # Above this share of the inputs sent, the server's rejections are flagged.
 REJECTED_SHARE_WARN = 0.01
+TESTER_CHECK_MEANING = ("signs that the load tester itself was overloaded (loop lag, worker CPU, late or dropped "
+                        "sends) must be at most this; --tester-overload warn makes them a warning only")
 
 
 def _round(x: float | None, digits: int = 3) -> float | None:
@@ -111,10 +120,57 @@ def build(result: RunResult) -> dict[str, Any]:
         "failures": result.failures,
         "timeline": result.rows,
     }
-    lag_p99 = report["tester_lag_ms"]["p99"]
-    report["tester"]["overloaded"] = lag_p99 is not None and lag_p99 > TESTER_LAG_P99_WARN_MS
+    report["tester"].update(_tester_health(result, report, counts))
     report["warnings"] = warnings(report)
     return report
+
+
+def _worker_cpu_pct(samples: list[tuple[float, float]], start: float, end: float) -> float | None:
+    """A worker's CPU over [start, end] (% of one core) from its (time, CPU s) reports; None with fewer than two."""
+    use = [s for s in samples if start <= s[0] <= end]
+    if len(use) < 2 or use[-1][0] <= use[0][0]:
+        return None
+    return round(100 * (use[-1][1] - use[0][1]) / (use[-1][0] - use[0][0]), 1)
+
+
+def _tester_health(result: RunResult, report: dict[str, Any], counts: dict[str, int]) -> dict[str, Any]:
+    """Each worker's CPU and loop lag, the late and dropped sends, and whether the tester was overloaded."""
+    sc = result.scenario
+    start = result.started_at + sc.ramp_s + 1.0
+    end = result.started_at + sc.ramp_s + sc.duration_s
+    workers: list[dict[str, Any]] = []
+    for w in sorted(set(result.worker_names) | set(result.worker_cpu)):
+        lag = result.aggregate.lag_by_worker.get(w)
+        lag_sum = summarise(lag) if lag is not None else summarise(new_histogram())
+        workers.append({"worker": w, "name": result.worker_names.get(w, f"worker {w}"),
+                        "cpu_pct_steady": _worker_cpu_pct(result.worker_cpu.get(w, []), start, end),
+                        "cpu_pct_run": _worker_cpu_pct(result.worker_cpu.get(w, []), result.started_at,
+                                                       result.ended_at),
+                        "lag_p50_ms": lag_sum["p50"], "lag_p99_ms": lag_sum["p99"], "lag_max_ms": lag_sum["max"]})
+    sent, late, dropped = counts["inputs_sent"], counts["sends_late"], counts["sends_dropped"]
+    lag_limit = 1000.0 / (sc.tick_hz or DEFAULT_TICK_HZ)
+    reasons = []
+    lag_p99 = report["tester_lag_ms"]["p99"]
+    if lag_p99 is not None and lag_p99 > lag_limit:
+        reasons.append({"code": "loop_lag", "value": lag_p99, "limit": lag_limit,
+                        "message": f"its event loop ran {lag_p99:,.1f} ms late at p99 (over one tick, {lag_limit:g} ms)"})
+    busiest = max(workers, key=lambda x: x["cpu_pct_steady"] or 0.0, default=None)
+    if busiest is not None and (busiest["cpu_pct_steady"] or 0.0) > WORKER_CPU_PCT_LIMIT:
+        reasons.append({"code": "worker_cpu", "value": busiest["cpu_pct_steady"], "limit": WORKER_CPU_PCT_LIMIT,
+                        "message": f"{busiest['name']} used {busiest['cpu_pct_steady']:.0f} % of a core at full load "
+                                   f"(over {WORKER_CPU_PCT_LIMIT:g} %)"})
+    planned = sent + dropped
+    if planned and dropped / planned > SENDS_DROPPED_SHARE_LIMIT:
+        reasons.append({"code": "sends_dropped", "value": round(dropped / planned, 4), "limit": SENDS_DROPPED_SHARE_LIMIT,
+                        "message": f"it never sent {dropped:,} inputs ({dropped / planned:.1%}) because its workers "
+                                   f"missed whole ticks"})
+    if sent and late / sent > SENDS_LATE_SHARE_LIMIT:
+        reasons.append({"code": "sends_late", "value": round(late / sent, 4), "limit": SENDS_LATE_SHARE_LIMIT,
+                        "message": f"it sent {late:,} inputs ({late / sent:.1%}) more than half a tick late"})
+    return {"overloaded": bool(reasons), "overload_reasons": reasons, "sends_late": late, "sends_dropped": dropped,
+            "workers_detail": workers,
+            "limits": {"loop_lag_p99_ms": lag_limit, "worker_cpu_pct": WORKER_CPU_PCT_LIMIT,
+                       "sends_dropped_share": SENDS_DROPPED_SHARE_LIMIT, "sends_late_share": SENDS_LATE_SHARE_LIMIT}}
 
 
 def _inputs(counts: dict[str, int], delta: dict[str, float] | None) -> dict[str, Any]:
@@ -131,12 +187,12 @@ def _inputs(counts: dict[str, int], delta: dict[str, float] | None) -> dict[str,
 def warnings(report: dict[str, Any]) -> list[dict[str, Any]]:
     """What makes the run's figures doubtful, though no threshold failed: ``code``, ``message``, ``value``, ``limit``."""
     out = []
-    lag_p99 = report["tester_lag_ms"]["p99"]
-    if lag_p99 is not None and lag_p99 > TESTER_LAG_P99_WARN_MS:
-        out.append({"code": "tester_overloaded", "value": lag_p99, "limit": TESTER_LAG_P99_WARN_MS,
-                    "message": f"the load tester was overloaded: its event loop ran {lag_p99:,.1f} ms late at p99 "
-                               f"(over {TESTER_LAG_P99_WARN_MS:g} ms), so the latencies may be the tester's, not "
-                               f"the server's; give it more workers or cores"})
+    reasons = report["tester"].get("overload_reasons") or []
+    if reasons:
+        out.append({"code": "tester_overloaded", "value": reasons[0]["value"], "limit": reasons[0]["limit"],
+                    "message": "the load tester was overloaded: " + "; ".join(r["message"] for r in reasons)
+                               + ", so the latencies may be the tester's, not the server's; give it more workers, "
+                                 "cores or agents"})
     inputs = report["inputs"]
     share = inputs["rejected_share"]
     if share is not None and share > REJECTED_SHARE_WARN:
@@ -177,8 +233,12 @@ def _value(report: dict[str, Any], name: str) -> float | None:
     raise KeyError(name)
 
 
-def check(report: dict[str, Any], limits: dict[str, float]) -> dict[str, Any]:
-    """Compare the report with the limits; a metric without samples fails its limit."""
+def check(report: dict[str, Any], limits: dict[str, float], *, tester_overload: str = "fail") -> dict[str, Any]:
+    """Compare the report with the limits; a metric without samples fails its limit.
+
+    With ``tester_overload="fail"`` (the default) an overloaded tester is a failed check of its own
+    (``tester_not_overloaded``: the signs of overload counted, limit 0); ``"warn"`` leaves it a warning.
+    """
     checked = []
     for name, limit in limits.items():
         assert name in THRESHOLDS
@@ -186,5 +246,9 @@ def check(report: dict[str, Any], limits: dict[str, float]) -> dict[str, Any]:
         ok = value is not None and (value >= limit if name.startswith("min_") else value <= limit)
         checked.append({"name": name, "limit": limit, "value": None if value is None else round(value, 4),
                         "ok": ok, "meaning": THRESHOLDS[name]})
+    if tester_overload == "fail" and "tester" in report:
+        signs = len(report["tester"].get("overload_reasons") or [])
+        checked.append({"name": "tester_not_overloaded", "limit": 0, "value": signs, "ok": signs == 0,
+                        "meaning": TESTER_CHECK_MEANING})
     passed = all(c["ok"] for c in checked) and not report["failures"]
     return {"passed": passed, "checked": checked}

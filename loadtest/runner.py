@@ -8,7 +8,6 @@ Every wait has a deadline; workers that outlive theirs are terminated by process
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 import time
 import uuid
@@ -18,6 +17,7 @@ from multiprocessing.connection import Connection, wait
 from typing import Any
 
 from loadtest import worker
+from loadtest.pool import LocalPool, WorkerPool
 from loadtest.errors import TargetError
 from loadtest.measure import Aggregate
 from loadtest.progress import Progress
@@ -63,6 +63,8 @@ class RunResult:
     peak_connected: int
     interrupted: bool = False
     failures: list[str] = field(default_factory=list)
+    worker_cpu: dict[int, list[tuple[float, float]]] = field(default_factory=dict)  # (report time, CPU s) per worker
+    worker_names: dict[int, str] = field(default_factory=dict)
 
 
 def default_workers() -> int:
@@ -73,7 +75,9 @@ def _source(worker: int) -> str:
     return f"worker-{worker}"
 
 
-def run(scenario: Scenario, target: Target, *, workers: int, progress: Progress) -> RunResult:
+def run(scenario: Scenario, target: Target, *, workers: int, progress: Progress,
+        pool: WorkerPool | None = None) -> RunResult:
+    """Run the scenario on ``workers`` local worker processes, or on the workers of ``pool``."""
     run_id = uuid.uuid4().hex[:8]
     config: dict[str, Any] = {
         "flow": scenario.flow, "url": target.url, "server_id": target.server_id,
@@ -82,26 +86,20 @@ def run(scenario: Scenario, target: Target, *, workers: int, progress: Progress)
         "tick_hz": scenario.tick_hz, "seed": scenario.seed, "behaviour": scenario.behaviour,
         "connect_timeout_s": scenario.connect_timeout_s, "join_timeout_s": scenario.join_timeout_s,
         "ping_interval_s": scenario.ping_interval_s, "retries": scenario.retries,
+        "replica_every": scenario.replica_every,
         "commerce_url": target.commerce_url, "matchmaker_url": target.matchmaker_url,
         "spectator_url": target.spectator_url, "spectators_per_match": scenario.spectators_per_match,
     }
     workers = max(1, min(workers, scenario.players))
-    ctx = multiprocessing.get_context("spawn")
-    procs: list[multiprocessing.process.BaseProcess] = []
+    pool = pool if pool is not None else LocalPool(workers)
     conns: dict[Connection, int] = {}
     failures: list[str] = []
     agg = Aggregate()
     rows: list[dict[str, Any]] = []
     interrupted = False
     try:
-        for i in range(workers):
-            parent, child = ctx.Pipe(duplex=True)
-            proc: multiprocessing.process.BaseProcess = ctx.Process(target=worker.main, args=(i, workers, child, config), name=f"loadtest-worker-{i}",
-                               daemon=True)
-            proc.start()
-            child.close()
-            procs.append(proc)
-            conns[parent] = i
+        conns = pool.start(config)
+        workers = len(conns)
         baseline_rss = 0
         pids: dict[int, int] = {}
         ready_cpu: dict[int, float] = {}
@@ -115,9 +113,9 @@ def run(scenario: Scenario, target: Target, *, workers: int, progress: Progress)
                 try:
                     kind, info = _recv(conn)
                 except EOFError:
-                    raise TargetError(f"worker {conns[conn]} exited while starting") from None
+                    raise TargetError(f"{pool.name(conns[conn])} exited while starting") from None
                 if kind == "failed":
-                    raise TargetError(f"worker {conns[conn]} failed to start: {info['error']}")
+                    raise TargetError(f"{pool.name(conns[conn])} failed to start: {info['error']}")
                 baseline_rss += info["rss_bytes"]
                 pids[conns[conn]] = info["pid"]
                 ready_cpu[conns[conn]] = info["cpu_s"]
@@ -141,6 +139,7 @@ def run(scenario: Scenario, target: Target, *, workers: int, progress: Progress)
         last_server_sample = t0
         cpu_by_worker: dict[int, float] = dict(ready_cpu)
         cpu_start: dict[int, float] = dict(ready_cpu)
+        worker_cpu: dict[int, list[tuple[float, float]]] = {w: [(t0, cpu)] for w, cpu in ready_cpu.items()}
         peak_rss = peak_connected = 0
         server_peak_rss: int | None = None
 
@@ -157,15 +156,16 @@ def run(scenario: Scenario, target: Target, *, workers: int, progress: Progress)
                     try:
                         kind, snap = _recv(conn)
                     except (EOFError, OSError):
-                        failures.append(f"worker {w} exited before its last report")
+                        failures.append(f"{pool.name(w)} exited before its last report")
                         del live[conn]
                         timeline.close(_source(w))
                         continue
                     if kind == "failed":
-                        failures.append(f"worker {w} failed: {snap['error']}")
+                        failures.append(f"{pool.name(w)} failed: {snap['error']}")
                         continue
                     decoded = agg.add(w, snap)
                     cpu_by_worker[w] = snap["cpu_s"]
+                    worker_cpu.setdefault(w, []).append((snap["t"], snap["cpu_s"]))
                     counts = snap["counts"]
                     timeline.add(_source(w), snap["t"], {
                         "msgs_in": counts.get("msgs_in", 0), "bytes_in": counts.get("bytes_in", 0),
@@ -218,25 +218,19 @@ def run(scenario: Scenario, target: Target, *, workers: int, progress: Progress)
             server_cpu_s = None if last is None else last - server_cpu0
         server_after = _settled_metrics(target.metrics_url) if target.metrics_url else None
         progress.finish()
+        lost = getattr(pool, "agents_lost", None)
+        if lost is not None:
+            failures.extend(f for f in lost() if f not in failures)
         return RunResult(
             scenario=scenario, target=target, workers=workers, run_id=run_id, started_at=t0, ended_at=ended,
             aggregate=agg, rows=rows, server_before=server_before, server_after=server_after,
             tester_baseline_rss=baseline_rss, tester_peak_rss=peak_rss,
             tester_cpu_s=sum(cpu_by_worker[w] - cpu_start[w] for w in cpu_by_worker), server_cpu_s=server_cpu_s,
             server_peak_rss=server_peak_rss, peak_connected=peak_connected, interrupted=interrupted,
-            failures=failures,
+            failures=failures, worker_cpu=worker_cpu, worker_names={w: pool.name(w) for w in conns.values()},
         )
     finally:
-        for conn in conns:
-            conn.close()
-        for proc in procs:
-            proc.join(timeout=5.0)
-            if proc.is_alive():
-                proc.terminate()
-                proc.join(timeout=5.0)
-            if proc.is_alive():
-                proc.kill()
-                proc.join()
+        pool.close()
 
 
 def _ready(conns: Iterable[Connection], timeout: float) -> list[Connection]:

@@ -48,6 +48,7 @@ class Scenario:
     join_timeout_s: float = 10.0
     ping_interval_s: float = 2.0  # protocol pings for round trip time; 0 for none
     seed: int = 1
+    replica_every: int = 10  # one player in this many decodes every message and measures its input round trip
     behaviour: dict[str, float] = field(default_factory=lambda: {"roamer": 1.0})
     thresholds: dict[str, float] = field(default_factory=dict)
 
@@ -75,6 +76,7 @@ _LIMITS: dict[str, tuple[type, float, float]] = {
     "join_timeout_s": (float, 0.1, 120),
     "ping_interval_s": (float, 0, 60),
     "seed": (int, 0, 2**63 - 1),
+    "replica_every": (int, 1, 100_000),
 }
 
 

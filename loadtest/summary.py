@@ -88,6 +88,15 @@ def render(report: dict[str, Any], *, unicode: bool = True) -> str:
         if timing.get("count"):
             out.append(f"  {label:<20}" + "".join(f"{_n(timing.get(k)):>9}" for k, _ in COLUMNS)
                        + f"{timing['count']:>10,}")
+    tester = report.get("tester") or {}
+    detail = tester.get("workers_detail") or []
+    if detail:
+        out += ["", f"  {'load tester':<28}{'CPU %':>9}{'lag p50':>9}{'lag p99':>9}{'lag max':>9}"]
+        for w in detail:
+            out.append(f"  {w['name'][:28]:<28}{_n(w['cpu_pct_steady'], 1):>9}{_n(w['lag_p50_ms']):>9}"
+                       f"{_n(w['lag_p99_ms']):>9}{_n(w['lag_max_ms']):>9}")
+        out.append(_line("tester", ("OVERLOADED" if tester.get("overloaded") else "not overloaded")
+                         + f", {tester.get('sends_late', 0):,} sends late, {tester.get('sends_dropped', 0):,} dropped"))
     out += ["", _line("errors", _by_cause(report["errors_by_cause"])),
             _line("disconnects", _by_cause(report["disconnects_by_cause"]))]
     warnings = report.get("warnings") or []

@@ -23,6 +23,7 @@ from loadtest.flows import DirectFlow, make_flow
 from loadtest.measure import Recorder
 from loadtest.player import PlayerConfig, SimPlayer
 from loadtest.spectator import SimSpectator, watch_url
+from loadtest.ticker import Ticker
 
 SNAPSHOT_EVERY_S = 1.0
 GRACE_S = 15.0  # after the planned end, players still connecting or leaving get this long
@@ -91,6 +92,8 @@ async def _run(index: int, workers: int, conn: Connection, config: dict[str, Any
     end_at = base + players / ramp_per_s + duration_s
     hard_end = end_at + GRACE_S
     stop = asyncio.Event()
+    ticker = Ticker(loop, cfg.tick_hz, rec)
+    replica_every = int(config.get("replica_every") or 1)
     sims: list[SimPlayer] = []
     tasks: set[asyncio.Task[None]] = set()
 
@@ -114,7 +117,7 @@ async def _run(index: int, workers: int, conn: Connection, config: dict[str, Any
                     pass
             if stop.is_set() or loop.time() >= end_at:
                 return
-            sim = SimPlayer(i, flow, mix.make(i), rec, cfg, end_at)
+            sim = SimPlayer(i, flow, mix.make(i), rec, cfg, end_at, ticker, replica=i % replica_every == 0)
             sims.append(sim)
             task = loop.create_task(sim.play())
             tasks.add(task)
@@ -199,5 +202,6 @@ async def _run(index: int, workers: int, conn: Connection, config: dict[str, Any
         spawning.cancel()
         spectating.cancel()
         probing.cancel()
+        ticker.close()
         await flow.close()
     conn.send(("done", snapshot(True)))

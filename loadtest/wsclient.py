@@ -73,6 +73,32 @@ class WsClient(asyncio.Protocol):
     def data_received(self, data: bytes) -> None:
         self.bytes_in += len(data)
         if self.is_open:
+            reader = self.reader
+            if not reader.buf and not reader._parts:
+                # Fast path: whole, final, unmasked binary frames (every tick frame) go straight to the
+                # owner; whatever is left (a partial frame, a control frame) takes the FrameReader path.
+                pos, end = 0, len(data)
+                owner = self.owner
+                while end - pos >= 2 and data[pos] == 0x82:
+                    length = data[pos + 1]
+                    if length < 126:
+                        start = pos + 2
+                    elif length == 126 and end - pos >= 4:
+                        length = (data[pos + 2] << 8) | data[pos + 3]
+                        start = pos + 4
+                    else:
+                        break
+                    stop = start + length
+                    if stop > end:
+                        break
+                    owner.on_message(data[start:stop])
+                    if self.closed:
+                        return
+                    pos = stop
+                if pos == end:
+                    return
+                if pos:
+                    data = data[pos:]
             try:
                 messages = self.reader.feed(data)
             except frames.FrameError as exc:

@@ -128,7 +128,8 @@ def _result(*, lag_ms: float, inputs: int, rejected: dict[str, int] | None) -> R
     for i in range(200):
         rec.time_us("tester_lag", lag_ms * 1000 if i % 50 == 0 else 1000)  # 2 % of the wake-ups late
         rec.time_us("latency", 2000 + 10 * i)
-    rec.counts.update(inputs_sent=inputs, inputs_acked=inputs - sum((rejected or {}).values()), connected_ms=20_000)
+    rec.inputs_sent = inputs
+    rec.counts.update(inputs_acked=inputs - sum((rejected or {}).values()), connected_ms=20_000)
     agg = Aggregate()
     agg.add(0, rec.take())
     server = None
