@@ -52,6 +52,10 @@ def _options(parser: argparse.ArgumentParser) -> None:
     shape.add_argument("--duration-s", type=float, help="seconds at full load after the ramp (default: the "
                        "scenario's)")
     shape.add_argument("--room-size", type=int, help="seats per match in the direct flow (default: the scenario's)")
+    shape.add_argument("--mode", help="the game mode to play: the direct flow's rooms, the full flow's queue "
+                                      "(default: the scenario's, arena); the players send any mode's input from "
+                                      "the schema its welcome carries")
+    shape.add_argument("--teams", type=int, help="teams per match in the direct flow (default: the scenario's, 0)")
     shape.add_argument("--flow", choices=("direct", "full"), help="direct: development join tokens; full: "
                        "register, queue and get matched (default: the scenario's)")
     shape.add_argument("--retries", type=int, help="reconnects or re-joins per player after a failure (default: "
@@ -182,6 +186,7 @@ def prepare(args: argparse.Namespace) -> tuple[Any, LoadTestSettings, dict[str, 
     scenario = scn.load(args.scenario)
     scenario = scn.with_overrides(scenario, players=args.players, ramp_per_s=args.ramp_per_s,
                                   duration_s=args.duration_s, room_size=args.room_size, flow=args.flow,
+                                  mode=args.mode, teams=args.teams,
                                   retries=args.retries, seed=args.seed,
                                   spectators_per_match=args.spectators_per_match,
                                   replica_every=args.replica_every)

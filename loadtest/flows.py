@@ -42,7 +42,10 @@ class DirectFlow:
     name = "direct"
 
     def __init__(self, *, url: str, server_id: str, signer: tokens.Signer, run_id: str, players: int,
-                 room_size: int, ramp_per_s: float, duration_s: float, tick_hz: int | None, seed: int) -> None:
+                 room_size: int, ramp_per_s: float, duration_s: float, tick_hz: int | None, seed: int,
+                 mode: str = "arena", teams: int = 0) -> None:
+        self.mode = mode
+        self.teams = teams
         self.url = url
         self.server_id = server_id
         self.signer = signer
@@ -64,7 +67,7 @@ class DirectFlow:
 
     def room(self, index: int) -> dict[str, Any]:
         match_id, seats = self.match_of(index)
-        return devtokens.room_claim("arena", seats, min_players=seats, score_limit=1000,
+        return devtokens.room_claim(self.mode, seats, teams=self.teams, min_players=seats, score_limit=1000,
                                     time_limit_s=math.floor(self.time_limit_s), seed=self.seed + index // self.room_size,
                                     tick_hz=self.tick_hz) | {"start_timeout_s": self.start_timeout_s}
 
@@ -194,7 +197,8 @@ def make_flow(config: dict[str, Any]) -> JoinFlow:
         return DirectFlow(url=config["url"], server_id=config["server_id"], signer=signer, run_id=config["run_id"],
                           players=config["players"], room_size=config["room_size"],
                           ramp_per_s=config["ramp_per_s"], duration_s=config["duration_s"],
-                          tick_hz=config["tick_hz"], seed=config["seed"])
+                          tick_hz=config["tick_hz"], seed=config["seed"], mode=config.get("mode", "arena"),
+                          teams=config.get("teams", 0))
     missing = full_flow_missing(config.get("commerce_url"), config.get("matchmaker_url"))
     if missing:
         raise FlowUnavailable(missing)

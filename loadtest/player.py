@@ -24,7 +24,7 @@ import msgpack
 from elysium.ws import envelope, play
 from loadtest.behaviour import Behaviour
 from loadtest.flows import Assignment, FlowError, JoinFlow
-from loadtest.inputs import DELTA_HEAD, delta_header, encode_input
+from loadtest.inputs import DELTA_HEAD, SchemaError, SchemaInputs, delta_header, encode_input
 from loadtest.measure import Recorder
 from loadtest.ticker import Ticker
 from loadtest.wsclient import HandshakeFailed, WsClient, open_ws
@@ -56,7 +56,7 @@ class SimPlayer:
     __slots__ = (
         "index", "flow", "behaviour", "rec", "cfg", "end_at", "ws", "seat", "period_us", "running", "leaving", "seq",
         "pending", "last_n", "last_rx", "welcome", "closed", "resume", "next_ping", "ping_id", "ping_sent",
-        "msgs", "connected_s", "match_over", "loop", "fatal", "bytes_in", "ticker", "credit", "token",
+        "msgs", "connected_s", "match_over", "loop", "fatal", "bytes_in", "ticker", "credit", "token", "inputs",
     )
 
     def __init__(self, index: int, flow: JoinFlow, behaviour: Behaviour, rec: Recorder, cfg: PlayerConfig,
@@ -91,6 +91,7 @@ class SimPlayer:
         self.ticker = ticker
         self.credit = 0  # deltas received and not yet answered by an input (at most MAX_CREDIT)
         self.token: str | None = None  # the join token, until the join is sent
+        self.inputs: SchemaInputs | None = None  # another mode's input encoder (None: the arena's fast path)
         self.loop = asyncio.get_running_loop()
 
     # --- the session --------------------------------------------------------------------
@@ -179,9 +180,9 @@ class SimPlayer:
                 raise JoinRefused("join_timeout")
             if welcome["t"] == "error":
                 raise JoinRefused(str(welcome.get("code", "error")))
+            self._on_welcome(welcome)  # raises JoinRefused for an input schema it cannot read
             rec.time_us("join", (time.perf_counter_ns() - started) / 1000)
             rec.counts["joins"] += 1
-            self._on_welcome(welcome)
             del welcome  # the welcome (map, columns) is not needed again: hold no reference
             self.welcome = None
             joined_at = loop.time()
@@ -242,6 +243,10 @@ class SimPlayer:
             self.rec.msgs_out += 1
 
     def _on_welcome(self, msg: dict[str, Any]) -> None:
+        try:
+            self.inputs = SchemaInputs.of(msg.get("input"), self.behaviour.rng)
+        except (SchemaError, KeyError, TypeError, ValueError):
+            raise JoinRefused("unreadable_input_schema") from None
         self.seat = msg["player"]
         self.resume = msg.get("resume")
         self.period_us = 1_000_000 // int(msg.get("tick_hz") or self.cfg.tick_hz)
@@ -360,7 +365,8 @@ class SimPlayer:
             move = self.behaviour.step()
         if move is not None:
             self.seq = seq = (self.seq + 1) & 0xFFFFFFFF
-            rec.bytes_out += ws.send(encode_input(seq, move))
+            inputs = self.inputs
+            rec.bytes_out += ws.send(encode_input(seq, move) if inputs is None else inputs.encode(seq, move))
             rec.msgs_out += 1
             rec.inputs_sent += 1
             sent = True

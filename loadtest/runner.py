@@ -82,7 +82,7 @@ def run(scenario: Scenario, target: Target, *, workers: int, progress: Progress,
     config: dict[str, Any] = {
         "flow": scenario.flow, "url": target.url, "server_id": target.server_id,
         "join_key_file": target.join_key_file, "run_id": run_id, "players": scenario.players,
-        "room_size": scenario.room_size, "ramp_per_s": scenario.ramp_per_s, "duration_s": scenario.duration_s,
+        "room_size": scenario.room_size, "mode": scenario.mode, "teams": scenario.teams, "ramp_per_s": scenario.ramp_per_s, "duration_s": scenario.duration_s,
         "tick_hz": scenario.tick_hz, "seed": scenario.seed, "behaviour": scenario.behaviour,
         "connect_timeout_s": scenario.connect_timeout_s, "join_timeout_s": scenario.join_timeout_s,
         "ping_interval_s": scenario.ping_interval_s, "retries": scenario.retries,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,6 +33,9 @@ THRESHOLDS: dict[str, str] = {
 }
 
 
+MODE_NAME = re.compile(r"[a-z][a-z0-9_-]{0,63}")
+
+
 @dataclass(frozen=True)
 class Scenario:
     name: str
@@ -41,6 +45,8 @@ class Scenario:
     description: str = ""
     flow: str = "direct"
     room_size: int = 10  # seats per match in the direct flow
+    mode: str = "arena"  # the game mode played: the direct flow's rooms, the full flow's queue
+    teams: int = 0  # teams per match in the direct flow (0: free for all)
     tick_hz: int | None = None  # None: the server's default
     spectators_per_match: int = 0
     retries: int = 2  # reconnects or re-joins per player after a failure
@@ -69,6 +75,7 @@ _LIMITS: dict[str, tuple[type, float, float]] = {
     "ramp_per_s": (float, 0.1, 10_000),
     "duration_s": (float, 1, 3600),
     "room_size": (int, 1, 1000),
+    "teams": (int, 0, 16),
     "tick_hz": (int, 1, 60),
     "spectators_per_match": (int, 0, 1000),
     "retries": (int, 0, 20),
@@ -135,6 +142,10 @@ def from_mapping(data: dict[str, Any], *, default_name: str = "scenario") -> Sce
         elif key in ("name", "description"):
             if not isinstance(value, str) or (key == "name" and not 1 <= len(value) <= 64):
                 raise UsageError(f"scenario key {key!r} must be a string" + (" of 1 to 64 characters" if key == "name" else ""))
+            values[key] = value
+        elif key == "mode":
+            if not isinstance(value, str) or not MODE_NAME.fullmatch(value):
+                raise UsageError(f"scenario key 'mode' must be a mode name (a-z, 0-9, '-', '_'), not {value!r}")
             values[key] = value
         elif key == "flow":
             if value not in FLOWS:

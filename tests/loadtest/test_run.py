@@ -163,3 +163,26 @@ async def test_a_healthy_tester_is_not_marked(game_server: GameServer, keys_dir:
     # Ten players cost a worker a few per cent of a core (measured over the seconds at full load).
     assert worker["cpu_pct_steady"] is not None and worker["cpu_pct_steady"] < 50, worker
     assert worker["cpu_pct_run"] is not None and worker["lag_p99_ms"] is not None
+
+
+async def test_the_tester_plays_other_modes_from_their_welcome(game_server: GameServer, keys_dir: Path) -> None:
+    """King of the hill (two teams) and cards (four at a table) through the direct flow: every
+    input the players send is one the server decodes against the mode's schema."""
+    target = Target(url=url(game_server), server_id=SERVER_ID, join_key_file=str(keys_dir / "join.key"),
+                    metrics_url=metrics_url_for(url(game_server)))
+    before = _server_view(game_server)
+    played = 0
+    for mode, teams, room_size in (("koth", 2, 8), ("cards", 0, 4)):
+        shape = scn.with_overrides(scn.load("smoke"), players=8, room_size=room_size, mode=mode, teams=teams,
+                                   duration_s=2, ramp_per_s=40, seed=3)
+        result = await asyncio.to_thread(run, shape, target, workers=1,
+                                         progress=Progress(io.StringIO(), tty=False, log_every_s=0))
+        doc = report.build(result)
+        assert doc["errors"] == 0 and doc["failures"] == [], (mode, doc["errors"], doc["failures"])
+        assert doc["counts"]["joins"] == 8 and doc["counts"]["inputs_sent"] > 0, mode
+        played += doc["counts"]["inputs_sent"]
+        assert doc["scenario"]["mode"] == mode
+    server = await _settle(game_server)
+    assert server["joins_ok"] - before["joins_ok"] == 16
+    assert server["inputs"] - before["inputs"] == played  # every input decoded by the mode's schema
+    assert server["rejected_inputs"] == before["rejected_inputs"]
