@@ -88,8 +88,10 @@ class Player(asyncio.Protocol):
                 break
             start = pos + head
             bench.messages_in += 1
-            # msgpack map header, then "t" and its value: delta / keyframe / events / ...
-            kind = buf[start + 4:start + 7]
+            # msgpack map header (a fixmap; a map16 for a welcome, which has more than 15 keys),
+            # then "t" and its value: delta / keyframe / events / welcome / error ...
+            body = start + (3 if buf[start] == 0xDE else 1)
+            kind = buf[body + 3:body + 6]
             if kind == b"del" or kind == b"key":
                 bench.deltas_in += 1
                 mark = buf.find(TS_MARK, start, start + 40)
@@ -105,7 +107,7 @@ class Player(asyncio.Protocol):
                 self.seat = msgpack.unpackb(buf[start:end])["player"]
             elif buf[pos] & 0x0F == frames.OP_CLOSE:
                 self.closed = True
-            elif not self.joined.done() and buf[start + 4:start + 7] == b"err":
+            elif not self.joined.done() and kind == b"err":
                 self.joined.set_exception(RuntimeError(str(msgpack.unpackb(buf[start:end]))))
             pos = end
         self.buf = buf[pos:] if pos < n else b""
