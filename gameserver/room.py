@@ -30,7 +30,7 @@ from gameserver.lifecycle import Lifecycle, RoomState
 from gameserver.modes import MODES
 from gameserver.protocol import InputRow, seq_after
 from gameserver.spec import JoinRefused, MatchId, PlayerId, RoomSpec, spec_from_claims
-from gameserver.views import encode_views
+from gameserver.views import diff_player_rows, encode_views
 
 __all__ = ["JoinRefused", "MatchId", "PlayerId", "Room", "RoomSpec", "Seat", "TickOutput", "spec_from_claims",
            "step_rooms", "tick_rooms"]
@@ -555,25 +555,7 @@ class Room:
         rows = snap.players.tolist()
         old_rows = self._prev_rows if self._prev_rows is not None else prev.players.tolist()
         self._prev_rows = rows
-        present, was_present = snap.present.tolist(), prev.present.tolist()
-        moved: list[list[int]] = []
-        status: list[list[int]] = []
-        gone: list[int] = []
-        for i, row in enumerate(rows):
-            if not present[i]:
-                if was_present[i]:
-                    gone.append(i)
-                continue
-            old = old_rows[i]
-            if not was_present[i]:
-                moved.append([i, *row[:m]])
-                status.append([i, *row[m:]])
-            elif row != old:
-                if row[:m] != old[:m]:
-                    moved.append([i, *row[:m]])
-                if row[m:] != old[m:]:
-                    status.append([i, *row[m:]])
-        return moved, status, gone
+        return diff_player_rows(rows, old_rows, snap.present.tolist(), prev.present.tolist(), m)
 
     def keyframe(self, wall_us: int, seat: Seat | None = None) -> bytes:
         """The full replicated state now: after the last tick and any seat change since (a

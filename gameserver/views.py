@@ -86,10 +86,11 @@ def _as_list(array: np.ndarray, lists: dict[int, list[list[int]]]) -> list[list[
     return rows
 
 
-def _diff_player_lists(snap: Snapshot, prev: Snapshot, m: int, lists: dict[int, list[list[int]]]) -> dict[str, Any]:
-    """What :meth:`Room._diff_rows` computes, as the delta's ``gone``, ``p`` and ``s`` keys."""
-    rows, old_rows = _as_list(snap.players, lists), _as_list(prev.players, lists)
-    present, was_present = snap.present.tolist(), prev.present.tolist()
+def diff_player_rows(rows: list[list[int]], old_rows: list[list[int]], present: list[bool], was_present: list[bool],
+                     m: int) -> tuple[list[list[int]], list[list[int]], list[int]]:
+    """Player rows whose first ``m`` (motion) columns changed, rows whose status changed, and
+    seats gone, row by row in Python (it beats a dozen small array operations for small rooms).
+    A seat that appears comes in both lists. The one diff of the per-room delta and of each view."""
     moved: list[list[int]] = []
     status: list[list[int]] = []
     gone: list[int] = []
@@ -107,6 +108,13 @@ def _diff_player_lists(snap: Snapshot, prev: Snapshot, m: int, lists: dict[int, 
                 moved.append([i, *row[:m]])
             if row[m:] != old[m:]:
                 status.append([i, *row[m:]])
+    return moved, status, gone
+
+
+def _diff_player_lists(snap: Snapshot, prev: Snapshot, m: int, lists: dict[int, list[list[int]]]) -> dict[str, Any]:
+    """:func:`diff_player_rows` of two views, as the delta's ``gone``, ``p`` and ``s`` keys."""
+    moved, status, gone = diff_player_rows(_as_list(snap.players, lists), _as_list(prev.players, lists),
+                                           snap.present.tolist(), prev.present.tolist(), m)
     diff: dict[str, Any] = {}
     if gone:
         diff["gone"] = gone
