@@ -251,7 +251,9 @@ async def test_a_storm_of_trades_on_two_replicas_then_audit(client_for: Any, mon
     store = r1.app[STORE]
     closed = [t async for t in store.trades.find({"state": {"$ne": "open"}})]
     print("storm:", Counter(t["state"] for t in closed))
-    assert {t["state"] for t in closed} >= {"accepted", "cancelled"}, "the storm closed too few trades"
+    # Which moves win is the race's to decide (a clean clone once saw no accept win): what must hold is
+    # that trades were closed and, below, that the audit passes and no currency was made or lost.
+    assert len(closed) >= 10, "the storm closed too few trades"
     assert await totals(r1) == before
     assert_audit_passes(mongo_url, mongo_db_name)
     # Whatever stayed open holds its escrow; cancelling it all returns every unit.
