@@ -11,15 +11,22 @@ if ! "$python" -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else 1)
     exit 1
 fi
 
+# apt_install PKG...: installs Debian packages when we are root and have apt-get; fails otherwise.
+apt_install() {
+    if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
+        echo "bootstrap: installing $* with apt-get" >&2
+        apt-get update -qq >/dev/null
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
+    else
+        return 1
+    fi
+}
+
 need_apt=()
 command -v redis-server >/dev/null 2>&1 || need_apt+=(redis-server)
 if [ "${#need_apt[@]}" -gt 0 ]; then
-    if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
-        echo "bootstrap: installing ${need_apt[*]} with apt-get" >&2
-        apt-get update -qq >/dev/null
-        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}" >/dev/null
-        # The Debian package may start a system-wide server; Elysium starts its own.
-    else
+    # The Debian package may start a system-wide server; Elysium starts its own.
+    if ! apt_install "${need_apt[@]}"; then
         echo "bootstrap: please install: ${need_apt[*]} (e.g. sudo apt-get install ${need_apt[*]})" >&2
         exit 1
     fi
@@ -39,4 +46,19 @@ if [ ! -f "$stamp" ]; then
     .venv/bin/python -m pip install -q --disable-pip-version-check -e ".[${extras}]"
     rm -f .venv/.elysium-"${extras}"-*
     touch "$stamp"
+fi
+
+# The dev extras also install the Solidity compiler and OpenZeppelin (contracts/package-lock.json)
+# so the tests can check the committed artifacts against the sources. Running needs neither.
+if [ "$extras" = "dev" ]; then
+    lock_digest="$(sha256sum contracts/package-lock.json | cut -c1-16)"
+    npm_stamp="contracts/node_modules/.elysium-${lock_digest}"
+    if [ ! -f "$npm_stamp" ]; then
+        if ! command -v npm >/dev/null 2>&1 && ! apt_install nodejs npm; then
+            echo "bootstrap: node and npm are missing, so the contract artifacts cannot be rebuilt (sudo apt-get install nodejs npm)" >&2
+        else
+            (cd contracts && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
+            touch "$npm_stamp"
+        fi
+    fi
 fi

@@ -1,0 +1,1 @@
+"""Commerce's side of the chain: the compiled contracts, revert decoding and the works API."""
