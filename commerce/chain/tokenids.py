@@ -1,0 +1,59 @@
+"""How commerce names its items as ERC-1155 token ids (the scheme ElysiumItems enforces).
+
+- A stackable item type is one token id: the top 128 bits of keccak256 of the catalog item
+  type's id, as a number below 2**128 (`health-potion` is always the same token everywhere).
+- A unique item (an instance of a non-stackable type) is its own token id: bit 255 set, and the
+  item's 128-bit id (the inventory `_id`, 32 hex digits) in the low 128 bits. The contract
+  refuses to mint such an id with an amount other than one or while it already exists.
+
+Both ranges are disjoint, and each token id maps back to what it names: `unique_item_of`
+returns the inventory id, and a type token's catalog id is found by hashing the known types.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from eth_utils import keccak
+
+UNIQUE_FLAG = 1 << 255
+_LOW_128 = (1 << 128) - 1
+
+
+class TokenIdError(ValueError):
+    """A value is not a valid item type, unique item id or token id."""
+
+
+def type_token_id(item_type: str) -> int:
+    """The token id of a stackable item type of the catalog."""
+    if not item_type:
+        raise TokenIdError("an item type id must not be empty")
+    return int.from_bytes(keccak(text=item_type)[:16], "big")
+
+
+def unique_token_id(item_id: str) -> int:
+    """The token id of one unique item, from its 128-bit inventory id (32 hex digits)."""
+    try:
+        value = int(item_id, 16)
+    except ValueError:
+        raise TokenIdError(f"item id {item_id!r} is not hexadecimal") from None
+    if len(item_id) != 32:
+        raise TokenIdError(f"item id {item_id!r} is not 32 hex digits")
+    return UNIQUE_FLAG | value
+
+
+def is_unique(token_id: int) -> bool:
+    """True for a unique item's token id."""
+    return bool(token_id & UNIQUE_FLAG)
+
+
+def unique_item_of(token_id: int) -> str:
+    """The inventory id of the unique item a token id names."""
+    if not is_unique(token_id) or token_id >> 128 != UNIQUE_FLAG >> 128:
+        raise TokenIdError(f"token {token_id} is not a unique item's token id")
+    return f"{token_id & _LOW_128:032x}"
+
+
+def item_type_of(token_id: int, item_types: Iterable[str]) -> str | None:
+    """Which of `item_types` a stackable token id names, None when none does."""
+    return next((t for t in item_types if type_token_id(t) == token_id), None)
