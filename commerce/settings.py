@@ -125,6 +125,38 @@ class CommerceSettings:
                                              "How often each replica returns the items of expired "
                                              "listings and credits the house's pending fees",
                                              unit="s", check=between(0.01, 3600))
+    # The chain (commerce/chain, docs/chain.md): withdrawing items as ERC-1155 tokens and depositing them back.
+    chain_url: str = setting("ELYSIUM_CHAIN_URL", "",
+                             "Ethereum JSON-RPC endpoint holding the item contracts (elysium up starts an embedded "
+                             "chain when unset; a service started alone without it has withdrawals off)", secret=True)
+    chain_id: int = setting("ELYSIUM_CHAIN_ID", 131277322940537,
+                            "Chain id the endpoint must answer at start, and Sign-In with Ethereum messages carry "
+                            "(default: the embedded chain's)", check=positive)
+    chain_key_file: str = setting("ELYSIUM_CHAIN_KEY_FILE", "",
+                                  "File holding the custody key (64 hex digits), the minter of withdrawn items "
+                                  "and the address deposits are sent to")
+    chain_items_address: str = setting("ELYSIUM_CHAIN_ITEMS_ADDRESS", "", "Address of the ElysiumItems contract")
+    chain_rights_address: str = setting("ELYSIUM_CHAIN_RIGHTS_ADDRESS", "", "Address of the ElysiumRights contract")
+    chain_timeout_s: float = setting("ELYSIUM_CHAIN_TIMEOUT_S", 10.0,
+                                     "Deadline of each request to the chain; past it the chain counts as down",
+                                     unit="s", check=between(0.1, 300))
+    chain_receipt_timeout_s: float = setting("ELYSIUM_CHAIN_RECEIPT_TIMEOUT_S", 60.0,
+                                             "How long a withdrawal request waits for its receipt before answering "
+                                             "202 withdrawing (the reconciler then finishes it)", unit="s",
+                                             check=between(0.1, 3600))
+    chain_confirmations: int = setting("ELYSIUM_CHAIN_CONFIRMATIONS", 0,
+                                       "Blocks on top of a receipt or a deposit before it counts (0 on the embedded "
+                                       "chain, which never reorganises)", unit="blocks", check=between(0, 1000))
+    chain_poll_s: float = setting("ELYSIUM_CHAIN_POLL_S", 2.0,
+                                  "How often the reconciler reads new blocks for deposits and resolves "
+                                  "interrupted withdrawals", unit="s", check=between(0.01, 3600))
+    chain_from_block: int = setting("ELYSIUM_CHAIN_FROM_BLOCK", 0,
+                                    "First block the deposit reconciler reads when it has no cursor yet (the block "
+                                    "the contracts were deployed in)", check=between(0, 2**63 - 1))
+    chain_fault: str = setting("ELYSIUM_CHAIN_FAULT", "",
+                               "Tests only: the process kills itself (SIGKILL) at this step of a withdrawal: "
+                               "before_send, after_send or after_receipt",
+                               check=one_of("", "before_send", "after_send", "after_receipt"))
     log_level: str = setting("ELYSIUM_LOG_LEVEL", "info", "Log level")
     cors_origins: tuple[str, ...] = cors_setting()
     # Real-money payments for premium currency packs (commerce/payments, docs/commerce.md "Payments").
@@ -171,6 +203,14 @@ class CommerceSettings:
         if self.trade_ttl_s > self.trade_max_ttl_s:
             raise ConfigError("ELYSIUM_COMMERCE_TRADE_TTL_S",
                               "must not be longer than ELYSIUM_COMMERCE_TRADE_MAX_TTL_S")
+        if self.chain_url:
+            if not self.chain_url.startswith(("http://", "https://")):
+                raise ConfigError("ELYSIUM_CHAIN_URL", "must be an http(s) URL of an Ethereum JSON-RPC endpoint")
+            for variable, value in (("ELYSIUM_CHAIN_KEY_FILE", self.chain_key_file),
+                                    ("ELYSIUM_CHAIN_ITEMS_ADDRESS", self.chain_items_address),
+                                    ("ELYSIUM_CHAIN_RIGHTS_ADDRESS", self.chain_rights_address)):
+                if not value:
+                    raise ConfigError(variable, "is not set; it is needed with ELYSIUM_CHAIN_URL")
         if not self.db_name or any(c in self.db_name for c in '/\\. "$'):
             raise ConfigError("ELYSIUM_COMMERCE_DB", "must be a MongoDB database name without / \\ . space \" $")
 

@@ -1,1 +1,6 @@
-"""Commerce's side of the chain: the compiled contracts, revert decoding and the works API."""
+"""Commerce on chain: the adapter (``adapter``), the embedded chain server (``embedded``), custody of
+items as ERC-1155 tokens (``custody``, ``reconciler``) and the on-chain half of the audit.
+
+The contracts' compiled artifacts and revert decoding live beside them (``artifacts``, ``errors``),
+with the token id scheme of items (``tokenids``) and the works and licences API (``works``).
+"""
