@@ -2,5 +2,5 @@
 items as ERC-1155 tokens (``custody``, ``reconciler``) and the on-chain half of the audit.
 
 The contracts' compiled artifacts and revert decoding live beside them (``artifacts``, ``errors``),
-with the token id scheme of items (``tokenids``) and the works and licences API (``works``).
+and the works and licences API (``works``).
 """

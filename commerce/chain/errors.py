@@ -150,7 +150,8 @@ def revert_data(exc: BaseException) -> bytes | None:
     """The raw revert bytes an exception from eth-tester or web3 carries, None when it carries none.
 
     eth-tester raises `TransactionFailed(bytes)`; web3 raises `ContractLogicError` (and its
-    `ContractCustomError` and `ContractPanicError`) with the data as a hex string.
+    `ContractCustomError` and `ContractPanicError`) with the data as a hex string; the causes
+    and contexts of an exception are searched too.
     """
     for candidate in (getattr(exc, "data", None), *exc.args[:1]):
         if isinstance(candidate, (bytes, bytearray)):
@@ -160,6 +161,11 @@ def revert_data(exc: BaseException) -> bytes | None:
                 return bytes.fromhex(candidate[2:])
             except ValueError:
                 continue
-    if exc.__cause__ is not None:
-        return revert_data(exc.__cause__)
+    # web3's eth-tester provider raises a new TransactionFailed with the bytes' repr in its
+    # message while handling eth-tester's own, which carries the bytes.
+    for inner in (exc.__cause__, exc.__context__):
+        if inner is not None:
+            found = revert_data(inner)
+            if found is not None:
+                return found
     return None
