@@ -41,10 +41,10 @@ from eth_account.signers.local import LocalAccount
 from eth_typing import ChecksumAddress
 from web3 import AsyncWeb3
 from web3.contract import AsyncContract
-from web3.exceptions import ContractCustomError, ContractLogicError, TimeExhausted, TransactionNotFound, Web3RPCError
+from web3.exceptions import ContractLogicError, TimeExhausted, TransactionNotFound, Web3RPCError
 from web3.types import TxParams, TxReceipt
 
-from commerce.chain.errors import ChainRevert, decode_revert
+from commerce.chain.errors import ChainRevert, decode_revert, revert_data
 from elysium.config import ConfigError
 
 log = logging.getLogger("commerce.chain")
@@ -218,7 +218,9 @@ class Chain:
             params["gas"] = gas
         try:
             tx = await self.call(call.build_transaction(params))
-        except (ContractLogicError, ContractCustomError) as exc:
+        except Exception as exc:
+            if not _is_revert(exc):
+                raise
             raise self._revert(exc) from None
         signed = self._account.sign_transaction(tx)  # type: ignore[arg-type]
         return Signed(AsyncWeb3.to_hex(signed.hash), nonce, bytes(signed.raw_transaction))
@@ -251,14 +253,16 @@ class Chain:
                     await before_send(signed)
                 try:
                     await self.call(self.w3.eth.send_raw_transaction(signed.raw))
-                except Web3RPCError as exc:
-                    self._next_nonce = None
+                except Exception as exc:
+                    self._next_nonce = None  # sent or not, the chain knows better than this counter now
+                    if not _is_rejection(exc):
+                        raise
                     if _nonce_taken(exc) and attempt + 1 < NONCE_RETRIES:
                         log.info("custody nonce taken; signing again", extra={"nonce": signed.nonce})
                         continue
                     raise self._rejected(exc) from None
                 except BaseException:
-                    self._next_nonce = None  # sent or not, the chain knows better than this counter now
+                    self._next_nonce = None
                     raise
                 self._next_nonce = signed.nonce + 1
                 return signed
@@ -268,7 +272,9 @@ class Chain:
         """Send a recorded transaction again; False when the chain refuses it (its nonce went to another)."""
         try:
             await self.call(self.w3.eth.send_raw_transaction(raw))
-        except Web3RPCError as exc:
+        except Exception as exc:
+            if not _is_rejection(exc):
+                raise
             if "already known" in str(exc).lower():
                 return True
             return False
@@ -300,24 +306,34 @@ class Chain:
             tx = await self.call(self.w3.eth.get_transaction(tx_hash))  # type: ignore[arg-type]
             await self.call(self.w3.eth.call({"from": tx["from"], "to": tx["to"], "data": tx["input"],
                                               "value": tx["value"]}, tx["blockNumber"]))
-        except (ContractLogicError, ContractCustomError) as exc:
+        except Exception as exc:
+            if not _is_revert(exc):
+                raise
             return self._revert(exc)
         return ChainRevert("Reverted", (), "the transaction reverted without a reason")
 
-    def _revert(self, exc: ContractLogicError) -> ChainRevert:
-        data = exc.data if isinstance(exc.data, (str, bytes)) else None
-        if isinstance(data, str):
-            data = bytes.fromhex(data.removeprefix("0x")) if re.fullmatch(r"(0x)?[0-9a-fA-F]*", data) else None
+    def _revert(self, exc: Exception) -> ChainRevert:
+        data = revert_data(exc)
         if data:
             return decode_revert(data, [entry for abi in self.abis for entry in abi])
-        message = str(exc.message or exc)
+        message = str(getattr(exc, "message", None) or exc)
         return ChainRevert("Error", (message,), message)
 
-    def _rejected(self, exc: Web3RPCError) -> ChainRevert | ChainUnavailable:
-        message = str(exc.message or exc)
+    def _rejected(self, exc: Exception) -> ChainRevert | ChainUnavailable:
+        message = str(getattr(exc, "message", None) or exc)
         if "revert" in message.lower():
             return ChainRevert("Error", (message,), message)
         return ChainUnavailable(f"the chain refused the transaction: {message}")
+
+
+def _is_revert(exc: Exception) -> bool:
+    """A refusal by the contract: web3's ``ContractLogicError`` (JSON-RPC), eth-tester's ``TransactionFailed``."""
+    return isinstance(exc, ContractLogicError) or type(exc).__name__ == "TransactionFailed"
+
+
+def _is_rejection(exc: Exception) -> bool:
+    """The chain refused a transaction: a JSON-RPC error, or eth-tester's ``ValidationError`` in process."""
+    return isinstance(exc, Web3RPCError) or type(exc).__name__ == "ValidationError"
 
 
 def _nonce_taken(exc: Exception) -> bool:
