@@ -46,13 +46,15 @@ def add_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-
 
 
 def run_commerce(args: argparse.Namespace) -> int:
+    from commerce.chain.adapter import ChainUnavailable
     from commerce.settings import CommerceSettings
     from pymongo.errors import PyMongoError
 
     settings = config.load(CommerceSettings, **serve.overrides(args))
     logs.setup("commerce", settings.log_level)
     return serve.run("commerce", lambda: _service(settings), host=settings.host, port=settings.port,
-                     drain_timeout_s=settings.drain_timeout_s, settings=settings, startup_errors=(PyMongoError,))
+                     drain_timeout_s=settings.drain_timeout_s, settings=settings,
+                     startup_errors=(PyMongoError, ChainUnavailable))
 
 
 def _service(settings: CommerceSettings) -> serve.AppService:

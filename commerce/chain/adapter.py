@@ -29,6 +29,7 @@ signs it with the custody key, sends it and waits for its receipt.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import re
 from collections.abc import Awaitable, Callable
@@ -153,7 +154,11 @@ class Chain:
         w3 = AsyncWeb3(AsyncHTTPProvider(url, request_kwargs={"timeout": timeout_s}))
         chain = cls(w3, account, expected_chain_id, items_at, rights_at, timeout_s=timeout_s,
                     receipt_timeout_s=receipt_timeout_s, poll_s=poll_s)
-        await chain.check(expected_chain_id)
+        try:
+            await chain.check(expected_chain_id)
+        except BaseException:
+            await chain.close()
+            raise
         return chain
 
     @classmethod
@@ -173,6 +178,11 @@ class Chain:
                    None if items is None else AsyncWeb3.to_checksum_address(items),
                    None if rights is None else AsyncWeb3.to_checksum_address(rights),
                    receipt_timeout_s=receipt_timeout_s, poll_s=0.01)
+
+    async def close(self) -> None:
+        """Close the provider's connections (the JSON-RPC backend's HTTP session)."""
+        with contextlib.suppress(NotImplementedError):  # in process: nothing to close
+            await self.w3.provider.disconnect()
 
     def at(self, items: str, rights: str) -> None:
         """Point ``items`` and ``rights`` at deployed contracts (after deploying them)."""
@@ -248,7 +258,13 @@ class Chain:
                 if self._next_nonce is None:
                     self._next_nonce = int(await self.call(
                         self.w3.eth.get_transaction_count(self.custody, "pending")))
-                signed = await self.sign(call, self._next_nonce, gas)
+                try:
+                    signed = await self.sign(call, self._next_nonce, gas)
+                except Exception as exc:  # in process, a stale nonce is refused while estimating gas
+                    if not (_is_rejection(exc) and _nonce_taken(exc) and attempt + 1 < NONCE_RETRIES):
+                        raise
+                    self._next_nonce = None
+                    continue
                 if before_send is not None:
                     await before_send(signed)
                 try:
