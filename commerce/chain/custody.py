@@ -69,6 +69,10 @@ def withdrawal_body(doc: Doc) -> dict[str, Any]:
     return body
 
 
+def _hex(value: object) -> str:
+    return value.lower() if isinstance(value, str) else AsyncWeb3.to_hex(value)  # type: ignore[arg-type]
+
+
 def _kill_self(step: str) -> None:
     """Test-only fault injection (``ELYSIUM_CHAIN_FAULT``): die here as a SIGKILL would."""
     log.warning("fault injected: killing the process", extra={"step": step})
@@ -314,16 +318,15 @@ class Custody:
         """(deposit id, sender, token id, amount) for each unit range sent to the custody address."""
         items = self.chain.items
         single, batch = items.events.TransferSingle(), items.events.TransferBatch()
-        topics = [[single.topic, batch.topic], None, None,
+        single_topic, batch_topic = _hex(single.topic), _hex(batch.topic)
+        topics = [[single_topic, batch_topic], None, None,
                   "0x" + "00" * 12 + self.chain.custody.lower().removeprefix("0x")]
         logs = await self.chain.call(self.chain.w3.eth.get_logs(
             {"address": items.address, "fromBlock": start, "toBlock": end, "topics": topics}))  # type: ignore[typeddict-item]
         out: list[tuple[str, str, int, int]] = []
         for entry in logs:
-            tx = AsyncWeb3.to_hex(entry["transactionHash"])
-            where = f"{tx}:{entry['logIndex']}"
-            topic0 = AsyncWeb3.to_hex(entry["topics"][0])
-            if topic0 == AsyncWeb3.to_hex(single.topic):
+            where = f"{_hex(entry['transactionHash'])}:{entry['logIndex']}"
+            if _hex(entry["topics"][0]) == single_topic:
                 args = single.process_log(entry)["args"]
                 pairs = [(int(args["id"]), int(args["value"]))]
             else:
@@ -385,6 +388,8 @@ class Custody:
                 await self.follow_deposits()
             except (ChainUnavailable, PyMongoError, Problem) as exc:
                 log.warning("chain reconciler round failed; retrying", extra={"error": str(exc)})
+            except Exception:  # our bug: logged, and the next round tries again rather than the loop dying
+                log.exception("chain reconciler round failed")
             try:
                 await asyncio.wait_for(stop.wait(), interval_s)
             except TimeoutError:
