@@ -277,3 +277,28 @@ async def fund_and_send(chain: Chain, wallet: LocalAccount, token: int) -> None:
     if await chain.w3.eth.get_balance(wallet.address) == 0:
         await fund(chain, wallet)
     await send_tokens(chain, wallet, chain.custody, token, 1)
+
+
+async def test_the_audit_holds_after_withdrawals_and_deposits_and_sees_both_and_neither(app: Client,
+                                                                                       db: Any) -> None:
+    custody = app.server.app[CUSTODY]
+    p, wallet, potion = await player_with(app, db)
+    _, _, boots = await player_with(app, db, "speed-boots")
+    await withdraw(app, p, potion)
+    problems, counts = await custody.audit()
+    assert problems == [] and counts["on_chain"] == 1, problems
+    await fund_and_send(custody.chain, wallet, type_token("health-potion"))
+    await until(lambda: _custody_is(db, potion, "in_game"))
+    problems, _ = await custody.audit()
+    assert problems == [], problems
+
+    # Both: an item on chain that the database also puts back in the game.
+    await withdraw(app, p, potion, key="w2")
+    await db["items"].update_one({"_id": potion}, {"$set": {"custody": "in_game"}, "$unset": {"chain": ""}})
+    problems, _ = await custody.audit()
+    assert [x.code for x in problems] == ["item_both"], problems
+    # Neither: the database says on chain, but no player holds the token.
+    await db["items"].update_one({"_id": boots}, {"$set": {"custody": "on_chain",
+                                                           "chain": {"token_id": str(unique_token(boots))}}})
+    problems, _ = await custody.audit()
+    assert sorted(x.code for x in problems) == ["item_both", "item_neither"], problems
