@@ -134,7 +134,8 @@ def decode_revert(data: bytes, abi_list: Iterable[Any]) -> ChainRevert:
         entry = error_selectors(abi_list).get(selector)
         if entry is not None:
             params = list(entry.get("inputs", []))
-            values = tuple(decode([_type_of(p) for p in params], body))
+            values = tuple(to_checksum_address(v) if p["type"] == "address" else v
+                           for v, p in zip(decode([_type_of(p) for p in params], body), params))
             names = tuple(str(p.get("name") or f"arg{i}") for i, p in enumerate(params))
             shown = {n: _readable(v, str(p["type"])) for n, v, p in zip(names, values, params)}
             template = _MESSAGES.get(entry["name"])
