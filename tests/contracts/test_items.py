@@ -194,3 +194,13 @@ def test_supported_interfaces(evm: Evm) -> None:
     for interface in ("0xd9b67a26", "0x0e89341c", "0x2a55205a", "0x7965db0b", "0x01ffc9a7"):
         assert f.supportsInterface(interface).call(), interface
     assert not f.supportsInterface("0xffffffff").call()
+
+
+def test_the_gas_benchmark_measures_every_operation(evm: Evm) -> None:
+    from benchmarks.chain_gas import BATCH, measure
+
+    gas = dict(measure(evm))
+    assert len(gas) == 14 and all(21_000 < used < 1_000_000 for used in gas.values())
+    # A batch shares the transaction's base cost and the per-call checks: cheaper than ten calls.
+    assert gas[f"mintBatch, {BATCH} ids"] < BATCH * gas["mint, 1 id"]
+    assert gas[f"burnBatch, {BATCH} ids (whole balances)"] < BATCH * gas["burn, 1 id (whole balance)"]
