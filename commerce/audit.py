@@ -15,7 +15,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-CUSTODY_STATES = ("in_game", "listed", "escrow", "on_chain")
+CUSTODY_STATES = ("in_game", "listed", "escrow", "withdrawing", "on_chain", "held")
 
 
 @dataclass(frozen=True, order=True)

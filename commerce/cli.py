@@ -7,6 +7,7 @@ import asyncio
 import json
 import logging
 import sys
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from elysium import config, devtokens, logs, serve, tokens
@@ -32,19 +33,28 @@ def add_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-
     tok.add_argument("--subject", default="operator", help="who the token is for (its sub claim)")
     tok.set_defaults(func=run_admin_token)
 
+    chain = sub.add_parser("chain", help="run the embedded chain: an EVM over JSON-RPC with the item contracts "
+                                         "deployed (elysium up starts it when ELYSIUM_CHAIN_URL is unset)")
+    from commerce.settings import ChainServerSettings
+
+    serve.add_arguments(chain, "ELYSIUM_CHAIN", settings=ChainServerSettings)
+    chain.set_defaults(func=run_chain)
+
     audit = sub.add_parser("audit", help="check wallets against the ledger and items against their owners")
     audit.add_argument("--json", action="store_true", help="print the report as one JSON object")
     audit.set_defaults(func=run_audit)
 
 
 def run_commerce(args: argparse.Namespace) -> int:
+    from commerce.chain.adapter import ChainUnavailable
     from commerce.settings import CommerceSettings
     from pymongo.errors import PyMongoError
 
     settings = config.load(CommerceSettings, **serve.overrides(args))
     logs.setup("commerce", settings.log_level)
     return serve.run("commerce", lambda: _service(settings), host=settings.host, port=settings.port,
-                     drain_timeout_s=settings.drain_timeout_s, settings=settings, startup_errors=(PyMongoError,))
+                     drain_timeout_s=settings.drain_timeout_s, settings=settings,
+                     startup_errors=(PyMongoError, ChainUnavailable))
 
 
 def _service(settings: CommerceSettings) -> serve.AppService:
@@ -68,6 +78,18 @@ def _service(settings: CommerceSettings) -> serve.AppService:
     return serve.AppService(app, settings.host, settings.port,
                             shutdown_timeout_s=(settings.drain_timeout_s - reserve_s) / 2, on_drain=draining,
                             instance_id=settings.resolved_consumer)
+
+
+def run_chain(args: argparse.Namespace) -> int:
+    from commerce.chain.server import create_app
+    from commerce.settings import ChainServerSettings
+
+    settings = config.load(ChainServerSettings, **serve.overrides(args))
+    logs.setup("chain", settings.log_level)
+    return serve.run("chain", lambda: serve.AppService(create_app(settings), settings.host, settings.port,
+                                                       shutdown_timeout_s=2.0),
+                     host=settings.host, port=settings.port, drain_timeout_s=5.0, settings=settings,
+                     startup_errors=(RuntimeError, OSError))
 
 
 def run_admin_token(args: argparse.Namespace) -> int:
@@ -122,9 +144,27 @@ def _stack() -> list[object]:
 
     def env(ctx: StackContext) -> dict[str, str]:
         # Payments run offline on the local stack unless the caller chose a provider.
-        return {"ELYSIUM_PAYMENTS_PROVIDER": ctx.env.get("ELYSIUM_PAYMENTS_PROVIDER") or "sandbox"}
+        out = {"ELYSIUM_PAYMENTS_PROVIDER": ctx.env.get("ELYSIUM_PAYMENTS_PROVIDER") or "sandbox"}
+        if "chain" in ctx.urls:  # the embedded chain runs: its contracts and development custody key
+            out.update(embedded_chain_env(ctx.state_dir / "chain"))
+        return out
 
-    return [StackService("commerce", 7380, order=20, needs=("mongo", "redis"), path="/v1/catalog", env=env)]
+    def chain_env(ctx: StackContext) -> dict[str, str]:
+        return {"ELYSIUM_CHAIN_STATE_DIR": str(ctx.state_dir / "chain")}
+
+    return [StackService("chain", 8545, order=5, needs=(), env=chain_env, unless_env="ELYSIUM_CHAIN_URL"),
+            StackService("commerce", 7380, order=20, needs=("mongo", "redis"), path="/v1/catalog", env=env)]
+
+
+def embedded_chain_env(folder: Path) -> dict[str, str]:
+    """The commerce settings reaching the embedded chain of ``folder`` (its deployment file and key)."""
+    from commerce.chain.embedded import ChainFiles
+
+    files = ChainFiles(folder)
+    deployment = files.read_deployment()
+    return {"ELYSIUM_CHAIN_KEY_FILE": str(files.key), "ELYSIUM_CHAIN_ITEMS_ADDRESS": deployment["items"],
+            "ELYSIUM_CHAIN_RIGHTS_ADDRESS": deployment["rights"], "ELYSIUM_CHAIN_ID": str(deployment["chain_id"]),
+            "ELYSIUM_CHAIN_FROM_BLOCK": str(deployment["block"])}
 
 
 STACK_SERVICES = _stack()

@@ -58,6 +58,13 @@ COMMERCE: dict[str, tuple[int, str]] = {
     "own-listing": (409, "A seller cannot buy their own listing"),
     "price-limit": (409, "The listing's total (price x quantity) passes the largest amount"),
     "expiry-limit": (409, "The listing would stay open longer than allowed"),
+    # the chain (commerce/chain, docs/chain.md)
+    "wallet-not-linked": (409, "No Ethereum wallet is linked to the account"),
+    "item-listed": (409, "The item is listed on the marketplace"),
+    "item-in-escrow": (409, "The item is in escrow for a trade"),
+    "item-on-chain": (409, "The item is on chain or leaving for it"),
+    "unknown-withdrawal": (404, "No such withdrawal of yours"),
+    "chain-disabled": (503, "This service has no chain"),
     "busy": (503, "Too much contention; retry the same request"),
 }
 # Every code a commerce answer can carry.

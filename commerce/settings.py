@@ -234,3 +234,17 @@ class AuditSettings:
     def validate(self) -> None:
         if not self.mongo_url:
             raise ConfigError("ELYSIUM_MONGO_URL", "is not set; point it at the MongoDB to audit")
+
+
+@dataclass(frozen=True)
+class ChainServerSettings:
+    host: str = setting("ELYSIUM_CHAIN_HOST", "127.0.0.1", "Address the embedded chain listens on")
+    port: int = setting("ELYSIUM_CHAIN_PORT", 8545, "Port of the embedded chain's JSON-RPC endpoint and probes",
+                        check=between(0, 65535))
+    state_dir: str = setting("ELYSIUM_CHAIN_STATE_DIR", ".elysium/chain",
+                             "Folder of the embedded chain: its journal of transactions, the contracts' addresses "
+                             "and the development custody key")
+    log_level: str = setting("ELYSIUM_LOG_LEVEL", "info", "Log level")
+
+    def validate(self) -> None:
+        pass

@@ -55,6 +55,7 @@ class StackService:
     drain_env: str = ""  # the variable holding its drain timeout in seconds, if it has one
     stack_drain_s: float = DEFAULT_DRAIN_S  # the drain up gives it (sets drain_env so, unless it is set)
     drain_note: str = ""  # what its drain does, for the line printed while waiting for it
+    unless_env: str = ""  # not started when this variable is set (an embedded default the caller replaced)
 
 
 @dataclass
@@ -152,8 +153,8 @@ def run_up(state_dir: str, *, bots: int = 4, for_seconds: float = 0.0) -> int:
 
     for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
         signal.signal(sig, request_stop)
-    declared = _collect()
     env = dict(os.environ)
+    declared = [s for s in _collect() if not (s.unless_env and env.get(s.unless_env))]
     lines: list[str] = []
     try:
         needs = {n for s in declared for n in s.needs}

@@ -29,6 +29,7 @@ signs it with the custody key, sends it and waits for its receipt.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import re
 from collections.abc import Awaitable, Callable
@@ -41,10 +42,10 @@ from eth_account.signers.local import LocalAccount
 from eth_typing import ChecksumAddress
 from web3 import AsyncWeb3
 from web3.contract import AsyncContract
-from web3.exceptions import ContractCustomError, ContractLogicError, TimeExhausted, TransactionNotFound, Web3RPCError
+from web3.exceptions import ContractLogicError, TimeExhausted, TransactionNotFound, Web3RPCError
 from web3.types import TxParams, TxReceipt
 
-from commerce.chain.errors import ChainRevert, decode_revert
+from commerce.chain.errors import ChainRevert, decode_revert, revert_data
 from elysium.config import ConfigError
 
 log = logging.getLogger("commerce.chain")
@@ -153,7 +154,11 @@ class Chain:
         w3 = AsyncWeb3(AsyncHTTPProvider(url, request_kwargs={"timeout": timeout_s}))
         chain = cls(w3, account, expected_chain_id, items_at, rights_at, timeout_s=timeout_s,
                     receipt_timeout_s=receipt_timeout_s, poll_s=poll_s)
-        await chain.check(expected_chain_id)
+        try:
+            await chain.check(expected_chain_id)
+        except BaseException:
+            await chain.close()
+            raise
         return chain
 
     @classmethod
@@ -173,6 +178,11 @@ class Chain:
                    None if items is None else AsyncWeb3.to_checksum_address(items),
                    None if rights is None else AsyncWeb3.to_checksum_address(rights),
                    receipt_timeout_s=receipt_timeout_s, poll_s=0.01)
+
+    async def close(self) -> None:
+        """Close the provider's connections (the JSON-RPC backend's HTTP session)."""
+        with contextlib.suppress(NotImplementedError):  # in process: nothing to close
+            await self.w3.provider.disconnect()
 
     def at(self, items: str, rights: str) -> None:
         """Point ``items`` and ``rights`` at deployed contracts (after deploying them)."""
@@ -218,7 +228,9 @@ class Chain:
             params["gas"] = gas
         try:
             tx = await self.call(call.build_transaction(params))
-        except (ContractLogicError, ContractCustomError) as exc:
+        except Exception as exc:
+            if not _is_revert(exc):
+                raise
             raise self._revert(exc) from None
         signed = self._account.sign_transaction(tx)  # type: ignore[arg-type]
         return Signed(AsyncWeb3.to_hex(signed.hash), nonce, bytes(signed.raw_transaction))
@@ -246,19 +258,27 @@ class Chain:
                 if self._next_nonce is None:
                     self._next_nonce = int(await self.call(
                         self.w3.eth.get_transaction_count(self.custody, "pending")))
-                signed = await self.sign(call, self._next_nonce, gas)
+                try:
+                    signed = await self.sign(call, self._next_nonce, gas)
+                except Exception as exc:  # in process, a stale nonce is refused while estimating gas
+                    if not (_is_rejection(exc) and _nonce_taken(exc) and attempt + 1 < NONCE_RETRIES):
+                        raise
+                    self._next_nonce = None
+                    continue
                 if before_send is not None:
                     await before_send(signed)
                 try:
                     await self.call(self.w3.eth.send_raw_transaction(signed.raw))
-                except Web3RPCError as exc:
-                    self._next_nonce = None
+                except Exception as exc:
+                    self._next_nonce = None  # sent or not, the chain knows better than this counter now
+                    if not _is_rejection(exc):
+                        raise
                     if _nonce_taken(exc) and attempt + 1 < NONCE_RETRIES:
                         log.info("custody nonce taken; signing again", extra={"nonce": signed.nonce})
                         continue
                     raise self._rejected(exc) from None
                 except BaseException:
-                    self._next_nonce = None  # sent or not, the chain knows better than this counter now
+                    self._next_nonce = None
                     raise
                 self._next_nonce = signed.nonce + 1
                 return signed
@@ -268,7 +288,9 @@ class Chain:
         """Send a recorded transaction again; False when the chain refuses it (its nonce went to another)."""
         try:
             await self.call(self.w3.eth.send_raw_transaction(raw))
-        except Web3RPCError as exc:
+        except Exception as exc:
+            if not _is_rejection(exc):
+                raise
             if "already known" in str(exc).lower():
                 return True
             return False
@@ -300,24 +322,34 @@ class Chain:
             tx = await self.call(self.w3.eth.get_transaction(tx_hash))  # type: ignore[arg-type]
             await self.call(self.w3.eth.call({"from": tx["from"], "to": tx["to"], "data": tx["input"],
                                               "value": tx["value"]}, tx["blockNumber"]))
-        except (ContractLogicError, ContractCustomError) as exc:
+        except Exception as exc:
+            if not _is_revert(exc):
+                raise
             return self._revert(exc)
         return ChainRevert("Reverted", (), "the transaction reverted without a reason")
 
-    def _revert(self, exc: ContractLogicError) -> ChainRevert:
-        data = exc.data if isinstance(exc.data, (str, bytes)) else None
-        if isinstance(data, str):
-            data = bytes.fromhex(data.removeprefix("0x")) if re.fullmatch(r"(0x)?[0-9a-fA-F]*", data) else None
+    def _revert(self, exc: Exception) -> ChainRevert:
+        data = revert_data(exc)
         if data:
             return decode_revert(data, [entry for abi in self.abis for entry in abi])
-        message = str(exc.message or exc)
+        message = str(getattr(exc, "message", None) or exc)
         return ChainRevert("Error", (message,), message)
 
-    def _rejected(self, exc: Web3RPCError) -> ChainRevert | ChainUnavailable:
-        message = str(exc.message or exc)
+    def _rejected(self, exc: Exception) -> ChainRevert | ChainUnavailable:
+        message = str(getattr(exc, "message", None) or exc)
         if "revert" in message.lower():
             return ChainRevert("Error", (message,), message)
         return ChainUnavailable(f"the chain refused the transaction: {message}")
+
+
+def _is_revert(exc: Exception) -> bool:
+    """A refusal by the contract: web3's ``ContractLogicError`` (JSON-RPC), eth-tester's ``TransactionFailed``."""
+    return isinstance(exc, ContractLogicError) or type(exc).__name__ == "TransactionFailed"
+
+
+def _is_rejection(exc: Exception) -> bool:
+    """The chain refused a transaction: a JSON-RPC error, or eth-tester's ``ValidationError`` in process."""
+    return isinstance(exc, Web3RPCError) or type(exc).__name__ == "ValidationError"
 
 
 def _nonce_taken(exc: Exception) -> bool:
