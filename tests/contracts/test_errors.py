@@ -77,3 +77,12 @@ def test_revert_data_from_the_exceptions_that_carry_it() -> None:
     except TransactionFailed as outer:
         assert revert_data(outer) == raw  # found on the context the provider's wrapper hides it in
     assert revert_data(ValueError("nothing here")) is None
+
+
+def test_revert_data_written_as_a_bytes_literal() -> None:
+    # eth-tester's provider answers a reverted eth_call with repr(bytes) as the error message.
+    raw = selector("UnknownWork(uint256)") + encode(["uint256"], [999_999])
+    assert revert_data(ContractCustomError(repr(raw))) == raw
+    assert revert_data(TransactionFailed(f"execution reverted: {raw!r}")) == raw
+    assert revert_data(ValueError("b'unterminated")) is None
+    assert revert_data(ValueError("0xnothex")) is None
