@@ -303,6 +303,8 @@ async def revoke_licence(request: web.Request) -> web.Response:
 def _role_change(held: bool) -> Callable[[web.Request], Awaitable[web.Response]]:
     async def change(request: web.Request) -> web.Response:
         admin(request)
+        if request.body_exists and (await request.read()).strip() not in (b"", b"{}"):
+            raise Problem("invalid-request", "a role change takes no fields: the path names the account and the role")
         doc = await request.app[ACCOUNTS].set_role(request.match_info["account_id"][:64],
                                                    request.match_info["role"][:64], held)
         return json_response(profile_body(doc))
@@ -353,6 +355,12 @@ def _either(op: dict[str, Any]) -> dict[str, Any]:
     return op
 
 
+def _no_body(op: dict[str, Any]) -> dict[str, Any]:
+    """An operation whose body may be left out (or be ``{}``)."""
+    op["requestBody"]["required"] = False
+    return op
+
+
 def openapi_paths() -> dict[str, Any]:
     register = _either(_op("registerWork", "works", "Register a work (a creator for themselves, an operator for a "
                                                     "creator_account) and link item types to it; 200 for the same "
@@ -375,8 +383,8 @@ def openapi_paths() -> dict[str, Any]:
             "revokeLicence", "works", "Revoke a licence from now on (again: the revoked licence as it is)", 200,
             _ref("Licence"), (401, 403, 404, 409, 502, 503), params=[_WORK, _LICENCE]))},
         "/v1/admin/accounts/{account_id}/roles/{role}": {
-            "put": _op("grantRole", "admin", "Grant an account a role", 200, _ref("Profile"), (401, 403, 404),
-                       auth="service", params=[_ACCOUNT, _ROLE]),
+            "put": _no_body(_op("grantRole", "admin", "Grant an account a role", 200, _ref("Profile"),
+                                (401, 403, 404), auth="service", params=[_ACCOUNT, _ROLE], body=object_schema({}))),
             "delete": _op("revokeRole", "admin", "Take a role from an account", 200, _ref("Profile"),
                           (401, 403, 404), auth="service", params=[_ACCOUNT, _ROLE])},
     }

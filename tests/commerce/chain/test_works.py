@@ -308,3 +308,12 @@ async def test_reading_an_unknown_work(app: Client) -> None:
 
 async def test_without_a_chain_the_routes_say_so(client: Client) -> None:
     await problem(await client.get("/v1/works/1"), 503, "chain-disabled")
+
+
+async def test_a_role_change_takes_no_fields(app: Client, admin_token: str) -> None:
+    p = await register(app)
+    path = f"/v1/admin/accounts/{p['account_id']}/roles/creator"
+    await problem(await app.put(path, json={"role": "admin"}, headers=admin_headers(admin_token)), 400,
+                  "invalid-request")
+    resp = await app.put(path, json={}, headers=admin_headers(admin_token))
+    assert resp.status == 200 and (await resp.json())["roles"] == ["creator"]
