@@ -257,3 +257,59 @@ def check_pending(entries: Iterable[Mapping[str, Any]], house: str) -> list[Prob
                                f"a {e.get('kind')} entry of {e.get('account')} is pending; only the house's fees "
                                "wait to be credited"))
     return out
+
+
+@dataclass(frozen=True)
+class TokenHolding:
+    """What the chain says of one token id: its total supply, what the custody address holds of it, and
+    units sent to the custody address in blocks the deposit reconciler has not read yet."""
+
+    supply: int
+    custody: int
+    unread_deposits: int = 0
+
+    @property
+    def outside(self) -> int:
+        """Units held by players (anywhere but the custody address)."""
+        return self.supply - self.custody
+
+
+def check_chain(items: Iterable[Mapping[str, Any]], in_flight: Mapping[str, str],
+                holdings: Mapping[str, TokenHolding]) -> list[Problem]:
+    """Every item is usable in the game or held on chain, never both and never neither.
+
+    ``items`` are item rows (``custody``, ``chain.token_id``), ``in_flight`` maps each item in
+    ``withdrawing`` to its token id, and ``holdings`` are the chain's figures for every token id an
+    item names. Per token: the units held by players must equal the items recorded ``on_chain``,
+    give or take what is in flight (withdrawals awaiting their receipt, deposits not yet read).
+    """
+    on_chain: dict[str, int] = {}
+    leaving: dict[str, int] = {}
+    for item in items:
+        custody = item.get("custody")
+        if custody == "on_chain":
+            token = str((item.get("chain") or {}).get("token_id", ""))
+            if not token:
+                continue
+            on_chain[token] = on_chain.get(token, 0) + 1
+        elif custody == "withdrawing" and str(item.get("_id")) in in_flight:
+            token = in_flight[str(item.get("_id"))]
+            leaving[token] = leaving.get(token, 0) + 1
+    out: list[Problem] = []
+    for token in sorted(set(holdings) | set(on_chain)):
+        held = holdings.get(token)
+        if held is None:
+            out.append(Problem("chain_unread", f"token {token}", "the chain was not read for this token"))
+            continue
+        recorded = on_chain.get(token, 0)
+        low = recorded - held.unread_deposits
+        high = recorded + leaving.get(token, 0)
+        if held.outside < low:
+            out.append(Problem("item_neither", f"token {token}",
+                               f"{recorded} item(s) are recorded on chain but players hold {held.outside}: "
+                               "an item is neither in the game nor on chain"))
+        elif held.outside > high:
+            out.append(Problem("item_both", f"token {token}",
+                               f"players hold {held.outside} on chain but only {recorded} item(s) are recorded "
+                               f"there ({leaving.get(token, 0)} leaving): an item is in the game and on chain"))
+    return out

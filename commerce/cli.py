@@ -8,12 +8,13 @@ import json
 import logging
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from elysium import config, devtokens, logs, serve, tokens
 
 if TYPE_CHECKING:
-    from commerce.settings import CommerceSettings
+    from commerce.settings import AuditSettings, CommerceSettings
+    from commerce.store import Store
 
 log = logging.getLogger("commerce")
 
@@ -108,6 +109,7 @@ def run_admin_token(args: argparse.Namespace) -> int:
 
 
 def run_audit(args: argparse.Namespace) -> int:
+    from commerce.chain.adapter import ChainUnavailable
     from commerce.settings import AuditSettings
     from pymongo.errors import PyMongoError
 
@@ -118,9 +120,17 @@ def run_audit(args: argparse.Namespace) -> int:
     async def main() -> int:
         client = mongo_client(settings.mongo_url)
         try:
-            problems, counts = await Store(client, settings.db_name).audit()
+            store = Store(client, settings.db_name)
+            problems, counts = await store.audit()
+            if settings.chain_url:
+                chained, chain_counts = await _audit_chain(settings, store)
+                problems += chained
+                counts.update(chain_counts)
         except PyMongoError as exc:
             print(f"elysium audit: cannot read the database: {exc}", file=sys.stderr)
+            return 2
+        except ChainUnavailable as exc:
+            print(f"elysium audit: cannot read the chain: {exc}", file=sys.stderr)
             return 2
         finally:
             await client.close()
@@ -133,10 +143,25 @@ def run_audit(args: argparse.Namespace) -> int:
         else:
             print(f"audit passed: {counts['wallets']} wallets equal their {counts['ledger_entries']} ledger entries; "
                   f"{counts['items']} items each have one owner and one custody state; {counts['payments']} payments "
-                  f"and {counts['debts']} debts match their ledger entries")
+                  f"and {counts['debts']} debts match their ledger entries"
+                  + (f"; {counts['on_chain']} items on chain match the chain's balances of {counts['tokens']} "
+                     f"tokens ({counts['withdrawing']} withdrawing)" if "tokens" in counts else
+                     "; the chain was not checked (ELYSIUM_CHAIN_URL is unset)"))
         return 1 if problems else 0
 
     return asyncio.run(main())
+
+
+async def _audit_chain(settings: AuditSettings, store: Store) -> tuple[list[Any], dict[str, int]]:
+    from commerce.chain.adapter import Chain
+    from commerce.chain.custody import Custody
+
+    chain = await Chain.connect(settings.chain_url, settings.chain_key_file, settings.chain_id,
+                                settings.chain_items_address, settings.chain_rights_address)
+    try:
+        return await Custody(store, chain, "audit", from_block=settings.chain_from_block).audit()
+    finally:
+        await chain.close()
 
 
 def _stack() -> list[object]:

@@ -6,6 +6,7 @@ import os
 import socket
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from elysium.config import ConfigError, between, cors_setting, one_of, positive, redis_url, setting
 
@@ -36,6 +37,49 @@ def mongo_uri(value: str) -> str | None:
     except (ConfigurationError, ValueError) as exc:
         return f"is not a valid MongoDB URI: {exc}"
     return None
+
+
+# The chain settings commerce and ``elysium audit`` share (one definition each).
+def _chain_url() -> Any:
+    return setting("ELYSIUM_CHAIN_URL", "", "Ethereum JSON-RPC endpoint holding the item contracts (elysium up "
+                                            "starts an embedded chain when unset; a service started alone without "
+                                            "it has withdrawals off, and the audit skips the chain)", secret=True)
+
+
+def _chain_id() -> Any:
+    return setting("ELYSIUM_CHAIN_ID", 131277322940537, "Chain id the endpoint must answer at start, and Sign-In "
+                                                        "with Ethereum messages carry (default: the embedded chain's)",
+                   check=positive)
+
+
+def _chain_key_file() -> Any:
+    return setting("ELYSIUM_CHAIN_KEY_FILE", "", "File holding the custody key (64 hex digits), the minter of "
+                                                 "withdrawn items and the address deposits are sent to")
+
+
+def _chain_items() -> Any:
+    return setting("ELYSIUM_CHAIN_ITEMS_ADDRESS", "", "Address of the ElysiumItems contract")
+
+
+def _chain_rights() -> Any:
+    return setting("ELYSIUM_CHAIN_RIGHTS_ADDRESS", "", "Address of the ElysiumRights contract")
+
+
+def _chain_from_block() -> Any:
+    return setting("ELYSIUM_CHAIN_FROM_BLOCK", 0, "First block the deposit reconciler reads when it has no cursor "
+                                                  "yet (the block the contracts were deployed in)",
+                   check=between(0, 2**63 - 1))
+
+
+def check_chain_settings(url: str, key_file: str, items: str, rights: str) -> None:
+    if not url:
+        return
+    if not url.startswith(("http://", "https://")):
+        raise ConfigError("ELYSIUM_CHAIN_URL", "must be an http(s) URL of an Ethereum JSON-RPC endpoint")
+    for variable, value in (("ELYSIUM_CHAIN_KEY_FILE", key_file), ("ELYSIUM_CHAIN_ITEMS_ADDRESS", items),
+                            ("ELYSIUM_CHAIN_RIGHTS_ADDRESS", rights)):
+        if not value:
+            raise ConfigError(variable, "is not set; it is needed with ELYSIUM_CHAIN_URL")
 
 
 @dataclass(frozen=True)
@@ -126,17 +170,11 @@ class CommerceSettings:
                                              "listings and credits the house's pending fees",
                                              unit="s", check=between(0.01, 3600))
     # The chain (commerce/chain, docs/chain.md): withdrawing items as ERC-1155 tokens and depositing them back.
-    chain_url: str = setting("ELYSIUM_CHAIN_URL", "",
-                             "Ethereum JSON-RPC endpoint holding the item contracts (elysium up starts an embedded "
-                             "chain when unset; a service started alone without it has withdrawals off)", secret=True)
-    chain_id: int = setting("ELYSIUM_CHAIN_ID", 131277322940537,
-                            "Chain id the endpoint must answer at start, and Sign-In with Ethereum messages carry "
-                            "(default: the embedded chain's)", check=positive)
-    chain_key_file: str = setting("ELYSIUM_CHAIN_KEY_FILE", "",
-                                  "File holding the custody key (64 hex digits), the minter of withdrawn items "
-                                  "and the address deposits are sent to")
-    chain_items_address: str = setting("ELYSIUM_CHAIN_ITEMS_ADDRESS", "", "Address of the ElysiumItems contract")
-    chain_rights_address: str = setting("ELYSIUM_CHAIN_RIGHTS_ADDRESS", "", "Address of the ElysiumRights contract")
+    chain_url: str = _chain_url()
+    chain_id: int = _chain_id()
+    chain_key_file: str = _chain_key_file()
+    chain_items_address: str = _chain_items()
+    chain_rights_address: str = _chain_rights()
     chain_timeout_s: float = setting("ELYSIUM_CHAIN_TIMEOUT_S", 10.0,
                                      "Deadline of each request to the chain; past it the chain counts as down",
                                      unit="s", check=between(0.1, 300))
@@ -150,13 +188,11 @@ class CommerceSettings:
     chain_poll_s: float = setting("ELYSIUM_CHAIN_POLL_S", 2.0,
                                   "How often the reconciler reads new blocks for deposits and resolves "
                                   "interrupted withdrawals", unit="s", check=between(0.01, 3600))
-    chain_from_block: int = setting("ELYSIUM_CHAIN_FROM_BLOCK", 0,
-                                    "First block the deposit reconciler reads when it has no cursor yet (the block "
-                                    "the contracts were deployed in)", check=between(0, 2**63 - 1))
+    chain_from_block: int = _chain_from_block()
     chain_fault: str = setting("ELYSIUM_CHAIN_FAULT", "",
                                "Tests only: the process kills itself (SIGKILL) at this step of a withdrawal: "
-                               "before_send, after_send or after_receipt",
-                               check=one_of("", "before_send", "after_send", "after_receipt"))
+                               "before_sign, before_send (signed and recorded), after_send or after_receipt",
+                               check=one_of("", "before_sign", "before_send", "after_send", "after_receipt"))
     log_level: str = setting("ELYSIUM_LOG_LEVEL", "info", "Log level")
     cors_origins: tuple[str, ...] = cors_setting()
     # Real-money payments for premium currency packs (commerce/payments, docs/commerce.md "Payments").
@@ -203,14 +239,7 @@ class CommerceSettings:
         if self.trade_ttl_s > self.trade_max_ttl_s:
             raise ConfigError("ELYSIUM_COMMERCE_TRADE_TTL_S",
                               "must not be longer than ELYSIUM_COMMERCE_TRADE_MAX_TTL_S")
-        if self.chain_url:
-            if not self.chain_url.startswith(("http://", "https://")):
-                raise ConfigError("ELYSIUM_CHAIN_URL", "must be an http(s) URL of an Ethereum JSON-RPC endpoint")
-            for variable, value in (("ELYSIUM_CHAIN_KEY_FILE", self.chain_key_file),
-                                    ("ELYSIUM_CHAIN_ITEMS_ADDRESS", self.chain_items_address),
-                                    ("ELYSIUM_CHAIN_RIGHTS_ADDRESS", self.chain_rights_address)):
-                if not value:
-                    raise ConfigError(variable, "is not set; it is needed with ELYSIUM_CHAIN_URL")
+        check_chain_settings(self.chain_url, self.chain_key_file, self.chain_items_address, self.chain_rights_address)
         if not self.db_name or any(c in self.db_name for c in '/\\. "$'):
             raise ConfigError("ELYSIUM_COMMERCE_DB", "must be a MongoDB database name without / \\ . space \" $")
 
@@ -225,15 +254,22 @@ class CommerceSettings:
 
 @dataclass(frozen=True)
 class AuditSettings:
-    """What ``elysium audit`` reads: only the database."""
+    """What ``elysium audit`` reads: the database and, when given, the chain (read only)."""
 
     mongo_url: str = setting("ELYSIUM_MONGO_URL", "", "MongoDB holding accounts, wallets, ledger and items",
                              secret=True, check=mongo_uri)
     db_name: str = setting("ELYSIUM_COMMERCE_DB", "elysium_commerce", "MongoDB database name of commerce")
+    chain_url: str = _chain_url()
+    chain_id: int = _chain_id()
+    chain_key_file: str = _chain_key_file()
+    chain_items_address: str = _chain_items()
+    chain_rights_address: str = _chain_rights()
+    chain_from_block: int = _chain_from_block()
 
     def validate(self) -> None:
         if not self.mongo_url:
             raise ConfigError("ELYSIUM_MONGO_URL", "is not set; point it at the MongoDB to audit")
+        check_chain_settings(self.chain_url, self.chain_key_file, self.chain_items_address, self.chain_rights_address)
 
 
 @dataclass(frozen=True)

@@ -30,6 +30,7 @@ import hashlib
 import logging
 import os
 import signal
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -42,6 +43,8 @@ from commerce.chain import tokens
 from commerce.chain.adapter import Chain, ChainUnavailable, Signed
 from commerce.chain.custody_rules import REFUSED, failed_reason
 from commerce.chain.errors import ChainRevert
+from commerce.audit import Problem as AuditProblem
+from commerce.audit import TokenHolding, check_chain
 from commerce.errors import Problem
 from commerce.store import Conflict, Doc, Session, Store, now
 
@@ -51,7 +54,6 @@ CURSOR_ID = "chain_cursor"
 MAX_BLOCKS_PER_READ = 2000
 WITHDRAWAL_ID = r"wd_[0-9a-f]{32}"
 ZERO = "0x0000000000000000000000000000000000000000"
-FAULTS = ("before_send", "after_send", "after_receipt")
 
 
 def withdrawal_id(account: str, key: str) -> str:
@@ -67,6 +69,10 @@ def withdrawal_body(doc: Doc) -> dict[str, Any]:
     if "reason" in doc:
         body["reason"] = doc["reason"]
     return body
+
+
+def _hex(value: object) -> str:
+    return value.lower() if isinstance(value, str) else AsyncWeb3.to_hex(value)  # type: ignore[arg-type]
 
 
 def _kill_self(step: str) -> None:
@@ -114,6 +120,8 @@ class Custody:
                 raise Problem("idempotency-key-reused", "this Idempotency-Key withdrew another item")
             return withdrawal_body(doc), True
         self._active.add(wid)
+        if self.fault == "before_sign":
+            _kill_self("before_sign")
         try:
             doc = await self._carry_out(reserved)
         finally:
@@ -314,16 +322,15 @@ class Custody:
         """(deposit id, sender, token id, amount) for each unit range sent to the custody address."""
         items = self.chain.items
         single, batch = items.events.TransferSingle(), items.events.TransferBatch()
-        topics = [[single.topic, batch.topic], None, None,
+        single_topic, batch_topic = _hex(single.topic), _hex(batch.topic)
+        topics = [[single_topic, batch_topic], None, None,
                   "0x" + "00" * 12 + self.chain.custody.lower().removeprefix("0x")]
         logs = await self.chain.call(self.chain.w3.eth.get_logs(
             {"address": items.address, "fromBlock": start, "toBlock": end, "topics": topics}))  # type: ignore[typeddict-item]
         out: list[tuple[str, str, int, int]] = []
         for entry in logs:
-            tx = AsyncWeb3.to_hex(entry["transactionHash"])
-            where = f"{tx}:{entry['logIndex']}"
-            topic0 = AsyncWeb3.to_hex(entry["topics"][0])
-            if topic0 == AsyncWeb3.to_hex(single.topic):
+            where = f"{_hex(entry['transactionHash'])}:{entry['logIndex']}"
+            if _hex(entry["topics"][0]) == single_topic:
                 args = single.process_log(entry)["args"]
                 pairs = [(int(args["id"]), int(args["value"]))]
             else:
@@ -349,17 +356,18 @@ class Custody:
             at = now()
             returned: list[str] = []
             for item in found:
-                update: Doc = {"$set": {"custody": "in_game" if acct else "held"}, "$unset": {"chain": ""},
-                               "$push": {"provenance": {"kind": "deposit", "deposit": did, "from": sender,
-                                                        "at": at}}}
+                changes: Doc = {"custody": "held"}  # unless an account takes it: the custody key holds it
                 if acct is not None:
-                    update["$set"]["owner"] = acct["_id"]
-                    if "unique_owner" in item and item["owner"] != acct["_id"]:
-                        mark = f"{acct['_id']}|{item['type']}"
-                        if await self.store.items.find_one({"unique_owner": mark}, {"_id": 1}, session=s):
-                            update["$set"]["custody"] = "held"  # one of this unique type is theirs already
-                        else:
-                            update["$set"]["unique_owner"] = mark
+                    mark = f"{acct['_id']}|{item['type']}"
+                    if "unique_owner" not in item or item["owner"] == acct["_id"]:
+                        changes = {"custody": "in_game", "owner": acct["_id"]}
+                    elif not await self.store.items.find_one({"unique_owner": mark}, {"_id": 1}, session=s):
+                        changes = {"custody": "in_game", "owner": acct["_id"], "unique_owner": mark}
+                    # else: one of this unique type is theirs already; it stays held
+                update: Doc = {"$set": changes, "$push": {"provenance": {"kind": "deposit", "deposit": did,
+                                                                         "from": sender, "at": at}}}
+                if changes["custody"] == "in_game":
+                    update["$unset"] = {"chain": ""}
                 moved = await self.store.items.update_one({"_id": item["_id"], "custody": "on_chain"}, update,
                                                           session=s)
                 if moved.modified_count != 1:
@@ -385,7 +393,40 @@ class Custody:
                 await self.follow_deposits()
             except (ChainUnavailable, PyMongoError, Problem) as exc:
                 log.warning("chain reconciler round failed; retrying", extra={"error": str(exc)})
+            except Exception:  # our bug: logged, and the next round tries again rather than the loop dying
+                log.exception("chain reconciler round failed")
             try:
                 await asyncio.wait_for(stop.wait(), interval_s)
             except TimeoutError:
                 pass
+
+    async def holdings(self, token_ids: Iterable[str]) -> dict[str, TokenHolding]:
+        """The chain's figures for each token id, with the deposits past the reconciler's cursor."""
+        cursor = await self.store.meta.find_one({"_id": CURSOR_ID})
+        start = int(cursor["block"]) + 1 if cursor else self.from_block
+        head = await self.chain.block_number()
+        unread: dict[str, int] = {}
+        while start <= head:
+            end = min(head, start + MAX_BLOCKS_PER_READ - 1)
+            for _, _, token, amount in await self._transfers_in(start, end):
+                unread[str(token)] = unread.get(str(token), 0) + amount
+            start = end + 1
+        fn = self.chain.items.functions
+        out: dict[str, TokenHolding] = {}
+        for token in sorted(set(token_ids)):
+            supply = await self.chain.call(fn.totalSupply(int(token)).call())
+            held = await self.chain.call(fn.balanceOf(self.chain.custody, int(token)).call())
+            out[token] = TokenHolding(int(supply), int(held), unread.get(token, 0))
+        return out
+
+    async def audit(self) -> tuple[list[AuditProblem], dict[str, int]]:
+        """The chain half of ``elysium audit``: items on chain against the chain's balances (read only)."""
+        rows = [i async for i in self.store.items.find(
+            {"custody": {"$in": ["on_chain", "withdrawing", "held"]}}, {"custody": 1, "chain.token_id": 1})]
+        in_flight = {w["item"]: str(w["token_id"]) async for w in self.withdrawals.find({"state": "withdrawing"})}
+        token_ids = {str(t) for t in await self.withdrawals.distinct("token_id")}
+        token_ids |= {str(i["chain"]["token_id"]) for i in rows if "chain" in i}
+        problems = check_chain(rows, in_flight, await self.holdings(token_ids))
+        counts = {"on_chain": sum(1 for i in rows if i["custody"] == "on_chain"), "tokens": len(token_ids),
+                  "withdrawing": len(in_flight), "held": sum(1 for i in rows if i["custody"] == "held")}
+        return problems, counts
