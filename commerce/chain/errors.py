@@ -12,9 +12,11 @@ import ast
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from eth_abi import decode
+from eth_abi.abi import decode
 from eth_abi.exceptions import DecodingError
-from eth_utils import function_signature_to_4byte_selector, keccak, to_checksum_address
+from eth_utils.abi import function_signature_to_4byte_selector
+from eth_utils.address import to_checksum_address
+from eth_utils.crypto import keccak
 
 ERROR_STRING_SELECTOR = function_signature_to_4byte_selector("Error(string)")
 PANIC_SELECTOR = function_signature_to_4byte_selector("Panic(uint256)")
