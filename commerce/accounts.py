@@ -73,10 +73,19 @@ def token_name(account: Doc) -> str:
     return str(account["username"])
 
 
+# Roles an operator grants to accounts through the admin API: "creator" registers works and
+# licenses them (docs/chain.md, "IP rights through commerce").
+ROLES = ("creator",)
+
+
+def roles_of(doc: Doc) -> list[str]:
+    return [r for r in doc.get("roles", []) if r in ROLES]
+
+
 def profile_body(doc: Doc) -> dict[str, Any]:
     return {"account_id": doc["_id"], "username": doc["username"], "display_name": doc["display_name"],
             "avatar_url": doc.get("avatar_url"), "region": doc.get("region"), "settings": doc.get("settings", {}),
-            "created_at": doc["created_at"].isoformat()}
+            "roles": roles_of(doc), "created_at": doc["created_at"].isoformat()}
 
 
 class Accounts:
@@ -244,6 +253,16 @@ class Accounts:
         done = await self.store.accounts.update_one({"_id": account_id}, {"$set": changes})
         if done.matched_count != 1:
             raise Problem("unknown-account", "this account no longer exists")
+        return await self.profile(account_id)
+
+    async def set_role(self, account_id: str, role: str, held: bool) -> Doc:
+        """Grant (``held``) or take away one of :data:`ROLES`; the account as it is now. Doing it twice is harmless."""
+        if role not in ROLES:
+            raise Problem("unknown-role", f"there is no role {role[:64]!r}; roles are {', '.join(ROLES)}")
+        change: Doc = {"$addToSet": {"roles": role}} if held else {"$pull": {"roles": role}}
+        done = await self.store.accounts.update_one({"_id": account_id}, {**change, "$set": {"updated_at": now()}})
+        if done.matched_count != 1:
+            raise Problem("unknown-account", "there is no such account")
         return await self.profile(account_id)
 
     async def exists(self, account_id: str) -> bool:

@@ -65,6 +65,18 @@ COMMERCE: dict[str, tuple[int, str]] = {
     "item-on-chain": (409, "The item is on chain or leaving for it"),
     "unknown-withdrawal": (404, "No such withdrawal of yours"),
     "chain-disabled": (503, "This service has no chain"),
+    # works and licences (commerce/works_api.py, docs/chain.md)
+    "unknown-role": (404, "No such role"),
+    "creator-role-required": (403, "The account does not hold the creator role"),
+    "not-work-creator": (403, "Only the work's creator (or an operator) may change it"),
+    "unknown-work": (404, "No such work"),
+    "unknown-licence": (404, "No such licence of this work"),
+    "work-exists": (409, "A work with this content hash is registered by another creator"),
+    "item-type-linked": (409, "The item type is linked to another work"),
+    "too-many-licences": (409, "The work has the most licences a work may have"),
+    "invalid-period": (422, "The licence expires before or when it starts"),
+    "chain-refused": (502, "The chain refused the transaction"),
+    "chain-unavailable": (503, "The chain did not answer; retry the same request"),
     "busy": (503, "Too much contention; retry the same request"),
 }
 # Every code a commerce answer can carry.

@@ -10,6 +10,7 @@ from functools import lru_cache
 from typing import Any, get_args
 
 from commerce import api, catalog, ledger, market_api
+from commerce.accounts import ROLES
 from commerce.errors import PROBLEMS
 from commerce.validation import INT64, MAX_DOCUMENT_DEPTH, Field, name_problem, password_problem
 from elysium.problem import type_uri
@@ -134,7 +135,10 @@ SCHEMAS: dict[str, Any] = {
     "Profile": {"type": "object", "properties": {
         "account_id": {"type": "string"}, "username": {"type": "string"}, "display_name": {"type": "string"},
         "avatar_url": {"type": ["string", "null"]}, "region": {"type": ["string", "null"]},
-        "settings": {"type": "object"}, "created_at": {"type": "string", "format": "date-time"}}},
+        "settings": {"type": "object"},
+        "roles": {"type": "array", "items": {"enum": list(ROLES)},
+                  "description": "granted by an operator (PUT /v1/admin/accounts/{account_id}/roles/{role})"},
+        "created_at": {"type": "string", "format": "date-time"}}},
     "Wallet": {"type": "object", "properties": {"account_id": {"type": "string"}, "balances": BALANCES,
                                                 "debts": {"type": "array", "items": _ref("Debt")}}},
     "LedgerEntry": {"type": "object", "properties": {
@@ -286,10 +290,11 @@ def build(trade_max_ttl_s: int = 7 * 86_400) -> dict[str, Any]:
                                          (401, 403, 404, 409, 422, 503), auth="service", body=object_schema(api.GRANT),
                                          params=[IDEMPOTENCY], replay=True)},
     }
-    from commerce import payments_api, trades_api, withdrawals_api  # operations beside their handlers
+    from commerce import payments_api, trades_api, withdrawals_api, works_api  # operations beside their handlers
 
     paths.update(payments_api.openapi_paths())
     paths.update(withdrawals_api.openapi_paths())
+    paths.update(works_api.openapi_paths())
     paths.update(trades_api.openapi_paths(trade_max_ttl_s))
     market_paths, market_schemas = market_api.openapi()
     paths.update(market_paths)
@@ -304,7 +309,7 @@ def build(trade_max_ttl_s: int = 7 * 86_400) -> dict[str, Any]:
         "paths": paths,
         "components": {
             "schemas": {**SCHEMAS, **payments_api.openapi_schemas(), **trades_api.SCHEMAS, **market_schemas,
-                        **withdrawals_api.SCHEMAS},
+                        **withdrawals_api.SCHEMAS, **works_api.SCHEMAS},
             "securitySchemes": {
                 "player": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT (EdDSA), aud elysium:player"},
                 "service": {"type": "http", "scheme": "bearer",

@@ -1,6 +1,6 @@
 // Compiles the contracts in src/ with the pinned solc and writes their artifacts to
 // commerce/chain/artifacts/. With --check it writes nothing and exits 1 when the committed
-// artifacts differ from what the sources compile to.
+// artifacts differ from what the sources compile to. --out DIR reads and writes DIR instead.
 import { createHash } from "node:crypto";
 import { existsSync, readFileSync, readdirSync, writeFileSync, mkdirSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
@@ -8,7 +8,8 @@ import { fileURLToPath } from "node:url";
 import solc from "solc";
 
 const here = dirname(fileURLToPath(import.meta.url));
-const outDir = resolve(here, "..", "commerce", "chain", "artifacts");
+const outFlag = process.argv.indexOf("--out");
+const outDir = outFlag > 0 ? resolve(process.argv[outFlag + 1]) : resolve(here, "..", "commerce", "chain", "artifacts");
 const CONTRACTS = ["ElysiumItems", "ElysiumRights"];
 const check = process.argv.includes("--check");
 

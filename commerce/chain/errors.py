@@ -8,12 +8,15 @@ decodes its arguments and writes a sentence a player or an operator can read.
 
 from __future__ import annotations
 
+import ast
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from eth_abi import decode
+from eth_abi.abi import decode
 from eth_abi.exceptions import DecodingError
-from eth_utils import function_signature_to_4byte_selector, keccak, to_checksum_address
+from eth_utils.abi import function_signature_to_4byte_selector
+from eth_utils.address import to_checksum_address
+from eth_utils.crypto import keccak
 
 ERROR_STRING_SELECTOR = function_signature_to_4byte_selector("Error(string)")
 PANIC_SELECTOR = function_signature_to_4byte_selector("Panic(uint256)")
@@ -134,7 +137,8 @@ def decode_revert(data: bytes, abi_list: Iterable[Any]) -> ChainRevert:
         entry = error_selectors(abi_list).get(selector)
         if entry is not None:
             params = list(entry.get("inputs", []))
-            values = tuple(decode([_type_of(p) for p in params], body))
+            values = tuple(to_checksum_address(v) if p["type"] == "address" else v
+                           for v, p in zip(decode([_type_of(p) for p in params], body), params))
             names = tuple(str(p.get("name") or f"arg{i}") for i, p in enumerate(params))
             shown = {n: _readable(v, str(p["type"])) for n, v, p in zip(names, values, params)}
             template = _MESSAGES.get(entry["name"])
@@ -146,21 +150,39 @@ def decode_revert(data: bytes, abi_list: Iterable[Any]) -> ChainRevert:
     return ChainRevert("unknown", (), f"reverted with an unknown error 0x{selector.hex()}", data)
 
 
+def _bytes_in_text(text: str) -> bytes | None:
+    """Revert bytes written as 0x hex, or as a Python bytes literal (eth-tester's provider puts
+    ``repr(bytes)`` in its error messages, after an optional ``execution reverted:``)."""
+    text = text.removeprefix("execution reverted: ").strip()
+    if text.startswith("0x"):
+        try:
+            return bytes.fromhex(text[2:])
+        except ValueError:
+            return None
+    if len(text) >= 3 and text[0] == "b" and text[1] in "'\"" and text[-1] == text[1]:
+        try:
+            value = ast.literal_eval(text)
+        except (ValueError, SyntaxError):
+            return None
+        return value if isinstance(value, bytes) else None
+    return None
+
+
 def revert_data(exc: BaseException) -> bytes | None:
     """The raw revert bytes an exception from eth-tester or web3 carries, None when it carries none.
 
     eth-tester raises `TransactionFailed(bytes)`; web3 raises `ContractLogicError` (and its
-    `ContractCustomError` and `ContractPanicError`) with the data as a hex string; the causes
-    and contexts of an exception are searched too.
+    `ContractCustomError` and `ContractPanicError`) with the data as a hex string, or, through
+    eth-tester's provider, with the bytes' repr as its message; the causes and contexts of an
+    exception are searched too.
     """
     for candidate in (getattr(exc, "data", None), *exc.args[:1]):
         if isinstance(candidate, (bytes, bytearray)):
             return bytes(candidate)
-        if isinstance(candidate, str) and candidate.startswith("0x"):
-            try:
-                return bytes.fromhex(candidate[2:])
-            except ValueError:
-                continue
+        if isinstance(candidate, str):
+            found = _bytes_in_text(candidate)
+            if found is not None:
+                return found
     # web3's eth-tester provider raises a new TransactionFailed with the bytes' repr in its
     # message while handling eth-tester's own, which carries the bytes.
     for inner in (exc.__cause__, exc.__context__):

@@ -7,7 +7,7 @@ import contextlib
 import os
 import signal
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -20,14 +20,16 @@ from commerce.settings import CommerceSettings
 from elysium import config, procs, tokens
 
 
-def make_settings(mongo_url: str, db_name: str, redis_url: str, keys_dir: Path, **overrides: Any) -> CommerceSettings:
+def make_settings(mongo_url: str, db_name: str, redis_url: str, keys_dir: Path,
+                  environ: Mapping[str, str] | None = None, **overrides: Any) -> CommerceSettings:
+    """Test settings; ``environ`` holds variables as a deployment sets them (the chain's, say)."""
     base: dict[str, Any] = dict(
         mongo_url=mongo_url, db_name=db_name, redis_url=redis_url,
         player_private_key_file=str(keys_dir / "player.key"), player_public_key_file=str(keys_dir / "player.pub"),
         service_public_key_file=str(keys_dir / "service.pub"),
         argon2_time_cost=1, argon2_memory_kib=1024, rewards_claim_idle_s=0.5, consumer_name="test-1")
     base.update(overrides)
-    return config.load(CommerceSettings, environ={}, **base)
+    return config.load(CommerceSettings, environ=dict(environ or {}), **base)
 
 
 @pytest.fixture
