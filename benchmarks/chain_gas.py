@@ -16,7 +16,7 @@ import argparse
 from collections.abc import Callable
 from typing import Any
 
-from eth_utils import keccak
+from eth_utils.crypto import keccak
 
 from tests.contracts.evm import Evm, fresh_evm
 

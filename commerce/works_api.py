@@ -25,7 +25,7 @@ from datetime import datetime
 from typing import Any, TypeVar
 
 from aiohttp import web
-from eth_utils import is_checksum_address, to_checksum_address
+from eth_utils.address import is_checksum_address, to_checksum_address
 
 from commerce import catalog
 from commerce.accounts import ROLES, profile_body, roles_of

@@ -53,8 +53,10 @@ class Evm:
 
     def travel(self, timestamp: int) -> None:
         """Move the chain's clock (forward only) and mine a block there, so calls see the new time."""
-        self.provider.ethereum_tester.time_travel(timestamp)
-        self.provider.ethereum_tester.mine_blocks(1)
+        tester = self.provider.ethereum_tester
+        assert tester is not None
+        tester.time_travel(timestamp)
+        tester.mine_blocks(1)
 
 
 def deploy(w3: Web3, name: str, sender: str, *args: Any) -> Contract:
@@ -70,7 +72,8 @@ def fresh_evm() -> Evm:
     """A new chain: ElysiumRights (admin, registrar) then ElysiumItems (admin, minter, rights, base URI)."""
     provider = EthereumTesterProvider()
     w3 = Web3(provider)
-    admin, minter, registrar, creator, alice, bob = w3.eth.accounts[:6]
+    accounts = list(w3.eth.accounts)
+    admin, minter, registrar, creator, alice, bob = accounts[:6]
     rights = deploy(w3, "ElysiumRights", admin, admin, registrar)
     items = deploy(w3, "ElysiumItems", admin, admin, minter, rights.address, BASE_URI)
     return Evm(w3, provider, admin, minter, registrar, creator, alice, bob, items, rights)

@@ -4,9 +4,9 @@ the ABIs, and data that fits none of them."""
 from __future__ import annotations
 
 import pytest
-from eth_abi import encode
+from eth_abi.abi import encode
 from eth_tester.exceptions import TransactionFailed
-from eth_utils import function_signature_to_4byte_selector as selector
+from eth_utils.abi import function_signature_to_4byte_selector as selector
 from web3.exceptions import ContractCustomError
 
 from commerce.chain.artifacts import all_abis

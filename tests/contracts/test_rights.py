@@ -3,7 +3,7 @@ refusals with their decoded errors, and item royalties that follow the licence."
 
 from __future__ import annotations
 
-from eth_utils import keccak
+from eth_utils.crypto import keccak
 
 from tests.contracts.evm import Evm
 

@@ -29,7 +29,7 @@ Client = Any
 def rights(chain_process: ChainProcess) -> Iterator[Contract]:
     """ElysiumRights as anyone reads it, straight from the chain (not through commerce)."""
     w3 = Web3(HTTPProvider(chain_process.url))
-    yield w3.eth.contract(address=str(chain_process.deployment()["rights"]),
+    yield w3.eth.contract(address=Web3.to_checksum_address(str(chain_process.deployment()["rights"])),
                           abi=load_artifact("ElysiumRights")["abi"])
 
 
@@ -87,7 +87,7 @@ async def new_work(app: Client, p: dict[str, Any], **extra: Any) -> dict[str, An
     return body
 
 
-async def licence(app: Client, p: dict[str, Any], work: int, **fields: Any) -> Any:
+async def licence(app: Client, p: dict[str, Any], work: int | str, **fields: Any) -> Any:
     body = {"licensee": Account.create().address, "scope": "merchandise", "starts_at": when(-1),
             "expires_at": when(30), "royalty_bps": 500, **fields}
     return await app.post(f"/v1/works/{work}/licences", json=body, headers=p["headers"])
