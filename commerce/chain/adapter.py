@@ -40,6 +40,7 @@ from typing import Any, Protocol, TypeVar
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from eth_typing import ChecksumAddress
+from web3.types import Nonce
 from web3 import AsyncWeb3
 from web3.contract import AsyncContract
 from web3.exceptions import ContractLogicError, TimeExhausted, TransactionNotFound, Web3RPCError
@@ -189,10 +190,8 @@ class Chain:
 
     def at(self, items: str, rights: str) -> None:
         """Point ``items`` and ``rights`` at deployed contracts (after deploying them)."""
-        self.items = self.w3.eth.contract(address=AsyncWeb3.to_checksum_address(items),  # type: ignore[assignment]
-                                          abi=self.abis[0])
-        self.rights = self.w3.eth.contract(address=AsyncWeb3.to_checksum_address(rights),  # type: ignore[assignment]
-                                           abi=self.abis[1])
+        self.items = self.w3.eth.contract(address=AsyncWeb3.to_checksum_address(items), abi=self.abis[0])
+        self.rights = self.w3.eth.contract(address=AsyncWeb3.to_checksum_address(rights), abi=self.abis[1])
 
     async def check(self, expected_chain_id: int) -> None:
         """The chain answers with ``expected_chain_id`` and holds code at both contract addresses."""
@@ -226,7 +225,7 @@ class Chain:
 
     async def sign(self, call: Buildable, nonce: int, gas: int | None = None) -> Signed:
         """Build (estimating gas: a refused call raises :class:`ChainRevert` here) and sign ``call``."""
-        params: TxParams = {"from": self.custody, "nonce": nonce, "chainId": self.chain_id}
+        params: TxParams = {"from": self.custody, "nonce": Nonce(nonce), "chainId": self.chain_id}
         if gas is not None:
             params["gas"] = gas
         try:

@@ -326,7 +326,7 @@ class Custody:
         topics = [[single_topic, batch_topic], None, None,
                   "0x" + "00" * 12 + self.chain.custody.lower().removeprefix("0x")]
         logs = await self.chain.call(self.chain.w3.eth.get_logs(
-            {"address": items.address, "fromBlock": start, "toBlock": end, "topics": topics}))  # type: ignore[typeddict-item]
+            {"address": items.address, "fromBlock": start, "toBlock": end, "topics": topics}))
         out: list[tuple[str, str, int, int]] = []
         for entry in logs:
             where = f"{_hex(entry['transactionHash'])}:{entry['logIndex']}"
@@ -408,8 +408,8 @@ class Custody:
         unread: dict[str, int] = {}
         while start <= head:
             end = min(head, start + MAX_BLOCKS_PER_READ - 1)
-            for _, _, token, amount in await self._transfers_in(start, end):
-                unread[str(token)] = unread.get(str(token), 0) + amount
+            for _, _, unit, amount in await self._transfers_in(start, end):
+                unread[str(unit)] = unread.get(str(unit), 0) + amount
             start = end + 1
         fn = self.chain.items.functions
         out: dict[str, TokenHolding] = {}

@@ -105,7 +105,7 @@ class EmbeddedChain:
 
         self._validation_error = ValidationError
         self.w3 = Web3(EthereumTesterProvider())
-        self._request: Callable[[RPCEndpoint, Any], RPCResponse] = self.w3.provider.request_func(  # type: ignore[attr-defined]
+        self._request: Callable[[RPCEndpoint, Any], RPCResponse] = self.w3.provider.request_func(
             self.w3, self.w3.middleware_onion)
         self.journal = journal
         self._journal_file = None if journal is None else open(journal, "a")  # noqa: SIM115

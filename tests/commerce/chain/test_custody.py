@@ -74,7 +74,8 @@ async def custody_of(db: Any, item: str) -> str:
 
 
 def chain_of(app: Client) -> Chain:
-    return app.server.app[CUSTODY].chain
+    chain: Chain = app.app[CUSTODY].chain
+    return chain
 
 
 async def until(check: Any, timeout_s: float = 20.0) -> None:
@@ -236,7 +237,7 @@ async def test_a_deposit_from_another_players_address_gives_them_the_item(app: C
 async def test_a_deposit_is_taken_once_by_two_reconcilers(app: Client, db: Any) -> None:
     p, wallet, item = await player_with(app, db)
     await withdraw(app, p, item)
-    custody = app.server.app[CUSTODY]
+    custody = app.app[CUSTODY]
     chain = custody.chain
     await fund_and_send(chain, wallet, type_token("health-potion"))
     twin = Custody(custody.store, chain, "twin", 0, custody.from_block)
@@ -281,7 +282,7 @@ async def fund_and_send(chain: Chain, wallet: LocalAccount, token: int) -> None:
 
 async def test_the_audit_holds_after_withdrawals_and_deposits_and_sees_both_and_neither(app: Client,
                                                                                        db: Any) -> None:
-    custody = app.server.app[CUSTODY]
+    custody = app.app[CUSTODY]
     p, wallet, potion = await player_with(app, db)
     _, _, boots = await player_with(app, db, "speed-boots")
     await withdraw(app, p, potion)

@@ -42,6 +42,12 @@ async def _listening(proc: subprocess.Popen[str]) -> None:
     assert line and json.loads(line)["event"] == "listening", line
 
 
+async def _doc(collection: Any, value: str, key: str = "_id") -> dict[str, Any]:
+    doc: dict[str, Any] | None = await collection.find_one({key: value})
+    assert doc is not None
+    return doc
+
+
 @pytest.mark.parametrize("step", list(OUTCOME))
 async def test_a_withdrawal_killed_at_each_step_is_resolved_on_restart(step: str, own_mongo: procs.Child,
                                                                        mongo_db_name: str, redis_url: str,
@@ -56,7 +62,8 @@ async def test_a_withdrawal_killed_at_each_step_is_resolved_on_restart(step: str
     mongo: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(own_mongo.url, tz_aware=True)
     db = mongo[mongo_db_name]
     w3 = AsyncWeb3(AsyncHTTPProvider(own_chain.url))
-    items = w3.eth.contract(address=str(own_chain.deployment()["items"]), abi=load_artifact("ElysiumItems")["abi"])
+    items = w3.eth.contract(address=AsyncWeb3.to_checksum_address(str(own_chain.deployment()["items"])),
+                            abi=load_artifact("ElysiumItems")["abi"])
     try:
         await _listening(first)
         async with aiohttp.ClientSession(f"http://127.0.0.1:{port}",
@@ -75,17 +82,17 @@ async def test_a_withdrawal_killed_at_each_step_is_resolved_on_restart(step: str
                                      headers={**auth, "Idempotency-Key": "out"}) as r:
                     await r.read()
         assert first.wait(10) == -9
-        assert (await db["items"].find_one({"_id": item}))["custody"] == "withdrawing"
+        assert (await _doc(db["items"], item))["custody"] == "withdrawing"
 
         second = _start(env, port)
         await _listening(second)
         deadline = time.monotonic() + 60
-        while (doc := await db["withdrawals"].find_one({"item": item}))["state"] == "withdrawing":
+        while (doc := await _doc(db["withdrawals"], item, "item"))["state"] == "withdrawing":
             assert time.monotonic() < deadline, doc
             await asyncio.sleep(0.1)
         assert doc["state"] == OUTCOME[step], doc
         held = await items.functions.balanceOf(wallet.address, type_token("health-potion")).call()
-        custody = (await db["items"].find_one({"_id": item}))["custody"]
+        custody = (await _doc(db["items"], item))["custody"]
         assert (custody, held) == (("on_chain", 1) if doc["state"] == "on_chain" else ("in_game", 0))
 
         # A retry of the request that died answers the resolved withdrawal, and mints nothing more.

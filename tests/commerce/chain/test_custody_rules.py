@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -18,7 +19,7 @@ def test_docs_show_the_state_machine_as_the_code_has_it() -> None:
     assert {t.after for t in TRANSITIONS} >= {"withdrawing", "on_chain", "in_game", "held"}
 
 
-def _on_chain(n: int, token: str = "7") -> list[dict[str, object]]:
+def _on_chain(n: int, token: str = "7") -> list[dict[str, Any]]:
     return [{"_id": f"i{k}", "custody": "on_chain", "chain": {"token_id": token}} for k in range(n)]
 
 
@@ -32,7 +33,7 @@ def test_more_held_than_recorded_is_both_and_fewer_is_neither() -> None:
 
 
 def test_withdrawals_and_deposits_in_flight_are_tolerated_and_no_more() -> None:
-    leaving = [{"_id": "w", "custody": "withdrawing"}]
+    leaving: list[dict[str, Any]] = [{"_id": "w", "custody": "withdrawing"}]
     assert check_chain(_on_chain(1) + leaving, {"w": "7"}, {"7": TokenHolding(2, 0)}) == []
     assert check_chain(_on_chain(1) + leaving, {"w": "7"}, {"7": TokenHolding(3, 0)})[0].code == "item_both"
     assert check_chain(_on_chain(2), {}, {"7": TokenHolding(2, 1, unread_deposits=1)}) == []
