@@ -280,8 +280,11 @@ async def fund_and_send(chain: Chain, wallet: LocalAccount, token: int) -> None:
     await send_tokens(chain, wallet, chain.custody, token, 1)
 
 
-async def test_the_audit_holds_after_withdrawals_and_deposits_and_sees_both_and_neither(app: Client,
-                                                                                       db: Any) -> None:
+async def test_the_audit_holds_after_withdrawals_and_deposits_and_sees_both_and_neither(
+        client_for: Any, mongo_url: str, mongo_db_name: str, redis_url: str, keys_dir: Path, db: Any,
+        own_chain: ChainProcess) -> None:
+    # A chain of its own: the audit compares one database with the chain's whole supply.
+    app = await client_for(make_settings(mongo_url, mongo_db_name, redis_url, keys_dir, **chain_settings(own_chain)))
     custody = app.app[CUSTODY]
     p, wallet, potion = await player_with(app, db)
     _, _, boots = await player_with(app, db, "speed-boots")
