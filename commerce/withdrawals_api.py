@@ -21,7 +21,8 @@ from commerce.chain.custody_rules import State
 from commerce.errors import Problem
 from commerce.openapi import IDEMPOTENCY, _op, _ref
 from commerce.settings import CommerceSettings
-from elysium.http import idempotency_key, json_response
+from commerce.validation import Invalid, check
+from elysium.http import idempotency_key, json_response, read_json
 
 CUSTODY = web.AppKey("custody", Custody)
 STATES: tuple[State, ...] = ("withdrawing", "on_chain", "withdraw_failed")
@@ -40,8 +41,13 @@ async def withdraw_item(request: web.Request) -> web.Response:
     item = request.match_info["item"]
     if not re.fullmatch(ITEM_UID, item):
         raise Problem("unknown-owned-item", "there is no such item of yours")
-    if request.body_exists and (await request.read()).strip() not in (b"", b"{}"):
-        raise Problem("invalid-request", "withdraw takes no fields: the item goes to your linked wallet")
+    if request.body_exists:  # the body is optional; when sent it must be an empty object
+        raw = await read_json(request, request.app[SETTINGS].max_body_bytes)
+        try:
+            check(raw, {})
+        except Invalid as exc:
+            raise Problem("invalid-request", "withdraw takes no fields: the item goes to your linked wallet",
+                          errors=exc.errors) from None
     body, replayed = await _custody(request).withdraw(account, item, key)
     status = 200 if replayed else (202 if body["state"] == "withdrawing" else 201)
     return json_response(body, status, {"Idempotent-Replayed": "true" if replayed else "false"})
@@ -127,7 +133,8 @@ def openapi_paths() -> dict[str, Any]:
                                             "on_chain or withdraw_failed (with a reason; the item is back in "
                                             "game), 202 withdrawing while its receipt is awaited", 201,
                    _ref("Withdrawal"), (401, 404, 409, 422, 503), auth="player", params=[IDEMPOTENCY, ITEM],
-                   replay=True)
+                   replay=True, body={"type": "object", "additionalProperties": False, "maxProperties": 0})
+    withdraw["requestBody"]["required"] = False
     withdraw["responses"]["202"] = {"description": "Sent; the receipt is awaited (poll GET /v1/me/withdrawals/{id})",
                                     "content": {"application/json": {"schema": _ref("Withdrawal")}}}
     return {

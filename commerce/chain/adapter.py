@@ -53,6 +53,7 @@ T = TypeVar("T")
 
 ETH_TESTER_CHAIN_ID = 131277322940537  # eth-tester's chain id, the default of ELYSIUM_CHAIN_ID
 NONCE_RETRIES = 3
+GAS_MARGIN = 1.25  # on top of the estimate: state may change between estimating and mining
 _KEY = re.compile(r"^(0x)?[0-9a-fA-F]{64}$")
 _NONCE_TAKEN = ("nonce too low", "already known", "replacement transaction underpriced", "invalid transaction nonce")
 
@@ -65,6 +66,8 @@ class Buildable(Protocol):
     """What :meth:`Chain.transact` accepts: a contract function call or a constructor."""
 
     async def build_transaction(self, transaction: TxParams | None = None) -> TxParams: ...
+
+    async def estimate_gas(self, transaction: TxParams | None = None) -> int: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,7 +142,7 @@ class Chain:
 
     @classmethod
     async def connect(cls, url: str, key_file: str, expected_chain_id: int, items: str, rights: str, *,
-                      timeout_s: float = 10.0, receipt_timeout_s: float = 60.0, poll_s: float = 0.5) -> Chain:
+                      timeout_s: float = 10.0, receipt_timeout_s: float = 60.0, poll_s: float = 0.1) -> Chain:
         """A JSON-RPC chain at ``url``, checked at start: reachable, the expected chain id, code at both addresses.
 
         Raises :class:`ConfigError` (a one-line start-up error) for a bad key file, a bad address,
@@ -235,6 +238,16 @@ class Chain:
         signed = self._account.sign_transaction(tx)  # type: ignore[arg-type]
         return Signed(AsyncWeb3.to_hex(signed.hash), nonce, bytes(signed.raw_transaction))
 
+    async def estimate(self, call: Buildable) -> int:
+        """The gas ``call`` needs from the custody key now, with a margin; a refusal is :class:`ChainRevert`."""
+        try:
+            needed = await self.call(call.estimate_gas({"from": self.custody}))
+        except Exception as exc:
+            if not _is_revert(exc):
+                raise
+            raise self._revert(exc) from None
+        return int(needed * GAS_MARGIN)
+
     async def transact(self, call: Buildable, *, before_send: BeforeSend | None = None,
                        gas: int | None = None) -> TxReceipt:
         """Build, sign with the custody key, send, wait for the receipt; a reverted receipt raises.
@@ -252,7 +265,13 @@ class Chain:
 
     async def send(self, call: Buildable, *, before_send: BeforeSend | None = None,
                    gas: int | None = None) -> Signed:
-        """Sign and send ``call`` under the nonce lock; the signed transaction, once the chain accepted it."""
+        """Sign and send ``call`` under the nonce lock; the signed transaction, once the chain accepted it.
+
+        Gas is estimated before the lock is taken (a refused call raises :class:`ChainRevert` there,
+        having held up no other transaction), with :data:`GAS_MARGIN` on top.
+        """
+        if gas is None:
+            gas = await self.estimate(call)
         async with self._lock:
             for attempt in range(NONCE_RETRIES):
                 if self._next_nonce is None:

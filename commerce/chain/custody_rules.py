@@ -46,6 +46,8 @@ TRANSITIONS: tuple[Transition, ...] = (
                "nothing reached the chain, or the transaction reverted (paused, role missing): the reason decoded"),
     Transition("chain down before send", "withdrawing", "in_game", "withdraw_failed",
                "the chain did not answer before a transaction was sent: reason chain-unavailable"),
+    Transition("interrupted", "withdrawing", "in_game", "withdraw_failed",
+               "the replica stopped before signing (step reserved), so nothing was sent: reason interrupted"),
     Transition("nonce taken", "withdrawing", "in_game", "withdraw_failed",
                "the recorded transaction can never be mined (its nonce went to another): reason not-mined"),
     Transition("deposit", "on_chain", "in_game", "",
@@ -54,6 +56,13 @@ TRANSITIONS: tuple[Transition, ...] = (
     Transition("deposit (unlinked sender)", "on_chain", "held", "",
                "the sender links no account: the custody key holds the token and the item waits"),
 )
+
+
+def table() -> str:
+    """:data:`TRANSITIONS` as the Markdown table of docs/chain.md."""
+    head = "| custody before | event | custody after | withdrawal state | effect |\n|---|---|---|---|---|\n"
+    return head + "\n".join(f"| `{t.before}` | {t.event} | `{t.after}` | {f'`{t.state}`' if t.state else '—'} | "
+                             f"{t.effect} |" for t in TRANSITIONS)
 
 
 def failed_reason(code: str, message: str) -> dict[str, str]:

@@ -142,6 +142,8 @@ class EmbeddedChain:
             return {"error": {"code": -32000, "message": str(exc)}}
         except (ValueError, TypeError, KeyError) as exc:
             return {"error": {"code": -32602, "message": f"invalid params: {exc}"}}
+        except Exception as exc:  # py-evm refuses malformed input with many exception types: the peer's fault
+            return {"error": {"code": -32000, "message": f"{type(exc).__name__}: {exc}"}}
         if "error" in response:
             return {"error": dict(response["error"])}
         if method == "eth_sendRawTransaction" and self._journal_file is not None:

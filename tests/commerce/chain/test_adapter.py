@@ -28,7 +28,7 @@ async def chain(request: pytest.FixtureRequest, chain_process: ChainProcess) -> 
     else:
         d = chain_process.deployment()
         c = await Chain.connect(chain_process.url, str(chain_process.files.key), int(str(d["chain_id"])),
-                                str(d["items"]), str(d["rights"]), timeout_s=5.0, receipt_timeout_s=10.0, poll_s=0.02)
+                                str(d["items"]), str(d["rights"]), timeout_s=10.0, receipt_timeout_s=30.0, poll_s=0.02)
     yield c
     if await c.items.functions.paused().call():
         await c.transact(c.items.functions.unpause())
