@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from eth_utils import keccak
+from eth_utils.crypto import keccak
 
 UNIQUE_FLAG = 1 << 255  # ElysiumItems.UNIQUE_FLAG
 _LOW_128 = (1 << 128) - 1
