@@ -274,13 +274,47 @@ async def grant_licence(request: web.Request) -> web.Response:
                       errors={"expires_at": "must be after starts_at"})
     works = _works(request)
     work = await _work_to_change(request, actor, works)
-    licence = await _on_chain(works.grant(work.id, to_checksum_address(body["licensee"]), body["scope"], start,
-                                          expiry, body["royalty_bps"]))
-    changed = await _on_chain(works.read(work.id))
-    assert changed is not None
-    (granted,) = [lic for lic in changed.licences if lic.id == licence]
-    return json_response(granted.body(int(time.time())), 201,
-                         {"Location": f"/v1/works/{work.id}/licences/{licence}"})
+    licensee = to_checksum_address(body["licensee"])
+    terms = (licensee, body["scope"], start, expiry, body["royalty_bps"])
+    same = [lic for lic in work.licences
+            if (lic.licensee, lic.scope, lic.start, lic.expiry, lic.royalty_bps) == terms and lic.revoked_at is None]
+    if same:  # the same grant again (a retry after the chain stopped answering): the licence it made
+        granted, status = same[-1], 200
+    else:
+        licence = await _on_chain(works.grant(work.id, *terms))
+        changed = await _on_chain(works.read(work.id))
+        assert changed is not None
+        (granted,) = [lic for lic in changed.licences if lic.id == licence]
+        status = 201
+    return json_response(granted.body(int(time.time())), status,
+                         {"Location": f"/v1/works/{work.id}/licences/{granted.id}"})
+
+
+async def check_licensee(request: web.Request) -> web.Response:
+    """Whether an address holds a licence of the work valid at a time (now by default), as the chain answers."""
+    work_id = _work_id(request)
+    address = request.match_info["address"]
+    if not re.fullmatch(ADDRESS, address) or _address_problem(address):
+        raise Problem("invalid-request", "the path's licensee is not an Ethereum address",
+                      errors={"address": _address_problem(address) or "must be 0x and 40 hex digits"})
+    unknown = sorted(set(request.query) - {"at"})
+    if unknown:
+        raise Problem("invalid-request", "this route takes only at", errors={k[:64]: "is not a known parameter"
+                                                                            for k in unknown[:10]})
+    raw_at = request.query.get("at")
+    at = int(time.time()) if raw_at is None else _parse_time(raw_at)
+    if at is None:
+        raise Problem("invalid-request", "at must be an RFC 3339 date-time with a time zone",
+                      errors={"at": "is not such a date-time"})
+    works = _works(request)
+    work = await _on_chain(works.read(work_id))
+    if work is None:
+        raise Problem("unknown-work", "there is no such work")
+    licensee = to_checksum_address(address)
+    valid = await _on_chain(works.has_valid_licence(work_id, licensee, at))
+    return json_response({"work": work_id, "licensee": licensee, "at": iso(at), "valid": valid,
+                          "licences": [lic.id for lic in work.licences
+                                       if lic.licensee == licensee and lic.valid_at(at)]})
 
 
 async def revoke_licence(request: web.Request) -> web.Response:
@@ -319,6 +353,7 @@ def add_routes(app: web.Application) -> None:
     r.add_post("/v1/works/{work_id}/items", link_items)
     r.add_post("/v1/works/{work_id}/licences", grant_licence)
     r.add_delete("/v1/works/{work_id}/licences/{licence_id}", revoke_licence)
+    r.add_get("/v1/works/{work_id}/licensees/{address}", check_licensee)
     r.add_put("/v1/admin/accounts/{account_id}/roles/{role}", _role_change(True))
     r.add_delete("/v1/admin/accounts/{account_id}/roles/{role}", _role_change(False))
 
@@ -333,6 +368,10 @@ SCHEMAS: dict[str, Any] = {
         "royalty_bps": {"type": "integer", "minimum": 0, "maximum": MAX_SHARE_BPS},
         "revoked_at": {"type": ["string", "null"], "format": "date-time"},
         "valid_now": {"type": "boolean", "description": "starts_at <= now < expires_at, and not revoked by now"}}},
+    "LicenceCheck": {"type": "object", "properties": {
+        "work": {"type": "integer"}, "licensee": {"type": "string"}, "at": _TIME, "valid": {"type": "boolean"},
+        "licences": {"type": "array", "items": {"type": "integer"}, "description": "the licensee's licences "
+                                                                                   "valid at that time"}}},
     "Work": {"type": "object", "properties": {
         "id": {"type": "integer"}, "creator": {"type": "string", "description": "the creator's wallet (EIP-55)"},
         "creator_account": {"type": ["string", "null"]}, "content_hash": {"type": "string"},
@@ -348,6 +387,9 @@ _WORK = {"name": "work_id", "in": "path", "required": True, "schema": {"type": "
 _LICENCE = {"name": "licence_id", "in": "path", "required": True, "schema": {"type": "string"}}
 _ACCOUNT = {"name": "account_id", "in": "path", "required": True, "schema": {"type": "string", "maxLength": 64}}
 _ROLE = {"name": "role", "in": "path", "required": True, "schema": {"enum": list(ROLES)}}
+_ADDRESS = {"name": "address", "in": "path", "required": True, "schema": {"type": "string", "pattern": f"^{ADDRESS}$"}}
+_AT = {"name": "at", "in": "query", "required": False, "schema": {"type": "string", "format": "date-time"},
+       "description": "the time asked about (RFC 3339 with a zone); now when left out"}
 
 
 def _either(op: dict[str, Any]) -> dict[str, Any]:
@@ -368,6 +410,11 @@ def openapi_paths() -> dict[str, Any]:
                            _ref("Work"), (401, 403, 404, 409, 502, 503), body=object_schema(WORK_BODY)))
     register["responses"]["200"] = {"description": "Already registered by this creator; links completed",
                                     "content": {"application/json": {"schema": _ref("Work")}}}
+    grant = _either(_op("grantLicence", "works", "Grant a licence of a work; 200 with the licence when the same "
+                                                 "terms are already granted and not revoked", 201, _ref("Licence"),
+                        (401, 403, 404, 409, 422, 502, 503), body=object_schema(LICENCE_BODY), params=[_WORK]))
+    grant["responses"]["200"] = {"description": "The same grant again: the licence it made",
+                                 "content": {"application/json": {"schema": _ref("Licence")}}}
     return {
         "/v1/works": {"post": register},
         "/v1/works/{work_id}": {"get": _op("getWork", "works", "A work, its items and its licences, read from the "
@@ -376,9 +423,11 @@ def openapi_paths() -> dict[str, Any]:
         "/v1/works/{work_id}/items": {"post": _either(_op(
             "linkWorkItems", "works", "Link more item types to a work", 200, _ref("Work"),
             (401, 403, 404, 409, 502, 503), body=object_schema(LINK_BODY), params=[_WORK]))},
-        "/v1/works/{work_id}/licences": {"post": _either(_op(
-            "grantLicence", "works", "Grant a licence of a work", 201, _ref("Licence"),
-            (401, 403, 404, 409, 422, 502, 503), body=object_schema(LICENCE_BODY), params=[_WORK]))},
+        "/v1/works/{work_id}/licences": {"post": grant},
+        "/v1/works/{work_id}/licensees/{address}": {"get": _op(
+            "checkLicensee", "works", "Whether an address holds a licence of the work valid at a time (now by "
+                                      "default), as the chain answers", 200, _ref("LicenceCheck"), (400, 404, 502, 503),
+            params=[_WORK, _ADDRESS, _AT])},
         "/v1/works/{work_id}/licences/{licence_id}": {"delete": _either(_op(
             "revokeLicence", "works", "Revoke a licence from now on (again: the revoked licence as it is)", 200,
             _ref("Licence"), (401, 403, 404, 409, 502, 503), params=[_WORK, _LICENCE]))},

@@ -317,3 +317,45 @@ async def test_a_role_change_takes_no_fields(app: Client, admin_token: str) -> N
                   "invalid-request")
     resp = await app.put(path, json={}, headers=admin_headers(admin_token))
     assert resp.status == 200 and (await resp.json())["roles"] == ["creator"]
+
+
+async def test_granting_the_same_terms_again_answers_the_licence(app: Client, admin_token: str,
+                                                                rights: Contract) -> None:
+    p = await creator(app, admin_token)
+    work = await new_work(app, p)
+    terms = {"licensee": Account.create().address, "starts_at": "2026-06-01T00:00:00Z",
+             "expires_at": "2027-06-01T00:00:00Z"}
+    first = await licence(app, p, work["id"], **terms)
+    assert first.status == 201
+    count = rights.functions.licenceCount().call()
+    again = await licence(app, p, work["id"], **terms)
+    assert again.status == 200 and await again.json() == await first.json()
+    assert rights.functions.licenceCount().call() == count
+    other_share = await licence(app, p, work["id"], **terms, royalty_bps=100)
+    assert other_share.status == 201  # different terms: another licence
+
+
+async def test_asking_whether_an_address_holds_a_valid_licence(app: Client, admin_token: str) -> None:
+    p = await creator(app, admin_token)
+    work = await new_work(app, p)
+    licensee = Account.create().address
+    lic = await (await licence(app, p, work["id"], licensee=licensee, starts_at="2026-01-01T00:00:00Z",
+                               expires_at="2098-01-01T00:00:00Z")).json()
+    path = f"/v1/works/{work['id']}/licensees/{licensee}"
+    now = await (await app.get(path)).json()
+    assert now["valid"] is True and now["licences"] == [lic["id"]] and now["licensee"] == licensee
+    before = await (await app.get(path, params={"at": "2025-12-31T23:59:59Z"})).json()
+    assert before == {"work": work["id"], "licensee": licensee, "at": "2025-12-31T23:59:59Z", "valid": False,
+                      "licences": []}
+    after = await (await app.get(path, params={"at": "2098-01-01T00:00:00+00:00"})).json()
+    assert after["valid"] is False
+    stranger = await (await app.get(f"/v1/works/{work['id']}/licensees/{Account.create().address}")).json()
+    assert stranger["valid"] is False
+    await app.delete(f"/v1/works/{work['id']}/licences/{lic['id']}", headers=p["headers"])
+    assert (await (await app.get(path)).json())["valid"] is False
+    assert (await (await app.get(path, params={"at": "2026-06-01T00:00:00Z"})).json())["valid"] is True
+
+    await problem(await app.get(path, params={"at": "soon"}), 400, "invalid-request")
+    await problem(await app.get(path, params={"when": "2026-06-01T00:00:00Z"}), 400, "invalid-request")
+    await problem(await app.get(f"/v1/works/{work['id']}/licensees/0x1234"), 400, "invalid-request")
+    await problem(await app.get(f"/v1/works/999999/licensees/{licensee}"), 404, "unknown-work")
