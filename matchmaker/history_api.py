@@ -182,8 +182,7 @@ async def leaderboard(request: web.Request) -> web.Response:
             raise errors.Problem(400, "invalid-cursor", "Invalid cursor",
                                  "the cursor belongs to another season or order; pass back the 'next' you got")
         offset = int(after["o"])
-    total = await svc.leaderboard.size(mode, season, by)
-    entries = await svc.leaderboard.page(mode, season, by, offset, limit)
+    total, entries = await svc.leaderboard.page(mode, season, by, offset, limit)
     end = offset + len(entries)
     next_cursor = ranking.make_cursor({"o": end, "s": season, "b": by}) if end < total and entries else None
     return http.json_response({"mode": mode, "season": season, "by": by, "total": total,
@@ -196,12 +195,7 @@ async def leaderboard_me(request: web.Request) -> web.Response:
         raise errors.Problem(403, "player-token-required", "This route ranks the caller: send a player token")
     svc, mode, season, by = _board_params(request, "neighbours")
     k = _whole(request, "neighbours", NEIGHBOURS)
-    total = await svc.leaderboard.size(mode, season, by)
-    rank = await svc.leaderboard.rank(mode, season, by, player)
-    items: list[dict[str, Any]] = []
-    if rank is not None:
-        start = max(0, rank - 1 - k)
-        entries = await svc.leaderboard.page(mode, season, by, start, rank - start + k)
-        items = await _entries(svc, mode, season, entries)
+    total, rank, entries = await svc.leaderboard.around(mode, season, by, player, k)
+    items = await _entries(svc, mode, season, entries)
     return http.json_response({"mode": mode, "season": season, "by": by, "total": total, "player": player,
                                "rank": rank, "items": items})

@@ -58,29 +58,59 @@ end
 return n
 """
 
-# KEYS: rating, wins, versions, built, lock. Returns 'whole', 'building' or 'missing'.
-_STATE = """
-local built = redis.call('GET', KEYS[4])
-if built and redis.call('ZCARD', KEYS[1]) >= tonumber(built) and redis.call('ZCARD', KEYS[2]) >= tonumber(built) then
-  return 'whole'
+# Every script below takes KEYS rating, wins, versions, built, lock and starts with this test.
+_WHOLE = """
+local function whole()
+  local built = redis.call('GET', KEYS[4])
+  return built and redis.call('ZCARD', KEYS[1]) >= tonumber(built) and redis.call('ZCARD', KEYS[2]) >= tonumber(built)
 end
+"""
+
+# Returns 'whole', 'building' or 'missing'.
+_STATE = _WHOLE + """
+if whole() then return 'whole' end
 if redis.call('EXISTS', KEYS[5]) == 1 then return 'building' end
 return 'missing'
 """
 
-# KEYS as above. ARGV: token, lock ms. Takes the lock and clears the index unless it is whole
-# or another rebuild holds the lock. Returns 1 when this caller is to rebuild.
-_START = """
-local built = redis.call('GET', KEYS[4])
-if built and redis.call('ZCARD', KEYS[1]) >= tonumber(built) and redis.call('ZCARD', KEYS[2]) >= tonumber(built) then
-  return 0
+# ARGV: which sorted set (1 rating, 2 wins), then 'page', offset, limit or 'around', player, k.
+# Returns {0, 'building' | 'missing'} when the index is not whole, else {1, size, members...}
+# for a page, {1, size, -1} for an unranked player, or {1, size, rank (0-based), first rank
+# shown, members...}.
+_READ = _WHOLE + """
+if not whole() then
+  if redis.call('EXISTS', KEYS[5]) == 1 then return {0, 'building'} end
+  return {0, 'missing'}
 end
+local set = KEYS[tonumber(ARGV[1])]
+local size = redis.call('ZCARD', set)
+if ARGV[2] == 'page' then
+  local offset, limit = tonumber(ARGV[3]), tonumber(ARGV[4])
+  if limit <= 0 then return {1, size} end
+  local out = {1, size}
+  for _, m in ipairs(redis.call('ZRANGE', set, offset, offset + limit - 1)) do out[#out + 1] = m end
+  return out
+end
+local rank = redis.call('ZRANK', set, ARGV[3])
+if not rank then return {1, size, -1} end
+local k = tonumber(ARGV[4])
+local first = math.max(0, rank - k)
+local out = {1, size, rank, first}
+for _, m in ipairs(redis.call('ZRANGE', set, first, rank + k)) do out[#out + 1] = m end
+return out
+"""
+
+# ARGV: token, lock ms. Takes the lock and clears the index unless it is whole or another
+# rebuild holds the lock. Returns 1 when this caller is to rebuild.
+_START = _WHOLE + """
+if whole() then return 0 end
 if not redis.call('SET', KEYS[5], ARGV[1], 'NX', 'PX', ARGV[2]) then return 0 end
 redis.call('DEL', KEYS[1], KEYS[2], KEYS[3], KEYS[4])
 return 1
 """
 
-# KEYS as above. ARGV: token, lock ms (refresh) or '' (finish). Returns 0 when the lock was lost.
+# ARGV: token, lock ms (refresh) or '' (finish: mark the index whole with its size). Returns 0
+# when the lock was lost.
 _HOLD = """
 if redis.call('GET', KEYS[5]) ~= ARGV[1] then return 0 end
 if ARGV[2] ~= '' then
@@ -115,6 +145,7 @@ class Leaderboard:
         self._state = client.register_script(_STATE)
         self._start = client.register_script(_START)
         self._hold = client.register_script(_HOLD)
+        self._read = client.register_script(_READ)
         self.rebuilds: set[asyncio.Task[int]] = set()  # in flight on this replica
         self.rebuilds_started = 0
 
@@ -145,14 +176,17 @@ class Leaderboard:
         if state == "whole":
             return True
         if state == "missing":
-            token = secrets.token_hex(16)
-            if int(await self._start(keys=_keys(mode, season), args=[token, str(self.lock_ms)])):
-                self.rebuilds_started += 1
-                task = asyncio.get_running_loop().create_task(self._rebuild(mode, season, token),
-                                                              name=f"leaderboard-rebuild-{mode}-{season}")
-                self.rebuilds.add(task)
-                task.add_done_callback(self.rebuilds.discard)
+            await self._start_rebuild(mode, season)
         return False
+
+    async def _start_rebuild(self, mode: str, season: str) -> None:
+        token = secrets.token_hex(16)
+        if int(await self._start(keys=_keys(mode, season), args=[token, str(self.lock_ms)])):
+            self.rebuilds_started += 1
+            task = asyncio.get_running_loop().create_task(self._rebuild(mode, season, token),
+                                                          name=f"leaderboard-rebuild-{mode}-{season}")
+            self.rebuilds.add(task)
+            task.add_done_callback(self.rebuilds.discard)
 
     async def rebuild(self, mode: str, season: str) -> int:
         """Rebuild the index now (waits for a rebuild in flight instead); returns its size."""
@@ -162,7 +196,7 @@ class Leaderboard:
                 await asyncio.gather(*pending, return_exceptions=True)
             else:
                 await asyncio.sleep(0.05)  # another replica holds the lock: poll its marker
-        return await self.size(mode, season, "rating")
+        return int(await self.client.zcard(keys.leaderboard(mode, season, "rating")))
 
     async def _rebuild(self, mode: str, season: str, token: str) -> int:
         names = _keys(mode, season)
@@ -201,31 +235,51 @@ class Leaderboard:
 
     # --- reading (the index when whole, MongoDB otherwise) ---------------------------------
 
-    async def size(self, mode: str, season: str, by: str) -> int:
-        if await self.whole(mode, season):
-            return int(await self.client.zcard(keys.leaderboard(mode, season, by)))
-        return int(await self.standings.count_documents({"mode": mode, "season": season}))
+    async def _indexed(self, mode: str, season: str, by: str, op: str, a: int | str, b: int) -> list[Any] | None:
+        """One script call: the whole-ness check and the read; None (a rebuild started if needed)
+        when the index cannot answer."""
+        reply = await self._read(keys=_keys(mode, season), args=[ranking.BY.index(by) + 1, op, a, b])
+        if int(reply[0]) == 1:
+            return list(reply[1:])
+        if redisreply.text(reply[1]) == "missing":
+            await self._start_rebuild(mode, season)
+        return None
 
-    async def page(self, mode: str, season: str, by: str, offset: int, limit: int) -> list[Entry]:
-        """Ranks ``offset + 1`` to ``offset + limit``."""
-        if await self.whole(mode, season):
-            members = await self.client.zrange(keys.leaderboard(mode, season, by), offset, offset + limit - 1)
-            players = [redisreply.text(m) for m in members]
-        else:
-            docs = await self.standings.find({"mode": mode, "season": season}, {"player_id": 1}).sort(
-                ranking.sort_spec(by)).skip(offset).limit(limit).to_list(None)
-            players = [str(d["player_id"]) for d in docs]
-        return [Entry(offset + i + 1, p) for i, p in enumerate(players)]
+    async def page(self, mode: str, season: str, by: str, offset: int, limit: int) -> tuple[int, list[Entry]]:
+        """(players ranked, ranks ``offset + 1`` to ``offset + limit``)."""
+        found = await self._indexed(mode, season, by, "page", offset, limit)
+        if found is not None:
+            return int(found[0]), [Entry(offset + i + 1, redisreply.text(m)) for i, m in enumerate(found[1:])]
+        total = await self.standings.count_documents({"mode": mode, "season": season})
+        docs = await self.standings.find({"mode": mode, "season": season}, {"player_id": 1}).sort(
+            ranking.sort_spec(by)).skip(offset).limit(limit).to_list(None)
+        return total, [Entry(offset + i + 1, str(d["player_id"])) for i, d in enumerate(docs)]
+
+    async def around(self, mode: str, season: str, by: str, player: str, k: int
+                     ) -> tuple[int, int | None, list[Entry]]:
+        """(players ranked, the player's rank or None when unranked, the ranks within ``k`` of it)."""
+        found = await self._indexed(mode, season, by, "around", player, k)
+        if found is not None:
+            total, rank = int(found[0]), int(found[1])
+            if rank < 0:
+                return total, None, []
+            first = int(found[2])
+            return total, rank + 1, [Entry(first + i + 1, redisreply.text(m)) for i, m in enumerate(found[3:])]
+        total = await self.standings.count_documents({"mode": mode, "season": season})
+        doc = await self.standings.find_one({"mode": mode, "season": season, "player_id": player})
+        if doc is None:
+            return total, None, []
+        position = await self.standings.count_documents({"mode": mode, "season": season, **_better(by, doc)})
+        first = max(0, position - k)
+        _, entries = await self.page(mode, season, by, first, position - first + k + 1)
+        return total, position + 1, entries
 
     async def rank(self, mode: str, season: str, by: str, player: str) -> int | None:
         """The player's rank (1 is the best), None when they have not played this season."""
-        if await self.whole(mode, season):
-            found = await self.client.zrank(keys.leaderboard(mode, season, by), player)
-            return None if found is None else redisreply.integer(found) + 1
-        doc = await self.standings.find_one({"mode": mode, "season": season, "player_id": player})
-        if doc is None:
-            return None
-        return 1 + await self.standings.count_documents({"mode": mode, "season": season, **_better(by, doc)})
+        return (await self.around(mode, season, by, player, 0))[1]
+
+    async def size(self, mode: str, season: str, by: str = "rating") -> int:
+        return (await self.page(mode, season, by, 0, 0))[0]
 
 
 class _LockLost(Exception):

@@ -11,8 +11,10 @@ once per match.
 - ``matches``: one record per finished match, ``_id`` the match id (``records.py``).
 
 A result is applied in one transaction that inserts the ``matches`` record and updates every
-rating and season standing; a second delivery of the same match fails on the duplicate
-``_id`` and changes nothing.
+rating and season standing; a second delivery of the same match finds the record (or the
+duplicate ``_id`` fails the insert) and changes nothing. ``rated_matches``, the record of
+rated matches before match history existed, is still consulted so that an old match
+delivered again is not rated twice.
 """
 
 from __future__ import annotations
@@ -49,6 +51,8 @@ class RatingBook:
         self.ratings = self.db["ratings"]
         self.standings = self.db["season_ratings"]
         self.matches = self.db["matches"]
+        # Before match history, a rated match left only its id here: such a match is not rated again.
+        self.rated_before_history = self.db["rated_matches"]
         self.season = season
         self.model = RatingModel()
         self._pending: dict[str, asyncio.Future[Rating]] = {}
@@ -148,9 +152,10 @@ class RatingBook:
         names = {p.player_id: p.name for p in result.players}
         async with self.client.start_session() as session:
             async with await session.start_transaction():
-                if await self.matches.find_one({"_id": result.match_id}, {"_id": 1}, session=session) is not None:
-                    await session.abort_transaction()
-                    return False
+                for seen in (self.matches, self.rated_before_history):
+                    if await seen.find_one({"_id": result.match_id}, {"_id": 1}, session=session) is not None:
+                        await session.abort_transaction()
+                        return False
                 docs = await self.ratings.find({"_id": {"$in": [f"{mode}:{p}" for p in players]}},
                                                session=session).to_list(None)
                 by_player = {d["player_id"]: d for d in docs}
