@@ -11,7 +11,8 @@ to the index in bulk with the same version-checked script the results path uses.
 ``--processes`` client processes, each with ``--concurrency`` lookups in flight, look up
 random players' ranks for ``--seconds`` through the adapter the HTTP routes use
 (``Leaderboard.around``: one script call checks that the index is whole and answers), once
-with the rank alone and once with five neighbours on each side (``/me``'s Redis part).
+with the rank alone and once with five neighbours on each side (``/me``'s Redis part), and
+reads from Redis's command statistics what each lookup cost Redis itself.
 Prints one JSON line; docs/benchmarks.md (Leaderboards) records it.
 """
 
@@ -40,6 +41,14 @@ SEED_BATCH = 10_000
 def pct(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return round(ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000, 3) if ordered else float("nan")
+
+
+async def script_cost(client: aioredis.Redis) -> float | None:
+    """Microseconds Redis spent per script call since the last stats reset (its own cost, without
+    the network and the client)."""
+    stats = await client.info("commandstats")
+    row = stats.get("cmdstat_evalsha")
+    return round(float(row["usec_per_call"]), 2) if isinstance(row, dict) else None
 
 
 def standing(i: int, rng: random.Random) -> dict[str, Any]:
@@ -128,10 +137,13 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
         size = int(await client.zcard(keys.leaderboard(MODE, SEASON, "rating")))
         memory = int((await client.info("memory"))["used_memory"])
         loop = asyncio.get_running_loop()
-        rank = await loop.run_in_executor(None, lookups, redis_child.url, mongo_child.url, args.players,
-                                          args.seconds, args.concurrency, args.processes, 0)
-        around = await loop.run_in_executor(None, lookups, redis_child.url, mongo_child.url, args.players,
-                                            args.seconds, args.concurrency, args.processes, 5)
+        phases = {}
+        for name, neighbours in (("rank", 0), ("rank_with_10_neighbours", 5)):
+            await client.config_resetstat()
+            phases[name] = await loop.run_in_executor(None, lookups, redis_child.url, mongo_child.url, args.players,
+                                                      args.seconds, args.concurrency, args.processes, neighbours)
+            phases[name]["redis_us_per_lookup"] = await script_cost(client)
+        rank, around = phases["rank"], phases["rank_with_10_neighbours"]
         return {"players": size, "mongo_players": in_mongo, "mongo_seed_s": round(seed_s, 1),
                 "rebuild_s": round(rebuild_s, 1), "rebuilt": rebuilt,
                 "rebuild_per_s": round(rebuilt / rebuild_s) if rebuild_s else None,

@@ -98,7 +98,8 @@ def _build(settings: MatchmakerSettings, modes: Mapping[str, ModeConfig] | None)
                               policy=settings.allocation)
     metrics = MatchmakerMetrics()
     ratings = RatingBook(mongo, settings.mongo_db, season=settings.season)
-    leaderboard = Leaderboard(client, ratings.standings, lock_s=settings.leaderboard_rebuild_lock_s)
+    leaderboard = Leaderboard(client, ratings.standings, lock_s=settings.leaderboard_rebuild_lock_s,
+                              metrics=metrics)
     service_auth = None
     if settings.service_public_key_file:
         service_auth = http.VerifiedTokens(tokens.Verifier(tokens.load_public_key(

@@ -137,8 +137,9 @@ def _keys(mode: str, season: str) -> list[str]:
 
 class Leaderboard:
     def __init__(self, client: aioredis.Redis, standings: AsyncCollection[dict[str, Any]], *,
-                 lock_s: float = 60.0) -> None:
+                 lock_s: float = 60.0, metrics: Any = None) -> None:
         self.client = client
+        self.metrics = metrics
         self.standings = standings
         self.lock_ms = int(lock_s * 1000)
         self._write = client.register_script(_WRITE)
@@ -215,6 +216,8 @@ class Leaderboard:
             if not int(await self._hold(keys=names, args=[token, ""])):
                 raise _LockLost()
             log.info("leaderboard rebuilt", extra={"mode": mode, "season": season, "players": count})
+            if self.metrics is not None:
+                self.metrics.leaderboard_rebuilds.inc()
         except _LockLost:
             log.warning("leaderboard rebuild lost its lock; another replica rebuilds",
                         extra={"mode": mode, "season": season})

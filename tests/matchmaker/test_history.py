@@ -271,6 +271,8 @@ async def test_the_index_deleted_is_rebuilt_with_the_same_ranks(hm: TestClient[A
     assert await lb.rebuild("arena", "s7") == 8
     assert not await rclient.exists(keys.leaderboard_lock("arena", "s7"))
     assert {p: await rclient.zrank(keys.leaderboard("arena", "s7", "rating"), p) for p in before["rating"]} == ranks
+    metrics = await (await hm.get("/metrics")).text()
+    assert "elysium_matchmaker_leaderboard_rebuilds_total 2.0" in metrics
     assert {by: await board(hm, auth("ann"), "arena", by) for by in ranking.BY} == before
     # Every key gone (a Redis that lost its data): the same again.
     await rclient.delete(*[k for k in await rclient.keys("elysium:mm:lb:*")])
@@ -310,3 +312,24 @@ async def test_replay_links_expire(mm_factory: Factory, auth: Any) -> None:
     bare = await mm_factory()  # no relay URL configured: no link, said so
     view = await (await bare.get("/v1/matches/duel.old", headers=auth("a"))).json()
     assert view["replay"]["status"] == "unavailable" and view["replay"]["url"] is None
+
+
+async def test_a_redelivery_writes_the_index_a_crash_left_behind(hm: TestClient[Any, Any],
+                                                                 rclient: aioredis.Redis) -> None:
+    svc = services(hm)
+    await deliver(hm, result("arena.first", {"ann": 1, "bea": 0}))
+    await svc.leaderboard.rebuild("arena", "s7")
+    late = result("arena.second", {"cat": 4, "ann": 0})
+    # A replica stored the match in MongoDB and died before writing the index.
+    assert await svc.ratings.apply("arena", late)
+    assert await rclient.zscore(keys.leaderboard("arena", "s7", "rating"), "cat") is None
+    await deliver(hm, late)  # delivered again: nothing is applied twice, the index catches up
+    assert svc.consumer.applied == 1
+    cat = await svc.ratings.standings.find_one({"_id": "arena:s7:cat"})
+    assert cat is not None and cat["matches"] == 1
+    assert await rclient.zscore(keys.leaderboard("arena", "s7", "rating"), "cat") == ranking.score(
+        "rating", cat["ordinal"], 1, 1)
+    docs = await standings_from_mongo(hm, "arena", "s7")
+    assert await svc.leaderboard.whole("arena", "s7")
+    assert [e.player for e in (await svc.leaderboard.page("arena", "s7", "wins", 0, 10))[1]] == [
+        str(d["player_id"]) for d in ranking.ordered("wins", docs)]
