@@ -181,6 +181,8 @@ class Leaderboard:
         return False
 
     async def _start_rebuild(self, mode: str, season: str) -> None:
+        if await self.standings.find_one({"mode": mode, "season": season}, {"_id": 1}) is None:
+            return  # nobody ranked (any season id can be asked for): no keys for it, MongoDB answers
         token = secrets.token_hex(16)
         if int(await self._start(keys=_keys(mode, season), args=[token, str(self.lock_ms)])):
             self.rebuilds_started += 1
@@ -190,8 +192,11 @@ class Leaderboard:
             task.add_done_callback(self.rebuilds.discard)
 
     async def rebuild(self, mode: str, season: str) -> int:
-        """Rebuild the index now (waits for a rebuild in flight instead); returns its size."""
+        """Rebuild the index now (waits for a rebuild in flight instead); returns its size (0, with no
+        index, for a season nobody has a standing in)."""
         while not await self.whole(mode, season):
+            if await self.standings.find_one({"mode": mode, "season": season}, {"_id": 1}) is None:
+                return 0
             pending = [t for t in self.rebuilds if t.get_name() == f"leaderboard-rebuild-{mode}-{season}"]
             if pending:
                 await asyncio.gather(*pending, return_exceptions=True)

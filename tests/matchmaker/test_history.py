@@ -229,8 +229,10 @@ async def test_leaderboard_equals_the_order_from_mongodb(hm: TestClient[Any, Any
     first = ranking.ordered("wins", docs)[0]
     assert top["total"] == 8 and top["items"][0]["name"] == str(first["player_id"]).title()
     assert top["items"][0]["wins"] == first["wins"] and top["season"] == "s7"
+    keys_before = await rclient.dbsize()
     other = await (await hm.get("/v1/leaderboards/arena?season=s6", headers=auth("ann"))).json()
     assert other == {"mode": "arena", "season": "s6", "by": "rating", "total": 0, "items": [], "next": None}
+    assert await rclient.dbsize() == keys_before  # a season nobody played leaves no index behind
 
 
 async def test_my_rank_and_neighbours(hm: TestClient[Any, Any], auth: Any) -> None:
@@ -285,7 +287,9 @@ async def test_index_writes_keep_the_newest_standing(hm: TestClient[Any, Any], r
     lb: Leaderboard = services(hm).leaderboard
     doc = {"player_id": "ann", "ordinal": 5.0, "wins": 2, "matches": 3, "v": 4}
     assert await lb.write("arena", "s7", [doc]) == -1  # no index yet: left to the rebuild
-    await lb.rebuild("arena", "s7")
+    assert await lb.rebuild("arena", "s7") == 0 and not await rclient.exists(keys.leaderboard_built("arena", "s7"))
+    await deliver(hm, result("arena.one", {"bea": 1, "cat": 0}))
+    assert await lb.rebuild("arena", "s7") == 2
     assert await lb.write("arena", "s7", [doc]) == 1
     assert await lb.write("arena", "s7", [doc]) == 0  # a repeat changes nothing
     assert await lb.write("arena", "s7", [{**doc, "ordinal": 1.0, "v": 3}]) == 0  # an older one neither
