@@ -88,8 +88,13 @@ def _cursor(request: web.Request, shape: dict[str, type]) -> dict[str, Any] | No
                              f"{exc}; pass back the 'next' of the previous page") from None
 
 
-def _player_id(request: web.Request) -> str:
+def _player_id(request: web.Request, who: tuple[str, str]) -> str:
+    """The path's player id; ``me`` is the caller (with a player token)."""
     player = request.match_info["player_id"]
+    if player == "me":
+        if who[0] != "player":
+            raise errors.Problem(403, "player-token-required", "'me' names the caller: send a player token")
+        return who[1]
     if not 1 <= len(player) <= PLAYER_RE_MAX:
         raise errors.not_found("player-not-found", "player ids are 1 to 64 characters")
     return player
@@ -103,9 +108,9 @@ def _source(svc: Services) -> records.ReplaySource:
 
 async def player_matches(request: web.Request) -> web.Response:
     svc = _svc(request)
-    caller(request)
+    who = caller(request)
     _query(request, "limit", "cursor")
-    player = _player_id(request)
+    player = _player_id(request, who)
     limit = _whole(request, "limit", HISTORY_LIMIT)
     after = _cursor(request, {"e": int, "m": str})
     docs = await svc.history.of_player(player, limit + 1, None if after is None else (after["e"], after["m"]))
@@ -135,9 +140,9 @@ def _standing_view(doc: dict[str, Any]) -> dict[str, Any]:
 
 async def player_ratings(request: web.Request) -> web.Response:
     svc = _svc(request)
-    caller(request)
+    who = caller(request)
     _query(request)
-    player = _player_id(request)
+    player = _player_id(request, who)
     docs = await svc.ratings.seasons_of(player)
     return http.json_response({"player": player, "season": svc.settings.season,
                                "ratings": [_standing_view(d) for d in docs]})

@@ -118,6 +118,8 @@ async def test_history_pages_newest_first(hm: TestClient[Any, Any], auth: Any) -
     assert seen == ["arena.m4", "arena.m3", "arena.m2", "arena.m1", "arena.m0"] and pages == 3
     whole = await (await hm.get("/v1/players/alice/matches", headers=auth("alice"))).json()
     assert [m["match_id"] for m in whole["items"]] == seen and whole["next"] is None
+    mine = await (await hm.get("/v1/players/me/matches?limit=50", headers=auth("alice"))).json()
+    assert mine == {**whole, "next": None}  # "me" is the caller
     assert (await (await hm.get("/v1/players/zed/matches", headers=auth("alice"))).json()) == {
         "player": "zed", "items": [], "next": None}
 
@@ -163,6 +165,7 @@ async def test_tokens(hm: TestClient[Any, Any], auth: Any, keys_dir: Path, mm_fa
     assert (await hm.get("/v1/players/alice/matches", headers=service)).status == 200
     assert (await hm.get("/v1/leaderboards/arena", headers=service)).status == 200
     await problem(await hm.get("/v1/leaderboards/arena/me", headers=service), 403, "player-token-required")
+    await problem(await hm.get("/v1/players/me/matches", headers=service), 403, "player-token-required")
     # Without the service key configured a service token is not accepted.
     plain = await mm_factory()
     await problem(await plain.get("/v1/players/alice/matches", headers=service), 401, "invalid-token")
