@@ -40,10 +40,20 @@ def _service(settings: MatchmakerSettings) -> serve.AppService:
                             on_drain=draining, instance_id=settings.resolved_id)
 
 
+def _stack_env(ctx: object) -> dict[str, str]:
+    """Match history links replays to the relay ``elysium up`` starts (unless one is configured)."""
+    env: dict[str, str] = ctx.env  # type: ignore[attr-defined]
+    ports: dict[str, int] = ctx.ports  # type: ignore[attr-defined]
+    if env.get("ELYSIUM_SPECTATOR_PUBLIC_URL") or "spectator" not in ports:
+        return {}
+    return {"ELYSIUM_SPECTATOR_PUBLIC_URL": f"ws://127.0.0.1:{ports['spectator']}"}
+
+
 def _stack() -> list[object]:
     from elysium.up import StackService
 
-    return [StackService("matchmaker", 7360, order=20, needs=("redis", "mongo"), path="/v1/queues")]
+    return [StackService("matchmaker", 7360, order=20, needs=("redis", "mongo"), env=_stack_env,
+                         path="/v1/queues")]
 
 
 STACK_SERVICES = _stack()

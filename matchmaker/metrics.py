@@ -23,6 +23,8 @@ class MatchmakerMetrics:
         self.expired = m.counter("tickets_expired_total", "Tickets this replica expired")
         self.passes = m.histogram("pass_seconds", "Duration of one matching pass", PASS_BUCKETS_S)
         self.ratings = m.counter("ratings_applied_total", "Matches whose results updated ratings")
+        self.leaderboard_rebuilds = m.counter("leaderboard_rebuilds_total",
+                                              "Leaderboard indexes this replica rebuilt from MongoDB")
         self.sse = m.gauge("event_streams", "Open ticket event streams")
         self.waiting = m.gauge("tickets_waiting", "Tickets waiting in each mode's queue after the last matching pass "
                                "(the same queues on every replica)", ("mode",))

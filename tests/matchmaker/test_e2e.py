@@ -1,4 +1,5 @@
-"""End to end: players queue, get matched onto a real game server, play to the end, ratings move."""
+"""End to end: players queue, get matched onto a real game server, play to the end, ratings move, and the
+match is in both players' history and on the leaderboard."""
 
 from __future__ import annotations
 
@@ -90,6 +91,19 @@ async def test_players_queue_play_and_their_ratings_move(server_factory: Any, cl
     else:
         assert ratings["alice"]["mu"] == ratings["bob"]["mu"]
     assert ratings["alice"]["sigma"] < 25.0 / 3 and ratings["bob"]["sigma"] < 25.0 / 3  # both are surer now
+    # Both see the match in their history, as the game server reported it, and their ranks.
+    match_id = a_match["match_id"]
+    for player in ("alice", "bob"):
+        history = await (await mm.get("/v1/players/me/matches", headers=auth(player))).json()
+        assert [m["match_id"] for m in history["items"]] == [match_id] and history["next"] is None
+        stored = history["items"][0]
+        assert {p["player_id"]: p["score"] for p in stored["players"]} == {
+            r["player_id"]: r["score"] for r in alice.result["results"]}
+        assert stored["winners"] == (["alice"] if decisive else [])
+        # Alice leads, by rating when she won, and by player id on a draw's equal ratings.
+        me = await (await mm.get("/v1/leaderboards/duel/me", headers=auth(player))).json()
+        assert (me["total"], me["rank"]) == (2, 1 if player == "alice" else 2)
+        assert [e["player"] for e in me["items"]] == ["alice", "bob"]
     metrics = await (await mm.get("/metrics")).text()
     assert "elysium_matchmaker_ratings_applied_total 1.0" in metrics
     assert "elysium_matchmaker_matches_total 1.0" in metrics
