@@ -286,12 +286,13 @@ def build(trade_max_ttl_s: int = 7 * 86_400) -> dict[str, Any]:
                                          (401, 403, 404, 409, 422, 503), auth="service", body=object_schema(api.GRANT),
                                          params=[IDEMPOTENCY], replay=True)},
     }
-    from commerce import payments_api, trades_api  # their operations and schemas live beside their handlers
+    from commerce import friends_api, payments_api, trades_api  # operations and schemas beside their handlers
 
     paths.update(payments_api.openapi_paths())
     paths.update(trades_api.openapi_paths(trade_max_ttl_s))
     market_paths, market_schemas = market_api.openapi()
     paths.update(market_paths)
+    paths.update(friends_api.openapi_paths())
     return {
         "openapi": "3.1.0",
         "info": {"title": "Elysium commerce", "version": "1",
@@ -302,7 +303,8 @@ def build(trade_max_ttl_s: int = 7 * 86_400) -> dict[str, Any]:
                                 "with a stable type."},
         "paths": paths,
         "components": {
-            "schemas": {**SCHEMAS, **payments_api.openapi_schemas(), **trades_api.SCHEMAS, **market_schemas},
+            "schemas": {**SCHEMAS, **payments_api.openapi_schemas(), **trades_api.SCHEMAS, **market_schemas,
+                        **friends_api.SCHEMAS},
             "securitySchemes": {
                 "player": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT (EdDSA), aud elysium:player"},
                 "service": {"type": "http", "scheme": "bearer",

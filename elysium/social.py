@@ -80,6 +80,24 @@ async def write_graph(redis: aioredis.Redis, player: str, friends: Iterable[str]
         await pipe.execute()
 
 
+async def write_pair(redis: aioredis.Redis, a: str, b: str, *, friends: bool, a_blocks_b: bool,
+                     b_blocks_a: bool) -> None:
+    """Set what MongoDB holds between ``a`` and ``b``, read after the change committed.
+
+    Writing the pair's whole state (not the change) makes the write safe to repeat and
+    lets a later request's write correct an earlier one's.
+    """
+    script = redis.register_script(_ADD_IF_MIRRORED)
+    async with redis.pipeline(transaction=True) as pipe:
+        for key, member, present in ((keys.social_friends(a), b, friends), (keys.social_friends(b), a, friends),
+                                     (keys.social_blocks(a), b, a_blocks_b), (keys.social_blocks(b), a, b_blocks_a)):
+            if present:
+                await script(keys=[key], args=[MIRRORED, member], client=pipe)
+            else:
+                pipe.srem(key, member)
+        await pipe.execute()
+
+
 async def befriend(redis: aioredis.Redis, a: str, b: str) -> None:
     """``a`` and ``b`` became friends."""
     script = redis.register_script(_ADD_IF_MIRRORED)

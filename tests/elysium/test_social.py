@@ -70,3 +70,15 @@ async def test_an_incremental_write_never_makes_a_half_mirror(redis: aioredis.Re
     assert not await redis.exists(keys.social_friends("b"))
     assert not await redis.exists(keys.social_blocks("c"))
     assert not await social.is_mirrored(redis, "b") and not await social.is_mirrored(redis, "c")
+
+
+async def test_a_pair_is_written_whole(redis: aioredis.Redis) -> None:
+    for p in ("a", "b"):
+        await social.write_graph(redis, p, [], [])
+    await social.write_pair(redis, "a", "b", friends=True, a_blocks_b=False, b_blocks_a=False)
+    assert await social.are_friends(redis, "b", "a")
+    await social.write_pair(redis, "a", "b", friends=False, a_blocks_b=False, b_blocks_a=True)
+    assert not await social.are_friends(redis, "a", "b")
+    assert await social.blocked_by(redis, "b") == {"a"} and await social.blocked_by(redis, "a") == set()
+    await social.write_pair(redis, "b", "c", friends=True, a_blocks_b=False, b_blocks_a=False)  # c: no mirror
+    assert await social.friends_of(redis, "b") == {"c"} and not await social.is_mirrored(redis, "c")
