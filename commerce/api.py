@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Awaitable
 from dataclasses import replace
 from typing import Any
 
 from aiohttp import web
+from redis.exceptions import RedisError
 
 from commerce import catalog, ledger
 from commerce.accounts import USERNAME, profile_body
@@ -110,12 +112,25 @@ def _address(request: web.Request) -> str:
 
 # --- accounts -------------------------------------------------------------------------------
 
+async def _coordination(what: str, account_id: str, step: Awaitable[None]) -> None:
+    """Presence and the friends mirror are coordination only: with Redis down the request still
+    succeeds (the next login or refresh writes them), and the miss is logged."""
+    try:
+        await step
+    except (RedisError, OSError) as exc:
+        log.warning(f"{what} not written: redis", extra={"account": account_id, "error": str(exc)[:200]})
+
+
 async def _signed_in(request: web.Request, account_id: str) -> None:
     """A login or a refresh: the player is online for one access token lifetime, and their
     friends mirror is in Redis for the other services."""
     app = request.app
-    await presence.set_state(app[REDIS], [account_id], presence.State.ONLINE, app[SETTINGS].access_token_ttl_s)
-    await app[FRIENDS].ensure_mirror(account_id)
+
+    async def write() -> None:
+        await presence.set_state(app[REDIS], [account_id], presence.State.ONLINE, app[SETTINGS].access_token_ttl_s)
+        await app[FRIENDS].ensure_mirror(account_id)
+
+    await _coordination("presence and friends mirror", account_id, write())
 
 
 async def register(request: web.Request) -> web.Response:
@@ -157,7 +172,8 @@ async def logout(request: web.Request) -> web.Response:
     body = await _body(request, REFRESH)
     account_id = await request.app[ACCOUNTS].logout(body["refresh_token"])
     if account_id is not None:  # another device's next refresh shows the player online again
-        await presence.clear_state(request.app[REDIS], [account_id], presence.State.ONLINE)
+        await _coordination("presence", account_id,
+                            presence.clear_state(request.app[REDIS], [account_id], presence.State.ONLINE))
     return web.Response(status=204)
 
 

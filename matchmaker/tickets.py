@@ -22,7 +22,7 @@ from typing import Any
 
 import redis.asyncio as aioredis
 
-from elysium import redisreply
+from elysium import presence, redisreply
 from matchmaker import keys
 from matchmaker.core import Proposal, QueueEntry
 
@@ -263,6 +263,9 @@ class TicketQueue:
         )
         kind, ticket_id, index = redisreply.script_texts(result)
         if kind == "created":
+            # Shown in the queue until the ticket ends: cancelled, claimed into a match or expired.
+            await presence.set_state(self.client, [p["id"] for p in t.players], presence.State.IN_QUEUE,
+                                     (self.ttl_ms + self.forming_ms) / 1000, now_ms=t.created_ms)
             return Created(True, ticket_id)
         if kind == "party_changed":
             return Created(False, "", party_changed=True)
@@ -284,7 +287,10 @@ class TicketQueue:
                   keys.entries(ticket["mode"]), *[keys.player(p) for p in players]],
             args=[status, now_ms, self.retention_ms, keys.EVENTS, "1" if only_queued else "0", reason],
         )
-        return redisreply.script_text(result)
+        outcome = redisreply.script_text(result)
+        if outcome == "ok":
+            await presence.clear_state(self.client, players, presence.State.IN_QUEUE)
+        return outcome
 
     # --- matching -----------------------------------------------------------------------------
 
@@ -339,6 +345,9 @@ class TicketQueue:
                     args += [match_id, json.dumps(match, separators=(",", ":")), len(prop.tickets), *prop.tickets]
                 got = redisreply.script_flags(await self._assign(keys=[keys.FORMING, keys.waits(mode)], args=args))
                 results.update(zip(chunk, got, strict=True))
+        matched = [player for n, (_, prop, _) in enumerate(items) if results[n] for player, _ in prop.roster]
+        if matched:  # out of the queue; the game server shows them in the match once they take their seats
+            await presence.clear_state(self.client, matched, presence.State.IN_QUEUE)
         return [results[n] for n in range(len(items))]
 
     async def release(self, items: Sequence[tuple[str, str, Sequence[str]]]) -> int:
