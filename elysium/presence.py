@@ -22,16 +22,20 @@ service adds no round trip of its own where it writes to Redis anyway.
 from __future__ import annotations
 
 import json
+import logging
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
 import redis.asyncio as aioredis
 from redis.asyncio.client import Pipeline
+from redis.exceptions import RedisError
 
 from elysium import keys
+
+log = logging.getLogger("elysium.presence")
 
 MAX_READ = 1000  # players per read_many call
 
@@ -174,3 +178,78 @@ async def read_many(redis: aioredis.Redis, players: Sequence[str]) -> dict[str, 
 
 async def read(redis: aioredis.Redis, player: str) -> Presence:
     return (await read_many(redis, [player]))[player]
+
+
+# --- batched writes of a service's players -------------------------------------------------------
+
+class MatchPresence:
+    """One service's players in one state that names a match (``in_match`` for a game server,
+    ``watching`` for a relay), written in batches off the service's hot path.
+
+    :meth:`joined` and :meth:`left` only note the change (no I/O, no await); :meth:`flush`,
+    called from a loop the service already runs (a heartbeat), sends what changed in one
+    pipeline, and every third of the expiry sets every player again, so a service that dies
+    leaves nobody shown for longer than the expiry. Through a Redis outage the changes wait
+    for the next flush. A player is in at most one match of the state at a time: the latest.
+    """
+
+    def __init__(self, client: aioredis.Redis, state: State, ttl_s: float,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        if state not in WITH_MATCH:
+            raise PresenceError(f"{state.value} names no match")
+        _ttl(ttl_s)
+        self.client = client
+        self.state = state
+        self.ttl_s = ttl_s
+        self.clock = clock
+        self.players: dict[str, str] = {}  # player -> match id, as Redis should show it
+        self._changed: dict[str, str | None] = {}  # player -> match id to show, None: clear
+        self._cleared: dict[str, str] = {}  # player -> the match id a clear is for
+        self._renew_at = 0.0
+
+    def joined(self, player: str, match_id: str) -> None:
+        self.players[player] = match_id
+        self._changed[player] = match_id
+
+    def left(self, player: str, match_id: str) -> None:
+        """``player`` left ``match_id`` (ignored when they are already in another one)."""
+        if self.players.get(player) != match_id:
+            return
+        del self.players[player]
+        self._changed[player] = None
+        self._cleared[player] = match_id
+
+    @property
+    def pending(self) -> int:
+        return len(self._changed)
+
+    async def flush(self) -> None:
+        """Send the changes since the last flush (and everyone seated, when a renewal is due)."""
+        now = self.clock()
+        renew = now >= self._renew_at
+        changed = dict(self.players) if renew else {p: m for p, m in self._changed.items() if m is not None}
+        cleared = {p: self._cleared[p] for p, m in self._changed.items() if m is None and p in self._cleared}
+        if not changed and not cleared:
+            self._renew_at = now + self.ttl_s / 3 if renew else self._renew_at
+            return
+        self._changed.clear()
+        self._cleared.clear()
+        try:
+            async with self.client.pipeline(transaction=False) as pipe:
+                for match_id in set(changed.values()):
+                    players = [p for p, m in changed.items() if m == match_id]
+                    queue_set(pipe, players, self.state, self.ttl_s, match_id=match_id)
+                for player, match_id in cleared.items():
+                    queue_clear(pipe, [player], self.state, match_id=match_id)
+                await pipe.execute()
+        except (RedisError, OSError) as exc:
+            log.warning("presence not written: redis", extra={"state": self.state.value, "error": str(exc)[:200]})
+            for player, match_id in cleared.items():  # retried at the next heartbeat, unless overtaken
+                self._changed.setdefault(player, None)
+                self._cleared.setdefault(player, match_id)
+            for player in changed:
+                if player in self.players:
+                    self._changed.setdefault(player, self.players[player])
+            return
+        if renew:
+            self._renew_at = now + self.ttl_s / 3

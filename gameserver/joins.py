@@ -19,13 +19,13 @@ from typing import Any
 from redis.exceptions import RedisError
 
 from elysium import tokens
+from elysium.presence import MatchPresence
 from elysium.modes import ModeDeclaration, declare
 from elysium.ws import frames
 from gameserver import protocol as p
 from gameserver.connection import Connection
 from gameserver.metrics import GameMetrics
 from gameserver.modes import GameMode, ModeConfig, ModeFactory, ModeFull
-from gameserver.presence import SeatPresence
 from gameserver.redisio import ReplayGuard
 from gameserver.room import JoinRefused, MatchId, PlayerId, Room, RoomSpec, Seat, spec_from_claims
 from gameserver.scheduler import Scheduler
@@ -43,7 +43,7 @@ class Joins:
 
     def __init__(self, settings: GameServerSettings, server_id: str, verifier: tokens.Verifier, guard: ReplayGuard,
                  scheduler: Scheduler, metrics: GameMetrics, modes: Mapping[str, type[GameMode[Any]]], *,
-                 draining: Callable[[], bool], presence: SeatPresence) -> None:
+                 draining: Callable[[], bool], presence: MatchPresence) -> None:
         self.settings = settings
         self.presence = presence
         self.server_id = server_id

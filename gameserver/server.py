@@ -20,6 +20,7 @@ import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
 from elysium import cors, redisclient, tokens
+from elysium.presence import MatchPresence, State
 from elysium.feeds import MatchFeedWriter
 from elysium.feeds.redis_feed import RedisFeedWriter
 from elysium.listening import Listening
@@ -37,7 +38,6 @@ from gameserver.metrics import GameMetrics
 from elysium.modes.registry import declared_modes, enabled_names, load_modes
 from gameserver.modes import GameMode
 from gameserver.redisio import Registry, ReplayGuard, ResultsWriter
-from gameserver.presence import SeatPresence
 from gameserver.scheduler import Scheduler
 from gameserver.settings import GameServerSettings
 
@@ -73,7 +73,7 @@ class GameServer:
         self.scheduler = Scheduler(self.server_id, self.feed, self.results, FanOut(policy_from(settings), self.metrics),
                                    self.metrics, on_seats_expired=lambda seats: self.joins.seats_expired(seats),
                                    on_disposed=lambda room: self.joins.room_disposed(room))
-        self.presence = SeatPresence(self.redis, settings.presence_ttl_s)
+        self.presence = MatchPresence(self.redis, State.IN_MATCH, settings.presence_ttl_s)
         self.joins = Joins(settings, self.server_id, verifier, ReplayGuard(self.redis), self.scheduler, self.metrics,
                            modes, draining=lambda: self.draining, presence=self.presence)
         self.rooms = self.scheduler.rooms

@@ -8,7 +8,7 @@ import pytest
 import redis.asyncio as aioredis
 
 from elysium import keys, presence
-from elysium.presence import Presence, State
+from elysium.presence import MatchPresence, Presence, State
 
 
 @pytest.fixture
@@ -81,3 +81,27 @@ def test_unreadable_values_are_ignored() -> None:
 async def test_too_many_players_at_once_is_refused(redis: aioredis.Redis) -> None:
     with pytest.raises(presence.PresenceError):
         await presence.read_many(redis, [str(i) for i in range(presence.MAX_READ + 1)])
+
+
+async def test_the_batched_writer_renews_and_ignores_a_stale_leave(redis: aioredis.Redis) -> None:
+    now = [0.0]
+    writer = MatchPresence(redis, State.IN_MATCH, 30.0, clock=lambda: now[0])
+    writer.joined("p", "m1")
+    writer.joined("q", "m1")
+    assert await presence.read(redis, "p") == presence.OFFLINE  # nothing is written before the flush
+    await writer.flush()
+    assert (await presence.read(redis, "p")).match_id == "m1" and writer.pending == 0
+    writer.left("p", "m1")
+    writer.joined("p", "m2")  # straight into the next match before the heartbeat
+    writer.left("p", "m1")  # a late clean-up of the old match changes nothing
+    await writer.flush()
+    assert (await presence.read(redis, "p")).match_id == "m2"
+    await redis.delete(keys.presence("q", "in_match"))  # as if it expired
+    now[0] += 11.0  # past a third of the expiry: everyone seated is set again
+    await writer.flush()
+    assert (await presence.read(redis, "q")).match_id == "m1"
+
+
+def test_the_batched_writer_is_for_states_with_a_match(redis_url: str) -> None:
+    with pytest.raises(presence.PresenceError):
+        presence.MatchPresence(aioredis.Redis.from_url(redis_url), State.ONLINE, 30.0)

@@ -12,7 +12,6 @@ from elysium import keys, presence
 from elysium.presence import Presence, State
 from elysium.ws import envelope
 from gameserver.client import GameClient
-from gameserver.presence import SeatPresence
 from tests.gameserver.conftest import url
 from tests.waiting import until
 
@@ -49,24 +48,3 @@ async def _in_match(redis: aioredis.Redis, player: str, match_id: str) -> Presen
 
 async def _offline(redis: aioredis.Redis, player: str) -> bool:
     return (await _where(redis, player)) == presence.OFFLINE
-
-
-async def test_the_writer_batches_renews_and_ignores_a_stale_leave(redis_url: str) -> None:
-    redis = aioredis.Redis.from_url(redis_url)
-    now = [0.0]
-    writer = SeatPresence(redis, 30.0, clock=lambda: now[0])
-    writer.joined("p", "m1")
-    writer.joined("q", "m1")
-    assert await _where(redis, "p") == presence.OFFLINE  # nothing is written before the flush
-    await writer.flush()
-    assert (await _where(redis, "p")).match_id == "m1" and writer.pending == 0
-    writer.left("p", "m1")
-    writer.joined("p", "m2")  # straight into the next match before the heartbeat
-    writer.left("p", "m1")  # a late clean-up of the old match changes nothing
-    await writer.flush()
-    assert (await _where(redis, "p")).match_id == "m2"
-    await redis.delete(keys.presence("q", "in_match"))  # as if it expired
-    now[0] += 11.0  # past a third of the expiry: everyone seated is set again
-    await writer.flush()
-    assert (await _where(redis, "q")).match_id == "m1"
-    await redis.aclose()
