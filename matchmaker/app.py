@@ -20,11 +20,14 @@ from typing import Any
 import redis.asyncio as aioredis
 from aiohttp import web
 from pymongo import AsyncMongoClient
+from pymongo.errors import PyMongoError
 from redis.exceptions import RedisError
 
 from elysium import http, redisclient, tokens
 from elysium.config import ConfigError
 from matchmaker.events import TicketEvents
+from matchmaker.history import MatchHistory
+from matchmaker.leaderboard import Leaderboard
 from matchmaker.matcher import Matcher
 from matchmaker.metrics import MatchmakerMetrics
 from matchmaker.modes import ModeConfig, ModeError, as_modes, load_modes
@@ -42,6 +45,7 @@ REDIS_CONNECTIONS = 64
 DRAIN_TIMEOUT_S = 10.0
 MAX_BODY_BYTES = 64 * 1024
 TOKEN_CACHE_ENTRIES = 100_000
+INDEX_RETRY_S = 5.0
 OPENAPI_PATH = Path(__file__).with_name("openapi.json")
 
 
@@ -55,10 +59,13 @@ class Services:
     parties: PartyBook
     registry: ServerRegistry
     ratings: RatingBook
+    history: MatchHistory
+    leaderboard: Leaderboard
     matcher: Matcher
     consumer: ResultsConsumer
     events: TicketEvents
     auth: http.VerifiedTokens
+    service_auth: http.VerifiedTokens | None
     signer: tokens.Signer
     metrics: MatchmakerMetrics
     stop: asyncio.Event = field(default_factory=asyncio.Event)
@@ -90,17 +97,24 @@ def _build(settings: MatchmakerSettings, modes: Mapping[str, ModeConfig] | None)
     registry = ServerRegistry(client, fresh_s=settings.server_fresh_s, hold_s=settings.seat_hold_s,
                               policy=settings.allocation)
     metrics = MatchmakerMetrics()
-    ratings = RatingBook(mongo, settings.mongo_db)
+    ratings = RatingBook(mongo, settings.mongo_db, season=settings.season)
+    leaderboard = Leaderboard(client, ratings.standings, lock_s=settings.leaderboard_rebuild_lock_s)
+    service_auth = None
+    if settings.service_public_key_file:
+        service_auth = http.VerifiedTokens(tokens.Verifier(tokens.load_public_key(
+            path=settings.service_public_key_file)), tokens.SERVICE_AUDIENCE, size=TOKEN_CACHE_ENTRIES)
     return Services(
         settings=settings, modes=mode_map, redis=client, mongo=mongo, queue=queue,
         parties=PartyBook(client, ttl_s=settings.party_ttl_s, max_size=settings.party_max_size),
-        registry=registry, ratings=ratings,
+        registry=registry, ratings=ratings, history=MatchHistory(ratings.matches), leaderboard=leaderboard,
         matcher=Matcher(queue, registry, mode_map, max_tickets=settings.max_tickets_per_pass, metrics=metrics),
-        consumer=ResultsConsumer(client, ratings, mode_map, settings.resolved_id, metrics=metrics),
+        consumer=ResultsConsumer(client, ratings, mode_map, settings.resolved_id, leaderboard=leaderboard,
+                                 metrics=metrics),
         events=TicketEvents(client),
         auth=http.VerifiedTokens(tokens.Verifier(tokens.load_public_key(settings.player_public_key or None,
                                                                         settings.player_public_key_file or None)),
                                  tokens.PLAYER_AUDIENCE, size=TOKEN_CACHE_ENTRIES),
+        service_auth=service_auth,
         signer=tokens.Signer(tokens.load_private_key(settings.join_private_key or None,
                                                      settings.join_private_key_file or None), JOIN_ISSUER),
         metrics=metrics,
@@ -112,7 +126,7 @@ async def _lifecycle(app: web.Application) -> AsyncIterator[None]:
     loop = asyncio.get_running_loop()
     svc.tasks = [
         loop.create_task(svc.matcher.run(svc.stop, svc.settings.match_interval_s), name="matcher"),
-        loop.create_task(svc.consumer.run(svc.stop), name="results"),
+        loop.create_task(_consume(svc), name="results"),
         loop.create_task(svc.events.run(svc.stop), name="events"),
     ]
     yield
@@ -123,8 +137,33 @@ async def _lifecycle(app: web.Application) -> AsyncIterator[None]:
     for task in svc.tasks:
         task.cancel()
     await asyncio.gather(*svc.tasks, return_exceptions=True)
+    await _close(svc)
+
+
+async def _close(svc: Services) -> None:
+    await svc.leaderboard.close()
     await svc.redis.aclose()
     await svc.mongo.close()
+
+
+async def _indexes(svc: Services) -> None:
+    """Create the history and leaderboard indexes, retrying while MongoDB is away."""
+    while not svc.stop.is_set():
+        try:
+            await svc.ratings.ensure_indexes()
+            return
+        except PyMongoError as exc:
+            log.warning("cannot create the MongoDB indexes yet; retrying", extra={"error": str(exc)})
+        try:
+            await asyncio.wait_for(svc.stop.wait(), INDEX_RETRY_S)
+        except TimeoutError:
+            pass
+
+
+async def _consume(svc: Services) -> None:
+    """The results consumer, once the indexes exist (none is built under the first writes)."""
+    await _indexes(svc)
+    await svc.consumer.run(svc.stop)
 
 
 async def _on_shutdown(app: web.Application) -> None:
@@ -138,7 +177,7 @@ def create_app(settings: MatchmakerSettings, *, modes: Mapping[str, ModeConfig] 
                run_loops: bool = True) -> web.Application:
     """The matchmaker service. ``modes`` overrides the modes file; ``run_loops=False`` serves the
     API without the matching loop and results consumer (tests drive :class:`Matcher` directly)."""
-    from matchmaker import api
+    from matchmaker import api, history_api
 
     svc = _build(settings, modes)
     app = http.application(observe=svc.metrics.http.observe, client_max_size=MAX_BODY_BYTES,
@@ -152,6 +191,7 @@ def create_app(settings: MatchmakerSettings, *, modes: Mapping[str, ModeConfig] 
     app.on_shutdown.append(_on_shutdown)
     http.add_probes(app, ready=lambda: ready(svc), metrics=svc.metrics.render, openapi=openapi_document(svc.modes))
     api.add_routes(app)
+    history_api.add_routes(app)
     return app
 
 
@@ -164,13 +204,13 @@ def openapi_document(modes: Mapping[str, ModeConfig]) -> dict[str, Any]:
 
 async def _events_only(app: web.Application) -> AsyncIterator[None]:
     svc = app[SERVICES]
+    await svc.ratings.ensure_indexes()  # the test drives the consumer itself, at once
     task = asyncio.get_running_loop().create_task(svc.events.run(svc.stop), name="events")
     yield
     svc.stop.set()
     task.cancel()
     await asyncio.gather(task, return_exceptions=True)
-    await svc.redis.aclose()
-    await svc.mongo.close()
+    await _close(svc)
 
 
 async def ready(svc: Services) -> http.Ready:

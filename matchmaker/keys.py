@@ -71,3 +71,28 @@ def waits(mode: str) -> str:
 EVENTS = PREFIX + "events"
 WAITS_KEPT = 500
 RATINGS_GROUP = "matchmaker-ratings"
+
+
+def leaderboard(mode: str, season: str, by: str) -> str:
+    """Sorted set: the leaderboard index of one queue mode and season, ``by`` ``rating`` or ``wins``.
+    Member player id, score chosen so that ascending order is best first (see ``ranking.py``).
+    No expiry: an index of the ``season_ratings`` collection, rebuilt from it when missing."""
+    return f"{PREFIX}lb:{mode}:{season}:{by}"
+
+
+def leaderboard_versions(mode: str, season: str) -> str:
+    """Hash: player id -> version of the player's ``season_ratings`` document last written to the
+    two sorted sets of (mode, season); an older version never overwrites a newer one."""
+    return f"{PREFIX}lb:{mode}:{season}:v"
+
+
+def leaderboard_built(mode: str, season: str) -> str:
+    """String: set when the index of (mode, season) was last rebuilt whole, holding its member
+    count then; the index is whole while both sorted sets hold at least that many members."""
+    return f"{PREFIX}lb:{mode}:{season}:built"
+
+
+def leaderboard_lock(mode: str, season: str) -> str:
+    """String: the rebuild lock of (mode, season), a random token; expires
+    ``ELYSIUM_LEADERBOARD_REBUILD_LOCK_S`` after the rebuild's last batch."""
+    return f"{PREFIX}lb:{mode}:{season}:lock"

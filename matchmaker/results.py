@@ -1,8 +1,11 @@
 """ResultsConsumer: reads finished matches from the game servers' results stream through a
-consumer group and hands each to :class:`RatingBook`, acknowledging only after the ratings
-are stored. An entry that was delivered but not acknowledged (the consumer died) is read
-again by this consumer on restart, or claimed by another replica once it has been idle for
-``claim_idle_s``; the ``rated_matches`` record makes the second application a no-op.
+consumer group and hands each to :class:`RatingBook` (the match record, the ratings and the
+season standings, in one transaction), then writes the standings to the leaderboard index,
+and acknowledges only after both. An entry that was delivered but not acknowledged (the
+consumer died) is read again by this consumer on restart, or claimed by another replica
+once it has been idle for ``claim_idle_s``; the ``matches`` record makes the second
+application a no-op, and the index write, repeated from what MongoDB holds, changes nothing
+that was already written.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from elysium import keys as shared_keys
 from elysium import redisreply
 from elysium.results import MatchResult, ResultError
 from matchmaker import keys
+from matchmaker.leaderboard import Leaderboard
 from matchmaker.modes import ModeConfig
 from matchmaker.ratings import RatingBook
 
@@ -33,9 +37,11 @@ def mode_of(match_id: str, modes: Mapping[str, ModeConfig]) -> str | None:
 
 class ResultsConsumer:
     def __init__(self, client: aioredis.Redis, book: RatingBook, modes: Mapping[str, ModeConfig], consumer: str,
-                 *, claim_idle_s: float = 60.0, block_ms: int = 1000, metrics: Any = None) -> None:
+                 *, leaderboard: Leaderboard | None = None, claim_idle_s: float = 60.0, block_ms: int = 1000,
+                 metrics: Any = None) -> None:
         self.client = client
         self.book = book
+        self.leaderboard = leaderboard
         self.modes = modes
         self.consumer = consumer
         self.claim_idle_ms = int(claim_idle_s * 1000)
@@ -71,6 +77,11 @@ class ResultsConsumer:
             if self.metrics is not None:
                 self.metrics.ratings.inc()
             log.info("ratings updated", extra={"match_id": match_id, "mode": mode})
+        if mode is not None and self.leaderboard is not None:
+            # Also after a redelivery: the replica that applied it may have died before this write.
+            found = await self.book.standings_of_match(match_id)
+            if found is not None:
+                await self.leaderboard.write(*found)
         await self.client.xack(shared_keys.RESULTS_STREAM, keys.RATINGS_GROUP, entry_id)
 
     async def poll(self, start: str = ">") -> int:

@@ -3,10 +3,18 @@
 from __future__ import annotations
 
 import os
+import re
 import socket
 from dataclasses import dataclass
+from typing import Any
 
 from elysium.config import ConfigError, between, cors_setting, one_of, positive, redis_url, setting
+
+SEASON_RE = re.compile(r"[a-z0-9][a-z0-9-]{0,31}")
+
+
+def season_id(value: Any) -> str | None:
+    return None if isinstance(value, str) and SEASON_RE.fullmatch(value) else "must be 1-32 of a-z, 0-9 and '-'"
 
 
 @dataclass(frozen=True)
@@ -20,8 +28,9 @@ class MatchmakerSettings:
                                "Name of this replica in the results consumer group (default: host name and pid)")
     redis_url: str = setting("ELYSIUM_REDIS_URL", "", "Redis for tickets, parties, seat claims and the registry",
                              secret=True, check=redis_url)
-    mongo_url: str = setting("ELYSIUM_MONGO_URL", "", "MongoDB holding the player ratings", secret=True)
-    mongo_db: str = setting("ELYSIUM_MATCHMAKER_DB", "elysium", "MongoDB database of the ratings")
+    mongo_url: str = setting("ELYSIUM_MONGO_URL", "", "MongoDB holding the player ratings and match history",
+                             secret=True)
+    mongo_db: str = setting("ELYSIUM_MATCHMAKER_DB", "elysium", "MongoDB database of the ratings and match history")
     player_public_key: str = setting("ELYSIUM_PLAYER_PUBLIC_KEY", "", "PEM of the key that verifies player tokens")
     player_public_key_file: str = setting("ELYSIUM_PLAYER_PUBLIC_KEY_FILE", "", "File holding that PEM instead")
     join_private_key: str = setting("ELYSIUM_JOIN_PRIVATE_KEY", "", "PEM of the key that signs join tokens",
@@ -58,6 +67,23 @@ class MatchmakerSettings:
                                     check=positive)
     max_tickets_per_pass: int = setting("ELYSIUM_MATCHMAKER_MAX_TICKETS_PER_PASS", 50_000,
                                         "Tickets of one mode one matching pass looks at", check=between(10, 10**6))
+    season: str = setting("ELYSIUM_MATCHMAKER_SEASON", "s1",
+                          "Current leaderboard season: finished matches count towards it (1-32 of a-z, 0-9, '-'; "
+                          "see docs/matchmaker.md)", check=season_id)
+    spectator_public_url: str = setting("ELYSIUM_SPECTATOR_PUBLIC_URL", "",
+                                        "Base websocket URL watchers use (relay default ws://HOST:PORT); the "
+                                        "matchmaker links replays under it in match history (unset there: no links)")
+    feed_retention_s: int = setting("ELYSIUM_FEED_RETENTION_S", 3600,
+                                    "How long a match feed outlives its match (the game servers' value): replay "
+                                    "links are reported expired after it", unit="s", check=between(1, 30 * 86400))
+    service_public_key_file: str = setting("ELYSIUM_SERVICE_PUBLIC_KEY_FILE", "",
+                                           "Public key (PEM file) verifying service tokens: for commerce's /v1/admin "
+                                           "(unset: it answers 403), and for services reading the matchmaker's "
+                                           "history, ratings and leaderboards (unset: player tokens only)")
+    leaderboard_rebuild_lock_s: float = setting("ELYSIUM_LEADERBOARD_REBUILD_LOCK_S", 60.0,
+                                                "A leaderboard rebuild holds its lock this long past its last "
+                                                "batch; a replica that died mid-way is taken over after it",
+                                                unit="s", check=between(1, 3600))
     log_level: str = setting("ELYSIUM_LOG_LEVEL", "info", "Log level")
     cors_origins: tuple[str, ...] = cors_setting()
 
