@@ -8,6 +8,8 @@ from typing import Any
 
 from elysium import procs
 from tests.commerce.conftest import make_settings, register
+from tests.matchmaker.conftest import mm_factory, mm_settings  # noqa: F401
+from tests.matchmaker.test_history import deliver, result
 
 PUBLIC_KEYS = {"id", "display_name", "avatar_url", "created_at", "ratings", "recent_matches", "unavailable"}
 
@@ -59,3 +61,26 @@ async def test_an_avatar_must_be_an_https_url(client: Any) -> None:
         resp = await client.patch("/v1/me", json={"avatar_url": bad}, headers=a["headers"])
         assert resp.status == 400 and "avatar_url" in (await resp.json())["errors"], bad
     assert (await (await client.get("/v1/me", headers=a["headers"])).json())["avatar_url"] is None
+
+
+async def test_ratings_and_recent_matches_come_from_a_real_matchmaker(client_for: Any, mm_factory: Any,
+                                                                      mongo_url: str, mongo_db_name: str,
+                                                                      redis_url: str, keys_dir: Path) -> None:
+    mm = await mm_factory(mongo_db="history_" + mongo_db_name[-40:], season="s1")
+    base = str(mm.make_url("")).rstrip("/")
+    client = await client_for(make_settings(mongo_url, mongo_db_name, redis_url, keys_dir, matchmaker_url=base))
+    a, b = await register(client), await register(client)
+    # The matchmaker knows a match's mode from its id (the matches it made): "arena.<...>".
+    await deliver(mm, result("arena.one", {a["account_id"]: 3, b["account_id"]: 1}),
+                  result("arena.two", {a["account_id"]: 0, b["account_id"]: 2}, ended_s=60.0))
+    resp = await client.get(f"/v1/players/{a['account_id']}", headers=b["headers"])
+    assert resp.status == 200, await resp.text()
+    body = await resp.json()
+    assert body["unavailable"] == []
+    [rating] = body["ratings"]
+    assert (rating["mode"], rating["season"], rating["matches"], rating["wins"]) == ("arena", "s1", 2, 1)
+    assert set(rating) == {"mode", "season", "ordinal", "mu", "sigma", "matches", "wins"}
+    assert [m["match_id"] for m in body["recent_matches"]] == ["arena.two", "arena.one"]  # newest first
+    await mm.close()  # the matchmaker goes away: the profile still answers, those parts marked
+    body = await (await client.get(f"/v1/players/{a['account_id']}", headers=b["headers"])).json()
+    assert body["ratings"] is None and body["unavailable"] == ["ratings", "recent_matches"]
