@@ -120,7 +120,12 @@ def create_app(settings: CommerceSettings) -> web.Application:
                                                      settings.max_blocks))
         await friends.ensure_indexes()
         app[FRIENDS] = friends
+        stop = asyncio.Event()
+        repairing = asyncio.get_running_loop().create_task(friends.run_repair(stop), name="friends-mirror-repair")
         yield
+        stop.set()
+        repairing.cancel()  # safe at any point: what it has not written stays in the outbox
+        await asyncio.wait([repairing], timeout=1.0)
         await closing("redis client", client.aclose())
 
     async def matchmaker(app: web.Application) -> AsyncIterator[None]:

@@ -121,8 +121,13 @@ def _stack() -> list[object]:
     from elysium.up import StackContext, StackService
 
     def env(ctx: StackContext) -> dict[str, str]:
-        # Payments run offline on the local stack unless the caller chose a provider.
-        return {"ELYSIUM_PAYMENTS_PROVIDER": ctx.env.get("ELYSIUM_PAYMENTS_PROVIDER") or "sandbox"}
+        # Payments run offline on the local stack unless the caller chose a provider; public
+        # profiles read ratings and match history from the stack's matchmaker.
+        out = {"ELYSIUM_PAYMENTS_PROVIDER": ctx.env.get("ELYSIUM_PAYMENTS_PROVIDER") or "sandbox"}
+        matchmaker = ctx.env.get("ELYSIUM_COMMERCE_MATCHMAKER_URL") or ctx.urls.get("matchmaker")
+        if matchmaker:
+            out["ELYSIUM_COMMERCE_MATCHMAKER_URL"] = matchmaker
+        return out
 
     return [StackService("commerce", 7380, order=20, needs=("mongo", "redis"), path="/v1/catalog", env=env)]
 

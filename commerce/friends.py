@@ -8,6 +8,12 @@ against. A move runs in one transaction that reads the pair, applies the rules o
 the same pair or the same player conflict and one is retried, so no race passes a cap or
 leaves both players asking each other. After the commit the pair's state is written to
 the Redis mirror, and a player's mirror that is missing is rebuilt whole.
+
+The mirror write is made safe by an outbox: the transaction also records the pair in
+``social_outbox``, and the record is deleted once Redis has the pair. A write that fails
+(Redis down, or the process killed between the commit and the write) leaves the record,
+and every replica's repair loop writes such pairs again every :data:`REPAIR_EVERY_S`
+seconds, so a block always reaches the services that read the mirror.
 """
 
 from __future__ import annotations
@@ -17,7 +23,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import asyncio
+import logging
+from datetime import timedelta
+
 import redis.asyncio as aioredis
+from pymongo.errors import PyMongoError
+from redis.exceptions import RedisError
 
 from commerce import friendship
 from commerce.errors import Problem
@@ -25,7 +37,12 @@ from commerce.friendship import Counts, Limits, Move, Pair, Refused
 from commerce.store import Doc, Session, Store, now
 from elysium import presence, social
 
+log = logging.getLogger("commerce.friends")
+
 SYSTEM_FILTER = {"system": {"$ne": True}}  # the house and other system accounts have no friends
+REPAIR_EVERY_S = 5.0  # how often a replica writes again the pairs whose mirror write did not happen
+REPAIR_AFTER_S = 2.0  # an outbox record this old has lost its request (a request writes within it)
+REPAIR_BATCH = 200
 
 
 @dataclass(frozen=True)
@@ -66,10 +83,13 @@ class Friends:
         self.limits = limits
         self.pairs = store.db["social_pairs"]
         self.totals = store.db["social_players"]
+        self.outbox = store.db["social_outbox"]
+        self.repaired = 0
 
     async def ensure_indexes(self) -> None:
         await self.pairs.create_index("players")
         await self.pairs.create_index("blocked_by")
+        await self.outbox.create_index("at")
 
     # --- moves ------------------------------------------------------------------------------
 
@@ -104,12 +124,44 @@ class Friends:
                 await self.pairs.delete_one({"_id": pid}, session=s)
             else:
                 await self.pairs.replace_one({"_id": pid}, _pair_doc(new, at), upsert=True, session=s)
+            await self.outbox.replace_one({"_id": pid}, {"_id": pid, "at": at}, upsert=True, session=s)
             return new
 
         new = await self.store.transaction(body)
-        await social.write_pair(self.redis, new.a, new.b, friends=new.friends, a_blocks_b=new.a in new.blocked_by,
-                                b_blocks_a=new.b in new.blocked_by)
+        try:
+            await self._mirror(new)
+            await self.outbox.delete_one({"_id": friendship.pair_id(new.a, new.b), "at": at})
+        except (RedisError, OSError, PyMongoError) as exc:  # the move is done; the repair loop mirrors it
+            log.warning("friends mirror not written; the repair loop will", extra={"error": str(exc)[:200]})
         return new
+
+    async def _mirror(self, pair: Pair) -> None:
+        await social.write_pair(self.redis, pair.a, pair.b, friends=pair.friends,
+                                a_blocks_b=pair.a in pair.blocked_by, b_blocks_a=pair.b in pair.blocked_by)
+
+    async def repair(self, older_than_s: float = REPAIR_AFTER_S) -> int:
+        """Mirror again the pairs whose request did not (their outbox record is older than ``older_than_s``)."""
+        cutoff = now() - timedelta(seconds=older_than_s)
+        done = 0
+        async for record in self.outbox.find({"at": {"$lte": cutoff}}).limit(REPAIR_BATCH):
+            x, _, y = str(record["_id"]).partition(":")
+            await self._mirror(_pair_of(await self.pairs.find_one({"_id": record["_id"]}), x, y))
+            done += (await self.outbox.delete_one({"_id": record["_id"], "at": record["at"]})).deleted_count
+        self.repaired += done
+        return done
+
+    async def run_repair(self, stop: asyncio.Event, interval_s: float = REPAIR_EVERY_S) -> None:
+        while not stop.is_set():
+            try:
+                if fixed := await self.repair():
+                    log.info("friends mirror repaired", extra={"pairs": fixed})
+            except (RedisError, OSError, PyMongoError) as exc:
+                log.warning("friends mirror repair failed; retrying", extra={"error": str(exc)[:200],
+                                                                            "retry_in_s": interval_s})
+            try:
+                await asyncio.wait_for(stop.wait(), interval_s)
+            except TimeoutError:
+                pass
 
     async def _is_player(self, player: str) -> bool:
         return await self.store.accounts.find_one({"_id": player, **SYSTEM_FILTER}, {"_id": 1}) is not None

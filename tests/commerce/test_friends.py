@@ -4,6 +4,7 @@ every refusal (each changing nothing), the caps and their races."""
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +12,8 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 
-from commerce.appkeys import REDIS
+from commerce import friendship
+from commerce.appkeys import FRIENDS, REDIS
 from commerce.settings import CommerceSettings
 from elysium import keys, presence, social
 from tests.commerce.conftest import make_settings, register
@@ -254,3 +256,26 @@ async def test_online_follows_login_refresh_and_logout(client: Client, settings:
     resp = await client.post("/v1/sessions/refresh", json={"refresh_token": (await resp.json())["refresh_token"]})
     assert resp.status == 200
     assert (await presence.read(redis, a["account_id"])).state == presence.State.ONLINE
+
+
+async def test_a_mirror_write_that_never_happened_is_repaired(client: Client) -> None:
+    a, b = await register(client), await register(client)
+    assert (await _request(client, a, b["account_id"])).status == 201
+    assert (await client.post(f"/v1/me/friends/requests/{a['account_id']}/accept", headers=b["headers"])).status \
+        == 204
+    friends = client.app[FRIENDS]
+    assert await friends.outbox.count_documents({}) == 0  # each request mirrored its move and cleared its record
+    assert (await client.post("/v1/me/blocks", json={"player_id": a["account_id"]}, headers=b["headers"])).status \
+        == 201
+    # As a process killed between the commit and the Redis write leaves it: the block in
+    # MongoDB with its outbox record, the mirror still showing the friendship.
+    redis = client.app[REDIS]
+    await social.write_pair(redis, a["account_id"], b["account_id"], friends=True, a_blocks_b=False,
+                            b_blocks_a=False)
+    pair = friendship.pair_id(a["account_id"], b["account_id"])
+    await friends.outbox.insert_one({"_id": pair, "at": datetime.now(UTC) - timedelta(seconds=10)})
+    assert await friends.repair(older_than_s=60) == 0  # a record younger than that may still be its request's
+    assert await friends.repair() == 1
+    assert await social.blocked_between(redis, a["account_id"], b["account_id"])
+    assert not await social.are_friends(redis, a["account_id"], b["account_id"])
+    assert await friends.outbox.count_documents({}) == 0
