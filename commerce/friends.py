@@ -57,8 +57,11 @@ class Person:
 
 
 def _pair_of(doc: Doc | None, x: str, y: str) -> Pair:
-    if doc is None:
-        return friendship.new_pair(x, y)
+    """The pair a stored document holds; no document is nothing between ``x`` and ``y``."""
+    return friendship.new_pair(x, y) if doc is None else _pair_from(doc)
+
+
+def _pair_from(doc: Doc) -> Pair:
     a, b = doc["players"]
     return Pair(a, b, friends=bool(doc.get("friends")), requester=doc.get("requester"),
                 blocked_by=frozenset(doc.get("blocked_by", [])), since=doc.get("since"))
@@ -177,7 +180,7 @@ class Friends:
         friends: list[str] = []
         blocks: list[str] = []
         async for doc in self.pairs.find({"players": player}, {"players": 1, "friends": 1, "blocked_by": 1}):
-            pair = _pair_of(doc, player, player)
+            pair = _pair_from(doc)
             if pair.friends:
                 friends.append(pair.other(player))
             if player in pair.blocked_by:
@@ -187,7 +190,7 @@ class Friends:
     # --- reads --------------------------------------------------------------------------------
 
     async def _related(self, player: str, query: Doc) -> list[Pair]:
-        return [_pair_of(doc, player, player)
+        return [_pair_from(doc)
                 async for doc in self.pairs.find({"players": player, **query}).sort("since", -1)]
 
     async def people(self, ids: Sequence[str]) -> dict[str, Person]:
@@ -198,9 +201,6 @@ class Friends:
                                        doc.get("avatar_url"))
         return found
 
-    def _person(self, people: dict[str, Person], player: str) -> Person:
-        return people.get(player) or Person(player, "(deleted account)", None)
-
     async def friends(self, me: str) -> list[dict[str, Any]]:
         """Each friend, newest friendship first, with their presence."""
         await self.ensure_mirror(me)
@@ -208,7 +208,7 @@ class Friends:
         ids = [p.other(me) for p in pairs]
         people = await self.people(ids)
         seen = await presence.read_many(self.redis, ids)
-        return [{**self._person(people, p.other(me)).body(), "since": _iso(p.since),
+        return [{**_person(people, p.other(me)).body(), "since": _iso(p.since),
                  "presence": seen[p.other(me)].body()} for p in pairs]
 
     async def requests(self, me: str) -> dict[str, list[dict[str, Any]]]:
@@ -219,15 +219,19 @@ class Friends:
         out: dict[str, list[dict[str, Any]]] = {"incoming": [], "outgoing": []}
         for p in pairs:
             side = "outgoing" if p.requester == me else "incoming"
-            out[side].append({**self._person(people, p.other(me)).body(), "at": _iso(p.since)})
+            out[side].append({**_person(people, p.other(me)).body(), "at": _iso(p.since)})
         return out
 
     async def blocks(self, me: str) -> list[dict[str, Any]]:
         """The players ``me`` blocks."""
         await self.ensure_mirror(me)
-        pairs = [_pair_of(doc, me, me) async for doc in self.pairs.find({"blocked_by": me}).sort("updated_at", -1)]
+        pairs = [_pair_from(doc) async for doc in self.pairs.find({"blocked_by": me}).sort("updated_at", -1)]
         people = await self.people([p.other(me) for p in pairs])
-        return [self._person(people, p.other(me)).body() for p in pairs]
+        return [_person(people, p.other(me)).body() for p in pairs]
+
+
+def _person(people: dict[str, Person], player: str) -> Person:
+    return people.get(player) or Person(player, "(deleted account)", None)
 
 
 _LIMIT_WORDS = {"friend-limit": "friend list", "friend-request-limit": "list of pending friend requests",

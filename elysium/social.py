@@ -36,7 +36,7 @@ return 0
 
 async def are_friends(redis: aioredis.Redis, a: str, b: str) -> bool:
     """Whether ``a`` and ``b`` are friends (a missing mirror reads as not friends)."""
-    return a != b and bool(await redis.sismember(keys.social_friends(a), b))  # type: ignore[misc]
+    return a != b and bool(await redis.sismember(keys.social_friends(a), b))
 
 
 async def blocked_between(redis: aioredis.Redis, a: str, b: str) -> bool:
@@ -50,13 +50,13 @@ async def blocked_between(redis: aioredis.Redis, a: str, b: str) -> bool:
 
 async def friends_of(redis: aioredis.Redis, player: str) -> set[str]:
     """The ids of ``player``'s friends (empty when the mirror is missing)."""
-    members = await redis.smembers(keys.social_friends(player))  # type: ignore[misc]
+    members = await redis.smembers(keys.social_friends(player))
     return {m.decode() if isinstance(m, bytes) else str(m) for m in members} - {MIRRORED}
 
 
 async def blocked_by(redis: aioredis.Redis, player: str) -> set[str]:
     """The ids ``player`` blocked (empty when the mirror is missing)."""
-    members = await redis.smembers(keys.social_blocks(player))  # type: ignore[misc]
+    members = await redis.smembers(keys.social_blocks(player))
     return {m.decode() if isinstance(m, bytes) else str(m) for m in members} - {MIRRORED}
 
 
@@ -127,7 +127,7 @@ async def block(redis: aioredis.Redis, blocker: str, blocked: str) -> None:
 
 async def unblock(redis: aioredis.Redis, blocker: str, blocked: str) -> None:
     """``blocker`` no longer blocks ``blocked``."""
-    await redis.srem(keys.social_blocks(blocker), blocked)  # type: ignore[misc]
+    await redis.srem(keys.social_blocks(blocker), blocked)
 
 
 async def forget(redis: aioredis.Redis, player: str) -> None:

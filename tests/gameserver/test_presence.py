@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from functools import partial
 from typing import Any
 
 import redis.asyncio as aioredis
@@ -26,7 +27,7 @@ async def test_seats_show_in_the_match_until_left_or_ended(game_server: Any, min
     await a.join(mint("alice", "pm", seats=2))
     await b.join(mint("bob", "pm", seats=2))
     for player in ("alice", "bob"):
-        seen = await until(lambda p=player: _in_match(redis, p, "pm"), what=f"{player} shown in the match")
+        seen = await until(partial(_in_match, redis, player, "pm"), what=f"{player} shown in the match")
         assert seen.watch == "/v1/watch/pm"
     assert 0 < await redis.ttl(keys.presence("alice", "in_match")) <= game_server.settings.presence_ttl_s
 
