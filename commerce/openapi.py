@@ -297,8 +297,8 @@ def build(trade_max_ttl_s: int = 7 * 86_400) -> dict[str, Any]:
         "openapi": "3.1.0",
         "info": {"title": "Elysium commerce", "version": "1",
                  "description": "Accounts, wallets with an audited ledger, the item store, inventory, the player "
-                                "marketplace, player trades with escrow and premium currency packs sold for real "
-                                "money. Money is "
+                                "marketplace, player trades with escrow, premium currency packs sold for real "
+                                "money, friends and blocks with presence, and public profiles. Money is "
                                 "whole numbers of a currency. Errors are application/problem+json (RFC 9457) "
                                 "with a stable type."},
         "paths": paths,
