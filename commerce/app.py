@@ -117,7 +117,7 @@ def create_app(settings: CommerceSettings) -> web.Application:
         app[LIMITER] = LoginLimiter(client, settings.login_max_failures, settings.login_max_failures_per_address,
                                     settings.login_window_s)
         friends = Friends(app[STORE], client, Limits(settings.max_friends, settings.max_friend_requests,
-                                                     settings.max_blocks))
+                                                     settings.max_blocks), settings.spectator_url)
         await friends.ensure_indexes()
         app[FRIENDS] = friends
         stop = asyncio.Event()

@@ -122,11 +122,15 @@ def _stack() -> list[object]:
 
     def env(ctx: StackContext) -> dict[str, str]:
         # Payments run offline on the local stack unless the caller chose a provider; public
-        # profiles read ratings and match history from the stack's matchmaker.
+        # profiles read ratings and match history from the stack's matchmaker, and friends'
+        # watch links point at its relay.
         out = {"ELYSIUM_PAYMENTS_PROVIDER": ctx.env.get("ELYSIUM_PAYMENTS_PROVIDER") or "sandbox"}
         matchmaker = ctx.env.get("ELYSIUM_COMMERCE_MATCHMAKER_URL") or ctx.urls.get("matchmaker")
         if matchmaker:
             out["ELYSIUM_COMMERCE_MATCHMAKER_URL"] = matchmaker
+        relay = ctx.env.get("ELYSIUM_COMMERCE_SPECTATOR_URL") or ctx.urls.get("spectator", "").replace("http", "ws", 1)
+        if relay:
+            out["ELYSIUM_COMMERCE_SPECTATOR_URL"] = relay
         return out
 
     return [StackService("commerce", 7380, order=20, needs=("mongo", "redis"), path="/v1/catalog", env=env)]

@@ -80,8 +80,9 @@ def _counts_of(doc: Doc | None) -> Counts:
 
 
 class Friends:
-    def __init__(self, store: Store, redis: aioredis.Redis, limits: Limits) -> None:
+    def __init__(self, store: Store, redis: aioredis.Redis, limits: Limits, spectator_url: str = "") -> None:
         self.store = store
+        self.spectator_url = spectator_url.rstrip("/")
         self.redis = redis
         self.limits = limits
         self.pairs = store.db["social_pairs"]
@@ -209,7 +210,13 @@ class Friends:
         people = await self.people(ids)
         seen = await presence.read_many(self.redis, ids)
         return [{**_person(people, p.other(me)).body(), "since": _iso(p.since),
-                 "presence": seen[p.other(me)].body()} for p in pairs]
+                 "presence": self._presence_body(seen[p.other(me)])} for p in pairs]
+
+    def _presence_body(self, seen: presence.Presence) -> dict[str, Any]:
+        body = seen.body()
+        if body["watch"] is not None and self.spectator_url:
+            body["watch"] = self.spectator_url + body["watch"]
+        return body
 
     async def requests(self, me: str) -> dict[str, list[dict[str, Any]]]:
         """Pending requests to ``me`` (incoming) and from ``me`` (outgoing), newest first."""

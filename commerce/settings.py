@@ -136,6 +136,9 @@ class CommerceSettings:
     matchmaker_url: str = setting("ELYSIUM_COMMERCE_MATCHMAKER_URL", "",
                                   "Base URL of the matchmaker's HTTP API (http://host:port), read for the ratings "
                                   "and recent matches of public profiles; unset: those parts answer unavailable")
+    spectator_url: str = setting("ELYSIUM_COMMERCE_SPECTATOR_URL", "",
+                                 "Public URL of the spectator relay (ws://host:port or wss://...); set, the watch "
+                                 "links in friends' presence are absolute, else paths on the relay")
     matchmaker_timeout_s: float = setting("ELYSIUM_COMMERCE_MATCHMAKER_TIMEOUT_S", 2.0,
                                           "Deadline of each call to the matchmaker for a profile; past it those "
                                           "parts answer unavailable", unit="s", check=between(0.1, 30))
@@ -185,6 +188,8 @@ class CommerceSettings:
         if self.trade_ttl_s > self.trade_max_ttl_s:
             raise ConfigError("ELYSIUM_COMMERCE_TRADE_TTL_S",
                               "must not be longer than ELYSIUM_COMMERCE_TRADE_MAX_TTL_S")
+        if self.spectator_url and not self.spectator_url.startswith(("ws://", "wss://")):
+            raise ConfigError("ELYSIUM_COMMERCE_SPECTATOR_URL", "must be a ws(s) URL (ws://host:port)")
         if self.matchmaker_url and not self.matchmaker_url.startswith(("http://", "https://")):
             raise ConfigError("ELYSIUM_COMMERCE_MATCHMAKER_URL", "must be an http(s) URL (http://host:port)")
         if not self.db_name or any(c in self.db_name for c in '/\\. "$'):

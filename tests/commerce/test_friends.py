@@ -75,6 +75,19 @@ async def test_request_accept_and_list_with_presence(client: Client) -> None:
     assert friend["presence"]["state"] == "in_match" and friend["presence"]["watch"] == "/v1/watch/m-1"
 
 
+async def test_watch_links_are_absolute_with_the_relays_url(client_for: Any, mongo_url: str, mongo_db_name: str,
+                                                           redis_url: str, keys_dir: Path) -> None:
+    client = await client_for(make_settings(mongo_url, mongo_db_name, redis_url, keys_dir,
+                                            spectator_url="wss://watch.example/"))
+    a, b = await register(client), await register(client)
+    assert (await _request(client, a, b["account_id"])).status == 201
+    assert (await client.post(f"/v1/me/friends/requests/{a['account_id']}/accept", headers=b["headers"])).status \
+        == 204
+    await presence.set_state(client.app[REDIS], [b["account_id"]], presence.State.WATCHING, 60, match_id="m-2")
+    friend = (await _lists(client, a))["friends"]["friends"][0]
+    assert friend["presence"]["watch"] == "wss://watch.example/v1/watch/m-2"
+
+
 async def test_decline_cancel_and_remove(client: Client) -> None:
     a, b = await register(client), await register(client)
     assert (await _request(client, a, b["account_id"])).status == 201

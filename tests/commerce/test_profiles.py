@@ -6,7 +6,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from elysium import procs
+import pytest
+
+from commerce.settings import CommerceSettings
+from elysium import config, procs
+from elysium.config import ConfigError
 from tests.commerce.conftest import make_settings, register
 from tests.matchmaker.conftest import mm_factory, mm_settings  # noqa: F401
 from tests.matchmaker.test_history import deliver, result
@@ -84,3 +88,16 @@ async def test_ratings_and_recent_matches_come_from_a_real_matchmaker(client_for
     await mm.close()  # the matchmaker goes away: the profile still answers, those parts marked
     body = await (await client.get(f"/v1/players/{a['account_id']}", headers=b["headers"])).json()
     assert body["ratings"] is None and body["unavailable"] == ["ratings", "recent_matches"]
+
+
+@pytest.mark.parametrize(("variable", "value"), [
+    ("ELYSIUM_COMMERCE_MATCHMAKER_URL", "ws://mm:7360"), ("ELYSIUM_COMMERCE_MATCHMAKER_URL", "mm:7360"),
+    ("ELYSIUM_COMMERCE_SPECTATOR_URL", "http://relay:7370"), ("ELYSIUM_COMMERCE_MATCHMAKER_TIMEOUT_S", "0"),
+    ("ELYSIUM_COMMERCE_MAX_FRIENDS", "0"), ("ELYSIUM_COMMERCE_MAX_FRIENDS", "5000"),
+])
+def test_bad_social_settings_stop_the_start_naming_the_variable(keys_dir: Path, variable: str, value: str) -> None:
+    env = {"ELYSIUM_MONGO_URL": "mongodb://127.0.0.1:1/", "ELYSIUM_REDIS_URL": "redis://127.0.0.1:1/0",
+           "ELYSIUM_PLAYER_PRIVATE_KEY_FILE": str(keys_dir / "player.key"), variable: value}
+    with pytest.raises(ConfigError) as err:
+        config.load(CommerceSettings, environ=env)
+    assert err.value.variable == variable
