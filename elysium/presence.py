@@ -94,6 +94,16 @@ def _value(state: State, match_id: str | None, now_ms: int | None) -> str:
                       separators=(",", ":"))
 
 
+def key(player: str, state: State) -> str:
+    """The Redis key of ``player``'s ``state``, for a service whose own script writes it."""
+    return keys.presence(player, state.value)
+
+
+def stored(state: State, match_id: str | None = None, now_ms: int | None = None) -> str:
+    """The value a state is stored with, for a service whose own script writes it."""
+    return _value(state, match_id, now_ms)
+
+
 def _ttl(ttl_s: float) -> int:
     if ttl_s < 1:
         raise PresenceError(f"a presence lives at least 1 s, not {ttl_s}")

@@ -24,7 +24,7 @@ async def test_a_ticket_shows_its_players_in_the_queue_until_it_is_cancelled(mm:
     assert await _state(rclient, "alice") == State.IN_QUEUE
     ttl = await rclient.ttl(shared_keys.presence("alice", "in_queue"))
     settings = services(mm).settings
-    assert 0 < ttl <= settings.ticket_ttl_s + settings.forming_timeout_s
+    assert 0 < ttl <= settings.ticket_ttl_s + settings.forming_timeout_s + settings.ticket_retention_s
     refused = await mm.delete(f"/v1/tickets/{ticket}", headers=auth("mallory"))
     assert refused.status == 403 and await _state(rclient, "alice") == State.IN_QUEUE
     assert (await mm.delete(f"/v1/tickets/{ticket}", headers=auth("alice"))).status == 200
