@@ -6,8 +6,8 @@ expiring Redis string per player and state (``elysium.keys.presence``):
 | state | written by | set when | cleared when | expires after |
 | --- | --- | --- | --- | --- |
 | ``online`` | commerce | login, refresh | logout | the access token lifetime |
-| ``in_queue`` | matchmaker | a ticket is created | it is cancelled, claimed or expires | the ticket's lifetime |
-| ``in_match`` (match id) | game server | a seat is taken | the seat is left, the match ends | the match's time limit |
+| ``in_queue`` | matchmaker (its ticket scripts) | a ticket is created | it is cancelled, claimed or expires | the ticket's |
+| ``in_match`` (match id) | game server | a seat is taken | the seat is left, the match ends | a bound the heartbeat renews |
 | ``watching`` (match id) | spectator relay | a signed-in watcher connects | it leaves | a bound the relay renews |
 
 There is no polling loop per player: a dead process's states expire by themselves. A
