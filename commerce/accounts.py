@@ -227,10 +227,13 @@ class Accounts:
     async def _revoke_family(self, family: str) -> None:
         await self.store.refresh.update_many({"family": family}, {"$set": {"revoked": True}})
 
-    async def logout(self, token: str) -> None:
-        doc = await self.store.refresh.find_one({"_id": _hash_token(token)}, {"family": 1})
-        if doc is not None:
-            await self._revoke_family(doc["family"])
+    async def logout(self, token: str) -> str | None:
+        """Revoke the token's login; the account it belonged to, or None for an unknown token."""
+        doc = await self.store.refresh.find_one({"_id": _hash_token(token)}, {"family": 1, "account": 1})
+        if doc is None:
+            return None
+        await self._revoke_family(doc["family"])
+        return str(doc["account"])
 
     async def change_password(self, account_id: str, current: str, new: str) -> bool:
         doc = await self.store.accounts.find_one({"_id": account_id})

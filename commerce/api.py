@@ -4,18 +4,21 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Awaitable
 from dataclasses import replace
 from typing import Any
 
 from aiohttp import web
+from redis.exceptions import RedisError
 
 from commerce import catalog, ledger
 from commerce.accounts import USERNAME, profile_body
-from commerce.appkeys import ACCOUNTS, ADMIN_VERIFIER, ECONOMY, LIMITER, PLAYER_TOKENS, SETTINGS, STORE
+from commerce.appkeys import (ACCOUNTS, ADMIN_VERIFIER, ECONOMY, FRIENDS, LIMITER, PLAYER_TOKENS, REDIS, SETTINGS,
+                              STORE)
 from commerce.errors import Problem
 from commerce.payments import debts
 from commerce.validation import Field, Invalid, check, document_problem, json_size, name_problem, password_problem
-from elysium import numbers, tokens
+from elysium import numbers, presence, tokens
 from elysium.http import bearer, idempotency_key, json_response, read_json, verify
 
 log = logging.getLogger("commerce.api")
@@ -49,6 +52,19 @@ async def _body(request: web.Request, schema: dict[str, Field], *, partial: bool
         raise Problem("invalid-request", "the request has invalid fields", errors=exc.errors) from None
 
 
+async def empty_body(request: web.Request, what: str) -> None:
+    """A body is optional on a POST that takes no fields; when sent it must be an empty object."""
+    if request.body_exists:
+        raw = await read_json(request, request.app[SETTINGS].max_body_bytes)
+        try:
+            check(raw, {})
+        except Invalid as exc:
+            raise Problem("invalid-request", f"{what} takes no fields", errors=exc.errors) from None
+
+
+EMPTY_BODY = {"type": "object", "additionalProperties": False, "maxProperties": 0}
+
+
 def player(request: web.Request) -> str:
     return str(request.app[PLAYER_TOKENS].claims(bearer(request))["sub"])
 
@@ -69,7 +85,8 @@ def _query(request: web.Request, *allowed: str) -> None:
     """Refuse query parameters the route does not take (a typo must not silently do nothing)."""
     unknown = sorted(set(request.query) - set(allowed))
     if unknown:
-        raise Problem("invalid-request", f"unknown query parameters; this route takes {', '.join(allowed)}",
+        takes = ", ".join(allowed) if allowed else "none"
+        raise Problem("invalid-request", f"unknown query parameters; this route takes {takes}",
                       errors={name[:64]: "is not a known parameter" for name in unknown[:10]})
 
 
@@ -95,9 +112,31 @@ def _address(request: web.Request) -> str:
 
 # --- accounts -------------------------------------------------------------------------------
 
+async def _coordination(what: str, account_id: str, step: Awaitable[None]) -> None:
+    """Presence and the friends mirror are coordination only: with Redis down the request still
+    succeeds (the next login or refresh writes them), and the miss is logged."""
+    try:
+        await step
+    except (RedisError, OSError) as exc:
+        log.warning(f"{what} not written: redis", extra={"account": account_id, "error": str(exc)[:200]})
+
+
+async def _signed_in(request: web.Request, account_id: str) -> None:
+    """A login or a refresh: the player is online for one access token lifetime, and their
+    friends mirror is in Redis for the other services."""
+    app = request.app
+
+    async def write() -> None:
+        await presence.set_state(app[REDIS], [account_id], presence.State.ONLINE, app[SETTINGS].access_token_ttl_s)
+        await app[FRIENDS].ensure_mirror(account_id)
+
+    await _coordination("presence and friends mirror", account_id, write())
+
+
 async def register(request: web.Request) -> web.Response:
     body = await _body(request, REGISTER)
     doc, pair = await request.app[ACCOUNTS].register(body["username"], body["password"], body.get("display_name"))
+    await _signed_in(request, doc["_id"])
     return json_response({**pair.body(doc["_id"]), "profile": profile_body(doc)}, 201)
 
 
@@ -118,18 +157,23 @@ async def login(request: web.Request) -> web.Response:
         raise Problem("invalid-credentials", "the username or the password is wrong")
     await limiter.release(body["username"], address)
     doc, pair = found
+    await _signed_in(request, doc["_id"])
     return json_response(pair.body(doc["_id"]))
 
 
 async def refresh(request: web.Request) -> web.Response:
     body = await _body(request, REFRESH)
     doc, pair = await request.app[ACCOUNTS].refresh(body["refresh_token"])
+    await _signed_in(request, doc["_id"])
     return json_response(pair.body(doc["_id"]))
 
 
 async def logout(request: web.Request) -> web.Response:
     body = await _body(request, REFRESH)
-    await request.app[ACCOUNTS].logout(body["refresh_token"])
+    account_id = await request.app[ACCOUNTS].logout(body["refresh_token"])
+    if account_id is not None:  # another device's next refresh shows the player online again
+        await _coordination("presence", account_id,
+                            presence.clear_state(request.app[REDIS], [account_id], presence.State.ONLINE))
     return web.Response(status=204)
 
 

@@ -8,18 +8,22 @@ import logging
 from collections.abc import AsyncIterator, Awaitable
 from pathlib import Path
 
+import aiohttp
 from aiohttp import web
 from pymongo.errors import PyMongoError
 from redis.exceptions import RedisError
 
-from commerce import api, catalog, market_api, payments_api, rewards, trades_api, withdrawals_api, works_api
+from commerce import api, catalog, friends_api, market_api, payments_api, rewards, trades_api, withdrawals_api, works_api
 from commerce import openapi as openapi_doc
 from commerce.accounts import ISSUER, Accounts
-from commerce.appkeys import (ACCOUNTS, ADMIN_VERIFIER, ECONOMY, LIMITER, METRICS, PLAYER_TOKENS, REDIS,
-                              SETTINGS, STATUS, STORE, Status)
+from commerce.appkeys import (ACCOUNTS, ADMIN_VERIFIER, ECONOMY, FRIENDS, LIMITER, MATCHMAKER, METRICS,
+                              PLAYER_TOKENS, REDIS, SETTINGS, STATUS, STORE, Status)
 from commerce.economy import Economy
+from commerce.friends import Friends
+from commerce.friendship import Limits
 from commerce.errors import Problem
 from commerce.metrics import CommerceMetrics
+from commerce.profiles import Matchmaker
 from commerce.ratelimit import LoginLimiter
 from commerce.settings import CommerceSettings
 from commerce.store import Store, mongo_client
@@ -112,8 +116,24 @@ def create_app(settings: CommerceSettings) -> web.Application:
         app[REDIS] = client
         app[LIMITER] = LoginLimiter(client, settings.login_max_failures, settings.login_max_failures_per_address,
                                     settings.login_window_s)
+        friends = Friends(app[STORE], client, Limits(settings.max_friends, settings.max_friend_requests,
+                                                     settings.max_blocks), settings.spectator_url)
+        await friends.ensure_indexes()
+        app[FRIENDS] = friends
+        stop = asyncio.Event()
+        repairing = asyncio.get_running_loop().create_task(friends.run_repair(stop), name="friends-mirror-repair")
         yield
+        stop.set()
+        repairing.cancel()  # safe at any point: what it has not written stays in the outbox
+        await asyncio.wait([repairing], timeout=1.0)
         await closing("redis client", client.aclose())
+
+    async def matchmaker(app: web.Application) -> AsyncIterator[None]:
+        session = aiohttp.ClientSession() if settings.matchmaker_url else None
+        app[MATCHMAKER] = Matchmaker(session, settings.matchmaker_url, settings.matchmaker_timeout_s)
+        yield
+        if session is not None:
+            await closing("matchmaker client", session.close())
 
     async def consumer(app: web.Application) -> AsyncIterator[None]:
         if not settings.rewards_enabled:
@@ -135,7 +155,7 @@ def create_app(settings: CommerceSettings) -> web.Application:
         except TimeoutError:
             log.warning("not closed within the drain time", extra={"what": what})
 
-    app.cleanup_ctx.extend([mongo, redis, consumer])
+    app.cleanup_ctx.extend([mongo, redis, matchmaker, consumer])
     http.add_probes(app, ready=lambda: readiness(app), metrics=metrics.render, openapi=document,
                     alive=lambda: liveness(app))
     api.add_routes(app)
@@ -144,6 +164,7 @@ def create_app(settings: CommerceSettings) -> web.Application:
     market_api.add_routes(app)
     withdrawals_api.add_routes(app, settings)
     works_api.add_routes(app)
+    friends_api.add_routes(app)
     return app
 
 

@@ -10,7 +10,9 @@ from aiohttp import web
 
 from commerce.accounts import Accounts
 from commerce.economy import Economy
+from commerce.friends import Friends
 from commerce.metrics import CommerceMetrics
+from commerce.profiles import Matchmaker
 from commerce.ratelimit import LoginLimiter
 from commerce.rewards import RewardsConsumer
 from commerce.settings import CommerceSettings
@@ -49,3 +51,5 @@ LIMITER = web.AppKey("limiter", LoginLimiter)
 REDIS = web.AppKey("redis", aioredis.Redis)
 PLAYER_TOKENS = web.AppKey("player_tokens", VerifiedTokens)
 ADMIN_VERIFIER: web.AppKey[tokens.Verifier | None] = web.AppKey("admin_verifier")
+FRIENDS = web.AppKey("friends", Friends)
+MATCHMAKER = web.AppKey("matchmaker", Matchmaker)

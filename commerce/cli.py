@@ -168,10 +168,18 @@ def _stack() -> list[object]:
     from elysium.up import StackContext, StackService
 
     def env(ctx: StackContext) -> dict[str, str]:
-        # Payments run offline on the local stack unless the caller chose a provider.
+        # Payments run offline on the local stack unless the caller chose a provider; public
+        # profiles read ratings and match history from the stack's matchmaker, and friends'
+        # watch links point at its relay.
         out = {"ELYSIUM_PAYMENTS_PROVIDER": ctx.env.get("ELYSIUM_PAYMENTS_PROVIDER") or "sandbox"}
         if "chain" in ctx.urls:  # the embedded chain runs: its contracts and development custody key
             out.update(embedded_chain_env(ctx.state_dir / "chain"))
+        matchmaker = ctx.env.get("ELYSIUM_COMMERCE_MATCHMAKER_URL") or ctx.urls.get("matchmaker")
+        if matchmaker:
+            out["ELYSIUM_COMMERCE_MATCHMAKER_URL"] = matchmaker
+        relay = ctx.env.get("ELYSIUM_COMMERCE_SPECTATOR_URL") or ctx.urls.get("spectator", "").replace("http", "ws", 1)
+        if relay:
+            out["ELYSIUM_COMMERCE_SPECTATOR_URL"] = relay
         return out
 
     def chain_env(ctx: StackContext) -> dict[str, str]:

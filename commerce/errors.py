@@ -77,6 +77,19 @@ COMMERCE: dict[str, tuple[int, str]] = {
     "invalid-period": (422, "The licence expires before or when it starts"),
     "chain-refused": (502, "The chain refused the transaction"),
     "chain-unavailable": (503, "The chain did not answer; retry the same request"),
+    # friends and blocks (commerce/friendship.py)
+    "friend-self": (422, "A player cannot befriend or block themselves"),
+    "already-friends": (409, "The players are friends already"),
+    "friend-request-exists": (409, "A request to this player is pending already"),
+    "unknown-friend-request": (404, "No such pending friend request"),
+    "not-friends": (404, "No such friend of yours"),
+    "player-blocked": (409, "You block this player"),
+    "blocked-by-player": (403, "This player does not take your requests"),
+    "already-blocked": (409, "You block this player already"),
+    "not-blocked": (404, "You do not block this player"),
+    "friend-limit": (409, "A friend list is full"),
+    "friend-request-limit": (409, "A list of pending friend requests is full"),
+    "block-limit": (409, "The block list is full"),
     "busy": (503, "Too much contention; retry the same request"),
 }
 # Every code a commerce answer can carry.

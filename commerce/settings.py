@@ -193,6 +193,23 @@ class CommerceSettings:
                                "Tests only: the process kills itself (SIGKILL) at this step of a withdrawal: "
                                "before_sign, before_send (signed and recorded), after_send or after_receipt",
                                check=one_of("", "before_sign", "before_send", "after_send", "after_receipt"))
+    max_friends: int = setting("ELYSIUM_COMMERCE_MAX_FRIENDS", 200,
+                               "Most friends a player may have (a request or an accept past it answers 409)",
+                               check=between(1, 1000))
+    max_friend_requests: int = setting("ELYSIUM_COMMERCE_MAX_FRIEND_REQUESTS", 100,
+                                       "Most pending friend requests a player may have sent, and received",
+                                       check=between(1, 1000))
+    max_blocks: int = setting("ELYSIUM_COMMERCE_MAX_BLOCKS", 1000, "Most players a player may block",
+                              check=between(1, 100_000))
+    matchmaker_url: str = setting("ELYSIUM_COMMERCE_MATCHMAKER_URL", "",
+                                  "Base URL of the matchmaker's HTTP API (http://host:port), read for the ratings "
+                                  "and recent matches of public profiles; unset: those parts answer unavailable")
+    spectator_url: str = setting("ELYSIUM_COMMERCE_SPECTATOR_URL", "",
+                                 "Public URL of the spectator relay (ws://host:port or wss://...); set, the watch "
+                                 "links in friends' presence are absolute, else paths on the relay")
+    matchmaker_timeout_s: float = setting("ELYSIUM_COMMERCE_MATCHMAKER_TIMEOUT_S", 2.0,
+                                          "Deadline of each call to the matchmaker for a profile; past it those "
+                                          "parts answer unavailable", unit="s", check=between(0.1, 30))
     log_level: str = setting("ELYSIUM_LOG_LEVEL", "info", "Log level")
     cors_origins: tuple[str, ...] = cors_setting()
     # Real-money payments for premium currency packs (commerce/payments, docs/commerce.md "Payments").
@@ -240,6 +257,10 @@ class CommerceSettings:
             raise ConfigError("ELYSIUM_COMMERCE_TRADE_TTL_S",
                               "must not be longer than ELYSIUM_COMMERCE_TRADE_MAX_TTL_S")
         check_chain_settings(self.chain_url, self.chain_key_file, self.chain_items_address, self.chain_rights_address)
+        if self.spectator_url and not self.spectator_url.startswith(("ws://", "wss://")):
+            raise ConfigError("ELYSIUM_COMMERCE_SPECTATOR_URL", "must be a ws(s) URL (ws://host:port)")
+        if self.matchmaker_url and not self.matchmaker_url.startswith(("http://", "https://")):
+            raise ConfigError("ELYSIUM_COMMERCE_MATCHMAKER_URL", "must be an http(s) URL (http://host:port)")
         if not self.db_name or any(c in self.db_name for c in '/\\. "$'):
             raise ConfigError("ELYSIUM_COMMERCE_DB", "must be a MongoDB database name without / \\ . space \" $")
 

@@ -10,13 +10,13 @@ from typing import Any
 from aiohttp import web
 
 from commerce import ledger, trading
-from commerce.api import _limit, _query, player
+from commerce.api import EMPTY_BODY, _limit, _query, empty_body, player
 from commerce.appkeys import ECONOMY, METRICS, SETTINGS, STORE
 from commerce.errors import Problem
 from commerce.openapi import IDEMPOTENCY, LIMIT, WHOLE, _op, _ref, field_schema
 from commerce.trades import Trades
 from commerce.trading import Event
-from commerce.validation import Invalid, check
+from commerce.validation import Invalid
 from elysium.http import idempotency_key, json_response, read_json
 
 TRADES = web.AppKey("trades", Trades)
@@ -52,12 +52,7 @@ def _event(event: Event) -> Any:
         account = player(request)
         key = idempotency_key(request)
         tid = _trade_id(request)
-        if request.body_exists:  # the body is optional; when sent it must be an empty object
-            raw = await read_json(request, request.app[SETTINGS].max_body_bytes)
-            try:
-                check(raw, {})
-            except Invalid as exc:
-                raise Problem("invalid-request", f"{event} takes no fields", errors=exc.errors) from None
+        await empty_body(request, str(event))
         outcome = await request.app[TRADES].act(account, tid, event, key)
         return json_response(outcome.body, 200, _replay_headers(outcome.replayed))
 
@@ -169,7 +164,7 @@ def _create_body(max_ttl_s: int) -> dict[str, Any]:
 
 def _event_op(event: str, summary: str) -> dict[str, Any]:
     op = _op(f"{event}Trade", "trades", summary, 200, _ref("Trade"), (401, 403, 404, 409, 422, 503), auth="player",
-             body={"type": "object", "additionalProperties": False, "maxProperties": 0},
+             body=EMPTY_BODY,
              params=[IDEMPOTENCY, TRADE_ID])
     op["requestBody"]["required"] = False
     op["responses"]["200"]["description"] = ("The trade after the event; a retry with the same Idempotency-Key "

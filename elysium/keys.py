@@ -46,3 +46,21 @@ RESULTS_MAXLEN = 100_000
 
 def result_written(match_id: str) -> str:
     return f"{PREFIX}results:written:{match_id}"
+
+
+# The social graph (``elysium.social``): commerce mirrors each player's friends and the
+# players they blocked from MongoDB into one set each. A mirrored set always holds the
+# member ``~`` (never a player id), so an empty graph and a missing mirror differ; a set
+# without it is rebuilt from MongoDB by commerce. Bounded by commerce's friend and block caps.
+def social_friends(player_id: str) -> str:
+    return f"{PREFIX}social:friends:{player_id}"
+
+
+def social_blocks(player_id: str) -> str:
+    return f"{PREFIX}social:blocks:{player_id}"
+
+
+# Presence (``elysium.presence``): one expiring string per player and live state
+# (online, in_queue, in_match, watching), written only by the service that knows that state.
+def presence(player_id: str, state: str) -> str:
+    return f"{PREFIX}presence:{player_id}:{state}"

@@ -19,6 +19,7 @@ from typing import Any
 from redis.exceptions import RedisError
 
 from elysium import tokens
+from elysium.presence import MatchPresence
 from elysium.modes import ModeDeclaration, declare
 from elysium.ws import frames
 from gameserver import protocol as p
@@ -42,8 +43,9 @@ class Joins:
 
     def __init__(self, settings: GameServerSettings, server_id: str, verifier: tokens.Verifier, guard: ReplayGuard,
                  scheduler: Scheduler, metrics: GameMetrics, modes: Mapping[str, type[GameMode[Any]]], *,
-                 draining: Callable[[], bool]) -> None:
+                 draining: Callable[[], bool], presence: MatchPresence) -> None:
         self.settings = settings
+        self.presence = presence
         self.server_id = server_id
         self.verifier = verifier
         self.issuers = tuple(name.strip() for name in settings.join_issuers.split(",") if name.strip())
@@ -93,6 +95,7 @@ class Joins:
             return
         self.metrics.joins.labels("ok").inc()
         self.resumes[seat.resume] = (room, seat)
+        self.presence.joined(seat.player_id, room.spec.match_id)
         conn.joined(room, seat)
         conn.send(room.welcome(seat))
         conn.send(room.keyframe(time.time_ns() // 1000, seat))  # the seat's view, with per-seat views
@@ -183,18 +186,22 @@ class Joins:
         """The player said ``leave``: the seat is given up, not held."""
         if conn.room is not None and conn.seat is not None:
             self.resumes.pop(conn.seat.resume, None)
+            self.presence.left(conn.seat.player_id, conn.room.spec.match_id)
             conn.room.release(conn.seat, "left")
             conn.room = conn.seat = None
 
     def seats_expired(self, seats: Sequence[Seat]) -> None:
         """The grace period of these dropped seats is over: their resume tokens no longer work."""
         for seat in seats:
-            self.resumes.pop(seat.resume, None)
+            held = self.resumes.pop(seat.resume, None)
+            if held is not None:
+                self.presence.left(seat.player_id, held[0].spec.match_id)
 
     def room_disposed(self, room: Room) -> None:
         """The room is gone: forget its resume tokens and close its players' connections."""
         for seat in list(room.occupied()):
             self.resumes.pop(seat.resume, None)
+            self.presence.left(seat.player_id, room.spec.match_id)
             conn = seat.link
             if isinstance(conn, Connection):
                 conn.room = conn.seat = None

@@ -20,6 +20,7 @@ import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
 from elysium import cors, redisclient, tokens
+from elysium.presence import MatchPresence, State
 from elysium.feeds import MatchFeedWriter
 from elysium.feeds.redis_feed import RedisFeedWriter
 from elysium.listening import Listening
@@ -72,8 +73,9 @@ class GameServer:
         self.scheduler = Scheduler(self.server_id, self.feed, self.results, FanOut(policy_from(settings), self.metrics),
                                    self.metrics, on_seats_expired=lambda seats: self.joins.seats_expired(seats),
                                    on_disposed=lambda room: self.joins.room_disposed(room))
+        self.presence = MatchPresence(self.redis, State.IN_MATCH, settings.presence_ttl_s)
         self.joins = Joins(settings, self.server_id, verifier, ReplayGuard(self.redis), self.scheduler, self.metrics,
-                           modes, draining=lambda: self.draining)
+                           modes, draining=lambda: self.draining, presence=self.presence)
         self.rooms = self.scheduler.rooms
         # What a connection calls (on_inputs is the per-message hot path: one attribute, no hop).
         self.on_inputs = self.scheduler.on_inputs
@@ -166,6 +168,7 @@ class GameServer:
             log.error("match result not delivered", extra={"match_id": result.match_id, "result": result.encode()})
         try:
             await self.feed.drain(5.0)
+            await self.presence.flush()  # the seats of the matches that ended while stopping
             await self.registry.remove()
         except (RedisError, OSError, TimeoutError) as exc:
             log.warning("redis unavailable during shutdown", extra={"error": str(exc)})
@@ -236,6 +239,7 @@ class GameServer:
         try:
             await self.registry.beat(self.describe_server())
             await self.results.flush()
+            await self.presence.flush()
             self.redis_ok = True
         except (RedisError, OSError) as exc:
             if self.redis_ok:

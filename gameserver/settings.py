@@ -59,6 +59,10 @@ class GameServerSettings:
                                "Protocol errors (decaying 1/s) after which a connection is closed", check=positive)
     heartbeat_s: float = setting("ELYSIUM_HEARTBEAT_S", 2.0, "Registry heartbeat period", unit="s", check=positive)
     heartbeat_ttl_s: float = setting("ELYSIUM_HEARTBEAT_TTL_S", 6.0, "Expiry of a heartbeat", unit="s", check=positive)
+    presence_ttl_s: float = setting("ELYSIUM_PRESENCE_TTL_S", 60.0,
+                                    "Expiry of a seated player's in_match presence; every seated player's is set "
+                                    "again each third of it, so a dead server's players show offline within it",
+                                    unit="s", check=positive)
     keyframe_interval_s: float = setting("ELYSIUM_KEYFRAME_INTERVAL_S", 2.0, "Keyframe period in the spectator feed",
                                          unit="s", check=positive)
     feed_maxlen: int = setting("ELYSIUM_FEED_MAXLEN", 50_000, "Entries kept per match feed stream", check=positive)
@@ -77,6 +81,9 @@ class GameServerSettings:
             raise ConfigError("ELYSIUM_SEND_BUFFER_CLOSE_BYTES", "must be larger than ELYSIUM_SEND_BUFFER_SKIP_BYTES")
         if self.heartbeat_ttl_s <= self.heartbeat_s:
             raise ConfigError("ELYSIUM_HEARTBEAT_TTL_S", "must be longer than ELYSIUM_HEARTBEAT_S")
+        if self.presence_ttl_s < 3 * self.heartbeat_s:
+            raise ConfigError("ELYSIUM_PRESENCE_TTL_S", "must be at least three times ELYSIUM_HEARTBEAT_S (it is "
+                                                        "renewed by the heartbeat)")
 
     @property
     def resolved_id(self) -> str:

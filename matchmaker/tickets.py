@@ -22,14 +22,16 @@ from typing import Any
 
 import redis.asyncio as aioredis
 
-from elysium import redisreply
+from elysium import presence, redisreply
 from matchmaker import keys
 from matchmaker.core import Proposal, QueueEntry
 
 _CREATE = """
--- KEYS: ticket, queue, waiting, entries, party (or the ticket again), player keys...
--- ARGV: ttl_ms, channel, expected party members JSON ('' if none), ticket fields as one JSON object
-for i = 6, #KEYS do
+-- KEYS: ticket, queue, waiting, entries, party (or the ticket again), player keys (n), presence keys (n)
+-- ARGV: ttl_ms, channel, expected party members JSON ('' if none), ticket fields as one JSON object,
+--       n, the in_queue presence value (elysium.presence)
+local last = 5 + tonumber(ARGV[5])
+for i = 6, last do
   local existing = redis.call('GET', KEYS[i])
   if existing then return {'exists', existing, tostring(i - 6)} end
 end
@@ -49,7 +51,8 @@ redis.call('PEXPIRE', KEYS[1], ARGV[1])
 redis.call('ZADD', KEYS[2], t.created_ms, t.id)
 redis.call('HINCRBY', KEYS[3], t.region, t.size)
 redis.call('HSET', KEYS[4], t.id, t.entry)
-for i = 6, #KEYS do redis.call('SET', KEYS[i], t.id, 'PX', ARGV[1]) end
+for i = 6, last do redis.call('SET', KEYS[i], t.id, 'PX', ARGV[1]) end
+for i = last + 1, #KEYS do redis.call('SET', KEYS[i], ARGV[6], 'PX', ARGV[1]) end
 redis.call('PUBLISH', ARGV[2], 'queued ' .. t.id)
 return {'created', t.id, '0'}
 """
@@ -166,7 +169,7 @@ return out
 """
 
 _END = """
--- KEYS: ticket, queue, waiting, forming, entries, player keys...
+-- KEYS: ticket, queue, waiting, forming, entries, player keys and their in_queue presence keys...
 -- ARGV: status (cancelled|expired), now_ms, retention_ms, channel, only when queued ('1'|'0'), reason
 local t = redis.call('HMGET', KEYS[1], 'id', 'status', 'region', 'size')
 if not t[1] then return 'missing' end
@@ -256,10 +259,14 @@ class TicketQueue:
     async def create(self, t: NewTicket) -> Created:
         party_key = keys.party(t.party) if t.party else keys.ticket(t.ticket_id)
         key_ttl = self.ttl_ms + self.forming_ms + self.retention_ms
+        players = [p["id"] for p in t.players]
+        # The players show in the queue (elysium.presence) from the same script: no extra round
+        # trip. The script ending the ticket deletes it; the assign clears it for a whole pass.
         result = await self._create(
             keys=[keys.ticket(t.ticket_id), keys.queue(t.mode), keys.waiting(t.mode), keys.entries(t.mode), party_key,
-                  *[keys.player(p["id"]) for p in t.players]],
-            args=[key_ttl, keys.EVENTS, t.party_members_json, json.dumps(self.as_stored(t), separators=(",", ":"))],
+                  *[keys.player(p) for p in players], *[presence.key(p, presence.State.IN_QUEUE) for p in players]],
+            args=[key_ttl, keys.EVENTS, t.party_members_json, json.dumps(self.as_stored(t), separators=(",", ":")),
+                  len(players), presence.stored(presence.State.IN_QUEUE, now_ms=t.created_ms)],
         )
         kind, ticket_id, index = redisreply.script_texts(result)
         if kind == "created":
@@ -281,7 +288,8 @@ class TicketQueue:
         players = [p["id"] for p in json.loads(ticket["players"])]
         result = await self._end(
             keys=[keys.ticket(ticket["id"]), keys.queue(ticket["mode"]), keys.waiting(ticket["mode"]), keys.FORMING,
-                  keys.entries(ticket["mode"]), *[keys.player(p) for p in players]],
+                  keys.entries(ticket["mode"]), *[keys.player(p) for p in players],
+                  *[presence.key(p, presence.State.IN_QUEUE) for p in players]],
             args=[status, now_ms, self.retention_ms, keys.EVENTS, "1" if only_queued else "0", reason],
         )
         return redisreply.script_text(result)
@@ -339,6 +347,9 @@ class TicketQueue:
                     args += [match_id, json.dumps(match, separators=(",", ":")), len(prop.tickets), *prop.tickets]
                 got = redisreply.script_flags(await self._assign(keys=[keys.FORMING, keys.waits(mode)], args=args))
                 results.update(zip(chunk, got, strict=True))
+        matched = [player for n, (_, prop, _) in enumerate(items) if results[n] for player, _ in prop.roster]
+        if matched:  # out of the queue; the game server shows them in the match once they take their seats
+            await presence.clear_state(self.client, matched, presence.State.IN_QUEUE)
         return [results[n] for n in range(len(items))]
 
     async def release(self, items: Sequence[tuple[str, str, Sequence[str]]]) -> int:

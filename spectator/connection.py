@@ -24,7 +24,7 @@ EARLY_PONGS_KEPT = 4  # pings answered after the hello when they come before it;
 
 
 class Watcher(RawSocket):
-    __slots__ = ("server", "skipping", "channel", "relay", "replay", "kind", "early")
+    __slots__ = ("server", "skipping", "channel", "relay", "replay", "kind", "early", "player", "match_id")
 
     def __init__(self, server: SpectatorServer) -> None:
         settings = server.settings
@@ -37,6 +37,8 @@ class Watcher(RawSocket):
         self.replay: Replay | None = None
         self.kind = ""  # "live" or "replay" once watching
         self.early: list[bytes] = []  # answers to pings that came before the watch hello was sent
+        self.player: str | None = None  # the signed-in watcher's player id (a token came with the watch)
+        self.match_id = ""  # what it watches, once watching
 
     def connection_lost(self, exc: Exception | None) -> None:
         super().connection_lost(exc)

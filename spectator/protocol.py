@@ -41,6 +41,8 @@ UNKNOWN_MATCH: Final = "unknown_match"
 BAD_REQUEST: Final = "bad_request"
 SEEK_OUT_OF_RANGE: Final = "seek_out_of_range"
 BUSY: Final = "busy"
+INVALID_TOKEN: Final = "invalid_token"
+MAX_TOKEN_CHARS: Final = 4096
 
 _MATCH_ID = re.compile(r"[A-Za-z0-9._:~-]{1,64}")
 MAX_TICK: Final = 2**31 - 1
@@ -58,10 +60,11 @@ class WatchRequest:
     delay_s: float | None  # None: the mode's minimum
     from_tick: int | None  # None: live (or a finished match from its start)
     speed: float = 1.0  # replay pace: 1 is as played, 4 is four times as fast
+    token: str | None = None  # a player access token: the watcher is shown watching to their friends
 
 
 def parse_watch_target(target: str, max_delay_s: float) -> WatchRequest:
-    """Parse ``/v1/watch/{match_id}?delay=S&from=N`` (the request target of the upgrade)."""
+    """Parse ``/v1/watch/{match_id}?delay=S&from=N&token=T`` (the request target of the upgrade)."""
     path, _, query = target.partition("?")
     if not path.startswith(WATCH_PREFIX):
         raise WatchRefused(BAD_REQUEST, "watch path is /v1/watch/{match_id}")
@@ -71,6 +74,7 @@ def parse_watch_target(target: str, max_delay_s: float) -> WatchRequest:
     delay: float | None = None
     from_tick: int | None = None
     speed = 1.0
+    token: str | None = None
     seen: set[str] = set()
     for name, value in parse_qsl(query, keep_blank_values=True):
         if name in seen:
@@ -83,13 +87,18 @@ def parse_watch_target(target: str, max_delay_s: float) -> WatchRequest:
                 from_tick = 0 if value == "start" else numbers.whole(value, "from", 0, MAX_TICK)
             elif name == "speed":
                 speed = numbers.decimal(value, "speed", MIN_SPEED, MAX_SPEED)
+            elif name == "token":
+                if not 1 <= len(value) <= MAX_TOKEN_CHARS:
+                    raise WatchRefused(BAD_REQUEST, f"token must be 1 to {MAX_TOKEN_CHARS} characters")
+                token = value
             else:
-                raise WatchRefused(BAD_REQUEST, f"unknown query parameter {name[:16]!r}; use delay, from and speed")
+                raise WatchRefused(BAD_REQUEST, f"unknown query parameter {name[:16]!r}; use delay, from, speed "
+                                                "and token")
         except numbers.NumberError as exc:
             raise WatchRefused(BAD_REQUEST, f"{exc}, or 'start'" if name == "from" else str(exc)) from None
     if delay is not None and from_tick is not None:
         raise WatchRefused(BAD_REQUEST, "give delay (live) or from (replay and seek), not both")
-    return WatchRequest(match_id, delay, from_tick, speed)
+    return WatchRequest(match_id, delay, from_tick, speed, token)
 
 
 # --- what a watcher may send ------------------------------------------------------------

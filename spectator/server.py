@@ -15,11 +15,12 @@ from urllib.parse import parse_qsl
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
-from elysium import cors, numbers, redisclient
+from elysium import cors, numbers, redisclient, tokens
 from elysium.feeds import FeedUnavailable, MatchFeedReader
 from elysium.feeds.redis_feed import RedisFeedReader
 from elysium.listening import Listening
 from elysium.metrics import CONTENT_TYPE_LATEST
+from elysium.presence import MatchPresence, State
 from elysium.problem import Problem
 from elysium.ws import frames
 from spectator import listing, watch
@@ -63,6 +64,9 @@ class SpectatorServer:
         self._published: set[str] = set()
         self._stopped = asyncio.Event()
         self.openapi = json.dumps(openapi_doc.build(), separators=(",", ":")).encode()
+        self.player_tokens = (tokens.Verifier(tokens.load_public_key(path=settings.player_public_key_file))
+                              if settings.player_public_key_file else None)
+        self.presence = MatchPresence(self.redis, State.WATCHING, settings.presence_ttl_s)
 
     # --- lifecycle -------------------------------------------------------------------------
 
@@ -121,6 +125,10 @@ class SpectatorServer:
             if conn.transport is not None:
                 conn.transport.abort()
         try:
+            await asyncio.wait_for(self.presence.flush(), 5.0)
+        except TimeoutError:
+            pass
+        try:
             await asyncio.wait_for(self.redis.aclose(), 5.0)
         except (RedisError, OSError, TimeoutError):
             pass
@@ -166,6 +174,7 @@ class SpectatorServer:
             for gone in self._published - counts.keys():
                 counts[gone] = 0
             self._published = {m for m, n in counts.items() if n}
+            await self.presence.flush()  # signed-in watchers, in one pipeline
             try:
                 await listing.publish_viewers(self.redis, self.relay_id, counts)
                 if counts:  # with nothing to publish no command was sent: no news of Redis
@@ -244,6 +253,7 @@ class SpectatorServer:
         metrics = self.metrics
         try:
             req = sp.parse_watch_target(target, self.settings.max_delay_s)
+            conn.player = self._watcher_id(req.token)
             plan = await watch.resolve(self.feeds, self.settings, req)
             if not conn.open:
                 return  # the watcher left (or the relay began draining) while the request was looked up
@@ -268,8 +278,21 @@ class SpectatorServer:
             log.exception("watch failed", extra={"target": target[:128]})
             conn.refuse(sp.INTERNAL, "the relay failed to serve this watch; retry", frames.CLOSE_INTERNAL)
 
-    def _began(self, conn: Watcher, kind: str) -> None:
+    def _watcher_id(self, token: str | None) -> str | None:
+        """The player a watch's token names, or None for an anonymous watch (or a relay that signs nobody in)."""
+        if token is None or self.player_tokens is None:
+            return None
+        try:
+            claims = self.player_tokens.verify(token, tokens.PLAYER_AUDIENCE)
+        except tokens.TokenError as exc:
+            raise sp.WatchRefused(sp.INVALID_TOKEN, f"the token is not a valid player access token: {exc}") from None
+        return str(claims["sub"])
+
+    def _began(self, conn: Watcher, kind: str, match_id: str) -> None:
         conn.watching(kind)
+        conn.match_id = match_id
+        if conn.player is not None:
+            self.presence.joined(conn.player, match_id)
         self.watching += 1
         self.metrics.watchers.labels(kind).inc()
         self.metrics.watches.labels("ok").inc()
@@ -291,7 +314,7 @@ class SpectatorServer:
                 return
             if not conn.kind:
                 conn.send(hello)
-                self._began(conn, "live")
+                self._began(conn, "live", match_id)
             if await relay.attach(conn, plan.delay_s, plan.bundle_s):
                 return
         raise sp.WatchRefused(sp.INTERNAL, "the feed kept closing; retry")
@@ -308,7 +331,7 @@ class SpectatorServer:
                 return  # the watcher left while we were seeking
             first = catch_up[0] if catch_up else replay.ahead[0]
             conn.send(watch.hello(plan, first.tick))
-            self._began(conn, "replay")
+            self._began(conn, "replay", plan.match_id)
             replay.task = asyncio.current_task()
             await replay.play(catch_up)
         finally:
@@ -335,6 +358,8 @@ class SpectatorServer:
         if conn.kind:
             self.watching -= 1
             self.metrics.watchers.labels(conn.kind).dec()
+            if conn.player is not None:
+                self.presence.left(conn.player, conn.match_id)
         if conn.relay is not None:
             conn.relay.detach(conn)
         replay = self._release_replay(conn)

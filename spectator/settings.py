@@ -81,12 +81,23 @@ class SpectatorSettings:
                              unit="s", check=between(0, 60))
     viewers_every_s: float = setting("ELYSIUM_SPECTATOR_VIEWERS_EVERY_S", 2.0,
                                      "How often this relay publishes its viewer counts", unit="s", check=positive)
+    player_public_key_file: str = setting("ELYSIUM_PLAYER_PUBLIC_KEY_FILE", "",
+                                          "Public key (PEM file) verifying the player access token a watcher may "
+                                          "send (?token=) to be shown watching to their friends; unset: every "
+                                          "watcher is anonymous and a token is ignored")
+    presence_ttl_s: float = setting("ELYSIUM_PRESENCE_TTL_S", 60.0,
+                                    "Expiry of a signed-in watcher's watching presence; set again each third of "
+                                    "it, so a dead relay's watchers show offline within it", unit="s",
+                                    check=positive)
     log_level: str = setting("ELYSIUM_LOG_LEVEL", "info", "Log level")
     cors_origins: tuple[str, ...] = cors_setting()
 
     def validate(self) -> None:
         if not self.redis_url:
             raise ConfigError("ELYSIUM_REDIS_URL", "is not set; point it at Redis (redis://host:port/db)")
+        if self.presence_ttl_s < 3 * self.viewers_every_s:
+            raise ConfigError("ELYSIUM_PRESENCE_TTL_S", "must be at least three times ELYSIUM_SPECTATOR_VIEWERS_EVERY_S "
+                                                        "(it is renewed when the viewer counts are published)")
         if self.close_bytes <= self.skip_bytes:
             raise ConfigError("ELYSIUM_SPECTATOR_CLOSE_BYTES", "must be larger than ELYSIUM_SPECTATOR_SKIP_BYTES")
         try:

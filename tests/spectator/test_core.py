@@ -124,7 +124,8 @@ def test_watch_target_parsing() -> None:
     ("/v1/watch/m?speed=%204", "speed"),
     ("/v1/watch/m?delay=1&delay=2", "twice"),
     ("/v1/watch/m?delay=1&from=3", "not both"),
-    ("/v1/watch/m?token=x", "unknown query parameter"),
+    ("/v1/watch/m?colour=red", "unknown query parameter"),
+    ("/v1/watch/m?token=", "token must be 1 to"),
 ])
 def test_bad_watch_targets_are_refused(target: str, words: str) -> None:
     with pytest.raises(sp.WatchRefused) as err:
