@@ -185,6 +185,7 @@ async def host_game(request: web.Request) -> web.Response:
     outcome, code = await svc.games.host(new)
     if outcome.kind == "busy":
         raise await _busy_problem(svc, outcome)
+    svc.metrics.games.labels(mode.name, "hosted").inc()
     game = await _game(svc, code)
     return http.json_response(game_view(game, player), status=201, headers={"Location": f"/v1/games/{code}"})
 
@@ -354,8 +355,11 @@ async def _place(svc: Services, game: Game, mode: ModeConfig, match_id: str, mem
         mode, match_id, game.region, roster, game.options or None, now,
         accepts=lambda s: gamerules.accepts(s.declarations.get(mode.game_mode), mode, len(roster), game.options))
     if match is None:
+        svc.metrics.games.labels(mode.name, "no_server").inc()
         await svc.games.unform(game, match_id)
         raise errors.Problem(503, "no-server", "No game server has room for the game now",
                              f"no live server in {game.region} hosts mode {mode.name} with {len(roster)} seats free")
-    if not await svc.games.assign(game, match, now):  # a start that outlived its forming deadline lost the game
+    if await svc.games.assign(game, match, now):
+        svc.metrics.games.labels(mode.name, "started").inc()
+    else:  # a start that outlived its forming deadline lost the game to the next one
         await svc.registry.release(match["server_id"], match_id)

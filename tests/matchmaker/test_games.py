@@ -377,3 +377,17 @@ async def test_only_one_of_two_racing_starts_places_the_room(mm_factory: Any, au
     assert a["match"] == b["match"]
     assert await rclient.zcard(keys.seats("gs-a")) == 1
     assert services(one).games is not services(two).games
+
+
+async def test_a_start_left_forming_by_a_dead_replica_is_taken_over_after_its_deadline(
+        mm: Any, auth: Any, rclient: aioredis.Redis) -> None:
+    await server(rclient)
+    game = await host(mm, auth, seats=2)
+    await join(mm, auth, game["code"], "bob")
+    ticket = keys.ticket(game["ticket"])
+    await rclient.hset(ticket, mapping={"status": "forming", "match_id": "custom-dead.1",
+                                        "forming_until": str(2**50)})
+    assert (await join(mm, auth, game["code"], "carol", expect=409))["type"].endswith("game-starting")
+    await rclient.hset(ticket, "forming_until", "1")  # the dead replica's deadline has passed
+    started = await act(mm, auth, game["code"], "start", "alice")
+    assert started["state"] == "started" and started["match"]["match_id"] != "custom-dead.1"
