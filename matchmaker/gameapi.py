@@ -289,8 +289,8 @@ async def _set_lock(request: web.Request, locked: bool) -> web.Response:
     code = _game_code(request)
     game = await _game(svc, code)
     outcome = await svc.games.lock(game, player, locked, _now_ms())
-    if outcome != "ok":
-        raise _problem_of(outcome, game.status)
+    if outcome.kind != "ok":
+        raise _problem_of(outcome.kind, outcome.detail)
     return http.json_response(game_view(await _game(svc, code), player))
 
 
