@@ -115,6 +115,11 @@ async def _busy_problem(svc: Services, outcome: Outcome) -> errors.Problem:
                            ticket=outcome.detail)
 
 
+def no_server(detail: str) -> errors.Problem:
+    """Nothing is wrong with the request or with us: the fleet has no room for it now (409, not a 5xx)."""
+    return errors.conflict("no-server", "No game server can host the game now", detail)
+
+
 def _not_open(status: str) -> errors.Problem:
     if status == "forming":
         return errors.conflict("game-starting", "The game is starting")
@@ -168,11 +173,11 @@ async def host_game(request: web.Request) -> web.Response:
     if svc.draining:
         raise errors.Problem(503, "draining", "This replica is shutting down; retry")
     now = _now_ms()
-    hosting = [s for s in await svc.registry.live(now) if svc.matcher.hosts(s, mode)]
+    hosting = sorted((s for s in await svc.registry.live(now) if s.region == region and svc.matcher.hosts(s, mode)),
+                     key=lambda s: s.server_id)
     if not hosting:
-        raise errors.Problem(503, "no-server", "No game server runs this mode now",
-                             f"no live game server hosts mode {mode.name}; its options cannot be checked")
-    hosting.sort(key=lambda s: (s.region != region, s.server_id))  # the region's own servers first
+        raise no_server(f"no live game server in region {region} hosts mode {mode.name} (its options are checked "
+                        "against what those servers declare); retry later or choose another region")
     try:
         options = gamerules.settle(mode, hosting[0].declarations.get(mode.game_mode), seats, given, map_name)
     except gamerules.GameSettingError as exc:
@@ -279,7 +284,7 @@ async def kick_member(request: web.Request) -> web.Response:
     if set(body) - {"player"} or not isinstance(target, str) or not 1 <= len(target) <= 64:
         raise errors.invalid("send {\"player\": the id of the member to remove}")
     if target == player:
-        raise errors.invalid("the host cannot kick themselves; leave the game instead")
+        raise errors.conflict("cannot-kick-host", "The host cannot kick themselves; leave the game instead")
     return http.json_response(await _leave(svc, code, target, player))
 
 
@@ -357,8 +362,8 @@ async def _place(svc: Services, game: Game, mode: ModeConfig, match_id: str, mem
     if match is None:
         svc.metrics.games.labels(mode.name, "no_server").inc()
         await svc.games.unform(game, match_id)
-        raise errors.Problem(503, "no-server", "No game server has room for the game now",
-                             f"no live server in {game.region} hosts mode {mode.name} with {len(roster)} seats free")
+        raise no_server(f"no live game server in region {game.region} hosts mode {mode.name} with {len(roster)} "
+                        "seats free; the game stays open, start it again later")
     if await svc.games.assign(game, match, now):
         svc.metrics.games.labels(mode.name, "started").inc()
     else:  # a start that outlived its forming deadline lost the game to the next one
