@@ -20,7 +20,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 
 from elysium import http
 from matchmaker import errors, gamerules
-from matchmaker.api import CODE_RE, REGION_RE, _body, _now_ms, _player, _svc
+from matchmaker.api import CODE_RE, REGION_RE, _body, _now_ms, _player, _svc, in_game
 from matchmaker.app import Services
 from matchmaker.games import Game, NewGame, Outcome
 from matchmaker.modes import ModeConfig
@@ -109,8 +109,7 @@ def _region(value: Any) -> str:
 async def _busy_problem(svc: Services, outcome: Outcome) -> errors.Problem:
     ticket = await svc.queue.get(outcome.detail)
     if ticket is not None and ticket.get("game"):
-        return errors.conflict("already-in-game", "You are in another custom game; leave it first",
-                               game=ticket["game"])
+        return in_game(ticket["game"])
     return errors.conflict("player-already-queued", "You have an active ticket; cancel it first",
                            ticket=outcome.detail)
 
