@@ -207,7 +207,7 @@ async def list_games(request: web.Request) -> web.Response:
     if not raw_limit.isdigit() or not 1 <= int(raw_limit) <= PAGE_MAX:
         raise errors.invalid(f"limit must be 1 to {PAGE_MAX}")
     cursor = q.get("cursor", "")
-    if cursor and not CURSOR_RE.match(cursor):
+    if "cursor" in q and not CURSOR_RE.match(cursor):  # an empty cursor is not the first page
         raise errors.invalid("cursor must be the next value of a previous page")
     games, after = await svc.games.listed(mode.name, region, cursor, int(raw_limit))
     return http.json_response({"items": [game_summary(g) for g in games], "next": after})

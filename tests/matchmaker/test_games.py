@@ -259,7 +259,7 @@ async def test_the_lobby_lists_public_games_with_free_seats_page_by_page(mm: Any
 @pytest.mark.parametrize("query, kind", [
     ("region=local", "invalid-request"), ("mode=arena", "invalid-request"), ("mode=nope&region=local", "unknown-mode"),
     ("mode=arena&region=local&limit=0", "invalid-request"), ("mode=arena&region=local&limit=x", "invalid-request"),
-    ("mode=arena&region=local&cursor=abc", "invalid-request"), ("mode=arena&region=local&page=2", "invalid-request"),
+    ("mode=arena&region=local&cursor=abc", "invalid-request"), ("mode=arena&region=local&cursor=", "invalid-request"), ("mode=arena&region=local&page=2", "invalid-request"),
 ])
 async def test_bad_lobby_queries_are_refused(mm: Any, auth: Any, query: str, kind: str) -> None:
     resp = await mm.get(f"/v1/games?{query}", headers=auth("b"))
