@@ -25,6 +25,8 @@ class MatchmakerMetrics:
         self.ratings = m.counter("ratings_applied_total", "Matches whose results updated ratings")
         self.leaderboard_rebuilds = m.counter("leaderboard_rebuilds_total",
                                               "Leaderboard indexes this replica rebuilt from MongoDB")
+        self.games = m.counter("custom_games_total", "Custom games by event: hosted, started, no_server (a start "
+                               "that found no server with room)", ("mode", "event"))
         self.sse = m.gauge("event_streams", "Open ticket event streams")
         self.waiting = m.gauge("tickets_waiting", "Tickets waiting in each mode's queue after the last matching pass "
                                "(the same queues on every replica)", ("mode",))

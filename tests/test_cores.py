@@ -31,7 +31,7 @@ CORES = (
     "gameserver/modes/koth.py", "gameserver/modes/koth_rules.py",
     "gameserver/modes/cards.py", "gameserver/modes/cards_rules.py", "gameserver/views.py",
     "matchmaker/core.py", "matchmaker/modes.py", "matchmaker/skill.py", "matchmaker/ranking.py",
-    "matchmaker/records.py",
+    "matchmaker/records.py", "matchmaker/gamerules.py", "matchmaker/codes.py",
     "spectator/feed.py", "spectator/protocol.py",
     "commerce/ledger.py", "commerce/catalog.py", "commerce/pricing.py", "commerce/rules.py", "commerce/audit.py",
     "commerce/validation.py", "commerce/payments/provider.py", "commerce/payments/rules.py",
