@@ -12,7 +12,7 @@ from aiohttp import web
 from pymongo.errors import PyMongoError
 from redis.exceptions import RedisError
 
-from commerce import api, catalog, market_api, payments_api, rewards, trades_api
+from commerce import api, catalog, identity_api, market_api, payments_api, rewards, trades_api
 from commerce import openapi as openapi_doc
 from commerce.accounts import ISSUER, Accounts
 from commerce.appkeys import (ACCOUNTS, ADMIN_VERIFIER, ECONOMY, LIMITER, METRICS, PLAYER_TOKENS, REDIS,
@@ -142,6 +142,7 @@ def create_app(settings: CommerceSettings) -> web.Application:
     payments_api.add_routes(app, cat.packs)
     trades_api.add_routes(app)
     market_api.add_routes(app)
+    identity_api.add_routes(app)
     return app
 
 

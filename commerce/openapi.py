@@ -132,9 +132,13 @@ SCHEMAS: dict[str, Any] = {
         "account_id": {"type": "string"}, "access_token": {"type": "string"}, "token_type": {"const": "Bearer"},
         "expires_in": {"type": "integer"}, "refresh_token": {"type": "string"}}},
     "Profile": {"type": "object", "properties": {
-        "account_id": {"type": "string"}, "username": {"type": "string"}, "display_name": {"type": "string"},
-        "avatar_url": {"type": ["string", "null"]}, "region": {"type": ["string", "null"]},
-        "settings": {"type": "object"}, "created_at": {"type": "string", "format": "date-time"}}},
+        "account_id": {"type": "string"},
+        "username": {"type": ["string", "null"], "description": "null for a guest account until it links one"},
+        "display_name": {"type": "string"}, "avatar_url": {"type": ["string", "null"]},
+        "region": {"type": ["string", "null"]}, "settings": {"type": "object"},
+        "guest": {"type": "boolean", "description": "a guest account: no username and password (yet)"},
+        "eth_address": {"type": ["string", "null"], "description": "the linked wallet (EIP-55), or null"},
+        "created_at": {"type": "string", "format": "date-time"}}},
     "Wallet": {"type": "object", "properties": {"account_id": {"type": "string"}, "balances": BALANCES,
                                                 "debts": {"type": "array", "items": _ref("Debt")}}},
     "LedgerEntry": {"type": "object", "properties": {
@@ -262,7 +266,8 @@ def build(trade_max_ttl_s: int = 7 * 86_400) -> dict[str, Any]:
                    "patch": _op("updateProfile", "profile", "Edit the profile", 200, _ref("Profile"), (401,),
                                 auth="player", body=_profile_body())},
         "/v1/me/password": {"post": _op("changePassword", "profile",
-                                        "Change the password; every refresh token is revoked", 204, None, (401,),
+                                        "Change the password; every refresh token is revoked (a guest account has none to "
+                                        "change: 409)", 204, None, (401, 409),
                                         auth="player", body=object_schema(api.PASSWORD_CHANGE))},
         "/v1/me/wallet": {"get": _op("getWallet", "wallet", "Balances per currency", 200, _ref("Wallet"), (401,),
                                      auth="player")},
@@ -286,12 +291,14 @@ def build(trade_max_ttl_s: int = 7 * 86_400) -> dict[str, Any]:
                                          (401, 403, 404, 409, 422, 503), auth="service", body=object_schema(api.GRANT),
                                          params=[IDEMPOTENCY], replay=True)},
     }
-    from commerce import payments_api, trades_api  # their operations and schemas live beside their handlers
+    from commerce import identity_api, payments_api, trades_api  # their operations live beside their handlers
 
     paths.update(payments_api.openapi_paths())
     paths.update(trades_api.openapi_paths(trade_max_ttl_s))
     market_paths, market_schemas = market_api.openapi()
     paths.update(market_paths)
+    for path, operations in identity_api.openapi_paths().items():
+        paths.setdefault(path, {}).update(operations)  # DELETE /v1/me/wallet beside GET
     return {
         "openapi": "3.1.0",
         "info": {"title": "Elysium commerce", "version": "1",
@@ -302,7 +309,8 @@ def build(trade_max_ttl_s: int = 7 * 86_400) -> dict[str, Any]:
                                 "with a stable type."},
         "paths": paths,
         "components": {
-            "schemas": {**SCHEMAS, **payments_api.openapi_schemas(), **trades_api.SCHEMAS, **market_schemas},
+            "schemas": {**SCHEMAS, **payments_api.openapi_schemas(), **trades_api.SCHEMAS, **market_schemas,
+                        **identity_api.SCHEMAS},
             "securitySchemes": {
                 "player": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT (EdDSA), aud elysium:player"},
                 "service": {"type": "http", "scheme": "bearer",

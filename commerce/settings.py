@@ -38,6 +38,15 @@ def mongo_uri(value: str) -> str | None:
     return None
 
 
+def authority_problem(value: str) -> str | None:
+    """Why ``value`` is not a host with an optional port (an RFC 3986 authority without user info), or None."""
+    from commerce.siwe import is_authority
+
+    if not value or "@" in value or not is_authority(value):
+        return "must be a host name with an optional port, such as play.example.com or localhost:8080"
+    return None
+
+
 @dataclass(frozen=True)
 class CommerceSettings:
     host: str = setting("ELYSIUM_COMMERCE_HOST", "127.0.0.1", "Address commerce listens on")
@@ -125,6 +134,17 @@ class CommerceSettings:
                                              "How often each replica returns the items of expired "
                                              "listings and credits the house's pending fees",
                                              unit="s", check=between(0.01, 3600))
+    # Linking a wallet with Sign-In with Ethereum (docs/chain.md, "Linking a wallet").
+    chain_id: int = setting("ELYSIUM_CHAIN_ID", 131_277_322_940_537,
+                            "The Ethereum chain id items are minted on; a wallet-linking message must carry it "
+                            "(default: the embedded chain's)", check=positive)
+    siwe_domain: str = setting("ELYSIUM_SIWE_DOMAIN", "localhost",
+                               "The domain (RFC 3986 authority: host and optional port) of the site that asks "
+                               "players to sign in with Ethereum; a wallet-linking message must name it",
+                               check=authority_problem)
+    siwe_challenge_ttl_s: int = setting("ELYSIUM_SIWE_CHALLENGE_TTL_S", 300,
+                                        "How long a wallet-linking challenge (its nonce and its message's "
+                                        "expiration time) stays valid", unit="s", check=between(30, 3600))
     log_level: str = setting("ELYSIUM_LOG_LEVEL", "info", "Log level")
     cors_origins: tuple[str, ...] = cors_setting()
     # Real-money payments for premium currency packs (commerce/payments, docs/commerce.md "Payments").
