@@ -5,6 +5,7 @@ Their OpenAPI operations live here too; ``commerce.openapi`` adds them to the do
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -20,6 +21,7 @@ from commerce.validation import Field
 from commerce.wallet_link import WalletLinks
 from elysium.http import json_response
 
+log = logging.getLogger("commerce.api")
 DEVICES = web.AppKey("devices", Devices)
 WALLET_LINKS = web.AppKey("wallet_links", WalletLinks)
 
@@ -40,6 +42,8 @@ async def _services(app: web.Application) -> AsyncIterator[None]:
 async def device_login(request: web.Request) -> web.Response:
     body = await _body(request, DEVICE)
     doc, pair, created = await request.app[DEVICES].login(body["device_id"])
+    if created:
+        log.info("guest account created", extra={"account": doc["_id"], "address": request.remote or "unknown"})
     return json_response({**pair.body(doc["_id"]), "created": created, "profile": profile_body(doc)},
                          201 if created else 200)
 
@@ -78,11 +82,14 @@ async def wallet_link(request: web.Request) -> web.Response:
     account = player(request)
     body = await _body(request, LINK)
     doc = await request.app[WALLET_LINKS].link(account, body["message"], body["signature"])
+    log.info("wallet linked", extra={"account": account, "eth_address": doc.get("eth_address")})
     return json_response(profile_body(doc))
 
 
 async def wallet_unlink(request: web.Request) -> web.Response:
-    await request.app[WALLET_LINKS].unlink(player(request))
+    account = player(request)
+    address = await request.app[WALLET_LINKS].unlink(account)
+    log.info("wallet unlinked", extra={"account": account, "eth_address": address})
     return web.Response(status=204)
 
 

@@ -31,6 +31,7 @@ from pymongo.errors import DuplicateKeyError
 from commerce import siwe
 from commerce.errors import Problem
 from commerce.store import Conflict, Doc, Session, Store, now
+from elysium import redisreply
 
 PREFIX = "elysium:commerce:siwe:"
 STATEMENT = "Link this wallet to your Elysium account."
@@ -109,11 +110,11 @@ class WalletLinks:
     async def link(self, account: str, text: str, signature: str) -> Doc:
         """Check the signed message and record its address on ``account``; the account after the link."""
         message = self._check_message(text)
-        challenge = await self.redis.hgetall(challenge_key(account))  # type: ignore[misc]
-        if not challenge or challenge.get(b"nonce", b"").decode() != message.nonce:
+        challenge = redisreply.text_map(await self.redis.hgetall(challenge_key(account)))
+        if challenge.get("nonce") != message.nonce:
             raise Problem("siwe-nonce", "the nonce is unknown, used, expired or not from your latest challenge; "
                                         "ask for a new one")
-        if challenge.get(b"address", b"").decode() != message.address:
+        if challenge.get("address") != message.address:
             raise Problem("siwe-address", "the message names another address than the one you asked to link")
         signer = await asyncio.to_thread(recover, text, signature)
         if signer != message.address:
@@ -127,7 +128,7 @@ class WalletLinks:
         linked = doc.get("eth_address")
         if linked is not None and linked != message.address:
             raise Problem("wallet-already-linked", f"{linked} is linked to this account; unlink it first")
-        if not await self._spend(keys=[challenge_key(account)], args=[message.nonce]):
+        if not redisreply.integer(await self._spend(keys=[challenge_key(account)], args=[message.nonce])):
             raise Problem("siwe-nonce", "the nonce was just used; ask for a new challenge")
         if linked == message.address:
             return doc

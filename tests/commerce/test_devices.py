@@ -5,15 +5,19 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import json
+import logging
 import uuid
 from typing import Any
 
+import pytest
 from eth_account import Account
 
 from commerce.appkeys import STORE
 from commerce.devices import MAX_DEVICES, device_key
 from tests.commerce.conftest import register
 from tests.commerce.test_accounts import _problem
+from tests.commerce.test_security import _lines
 from tests.commerce.test_wallet_link import challenge, link, sign
 
 
@@ -188,3 +192,24 @@ async def test_two_guests_racing_for_one_username_one_gets_it(client: Any) -> No
     winners = [g for g, r in zip(guests, answers, strict=True) if r.status == 200]
     login = await client.post("/v1/sessions", json={"username": "Only_One", "password": "pass word 12"})
     assert (await login.json())["account_id"] == winners[0]["account_id"]
+
+
+async def test_guest_creation_and_wallet_links_are_logged_without_device_ids_or_tokens(
+        client: Any, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO)
+    device = new_device()
+    guest = await device_login(client, device, 201)
+    await device_login(client, device, 200)
+    key = Account.create()
+    got = await challenge(client, guest, key.address)
+    signature = sign(key, got["message"])
+    assert (await link(client, guest, got["message"], signature)).status == 200
+    assert (await client.delete("/v1/me/wallet", headers=guest["headers"])).status == 204
+    lines = _lines(caplog)
+    created = [line for line in lines if line["msg"] == "guest account created"]
+    assert len(created) == 1 and created[0]["account"] == guest["account_id"]
+    assert [(line["msg"], line["eth_address"]) for line in lines if line["msg"].startswith("wallet ")] == [
+        ("wallet linked", key.address), ("wallet unlinked", key.address)]
+    written = "\n".join(json.dumps(line) for line in lines)
+    for secret in (device, device_key(device), guest["access_token"], guest["refresh_token"], signature):
+        assert secret not in written
