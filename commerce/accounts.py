@@ -40,6 +40,7 @@ from elysium import tokens
 
 ISSUER = "elysium-commerce"
 USERNAME = r"[A-Za-z0-9][A-Za-z0-9_.-]{2,31}"
+GUEST_NAME = "Guest"
 
 
 @dataclass(frozen=True)
@@ -70,7 +71,7 @@ def token_name(account: Doc) -> str:
     if isinstance(name, str) and 1 <= len(name) <= 32 and unicodedata.is_normalized("NFC", name) \
             and name_problem(name) is None:
         return name
-    return str(account["username"])
+    return str(account.get("username") or GUEST_NAME)
 
 
 # Roles an operator grants to accounts through the admin API: "creator" registers works and
@@ -83,9 +84,31 @@ def roles_of(doc: Doc) -> list[str]:
 
 
 def profile_body(doc: Doc) -> dict[str, Any]:
-    return {"account_id": doc["_id"], "username": doc["username"], "display_name": doc["display_name"],
+    return {"account_id": doc["_id"], "username": doc.get("username"), "display_name": doc["display_name"],
             "avatar_url": doc.get("avatar_url"), "region": doc.get("region"), "settings": doc.get("settings", {}),
-            "roles": roles_of(doc), "created_at": doc["created_at"].isoformat()}
+            "roles": roles_of(doc), "guest": bool(doc.get("guest")), "eth_address": doc.get("eth_address"),
+            "created_at": doc["created_at"].isoformat()}
+
+
+def new_account(display_name: str, username: str | None = None, password_hash: str | None = None) -> Doc:
+    """An account document. Without a username it is a guest's, whose unique username key is
+    ``guest:<id>``: no username a player can choose holds a ``:``."""
+    account_id = uuid.uuid4().hex
+    at = now()
+    doc: Doc = {"_id": account_id, "username": username,
+                "username_lower": username.lower() if username else f"guest:{account_id}",
+                "display_name": display_name, "avatar_url": None, "region": None, "settings": {},
+                "created_at": at, "updated_at": at}
+    if password_hash is not None:
+        doc["password_hash"] = password_hash
+    if username is None:
+        doc["guest"] = True
+    return doc
+
+
+def guest_name() -> str:
+    """A generated display name for a guest, which the player may change (``PATCH /v1/me``)."""
+    return f"{GUEST_NAME}-{secrets.randbelow(10 ** 6):06d}"
 
 
 class Accounts:
@@ -124,7 +147,7 @@ class Accounts:
         mac = hmac.new(self._successor_key, refresh.encode(), hashlib.sha256).digest()
         return base64.urlsafe_b64encode(mac).rstrip(b"=").decode()
 
-    async def _issue(self, account: Doc) -> TokenPair:
+    async def issue(self, account: Doc) -> TokenPair:
         """A new login: a new family and its first refresh token."""
         family = uuid.uuid4().hex
         refresh = secrets.token_urlsafe(32)
@@ -144,35 +167,55 @@ class Accounts:
             pass  # a concurrent refresh of the same token wrote it first
 
     async def register(self, username: str, password: str, display_name: str | None) -> tuple[Doc, TokenPair]:
-        password_hash = await self._hash(password)
-        account_id = uuid.uuid4().hex
-        at = now()
-        doc: Doc = {"_id": account_id, "username": username, "username_lower": username.lower(),
-                    "password_hash": password_hash, "display_name": display_name or username, "avatar_url": None,
-                    "region": None, "settings": {}, "created_at": at, "updated_at": at}
+        doc = new_account(display_name or username, username, await self._hash(password))
 
         async def body(s: Session) -> None:
             if await self.store.accounts.find_one({"username_lower": doc["username_lower"]}, {"_id": 1}, session=s):
                 raise Problem("username-taken", "that username is taken; choose another")
-            await self.store.accounts.insert_one(doc, session=s)
-            for currency in ledger.CURRENCIES:
-                amount = self.signup_grant.get(currency, 0)
-                await self.store.wallets.insert_one({"_id": ledger.wallet_id(account_id, currency),
-                                                     "account": account_id, "currency": currency,
-                                                     "balance": amount, "updated_at": at}, session=s)
-                if amount:
-                    await self.store.ledger.insert_one(
-                        {"_id": ledger.entry_id("signup", account_id, currency), "kind": "signup",
-                         "account": account_id, "currency": currency, "delta": amount, "balance_after": amount,
-                         "reason": "welcome grant", "ref": None, "items": [], "at": at}, session=s)
+            await self.create_in(s, doc)
 
         await self.store.transaction(body)
-        return doc, await self._issue(doc)
+        return doc, await self.issue(doc)
+
+    async def create_in(self, s: Session, doc: Doc) -> None:
+        """Write a new account, its wallets and its welcome grant within the transaction ``s``."""
+        account_id, at = doc["_id"], doc["created_at"]
+        await self.store.accounts.insert_one(doc, session=s)
+        for currency in ledger.CURRENCIES:
+            amount = self.signup_grant.get(currency, 0)
+            await self.store.wallets.insert_one({"_id": ledger.wallet_id(account_id, currency),
+                                                 "account": account_id, "currency": currency,
+                                                 "balance": amount, "updated_at": at}, session=s)
+            if amount:
+                await self.store.ledger.insert_one(
+                    {"_id": ledger.entry_id("signup", account_id, currency), "kind": "signup",
+                     "account": account_id, "currency": currency, "delta": amount, "balance_after": amount,
+                     "reason": "welcome grant", "ref": None, "items": [], "at": at}, session=s)
+
+    async def set_credentials(self, account_id: str, username: str, password: str) -> Doc:
+        """Give a guest account a username and password; its id, and so all it owns, stay the same."""
+        taken = Problem("username-taken", "that username is taken; choose another")
+        if await self.store.accounts.find_one({"username_lower": username.lower()}, {"_id": 1}):
+            raise taken
+        password_hash = await self._hash(password)
+        try:
+            done = await self.store.accounts.update_one(
+                {"_id": account_id, "password_hash": {"$exists": False}, "system": {"$ne": True}},
+                {"$set": {"username": username, "username_lower": username.lower(), "password_hash": password_hash,
+                          "guest": False, "updated_at": now()}})
+        except DuplicateKeyError:  # taken by a registration or another link since the look-up
+            raise taken from None
+        if done.matched_count != 1:
+            await self.profile(account_id)  # unknown-account when it is gone
+            raise Problem("credentials-exist", "this account already has a username and password; change the "
+                                               "password with POST /v1/me/password")
+        return await self.profile(account_id)
 
     async def login(self, username: str, password: str) -> tuple[Doc, TokenPair] | None:
         """The account and fresh tokens, or None on any failure (the caller cannot tell which)."""
         doc = await self.store.accounts.find_one({"username_lower": username.lower()})
-        if doc is None or doc.get("system"):  # a system account (the house) never logs in
+        # A system account (the house) never logs in; nor by password a guest, which has none.
+        if doc is None or doc.get("system") or not doc.get("password_hash"):
             await self._verify(self._dummy_hash, password)
             return None
         if not await self._verify(doc["password_hash"], password):
@@ -180,7 +223,7 @@ class Accounts:
         if self.hasher.check_needs_rehash(doc["password_hash"]):
             await self.store.accounts.update_one({"_id": doc["_id"]},
                                                  {"$set": {"password_hash": await self._hash(password)}})
-        return doc, await self._issue(doc)
+        return doc, await self.issue(doc)
 
     async def refresh(self, token: str) -> tuple[Doc, TokenPair]:
         """The next tokens of the login. A token used again within the grace gives the same successor."""
@@ -237,6 +280,9 @@ class Accounts:
 
     async def change_password(self, account_id: str, current: str, new: str) -> bool:
         doc = await self.store.accounts.find_one({"_id": account_id})
+        if doc is not None and not doc.get("password_hash"):
+            raise Problem("no-credentials", "this guest account has no password; link a username and password "
+                                            "with POST /v1/me/credentials")
         if doc is None or not await self._verify(doc["password_hash"], current):
             return False
         new_hash = await self._hash(new)

@@ -90,6 +90,24 @@ COMMERCE: dict[str, tuple[int, str]] = {
     "friend-limit": (409, "A friend list is full"),
     "friend-request-limit": (409, "A list of pending friend requests is full"),
     "block-limit": (409, "The block list is full"),
+    # wallet linking with Sign-In with Ethereum (commerce/wallet_link.py)
+    "siwe-message-invalid": (400, "The text is not a Sign-In with Ethereum (EIP-4361) message"),
+    "siwe-domain": (422, "The message names another domain than this service's"),
+    "siwe-chain-id": (422, "The message names another chain than this service's"),
+    "siwe-expired": (422, "The message has expired"),
+    "siwe-not-yet-valid": (422, "The message is not valid yet (before its Issued At or Not Before)"),
+    "siwe-nonce": (422, "The nonce is unknown, used, expired or not from your latest challenge"),
+    "siwe-address": (422, "The message names another address than the challenge"),
+    "siwe-signature": (422, "The signature is not the message's address's"),
+    "wallet-taken": (409, "That address is linked to another account"),
+    "wallet-already-linked": (409, "Another address is linked to this account; unlink it first"),
+    "wallet-not-linked": (404, "No wallet is linked to this account"),
+    "wallet-busy": (409, "An item is being withdrawn to the linked address"),
+    # guest and device accounts (commerce/devices.py)
+    "device-taken": (409, "That device id is linked to another account"),
+    "device-limit": (409, "The account has as many devices as it may link"),
+    "credentials-exist": (409, "The account already has a username and password"),
+    "no-credentials": (409, "A guest account has no password; link a username and password first"),
     "busy": (503, "Too much contention; retry the same request"),
 }
 # Every code a commerce answer can carry.

@@ -133,9 +133,12 @@ SCHEMAS: dict[str, Any] = {
         "account_id": {"type": "string"}, "access_token": {"type": "string"}, "token_type": {"const": "Bearer"},
         "expires_in": {"type": "integer"}, "refresh_token": {"type": "string"}}},
     "Profile": {"type": "object", "properties": {
-        "account_id": {"type": "string"}, "username": {"type": "string"}, "display_name": {"type": "string"},
-        "avatar_url": {"type": ["string", "null"]}, "region": {"type": ["string", "null"]},
-        "settings": {"type": "object"},
+        "account_id": {"type": "string"},
+        "username": {"type": ["string", "null"], "description": "null for a guest account until it links one"},
+        "display_name": {"type": "string"}, "avatar_url": {"type": ["string", "null"]},
+        "region": {"type": ["string", "null"]}, "settings": {"type": "object"},
+        "guest": {"type": "boolean", "description": "a guest account: no username and password (yet)"},
+        "eth_address": {"type": ["string", "null"], "description": "the linked wallet (EIP-55), or null"},
         "roles": {"type": "array", "items": {"enum": list(ROLES)},
                   "description": "granted by an operator (PUT /v1/admin/accounts/{account_id}/roles/{role})"},
         "created_at": {"type": "string", "format": "date-time"}}},
@@ -266,7 +269,8 @@ def build(trade_max_ttl_s: int = 7 * 86_400) -> dict[str, Any]:
                    "patch": _op("updateProfile", "profile", "Edit the profile", 200, _ref("Profile"), (401,),
                                 auth="player", body=_profile_body())},
         "/v1/me/password": {"post": _op("changePassword", "profile",
-                                        "Change the password; every refresh token is revoked", 204, None, (401,),
+                                        "Change the password; every refresh token is revoked (a guest account has none to "
+                                        "change: 409)", 204, None, (401, 409),
                                         auth="player", body=object_schema(api.PASSWORD_CHANGE))},
         "/v1/me/wallet": {"get": _op("getWallet", "wallet", "Balances per currency", 200, _ref("Wallet"), (401,),
                                      auth="player")},
@@ -290,7 +294,7 @@ def build(trade_max_ttl_s: int = 7 * 86_400) -> dict[str, Any]:
                                          (401, 403, 404, 409, 422, 503), auth="service", body=object_schema(api.GRANT),
                                          params=[IDEMPOTENCY], replay=True)},
     }
-    from commerce import friends_api, payments_api, trades_api, withdrawals_api, works_api  # operations and schemas beside their handlers
+    from commerce import friends_api, identity_api, payments_api, trades_api, withdrawals_api, works_api  # operations beside their handlers
 
     paths.update(payments_api.openapi_paths())
     paths.update(withdrawals_api.openapi_paths())
@@ -299,6 +303,8 @@ def build(trade_max_ttl_s: int = 7 * 86_400) -> dict[str, Any]:
     market_paths, market_schemas = market_api.openapi()
     paths.update(market_paths)
     paths.update(friends_api.openapi_paths())
+    for path, operations in identity_api.openapi_paths().items():
+        paths.setdefault(path, {}).update(operations)  # DELETE /v1/me/wallet beside GET
     return {
         "openapi": "3.1.0",
         "info": {"title": "Elysium commerce", "version": "1",
@@ -311,7 +317,7 @@ def build(trade_max_ttl_s: int = 7 * 86_400) -> dict[str, Any]:
         "components": {
             "schemas": {**SCHEMAS, **payments_api.openapi_schemas(), **trades_api.SCHEMAS, **market_schemas,
                         **withdrawals_api.SCHEMAS, **works_api.SCHEMAS,
-                        **friends_api.SCHEMAS},
+                        **friends_api.SCHEMAS, **identity_api.SCHEMAS},
             "securitySchemes": {
                 "player": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT (EdDSA), aud elysium:player"},
                 "service": {"type": "http", "scheme": "bearer",

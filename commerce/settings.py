@@ -82,6 +82,15 @@ def check_chain_settings(url: str, key_file: str, items: str, rights: str) -> No
             raise ConfigError(variable, "is not set; it is needed with ELYSIUM_CHAIN_URL")
 
 
+def authority_problem(value: str) -> str | None:
+    """Why ``value`` is not a host with an optional port (an RFC 3986 authority without user info), or None."""
+    from commerce.siwe import is_authority
+
+    if not value or "@" in value or not is_authority(value):
+        return "must be a host name with an optional port, such as play.example.com or localhost:8080"
+    return None
+
+
 @dataclass(frozen=True)
 class CommerceSettings:
     host: str = setting("ELYSIUM_COMMERCE_HOST", "127.0.0.1", "Address commerce listens on")
@@ -210,6 +219,14 @@ class CommerceSettings:
     matchmaker_timeout_s: float = setting("ELYSIUM_COMMERCE_MATCHMAKER_TIMEOUT_S", 2.0,
                                           "Deadline of each call to the matchmaker for a profile; past it those "
                                           "parts answer unavailable", unit="s", check=between(0.1, 30))
+    # Linking a wallet with Sign-In with Ethereum (docs/chain.md, "Linking a wallet").
+    siwe_domain: str = setting("ELYSIUM_SIWE_DOMAIN", "localhost",
+                               "The domain (RFC 3986 authority: host and optional port) of the site that asks "
+                               "players to sign in with Ethereum; a wallet-linking message must name it",
+                               check=authority_problem)
+    siwe_challenge_ttl_s: int = setting("ELYSIUM_SIWE_CHALLENGE_TTL_S", 300,
+                                        "How long a wallet-linking challenge (its nonce and its message's "
+                                        "expiration time) stays valid", unit="s", check=between(30, 3600))
     log_level: str = setting("ELYSIUM_LOG_LEVEL", "info", "Log level")
     cors_origins: tuple[str, ...] = cors_setting()
     # Real-money payments for premium currency packs (commerce/payments, docs/commerce.md "Payments").

@@ -89,6 +89,7 @@ class Store:
         self.trades = self.db["trades"]  # commerce/trades.py
         self.listings = self.db["listings"]
         self.sales = self.db["sales"]
+        self.devices = self.db["devices"]  # commerce/devices.py: hashed device ids of guest and device logins
         self.conflicts = 0  # transaction retries, for metrics
 
     async def ensure_indexes(self) -> None:
@@ -97,6 +98,8 @@ class Store:
         await self.ledger.create_index([("account", ASCENDING), ("at", DESCENDING)])
         await self.items.create_index([("owner", ASCENDING), ("created_at", DESCENDING)])
         await self.items.create_index("unique_owner", unique=True, sparse=True)
+        await self.accounts.create_index("eth_address", unique=True, sparse=True)  # one account per wallet
+        await self.devices.create_index("account")
         await self.refresh.create_index("family")
         await self.refresh.create_index("account")
         for index in market.INDEXES:  # one behind every filter and sort of GET /v1/listings

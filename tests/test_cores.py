@@ -35,7 +35,7 @@ CORES = (
     "spectator/feed.py", "spectator/protocol.py",
     "commerce/ledger.py", "commerce/catalog.py", "commerce/pricing.py", "commerce/rules.py", "commerce/audit.py",
     "commerce/validation.py", "commerce/payments/provider.py", "commerce/payments/rules.py",
-    "commerce/payments/auditing.py", "commerce/trading.py", "commerce/market.py", "commerce/friendship.py",
+    "commerce/payments/auditing.py", "commerce/trading.py", "commerce/market.py", "commerce/friendship.py", "commerce/siwe.py",
     "commerce/chain/artifacts.py", "commerce/chain/errors.py",
 )
 EDGES = ("asyncio", "uvloop", "socket", "selectors", "ssl", "websockets", "aiohttp", "redis", "pymongo", "motor",

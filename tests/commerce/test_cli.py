@@ -154,12 +154,25 @@ def test_a_bad_mongo_uri_is_one_line_naming_the_setting(redis_url: str, keys_dir
             assert secret not in done.stderr
 
 
+def _refused_in_one_line(env: dict[str, str], variable: str, bad: str) -> None:
+    done = subprocess.run([sys.executable, "-m", "elysium", "commerce", "--port", str(procs.free_port())],
+                          env={**env, variable: bad}, capture_output=True, text=True, timeout=60)
+    lines = done.stderr.splitlines()
+    assert done.returncode == 2 and done.stdout == "", (bad, done)
+    assert len(lines) == 1 and lines[0].startswith(f"elysium commerce: configuration error: {variable}: "), \
+        (bad, lines)
+
+
 def test_a_bad_lease_period_is_one_line_naming_the_setting(mongo_url: str, redis_url: str, keys_dir: Path) -> None:
     for bad in ("0", "-5", "ten", "301"):
-        env = {**_env(mongo_url, "x", redis_url, keys_dir), "ELYSIUM_COMMERCE_LEASE_S": bad}
-        done = subprocess.run([sys.executable, "-m", "elysium", "commerce", "--port", str(procs.free_port())],
-                              env=env, capture_output=True, text=True, timeout=60)
-        lines = done.stderr.splitlines()
-        assert done.returncode == 2 and done.stdout == "", (bad, done)
-        assert len(lines) == 1 and lines[0].startswith("elysium commerce: configuration error: "
-                                                       "ELYSIUM_COMMERCE_LEASE_S: "), (bad, lines)
+        _refused_in_one_line(_env(mongo_url, "x", redis_url, keys_dir), "ELYSIUM_COMMERCE_LEASE_S", bad)
+
+
+def test_bad_wallet_linking_settings_are_one_line_naming_the_setting(mongo_url: str, redis_url: str,
+                                                                    keys_dir: Path) -> None:
+    env = _env(mongo_url, "x", redis_url, keys_dir)
+    for variable, bad in (("ELYSIUM_SIWE_DOMAIN", "https://play.example.com"), ("ELYSIUM_SIWE_DOMAIN", "a b"),
+                          ("ELYSIUM_SIWE_DOMAIN", "user@play.example.com"), ("ELYSIUM_SIWE_DOMAIN", "host:port"),
+                          ("ELYSIUM_CHAIN_ID", "0"), ("ELYSIUM_CHAIN_ID", "0x1"),
+                          ("ELYSIUM_SIWE_CHALLENGE_TTL_S", "5"), ("ELYSIUM_SIWE_CHALLENGE_TTL_S", "soon")):
+        _refused_in_one_line(env, variable, bad)
