@@ -46,3 +46,11 @@ RESULTS_MAXLEN = 100_000
 
 def result_written(match_id: str) -> str:
     return f"{PREFIX}results:written:{match_id}"
+
+# Moderation (elysium.moderation; commerce is the only writer). Two sorted sets, member the
+# player id, score the end of the ban or mute (ms; +inf until lifted), trimmed of ended
+# members by every write and rebuilt from MongoDB when commerce starts; and one capped
+# stream of the changes, which every service follows.
+MODERATION_BANNED = PREFIX + "moderation:banned"
+MODERATION_MUTED = PREFIX + "moderation:muted"
+MODERATION_EVENTS = PREFIX + "moderation:events"
