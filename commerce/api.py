@@ -11,8 +11,9 @@ from aiohttp import web
 
 from commerce import catalog, ledger
 from commerce.accounts import USERNAME, profile_body
-from commerce.appkeys import ACCOUNTS, ADMIN_VERIFIER, ECONOMY, LIMITER, PLAYER_TOKENS, SETTINGS, STORE
+from commerce.appkeys import ACCOUNTS, ADMIN_VERIFIER, ECONOMY, LIMITER, MODERATION, PLAYER_TOKENS, SETTINGS, STORE
 from commerce.errors import Problem
+from commerce.moderation import token_refusal
 from commerce.payments import debts
 from commerce.validation import Field, Invalid, check, document_problem, json_size, name_problem, password_problem
 from elysium import numbers, tokens
@@ -50,18 +51,24 @@ async def _body(request: web.Request, schema: dict[str, Field], *, partial: bool
 
 
 def player(request: web.Request) -> str:
-    return str(request.app[PLAYER_TOKENS].claims(bearer(request))["sub"])
+    """The account of the request's access token; a banned account's tokens are refused (403 account-banned)."""
+    account = str(request.app[PLAYER_TOKENS].claims(bearer(request))["sub"])
+    refusal = token_refusal(request.app[MODERATION].watch, account)
+    if refusal is not None:
+        raise refusal
+    return account
 
 
-def admin(request: web.Request) -> dict[str, Any]:
+def admin(request: web.Request, allowed: tuple[str, ...] = (ADMIN_SCOPE,)) -> dict[str, Any]:
+    """The claims of a service token holding one of the ``allowed`` scopes, or a 401/403 problem."""
     verifier = request.app[ADMIN_VERIFIER]
     if verifier is None:
         raise Problem("admin-disabled", "set ELYSIUM_SERVICE_PUBLIC_KEY_FILE to enable the admin API")
     claims = verify(verifier, bearer(request), tokens.SERVICE_AUDIENCE, None)
     scope = claims.get("scope")
     scopes = scope.split() if isinstance(scope, str) else []
-    if ADMIN_SCOPE not in scopes:
-        raise Problem("forbidden", f"the service token lacks the {ADMIN_SCOPE} scope")
+    if not any(name in scopes for name in allowed):
+        raise Problem("forbidden", f"the service token lacks the {' or the '.join(allowed)} scope")
     return claims
 
 

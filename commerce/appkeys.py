@@ -11,6 +11,7 @@ from aiohttp import web
 from commerce.accounts import Accounts
 from commerce.economy import Economy
 from commerce.metrics import CommerceMetrics
+from commerce.moderation import Moderation
 from commerce.ratelimit import LoginLimiter
 from commerce.rewards import RewardsConsumer
 from commerce.settings import CommerceSettings
@@ -49,3 +50,4 @@ LIMITER = web.AppKey("limiter", LoginLimiter)
 REDIS = web.AppKey("redis", aioredis.Redis)
 PLAYER_TOKENS = web.AppKey("player_tokens", VerifiedTokens)
 ADMIN_VERIFIER: web.AppKey[tokens.Verifier | None] = web.AppKey("admin_verifier")
+MODERATION = web.AppKey("moderation", Moderation)

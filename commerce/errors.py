@@ -58,6 +58,10 @@ COMMERCE: dict[str, tuple[int, str]] = {
     "own-listing": (409, "A seller cannot buy their own listing"),
     "price-limit": (409, "The listing's total (price x quantity) passes the largest amount"),
     "expiry-limit": (409, "The listing would stay open longer than allowed"),
+    # moderation (commerce/moderation.py); account-banned is shared (elysium/problem.py)
+    "not-banned": (409, "The account is not banned"),
+    "not-muted": (409, "The account is not muted"),
+    "unknown-moderation-entry": (404, "No such moderation log entry"),
     "busy": (503, "Too much contention; retry the same request"),
 }
 # Every code a commerce answer can carry.
