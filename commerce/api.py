@@ -23,6 +23,7 @@ log = logging.getLogger("commerce.api")
 ITEM_UID = r"[0-9a-f]{32}"  # an owned item's id (the economy makes them as uuid4 hex)
 
 ADMIN_SCOPE = "commerce:admin"
+MODERATION_SCOPE = "commerce:moderation"  # the moderation routes only (commerce/moderation_api.py)
 PASSWORD = Field(str, min=8, max=256, extra=password_problem)
 DISPLAY_NAME = Field(str, min=1, max=32, nfc=True, extra=name_problem)
 URL_CHARS = r"[A-Za-z0-9\-._~:/?#\[\]@!$&()*+,;=%]"  # RFC 3986, less the quote

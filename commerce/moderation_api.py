@@ -17,7 +17,7 @@ from aiohttp import web
 from pymongo.errors import PyMongoError
 from redis.exceptions import RedisError
 
-from commerce.api import ADMIN_SCOPE, _body, _limit, _query, admin
+from commerce.api import ADMIN_SCOPE, MODERATION_SCOPE, _body, _limit, _query, admin
 from commerce.appkeys import MODERATION, REDIS, STORE
 from commerce.errors import Problem
 from commerce.moderation import ACCOUNT_ID, ENTRY_ID, MAX_DURATION_S, MAX_REASON_CHARS, Moderation
@@ -28,7 +28,6 @@ from elysium.moderation import Action, ModerationWatch
 
 log = logging.getLogger("commerce.moderation")
 
-MODERATION_SCOPE = "commerce:moderation"
 SCOPES = (ADMIN_SCOPE, MODERATION_SCOPE)
 # A reason is free text for the log: no control characters and not blank (the rule of new passwords).
 REASON = Field(str, min=1, max=MAX_REASON_CHARS, nfc=True, extra=password_problem)
@@ -108,6 +107,7 @@ async def lifecycle(app: web.Application) -> AsyncIterator[None]:
     loop = asyncio.get_running_loop()
     tasks = [loop.create_task(moderation.watch.run(stop), name="moderation-watch"),
              loop.create_task(_repair(moderation, stop), name="moderation-repair")]
+    await moderation.watch.wait_ready()  # ready once it knows who is banned (Redis down: not ready anyway)
     yield
     stop.set()
     await asyncio.wait(tasks, timeout=5.0)

@@ -56,6 +56,7 @@ EVENTS_MAXLEN: Final = 10_000  # entries kept in the stream (approximate trim); 
 MAX_PLAYER_CHARS: Final = 64
 FOLLOW_BLOCK_S: Final = 1.0  # how long one blocking read waits, so a stop is noticed within it
 RETRY_S: Final = 1.0  # wait after Redis trouble before reloading
+START_WAIT_S: Final = 3.0  # how long a service's start waits for the first load
 
 
 def _now_ms() -> int:
@@ -160,7 +161,8 @@ async def active(redis: aioredis.Redis, kind: Kind, *, now_ms: int | None = None
 
 async def set_state(redis: aioredis.Redis, kind: Kind, player: str, until_ms: int | None, in_force: bool,
                     *, now_ms: int | None = None) -> None:
-    """Make Redis say what MongoDB says of one player, without an event (start-up repair)."""
+    """Set one player's state without an event: what a reader sees while a follower has not read
+    the event yet (tests and tools; commerce always writes through :func:`publish`)."""
     now = _now_ms() if now_ms is None else now_ms
     key = _set_key(kind)
     async with redis.pipeline(transaction=True) as tx:
@@ -224,6 +226,15 @@ class ModerationWatch:
         self.ready = asyncio.Event()  # set once the first load is done
         self.last_id = b"0-0"
         self.events_seen = 0
+
+    async def wait_ready(self, timeout_s: float = START_WAIT_S) -> bool:
+        """Wait for the first load (a service's start-up does, so it is ready once it knows the bans);
+        False when Redis did not answer in time (the watch keeps trying)."""
+        try:
+            await asyncio.wait_for(self.ready.wait(), timeout_s)
+        except TimeoutError:
+            return False
+        return True
 
     def banned(self, player: str) -> bool:
         end = self.bans.get(player)

@@ -122,6 +122,7 @@ async def _lifecycle(app: web.Application) -> AsyncIterator[None]:
         loop.create_task(svc.events.run(svc.stop), name="events"),
         loop.create_task(svc.moderation.run(svc.stop), name="moderation"),
     ]
+    await svc.moderation.wait_ready()  # ready once it knows who is banned (Redis down: not ready anyway)
     yield
     svc.stop.set()
     # The matching pass in flight finishes (a pass cut short leaves tickets forming until
@@ -174,6 +175,7 @@ async def _events_only(app: web.Application) -> AsyncIterator[None]:
     loop = asyncio.get_running_loop()
     tasks = [loop.create_task(svc.events.run(svc.stop), name="events"),
              loop.create_task(svc.moderation.run(svc.stop), name="moderation")]
+    await svc.moderation.wait_ready()
     yield
     svc.stop.set()
     for task in tasks:
