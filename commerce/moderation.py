@@ -131,7 +131,8 @@ def event_of(kind: Kind, account_id: str, state: Doc | None) -> ModerationEvent:
 
 
 class Moderation:
-    """Bans, mutes and the log; ``watch`` is this replica's copy of who is banned (updated at once by its own actions)."""
+    """Bans, mutes and the log. ``watch`` is this replica's copy of who is banned; its own actions
+    update it at once, the other replicas' reach it through the events."""
 
     def __init__(self, store: Store, redis: aioredis.Redis, watch: ModerationWatch,
                  clock: Callable[[], datetime] = now) -> None:
@@ -160,8 +161,8 @@ class Moderation:
             current = (account.get("moderation") or {}).get(kind)
             imposes = action in (moderation.BAN, moderation.MUTE)
             if not imposes and not in_force(current, at):
-                raise Problem(NOT_IN_FORCE[kind], f"account {account_id} is not {'banned' if kind == 'ban' else 'muted'}"
-                                                  "; nothing was changed")
+                what = "banned" if kind == "ban" else "muted"
+                raise Problem(NOT_IN_FORCE[kind], f"account {account_id} is not {what}; nothing was changed")
             until = at + timedelta(seconds=duration_s) if imposes and duration_s is not None else None
             entry: Doc = {"_id": f"mod_{uuid.uuid4().hex}", "key": key_hash, "fingerprint": fp,
                           "account": account_id, "action": action, "reason": reason, "duration_s": duration_s,
@@ -181,8 +182,8 @@ class Moderation:
             replayed = False
         except Replay as exc:
             if exc.entry.get("fingerprint") != fp:
-                raise Problem("idempotency-key-reused",
-                              "this Idempotency-Key was used for a different moderation request; use a new key") from None
+                raise Problem("idempotency-key-reused", "this Idempotency-Key was used for a different "
+                                                        "moderation request; use a new key") from None
             entry, replayed = exc.entry, True
         await self.mirror(kind, entry["account"])
         log.info("moderation action", extra={"action": action, "account": account_id, "by": by[:128],

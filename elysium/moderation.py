@@ -30,7 +30,7 @@ import math
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Final, Literal
+from typing import Any, Final, Literal
 
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
@@ -184,7 +184,8 @@ async def publish(redis: aioredis.Redis, event: ModerationEvent, *, now_ms: int 
         else:
             tx.zrem(key, event.player)
         tx.zremrangebyscore(key, "-inf", now)
-        tx.xadd(keys.MODERATION_EVENTS, event.fields(), maxlen=EVENTS_MAXLEN, approximate=True)  # type: ignore[arg-type]
+        fields: dict[Any, Any] = event.fields()  # redis-py's stub wants a dict of its own key and value unions
+        tx.xadd(keys.MODERATION_EVENTS, fields, maxlen=EVENTS_MAXLEN, approximate=True)
         replies = redisreply.each(await tx.execute(), 3)
     return redisreply.text(replies[2])
 

@@ -207,7 +207,7 @@ class Joins:
                 conn.room = conn.seat = None
                 conn.send(p.error(code, message))
                 conn.close(frames.CLOSE_POLICY, code)
-            self.scheduler.describe(room, live=True)
+            self.scheduler.describe(room, live=room.lifecycle.accepts_players)  # the listing loses the player
             self.metrics.removed.labels(reason).inc()
             removed += 1
         return removed

@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 import redis.asyncio as aioredis
-from aiohttp import web
-from aiohttp.test_utils import TestClient
+from aiohttp import ClientResponse, web
+from aiohttp.test_utils import TestClient, TestServer
 
 from commerce.settings import CommerceSettings
 from elysium import keys, moderation, redisreply, tokens
@@ -26,7 +26,7 @@ def key() -> str:
 
 
 async def act(client: Client, token: str, account: str, action: str, body: dict[str, Any] | None = None,
-              idem: str | None = None) -> Any:
+              idem: str | None = None) -> ClientResponse:
     return await client.post(f"/v1/admin/accounts/{account}/{action}", json=body if body is not None else {},
                              headers=admin_headers(token, idem or key()))
 
@@ -38,7 +38,7 @@ async def log_of(client: Client, token: str, query: str = "") -> dict[str, Any]:
     return body
 
 
-async def login(client: Client, username: str, password: str = "correct horse battery") -> Any:
+async def login(client: Client, username: str, password: str = "correct horse battery") -> ClientResponse:
     return await client.post("/v1/sessions", json={"username": username, "password": password})
 
 
@@ -161,6 +161,41 @@ async def test_racing_bans_and_unbans_leave_redis_saying_what_mongodb_says(
         assert await moderation.is_banned(redis, account) == (state["ban"] is not None)
 
 
+async def test_a_change_landing_while_redis_is_written_is_written_after_it(
+        client: Client, admin_token: str, redis: aioredis.Redis, settings: CommerceSettings) -> None:
+    """The mirror reads MongoDB, writes Redis, and reads again: an unban committed between its read
+    and its write (so its own write is stale) is written after it, and Redis ends unbanned."""
+    from pymongo import MongoClient
+
+    from commerce.appkeys import MODERATION, REDIS, STORE
+    from commerce.moderation import Moderation
+    from commerce.store import now
+
+    rita = await register(client)
+    account = rita["account_id"]
+    assert (await act(client, admin_token, account, "ban", {"reason": "x"})).status == 201
+    sync: MongoClient[dict[str, Any]] = MongoClient(settings.mongo_url)
+    calls = 0
+
+    def clock() -> Any:
+        nonlocal calls
+        calls += 1
+        if calls == 1:  # the mirror has read the ban and is about to write it: an unban commits now
+            sync[settings.db_name]["accounts"].update_one(
+                {"_id": account}, {"$set": {"moderation.ban.active": False, "moderation.ban.action_id": "mod_late"}})
+        return now()
+
+    assert isinstance(client.server, TestServer)
+    app = client.server.app
+    late = Moderation(app[STORE], app[REDIS], app[MODERATION].watch, clock=clock)
+    try:
+        await late.mirror("ban", account)
+    finally:
+        sync.close()
+    assert calls >= 2  # it wrote twice
+    assert not await moderation.is_banned(redis, account)
+
+
 # --- bad requests change nothing --------------------------------------------------------------------
 
 @pytest.mark.parametrize(("action", "body", "field"), [
@@ -260,9 +295,10 @@ async def test_without_a_service_key_the_moderation_api_is_disabled(client_for: 
 async def test_the_log_pages_newest_first_and_filters_by_account(client: Client, admin_token: str) -> None:
     mia, ned = await register(client), await register(client)
     done = []
-    for account, action, body in [(mia, "ban", {"reason": "1"}), (ned, "mute", {"reason": "2", "duration_s": 60}),
-                                  (mia, "unban", {"reason": "3"}), (ned, "unmute", {}),
-                                  (mia, "mute", {"reason": "5", "duration_s": 60})]:
+    steps: list[tuple[dict[str, Any], str, dict[str, Any]]] = [
+        (mia, "ban", {"reason": "1"}), (ned, "mute", {"reason": "2", "duration_s": 60}),
+        (mia, "unban", {"reason": "3"}), (ned, "unmute", {}), (mia, "mute", {"reason": "5", "duration_s": 60})]
+    for account, action, body in steps:
         resp = await act(client, admin_token, account["account_id"], action, body)
         assert resp.status == 201, await resp.text()
         done.append((await resp.json())["id"])
@@ -305,14 +341,14 @@ async def test_another_replica_refuses_the_banned_token_once_it_sees_the_event(
     olga = await register(client)
 
     async def ready() -> bool:
-        return (await other.get("/readyz")).status == 200
+        return bool((await other.get("/readyz")).status == 200)
 
     await until(ready, what="the second replica ready")
     assert (await other.get("/v1/me", headers=olga["headers"])).status == 200
     assert (await act(client, admin_token, olga["account_id"], "ban", {"reason": "x"})).status == 201
 
     async def refused() -> bool:
-        return (await other.get("/v1/me", headers=olga["headers"])).status == 403
+        return bool((await other.get("/v1/me", headers=olga["headers"])).status == 403)
 
     await until(refused, what="the other replica refusing the token")
 

@@ -18,6 +18,7 @@ from elysium.moderation import ModerationEvent
 from elysium.ws import frames, play
 from gameserver import protocol as p
 from gameserver.client import GameClient
+from gameserver.room import MatchId, PlayerId
 from gameserver.server import GameServer
 from tests.gameserver.conftest import url
 from tests.gameserver.rawclient import RawClient
@@ -46,7 +47,7 @@ async def test_a_banned_player_in_a_running_match_is_kicked(game_server: GameSer
     welcome = await cheat.join(mint("cheat", "m-ban", seats=2))
     resume = welcome["resume"]
     await fair.join(mint("fair", "m-ban", seats=2))
-    room = game_server.rooms["m-ban"]
+    room = game_server.rooms[MatchId("m-ban")]
     await until(lambda: room.state.value == "running", what="the match running")
     await moderation.publish(redis, ban("cheat"))
 
@@ -75,8 +76,8 @@ async def test_a_dropped_banned_player_loses_the_held_seat(game_server: GameServ
     await away.join(mint("away", "m-drop", seats=2))
     await other.join(mint("other", "m-drop", seats=2))
     await away.close()
-    room = game_server.rooms["m-drop"]
-    await until(lambda: not room.by_player["away"].connected, what="the seat held without a connection")
+    room = game_server.rooms[MatchId("m-drop")]
+    await until(lambda: not room.by_player[PlayerId("away")].connected, what="the seat held without a connection")
     await moderation.publish(redis, ban("away"))
     await until(lambda: "away" not in room.by_player, what="the held seat freed")
     await other.close()
@@ -118,7 +119,7 @@ async def test_a_ban_found_by_a_resync_kicks_too(game_server: GameServer, mint: 
     await b.join(mint("rb", "m-resync", seats=2))
     await game_server.bans.on_resync(frozenset({"ra", "nobody-here"}))
     assert (await a.expect("error"))["code"] == p.BANNED
-    assert "ra" not in game_server.rooms["m-resync"].by_player
+    assert "ra" not in game_server.rooms[MatchId("m-resync")].by_player
     await asyncio.gather(a.close(), b.close())
 
 
