@@ -34,6 +34,7 @@ from pymongo.errors import DuplicateKeyError
 
 from commerce import ledger
 from commerce.errors import Problem
+from commerce.moderation import ban_problem, banned
 from commerce.store import Doc, Session, Store, now
 from commerce.validation import name_problem
 from elysium import tokens
@@ -220,6 +221,8 @@ class Accounts:
             return None
         if not await self._verify(doc["password_hash"], password):
             return None
+        if banned(doc):  # told only to whoever knows the password
+            raise ban_problem(doc)
         if self.hasher.check_needs_rehash(doc["password_hash"]):
             await self.store.accounts.update_one({"_id": doc["_id"]},
                                                  {"$set": {"password_hash": await self._hash(password)}})
@@ -230,6 +233,8 @@ class Accounts:
         h = _hash_token(token)
         at = self.clock()
         doc = await self.store.refresh.find_one({"_id": h})
+        if doc is not None and doc["revoked"]:
+            await self._refuse_banned(doc["account"])  # a ban revoked it: say so
         if doc is None or doc["revoked"] or doc["expires_at"] <= at:
             raise Problem("invalid-refresh-token", "the refresh token is unknown, expired or revoked; log in again")
         successor = self._successor(token)
@@ -253,7 +258,14 @@ class Accounts:
         account = await self.store.accounts.find_one({"_id": doc["account"]})
         if account is None:
             raise Problem("invalid-refresh-token", "the account no longer exists")
+        if banned(account):  # banned while this refresh ran (the ban revoked every token it found, the successor too)
+            raise ban_problem(account)
         return account, TokenPair(self._access(account, doc["family"]), successor, self.access_ttl_s)
+
+    async def _refuse_banned(self, account_id: str) -> None:
+        account = await self.store.accounts.find_one({"_id": account_id}, {"moderation": 1})
+        if account is not None and banned(account):
+            raise ban_problem(account)
 
     async def _second_use(self, doc: Doc, successor: str, at: datetime) -> None:
         """Allow a used token once more only within the grace and while its successor is unused."""

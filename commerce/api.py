@@ -13,9 +13,10 @@ from redis.exceptions import RedisError
 
 from commerce import catalog, ledger
 from commerce.accounts import USERNAME, profile_body
-from commerce.appkeys import (ACCOUNTS, ADMIN_VERIFIER, ECONOMY, FRIENDS, LIMITER, PLAYER_TOKENS, REDIS, SETTINGS,
-                              STORE)
+from commerce.appkeys import (ACCOUNTS, ADMIN_VERIFIER, ECONOMY, FRIENDS, LIMITER, MODERATION, PLAYER_TOKENS, REDIS,
+                              SETTINGS, STORE)
 from commerce.errors import Problem
+from commerce.moderation import token_refusal
 from commerce.payments import debts
 from commerce.validation import Field, Invalid, check, document_problem, json_size, name_problem, password_problem
 from elysium import numbers, presence, tokens
@@ -25,6 +26,7 @@ log = logging.getLogger("commerce.api")
 ITEM_UID = r"[0-9a-f]{32}"  # an owned item's id (the economy makes them as uuid4 hex)
 
 ADMIN_SCOPE = "commerce:admin"
+MODERATION_SCOPE = "commerce:moderation"  # the moderation routes only (commerce/moderation_api.py)
 PASSWORD = Field(str, min=8, max=256, extra=password_problem)
 DISPLAY_NAME = Field(str, min=1, max=32, nfc=True, extra=name_problem)
 URL_CHARS = r"[A-Za-z0-9\-._~:/?#\[\]@!$&()*+,;=%]"  # RFC 3986, less the quote
@@ -66,18 +68,24 @@ EMPTY_BODY = {"type": "object", "additionalProperties": False, "maxProperties": 
 
 
 def player(request: web.Request) -> str:
-    return str(request.app[PLAYER_TOKENS].claims(bearer(request))["sub"])
+    """The account of the request's access token; a banned account's tokens are refused (403 account-banned)."""
+    account = str(request.app[PLAYER_TOKENS].claims(bearer(request))["sub"])
+    refusal = token_refusal(request.app[MODERATION].watch, account)
+    if refusal is not None:
+        raise refusal
+    return account
 
 
-def admin(request: web.Request) -> dict[str, Any]:
+def admin(request: web.Request, allowed: tuple[str, ...] = (ADMIN_SCOPE,)) -> dict[str, Any]:
+    """The claims of a service token holding one of the ``allowed`` scopes, or a 401/403 problem."""
     verifier = request.app[ADMIN_VERIFIER]
     if verifier is None:
         raise Problem("admin-disabled", "set ELYSIUM_SERVICE_PUBLIC_KEY_FILE to enable the admin API")
     claims = verify(verifier, bearer(request), tokens.SERVICE_AUDIENCE, None)
     scope = claims.get("scope")
     scopes = scope.split() if isinstance(scope, str) else []
-    if ADMIN_SCOPE not in scopes:
-        raise Problem("forbidden", f"the service token lacks the {ADMIN_SCOPE} scope")
+    if not any(name in scopes for name in allowed):
+        raise Problem("forbidden", f"the service token lacks the {' or the '.join(allowed)} scope")
     return claims
 
 

@@ -13,11 +13,11 @@ from aiohttp import web
 from pymongo.errors import PyMongoError
 from redis.exceptions import RedisError
 
-from commerce import (api, catalog, friends_api, identity_api, market_api, payments_api, rewards, trades_api,
-                      withdrawals_api, works_api)
+from commerce import (api, catalog, friends_api, identity_api, market_api, moderation_api, payments_api, rewards,
+                      trades_api, withdrawals_api, works_api)
 from commerce import openapi as openapi_doc
 from commerce.accounts import ISSUER, Accounts
-from commerce.appkeys import (ACCOUNTS, ADMIN_VERIFIER, ECONOMY, FRIENDS, LIMITER, MATCHMAKER, METRICS,
+from commerce.appkeys import (ACCOUNTS, ADMIN_VERIFIER, ECONOMY, FRIENDS, LIMITER, MATCHMAKER, METRICS, MODERATION,
                               PLAYER_TOKENS, REDIS, SETTINGS, STATUS, STORE, Status)
 from commerce.economy import Economy
 from commerce.friends import Friends
@@ -156,7 +156,7 @@ def create_app(settings: CommerceSettings) -> web.Application:
         except TimeoutError:
             log.warning("not closed within the drain time", extra={"what": what})
 
-    app.cleanup_ctx.extend([mongo, redis, matchmaker, consumer])
+    app.cleanup_ctx.extend([mongo, redis, matchmaker, moderation_api.lifecycle, consumer])
     http.add_probes(app, ready=lambda: readiness(app), metrics=metrics.render, openapi=document,
                     alive=lambda: liveness(app))
     api.add_routes(app)
@@ -167,6 +167,7 @@ def create_app(settings: CommerceSettings) -> web.Application:
     works_api.add_routes(app)
     friends_api.add_routes(app)
     identity_api.add_routes(app)
+    moderation_api.add_routes(app)
     return app
 
 
@@ -183,9 +184,10 @@ async def readiness(app: web.Application) -> http.Ready:
     except (RedisError, OSError, TimeoutError):
         status.redis_ok = False
     consumer = status.consumer
-    return http.Ready(status.mongo_ok and status.redis_ok and not status.draining,
+    bans_loaded = app[MODERATION].watch.ready.is_set()  # until then a banned account's token would pass
+    return http.Ready(status.mongo_ok and status.redis_ok and bans_loaded and not status.draining,
                       {"mongo": status.mongo_ok, "redis": status.redis_ok, "draining": status.draining,
-                       "rewards_consumer": None if consumer is None else consumer.healthy})
+                       "bans_loaded": bans_loaded, "rewards_consumer": None if consumer is None else consumer.healthy})
 
 
 def _leases_swept(app: web.Application) -> int:

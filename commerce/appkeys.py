@@ -13,6 +13,7 @@ from commerce.economy import Economy
 from commerce.friends import Friends
 from commerce.metrics import CommerceMetrics
 from commerce.profiles import Matchmaker
+from commerce.moderation import Moderation
 from commerce.ratelimit import LoginLimiter
 from commerce.rewards import RewardsConsumer
 from commerce.settings import CommerceSettings
@@ -53,3 +54,4 @@ PLAYER_TOKENS = web.AppKey("player_tokens", VerifiedTokens)
 ADMIN_VERIFIER: web.AppKey[tokens.Verifier | None] = web.AppKey("admin_verifier")
 FRIENDS = web.AppKey("friends", Friends)
 MATCHMAKER = web.AppKey("matchmaker", Matchmaker)
+MODERATION = web.AppKey("moderation", Moderation)

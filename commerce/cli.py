@@ -31,7 +31,10 @@ def add_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-
     tok.add_argument("--key-file", help="Ed25519 private key of services (default: ELYSIUM_SERVICE_PRIVATE_KEY_FILE, "
                      "else the key elysium up made in .elysium/keys/service.key)")
     tok.add_argument("--ttl-s", type=float, default=600.0, help="lifetime of the token in seconds (at most 86400)")
-    tok.add_argument("--subject", default="operator", help="who the token is for (its sub claim)")
+    tok.add_argument("--subject", default="operator", help="who the token is for (its sub claim; the moderation "
+                     "log records it as who acted)")
+    tok.add_argument("--scope", choices=("commerce:admin", "commerce:moderation"), default="commerce:admin",
+                     help="what the token allows: the whole admin API, or only moderation (bans, mutes, the log)")
     tok.set_defaults(func=run_admin_token)
 
     chain = sub.add_parser("chain", help="run the embedded chain: an EVM over JSON-RPC with the item contracts "
@@ -94,8 +97,6 @@ def run_chain(args: argparse.Namespace) -> int:
 
 
 def run_admin_token(args: argparse.Namespace) -> int:
-    from commerce.api import ADMIN_SCOPE
-
     if not 0 < args.ttl_s <= 86_400:
         raise SystemExit("elysium commerce admin-token: --ttl-s must be between 0 and 86400 seconds")
     try:
@@ -104,7 +105,7 @@ def run_admin_token(args: argparse.Namespace) -> int:
         print(f"elysium commerce admin-token: {exc}", file=sys.stderr)
         return 2
     signer = tokens.Signer(key, "elysium-cli")
-    print(signer.issue(args.subject, tokens.SERVICE_AUDIENCE, args.ttl_s, {"scope": ADMIN_SCOPE}))
+    print(signer.issue(args.subject, tokens.SERVICE_AUDIENCE, args.ttl_s, {"scope": args.scope}))
     return 0
 
 

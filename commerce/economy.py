@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from pymongo import DESCENDING
-from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import DuplicateKeyError
 
 from commerce import ledger, pricing
@@ -23,7 +22,7 @@ from commerce.catalog import ItemType
 from commerce.errors import Problem
 from commerce.payments import debts
 from commerce.rules import Reward
-from commerce.store import Conflict, Doc, Session, Store, now
+from commerce.store import Conflict, Doc, Session, Store, now, page_after
 
 
 class Replay(Exception):
@@ -77,29 +76,15 @@ class Economy:
             out[w["currency"]] = int(w["balance"])
         return out
 
-    async def _after(self, collection: AsyncCollection[Doc], query: Doc, field: str, before: str | None,
-                     missing: str) -> Doc:
-        """``query`` narrowed to the documents after ``before`` in the order (``field``, ``_id``), newest first.
-
-        The id breaks ties of the time field (entries or items made in the same millisecond), so
-        every document is on exactly one page however the pages are cut.
-        """
-        if before is None:
-            return query
-        anchor = await collection.find_one({**query, "_id": before}, {field: 1})
-        if anchor is None:  # ``missing``: the problem code of a well-formed id that is none of yours
-            raise Problem(missing, "before must be the id of one of yours (the last of the previous page)")
-        return {**query, "$or": [{field: {"$lt": anchor[field]}}, {field: anchor[field], "_id": {"$lt": before}}]}
-
     async def ledger_page(self, account: str, limit: int, before: str | None) -> list[dict[str, Any]]:
-        query = await self._after(self.store.ledger, {"account": account}, "at", before, "unknown-ledger-entry")
+        query = await page_after(self.store.ledger, {"account": account}, "at", before, "unknown-ledger-entry")
         cursor = self.store.ledger.find(query).sort([("at", DESCENDING), ("_id", DESCENDING)]).limit(limit)
         return [{"id": e["_id"], "kind": e["kind"], "currency": e["currency"], "delta": e["delta"],
                  "balance_after": e["balance_after"], "reason": e.get("reason", ""), "ref": e.get("ref"),
                  "items": e.get("items", []), "at": e["at"].isoformat()} async for e in cursor]
 
     async def inventory(self, account: str, limit: int, before: str | None = None) -> list[dict[str, Any]]:
-        query = await self._after(self.store.items, {"owner": account}, "created_at", before, "unknown-owned-item")
+        query = await page_after(self.store.items, {"owner": account}, "created_at", before, "unknown-owned-item")
         cursor = self.store.items.find(query).sort([("created_at", DESCENDING), ("_id", DESCENDING)]).limit(limit)
         return [{"id": i["_id"], "item_id": i["type"], "custody": i["custody"], "attributes": i.get("attributes", {}),
                  "origin": i.get("origin", {}), "created_at": i["created_at"].isoformat()} async for i in cursor]

@@ -108,6 +108,10 @@ COMMERCE: dict[str, tuple[int, str]] = {
     "device-limit": (409, "The account has as many devices as it may link"),
     "credentials-exist": (409, "The account already has a username and password"),
     "no-credentials": (409, "A guest account has no password; link a username and password first"),
+    # moderation (commerce/moderation.py); account-banned is shared (elysium/problem.py)
+    "not-banned": (409, "The account is not banned"),
+    "not-muted": (409, "The account is not muted"),
+    "unknown-moderation-entry": (404, "No such moderation log entry"),
     "busy": (503, "Too much contention; retry the same request"),
 }
 # Every code a commerce answer can carry.

@@ -294,11 +294,12 @@ def build(trade_max_ttl_s: int = 7 * 86_400) -> dict[str, Any]:
                                          (401, 403, 404, 409, 422, 503), auth="service", body=object_schema(api.GRANT),
                                          params=[IDEMPOTENCY], replay=True)},
     }
-    from commerce import friends_api, identity_api, payments_api, trades_api, withdrawals_api, works_api  # operations beside their handlers
+    from commerce import friends_api, identity_api, moderation_api, payments_api, trades_api, withdrawals_api, works_api  # operations beside their handlers
 
     paths.update(payments_api.openapi_paths())
     paths.update(withdrawals_api.openapi_paths())
     paths.update(works_api.openapi_paths())
+    paths.update(moderation_api.openapi_paths())
     paths.update(trades_api.openapi_paths(trade_max_ttl_s))
     market_paths, market_schemas = market_api.openapi()
     paths.update(market_paths)
@@ -310,18 +311,21 @@ def build(trade_max_ttl_s: int = 7 * 86_400) -> dict[str, Any]:
         "info": {"title": "Elysium commerce", "version": "1",
                  "description": "Accounts, wallets with an audited ledger, the item store, inventory, the player "
                                 "marketplace, player trades with escrow, premium currency packs sold for real "
-                                "money, friends and blocks with presence, and public profiles. Money is "
+                                "money, friends and blocks with presence, public profiles, and moderation (bans, mutes "
+                                "and their log). Money is "
                                 "whole numbers of a currency. Errors are application/problem+json (RFC 9457) "
                                 "with a stable type."},
         "paths": paths,
         "components": {
             "schemas": {**SCHEMAS, **payments_api.openapi_schemas(), **trades_api.SCHEMAS, **market_schemas,
                         **withdrawals_api.SCHEMAS, **works_api.SCHEMAS,
-                        **friends_api.SCHEMAS, **identity_api.SCHEMAS},
+                        **friends_api.SCHEMAS, **identity_api.SCHEMAS,
+                        **moderation_api.SCHEMAS},
             "securitySchemes": {
                 "player": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT (EdDSA), aud elysium:player"},
                 "service": {"type": "http", "scheme": "bearer",
-                            "bearerFormat": "JWT (EdDSA), aud elysium:service, scope commerce:admin"},
+                            "bearerFormat": "JWT (EdDSA), aud elysium:service, scope commerce:admin (the "
+                                            "moderation routes also take commerce:moderation)"},
             },
         },
     }

@@ -23,6 +23,7 @@ from typing import Any, TypeVar
 import pymongo
 from pymongo import ASCENDING, DESCENDING, AsyncMongoClient, monitoring
 from pymongo.asynchronous.client_session import AsyncClientSession
+from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError, PyMongoError
 
@@ -90,6 +91,7 @@ class Store:
         self.listings = self.db["listings"]
         self.sales = self.db["sales"]
         self.devices = self.db["devices"]  # commerce/devices.py: hashed device ids of guest and device logins
+        self.moderation_log = self.db["moderation_log"]  # commerce/moderation.py: append-only
         self.conflicts = 0  # transaction retries, for metrics
 
     async def ensure_indexes(self) -> None:
@@ -108,6 +110,11 @@ class Store:
         await self.ledger.create_index([("pending", ASCENDING), ("account", ASCENDING), ("currency", ASCENDING)],
                                        sparse=True)  # the house's fees waiting for the settler
         await self.sales.create_index([("item_type", ASCENDING), ("currency", ASCENDING), ("at", DESCENDING)])
+        await self.moderation_log.create_index("key", unique=True)  # the Idempotency-Key's hash
+        await self.moderation_log.create_index([("account", ASCENDING), ("at", DESCENDING)])
+        await self.moderation_log.create_index([("at", DESCENDING)])
+        for kind in ("ban", "mute"):  # the accounts a start-up repair of Redis looks at
+            await self.accounts.create_index(f"moderation.{kind}.active", sparse=True)
 
     async def ping(self, timeout_s: float) -> None:
         with pymongo.timeout(timeout_s):
@@ -261,6 +268,22 @@ class Store:
                               "listings": len(listings)}
 
         return await self.transaction(body)
+
+
+async def page_after(collection: AsyncCollection[Doc], query: Doc, field: str, before: str | None,
+                     missing: str) -> Doc:
+    """``query`` narrowed to the documents after ``before`` in the order (``field``, ``_id``), newest first.
+
+    The id breaks ties of the time field (documents made in the same millisecond), so every
+    document is on exactly one page however the pages are cut. ``missing`` is the problem
+    code of a well-formed id that ``query`` does not find.
+    """
+    if before is None:
+        return query
+    anchor = await collection.find_one({**query, "_id": before}, {field: 1})
+    if anchor is None:
+        raise Problem(missing, "before must be the id of one of yours (the last of the previous page)")
+    return {**query, "$or": [{field: {"$lt": anchor[field]}}, {field: anchor[field], "_id": {"$lt": before}}]}
 
 
 def mongo_client(url: str, timeout_s: float | None = None,

@@ -84,6 +84,7 @@ SHARED: dict[str, tuple[int, str]] = {
     "unauthorized": (401, "Authentication is required"),
     "invalid-token": (401, "The access token is not valid"),
     "forbidden": (403, "Not allowed"),
+    "account-banned": (403, "The account is banned"),
     "not-found": (404, "Not found"),
     "method-not-allowed": (405, "Method not allowed"),
     "body-too-large": (413, "The body is too large"),

@@ -18,7 +18,7 @@ from typing import Any
 
 from redis.exceptions import RedisError
 
-from elysium import tokens
+from elysium import moderation, tokens
 from elysium.presence import MatchPresence
 from elysium.modes import ModeDeclaration, declare
 from elysium.ws import frames
@@ -43,7 +43,7 @@ class Joins:
 
     def __init__(self, settings: GameServerSettings, server_id: str, verifier: tokens.Verifier, guard: ReplayGuard,
                  scheduler: Scheduler, metrics: GameMetrics, modes: Mapping[str, type[GameMode[Any]]], *,
-                 draining: Callable[[], bool], presence: MatchPresence) -> None:
+                 draining: Callable[[], bool], presence: MatchPresence, bans: moderation.ModerationWatch) -> None:
         self.settings = settings
         self.presence = presence
         self.server_id = server_id
@@ -58,6 +58,7 @@ class Joins:
         self.factories: dict[str, ModeFactory] = {name: mode.factory(settings.max_players)
                                                   for name, mode in modes.items()}
         self.draining = draining
+        self.bans = bans  # who is banned, kept from the moderation events; a join also asks Redis
         self.resumes: dict[str, tuple[Room, Seat]] = {}
 
     @property
@@ -127,6 +128,8 @@ class Joins:
             raise JoinRefused(p.TOKEN_REJECTED, f"token's match id (mid) is longer than {MAX_MATCH_ID_CHARS} characters")
         player = PlayerId(claims["sub"])
         name = claims.get("name") if isinstance(claims.get("name"), str) else player
+        if self.bans.banned(player) or await moderation.is_banned(self.bans.redis, player):
+            raise JoinRefused(p.BANNED, "this account is banned")
         room = self.rooms.get(MatchId(match_id))
         if room is None:
             self._check_new_room(match_id, claims)
@@ -139,6 +142,8 @@ class Joins:
         room = self.rooms.get(MatchId(match_id))  # another join may have created it meanwhile
         if room is None:
             room = self._create_room(self._check_new_room(match_id, claims), loop.time())
+        if self.bans.banned(player):  # banned while this join waited: the kick found no seat to take
+            raise JoinRefused(p.BANNED, "this account is banned")
         held = room.by_player.get(player)
         if held is not None and room.lifecycle.accepts_players:
             # A second join token for a seated player takes the seat over: the older
@@ -189,6 +194,27 @@ class Joins:
             self.presence.left(conn.seat.player_id, conn.room.spec.match_id)
             conn.room.release(conn.seat, "left")
             conn.room = conn.seat = None
+
+    def remove(self, player: str, code: str, message: str, reason: str) -> int:
+        """Take ``player`` out of every room they hold a seat in, connected or not: the seat is
+        freed (the room's events say ``leave`` with ``reason``), the resume token stops working, and
+        a connected player gets an ``error`` with ``code`` and a close (1008). How many seats."""
+        removed = 0
+        for room in list(self.rooms.values()):
+            seat = room.by_player.get(PlayerId(player))
+            if seat is None:
+                continue
+            self.resumes.pop(seat.resume, None)
+            conn = seat.link
+            room.release(seat, reason)
+            if isinstance(conn, Connection):
+                conn.room = conn.seat = None
+                conn.send(p.error(code, message))
+                conn.close(frames.CLOSE_POLICY, code)
+            self.scheduler.describe(room, live=room.lifecycle.accepts_players)  # the listing loses the player
+            self.metrics.removed.labels(reason).inc()
+            removed += 1
+        return removed
 
     def seats_expired(self, seats: Sequence[Seat]) -> None:
         """The grace period of these dropped seats is over: their resume tokens no longer work."""

@@ -25,6 +25,8 @@ class GameMetrics:
         self.rejected_inputs = m.counter("rejected_inputs", "Client messages or inputs rejected, by reason", ("reason",))
         self.inputs = m.counter("inputs", "Inputs accepted")
         self.joins = m.counter("joins", "Join attempts by outcome", ("outcome",))
+        self.removed = m.counter("players_removed", "Players taken out of their match by the server, by reason "
+                                                   "(banned: the account was banned)", ("reason",))
         self.results = m.counter("results", "Match results written")
         self.feed_pending = m.gauge("feed_pending", "Feed entries waiting for Redis")
         self.results_held = m.gauge("results_held", "Match results Redis has not durably accepted yet")

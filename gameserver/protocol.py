@@ -36,6 +36,7 @@ from elysium.ws.envelope import error as error
 from elysium.ws.envelope import pack as pack
 from elysium.ws.envelope import pong as pong
 from elysium.ws.play import ALREADY_JOINED as ALREADY_JOINED
+from elysium.ws.play import BANNED as BANNED
 from elysium.ws.play import JOIN_REJECTED as JOIN_REJECTED
 from elysium.ws.play import NOT_IN_ROSTER as NOT_IN_ROSTER
 from elysium.ws.play import NOT_JOINED as NOT_JOINED

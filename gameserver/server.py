@@ -21,6 +21,7 @@ from redis.exceptions import RedisError
 
 from elysium import cors, redisclient, tokens
 from elysium.presence import MatchPresence, State
+from elysium.moderation import ModerationEvent, ModerationWatch
 from elysium.feeds import MatchFeedWriter
 from elysium.feeds.redis_feed import RedisFeedWriter
 from elysium.listening import Listening
@@ -74,8 +75,9 @@ class GameServer:
                                    self.metrics, on_seats_expired=lambda seats: self.joins.seats_expired(seats),
                                    on_disposed=lambda room: self.joins.room_disposed(room))
         self.presence = MatchPresence(self.redis, State.IN_MATCH, settings.presence_ttl_s)
+        self.bans = ModerationWatch(self.redis, on_event=self._on_moderation, on_resync=self._on_banned)
         self.joins = Joins(settings, self.server_id, verifier, ReplayGuard(self.redis), self.scheduler, self.metrics,
-                           modes, draining=lambda: self.draining, presence=self.presence)
+                           modes, draining=lambda: self.draining, presence=self.presence, bans=self.bans)
         self.rooms = self.scheduler.rooms
         # What a connection calls (on_inputs is the per-message hot path: one attribute, no hop).
         self.on_inputs = self.scheduler.on_inputs
@@ -103,7 +105,8 @@ class GameServer:
         except (RedisError, OSError) as exc:
             log.warning("redis not reachable at start", extra={"error": str(exc)})
         self._tasks = [loop.create_task(self.scheduler.run(self._stopping), name="scheduler"),
-                       loop.create_task(self._heartbeat(), name="heartbeat")]
+                       loop.create_task(self._heartbeat(), name="heartbeat"),
+                       loop.create_task(self.bans.run(self._stopping), name="moderation")]
 
     @property
     def public_url(self) -> str:
@@ -216,6 +219,24 @@ class GameServer:
         room, seat = conn.room, conn.seat
         if room is not None and seat is not None and seat.link is conn:
             room.drop(seat, asyncio.get_running_loop().time())
+
+    # --- moderation ----------------------------------------------------------------------------
+
+    async def _on_moderation(self, event: ModerationEvent) -> None:
+        if event.action == "ban":
+            self.kick_banned(event.player)
+
+    async def _on_banned(self, banned: frozenset[str]) -> None:
+        """After a start or a lost connection to Redis: everyone banned meanwhile leaves too."""
+        for room in list(self.rooms.values()):
+            for player in banned.intersection(room.by_player):
+                self.kick_banned(player)
+
+    def kick_banned(self, player: str) -> int:
+        removed = self.joins.remove(player, p.BANNED, "this account is banned", "banned")
+        if removed:
+            log.info("banned player removed from their match", extra={"player": player, "seats": removed})
+        return removed
 
     # --- registry ----------------------------------------------------------------------------
 

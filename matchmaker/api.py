@@ -11,7 +11,7 @@ from typing import Any
 
 from aiohttp import web
 
-from elysium import http, tokens
+from elysium import http, moderation, tokens
 from matchmaker import errors
 from matchmaker.app import MAX_BODY_BYTES, SERVICES, Services
 from matchmaker.tickets import FINAL, NewTicket
@@ -54,6 +54,8 @@ def _player(request: web.Request, *, allow_query: bool = False) -> tuple[str, st
     player = claims["sub"]
     if not 1 <= len(player) <= 64:
         raise http.invalid_token("token_claims", "player id must be 1 to 64 characters")
+    if _svc(request).moderation.banned(player):
+        raise errors.banned()
     name = claims.get("name")
     return player, (name if isinstance(name, str) and 1 <= len(name) <= 32 else player)
 
@@ -176,6 +178,13 @@ async def create_ticket(request: web.Request) -> web.Response:
             return existing
         raise errors.conflict("party-too-large", "The party does not fit in one team of this mode",
                               f"{mode.name} takes parties of at most {mode.largest_party}")
+    # The watch may be a moment behind a ban; Redis is not (and a party mate may be banned).
+    banned = await moderation.banned_among(svc.redis, [m["id"] for m in members])
+    if player in banned:
+        raise errors.banned()
+    if banned:
+        raise errors.conflict("party-member-banned", "A party member is banned", "the banned member leaves the "
+                              "party shortly; queue again then", player=sorted(banned)[0])
     ratings = await svc.ratings.get_many(mode.name, [m["id"] for m in members])
     new = NewTicket(uuid.uuid4().hex, mode.name, player, code, members_json,
                     tuple({"id": m["id"], "name": m["name"], "rating": round(ratings[m["id"]].mu, 4)}

@@ -1,7 +1,7 @@
 """``create_app(settings)``: the whole matchmaker service wired in one place.
 
 One aiohttp application holds the Redis and MongoDB clients, the adapters, the matching
-loop, the results consumer and the ticket event fan-out; ``cleanup_ctx`` pairs each
+loop, the results consumer, the ticket event fan-out and the moderation watch; ``cleanup_ctx`` pairs each
 start with its stop. The shared edge (``elysium.http``) answers errors as problem+json
 (``errors.Problem``), logs anything else and answers it with a generic 500, and serves the
 probes and the OpenAPI document.
@@ -25,6 +25,7 @@ from pymongo.errors import PyMongoError
 from redis.exceptions import RedisError
 
 from elysium import http, redisclient, tokens
+from elysium.moderation import ModerationWatch
 from elysium.config import ConfigError
 from matchmaker.events import TicketEvents
 from matchmaker.history import MatchHistory
@@ -32,6 +33,7 @@ from matchmaker.leaderboard import Leaderboard
 from matchmaker.games import GameBook
 from matchmaker.matcher import Matcher
 from matchmaker.metrics import MatchmakerMetrics
+from matchmaker.moderation import BanReactions
 from matchmaker.modes import ModeConfig, ModeError, as_modes, load_modes
 from matchmaker.parties import PartyBook
 from matchmaker.ratings import RatingBook
@@ -76,6 +78,8 @@ class Services:
     service_auth: http.VerifiedTokens | None
     signer: tokens.Signer
     metrics: MatchmakerMetrics
+    bans: BanReactions
+    moderation: ModerationWatch  # who is banned (their tokens are refused); reacts to bans with ``bans``
     stop: asyncio.Event = field(default_factory=asyncio.Event)
     draining: bool = False
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
@@ -112,9 +116,10 @@ def _build(settings: MatchmakerSettings, modes: Mapping[str, ModeConfig] | None)
     if settings.service_public_key_file:
         service_auth = http.VerifiedTokens(tokens.Verifier(tokens.load_public_key(
             path=settings.service_public_key_file)), tokens.SERVICE_AUDIENCE, size=TOKEN_CACHE_ENTRIES)
+    parties = PartyBook(client, ttl_s=settings.party_ttl_s, max_size=settings.party_max_size)
+    bans = BanReactions(queue, parties)
     return Services(
-        settings=settings, modes=mode_map, redis=client, mongo=mongo, queue=queue,
-        parties=PartyBook(client, ttl_s=settings.party_ttl_s, max_size=settings.party_max_size),
+        settings=settings, modes=mode_map, redis=client, mongo=mongo, queue=queue, parties=parties,
         games=GameBook(client, idle_s=settings.game_idle_s, retention_s=settings.ticket_retention_s,
                        forming_timeout_s=settings.forming_timeout_s),
         passwords=PasswordHasher(time_cost=GAME_PASSWORD_TIME_COST, memory_cost=GAME_PASSWORD_MEMORY_KIB,
@@ -130,7 +135,8 @@ def _build(settings: MatchmakerSettings, modes: Mapping[str, ModeConfig] | None)
         service_auth=service_auth,
         signer=tokens.Signer(tokens.load_private_key(settings.join_private_key or None,
                                                      settings.join_private_key_file or None), JOIN_ISSUER),
-        metrics=metrics,
+        metrics=metrics, bans=bans,
+        moderation=ModerationWatch(client, on_event=bans.on_event, on_resync=bans.on_resync),
     )
 
 
@@ -141,7 +147,9 @@ async def _lifecycle(app: web.Application) -> AsyncIterator[None]:
         loop.create_task(svc.matcher.run(svc.stop, svc.settings.match_interval_s), name="matcher"),
         loop.create_task(_consume(svc), name="results"),
         loop.create_task(svc.events.run(svc.stop), name="events"),
+        loop.create_task(svc.moderation.run(svc.stop), name="moderation"),
     ]
+    await svc.moderation.wait_ready()  # ready once it knows who is banned (Redis down: not ready anyway)
     yield
     svc.stop.set()
     # The matching pass in flight finishes (a pass cut short leaves tickets forming until
@@ -223,11 +231,15 @@ def openapi_document(modes: Mapping[str, ModeConfig]) -> dict[str, Any]:
 async def _events_only(app: web.Application) -> AsyncIterator[None]:
     svc = app[SERVICES]
     await svc.ratings.ensure_indexes()  # the test drives the consumer itself, at once
-    task = asyncio.get_running_loop().create_task(svc.events.run(svc.stop), name="events")
+    loop = asyncio.get_running_loop()
+    tasks = [loop.create_task(svc.events.run(svc.stop), name="events"),
+             loop.create_task(svc.moderation.run(svc.stop), name="moderation")]
+    await svc.moderation.wait_ready()
     yield
     svc.stop.set()
-    task.cancel()
-    await asyncio.gather(task, return_exceptions=True)
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
     await _close(svc)
 
 
@@ -236,4 +248,6 @@ async def ready(svc: Services) -> http.Ready:
         redis_ok = bool(await asyncio.wait_for(svc.redis.ping(), 2.0))
     except (RedisError, OSError, TimeoutError):
         redis_ok = False
-    return http.Ready(redis_ok and not svc.draining, {"redis": redis_ok, "draining": svc.draining})
+    bans_loaded = svc.moderation.ready.is_set()  # until then a banned account's token would pass
+    return http.Ready(redis_ok and bans_loaded and not svc.draining,
+                      {"redis": redis_ok, "draining": svc.draining, "bans_loaded": bans_loaded})

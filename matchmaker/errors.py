@@ -29,3 +29,9 @@ def not_found(code: str, detail: str) -> Problem:
 def conflict(code: str, title: str, detail: str = "", **extra: Any) -> Problem:
     return Problem(409, code, title, detail, **extra)
 
+
+
+def banned() -> Problem:
+    """403 ``account-banned``: the token's account is banned (``docs/http.md``)."""
+    status, title = problem.SHARED["account-banned"]
+    return Problem(status, "account-banned", title, "this account is banned; its tokens are refused")

@@ -100,6 +100,10 @@ class PartyBook:
         return Party(d["code"], d["leader"], tuple(_members(d["members"])), d["members"], d.get("ticket", ""),
                      int(d["expires_ms"]))
 
+    async def code_of(self, player_id: str) -> str | None:
+        """The code of the party the player is in, if any."""
+        return redisreply.optional_text(await self.client.get(keys.member(player_id)))
+
     async def join(self, code: str, player_id: str, name: str) -> str:
         result = await self._join(keys=[keys.party(code), keys.member(player_id)],
                                   args=[code, player_id, name, self.max_size])

@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from commerce.api import ADMIN_SCOPE
+from commerce.api import ADMIN_SCOPE, MODERATION_SCOPE
 from elysium import tokens
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -19,8 +19,8 @@ def without_settings() -> dict[str, str]:
             "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
 
 
-def admin_token(cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "elysium", "commerce", "admin-token"], cwd=cwd,
+def admin_token(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "elysium", "commerce", "admin-token", *args], cwd=cwd,
                           env=without_settings(), capture_output=True, text=True, timeout=60)
 
 
@@ -39,3 +39,13 @@ def test_after_elysium_up_it_signs_with_the_key_up_made(tmp_path: Path) -> None:
     verifier = tokens.Verifier(tokens.load_public_key(path=str(tmp_path / ".elysium" / "keys" / "service.pub")))
     claims = verifier.verify(done.stdout.strip(), tokens.SERVICE_AUDIENCE)
     assert claims["scope"] == ADMIN_SCOPE and claims["sub"] == "operator"
+
+
+def test_a_moderation_only_token_names_its_operator(tmp_path: Path) -> None:
+    tokens.ensure_keypair(tmp_path / ".elysium" / "keys", "service")
+    done = admin_token(tmp_path, "--scope", MODERATION_SCOPE, "--subject", "mod-anna")
+    assert done.returncode == 0, done.stderr
+    verifier = tokens.Verifier(tokens.load_public_key(path=str(tmp_path / ".elysium" / "keys" / "service.pub")))
+    claims = verifier.verify(done.stdout.strip(), tokens.SERVICE_AUDIENCE)
+    assert claims["scope"] == MODERATION_SCOPE and claims["sub"] == "mod-anna"
+    assert admin_token(tmp_path, "--scope", "commerce:everything").returncode == 2
