@@ -15,7 +15,8 @@ from urllib.parse import parse_qsl
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
-from elysium import cors, numbers, redisclient
+from elysium import cors, numbers, redisclient, tokens
+from elysium.chat import KernelRelations, Relations
 from elysium.feeds import FeedUnavailable, MatchFeedReader
 from elysium.feeds.redis_feed import RedisFeedReader
 from elysium.listening import Listening
@@ -32,6 +33,7 @@ from spectator.live import MatchRelay
 from spectator.metrics import SpectatorMetrics
 from spectator.replay import Replay
 from spectator.settings import SpectatorSettings
+from spectator.social import ChatHub
 
 log = logging.getLogger("spectator")
 
@@ -39,7 +41,7 @@ CLOCK_SAMPLES = 30  # the last minute of clock samples at the default publishing
 
 class SpectatorServer:
     def __init__(self, settings: SpectatorSettings, redis_client: aioredis.Redis | None = None,
-                 feeds: MatchFeedReader | None = None) -> None:
+                 feeds: MatchFeedReader | None = None, relations: Relations | None = None) -> None:
         self.settings = settings
         self.relay_id = settings.resolved_id
         self.cors = cors.policy(settings.cors_origins)  # the probes' and listings' CORS headers
@@ -63,6 +65,12 @@ class SpectatorServer:
         self._published: set[str] = set()
         self._stopped = asyncio.Event()
         self.openapi = json.dumps(openapi_doc.build(), separators=(",", ":")).encode()
+        # Chat (the social socket) when a key to verify player tokens is configured.
+        self.chat: ChatHub | None = None
+        if settings.chat_enabled:
+            verifier = tokens.Verifier(tokens.load_public_key(settings.player_public_key or None,
+                                                              settings.player_public_key_file or None))
+            self.chat = ChatHub(self.redis, relations or KernelRelations(self.redis), settings, verifier)
 
     # --- lifecycle -------------------------------------------------------------------------
 
@@ -76,6 +84,8 @@ class SpectatorServer:
                                                     backlog=4096, reuse_address=True)
         self.port = self._server.sockets[0].getsockname()[1]
         await self._sync_clock()
+        if self.chat is not None:
+            await self.chat.start(self.relay_id)
         self._tasks = [loop.create_task(self._housekeeping(), name="housekeeping")]
 
     @property
@@ -117,6 +127,8 @@ class SpectatorServer:
             await asyncio.wait(tasks, timeout=5.0)
         for relay in list(self.relays.values()):
             relay.close()
+        if self.chat is not None:
+            await self.chat.stop()
         for conn in list(self.connections):
             if conn.transport is not None:
                 conn.transport.abort()
@@ -228,9 +240,13 @@ class SpectatorServer:
 
     # --- watching ---------------------------------------------------------------------------
 
-    def refuse_new(self) -> str:
+    def refuse_new(self, social: bool = False) -> str:
         if self.draining:
             return "relay is draining"
+        if social:
+            if self.chat is not None and len(self.chat.sessions) >= self.settings.max_social:
+                return "relay is full"
+            return ""
         if self.watching >= self.settings.max_watchers:
             return "relay is full"
         return ""
