@@ -64,3 +64,11 @@ def social_blocks(player_id: str) -> str:
 # (online, in_queue, in_match, watching), written only by the service that knows that state.
 def presence(player_id: str, state: str) -> str:
     return f"{PREFIX}presence:{player_id}:{state}"
+
+# Moderation (elysium.moderation; commerce is the only writer). Two sorted sets, member the
+# player id, score the end of the ban or mute (ms; +inf until lifted), trimmed of ended
+# members by every write and rebuilt from MongoDB when commerce starts; and one capped
+# stream of the changes, which every service follows.
+MODERATION_BANNED = PREFIX + "moderation:banned"
+MODERATION_MUTED = PREFIX + "moderation:muted"
+MODERATION_EVENTS = PREFIX + "moderation:events"
