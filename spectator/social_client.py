@@ -19,6 +19,7 @@ class SocialClient:
         self.ready: dict[str, Any] = {}
         self.inbox: list[dict[str, Any]] = []
         self.received: list[dict[str, Any]] = []  # every message, in order
+        self.pending: list[dict[str, Any]] = []  # received but not yet returned by expect or answer
         self._next_id = 0
 
     async def connect(self) -> None:
@@ -36,13 +37,30 @@ class SocialClient:
         self.received.append(msg)
         return msg
 
-    async def expect(self, kind: str, timeout: float = 5.0) -> dict[str, Any]:
-        """The next message of type ``kind`` (others before it are kept in ``received`` only)."""
+    async def _first(self, wanted: Any, timeout: float) -> dict[str, Any]:
+        """The first message, oldest first, for which ``wanted`` holds; the ones before it are skipped
+        (dropped from ``pending``) and the ones after it wait there."""
+        for i, msg in enumerate(self.pending):
+            if wanted(msg):
+                del self.pending[: i + 1]
+                return msg
+        self.pending.clear()
         deadline = time.monotonic() + timeout
         while True:
             msg = await self.recv(max(0.01, deadline - time.monotonic()))
-            if msg["t"] == kind:
+            if wanted(msg):
                 return msg
+
+    async def expect(self, kind: str, timeout: float = 5.0) -> dict[str, Any]:
+        """The next message of type ``kind``."""
+        return await self._first(lambda m: m["t"] == kind, timeout)
+
+    async def texts_until(self, last: str, timeout: float = 5.0) -> list[str]:
+        """The texts of the ``msg`` messages received up to and including the one saying ``last``."""
+        texts: list[str] = []
+        while not texts or texts[-1] != last:
+            texts.append((await self.expect("msg", timeout))["text"])
+        return texts
 
     async def hello(self, token: str) -> dict[str, Any]:
         """Connect, say hello and read ``ready`` and ``inbox`` (or the refusal)."""
@@ -62,11 +80,20 @@ class SocialClient:
 
     async def answer(self, ident: int, timeout: float = 5.0) -> dict[str, Any]:
         """The ack, history or error that answers the message with ``id`` ``ident``."""
+        for i, msg in enumerate(self.pending):
+            if self._answers(msg, ident):
+                del self.pending[i]
+                return msg
         deadline = time.monotonic() + timeout
         while True:
             msg = await self.recv(max(0.01, deadline - time.monotonic()))
-            if msg.get("ref") == ident and msg["t"] in ("ack", "history", "error"):
+            if self._answers(msg, ident):
                 return msg
+            self.pending.append(msg)
+
+    @staticmethod
+    def _answers(msg: dict[str, Any], ident: int) -> bool:
+        return msg.get("ref") == ident and msg["t"] in ("ack", "history", "error")
 
     async def subscribe(self, ch: str) -> dict[str, Any]:
         ident = self.next_id()
