@@ -25,7 +25,6 @@ through :class:`Relations`.
 
 from __future__ import annotations
 
-import asyncio
 import re
 import time
 from collections.abc import Iterable, Sequence
@@ -35,10 +34,9 @@ from typing import Any, Final, Protocol
 import msgpack
 import redis.asyncio as aioredis
 
-from elysium import moderation, social
+from elysium import keys, moderation, social
 from elysium.config import between, setting
 from elysium.errors import CodedError
-from elysium.keys import PREFIX
 
 # --- stable error codes (the social socket and the game protocol share them) ----------------
 
@@ -222,6 +220,10 @@ class Relations(Protocol):
 
     async def is_muted(self, player: str) -> bool: ...
 
+    async def blocked_among(self, sender: str, players: Iterable[str]) -> set[str]:
+        """Those of ``players`` who blocked ``sender`` or whom ``sender`` blocked."""
+        ...
+
 
 class KernelRelations:
     """The relations as the social kernel (friends, blocks) and the moderation kernel (mutes) keep them
@@ -241,12 +243,18 @@ class KernelRelations:
     async def is_muted(self, player: str) -> bool:
         return await moderation.is_muted(self.redis, player)
 
-
-async def blocked_among(relations: Relations, sender: str, players: Iterable[str]) -> set[str]:
-    """Those of ``players`` who blocked ``sender`` or whom ``sender`` blocked."""
-    others = [p for p in set(players) if p != sender]
-    answers = await asyncio.gather(*(relations.blocked_between(sender, p) for p in others))
-    return {p for p, blocked in zip(others, answers, strict=True) if blocked}
+    async def blocked_among(self, sender: str, players: Iterable[str]) -> set[str]:
+        """One round trip: whom ``sender`` blocked, and which of ``players`` blocked ``sender``
+        (:func:`elysium.social.blocked_between`, for many players at once)."""
+        others = sorted({p for p in players if p != sender})
+        if not others:
+            return set()
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for player in others:
+                pipe.sismember(keys.social_blocks(sender), player)
+                pipe.sismember(keys.social_blocks(player), sender)
+            answers = await pipe.execute()
+        return {p for i, p in enumerate(others) if answers[2 * i] or answers[2 * i + 1]}
 
 
 # --- Redis keys -------------------------------------------------------------------------
@@ -255,34 +263,34 @@ MEMBERS_TTL_S: Final = 24 * 3600  # a group channel nobody joins for a day is fo
 
 
 def members_key(channel: str) -> str:
-    return f"{PREFIX}chat:members:{channel}"
+    return f"{keys.PREFIX}chat:members:{channel}"
 
 
 def history_key(channel: str) -> str:
-    return f"{PREFIX}chat:history:{channel}"
+    return f"{keys.PREFIX}chat:history:{channel}"
 
 
 def inbox_key(player: str) -> str:
-    return f"{PREFIX}chat:inbox:{player}"
+    return f"{keys.PREFIX}chat:inbox:{player}"
 
 
 def rate_key(player: str, window: int) -> str:
-    return f"{PREFIX}chat:rate:{player}:{window}"
+    return f"{keys.PREFIX}chat:rate:{player}:{window}"
 
 
 def channel_topic(channel: str) -> str:
     """The pub/sub topic of a group channel (every replica with a subscriber listens)."""
-    return f"{PREFIX}chat:pub:{channel}"
+    return f"{keys.PREFIX}chat:pub:{channel}"
 
 
 def replica_topic(replica_id: str) -> str:
     """A topic only its replica listens to (it keeps the pub/sub connection open while idle)."""
-    return f"{PREFIX}chat:replica:{replica_id}"
+    return f"{keys.PREFIX}chat:replica:{replica_id}"
 
 
 def player_topic(player: str) -> str:
     """The pub/sub topic of one player's direct messages (the replica holding the player listens)."""
-    return f"{PREFIX}chat:to:{player}"
+    return f"{keys.PREFIX}chat:to:{player}"
 
 
 # --- membership ------------------------------------------------------------------------

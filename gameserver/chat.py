@@ -67,7 +67,7 @@ class TeamChat:
                                                           f"per {self.limits.window_s} s")
             teams = room.spec.teams > 1
             mates = [s for s in room.occupied() if s.link is not None and (not teams or s.team == seat.team)]
-            blocked = await chat.blocked_among(self.relations, seat.player_id, [s.player_id for s in mates])
+            blocked = await self.relations.blocked_among(seat.player_id, [s.player_id for s in mates])
         except ChatRefused as exc:
             conn.send(p.error(exc.code, exc.message, ref))
             return

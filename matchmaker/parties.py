@@ -1,6 +1,10 @@
 """PartyBook: players who queue together. A party lives ``party_ttl_s`` from its creation;
 the party hash and every member's marker expire at the same instant, and leaving deletes
-the marker (the leader leaving disbands the party)."""
+the marker (the leader leaving disbands the party).
+
+Each party has a chat channel (``party:<code>``, :mod:`elysium.chat`) whose members follow
+the party's: added on create and join, removed on leave, the channel closed when the party
+is disbanded; its membership expires with the party."""
 
 from __future__ import annotations
 
@@ -10,7 +14,7 @@ from dataclasses import dataclass
 
 import redis.asyncio as aioredis
 
-from elysium import redisreply
+from elysium import chat, redisreply
 from matchmaker import keys
 
 CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I
@@ -92,6 +96,8 @@ class PartyBook:
             code = "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
             kind, found = redisreply.script_texts(await self._create(keys=[keys.party(code), keys.member(leader)],
                                                                      args=[code, leader, members, now_ms + self.ttl_ms]))
+            if kind == "ok":
+                await chat.add_members(self.client, chat.party_channel(code), [leader], self._chat_ttl_s())
             if kind != "taken":
                 return kind, found
         raise RuntimeError("could not find a free party code")
@@ -104,9 +110,11 @@ class PartyBook:
                      int(d["expires_ms"]))
 
     async def join(self, code: str, player_id: str, name: str) -> str:
-        result = await self._join(keys=[keys.party(code), keys.member(player_id)],
-                                  args=[code, player_id, name, self.max_size])
-        return redisreply.script_text(result)
+        result = redisreply.script_text(await self._join(keys=[keys.party(code), keys.member(player_id)],
+                                                         args=[code, player_id, name, self.max_size]))
+        if result == "ok":
+            await chat.add_members(self.client, chat.party_channel(code), [player_id], self._chat_ttl_s())
+        return result
 
     async def leave(self, code: str, player_id: str) -> str:
         for _ in range(10):
@@ -117,9 +125,16 @@ class PartyBook:
             result = redisreply.script_text(await self._leave(keys=[keys.party(code), keys.member(player_id),
                                                                     *member_keys],
                                                               args=[code, player_id, party.members_json]))
+            if result == "left":
+                await chat.remove_members(self.client, chat.party_channel(code), [player_id])
+            elif result == "disbanded":
+                await chat.close_channel(self.client, chat.party_channel(code))
             if result != "retry":
                 return result
         return "retry"
+
+    def _chat_ttl_s(self) -> int:
+        return max(1, -(-self.ttl_ms // 1000))
 
 
 def _members(raw: str) -> list[dict[str, str]]:

@@ -58,6 +58,7 @@ class ChatHub:
         self._confirmed: dict[str, asyncio.Future[None]] = {}
         self._task: asyncio.Task[None] | None = None
         self._topic_lock = asyncio.Lock()
+        self.closed = False
 
     async def start(self, replica_id: str) -> None:
         # The replica's own topic keeps the pub/sub connection open while no player is here.
@@ -65,6 +66,7 @@ class ChatHub:
         self._task = asyncio.get_running_loop().create_task(self._read(), name="chat-hub")
 
     async def stop(self) -> None:
+        self.closed = True
         if self._task is not None:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
@@ -99,6 +101,8 @@ class ChatHub:
             await asyncio.wait_for(asyncio.shield(fut), 10.0)
 
     async def detach(self, topic: str, session: SocialSession) -> None:
+        if self.closed:
+            return
         async with self._topic_lock:
             subscribers = self.local.get(topic)
             if subscribers is None:
@@ -312,27 +316,27 @@ class SocialSession:
 
     # --- group channels ---------------------------------------------------------------------
 
-    async def _group(self, raw: str) -> chat.Channel:
-        """The group channel named ``raw`` if this player is a member of it, else ChatRefused."""
+    async def _group(self, raw: str) -> tuple[chat.Channel, set[str]]:
+        """The group channel named ``raw`` and its members if this player is one, else ChatRefused."""
         channel = chat.parse_channel(raw)
         if channel.kind == chat.DM:
             raise ChatRefused(chat.BAD_CHANNEL, "direct messages are sent with dm, to a friend")
         if channel.kind == chat.TEAM:
             raise ChatRefused(chat.BAD_CHANNEL, "team chat is sent in the match's own socket")
-        if not await chat.is_member(self.hub.redis, channel.name, self.player):
+        members = await chat.members(self.hub.redis, channel.name)
+        if self.player not in members:
             raise ChatRefused(chat.NOT_MEMBER, f"you are not a member of {channel.name}")
-        return channel
+        return channel, members
 
     async def _subscribe(self, msg: sp.Subscribe) -> None:
-        channel = await self._group(msg.ch)
+        channel, _ = await self._group(msg.ch)
         hub = self.hub
         topic = chat.channel_topic(channel.name)
         if channel.name not in self.channels:
             self.channels[channel.name] = topic
             await hub.attach(topic, self)
         past = await hub.store.history(channel.name)
-        senders = {m.sender for m in past}
-        blocked = await chat.blocked_among(hub.relations, self.player, senders)
+        blocked = await hub.relations.blocked_among(self.player, {m.sender for m in past})
         self.conn.send(sp.history(channel.name, [m for m in past if m.sender not in blocked], msg.id))
 
     async def _unsubscribe(self, msg: sp.Unsubscribe) -> None:
@@ -345,9 +349,9 @@ class SocialSession:
     async def _say(self, msg: sp.Say) -> None:
         hub = self.hub
         text = chat.check_text(msg.text, hub.limits, hub.text_filter)
-        channel = await self._group(msg.ch)
+        channel, members = await self._group(msg.ch)
         await self._may_send()
-        skip = await chat.blocked_among(hub.relations, self.player, await chat.members(hub.redis, channel.name))
+        skip = await hub.relations.blocked_among(self.player, members)
         message = self._message(channel.name, text)
         await hub.store.publish_group(message, skip)
         self.conn.send(sp.ack(msg.id, ch=channel.name, mid=message.mid))
