@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
-from elysium import chat, tokens
+from elysium import chat, moderation, tokens
 from elysium.chat import ChatMessage, ChatRefused, ChatStore, Relations
 from elysium.ws import envelope, frames
 from spectator import social_protocol as sp
@@ -285,6 +285,10 @@ class SocialSession:
         if not player or len(player) > sp.MAX_PLAYER_CHARS:
             self.conn.send(envelope.error(sp.TOKEN_REJECTED, "the token's player id (sub) is not usable for chat"))
             self.conn.close(frames.CLOSE_POLICY, sp.TOKEN_REJECTED)
+            return
+        if await moderation.is_banned(hub.redis, player):
+            self.conn.send(envelope.error(sp.BANNED, "this account is banned"))
+            self.conn.close(frames.CLOSE_POLICY, sp.BANNED)
             return
         self.player, self.name = player, str(claims.get("name") or player)[:32]
         previous = hub.players.get(player)

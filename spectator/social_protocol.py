@@ -27,6 +27,7 @@ ALREADY_AUTHENTICATED: Final = "already_authenticated"
 TOKEN_REJECTED: Final = "token_rejected"
 NOT_SUBSCRIBED: Final = "not_subscribed"
 REPLACED: Final = "replaced"  # another social socket of the same player took over
+BANNED: Final = "banned"  # the account is banned (moderation)
 
 
 @dataclass(frozen=True, slots=True)

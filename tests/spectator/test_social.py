@@ -223,6 +223,17 @@ async def test_muted_players_get_an_error(chat_relay: Factory, people: Any, clie
     assert not await client.exists(chat.inbox_key("bob"))
 
 
+async def test_a_banned_player_is_refused_at_hello(chat_relay: Factory, player_signer: tokens.Signer,
+                                                   client: aioredis.Redis) -> None:
+    await moderation.publish(client, moderation.ModerationEvent("ban", "mallory", None, "act-2", 1))
+    relay = await chat_relay()
+    c = SocialClient(f"ws://127.0.0.1:{relay.port}{sp.SOCIAL_PATH}")
+    answer = await c.hello(player_signer.issue("mallory", tokens.PLAYER_AUDIENCE, 60))
+    assert answer["t"] == "error" and answer["code"] == sp.BANNED
+    assert relay.chat is not None and "mallory" not in relay.chat.players
+    await c.close()
+
+
 async def test_delivery_across_two_replicas(chat_relay: Factory, people: Any, client: aioredis.Redis) -> None:
     await graph(client, [("alice", "bob")])
     ch = chat.party_channel("P3")
