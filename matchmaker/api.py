@@ -78,8 +78,10 @@ def _public_status(status: str) -> str:
 
 def ticket_view(svc: Services, ticket: dict[str, str], player: str) -> dict[str, Any]:
     players = json.loads(ticket["players"])
+    game = ticket.get("game") or None
+    status = "hosted" if game and ticket["status"] == "forming" else _public_status(ticket["status"])
     view: dict[str, Any] = {
-        "id": ticket["id"], "mode": ticket["mode"], "status": _public_status(ticket["status"]),
+        "id": ticket["id"], "mode": ticket["mode"], "status": status, "game": game,
         "players": [p["id"] for p in players], "leader": ticket["leader"], "party": ticket["party"] or None,
         "regions": {r: lat for r, lat in json.loads(ticket["regions"])},
         "accept_fallback": ticket.get("fallback") == "1",
@@ -186,6 +188,8 @@ async def create_ticket(request: web.Request) -> web.Response:
     if not created.created:
         if created.blocked_player == player:
             ticket = await svc.queue.get(created.ticket_id)
+            if ticket is not None and ticket.get("game"):
+                raise in_game(ticket["game"])
             if ticket is not None:
                 svc.metrics.tickets.labels(mode.name, "existing").inc()
                 return http.json_response(ticket_view(svc, ticket, player), status=200)
@@ -196,9 +200,15 @@ async def create_ticket(request: web.Request) -> web.Response:
                              headers={"Location": f"/v1/tickets/{new.ticket_id}"})
 
 
+def in_game(code: str) -> errors.Problem:
+    return errors.conflict("already-in-game", "You are in a custom game; leave it first", game=code)
+
+
 async def _existing_ticket(svc: Services, player: str) -> web.Response | None:
     existing = await svc.queue.active_ticket_of(player)
     ticket = await svc.queue.get(existing) if existing else None
+    if ticket is not None and ticket.get("game"):
+        raise in_game(ticket["game"])
     return http.json_response(ticket_view(svc, ticket, player), status=200) if ticket else None
 
 
@@ -209,6 +219,9 @@ async def get_ticket(request: web.Request) -> web.Response:
 
 async def cancel_ticket(request: web.Request) -> web.Response:
     svc, player, ticket = await _own_ticket(request)
+    if ticket.get("game") and ticket["status"] not in FINAL:
+        raise errors.conflict("custom-game-ticket", "This ticket is a custom game's; leave the game instead",
+                              game=ticket["game"])
     if ticket["status"] in FINAL:
         raise errors.conflict("ticket-final", f"The ticket is already {ticket['status']}", status_now=ticket["status"])
     outcome = await svc.queue.cancel(ticket, now_ms=_now_ms())

@@ -19,12 +19,14 @@ from typing import Any
 
 import redis.asyncio as aioredis
 from aiohttp import web
+from argon2 import PasswordHasher
 from pymongo import AsyncMongoClient
 from redis.exceptions import RedisError
 
 from elysium import http, redisclient, tokens
 from elysium.config import ConfigError
 from matchmaker.events import TicketEvents
+from matchmaker.games import GameBook
 from matchmaker.matcher import Matcher
 from matchmaker.metrics import MatchmakerMetrics
 from matchmaker.modes import ModeConfig, ModeError, as_modes, load_modes
@@ -42,6 +44,10 @@ REDIS_CONNECTIONS = 64
 DRAIN_TIMEOUT_S = 10.0
 MAX_BODY_BYTES = 64 * 1024
 TOKEN_CACHE_ENTRIES = 100_000
+# A game password guards a lobby for an hour, not an account: the OWASP minimum for argon2id
+# (19 MiB, 2 passes) keeps a join's hash near 20 ms.
+GAME_PASSWORD_TIME_COST = 2
+GAME_PASSWORD_MEMORY_KIB = 19_456
 OPENAPI_PATH = Path(__file__).with_name("openapi.json")
 
 
@@ -53,6 +59,8 @@ class Services:
     mongo: AsyncMongoClient  # type: ignore[type-arg]
     queue: TicketQueue
     parties: PartyBook
+    games: GameBook
+    passwords: PasswordHasher  # custom games' passwords (argon2id)
     registry: ServerRegistry
     ratings: RatingBook
     matcher: Matcher
@@ -94,6 +102,10 @@ def _build(settings: MatchmakerSettings, modes: Mapping[str, ModeConfig] | None)
     return Services(
         settings=settings, modes=mode_map, redis=client, mongo=mongo, queue=queue,
         parties=PartyBook(client, ttl_s=settings.party_ttl_s, max_size=settings.party_max_size),
+        games=GameBook(client, idle_s=settings.game_idle_s, retention_s=settings.ticket_retention_s,
+                       forming_timeout_s=settings.forming_timeout_s),
+        passwords=PasswordHasher(time_cost=GAME_PASSWORD_TIME_COST, memory_cost=GAME_PASSWORD_MEMORY_KIB,
+                                 parallelism=1),
         registry=registry, ratings=ratings,
         matcher=Matcher(queue, registry, mode_map, max_tickets=settings.max_tickets_per_pass, metrics=metrics),
         consumer=ResultsConsumer(client, ratings, mode_map, settings.resolved_id, metrics=metrics),
@@ -138,7 +150,7 @@ def create_app(settings: MatchmakerSettings, *, modes: Mapping[str, ModeConfig] 
                run_loops: bool = True) -> web.Application:
     """The matchmaker service. ``modes`` overrides the modes file; ``run_loops=False`` serves the
     API without the matching loop and results consumer (tests drive :class:`Matcher` directly)."""
-    from matchmaker import api
+    from matchmaker import api, gameapi
 
     svc = _build(settings, modes)
     app = http.application(observe=svc.metrics.http.observe, client_max_size=MAX_BODY_BYTES,
@@ -152,13 +164,16 @@ def create_app(settings: MatchmakerSettings, *, modes: Mapping[str, ModeConfig] 
     app.on_shutdown.append(_on_shutdown)
     http.add_probes(app, ready=lambda: ready(svc), metrics=svc.metrics.render, openapi=openapi_document(svc.modes))
     api.add_routes(app)
+    gameapi.add_routes(app)
     return app
 
 
 def openapi_document(modes: Mapping[str, ModeConfig]) -> dict[str, Any]:
-    """``openapi.json`` with a ticket's ``mode`` an enum of the modes this matchmaker serves."""
+    """``openapi.json`` with the ``mode`` of a ticket and of a custom game an enum of the modes
+    this matchmaker serves."""
     document: dict[str, Any] = json.loads(OPENAPI_PATH.read_text())
-    document["components"]["schemas"]["TicketRequest"]["properties"]["mode"]["enum"] = sorted(modes)
+    for schema in ("TicketRequest", "GameRequest"):
+        document["components"]["schemas"][schema]["properties"]["mode"]["enum"] = sorted(modes)
     return document
 
 

@@ -30,7 +30,8 @@ def waiting(mode: str) -> str:
 
 
 def player(player_id: str) -> str:
-    """String: the player's active ticket id; deleted when the ticket ends, expires with it."""
+    """String: the player's active ticket id (a custom game's ticket while the player sits in
+    it); deleted when the ticket ends or the player leaves the game, expires with it."""
     return f"{PREFIX}player:{player_id}"
 
 
@@ -47,6 +48,21 @@ def party(code: str) -> str:
 def member(player_id: str) -> str:
     """String: the party code of a player; same expiry as the party, deleted on leave."""
     return f"{PREFIX}member:{player_id}"
+
+
+def game(code: str) -> str:
+    """String: the ticket id of the custom game with this join code. Expires with the game's
+    ticket (``ELYSIUM_GAME_IDLE_S`` after its last change; ``ticket_retention_s`` once started);
+    deleted when the last member leaves."""
+    return f"{PREFIX}game:{code}"
+
+
+def lobby(mode: str, region: str) -> str:
+    """Sorted set: the lobby browser's public custom games with a free seat, one mode and region.
+    Members ``{created_ms:013d}.{code}`` (all scored 0, so the order is lexical: oldest first);
+    removed when the game fills, locks, starts or empties, and lazily when its ticket is gone.
+    The key expires ``ELYSIUM_GAME_IDLE_S`` after the last game was added."""
+    return f"{PREFIX}lobby:{mode}:{region}"
 
 
 def seats(server_id: str) -> str:

@@ -8,7 +8,7 @@ import asyncio
 import logging
 import secrets
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -40,16 +40,34 @@ def new_match_id(mode: str) -> str:
 
 def room_claim(mode: ModeConfig, prop: Proposal, seed: int) -> dict[str, Any]:
     """The ``room`` claim of the join tokens: everything the game server needs to build the room."""
+    return room_for(mode, prop.roster, seed)
+
+
+def room_for(mode: ModeConfig, roster: Sequence[tuple[str, int]], seed: int,
+             options: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """A room claim for ``roster`` ((player id, team) pairs); ``options`` (a custom game's, every
+    declared option resolved) replaces the queue mode's own."""
+    settings = mode.room_settings()
+    if options is not None:
+        settings["options"] = dict(options)
     return {
         "mode": mode.game_mode,
-        "seats": prop.players,
+        "seats": len(roster),
         "teams": mode.teams,
-        "roster": [[pid, team] for pid, team in prop.roster],
-        "min_players": min(mode.min_players, prop.players),
-        **mode.room_settings(),
+        "roster": [[pid, team] for pid, team in roster],
+        "min_players": min(mode.min_players, len(roster)),
+        **settings,
         "start_timeout_s": mode.start_timeout_s,
         "seed": seed,
     }
+
+
+def assignment(mode: ModeConfig, match_id: str, server: LiveServer, room: dict[str, Any],
+               now_ms: int) -> dict[str, Any]:
+    """What a matched ticket records (``match``): the room and where it is; its players' join
+    tokens are issued from it when they read the ticket."""
+    return {"match_id": match_id, "mode": mode.name, "server_id": server.server_id, "address": server.address,
+            "region": server.region, "room": room, "formed_ms": now_ms}
 
 
 class Matcher:
@@ -126,13 +144,7 @@ class Matcher:
             got = server if server is not None and next(answers) == "ok" else None
             if got is None and server is not None:
                 server.seats_free = 0  # the registry disagrees with our picture; skip it this pass
-                for alt in self.registry.candidates(servers, prop.region, mode.game_mode, prop.players)[:3]:
-                    if await self.registry.claim(alt, match_id, prop.players, now) == "ok":
-                        alt.seats_free -= prop.players
-                        alt.rooms_free -= 1
-                        got = alt
-                        break
-                    alt.seats_free = 0
+                got = await self.registry.place(servers, prop.region, mode.game_mode, prop.players, match_id, now)
             if got is None:
                 unplaced.append((match_id, mode.name, prop.tickets))
             else:
@@ -140,11 +152,8 @@ class Matcher:
         report.no_server += len(unplaced)
         items = []
         for match_id, prop, server in placed:
-            items.append((match_id, prop, {
-                "match_id": match_id, "mode": mode.name, "server_id": server.server_id, "address": server.address,
-                "region": server.region, "room": room_claim(mode, prop, secrets.randbelow(2**31)),
-                "formed_ms": now,
-            }))
+            items.append((match_id, prop, assignment(mode, match_id, server,
+                                                     room_claim(mode, prop, secrets.randbelow(2**31)), now)))
         assigned = await self.queue.assign(items, now)
         for ok, (match_id, prop, server) in zip(assigned, placed, strict=True):
             if ok:
@@ -155,6 +164,19 @@ class Matcher:
                 await self.registry.release(server.server_id, match_id)
                 unplaced.append((match_id, mode.name, prop.tickets))
         await self.queue.release(unplaced)
+
+    async def allocate(self, mode: ModeConfig, match_id: str, region: str, roster: Sequence[tuple[str, int]],
+                       options: Mapping[str, Any] | None, now_ms: int,
+                       accepts: Callable[[LiveServer], bool] | None = None) -> dict[str, Any] | None:
+        """One match placed outside a matching pass (a custom game): the same server choice and
+        atomic seat claim as :meth:`_form`, among the live servers that host ``mode`` (and that
+        ``accepts``). The assignment, or None when no server in ``region`` has room."""
+        servers = [s for s in await self.registry.live(now_ms)
+                   if self.hosts(s, mode) and (accepts is None or accepts(s))]
+        server = await self.registry.place(servers, region, mode.game_mode, len(roster), match_id, now_ms)
+        if server is None:
+            return None
+        return assignment(mode, match_id, server, room_for(mode, roster, secrets.randbelow(2**31), options), now_ms)
 
     async def run(self, stop: asyncio.Event, interval_s: float) -> None:
         while not stop.is_set():

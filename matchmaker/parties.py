@@ -9,16 +9,13 @@ is disbanded; its membership expires with the party."""
 from __future__ import annotations
 
 import json
-import secrets
 from dataclasses import dataclass
 
 import redis.asyncio as aioredis
 
 from elysium import chat, redisreply
 from matchmaker import keys
-
-CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I
-CODE_LENGTH = 6
+from matchmaker.codes import DRAWS, NoFreeCode, new_code
 
 _CREATE = """
 -- KEYS: party, member   ARGV: code, leader, members JSON, expires_at_ms
@@ -92,15 +89,15 @@ class PartyBook:
     async def create(self, leader: str, name: str, now_ms: int) -> tuple[str, str]:
         """("ok", code) or ("in_party", code of the party the leader is already in)."""
         members = json.dumps([{"id": leader, "name": name}], separators=(",", ":"))
-        for _ in range(5):
-            code = "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
+        for _ in range(DRAWS):
+            code = new_code()
             kind, found = redisreply.script_texts(await self._create(keys=[keys.party(code), keys.member(leader)],
                                                                      args=[code, leader, members, now_ms + self.ttl_ms]))
             if kind == "ok":
                 await chat.add_members(self.client, chat.party_channel(code), [leader], self._chat_ttl_s())
             if kind != "taken":
                 return kind, found
-        raise RuntimeError("could not find a free party code")
+        raise NoFreeCode("could not find a free party code")
 
     async def get(self, code: str) -> Party | None:
         d = redisreply.text_map(await self.client.hgetall(keys.party(code)))

@@ -182,6 +182,18 @@ class ServerRegistry:
             fit.sort(key=lambda s: (-s.seats_free, s.server_id))
         return fit
 
+    async def place(self, servers: Sequence[LiveServer], region: str, game_mode: str, seats: int, match_id: str,
+                    now_ms: int, *, tries: int = 3) -> LiveServer | None:
+        """Claim ``seats`` for ``match_id`` on the best of ``servers`` that accepts, trying up to
+        ``tries`` candidates; the picture of each server asked is updated. None when none would."""
+        for server in self.candidates(servers, region, game_mode, seats)[:tries]:
+            if await self.claim(server, match_id, seats, now_ms) == "ok":
+                server.seats_free -= seats
+                server.rooms_free -= 1
+                return server
+            server.seats_free = 0  # the registry disagrees with our picture; skip it
+        return None
+
     async def claim(self, server: LiveServer, match_id: str, seats: int, now_ms: int) -> str:
         """Promise ``seats`` on ``server`` for ``match_id``: "ok", or why not (full, draining, stale, ...)."""
         result = await self._claim(keys=[shared_keys.server(server.server_id), keys.seats(server.server_id),

@@ -42,6 +42,9 @@ class MatchmakerSettings:
     party_ttl_s: float = setting("ELYSIUM_PARTY_TTL_S", 1800.0, "A party is disbanded this long after it was created",
                                  unit="s", check=between(1, 86400))
     party_max_size: int = setting("ELYSIUM_PARTY_MAX_SIZE", 8, "Most players in one party", check=between(2, 50))
+    game_idle_s: float = setting("ELYSIUM_GAME_IDLE_S", 1800.0,
+                                 "A custom game not started expires this long after its last change (host, join, "
+                                 "leave, kick, lock)", unit="s", check=between(10, 86400))
     join_token_ttl_s: float = setting("ELYSIUM_JOIN_TOKEN_TTL_S", 60.0, "Lifetime of a join token", unit="s",
                                       check=between(5, 60))
     seat_hold_s: float = setting("ELYSIUM_SEAT_HOLD_S", 90.0,
