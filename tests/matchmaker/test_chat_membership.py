@@ -1,4 +1,5 @@
-"""A party's chat channel follows the party: its members are the party's, and it closes with it."""
+"""The chat channels of parties and custom games follow them: their members are the party's or the
+game's, and they close with them."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from typing import Any
 import redis.asyncio as aioredis
 
 from elysium import chat
+from tests.matchmaker.test_games import act, host, join, server
 
 
 async def test_party_channel_members_follow_the_party(mm: Any, auth: Any, rclient: aioredis.Redis) -> None:
@@ -23,3 +25,21 @@ async def test_party_channel_members_follow_the_party(mm: Any, auth: Any, rclien
     assert await chat.members(rclient, ch) == {"lead", "other"}
     await mm.delete(f"/v1/parties/{code}/members/me", headers=auth("lead"))  # disbands
     assert not await rclient.exists(chat.members_key(ch), chat.history_key(ch))
+
+
+async def test_game_channel_members_follow_the_game(mm: Any, auth: Any, rclient: aioredis.Redis) -> None:
+    await server(rclient)
+    code = (await host(mm, auth, seats=4))["code"]
+    ch = chat.game_channel(code)
+    assert await chat.members(rclient, ch) == {"alice"}
+    for player in ("bob", "carol"):
+        await join(mm, auth, code, player)
+    await join(mm, auth, code, "bob")  # already seated: no change
+    assert await chat.members(rclient, ch) == {"alice", "bob", "carol"}
+    await act(mm, auth, code, "kick", "alice", body={"player": "carol"})
+    assert await chat.members(rclient, ch) == {"alice", "bob"}
+    await act(mm, auth, code, "leave", "bob")
+    await act(mm, auth, code, "leave", "erin", expect=403)
+    assert await chat.members(rclient, ch) == {"alice"}
+    await act(mm, auth, code, "leave", "alice")  # the last one: the game ends
+    assert not await rclient.exists(chat.members_key(ch))
