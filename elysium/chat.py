@@ -182,8 +182,10 @@ class ChatSettings:
     chat_inbox_len: int = setting("ELYSIUM_CHAT_INBOX_LEN", 100,
                                   "Direct messages kept for an offline player (the oldest are dropped)",
                                   check=between(1, 10_000))
-    chat_blocked_words: tuple[str, ...] = setting("ELYSIUM_CHAT_BLOCKED_WORDS", DEFAULT_WORDS,
-                                                  "Comma-separated words the default chat filter masks")
+    chat_blocked_words: tuple[str, ...] = setting("ELYSIUM_CHAT_BLOCKED_WORDS", (),
+                                                  "Comma-separated words the default chat filter masks, in place "
+                                                  "of its built-in list (unset: the built-in list, "
+                                                  "elysium.chat.DEFAULT_WORDS; none: no words)")
 
     def chat_limits(self) -> ChatLimits:
         return ChatLimits(max_chars=self.chat_max_chars, messages_per_window=self.chat_messages_per_window,
@@ -191,7 +193,8 @@ class ChatSettings:
                           inbox_len=self.chat_inbox_len)
 
     def text_filter(self) -> TextFilter:
-        return WordListFilter(self.chat_blocked_words)
+        words = self.chat_blocked_words or DEFAULT_WORDS
+        return WordListFilter(() if words == ("none",) else words)
 
 
 def check_text(raw: Any, limits: ChatLimits, text_filter: TextFilter) -> str:
@@ -250,11 +253,12 @@ class KernelRelations:
         if not others:
             return set()
         async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.smembers(keys.social_blocks(sender))
             for player in others:
-                pipe.sismember(keys.social_blocks(sender), player)
                 pipe.sismember(keys.social_blocks(player), sender)
-            answers = await pipe.execute()
-        return {p for i, p in enumerate(others) if answers[2 * i] or answers[2 * i + 1]}
+            mine, *theirs = await pipe.execute()
+        blocked = {m.decode() if isinstance(m, bytes) else str(m) for m in mine}
+        return {p for p, they in zip(others, theirs, strict=True) if they or p in blocked}
 
 
 # --- Redis keys -------------------------------------------------------------------------
@@ -381,11 +385,11 @@ def unpack_message(data: bytes) -> ChatMessage:
     msg = msgpack.unpackb(data, raw=False)
     if not isinstance(msg, dict) or msg.get("t") != "msg":
         raise ValueError("not a chat message")
-    fields = (msg.get("ch"), msg.get("from"), msg.get("name"), msg.get("text"), msg.get("ts"), msg.get("mid"))
-    if not all(isinstance(f, str) for f in fields[:4]) or not isinstance(fields[4], int) or not isinstance(fields[5],
-                                                                                                         str):
+    ch, sender, name, text, ts, mid = (msg.get(k) for k in ("ch", "from", "name", "text", "ts", "mid"))
+    if not (isinstance(ch, str) and isinstance(sender, str) and isinstance(name, str) and isinstance(text, str)
+            and type(ts) is int and isinstance(mid, str)):
         raise ValueError("chat message fields have the wrong types")
-    return ChatMessage(*fields)
+    return ChatMessage(ch, sender, name, text, ts, mid)
 
 
 # A topic carries either a message (with the recipients blocked from it) or a removal.

@@ -57,12 +57,11 @@ class ChatHub:
         self.delivered = 0  # messages written to sockets (for metrics and the benchmark)
         self._confirmed: dict[str, asyncio.Future[None]] = {}
         self._task: asyncio.Task[None] | None = None
-        self._topic_lock = asyncio.Lock()
         self.closed = False
 
     async def start(self, replica_id: str) -> None:
         # The replica's own topic keeps the pub/sub connection open while no player is here.
-        await self._subscribe(chat.replica_topic(replica_id))
+        await asyncio.wait_for(await self._subscribe(chat.replica_topic(replica_id)), 10.0)
         self._task = asyncio.get_running_loop().create_task(self._read(), name="chat-hub")
 
     async def stop(self) -> None:
@@ -73,45 +72,44 @@ class ChatHub:
         for session in list(self.sessions):
             session.stop()
         try:
-            await asyncio.wait_for(self.pubsub.aclose(), 5.0)
+            await asyncio.wait_for(self.pubsub.aclose(), 5.0)  # type: ignore[no-untyped-call]
         except (RedisError, OSError, TimeoutError):
             pass
 
     # --- topics ------------------------------------------------------------------------------
 
-    async def _subscribe(self, topic: str) -> None:
-        """Subscribe and wait until Redis confirms (from then on nothing published is missed)."""
+    async def _subscribe(self, topic: str) -> asyncio.Future[None]:
+        """Subscribe to ``topic`` once; the future Redis's confirmation resolves (from then on
+        nothing published to it is missed)."""
         fut = self._confirmed.get(topic)
         if fut is None:
             fut = self._confirmed[topic] = asyncio.get_running_loop().create_future()
             await self.pubsub.subscribe(topic)
-        if self._task is None:  # before the reader runs (start): read the confirmation here
-            while not fut.done():
-                self._handle(await self.pubsub.get_message(timeout=1.0))
-        await asyncio.wait_for(asyncio.shield(fut), 10.0)
+            if self._task is None:  # before the reader runs (start): read the confirmation here
+                while not fut.done():
+                    self._handle(await self.pubsub.get_message(timeout=1.0))
+        return fut
 
     async def attach(self, topic: str, session: SocialSession) -> None:
-        async with self._topic_lock:
-            subscribers = self.local.setdefault(topic, set())
-            subscribers.add(session)
-            if topic not in self._confirmed:
-                await self._subscribe(topic)
-        fut = self._confirmed.get(topic)
-        if fut is not None and not fut.done():
-            await asyncio.wait_for(asyncio.shield(fut), 10.0)
+        """Deliver ``topic`` to ``session`` from now on; returns once Redis confirmed the subscription.
+
+        No lock: the topic's bookkeeping changes between awaits only, and the pub/sub connection
+        sends SUBSCRIBE and UNSUBSCRIBE in the order they are asked for."""
+        self.local.setdefault(topic, set()).add(session)
+        fut = await self._subscribe(topic)
+        await asyncio.wait_for(asyncio.shield(fut), 10.0)
 
     async def detach(self, topic: str, session: SocialSession) -> None:
         if self.closed:
             return
-        async with self._topic_lock:
-            subscribers = self.local.get(topic)
-            if subscribers is None:
-                return
-            subscribers.discard(session)
-            if not subscribers:
-                del self.local[topic]
-                self._confirmed.pop(topic, None)
-                await self.pubsub.unsubscribe(topic)
+        subscribers = self.local.get(topic)
+        if subscribers is None:
+            return
+        subscribers.discard(session)
+        if not subscribers:
+            del self.local[topic]
+            self._confirmed.pop(topic, None)
+            await self.pubsub.unsubscribe(topic)
 
     # --- reading -----------------------------------------------------------------------------
 

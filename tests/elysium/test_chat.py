@@ -64,6 +64,17 @@ def test_check_text_limits_and_filters() -> None:
         assert exc.value.code == code
 
 
+def test_the_filter_setting() -> None:
+    from elysium import config
+
+    default = config.load(chat.ChatSettings, environ={})
+    assert default.text_filter().apply("oh shit") == "oh ****"
+    mine = config.load(chat.ChatSettings, environ={"ELYSIUM_CHAT_BLOCKED_WORDS": "darn, heck"})
+    assert mine.text_filter().apply("darn shit") == "**** shit"
+    off = config.load(chat.ChatSettings, environ={"ELYSIUM_CHAT_BLOCKED_WORDS": "none"})
+    assert off.text_filter().apply("darn shit") == "darn shit"
+
+
 def test_limits_are_validated() -> None:
     with pytest.raises(ValueError):
         ChatLimits(history_len=0)
@@ -85,7 +96,7 @@ async def test_membership(client: aioredis.Redis) -> None:
     assert got is not None and chat.decode_published(got["data"]).removed == {"bob"}
     await chat.close_channel(client, ch)
     assert await chat.members(client, ch) == set()
-    await pubsub.aclose()
+    await pubsub.aclose()  # type: ignore[no-untyped-call]  # redis-py leaves PubSub.aclose unannotated
     with pytest.raises(ValueError):
         await chat.add_members(client, chat.dm_channel("a", "b"), ["a"])
 
@@ -123,4 +134,4 @@ async def test_direct_goes_to_the_inbox_only_when_nobody_listens(client: aioredi
     assert published.message is not None and chat.unpack_message(published.message).text == "live"
     assert [m.text for m in await store.take_inbox("bob")] == ["dm 1", "dm 2"]  # bounded: the oldest went
     assert await store.take_inbox("bob") == []
-    await pubsub.aclose()
+    await pubsub.aclose()  # type: ignore[no-untyped-call]  # redis-py leaves PubSub.aclose unannotated

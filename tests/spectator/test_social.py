@@ -53,7 +53,7 @@ async def people(player_signer: tokens.Signer) -> AsyncIterator[Callable[..., Aw
         await c.close()
 
 
-async def graph(client: aioredis.Redis, friends: list[tuple[str, str]], blocks: list[tuple[str, str]] = (),
+async def graph(client: aioredis.Redis, friends: list[tuple[str, str]], blocks: tuple[tuple[str, str], ...] = (),
                 players: tuple[str, ...] = ("alice", "bob", "carol", "dave")) -> None:
     """Mirror a social graph the way commerce does after its MongoDB writes."""
     for p in players:
@@ -118,7 +118,7 @@ async def test_direct_messages_between_friends(chat_relay: Factory, people: Any,
 
 async def test_direct_message_refusals_deliver_and_keep_nothing(chat_relay: Factory, people: Any,
                                                                 client: aioredis.Redis) -> None:
-    await graph(client, [("alice", "bob"), ("dave", "bob")], blocks=[("bob", "carol")])
+    await graph(client, [("alice", "bob"), ("dave", "bob")], blocks=(("bob", "carol"),))
     relay = await chat_relay(chat_max_chars=20)
     alice, bob, carol, dave = [await people(relay, p) for p in ("alice", "bob", "carol", "dave")]
     refusals = [
@@ -157,7 +157,7 @@ async def test_offline_direct_messages_wait_in_a_bounded_inbox(chat_relay: Facto
 
 async def test_party_channel_history_delivery_blocks_and_removal(chat_relay: Factory, people: Any,
                                                                  client: aioredis.Redis) -> None:
-    await graph(client, [], blocks=[("bob", "carol")])
+    await graph(client, [], blocks=(("bob", "carol"),))
     ch = chat.party_channel("PARTY1")
     await chat.add_members(client, ch, ["alice", "bob", "carol"])
     relay = await chat_relay(chat_history_len=2)
