@@ -42,13 +42,14 @@ MSG_MARK = b"\xa1t\xa3msg"  # msgpack: the key "t" then the string "msg"
 ACK_MARK = b"\xa1t\xa3ack"
 ERROR_MARK = b"\xa1t\xa5error"
 HISTORY_MARK = b"\xa1t\xa7history"
+CODE_MARK = b"\xa4code"  # an error's "code" key; its value follows
 
 
 # --- the load client (runs in its own processes) ---------------------------------------------
 
 
 class Player(asyncio.Protocol):
-    __slots__ = ("token", "channel", "head", "open", "transport", "ready", "msgs", "acks", "errors")
+    __slots__ = ("token", "channel", "head", "open", "transport", "ready", "msgs", "acks", "errors", "codes")
 
     def __init__(self, token: str, channel: str, ready: asyncio.Future[None]) -> None:
         self.token, self.channel = token, channel
@@ -57,6 +58,7 @@ class Player(asyncio.Protocol):
         self.transport: asyncio.Transport | None = None
         self.ready = ready
         self.msgs = self.acks = self.errors = 0
+        self.codes: dict[str, int] = {}  # error code -> count
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = tcp = cast(asyncio.Transport, transport)
@@ -87,7 +89,15 @@ class Player(asyncio.Protocol):
             self.send(sp.encode_sub(self.channel, 1))
         self.msgs += data.count(MSG_MARK)
         self.acks += data.count(ACK_MARK)
-        self.errors += data.count(ERROR_MARK)
+        errors = data.count(ERROR_MARK)
+        if errors:
+            self.errors += errors
+            at = data.find(CODE_MARK)
+            while at >= 0:
+                n = data[at + len(CODE_MARK)] & 0x1F  # a short string: its header holds its length
+                code = data[at + len(CODE_MARK) + 1:at + len(CODE_MARK) + 1 + n].decode(errors="replace")
+                self.codes[code] = self.codes.get(code, 0) + 1
+                at = data.find(CODE_MARK, at + 1)
         if not self.ready.done() and HISTORY_MARK in data:
             self.ready.set_result(None)
 
@@ -135,6 +145,8 @@ async def run_clients(args: argparse.Namespace) -> None:
             "acks": sum(p.acks - b[1] for p, b in zip(players, before, strict=True)),
             "errors": sum(p.errors - b[2] for p, b in zip(players, before, strict=True)),
             "delivered": sum(p.msgs - b[0] for p, b in zip(players, before, strict=True)),
+            "codes": {code: sum(p.codes.get(code, 0) for p in players)
+                      for code in sorted({c for p in players for c in p.codes})},
             "client_cpu_s": round(cpu, 2), "elapsed_s": round(elapsed, 2),
         }), flush=True)
     for p in players:
@@ -224,6 +236,8 @@ async def main(args: argparse.Namespace) -> None:
                 "players": connected, "channel_size": args.channel_size, "offered_per_s": rate,
                 "accepted_per_s": round(sum(p["acks"] for p in parts) / window, 1),
                 "refused": sum(p["errors"] for p in parts),
+                "refused_by_code": {c: sum(p["codes"].get(c, 0) for p in parts)
+                                    for c in sorted({c for p in parts for c in p["codes"]})},
                 "deliveries_per_s": round(sum(p["delivered"] for p in parts) / window, 1),
                 "relay_cpu_pct": round(100 * (cpu_s(relay.pid) - relay_cpu0) / wall, 1),
                 "client_cpu_pct": round(100 * (sum(cpu_s(c.pid) for c in clients) - client_cpu0) / wall, 1),

@@ -417,22 +417,42 @@ def encode_removal(players: Iterable[str]) -> bytes:
 
 
 def decode_published(data: bytes) -> Published:
-    kind, players, message = msgpack.unpackb(data, raw=False)
+    """The one parser of a topic entry, whether Python (:func:`encode_published`) or the say
+    script (``cmsgpack``, which packs every string as a msgpack str) wrote it."""
+    kind, raw_players, message = msgpack.unpackb(data, raw=True)
+    players = frozenset(p.decode() for p in raw_players)
     if kind == _KIND_MESSAGE and isinstance(message, bytes):
-        return Published(message, frozenset(players), frozenset())
+        return Published(message, players, frozenset())
     if kind == _KIND_REMOVAL:
-        return Published(None, frozenset(), frozenset(players))
+        return Published(None, frozenset(), players)
     raise ValueError("not a chat topic entry")
 
 
 # --- history and inbox ----------------------------------------------------------------------
 
-_PUBLISH_GROUP = """
--- KEYS: history, topic   ARGV: packed message, published entry, history length, history ttl
-redis.call('RPUSH', KEYS[1], ARGV[1])
-redis.call('LTRIM', KEYS[1], -tonumber(ARGV[3]), -1)
-redis.call('EXPIRE', KEYS[1], ARGV[4])
-return redis.call('PUBLISH', KEYS[2], ARGV[2])
+# One round trip for a line to a group channel: the sender's membership, their rate, the members
+# blocked from the line (either way, as elysium.social.blocked_between reads the mirror), the
+# history and the publish, atomically.
+_SAY = """
+-- KEYS: members, rate counter, history, topic, the sender's blocks
+-- ARGV: sender, packed message, messages per window, window s, history length, history ttl s,
+--       prefix of a player's blocks key
+if redis.call('SISMEMBER', KEYS[1], ARGV[1]) == 0 then return 'not_member' end
+local n = redis.call('INCR', KEYS[2])
+if n == 1 then redis.call('EXPIRE', KEYS[2], tonumber(ARGV[4]) + 1) end
+if n > tonumber(ARGV[3]) then return 'rate' end
+local skip = {}
+for _, p in ipairs(redis.call('SMEMBERS', KEYS[1])) do
+  if p ~= ARGV[1] and (redis.call('SISMEMBER', KEYS[5], p) == 1
+                       or redis.call('SISMEMBER', ARGV[7] .. p, ARGV[1]) == 1) then
+    skip[#skip + 1] = p
+  end
+end
+redis.call('RPUSH', KEYS[3], ARGV[2])
+redis.call('LTRIM', KEYS[3], -tonumber(ARGV[5]), -1)
+redis.call('EXPIRE', KEYS[3], ARGV[6])
+redis.call('PUBLISH', KEYS[4], cmsgpack.pack({0, skip, ARGV[2]}))
+return 'ok'
 """
 
 _PUBLISH_DIRECT = """
@@ -459,17 +479,27 @@ class ChatStore:
     def __init__(self, redis: aioredis.Redis, limits: ChatLimits) -> None:
         self.redis = redis
         self.limits = limits
-        self._group = redis.register_script(_PUBLISH_GROUP)
+        self._say = redis.register_script(_SAY)
         self._direct = redis.register_script(_PUBLISH_DIRECT)
         self._take = redis.register_script(_TAKE_INBOX)
 
-    async def publish_group(self, message: ChatMessage, skip: Iterable[str] = ()) -> bytes:
-        """Keep ``message`` in its channel's history and publish it to the channel's topic; its bytes."""
-        packed = message.pack()
-        await self._group(keys=[history_key(message.ch), channel_topic(message.ch)],
-                          args=[packed, encode_published(packed, skip), self.limits.history_len,
-                                self.limits.history_ttl_s])
-        return packed
+    async def say(self, message: ChatMessage, now: float | None = None) -> None:
+        """Keep and publish a line to a group channel in one round trip, for a member within their
+        rate, skipping the members blocked either way; else ChatRefused (``not_member``,
+        ``chat_rate_limited``; a line refused for its rate still counts towards it)."""
+        limits = self.limits
+        window = int((time.time() if now is None else now) // limits.window_s)
+        outcome = await self._say(
+            keys=[members_key(message.ch), rate_key(message.sender, window), history_key(message.ch),
+                  channel_topic(message.ch), keys.social_blocks(message.sender)],
+            args=[message.sender, message.pack(), limits.messages_per_window, limits.window_s,
+                  limits.history_len, limits.history_ttl_s, keys.social_blocks("")])
+        result = outcome.decode() if isinstance(outcome, bytes) else str(outcome)
+        if result == "not_member":
+            raise ChatRefused(NOT_MEMBER, f"you are not a member of {message.ch}")
+        if result == "rate":
+            raise ChatRefused(CHAT_RATE_LIMITED, f"more than {limits.messages_per_window} messages per "
+                                                 f"{limits.window_s} s")
 
     async def deliver_direct(self, message: ChatMessage, recipient: str) -> bool:
         """Publish a direct message to ``recipient``; True when a replica holds them, False when it

@@ -85,7 +85,7 @@ class SpectatorServer:
         self.port = self._server.sockets[0].getsockname()[1]
         await self._sync_clock()
         if self.chat is not None:
-            await self.chat.start(self.relay_id)
+            self.chat.start(self.relay_id)
         self._tasks = [loop.create_task(self._housekeeping(), name="housekeeping")]
 
     @property

@@ -59,10 +59,10 @@ class ChatHub:
         self._task: asyncio.Task[None] | None = None
         self.closed = False
 
-    async def start(self, replica_id: str) -> None:
-        # The replica's own topic keeps the pub/sub connection open while no player is here.
-        await asyncio.wait_for(await self._subscribe(chat.replica_topic(replica_id)), 10.0)
-        self._task = asyncio.get_running_loop().create_task(self._read(), name="chat-hub")
+    def start(self, replica_id: str) -> None:
+        """Start reading; the relay starts whether or not Redis answers (``/readyz`` says which)."""
+        self._task = asyncio.get_running_loop().create_task(self._read(chat.replica_topic(replica_id)),
+                                                            name="chat-hub")
 
     async def stop(self) -> None:
         self.closed = True
@@ -84,10 +84,11 @@ class ChatHub:
         fut = self._confirmed.get(topic)
         if fut is None:
             fut = self._confirmed[topic] = asyncio.get_running_loop().create_future()
-            await self.pubsub.subscribe(topic)
-            if self._task is None:  # before the reader runs (start): read the confirmation here
-                while not fut.done():
-                    self._handle(await self.pubsub.get_message(timeout=1.0))
+            try:
+                await self.pubsub.subscribe(topic)
+            except BaseException:
+                self._confirmed.pop(topic, None)
+                raise
         return fut
 
     async def attach(self, topic: str, session: SocialSession) -> None:
@@ -113,9 +114,12 @@ class ChatHub:
 
     # --- reading -----------------------------------------------------------------------------
 
-    async def _read(self) -> None:
+    async def _read(self, own_topic: str) -> None:
         while True:
             try:
+                if own_topic not in self._confirmed:
+                    # The replica's own topic keeps the connection subscribed while no player is here.
+                    await self._subscribe(own_topic)
                 self._handle(await self.pubsub.get_message(timeout=1.0))
             except asyncio.CancelledError:
                 raise
@@ -318,20 +322,20 @@ class SocialSession:
 
     # --- group channels ---------------------------------------------------------------------
 
-    async def _group(self, raw: str) -> tuple[chat.Channel, set[str]]:
-        """The group channel named ``raw`` and its members if this player is one, else ChatRefused."""
+    @staticmethod
+    def _group_name(raw: str) -> chat.Channel:
+        """The group channel named ``raw`` (a party's or a game's), else ChatRefused."""
         channel = chat.parse_channel(raw)
         if channel.kind == chat.DM:
             raise ChatRefused(chat.BAD_CHANNEL, "direct messages are sent with dm, to a friend")
         if channel.kind == chat.TEAM:
             raise ChatRefused(chat.BAD_CHANNEL, "team chat is sent in the match's own socket")
-        members = await chat.members(self.hub.redis, channel.name)
-        if self.player not in members:
-            raise ChatRefused(chat.NOT_MEMBER, f"you are not a member of {channel.name}")
-        return channel, members
+        return channel
 
     async def _subscribe(self, msg: sp.Subscribe) -> None:
-        channel, _ = await self._group(msg.ch)
+        channel = self._group_name(msg.ch)
+        if not await chat.is_member(self.hub.redis, channel.name, self.player):
+            raise ChatRefused(chat.NOT_MEMBER, f"you are not a member of {channel.name}")
         hub = self.hub
         topic = chat.channel_topic(channel.name)
         if channel.name not in self.channels:
@@ -349,13 +353,15 @@ class SocialSession:
         self.conn.send(sp.ack(msg.id, ch=msg.ch))
 
     async def _say(self, msg: sp.Say) -> None:
+        """Checked here: the text, the channel's name, the mute; in Redis, in one script with the
+        history and the publish: membership, the rate, and the members blocked from the line."""
         hub = self.hub
         text = chat.check_text(msg.text, hub.limits, hub.text_filter)
-        channel, members = await self._group(msg.ch)
-        await self._may_send()
-        skip = await hub.relations.blocked_among(self.player, members)
+        channel = self._group_name(msg.ch)
+        if await hub.relations.is_muted(self.player):
+            raise ChatRefused(chat.MUTED, "you are muted in chat")
         message = self._message(channel.name, text)
-        await hub.store.publish_group(message, skip)
+        await hub.store.say(message)
         self.conn.send(sp.ack(msg.id, ch=channel.name, mid=message.mid))
 
     # --- direct messages --------------------------------------------------------------------

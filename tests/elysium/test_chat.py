@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 import pytest
 import redis.asyncio as aioredis
 
-from elysium import chat
+from elysium import chat, social
 from elysium.chat import ChatLimits, ChatMessage, ChatRefused, ChatStore, WordListFilter
 
 
@@ -109,14 +109,32 @@ async def test_rate_is_per_player_and_window(client: aioredis.Redis) -> None:
     assert await chat.take_rate(client, "alice", limits, now + 10)  # the next window
 
 
-async def test_history_keeps_the_last_n(client: aioredis.Redis) -> None:
-    store = ChatStore(client, ChatLimits(history_len=3))
+async def test_say_keeps_the_last_n_and_checks_membership_rate_and_blocks(client: aioredis.Redis) -> None:
+    store = ChatStore(client, ChatLimits(history_len=3, messages_per_window=6))
     ch = chat.game_channel("G1")
+    await chat.add_members(client, ch, ["alice", "bob", "carol"])
+    await social.write_graph(client, "alice", [], [])
+    await social.write_graph(client, "bob", [], ["alice"])
+    await social.write_graph(client, "carol", [], [])
+    pubsub = client.pubsub()
+    await pubsub.subscribe(chat.channel_topic(ch))
+    await pubsub.get_message(timeout=1.0)
     for i in range(5):
-        await store.publish_group(message(ch, text=f"line {i}", mid=str(i)))
+        await store.say(message(ch, text=f"line {i}", mid=str(i)), now=1000.0)
     assert [m.text for m in await store.history(ch)] == ["line 2", "line 3", "line 4"]
+    got = await pubsub.get_message(timeout=2.0)
+    assert got is not None and chat.decode_published(got["data"]).skip == {"bob"}  # bob blocked alice
+    with pytest.raises(ChatRefused) as exc:
+        await store.say(message(ch, sender="dave"), now=1000.0)
+    assert exc.value.code == chat.NOT_MEMBER
+    await store.say(message(ch, text="sixth"), now=1000.0)
+    with pytest.raises(ChatRefused) as exc:
+        await store.say(message(ch, text="seventh"), now=1000.0)
+    assert exc.value.code == chat.CHAT_RATE_LIMITED
+    assert [m.text for m in await store.history(ch)] == ["line 3", "line 4", "sixth"]
     await client.rpush(chat.history_key(ch), b"not msgpack \xc1")
     assert len(await store.history(ch)) == 2  # a foreign entry is skipped, never sent
+    await pubsub.aclose()  # type: ignore[no-untyped-call]  # redis-py leaves PubSub.aclose unannotated
 
 
 async def test_direct_goes_to_the_inbox_only_when_nobody_listens(client: aioredis.Redis) -> None:
