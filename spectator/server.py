@@ -70,7 +70,8 @@ class SpectatorServer:
         if settings.chat_enabled:
             verifier = tokens.Verifier(tokens.load_public_key(settings.player_public_key or None,
                                                               settings.player_public_key_file or None))
-            self.chat = ChatHub(self.redis, relations or KernelRelations(self.redis), settings, verifier)
+            self.chat = ChatHub(self.redis, relations or KernelRelations(self.redis), settings, verifier,
+                                self.metrics)
 
     # --- lifecycle -------------------------------------------------------------------------
 

@@ -31,6 +31,7 @@ from spectator import social_protocol as sp
 
 if TYPE_CHECKING:
     from elysium.ws.rawsocket import RawSocket
+    from spectator.metrics import SpectatorMetrics
     from spectator.settings import SpectatorSettings
 
 log = logging.getLogger("spectator.social")
@@ -42,8 +43,9 @@ class ChatHub:
     """This replica's chat delivery: one pub/sub connection and the local subscribers of each topic."""
 
     def __init__(self, redis: aioredis.Redis, relations: Relations, settings: SpectatorSettings,
-                 verifier: tokens.Verifier) -> None:
+                 verifier: tokens.Verifier, metrics: SpectatorMetrics) -> None:
         self.redis = redis
+        self.metrics = metrics
         self.relations = relations
         self.settings = settings
         self.limits = settings.chat_limits()
@@ -151,10 +153,13 @@ class ChatHub:
         if published.message is not None:
             framed = frames.frame_binary(published.message)
             skip = published.skip
+            sent = 0
             for session in subscribers:
                 if session.player not in skip:
                     session.conn.write(framed)
-                    self.delivered += 1
+                    sent += 1
+            self.delivered += sent
+            self.metrics.chat_delivered.inc(sent)
         else:
             for session in list(subscribers):
                 if session.player in published.removed:
@@ -177,6 +182,7 @@ class SocialSession:
         self._expiry: asyncio.TimerHandle | None = asyncio.get_running_loop().call_later(hello_timeout_s,
                                                                                           self._no_hello)
         hub.sessions.add(self)
+        hub.metrics.social_sockets.set(len(hub.sessions))
 
     # --- from the socket --------------------------------------------------------------------
 
@@ -193,6 +199,7 @@ class SocialSession:
         if self._expiry is not None:
             self._expiry.cancel()
         self.hub.sessions.discard(self)
+        self.hub.metrics.social_sockets.set(len(self.hub.sessions))
         if self.player and self.hub.players.get(self.player) is self:
             del self.hub.players[self.player]
         topics = list(self.channels.values())
@@ -268,11 +275,12 @@ class SocialSession:
                 await self._subscribe(msg)
             elif isinstance(msg, sp.Unsubscribe):
                 await self._unsubscribe(msg)
-            elif isinstance(msg, sp.Say):
-                await self._say(msg)
             else:
-                await self._direct(msg)
+                await (self._say(msg) if isinstance(msg, sp.Say) else self._direct(msg))
+                hub.metrics.chat_messages.labels("ok").inc()
         except ChatRefused as exc:
+            if isinstance(msg, (sp.Say, sp.Direct)):
+                hub.metrics.chat_messages.labels(exc.code).inc()
             self.conn.send(envelope.error(exc.code, exc.message, msg.id))
 
     async def _hello(self, msg: sp.Hello) -> None:

@@ -247,6 +247,9 @@ async def test_delivery_across_two_replicas(chat_relay: Factory, people: Any, cl
     await bob.say(ch, "to the party")
     assert (await alice.expect("msg"))["text"] == "to the party"
     await until(lambda: one.chat is not None and one.chat.delivered >= 1)
+    metrics = one.metrics.render().decode()
+    assert "elysium_spectator_social_sockets 1.0" in metrics
+    assert 'elysium_spectator_chat_messages_total{outcome="ok"} 1.0' in metrics
 
 
 async def test_a_second_socket_replaces_the_first(chat_relay: Factory, people: Any, client: aioredis.Redis) -> None:
