@@ -19,6 +19,7 @@ import logging
 import time
 import uuid
 from collections import deque
+from collections.abc import Coroutine
 from typing import TYPE_CHECKING, Any
 
 import redis.asyncio as aioredis
@@ -59,7 +60,14 @@ class ChatHub:
         self.delivered = 0  # messages written to sockets (for metrics and the benchmark)
         self._confirmed: dict[str, asyncio.Future[None]] = {}
         self._task: asyncio.Task[None] | None = None
+        self._jobs: set[asyncio.Task[None]] = set()
         self.closed = False
+
+    def spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+        """Run ``coro`` beside the sessions (detaching a socket that left), keeping its task alive."""
+        task = asyncio.get_running_loop().create_task(coro)
+        self._jobs.add(task)
+        task.add_done_callback(self._jobs.discard)
 
     def start(self, replica_id: str) -> None:
         """Start reading; the relay starts whether or not Redis answers (``/readyz`` says which)."""
@@ -73,6 +81,8 @@ class ChatHub:
             await asyncio.gather(self._task, return_exceptions=True)
         for session in list(self.sessions):
             session.stop()
+        for job in list(self._jobs):
+            job.cancel()
         try:
             await asyncio.wait_for(self.pubsub.aclose(), 5.0)  # type: ignore[no-untyped-call]
         except (RedisError, OSError, TimeoutError):
@@ -175,6 +185,7 @@ class SocialSession:
         self.player = ""
         self.name = ""
         self.channels: dict[str, str] = {}  # subscribed channel -> its topic
+        self.stopped = False  # the socket is gone
         self.queue: deque[bytes] = deque()
         self._wake = asyncio.Event()
         self._task = asyncio.get_running_loop().create_task(self._run(), name="social")
@@ -206,10 +217,15 @@ class SocialSession:
         if self.player:
             topics.append(chat.player_topic(self.player))
         self.channels.clear()
-        if topics:
-            loop = asyncio.get_running_loop()
-            for topic in topics:
-                loop.create_task(self._quietly(self.hub.detach(topic, self)))
+        self.stopped = True
+        for topic in topics:
+            self.hub.spawn(self._quietly(self.hub.detach(topic, self)))
+
+    async def _attach(self, topic: str) -> None:
+        """Attach to ``topic``, and leave it again when the socket went away meanwhile."""
+        await self.hub.attach(topic, self)
+        if self.stopped:
+            await self.hub.detach(topic, self)
 
     @staticmethod
     async def _quietly(coro: Any) -> None:
@@ -224,7 +240,7 @@ class SocialSession:
             if t == topic:
                 del self.channels[ch]
                 self.conn.send(sp.removed(ch))
-                asyncio.get_running_loop().create_task(self._quietly(self.hub.detach(topic, self)))
+                self.hub.spawn(self._quietly(self.hub.detach(topic, self)))
 
     # --- the handler task -------------------------------------------------------------------
 
@@ -312,7 +328,7 @@ class SocialSession:
         remaining = max(0.0, float(claims["exp"]) + tokens.LEEWAY_S - time.time())
         self._expiry = asyncio.get_running_loop().call_later(remaining, self._expired)
         # Subscribed first, then the inbox taken: a message sent meanwhile is either live or in it.
-        await hub.attach(chat.player_topic(player), self)
+        await self._attach(chat.player_topic(player))
         waiting = await hub.store.take_inbox(player)
         limits = hub.limits
         self.conn.send(sp.ready(player, self.name, max_chars=limits.max_chars,
@@ -348,7 +364,7 @@ class SocialSession:
         topic = chat.channel_topic(channel.name)
         if channel.name not in self.channels:
             self.channels[channel.name] = topic
-            await hub.attach(topic, self)
+            await self._attach(topic)
         past = await hub.store.history(channel.name)
         blocked = await hub.relations.blocked_among(self.player, {m.sender for m in past})
         self.conn.send(sp.history(channel.name, [m for m in past if m.sender not in blocked], msg.id))
