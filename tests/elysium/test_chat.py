@@ -64,6 +64,19 @@ def test_check_text_limits_and_filters() -> None:
         assert exc.value.code == code
 
 
+def test_a_filter_may_refuse() -> None:
+    class NoLinks:
+        def apply(self, text: str) -> str:
+            if "http" in text:
+                raise ChatRefused(chat.FILTERED, "links are not allowed")
+            return text
+
+    assert chat.check_text("gg", ChatLimits(), NoLinks()) == "gg"
+    with pytest.raises(ChatRefused) as exc:
+        chat.check_text("see http://x", ChatLimits(), NoLinks())
+    assert exc.value.code == chat.FILTERED
+
+
 def test_the_filter_setting() -> None:
     from elysium import config
 
