@@ -62,6 +62,10 @@ class ChatHub:
         self._task: asyncio.Task[None] | None = None
         self._jobs: set[asyncio.Task[None]] = set()
         self.closed = False
+        # A ban ends the banned player's social socket here at once (the moderation event stream).
+        self._stop = asyncio.Event()
+        self.moderation = moderation.ModerationWatch(redis, on_event=self._on_moderation, on_resync=self._on_resync)
+        self._watch_task: asyncio.Task[None] | None = None
 
     def spawn(self, coro: Coroutine[Any, Any, None]) -> None:
         """Run ``coro`` beside the sessions (detaching a socket that left), keeping its task alive."""
@@ -71,14 +75,31 @@ class ChatHub:
 
     def start(self, replica_id: str) -> None:
         """Start reading; the relay starts whether or not Redis answers (``/readyz`` says which)."""
-        self._task = asyncio.get_running_loop().create_task(self._read(chat.replica_topic(replica_id)),
-                                                            name="chat-hub")
+        loop = asyncio.get_running_loop()
+        self._task = loop.create_task(self._read(chat.replica_topic(replica_id)), name="chat-hub")
+        self._watch_task = loop.create_task(self.moderation.run(self._stop), name="chat-moderation")
+
+    async def _on_moderation(self, event: moderation.ModerationEvent) -> None:
+        if event.action == moderation.BAN:
+            self._end_banned(event.player)
+
+    async def _on_resync(self, banned: frozenset[str]) -> None:
+        for player in banned & self.players.keys():
+            self._end_banned(player)
+
+    def _end_banned(self, player: str) -> None:
+        session = self.players.get(player)
+        if session is not None:
+            session.conn.send(envelope.error(sp.BANNED, "this account is banned"))
+            session.conn.close(frames.CLOSE_POLICY, sp.BANNED)
 
     async def stop(self) -> None:
         self.closed = True
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
+        self._stop.set()
+        tasks = [t for t in (self._task, self._watch_task) if t is not None]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
         for session in list(self.sessions):
             session.stop()
         for job in list(self._jobs):

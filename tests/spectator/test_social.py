@@ -234,6 +234,15 @@ async def test_a_banned_player_is_refused_at_hello(chat_relay: Factory, player_s
     await c.close()
 
 
+async def test_a_ban_ends_an_open_social_socket(chat_relay: Factory, people: Any, client: aioredis.Redis) -> None:
+    relay = await chat_relay()
+    mallory = await people(relay, "mallory")
+    await until(lambda: relay.chat is not None and relay.chat.moderation.ready.is_set())
+    await moderation.publish(client, moderation.ModerationEvent("ban", "mallory", None, "act-3", 1))
+    assert (await mallory.expect("error"))["code"] == sp.BANNED
+    await until(lambda: relay.chat is not None and "mallory" not in relay.chat.players)
+
+
 async def test_delivery_across_two_replicas(chat_relay: Factory, people: Any, client: aioredis.Redis) -> None:
     await graph(client, [("alice", "bob")])
     ch = chat.party_channel("P3")
