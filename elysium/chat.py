@@ -395,6 +395,7 @@ def unpack_message(data: bytes) -> ChatMessage:
 # A topic carries either a message (with the recipients blocked from it) or a removal.
 _KIND_MESSAGE: Final = 0
 _KIND_REMOVAL: Final = 1
+_KIND_TAKEOVER: Final = 2
 
 
 @dataclass(frozen=True, slots=True)
@@ -404,6 +405,7 @@ class Published:
     message: bytes | None  # the packed ChatMessage, sent as is
     skip: frozenset[str]  # players blocked from this message (blocks either way)
     removed: frozenset[str]  # players taken out of the channel (message is None)
+    takeover: str = ""  # on a player's topic: the socket (its id) that now holds the player; others close
 
 
 def encode_published(message: bytes, skip: Iterable[str] = ()) -> bytes:
@@ -416,6 +418,12 @@ def encode_removal(players: Iterable[str]) -> bytes:
     return data
 
 
+def encode_takeover(socket_id: str) -> bytes:
+    """On a player's topic: the socket ``socket_id`` holds the player now; every other one closes."""
+    data: bytes = msgpack.packb([_KIND_TAKEOVER, [socket_id], None], use_bin_type=True)
+    return data
+
+
 def decode_published(data: bytes) -> Published:
     """The one parser of a topic entry, whether Python (:func:`encode_published`) or the say
     script (``cmsgpack``, which packs every string as a msgpack str) wrote it."""
@@ -425,6 +433,8 @@ def decode_published(data: bytes) -> Published:
         return Published(message, players, frozenset())
     if kind == _KIND_REMOVAL:
         return Published(None, frozenset(), players)
+    if kind == _KIND_TAKEOVER and len(raw_players) == 1:
+        return Published(None, frozenset(), frozenset(), raw_players[0].decode())
     raise ValueError("not a chat topic entry")
 
 
@@ -514,6 +524,10 @@ class ChatStore:
         """The channel's last messages, oldest first."""
         raw = await self.redis.lrange(history_key(channel), -self.limits.history_len, -1)
         return _parsed(raw)
+
+    async def take_over(self, player: str, socket_id: str) -> None:
+        """Tell every replica that the socket ``socket_id`` holds ``player`` now (one per player)."""
+        await self.redis.publish(player_topic(player), encode_takeover(socket_id))
 
     async def take_inbox(self, player: str) -> list[ChatMessage]:
         """The player's waiting direct messages, oldest first; the inbox is emptied."""

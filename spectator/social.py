@@ -191,6 +191,10 @@ class ChatHub:
                     sent += 1
             self.delivered += sent
             self.metrics.chat_delivered.inc(sent)
+        elif published.takeover:
+            for session in list(subscribers):
+                if session.socket_id != published.takeover and topic == chat.player_topic(session.player):
+                    session.replaced()
         else:
             for session in list(subscribers):
                 if session.player in published.removed:
@@ -207,6 +211,7 @@ class SocialSession:
         self.name = ""
         self.channels: dict[str, str] = {}  # subscribed channel -> its topic
         self.stopped = False  # the socket is gone
+        self.socket_id = uuid.uuid4().hex  # names this socket when it takes its player over
         self.queue: deque[bytes] = deque()
         self._wake = asyncio.Event()
         self._task = asyncio.get_running_loop().create_task(self._run(), name="social")
@@ -254,6 +259,11 @@ class SocialSession:
             await coro
         except (RedisError, OSError, TimeoutError):
             pass
+
+    def replaced(self) -> None:
+        """Another social socket of this player (here or on another relay) took over."""
+        self.conn.send(envelope.error(sp.REPLACED, "another social socket of this player took over"))
+        self.conn.close(frames.CLOSE_POLICY, sp.REPLACED)
 
     def removed_from(self, topic: str) -> None:
         """The hub read that this player was taken out of a channel."""
@@ -341,8 +351,7 @@ class SocialSession:
         previous = hub.players.get(player)
         hub.players[player] = self
         if previous is not None:
-            previous.conn.send(envelope.error(sp.REPLACED, "another social socket of this player took over"))
-            previous.conn.close(frames.CLOSE_POLICY, sp.REPLACED)
+            previous.replaced()
         # The token's end is the socket's end: the client reconnects with a fresh one.
         if self._expiry is not None:
             self._expiry.cancel()
@@ -350,6 +359,7 @@ class SocialSession:
         self._expiry = asyncio.get_running_loop().call_later(remaining, self._expired)
         # Subscribed first, then the inbox taken: a message sent meanwhile is either live or in it.
         await self._attach(chat.player_topic(player))
+        await hub.store.take_over(player, self.socket_id)  # a socket of this player on another relay closes
         waiting = await hub.store.take_inbox(player)
         limits = hub.limits
         self.conn.send(sp.ready(player, self.name, max_chars=limits.max_chars,

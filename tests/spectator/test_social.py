@@ -273,6 +273,19 @@ async def test_a_second_socket_replaces_the_first(chat_relay: Factory, people: A
     assert relay.chat is not None and relay.chat.players["bob"] is not None
 
 
+async def test_a_second_socket_on_another_relay_replaces_the_first(chat_relay: Factory, people: Any,
+                                                                   client: aioredis.Redis) -> None:
+    await graph(client, [("alice", "bob")])
+    one, two = await chat_relay(relay_id="relay-a"), await chat_relay(relay_id="relay-b")
+    first = await people(one, "bob")
+    second = await people(two, "bob")
+    assert (await first.expect("error"))["code"] == sp.REPLACED
+    await until(lambda: one.chat is not None and "bob" not in one.chat.players)
+    alice = await people(one, "alice")
+    await alice.dm("bob", "on relay b?")
+    assert (await second.expect("msg"))["text"] == "on relay b?"
+
+
 async def test_a_flood_is_refused_at_the_socket(chat_relay: Factory, people: Any) -> None:
     relay = await chat_relay(social_max_messages_per_s=5)
     alice = await people(relay, "alice")
