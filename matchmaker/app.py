@@ -174,6 +174,8 @@ def openapi_document(modes: Mapping[str, ModeConfig]) -> dict[str, Any]:
     document: dict[str, Any] = json.loads(OPENAPI_PATH.read_text())
     for schema in ("TicketRequest", "GameRequest"):
         document["components"]["schemas"][schema]["properties"]["mode"]["enum"] = sorted(modes)
+    lobby = document["paths"]["/v1/games"]["get"]["parameters"]
+    next(p for p in lobby if p["name"] == "mode")["schema"]["enum"] = sorted(modes)
     return document
 
 

@@ -11,7 +11,8 @@ SHUTDOWN_TIMEOUT_S = 5.0  # requests in flight (and open event streams) after th
 
 
 def add_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    mm = sub.add_parser("matchmaker", help="run the matchmaker (tickets, parties, ratings, room allocation)")
+    mm = sub.add_parser("matchmaker",
+                        help="run the matchmaker (tickets, parties, custom games, ratings, room allocation)")
     serve.add_arguments(mm, "ELYSIUM_MATCHMAKER", workers_help="replica processes", settings=MatchmakerSettings)
     mm.set_defaults(func=run_matchmaker)
 

@@ -20,7 +20,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 
 from elysium import http
 from matchmaker import errors, gamerules
-from matchmaker.api import CODE_RE, REGION_RE, _body, _now_ms, _player, _svc
+from matchmaker.api import CODE_RE, REGION_RE, _body, _now_ms, _player, _svc, in_game
 from matchmaker.app import Services
 from matchmaker.games import Game, NewGame, Outcome
 from matchmaker.modes import ModeConfig
@@ -109,10 +109,14 @@ def _region(value: Any) -> str:
 async def _busy_problem(svc: Services, outcome: Outcome) -> errors.Problem:
     ticket = await svc.queue.get(outcome.detail)
     if ticket is not None and ticket.get("game"):
-        return errors.conflict("already-in-game", "You are in another custom game; leave it first",
-                               game=ticket["game"])
+        return in_game(ticket["game"])
     return errors.conflict("player-already-queued", "You have an active ticket; cancel it first",
                            ticket=outcome.detail)
+
+
+def no_server(detail: str) -> errors.Problem:
+    """Nothing is wrong with the request or with us: the fleet has no room for it now (409, not a 5xx)."""
+    return errors.conflict("no-server", "No game server can host the game now", detail)
 
 
 def _not_open(status: str) -> errors.Problem:
@@ -168,11 +172,11 @@ async def host_game(request: web.Request) -> web.Response:
     if svc.draining:
         raise errors.Problem(503, "draining", "This replica is shutting down; retry")
     now = _now_ms()
-    hosting = [s for s in await svc.registry.live(now) if svc.matcher.hosts(s, mode)]
+    hosting = sorted((s for s in await svc.registry.live(now) if s.region == region and svc.matcher.hosts(s, mode)),
+                     key=lambda s: s.server_id)
     if not hosting:
-        raise errors.Problem(503, "no-server", "No game server runs this mode now",
-                             f"no live game server hosts mode {mode.name}; its options cannot be checked")
-    hosting.sort(key=lambda s: (s.region != region, s.server_id))  # the region's own servers first
+        raise no_server(f"no live game server in region {region} hosts mode {mode.name} (its options are checked "
+                        "against what those servers declare); retry later or choose another region")
     try:
         options = gamerules.settle(mode, hosting[0].declarations.get(mode.game_mode), seats, given, map_name)
     except gamerules.GameSettingError as exc:
@@ -185,6 +189,7 @@ async def host_game(request: web.Request) -> web.Response:
     outcome, code = await svc.games.host(new)
     if outcome.kind == "busy":
         raise await _busy_problem(svc, outcome)
+    svc.metrics.games.labels(mode.name, "hosted").inc()
     game = await _game(svc, code)
     return http.json_response(game_view(game, player), status=201, headers={"Location": f"/v1/games/{code}"})
 
@@ -278,7 +283,7 @@ async def kick_member(request: web.Request) -> web.Response:
     if set(body) - {"player"} or not isinstance(target, str) or not 1 <= len(target) <= 64:
         raise errors.invalid("send {\"player\": the id of the member to remove}")
     if target == player:
-        raise errors.invalid("the host cannot kick themselves; leave the game instead")
+        raise errors.conflict("cannot-kick-host", "The host cannot kick themselves; leave the game instead")
     return http.json_response(await _leave(svc, code, target, player))
 
 
@@ -288,8 +293,8 @@ async def _set_lock(request: web.Request, locked: bool) -> web.Response:
     code = _game_code(request)
     game = await _game(svc, code)
     outcome = await svc.games.lock(game, player, locked, _now_ms())
-    if outcome != "ok":
-        raise _problem_of(outcome, game.status)
+    if outcome.kind != "ok":
+        raise _problem_of(outcome.kind, outcome.detail)
     return http.json_response(game_view(await _game(svc, code), player))
 
 
@@ -354,8 +359,11 @@ async def _place(svc: Services, game: Game, mode: ModeConfig, match_id: str, mem
         mode, match_id, game.region, roster, game.options or None, now,
         accepts=lambda s: gamerules.accepts(s.declarations.get(mode.game_mode), mode, len(roster), game.options))
     if match is None:
+        svc.metrics.games.labels(mode.name, "no_server").inc()
         await svc.games.unform(game, match_id)
-        raise errors.Problem(503, "no-server", "No game server has room for the game now",
-                             f"no live server in {game.region} hosts mode {mode.name} with {len(roster)} seats free")
-    if not await svc.games.assign(game, match, now):  # a start that outlived its forming deadline lost the game
+        raise no_server(f"no live game server in region {game.region} hosts mode {mode.name} with {len(roster)} "
+                        "seats free; the game stays open, start it again later")
+    if await svc.games.assign(game, match, now):
+        svc.metrics.games.labels(mode.name, "started").inc()
+    else:  # a start that outlived its forming deadline lost the game to the next one
         await svc.registry.release(match["server_id"], match_id)

@@ -130,14 +130,14 @@ return {'left', host}
 _LOCK = _COMMON + """
 -- KEYS: ticket, code, lobby   ARGV: host, '1' lock | '0' unlock, deadline_ms, idle_ms, player prefix
 local t = redis.call('HMGET', KEYS[1], 'status', 'players', 'seats', 'listing', 'leader')
-if not t[1] then return 'missing' end
-if t[5] ~= ARGV[1] then return 'not_host' end
-if t[1] ~= 'hosted' then return 'started' end
+if not t[1] then return {'missing', ''} end
+if t[5] ~= ARGV[1] then return {'not_host', ''} end
+if t[1] ~= 'hosted' then return {'started', t[1]} end
 local members = cjson.decode(t[2])
 redis.call('HSET', KEYS[1], 'locked', ARGV[2])
 touch(KEYS[1], KEYS[2], ARGV[5], members, ARGV[3])
 list(KEYS[3], t[4], ARGV[2] == '0' and #members < tonumber(t[3]), ARGV[4])
-return 'ok'
+return {'ok', ''}
 """
 
 _BEGIN = """
@@ -321,10 +321,11 @@ class GameBook:
             await chat.close_channel(self.client, chat.game_channel(game.code))
         return Outcome(kind, detail)
 
-    async def lock(self, game: Game, host: str, locked: bool, now_ms: int) -> str:
-        return redisreply.script_text(await self._lock(
+    async def lock(self, game: Game, host: str, locked: bool, now_ms: int) -> Outcome:
+        kind, detail = redisreply.script_texts(await self._lock(
             keys=[keys.ticket(game.ticket_id), keys.game(game.code), game.lobby_key],
             args=[host, "1" if locked else "0", now_ms + self.idle_ms, self.idle_ms, keys.player("")]))
+        return Outcome(kind, detail)
 
     async def begin(self, game: Game, host: str, match_id: str, now_ms: int, fewest: int) -> Outcome:
         """Freeze the game for placing (forming); ``ok`` with the members JSON as frozen."""

@@ -23,6 +23,8 @@ class MatchmakerMetrics:
         self.expired = m.counter("tickets_expired_total", "Tickets this replica expired")
         self.passes = m.histogram("pass_seconds", "Duration of one matching pass", PASS_BUCKETS_S)
         self.ratings = m.counter("ratings_applied_total", "Matches whose results updated ratings")
+        self.games = m.counter("custom_games_total", "Custom games by event: hosted, started, no_server (a start "
+                               "that found no server with room)", ("mode", "event"))
         self.sse = m.gauge("event_streams", "Open ticket event streams")
         self.waiting = m.gauge("tickets_waiting", "Tickets waiting in each mode's queue after the last matching pass "
                                "(the same queues on every replica)", ("mode",))

@@ -119,10 +119,12 @@ async def test_bad_hosting_requests_are_refused_and_change_nothing(mm: Any, auth
 
 
 async def test_hosting_needs_a_server_that_declares_the_mode(mm: Any, auth: Any, rclient: aioredis.Redis) -> None:
-    problem = await host(mm, auth, expect=503)
+    problem = await host(mm, auth, expect=409)
     assert problem["type"].endswith("no-server")
     await fake_server(rclient, "gs-cards", modes=("cards",))
-    assert (await host(mm, auth, expect=503))["type"].endswith("no-server")
+    assert (await host(mm, auth, expect=409))["type"].endswith("no-server")
+    await server(rclient, "gs-eu", region="eu")
+    assert (await host(mm, auth, expect=409))["type"].endswith("no-server")  # not in the region asked for
     assert await game_keys(rclient) == []
 
 
@@ -200,8 +202,8 @@ async def test_only_the_host_kicks_locks_and_starts(mm: Any, auth: Any, rclient:
     await join(mm, auth, code, "carol")
     for what, body in (("kick", {"player": "carol"}), ("lock", None), ("unlock", None), ("start", None)):
         assert (await act(mm, auth, code, what, "bob", expect=403, body=body))["type"].endswith("not-game-host")
-    assert (await act(mm, auth, code, "kick", "alice", expect=400, body={"player": "alice"}))["type"].endswith(
-        "invalid-request")
+    assert (await act(mm, auth, code, "kick", "alice", expect=409, body={"player": "alice"}))["type"].endswith(
+        "cannot-kick-host")
     assert (await act(mm, auth, code, "kick", "alice", expect=400, body={"who": "bob"}))["type"].endswith(
         "invalid-request")
     assert (await act(mm, auth, code, "kick", "alice", expect=404, body={"player": "zed"}))["type"].endswith(
@@ -331,7 +333,7 @@ async def test_a_start_without_a_server_leaves_the_game_open(mm: Any, auth: Any,
     code = (await host(mm, auth, seats=3))["code"]
     await join(mm, auth, code, "bob")
     await join(mm, auth, code, "carol")
-    problem = await act(mm, auth, code, "start", "alice", expect=503)
+    problem = await act(mm, auth, code, "start", "alice", expect=409)
     assert problem["type"].endswith("no-server")
     assert (await view(mm, auth, code))["state"] == "open"
     await act(mm, auth, code, "leave", "carol")
@@ -377,3 +379,17 @@ async def test_only_one_of_two_racing_starts_places_the_room(mm_factory: Any, au
     assert a["match"] == b["match"]
     assert await rclient.zcard(keys.seats("gs-a")) == 1
     assert services(one).games is not services(two).games
+
+
+async def test_a_start_left_forming_by_a_dead_replica_is_taken_over_after_its_deadline(
+        mm: Any, auth: Any, rclient: aioredis.Redis) -> None:
+    await server(rclient)
+    game = await host(mm, auth, seats=2)
+    await join(mm, auth, game["code"], "bob")
+    ticket = keys.ticket(game["ticket"])
+    await rclient.hset(ticket, mapping={"status": "forming", "match_id": "custom-dead.1",
+                                        "forming_until": str(2**50)})
+    assert (await join(mm, auth, game["code"], "carol", expect=409))["type"].endswith("game-starting")
+    await rclient.hset(ticket, "forming_until", "1")  # the dead replica's deadline has passed
+    started = await act(mm, auth, game["code"], "start", "alice")
+    assert started["state"] == "started" and started["match"]["match_id"] != "custom-dead.1"
