@@ -86,7 +86,7 @@ class Connection(RawSocket):
     def on_get(self, target: str) -> None:
         self.http_reply(*self.server.http_get(target.split("?", 1)[0]))
 
-    def refusal(self) -> str | None:
+    def refusal(self, target: str) -> str | None:
         return "server is draining" if self.server.draining and not self.server.rooms else None
 
     def on_upgraded(self, target: str) -> None:
@@ -136,6 +136,11 @@ class Connection(RawSocket):
                 return
             self.joining = True
             self.server.start_join(self, msg)
+        elif isinstance(msg, p.Chat):
+            if self.seat is None or self.room is None:
+                self.violation(p.NOT_JOINED, "send join and wait for welcome before chat")
+                return
+            self.server.on_chat(self, msg)
         elif isinstance(msg, p.Leave):
             self.server.on_leave(self)
             self.close(frames.CLOSE_NORMAL, "left")

@@ -31,7 +31,7 @@ from elysium.ws.envelope import UNSUPPORTED_VERSION as UNSUPPORTED_VERSION
 from elysium.ws.envelope import Leave as Leave
 from elysium.ws.envelope import Ping as Ping
 from elysium.ws.envelope import ProtocolViolation as ProtocolViolation
-from elysium.ws.envelope import decode_ping, unknown_type, unpack_client
+from elysium.ws.envelope import decode_ping, integer, unknown_type, unpack_client
 from elysium.ws.envelope import error as error
 from elysium.ws.envelope import pack as pack
 from elysium.ws.envelope import pong as pong
@@ -98,7 +98,15 @@ class Inputs:
     inputs: tuple[InputRow, ...]
 
 
-ClientMessage = Join | Inputs | Ping | Leave
+@dataclass(frozen=True, slots=True)
+class Chat:
+    """Team chat: ``text`` goes to the sender's team mates (everyone in a mode without teams)."""
+
+    text: Any  # checked by elysium.chat.check_text, with the chat codes
+    id: int | None  # echoed as ``ref`` in an error that answers it
+
+
+ClientMessage = Join | Inputs | Ping | Leave | Chat
 
 
 def _unpack(data: bytes, max_bytes: int) -> dict[Any, Any]:
@@ -144,7 +152,10 @@ def decode_client(data: bytes, max_bytes: int = MAX_CLIENT_MESSAGE_BYTES,
         return Join(token, resume, version, _choice(msg.get("choice")))
     if kind == "leave":
         return Leave()
-    raise unknown_type(kind, "join, input, ping or leave")
+    if kind == "chat":
+        ident = msg.get("id")
+        return Chat(msg.get("text"), None if ident is None else integer(ident, "id", 0, MAX_ID))
+    raise unknown_type(kind, "join, input, ping, chat or leave")
 
 
 def _choice(raw: Any) -> dict[str, int | float | bool | str] | None:
@@ -187,6 +198,11 @@ def decode_inputs_fast(data: bytes, schema: InputSchema = V1_INPUT) -> tuple[Inp
 
 
 # --- server to client -----------------------------------------------------------------
+
+def chat(*, seat: int, player: str, name: str, team: int | None, text: str, ts_ms: int) -> bytes:
+    """A team chat line: ``team`` is the team it went to (None: every player, in a mode without teams)."""
+    return pack({"t": "chat", "from": seat, "id": player, "name": name, "team": team, "text": text, "ts": ts_ms})
+
 
 def shutdown(reason: str) -> bytes:
     return pack({"t": "shutdown", "reason": reason})

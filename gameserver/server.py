@@ -22,6 +22,7 @@ from redis.exceptions import RedisError
 from elysium import cors, redisclient, tokens
 from elysium.presence import MatchPresence, State
 from elysium.moderation import ModerationEvent, ModerationWatch
+from elysium.chat import KernelRelations, Relations
 from elysium.feeds import MatchFeedWriter
 from elysium.feeds.redis_feed import RedisFeedWriter
 from elysium.listening import Listening
@@ -31,6 +32,7 @@ from elysium.problem import Problem
 from elysium.ws import frames
 from gameserver import openapi as openapi_doc
 from gameserver import protocol as p
+from gameserver.chat import TeamChat
 from gameserver.connection import Connection
 from gameserver.fanout import FanOut, policy_from
 from gameserver.joins import Joins
@@ -54,7 +56,7 @@ class GameServer:
     ``elysium.modes`` entry points that ``ELYSIUM_MODES`` enables)."""
 
     def __init__(self, settings: GameServerSettings, redis_client: aioredis.Redis | None = None,
-                 modes: Mapping[str, type[GameMode[Any]]] | None = None) -> None:
+                 modes: Mapping[str, type[GameMode[Any]]] | None = None, relations: Relations | None = None) -> None:
         self.settings = settings
         if modes is None:
             modes = load_modes(enabled_names(settings.modes))
@@ -83,6 +85,9 @@ class GameServer:
         self.on_inputs = self.scheduler.on_inputs
         self.start_join = self.joins.start
         self.on_leave = self.joins.leave
+        self.team_chat = TeamChat(self.redis, relations or KernelRelations(self.redis), settings.chat_limits(),
+                                  settings.text_filter())
+        self.on_chat = self.team_chat.on_chat
         self.connections: set[Connection] = set()
         self.draining = False
         self.redis_ok = False
@@ -155,7 +160,7 @@ class GameServer:
     async def stop(self) -> None:
         self._close_connections()
         self._stopping.set()
-        for task in self._tasks:
+        for task in [*self._tasks, *self.team_chat.in_flight]:
             task.cancel()
         # A Redis call may swallow a cancellation; the loops also watch _stopping, and no
         # task is waited for longer than a few seconds.

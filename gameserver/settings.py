@@ -7,11 +7,12 @@ import socket
 from dataclasses import dataclass
 
 from elysium import tokens
+from elysium.chat import ChatSettings
 from elysium.config import ConfigError, between, cors_setting, non_negative, positive, redis_url, setting
 
 
 @dataclass(frozen=True)
-class GameServerSettings:
+class GameServerSettings(ChatSettings):
     host: str = setting("ELYSIUM_GAMESERVER_HOST", "127.0.0.1", "Address the game server listens on")
     port: int = setting("ELYSIUM_GAMESERVER_PORT", 7350, "Port for websockets and /healthz, /readyz, /metrics",
                         check=between(0, 65535))

@@ -19,6 +19,11 @@ two replicas racing for the last seat cannot both take it. A game not started ex
 ``idle_s`` after its last change: the ticket, the code and every member's marker share one
 deadline, moved forward by each change. Ticket and player keys are built from prefixes
 passed in ARGV, as ``tickets.py`` does (see docs/matchmaker.md on Redis Cluster).
+
+Each game has a chat channel (``game:<code>``, :mod:`elysium.chat`) whose members follow the
+game's: added when they host or join, removed when they leave or are kicked, the channel
+closed when the last member leaves. It outlives the start, so the players keep talking in
+the match's lobby channel until the membership expires.
 """
 
 from __future__ import annotations
@@ -29,7 +34,7 @@ from typing import Any
 
 import redis.asyncio as aioredis
 
-from elysium import redisreply
+from elysium import chat, redisreply
 from matchmaker import keys
 from matchmaker.codes import DRAWS, NoFreeCode, new_code
 from matchmaker.gamerules import lobby_entry, state_of
@@ -283,6 +288,8 @@ class GameBook:
                 keys=[keys.ticket(game.ticket_id), keys.game(code), keys.player(game.host),
                       keys.lobby(game.mode, game.region)],
                 args=[json.dumps(fields, separators=(",", ":")), deadline, self.idle_ms, fields["listing"]]))
+            if kind == "ok":
+                await chat.add_members(self.client, chat.game_channel(code), [game.host])
             if kind != "taken":
                 return Outcome(kind, detail), code
         raise NoFreeCode("could not find a free game code")
@@ -298,6 +305,8 @@ class GameBook:
         kind, detail = redisreply.script_texts(await self._join(
             keys=[keys.ticket(game.ticket_id), keys.player(player), keys.game(game.code), game.lobby_key],
             args=[game.ticket_id, player, name, now_ms, now_ms + self.idle_ms, self.idle_ms, keys.player("")]))
+        if kind == "ok":
+            await chat.add_members(self.client, chat.game_channel(game.code), [player])
         return Outcome(kind, detail)
 
     async def leave(self, game: Game, player: str, now_ms: int, *, by_host: str = "") -> Outcome:
@@ -306,6 +315,10 @@ class GameBook:
             keys=[keys.ticket(game.ticket_id), keys.player(player), keys.game(game.code), game.lobby_key],
             args=[game.ticket_id, player, by_host, now_ms, now_ms + self.idle_ms, self.idle_ms, keys.player(""),
                   self.retention_ms, keys.EVENTS]))
+        if kind == "left":
+            await chat.remove_members(self.client, chat.game_channel(game.code), [player])
+        elif kind == "empty":
+            await chat.close_channel(self.client, chat.game_channel(game.code))
         return Outcome(kind, detail)
 
     async def lock(self, game: Game, host: str, locked: bool, now_ms: int) -> Outcome:

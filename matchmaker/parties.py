@@ -1,6 +1,10 @@
 """PartyBook: players who queue together. A party lives ``party_ttl_s`` from its creation;
 the party hash and every member's marker expire at the same instant, and leaving deletes
-the marker (the leader leaving disbands the party)."""
+the marker (the leader leaving disbands the party).
+
+Each party has a chat channel (``party:<code>``, :mod:`elysium.chat`) whose members follow
+the party's: added on create and join, removed on leave, the channel closed when the party
+is disbanded; its membership expires with the party."""
 
 from __future__ import annotations
 
@@ -9,7 +13,7 @@ from dataclasses import dataclass
 
 import redis.asyncio as aioredis
 
-from elysium import redisreply
+from elysium import chat, redisreply
 from matchmaker import keys
 from matchmaker.codes import DRAWS, NoFreeCode, new_code
 
@@ -89,6 +93,8 @@ class PartyBook:
             code = new_code()
             kind, found = redisreply.script_texts(await self._create(keys=[keys.party(code), keys.member(leader)],
                                                                      args=[code, leader, members, now_ms + self.ttl_ms]))
+            if kind == "ok":
+                await chat.add_members(self.client, chat.party_channel(code), [leader], self._chat_ttl_s())
             if kind != "taken":
                 return kind, found
         raise NoFreeCode("could not find a free party code")
@@ -105,9 +111,11 @@ class PartyBook:
         return redisreply.optional_text(await self.client.get(keys.member(player_id)))
 
     async def join(self, code: str, player_id: str, name: str) -> str:
-        result = await self._join(keys=[keys.party(code), keys.member(player_id)],
-                                  args=[code, player_id, name, self.max_size])
-        return redisreply.script_text(result)
+        result = redisreply.script_text(await self._join(keys=[keys.party(code), keys.member(player_id)],
+                                                         args=[code, player_id, name, self.max_size]))
+        if result == "ok":
+            await chat.add_members(self.client, chat.party_channel(code), [player_id], self._chat_ttl_s())
+        return result
 
     async def leave(self, code: str, player_id: str) -> str:
         for _ in range(10):
@@ -118,9 +126,16 @@ class PartyBook:
             result = redisreply.script_text(await self._leave(keys=[keys.party(code), keys.member(player_id),
                                                                     *member_keys],
                                                               args=[code, player_id, party.members_json]))
+            if result == "left":
+                await chat.remove_members(self.client, chat.party_channel(code), [player_id])
+            elif result == "disbanded":
+                await chat.close_channel(self.client, chat.party_channel(code))
             if result != "retry":
                 return result
         return "retry"
+
+    def _chat_ttl_s(self) -> int:
+        return max(1, -(-self.ttl_ms // 1000))
 
 
 def _members(raw: str) -> list[dict[str, str]]:

@@ -1,7 +1,9 @@
-"""One watcher's socket: the watch protocol on top of :class:`elysium.ws.rawsocket.RawSocket`.
+"""One socket of the relay: a watcher (the watch protocol) or, on ``/v1/social``, a player's social
+socket (chat, :mod:`spectator.social`), on top of :class:`elysium.ws.rawsocket.RawSocket`.
 
 The relay writes one pre-framed batch to every watcher's transport, so a watcher costs a
-transport and this small object, and nothing is encoded per watcher.
+transport and this small object, and nothing is encoded per watcher. A social socket hands its
+messages to its :class:`spectator.social.SocialSession`.
 """
 
 from __future__ import annotations
@@ -12,6 +14,8 @@ from typing import TYPE_CHECKING
 from elysium.ws import frames
 from elysium.ws.rawsocket import OPEN, UPGRADED, RawSocket
 from spectator import protocol as sp
+from spectator import social_protocol
+from spectator.social import SocialSession
 
 if TYPE_CHECKING:
     from spectator.live import Channel, MatchRelay
@@ -24,12 +28,12 @@ EARLY_PONGS_KEPT = 4  # pings answered after the hello when they come before it;
 
 
 class Watcher(RawSocket):
-    __slots__ = ("server", "skipping", "channel", "relay", "replay", "kind", "early", "player", "match_id")
+    __slots__ = ("server", "skipping", "channel", "relay", "replay", "kind", "early", "player", "match_id", "social")
 
     def __init__(self, server: SpectatorServer) -> None:
         settings = server.settings
-        super().__init__(settings.max_message_bytes, settings.abuse_limit, float(settings.max_messages_per_s),
-                         cors=server.cors)
+        largest = max(settings.max_message_bytes, settings.social_max_message_bytes if server.chat else 0)
+        super().__init__(largest, settings.abuse_limit, float(settings.max_messages_per_s), cors=server.cors)
         self.server = server
         self.skipping = 0.0  # since when it waits for the next keyframe (slow, or joined before any); 0: not
         self.channel: Channel | None = None
@@ -39,9 +43,12 @@ class Watcher(RawSocket):
         self.early: list[bytes] = []  # answers to pings that came before the watch hello was sent
         self.player: str | None = None  # the signed-in watcher's player id (a token came with the watch)
         self.match_id = ""  # what it watches, once watching
+        self.social: SocialSession | None = None  # on /v1/social
 
     def connection_lost(self, exc: Exception | None) -> None:
         super().connection_lost(exc)
+        if self.social is not None:
+            self.social.stop()
         self.server.on_connection_lost(self)
 
     # --- what the base class asks -------------------------------------------------------
@@ -50,18 +57,24 @@ class Watcher(RawSocket):
         return self.server.settings.handshake_timeout_s
 
     def is_websocket_target(self, target: str) -> bool:
-        return target.startswith(sp.WATCH_PREFIX)
+        return target.startswith(sp.WATCH_PREFIX) or (self.server.chat is not None and _is_social(target))
 
     def on_get(self, target: str) -> None:
         self.server.handle_http(self, target)
 
-    def refusal(self) -> str | None:
-        return self.server.refuse_new() or None
+    def refusal(self, target: str) -> str | None:
+        return self.server.refuse_new(social=_is_social(target)) or None
 
     def on_upgraded(self, target: str) -> None:
         if self.timer is not None:
             self.timer.cancel()
             self.timer = None
+        hub = self.server.chat
+        if hub is not None and _is_social(target):
+            self.state = OPEN
+            self.rate = self.tokens = float(self.server.settings.social_max_messages_per_s)
+            self.social = SocialSession(hub, self, self.server.settings.handshake_timeout_s)
+            return
         self.state = UPGRADED
         self.server.start_watch(self, target)
 
@@ -78,6 +91,13 @@ class Watcher(RawSocket):
     # --- what the watcher sends -----------------------------------------------------------
 
     def on_binary(self, data: bytes) -> None:
+        if self.social is not None:
+            if self.take_tokens(1):
+                self.social.received(data)
+            else:
+                self.violation(sp.RATE_LIMITED, f"more than {self.server.settings.social_max_messages_per_s} "
+                                                "messages per second")
+            return
         if not self.take_tokens(1):
             self.violation(sp.RATE_LIMITED, f"more than {self.server.settings.max_messages_per_s} messages per second")
             return
@@ -116,3 +136,7 @@ class Watcher(RawSocket):
 
     def finish(self, code: int, reason: str) -> None:
         self.close(code, reason)
+
+
+def _is_social(target: str) -> bool:
+    return target.partition("?")[0] == social_protocol.SOCIAL_PATH

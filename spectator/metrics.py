@@ -26,6 +26,10 @@ class SpectatorMetrics:
             "delivery_lag_seconds", "How late a batch left the relay after its entry became due (entry time + delay)")
         self.fanout = m.histogram("fanout_seconds", "Time to write one batch to every watcher of a channel")
         self.draining = m.gauge("draining", "1 while draining after SIGTERM")
+        self.social_sockets = m.gauge("social_sockets", "Social sockets (/v1/social) open")
+        self.chat_messages = m.counter("chat_messages", "Chat messages (say and dm) by outcome: ok or the refusal's "
+                                       "code", ("outcome",))
+        self.chat_delivered = m.counter("chat_delivered", "Chat messages written to social sockets")
 
     def rejected(self, reason: str) -> None:
         self.rejected_messages.labels(reason).inc()

@@ -1,7 +1,7 @@
 """The OpenAPI 3.1 document of the relay's plain HTTP endpoints (served at ``/v1/openapi.json``).
 
-The websocket endpoint ``/v1/watch/{match_id}`` is not HTTP JSON; ``docs/protocol.md``
-describes it.
+The websocket endpoints ``/v1/watch/{match_id}`` and ``/v1/social`` are not HTTP JSON;
+``docs/spectator.md`` and ``docs/protocol.md`` (*Social socket*) describe them.
 """
 
 from __future__ import annotations
@@ -47,5 +47,6 @@ def build() -> dict[str, Any]:
     return openapi.document(
         "Elysium spectator relay",
         "Probes, metrics and the match listing of a relay. Spectators watch over the websocket at "
-        "/v1/watch/{match_id} (docs/protocol.md), not over this API. Errors are application/problem+json.",
+        "/v1/watch/{match_id} (docs/protocol.md), and players chat over the websocket at /v1/social "
+        "(docs/protocol.md, Social socket), not over this API. Errors are application/problem+json.",
         paths)

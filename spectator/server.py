@@ -16,6 +16,7 @@ import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
 from elysium import cors, numbers, redisclient, tokens
+from elysium.chat import KernelRelations, Relations
 from elysium.feeds import FeedUnavailable, MatchFeedReader
 from elysium.feeds.redis_feed import RedisFeedReader
 from elysium.listening import Listening
@@ -33,6 +34,7 @@ from spectator.live import MatchRelay
 from spectator.metrics import SpectatorMetrics
 from spectator.replay import Replay
 from spectator.settings import SpectatorSettings
+from spectator.social import ChatHub
 
 log = logging.getLogger("spectator")
 
@@ -40,7 +42,7 @@ CLOCK_SAMPLES = 30  # the last minute of clock samples at the default publishing
 
 class SpectatorServer:
     def __init__(self, settings: SpectatorSettings, redis_client: aioredis.Redis | None = None,
-                 feeds: MatchFeedReader | None = None) -> None:
+                 feeds: MatchFeedReader | None = None, relations: Relations | None = None) -> None:
         self.settings = settings
         self.relay_id = settings.resolved_id
         self.cors = cors.policy(settings.cors_origins)  # the probes' and listings' CORS headers
@@ -64,9 +66,17 @@ class SpectatorServer:
         self._published: set[str] = set()
         self._stopped = asyncio.Event()
         self.openapi = json.dumps(openapi_doc.build(), separators=(",", ":")).encode()
-        self.player_tokens = (tokens.Verifier(tokens.load_public_key(path=settings.player_public_key_file))
-                              if settings.player_public_key_file else None)
+        have_key = bool(settings.player_public_key or settings.player_public_key_file)
+        verifier = (tokens.Verifier(tokens.load_public_key(settings.player_public_key or None,
+                                                           settings.player_public_key_file or None))
+                    if have_key else None)
+        self.player_tokens = verifier  # a watcher's ?token= (shown watching to friends) and the social socket
         self.presence = MatchPresence(self.redis, State.WATCHING, settings.presence_ttl_s)
+        # Chat (the social socket) when a key to verify player tokens is configured.
+        self.chat: ChatHub | None = None
+        if settings.chat_enabled and verifier is not None:
+            self.chat = ChatHub(self.redis, relations or KernelRelations(self.redis), settings, verifier,
+                                self.metrics)
 
     # --- lifecycle -------------------------------------------------------------------------
 
@@ -80,6 +90,8 @@ class SpectatorServer:
                                                     backlog=4096, reuse_address=True)
         self.port = self._server.sockets[0].getsockname()[1]
         await self._sync_clock()
+        if self.chat is not None:
+            self.chat.start(self.relay_id)
         self._tasks = [loop.create_task(self._housekeeping(), name="housekeeping")]
 
     @property
@@ -121,6 +133,8 @@ class SpectatorServer:
             await asyncio.wait(tasks, timeout=5.0)
         for relay in list(self.relays.values()):
             relay.close()
+        if self.chat is not None:
+            await self.chat.stop()
         for conn in list(self.connections):
             if conn.transport is not None:
                 conn.transport.abort()
@@ -237,9 +251,13 @@ class SpectatorServer:
 
     # --- watching ---------------------------------------------------------------------------
 
-    def refuse_new(self) -> str:
+    def refuse_new(self, social: bool = False) -> str:
         if self.draining:
             return "relay is draining"
+        if social:
+            if self.chat is not None and len(self.chat.sessions) >= self.settings.max_social:
+                return "relay is full"
+            return ""
         if self.watching >= self.settings.max_watchers:
             return "relay is full"
         return ""

@@ -6,6 +6,7 @@ import os
 import socket
 from dataclasses import dataclass
 
+from elysium.chat import ChatSettings
 from elysium.config import ConfigError, between, cors_setting, positive, redis_url, setting
 
 
@@ -28,7 +29,7 @@ def parse_mode_delays(items: tuple[str, ...]) -> dict[str, float]:
 
 
 @dataclass(frozen=True)
-class SpectatorSettings:
+class SpectatorSettings(ChatSettings):
     host: str = setting("ELYSIUM_SPECTATOR_HOST", "127.0.0.1", "Address the relay listens on")
     port: int = setting("ELYSIUM_SPECTATOR_PORT", 7370, "Port for watch websockets, /v1/matches and probes",
                         check=between(0, 65535))
@@ -81,14 +82,23 @@ class SpectatorSettings:
                              unit="s", check=between(0, 60))
     viewers_every_s: float = setting("ELYSIUM_SPECTATOR_VIEWERS_EVERY_S", 2.0,
                                      "How often this relay publishes its viewer counts", unit="s", check=positive)
-    player_public_key_file: str = setting("ELYSIUM_PLAYER_PUBLIC_KEY_FILE", "",
-                                          "Public key (PEM file) verifying the player access token a watcher may "
-                                          "send (?token=) to be shown watching to their friends; unset: every "
-                                          "watcher is anonymous and a token is ignored")
+    player_public_key: str = setting("ELYSIUM_PLAYER_PUBLIC_KEY", "",
+                                     "PEM of the key that verifies player tokens: on the social socket /v1/social "
+                                     "and a watcher's ?token= (to be shown watching to their friends); unset, with "
+                                     "its file unset too: the relay carries no chat and every watcher is anonymous")
+    player_public_key_file: str = setting("ELYSIUM_PLAYER_PUBLIC_KEY_FILE", "", "File holding that PEM instead")
     presence_ttl_s: float = setting("ELYSIUM_PRESENCE_TTL_S", 60.0,
                                     "Expiry of a signed-in watcher's watching presence; set again each third of "
                                     "it, so a dead relay's watchers show offline within it", unit="s",
                                     check=positive)
+    social_max_message_bytes: int = setting("ELYSIUM_SOCIAL_MAX_MESSAGE_BYTES", 4096,
+                                            "Largest websocket message a social socket may send", unit="bytes",
+                                            check=between(512, 65536))
+    social_max_messages_per_s: int = setting("ELYSIUM_SOCIAL_MAX_MESSAGES_PER_S", 20,
+                                             "Messages a social socket may send per second (chat has its own, "
+                                             "per-player limit besides)", unit="1/s", check=between(1, 1000))
+    max_social: int = setting("ELYSIUM_SOCIAL_MAX_SOCKETS", 50_000, "Social sockets one process serves at most",
+                              check=positive)
     log_level: str = setting("ELYSIUM_LOG_LEVEL", "info", "Log level")
     cors_origins: tuple[str, ...] = cors_setting()
 
@@ -115,6 +125,10 @@ class SpectatorSettings:
         if mode is None:
             return max(delays.values(), default=0.0)
         return delays.get(mode, 0.0)
+
+    @property
+    def chat_enabled(self) -> bool:
+        return bool(self.player_public_key or self.player_public_key_file)
 
     @property
     def resolved_id(self) -> str:

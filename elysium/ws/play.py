@@ -68,3 +68,11 @@ def encode_join(token: str | None = None, resume: str | None = None,
 def encode_inputs(inputs: Sequence[Sequence[int | float | bool]]) -> bytes:
     """An ``input`` message: rows ``[seq, *fields]`` in the mode's schema order (``welcome.input``)."""
     return pack({"t": "input", "i": [list(row) for row in inputs]})
+
+
+def encode_chat(text: str, ident: int | None = None) -> bytes:
+    """A team ``chat`` message (``docs/protocol.md``, *Team chat*)."""
+    msg: dict[str, Any] = {"t": "chat", "text": text}
+    if ident is not None:
+        msg["id"] = ident
+    return pack(msg)

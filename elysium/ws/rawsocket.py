@@ -91,8 +91,8 @@ class RawSocket(asyncio.Protocol):
         """A plain GET (not the websocket path): answer it with :meth:`http_reply` or :meth:`http_problem`."""
         raise NotImplementedError
 
-    def refusal(self) -> str | None:
-        """Why a handshake is refused now (answered 503, ``service-unavailable``), or None to accept it."""
+    def refusal(self, target: str) -> str | None:
+        """Why a handshake on ``target`` is refused now (answered 503, ``service-unavailable``), or None to accept it."""
         return None
 
     def on_upgraded(self, target: str) -> None:
@@ -235,7 +235,7 @@ class RawSocket(asyncio.Protocol):
         if request is None:
             self.http_problem(Problem(400, "bad-request", detail="not a valid websocket handshake request"), target)
             return
-        refusal = self.refusal()
+        refusal = self.refusal(target)
         if refusal:
             self.http_problem(Problem(503, "service-unavailable", detail=refusal), target)
             return
