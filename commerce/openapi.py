@@ -257,11 +257,11 @@ def build(trade_max_ttl_s: int = 7 * 86_400) -> dict[str, Any]:
         "/v1/accounts": {"post": _op("createAccount", "accounts", "Register; answers with tokens and the profile",
                                      201, tokens_ok, (409,), body=object_schema(api.REGISTER))},
         "/v1/sessions": {"post": _op("createSession", "sessions", "Log in (rate-limited per username and per address)",
-                                     200, tokens_ok, (401, 429), body=object_schema(api.LOGIN))},
+                                     200, tokens_ok, (401, 403, 429), body=object_schema(api.LOGIN))},
         "/v1/sessions/refresh": {"post": _op(
             "refreshSession", "sessions", "Rotate a refresh token; reusing one revokes its whole login, except a "
                                           "retry within the reuse grace, which gets the same successor",
-            200, tokens_ok, (401,), body=object_schema(api.REFRESH))},
+            200, tokens_ok, (401, 403), body=object_schema(api.REFRESH))},
         "/v1/sessions/logout": {"post": _op("deleteSession", "sessions", "Revoke the login of a refresh token",
                                             204, None, (), body=object_schema(api.REFRESH))},
         "/v1/me": {"get": _op("getProfile", "profile", "Read the profile", 200, _ref("Profile"), (401,),

@@ -97,7 +97,8 @@ async def test_the_first_joins_after_a_redis_restart_are_seated(keys_dir: Path, 
     """Every pooled connection is dead after a restart; the joins' replay-guard claims reconnect, not fail."""
     port = procs.free_port()
     redis = procs.start_redis(port)
-    server = GameServer(make_settings(redis.url, keys_dir, heartbeat_s=60.0, heartbeat_ttl_s=120.0))
+    server = GameServer(make_settings(redis.url, keys_dir, heartbeat_s=60.0, heartbeat_ttl_s=120.0,
+                                       presence_ttl_s=180.0))
     await server.start()
     n = 8
     before = [GameClient(url(server)) for _ in range(n)]
