@@ -101,7 +101,6 @@ COMMERCE: dict[str, tuple[int, str]] = {
     "siwe-signature": (422, "The signature is not the message's address's"),
     "wallet-taken": (409, "That address is linked to another account"),
     "wallet-already-linked": (409, "Another address is linked to this account; unlink it first"),
-    "wallet-not-linked": (404, "No wallet is linked to this account"),
     "wallet-busy": (409, "An item is being withdrawn to the linked address"),
     # guest and device accounts (commerce/devices.py)
     "device-taken": (409, "That device id is linked to another account"),

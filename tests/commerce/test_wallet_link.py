@@ -175,7 +175,7 @@ async def test_an_address_links_to_one_account_and_an_account_to_one_address(cli
     # Unlinked, the address is free for another account.
     assert (await client.delete("/v1/me/wallet", headers=a["headers"])).status == 204
     assert await linked(client, a) is None
-    await _problem(await client.delete("/v1/me/wallet", headers=a["headers"]), 404, "wallet-not-linked")
+    await _problem(await client.delete("/v1/me/wallet", headers=a["headers"]), 409, "wallet-not-linked")
     got = await challenge(client, b, key.address)
     assert (await link(client, b, got["message"], sign(key, got["message"]))).status == 200
     assert await linked(client, b) == key.address
