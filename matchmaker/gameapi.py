@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-import secrets
 import time
 import uuid
 from typing import Any
@@ -308,12 +307,6 @@ async def unlock_game(request: web.Request) -> web.Response:
 
 # --- start ------------------------------------------------------------------------------------------
 
-def custom_match_id(code: str) -> str:
-    """``custom-{code}.{random}``: never a queue mode's ``{mode}.`` prefix (codes are upper case), so
-    the results consumer leaves ratings alone; custom games are unrated."""
-    return f"custom-{code}.{secrets.token_hex(12)}"
-
-
 async def _started(svc: Services, code: str) -> Game | None:
     """The game once another start has placed it, polled for up to :data:`START_WAIT_S`."""
     deadline = time.monotonic() + START_WAIT_S
@@ -333,7 +326,7 @@ async def start_game(request: web.Request) -> web.Response:
     mode = svc.modes.get(game.mode)
     if mode is None:
         raise errors.conflict("unknown-mode", "This matchmaker no longer serves the game's mode")
-    match_id = custom_match_id(code)
+    match_id = gamerules.custom_match_id(code, game.mode)
     now = _now_ms()
     outcome = await svc.games.begin(game, player, match_id, now, mode.min_players)
     if outcome.kind == "forming":

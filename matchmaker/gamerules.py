@@ -10,6 +10,8 @@ declaration is the one game servers advertise in their heartbeats, the same that
 
 from __future__ import annotations
 
+import re
+import secrets
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -17,6 +19,23 @@ from elysium.modes import ModeDeclaration, OptionValue, RoomSettingError
 from matchmaker.modes import ModeConfig
 
 STATES = ("open", "locked", "starting", "started", "ended")
+
+# ``custom-{code}.{queue mode}.{24 hex}``: at most 7 + 6 + 1 + 24 + 1 + 24 = 63 characters, within
+# the game server's 64 (``gameserver/joins.py``).
+_CUSTOM_MATCH_ID = re.compile(r"custom-([A-Z0-9]{6})\.([a-z][a-z0-9-]{0,23})\.[0-9a-f]{24}")
+
+
+def custom_match_id(code: str, mode: str) -> str:
+    """A started custom game's match id. It never begins with a queue mode's ``{mode}.`` (codes
+    are upper case, so ``custom-{code}`` is no mode's name) and names the queue mode, so the
+    results consumer records the match in the history without rating it."""
+    return f"custom-{code}.{mode}.{secrets.token_hex(12)}"
+
+
+def parse_custom_match_id(match_id: str) -> tuple[str, str] | None:
+    """(join code, queue mode) of a custom game's match id; None for any other id."""
+    found = _CUSTOM_MATCH_ID.fullmatch(match_id)
+    return (found.group(1), found.group(2)) if found else None
 
 
 class GameSettingError(ValueError):

@@ -8,7 +8,9 @@ once per match.
   ``"{mode}:{season}:{player}"``: the rating after the player's last match of the season (mu,
   sigma, ``ordinal``), ``matches`` and ``wins`` in the season, the last display name, and a
   version ``v`` that grows by one with every change (the leaderboard index keeps the newest).
-- ``matches``: one record per finished match, ``_id`` the match id (``records.py``).
+- ``matches``: one record per finished match, ``_id`` the match id (``records.py``). A custom
+  game's match is recorded alone (:meth:`RatingBook.record_unrated`): custom games are unrated
+  and count towards no leaderboard, so friends cannot farm wins among themselves.
 
 A result is applied in one transaction that inserts the ``matches`` record and updates every
 rating and season standing; a second delivery of the same match finds the record (or the
@@ -144,6 +146,16 @@ class RatingBook:
                     raise
                 await asyncio.sleep(0.01 * (attempt + 1))
         raise RuntimeError(f"ratings of match {match_id} kept conflicting")
+
+    async def record_unrated(self, mode: str, result: MatchResult) -> bool:
+        """Record a custom game's match in the history, rating nobody and counting towards no
+        standing; False when it was recorded before."""
+        record = records.match_document(mode, self.season, result, {}, {}, int(time.time() * 1000), rated=False)
+        try:
+            await self.matches.insert_one(record)
+        except DuplicateKeyError:
+            return False
+        return True
 
     async def _apply_once(self, mode: str, result: MatchResult) -> bool:
         players = [p.player_id for p in result.players]

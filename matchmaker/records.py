@@ -38,8 +38,9 @@ def _rating(r: Rating | None) -> dict[str, float] | None:
 
 
 def match_document(mode: str, season: str, result: MatchResult, before: Mapping[str, Rating],
-                   after: Mapping[str, Rating], recorded_ms: int) -> dict[str, Any]:
-    """The ``matches`` document of one result; ``before``/``after`` hold the ratings it changed."""
+                   after: Mapping[str, Rating], recorded_ms: int, *, rated: bool = True) -> dict[str, Any]:
+    """The ``matches`` document of one result; ``before``/``after`` hold the ratings it changed.
+    ``rated`` is False for a custom game's match (recorded, never rated)."""
     won = winners(result)
     players = [{"player_id": row.player_id, "name": row.name, "seat": row.seat, "team": row.team,
                 "score": row.score, "placement": row.placement, "time_played_s": row.time_played_s,
@@ -54,7 +55,7 @@ def match_document(mode: str, season: str, result: MatchResult, before: Mapping[
             "duration_s": result.duration_s, "started_at_us": result.started_at_us,
             "ended_at_us": result.ended_at_us, "server_id": result.server_id,
             "player_ids": [row.player_id for row in result.players], "winners": sorted(won),
-            "players": players, "recorded_ms": recorded_ms}
+            "players": players, "rated": rated, "recorded_ms": recorded_ms}
 
 
 def replay_link(match_id: str, ended_at_us: int, source: ReplaySource, now_ms: int) -> dict[str, Any]:
@@ -75,4 +76,5 @@ def match_view(doc: Mapping[str, Any], source: ReplaySource, now_ms: int) -> dic
             "reason": doc["reason"], "teams": doc["teams"], "sides": doc["sides"], "winners": doc["winners"],
             "duration_s": doc["duration_s"], "ticks": doc["ticks"],
             "started_at_ms": doc["started_at_us"] // 1000, "ended_at_ms": doc["ended_at_us"] // 1000,
-            "players": doc["players"], "replay": replay_link(doc["_id"], doc["ended_at_us"], source, now_ms)}
+            "players": doc["players"], "rated": doc.get("rated", True),
+            "replay": replay_link(doc["_id"], doc["ended_at_us"], source, now_ms)}

@@ -21,7 +21,7 @@ from redis.exceptions import RedisError, ResponseError
 from elysium import keys as shared_keys
 from elysium import redisreply
 from elysium.results import MatchResult, ResultError
-from matchmaker import keys
+from matchmaker import gamerules, keys
 from matchmaker.leaderboard import Leaderboard
 from matchmaker.modes import ModeConfig
 from matchmaker.ratings import RatingBook
@@ -33,6 +33,12 @@ def mode_of(match_id: str, modes: Mapping[str, ModeConfig]) -> str | None:
     """The queue mode a match id was made for (``{mode}.{random}``), None for other matches."""
     mode, dot, _ = match_id.partition(".")
     return mode if dot and mode in modes else None
+
+
+def custom_mode_of(match_id: str, modes: Mapping[str, ModeConfig]) -> str | None:
+    """The queue mode of a custom game's match (``custom-{code}.{mode}.{random}``), None otherwise."""
+    parsed = gamerules.parse_custom_match_id(match_id)
+    return parsed[1] if parsed is not None and parsed[1] in modes else None
 
 
 class ResultsConsumer:
@@ -70,7 +76,12 @@ class ResultsConsumer:
             return
         match_id = result.match_id
         mode = mode_of(match_id, self.modes)
-        if mode is None:
+        custom = custom_mode_of(match_id, self.modes) if mode is None else None
+        if custom is not None:
+            if await self.book.record_unrated(custom, result):  # history only: no rating, no standing
+                self.applied += 1
+                log.info("custom match recorded", extra={"match_id": match_id, "mode": custom})
+        elif mode is None:
             self.skipped += 1  # a match the matchmaker did not make (bots, tests, other tools)
         elif await self.book.apply(mode, result):
             self.applied += 1

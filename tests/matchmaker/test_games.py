@@ -295,7 +295,7 @@ async def test_start_hands_every_member_a_join_token_and_a_second_start_answers_
     await join(mm, auth, code, "bob")
     started = await act(mm, auth, code, "start", "alice")
     assert started["state"] == "started" and started["match"]["server_id"] == "gs-a"
-    assert started["match"]["match_id"].startswith(f"custom-{code}.")
+    assert started["match"]["match_id"].startswith(f"custom-{code}.{started['mode']}.")
     again = await act(mm, auth, code, "start", "alice")
     assert again["match"] == started["match"]
     for player in ("alice", "bob"):

@@ -16,7 +16,7 @@ from aiohttp.test_utils import TestClient
 from elysium import keys as shared_keys
 from elysium import tokens
 from elysium.results import MatchResult, PlayerRow
-from matchmaker import keys, ranking
+from matchmaker import gamerules, keys, ranking
 from matchmaker.leaderboard import Leaderboard
 from tests.matchmaker.conftest import services
 
@@ -80,7 +80,7 @@ async def test_a_result_is_stored_once_even_when_delivered_twice(hm: TestClient[
     got = await hm.get("/v1/matches/duel.once", headers=auth("carol"))
     assert got.status == 200
     match = await got.json()
-    assert match["winners"] == ["alice"] and match["season"] == "s7" and match["mode"] == "duel"
+    assert match["winners"] == ["alice"] and match["season"] == "s7" and match["mode"] == "duel" and match["rated"]
     assert [p["player_id"] for p in match["players"]] == ["alice", "bob"]
     first = match["players"][0]
     assert first["stats"] == {"kills": 3, "deaths": 1} and first["won"] and first["placement"] == 1
@@ -95,6 +95,37 @@ async def test_a_result_is_stored_once_even_when_delivered_twice(hm: TestClient[
     assert ratings["ratings"][0]["ordinal"] == round(alice["mu"] - 3 * alice["sigma"], 4)
     nobody = await (await hm.get("/v1/players/nobody/ratings", headers=auth("carol"))).json()
     assert nobody == {"player": "nobody", "season": "s7", "ratings": []}
+
+
+async def test_a_custom_games_match_is_in_the_history_and_rates_nobody(hm: TestClient[Any, Any], auth: Any) -> None:
+    svc = services(hm)
+    match_id = gamerules.custom_match_id("FR1END", "duel")
+    r = result(match_id, {"alice": 3, "bob": 1})
+    await deliver(hm, r, r)  # delivered twice: recorded once
+    assert svc.consumer.applied == 1 and await svc.ratings.matches.count_documents({}) == 1
+    match = await (await hm.get(f"/v1/matches/{match_id}", headers=auth("carol"))).json()
+    assert (match["mode"], match["rated"], match["winners"]) == ("duel", False, ["alice"])
+    assert [(p["rating_before"], p["rating_after"]) for p in match["players"]] == [(None, None), (None, None)]
+    assert match["replay"]["url"] == f"ws://relay.example:7370/v1/watch/{match_id}"
+    mine = await (await hm.get("/v1/players/bob/matches", headers=auth("bob"))).json()
+    assert [m["match_id"] for m in mine["items"]] == [match_id]
+    # Nobody's rating, standing or leaderboard place moved.
+    assert await svc.ratings.get("duel", "alice") is None
+    assert await svc.ratings.standings.count_documents({}) == 0
+    assert await board(hm, auth("alice"), "duel", "wins") == []
+    # A rated match afterwards is rated as the players' first.
+    await deliver(hm, result("duel.after", {"alice": 0, "bob": 2}, ended_s=1))
+    bob = await svc.ratings.standings.find_one({"_id": "duel:s7:bob"})
+    assert bob is not None and (bob["matches"], bob["wins"]) == (1, 1)
+
+
+def test_custom_match_ids_name_their_game_and_mode() -> None:
+    match_id = gamerules.custom_match_id("AB12CD", "team-arena")
+    assert len(match_id) <= 64 and gamerules.parse_custom_match_id(match_id) == ("AB12CD", "team-arena")
+    longest = gamerules.custom_match_id("ZZZZZZ", "m" * 24)
+    assert len(longest) <= 64 and gamerules.parse_custom_match_id(longest) == ("ZZZZZZ", "m" * 24)
+    for other in ("duel.0123", "custom-AB12CD.0123", "custom-ab12cd.duel." + "0" * 24, "custom-AB12CD.duel.xyz"):
+        assert gamerules.parse_custom_match_id(other) is None
 
 
 async def test_history_pages_newest_first(hm: TestClient[Any, Any], auth: Any) -> None:
