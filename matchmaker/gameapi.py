@@ -12,6 +12,7 @@ import json
 import re
 import time
 import uuid
+from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
@@ -31,7 +32,7 @@ MAX_OPTIONS = 32
 PAGE_DEFAULT, PAGE_MAX = 20, 100
 START_WAIT_S = 5.0  # a start that finds another start placing the room waits this long for its answer
 START_POLL_S = 0.05
-HOST_FIELDS = frozenset({"mode", "region", "seats", "public", "password", "map", "options"})
+HOST_FIELDS = frozenset({"mode", "region", "seats", "public", "password", "map", "options", "ranked"})
 
 
 def add_routes(app: web.Application) -> None:
@@ -53,7 +54,7 @@ def game_summary(game: Game) -> dict[str, Any]:
     host = next((m.name for m in game.members if m.id == game.host), game.host)
     return {"code": game.code, "mode": game.mode, "region": game.region, "public": game.public,
             "password": bool(game.password_hash), "seats": game.seats, "players": len(game.members),
-            "host": game.host, "host_name": host, "state": game.state, "options": game.options,
+            "host": game.host, "host_name": host, "state": game.state, "options": game.options, "ranked": game.ranked,
             "created_ms": game.created_ms, "expires_ms": game.expires_ms}
 
 
@@ -139,8 +140,19 @@ def _problem_of(outcome: str, status: str = "") -> errors.Problem:
 
 # --- hosting and the lobby browser -------------------------------------------------------------
 
-def _parse_host(body: dict[str, Any], svc: Services) -> tuple[ModeConfig, str, int, bool, str, str | None,
-                                                               dict[str, Any]]:
+@dataclass(frozen=True, slots=True)
+class HostRequest:
+    mode: ModeConfig
+    region: str
+    seats: int
+    public: bool
+    password: str  # "" for none
+    map_name: str | None
+    options: dict[str, Any]
+    ranked: bool
+
+
+def _parse_host(body: dict[str, Any], svc: Services) -> HostRequest:
     unknown = set(body) - HOST_FIELDS
     if unknown:
         raise errors.invalid(f"unknown fields: {', '.join(sorted(unknown))[:200]}")
@@ -161,13 +173,17 @@ def _parse_host(body: dict[str, Any], svc: Services) -> tuple[ModeConfig, str, i
     options = body.get("options", {})
     if not isinstance(options, dict) or len(options) > MAX_OPTIONS:
         raise errors.invalid(f"options must be an object of at most {MAX_OPTIONS} option names to values")
-    return mode, region, seats, public, password or "", map_name, options
+    ranked = body.get("ranked", False)
+    if not isinstance(ranked, bool):
+        raise errors.invalid("ranked must be true or false")
+    return HostRequest(mode, region, seats, public, password or "", map_name, options, ranked)
 
 
 async def host_game(request: web.Request) -> web.Response:
     svc = _svc(request)
     player, name = _player(request)
-    mode, region, seats, public, password, map_name, given = _parse_host(await _body(request), svc)
+    ask = _parse_host(await _body(request), svc)
+    mode, region, seats, password = ask.mode, ask.region, ask.seats, ask.password
     if svc.draining:
         raise errors.Problem(503, "draining", "This replica is shutting down; retry")
     now = _now_ms()
@@ -176,15 +192,22 @@ async def host_game(request: web.Request) -> web.Response:
     if not hosting:
         raise no_server(f"no live game server in region {region} hosts mode {mode.name} (its options are checked "
                         "against what those servers declare); retry later or choose another region")
+    if ask.ranked and (ask.options or ask.map_name is not None):
+        # A ranked game counts like a queued one, so it plays the queue mode's own settings.
+        raise errors.Problem(422, "invalid-option", "A ranked game plays the mode's own settings",
+                             "a ranked game takes no map or options",
+                             option="map" if ask.map_name is not None else next(iter(ask.options)))
     try:
-        options = gamerules.settle(mode, hosting[0].declarations.get(mode.game_mode), seats, given, map_name)
+        options = gamerules.settle(mode, hosting[0].declarations.get(mode.game_mode), seats, ask.options,
+                                   ask.map_name)
     except gamerules.GameSettingError as exc:
         if exc.option is None:
             raise errors.Problem(422, "invalid-seats", "The seats do not fit the mode", str(exc)) from None
         raise errors.Problem(422, "invalid-option", "An option does not fit the mode", str(exc),
                              option=exc.option) from None
     digest = await asyncio.to_thread(svc.passwords.hash, password) if password else ""
-    new = NewGame(uuid.uuid4().hex, mode.name, region, seats, public, digest, dict(options), player, name, now)
+    new = NewGame(uuid.uuid4().hex, mode.name, region, seats, ask.public, digest, dict(options), player, name, now,
+                  ask.ranked)
     outcome, code = await svc.games.host(new)
     if outcome.kind == "busy":
         raise await _busy_problem(svc, outcome)
@@ -326,7 +349,7 @@ async def start_game(request: web.Request) -> web.Response:
     mode = svc.modes.get(game.mode)
     if mode is None:
         raise errors.conflict("unknown-mode", "This matchmaker no longer serves the game's mode")
-    match_id = gamerules.custom_match_id(code, game.mode)
+    match_id = gamerules.custom_match_id(code, game.mode, ranked=game.ranked)
     now = _now_ms()
     outcome = await svc.games.begin(game, player, match_id, now, mode.min_players)
     if outcome.kind == "forming":

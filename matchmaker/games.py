@@ -202,6 +202,7 @@ class Game:
     created_ms: int
     expires_ms: int
     match: dict[str, Any] | None  # the assignment once started
+    ranked: bool  # rated and on the leaderboards like a queued match
 
     @property
     def state(self) -> str:
@@ -222,7 +223,7 @@ class Game:
                    tuple(Member(str(m["id"]), str(m.get("name", m["id"])), int(m.get("since_ms", 0)))
                          for m in json.loads(t["players"])),
                    t["status"], t.get("locked") == "1", int(t["created_ms"]), int(t["expires_ms"]),
-                   json.loads(t["match"]) if t.get("match") else None)
+                   json.loads(t["match"]) if t.get("match") else None, t.get("ranked") == "1")
 
 
 @dataclass(frozen=True, slots=True)
@@ -237,6 +238,7 @@ class NewGame:
     host: str
     host_name: str
     created_ms: int
+    ranked: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -258,7 +260,7 @@ def _fields(game: NewGame, code: str, deadline_ms: int) -> dict[str, str]:
         "regions": json.dumps([[game.region, 0]]), "fallback": "0",
         "game": code, "seats": str(game.seats), "public": "1" if game.public else "0", "locked": "0",
         "password": game.password_hash, "options": json.dumps(game.options, separators=compact),
-        "listing": lobby_entry(game.created_ms, code) if game.public else "",
+        "listing": lobby_entry(game.created_ms, code) if game.public else "", "ranked": "1" if game.ranked else "0",
     }
 
 

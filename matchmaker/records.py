@@ -15,6 +15,7 @@ from typing import Any
 from urllib.parse import quote
 
 from elysium.results import MatchResult
+from matchmaker import gamerules
 from matchmaker.skill import Rating
 
 UNDECIDED_REASONS = frozenset({"shutdown"})  # cut short by a server's drain: it names a leader, not a winner
@@ -55,7 +56,12 @@ def match_document(mode: str, season: str, result: MatchResult, before: Mapping[
             "duration_s": result.duration_s, "started_at_us": result.started_at_us,
             "ended_at_us": result.ended_at_us, "server_id": result.server_id,
             "player_ids": [row.player_id for row in result.players], "winners": sorted(won),
-            "players": players, "rated": rated, "recorded_ms": recorded_ms}
+            "players": players, "rated": rated, "custom": _custom_code(result.match_id), "recorded_ms": recorded_ms}
+
+
+def _custom_code(match_id: str) -> str | None:
+    parsed = gamerules.parse_custom_match_id(match_id)
+    return None if parsed is None else parsed.code
 
 
 def replay_link(match_id: str, ended_at_us: int, source: ReplaySource, now_ms: int) -> dict[str, Any]:
@@ -76,5 +82,5 @@ def match_view(doc: Mapping[str, Any], source: ReplaySource, now_ms: int) -> dic
             "reason": doc["reason"], "teams": doc["teams"], "sides": doc["sides"], "winners": doc["winners"],
             "duration_s": doc["duration_s"], "ticks": doc["ticks"],
             "started_at_ms": doc["started_at_us"] // 1000, "ended_at_ms": doc["ended_at_us"] // 1000,
-            "players": doc["players"], "rated": doc.get("rated", True),
+            "players": doc["players"], "rated": doc.get("rated", True), "custom": doc.get("custom"),
             "replay": replay_link(doc["_id"], doc["ended_at_us"], source, now_ms)}

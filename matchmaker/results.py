@@ -36,9 +36,10 @@ def mode_of(match_id: str, modes: Mapping[str, ModeConfig]) -> str | None:
 
 
 def custom_mode_of(match_id: str, modes: Mapping[str, ModeConfig]) -> str | None:
-    """The queue mode of a custom game's match (``custom-{code}.{mode}.{random}``), None otherwise."""
+    """The queue mode of an unranked custom game's match (``custom-{code}.{mode}.{random}``), None
+    otherwise (a ranked one's id begins with its mode, and :func:`mode_of` names it)."""
     parsed = gamerules.parse_custom_match_id(match_id)
-    return parsed[1] if parsed is not None and parsed[1] in modes else None
+    return parsed.mode if parsed is not None and not parsed.ranked and parsed.mode in modes else None
 
 
 class ResultsConsumer:

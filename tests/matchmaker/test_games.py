@@ -79,7 +79,7 @@ async def test_a_hosted_game_has_a_code_members_a_host_and_options(mm: Any, auth
     assert game["host"] == "alice" and game["state"] == "open" and game["seats"] == 3 and game["players"] == 1
     assert game["password"] is True and "hunter2" not in json.dumps(game)
     # The queue mode's own settings (score_limit 2, time_limit_s 20) under the host's choices.
-    assert game["options"] == {"score_limit": 7, "time_limit_s": 20.0, "map": "arena-2"}
+    assert game["options"] == {"score_limit": 7, "time_limit_s": 20.0, "map": "arena-2"} and game["ranked"] is False
     assert [m["id"] for m in game["members"]] == ["alice"] and game["ticket"]
     stored = redisreply.text_map(await rclient.hgetall(keys.ticket(game["ticket"])))
     assert stored["password"].startswith("$argon2id$")  # hashed, never the password
@@ -105,6 +105,9 @@ async def test_a_hosted_game_has_a_code_members_a_host_and_options(mm: Any, auth
     ({"options": [1]}, 400, "invalid-request", None),
     ({"region": "Not A Region"}, 400, "invalid-request", None),
     ({"colour": "red"}, 400, "invalid-request", None),
+    ({"ranked": "yes"}, 400, "invalid-request", None),
+    ({"ranked": True, "options": {"score_limit": 7}}, 422, "invalid-option", "score_limit"),
+    ({"ranked": True, "map": "arena-2"}, 422, "invalid-option", "map"),
 ])
 async def test_bad_hosting_requests_are_refused_and_change_nothing(mm: Any, auth: Any, rclient: aioredis.Redis,
                                                                    body: dict[str, Any], status: int, kind: str,
@@ -284,6 +287,16 @@ async def test_an_idle_game_expires_as_one(mm_factory: Any, auth: Any, rclient: 
     await act(mm, auth, code, "lock", "alice")
     after = [await rclient.pexpiretime(name) for name in names]
     assert len(set(after)) == 1 and after[0] >= deadlines[0]
+
+
+async def test_a_ranked_game_plays_under_a_rated_match_id(mm: Any, auth: Any, rclient: aioredis.Redis) -> None:
+    await server(rclient, seats_free=10)
+    game = await host(mm, auth, seats=2, ranked=True)
+    assert game["ranked"] is True and game["options"] == {"score_limit": 2, "time_limit_s": 20.0, "map": "arena-1"}
+    await join(mm, auth, game["code"], "bob")
+    started = await act(mm, auth, game["code"], "start", "alice")
+    # The queue mode's prefix: the results consumer rates it as it rates a queued match.
+    assert started["match"]["match_id"].startswith(f"arena.custom-{game['code']}.")
 
 
 async def test_start_hands_every_member_a_join_token_and_a_second_start_answers_the_same_room(

@@ -80,7 +80,8 @@ async def test_a_result_is_stored_once_even_when_delivered_twice(hm: TestClient[
     got = await hm.get("/v1/matches/duel.once", headers=auth("carol"))
     assert got.status == 200
     match = await got.json()
-    assert match["winners"] == ["alice"] and match["season"] == "s7" and match["mode"] == "duel" and match["rated"]
+    assert match["winners"] == ["alice"] and match["season"] == "s7" and match["mode"] == "duel"
+    assert match["rated"] is True and match["custom"] is None
     assert [p["player_id"] for p in match["players"]] == ["alice", "bob"]
     first = match["players"][0]
     assert first["stats"] == {"kills": 3, "deaths": 1} and first["won"] and first["placement"] == 1
@@ -104,7 +105,7 @@ async def test_a_custom_games_match_is_in_the_history_and_rates_nobody(hm: TestC
     await deliver(hm, r, r)  # delivered twice: recorded once
     assert svc.consumer.applied == 1 and await svc.ratings.matches.count_documents({}) == 1
     match = await (await hm.get(f"/v1/matches/{match_id}", headers=auth("carol"))).json()
-    assert (match["mode"], match["rated"], match["winners"]) == ("duel", False, ["alice"])
+    assert (match["mode"], match["rated"], match["custom"], match["winners"]) == ("duel", False, "FR1END", ["alice"])
     assert [(p["rating_before"], p["rating_after"]) for p in match["players"]] == [(None, None), (None, None)]
     assert match["replay"]["url"] == f"ws://relay.example:7370/v1/watch/{match_id}"
     mine = await (await hm.get("/v1/players/bob/matches", headers=auth("bob"))).json()
@@ -119,12 +120,27 @@ async def test_a_custom_games_match_is_in_the_history_and_rates_nobody(hm: TestC
     assert bob is not None and (bob["matches"], bob["wins"]) == (1, 1)
 
 
-def test_custom_match_ids_name_their_game_and_mode() -> None:
-    match_id = gamerules.custom_match_id("AB12CD", "team-arena")
-    assert len(match_id) <= 64 and gamerules.parse_custom_match_id(match_id) == ("AB12CD", "team-arena")
-    longest = gamerules.custom_match_id("ZZZZZZ", "m" * 24)
-    assert len(longest) <= 64 and gamerules.parse_custom_match_id(longest) == ("ZZZZZZ", "m" * 24)
-    for other in ("duel.0123", "custom-AB12CD.0123", "custom-ab12cd.duel." + "0" * 24, "custom-AB12CD.duel.xyz"):
+async def test_a_ranked_custom_games_match_is_rated_like_a_queued_one(hm: TestClient[Any, Any], auth: Any) -> None:
+    svc = services(hm)
+    match_id = gamerules.custom_match_id("RANKED", "duel", ranked=True)
+    await deliver(hm, result(match_id, {"alice": 3, "bob": 1}))
+    match = await (await hm.get(f"/v1/matches/{match_id}", headers=auth("bob"))).json()
+    assert (match["mode"], match["rated"], match["custom"]) == ("duel", True, "RANKED")
+    assert match["players"][0]["rating_after"]["mu"] > 25.0
+    assert await board(hm, auth("alice"), "duel", "wins") == ["alice", "bob"]
+
+
+def test_custom_match_ids_name_their_game_mode_and_rank() -> None:
+    for ranked in (False, True):
+        match_id = gamerules.custom_match_id("AB12CD", "team-arena", ranked=ranked)
+        assert len(match_id) <= 64
+        assert gamerules.parse_custom_match_id(match_id) == gamerules.CustomMatch("AB12CD", "team-arena", ranked)
+        longest = gamerules.custom_match_id("ZZZZZZ", "m" * 24, ranked=ranked)
+        assert len(longest) <= 64 and gamerules.parse_custom_match_id(longest) == gamerules.CustomMatch(
+            "ZZZZZZ", "m" * 24, ranked)
+    assert gamerules.custom_match_id("AB12CD", "duel", ranked=True).startswith("duel.")  # rated by its mode
+    for other in ("duel.0123", "custom-AB12CD.0123", "custom-ab12cd.duel." + "0" * 24, "custom-AB12CD.duel.xyz",
+                  "duel.custom-AB12CD.xyz"):
         assert gamerules.parse_custom_match_id(other) is None
 
 
