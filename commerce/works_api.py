@@ -18,7 +18,6 @@ request cut short by a chain that stopped answering is finished by sending it ag
 from __future__ import annotations
 
 import re
-import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -206,7 +205,7 @@ async def _to_link(request: web.Request, works: Works, work: int, item_types: li
 async def _work_body(request: web.Request, work: Work) -> dict[str, Any]:
     names = {tokens.type_token(i.id): i.id for i in await request.app[STORE].list_items()}
     owner = await request.app[STORE].accounts.find_one({"eth_address": work.creator}, {"_id": 1})
-    at = int(time.time())
+    at = await _on_chain(_custody(request).chain.now())
     return {"id": work.id, "creator": work.creator, "creator_account": None if owner is None else owner["_id"],
             "content_hash": work.content_hash, "metadata_uri": work.metadata_uri,
             "registered_at": iso(work.registered_at),
@@ -286,7 +285,7 @@ async def grant_licence(request: web.Request) -> web.Response:
         assert changed is not None
         (granted,) = [lic for lic in changed.licences if lic.id == licence]
         status = 201
-    return json_response(granted.body(int(time.time())), status,
+    return json_response(granted.body(await _on_chain(works.chain.now())), status,
                          {"Location": f"/v1/works/{work.id}/licences/{granted.id}"})
 
 
@@ -302,7 +301,7 @@ async def check_licensee(request: web.Request) -> web.Response:
         raise Problem("invalid-request", "this route takes only at", errors={k[:64]: "is not a known parameter"
                                                                             for k in unknown[:10]})
     raw_at = request.query.get("at")
-    at = int(time.time()) if raw_at is None else _parse_time(raw_at)
+    at = await _on_chain(_custody(request).chain.now()) if raw_at is None else _parse_time(raw_at)
     if at is None:
         raise Problem("invalid-request", "at must be an RFC 3339 date-time with a time zone",
                       errors={"at": "is not such a date-time"})
@@ -331,7 +330,7 @@ async def revoke_licence(request: web.Request) -> web.Response:
         changed = await _on_chain(works.read(work.id))
         assert changed is not None
         found = [lic for lic in changed.licences if lic.id == found[0].id]
-    return json_response(found[0].body(int(time.time())))
+    return json_response(found[0].body(await _on_chain(works.chain.now())))
 
 
 def _role_change(held: bool) -> Callable[[web.Request], Awaitable[web.Response]]:

@@ -32,6 +32,7 @@ import asyncio
 import contextlib
 import logging
 import re
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -222,6 +223,14 @@ class Chain:
 
     async def block_number(self) -> int:
         return int(await self.call(self.w3.eth.block_number))
+
+    async def now(self) -> int:
+        """The chain's present, in Unix seconds: the wall clock, or the newest block's timestamp
+        when that is later. Contracts judge time by ``block.timestamp``, which can run ahead of
+        the wall clock (a development chain stamps each block at least a second after the one
+        before); a licence revoked in a block is revoked by this time."""
+        latest = await self.call(self.w3.eth.get_block("latest"))
+        return max(int(time.time()), int(latest["timestamp"]))
 
     async def sign(self, call: Buildable, nonce: int, gas: int | None = None) -> Signed:
         """Build (estimating gas: a refused call raises :class:`ChainRevert` here) and sign ``call``."""
