@@ -91,7 +91,8 @@ async def public_profile(request: web.Request) -> web.Response:
 def add_routes(app: web.Application) -> None:
     r = app.router
     r.add_get("/v1/me/friends", list_friends)
-    r.add_delete("/v1/me/friends/{player_id}", _path_move(Move.REMOVE))
+    # Not "requests": that path is the requests' resource, which DELETE is not allowed on.
+    r.add_delete("/v1/me/friends/{player_id:(?!requests$)[^/]+}", _path_move(Move.REMOVE))
     r.add_get("/v1/me/friends/requests", list_requests)
     r.add_post("/v1/me/friends/requests", send_request)
     r.add_post("/v1/me/friends/requests/{player_id}/accept", _path_move(Move.ACCEPT))

@@ -402,16 +402,29 @@ def _no_body(op: dict[str, Any]) -> dict[str, Any]:
     return op
 
 
+def _body_schema(fields: dict[str, Any]) -> dict[str, Any]:
+    """``object_schema`` with what the fields' extra checks ask for stated where a schema can:
+    the times are RFC 3339 date-times, the item types strings."""
+    out = object_schema(fields)
+    props = out["properties"]
+    for name in ("starts_at", "expires_at"):
+        if name in props:
+            props[name]["format"] = "date-time"
+    if "item_types" in props:
+        props["item_types"]["items"] = {"type": "string", "minLength": 1, "maxLength": 64}
+    return out
+
+
 def openapi_paths() -> dict[str, Any]:
     register = _either(_op("registerWork", "works", "Register a work (a creator for themselves, an operator for a "
                                                     "creator_account) and link item types to it; 200 for the same "
                                                     "content registered again by the same creator", 201,
-                           _ref("Work"), (401, 403, 404, 409, 502, 503), body=object_schema(WORK_BODY)))
+                           _ref("Work"), (401, 403, 404, 409, 502, 503), body=_body_schema(WORK_BODY)))
     register["responses"]["200"] = {"description": "Already registered by this creator; links completed",
                                     "content": {"application/json": {"schema": _ref("Work")}}}
     grant = _either(_op("grantLicence", "works", "Grant a licence of a work; 200 with the licence when the same "
                                                  "terms are already granted and not revoked", 201, _ref("Licence"),
-                        (401, 403, 404, 409, 422, 502, 503), body=object_schema(LICENCE_BODY), params=[_WORK]))
+                        (401, 403, 404, 409, 422, 502, 503), body=_body_schema(LICENCE_BODY), params=[_WORK]))
     grant["responses"]["200"] = {"description": "The same grant again: the licence it made",
                                  "content": {"application/json": {"schema": _ref("Licence")}}}
     return {
@@ -421,7 +434,7 @@ def openapi_paths() -> dict[str, Any]:
                                            params=[_WORK])},
         "/v1/works/{work_id}/items": {"post": _either(_op(
             "linkWorkItems", "works", "Link more item types to a work", 200, _ref("Work"),
-            (401, 403, 404, 409, 502, 503), body=object_schema(LINK_BODY), params=[_WORK]))},
+            (401, 403, 404, 409, 502, 503), body=_body_schema(LINK_BODY), params=[_WORK]))},
         "/v1/works/{work_id}/licences": {"post": grant},
         "/v1/works/{work_id}/licensees/{address}": {"get": _op(
             "checkLicensee", "works", "Whether an address holds a licence of the work valid at a time (now by "

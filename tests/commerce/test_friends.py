@@ -106,6 +106,13 @@ async def test_decline_cancel_and_remove(client: Client) -> None:
     assert not await social.are_friends(client.app[REDIS], a["account_id"], b["account_id"])
 
 
+async def test_the_requests_path_is_not_a_friend_to_remove(client: Client) -> None:
+    a = await register(client)
+    for method in ("DELETE", "OPTIONS"):
+        resp = await client.request(method, "/v1/me/friends/requests", headers=a["headers"])
+        assert resp.status == 405 and set(resp.headers["Allow"].split(",")) == {"GET", "HEAD", "POST"}, method
+
+
 async def test_asking_someone_who_asked_you_makes_friends(client: Client) -> None:
     a, b = await register(client), await register(client)
     assert (await _request(client, a, b["account_id"])).status == 201

@@ -12,6 +12,8 @@ from aiohttp.test_utils import TestClient
 from commerce.settings import CommerceSettings
 from gameserver.server import GameServer
 from spectator.server import SpectatorServer
+from tests.commerce.chain.chains import ChainProcess, chain_settings
+from tests.commerce.chain.conftest import chain_process  # noqa: F401
 from tests.commerce.conftest import admin_token, client_for, register, settings  # noqa: F401
 from tests.gameserver.conftest import server_factory  # noqa: F401
 from tests.matchmaker.conftest import mm_factory, mm_settings, player_token  # noqa: F401
@@ -24,9 +26,11 @@ def base_url(client: TestClient[Any, Any]) -> str:
 
 @pytest.fixture
 async def commerce_url(client_for: Callable[[CommerceSettings], Awaitable[TestClient[Any, Any]]],
-                       settings: CommerceSettings) -> str:
-    # The sandbox payment provider, so the payment routes are fuzzed past "payments are off".
-    return base_url(await client_for(replace(settings, payments_provider="sandbox")))
+                       settings: CommerceSettings, chain_process: ChainProcess) -> str:  # noqa: F811
+    # The sandbox payment provider and the embedded chain, so the payment, withdrawal and works
+    # routes are fuzzed past "payments are off" and "this service has no chain".
+    return base_url(await client_for(replace(settings, payments_provider="sandbox",
+                                             **chain_settings(chain_process))))
 
 
 @pytest.fixture

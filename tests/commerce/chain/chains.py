@@ -9,6 +9,7 @@ import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from commerce.chain.embedded import ChainFiles
 from elysium import procs
@@ -61,3 +62,13 @@ def chain_env(chain: ChainProcess) -> dict[str, str]:
     from commerce.cli import embedded_chain_env
 
     return {"ELYSIUM_CHAIN_URL": chain.url, **embedded_chain_env(chain.folder)}
+
+
+def chain_settings(chain: ChainProcess, **extra: Any) -> dict[str, Any]:
+    """Commerce settings that reach ``chain``, with short polls and leases for tests."""
+    env = chain_env(chain)
+    return {"chain_url": env["ELYSIUM_CHAIN_URL"], "chain_key_file": env["ELYSIUM_CHAIN_KEY_FILE"],
+            "chain_items_address": env["ELYSIUM_CHAIN_ITEMS_ADDRESS"],
+            "chain_rights_address": env["ELYSIUM_CHAIN_RIGHTS_ADDRESS"],
+            "chain_from_block": int(env["ELYSIUM_CHAIN_FROM_BLOCK"]), "chain_poll_s": 0.05,
+            "chain_receipt_timeout_s": 10.0, "lease_s": 0.5, **extra}

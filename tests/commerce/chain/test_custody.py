@@ -20,19 +20,10 @@ from commerce.chain.custody import Custody
 from commerce.chain.errors import ChainRevert
 from commerce.chain.tokens import type_token, unique_token
 from commerce.withdrawals_api import CUSTODY
-from tests.commerce.chain.chains import ChainProcess, chain_env
+from tests.commerce.chain.chains import ChainProcess, chain_settings
 from tests.commerce.conftest import make_settings, register
 
 Client = TestClient[web.Request, web.Application]
-
-
-def chain_settings(chain: ChainProcess, **extra: Any) -> dict[str, Any]:
-    env = chain_env(chain)
-    return {"chain_url": env["ELYSIUM_CHAIN_URL"], "chain_key_file": env["ELYSIUM_CHAIN_KEY_FILE"],
-            "chain_items_address": env["ELYSIUM_CHAIN_ITEMS_ADDRESS"],
-            "chain_rights_address": env["ELYSIUM_CHAIN_RIGHTS_ADDRESS"],
-            "chain_from_block": int(env["ELYSIUM_CHAIN_FROM_BLOCK"]), "chain_poll_s": 0.05,
-            "chain_receipt_timeout_s": 10.0, "lease_s": 0.5, **extra}
 
 
 @pytest.fixture
