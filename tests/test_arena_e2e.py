@@ -64,7 +64,7 @@ async def test_friends_host_join_by_code_play_chat_and_rank(
     a_chat, b_chat = await social(relay, alice), await social(relay, bob)
     try:
         async def told() -> bool:
-            return (await a_chat.dm(b_id, "up for a duel?"))["t"] == "ack"  # the friendship reached the relay
+            return bool((await a_chat.dm(b_id, "up for a duel?"))["t"] == "ack")  # the friendship reached the relay
 
         await until(told, what="a direct message between friends")
         assert (await b_chat.expect("msg"))["text"] == "up for a duel?"
