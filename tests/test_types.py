@@ -9,7 +9,7 @@ import tomllib
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-PACKAGES = ("elysium", "gameserver", "matchmaker", "spectator", "commerce", "loadtest", "benchmarks", "tests")
+PACKAGES = ("elysium", "gameserver", "matchmaker", "spectator", "commerce", "butler", "loadtest", "benchmarks", "tests")
 
 
 def test_the_configuration_covers_the_whole_tree() -> None:

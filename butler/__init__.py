@@ -1,0 +1,1 @@
+"""The butler: the AI concierge sidecar (docs/butler.md)."""
