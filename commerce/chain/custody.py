@@ -164,10 +164,27 @@ class Custody:
             return self.chain.items.functions.safeTransferFrom(self.chain.custody, doc["to"], token, 1, b"")
         return self.chain.items.functions.mint(doc["to"], token, 1, b"")
 
+    async def _link_to_work(self, doc: Doc) -> None:
+        """A unique item of a type linked to a work is linked to that work too, before it is
+        minted, so that its royalties follow the work's licence (``ElysiumItems.royaltyInfo``
+        asks the registry by token id, and linking the type linked only the type's token).
+        Linked first, a crash before the mint leaves a link that names no token yet, harmless:
+        the next withdrawal of the item finds it linked and goes on."""
+        token = int(doc["token_id"])
+        if not tokens.is_unique(token) or self.chain.rights.address is None:
+            return
+        functions = self.chain.rights.functions
+        work = int(await self.chain.call(functions.workOfToken(tokens.type_token(str(doc["item_type"]))).call()))
+        if work == 0 or int(await self.chain.call(functions.workOfToken(token).call())) != 0:
+            return
+        await self.chain.transact(functions.linkItems(work, [token]))
+        log.info("unique item linked to its type's work", extra={"withdrawal": doc["_id"], "work": work})
+
     async def _carry_out(self, doc: Doc) -> Doc:
         """Steps 2 and 3 for a withdrawal this process reserved."""
         wid = doc["_id"]
         try:
+            await self._link_to_work(doc)
             token = int(doc["token_id"])
             holds = tokens.is_unique(token) and await self.chain.call(
                 self.chain.items.functions.balanceOf(self.chain.custody, token).call()) > 0

@@ -37,6 +37,10 @@ class Transition:
 TRANSITIONS: tuple[Transition, ...] = (
     Transition("withdraw", "in_game", "withdrawing", "withdrawing",
                "the linked address is recorded; a withdrawal (step reserved) names the replica handling it"),
+    Transition("link", "withdrawing", "withdrawing", "withdrawing",
+               "a unique item of a type linked to a work, not linked itself yet: `linkItems(work, [token])` is "
+               "sent and its receipt awaited (step reserved; a refusal or a chain that stops answering fails the "
+               "withdrawal like a mint's)"),
     Transition("sign", "withdrawing", "withdrawing", "withdrawing",
                "the mint (or, for a unique item the custody key holds, the transfer) is signed and its hash, "
                "nonce and raw bytes recorded before it is sent (step signed)"),

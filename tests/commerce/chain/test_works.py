@@ -18,7 +18,7 @@ from web3.contract import Contract
 
 from commerce.appkeys import STORE
 from commerce.chain.artifacts import load_artifact
-from commerce.chain.tokens import type_token
+from commerce.chain.tokens import type_token, unique_token
 from tests.commerce.chain.chains import ChainProcess, chain_env
 from tests.commerce.conftest import admin_headers, make_settings, register
 
@@ -359,3 +359,34 @@ async def test_asking_whether_an_address_holds_a_valid_licence(app: Client, admi
     await problem(await app.get(path, params={"when": "2026-06-01T00:00:00Z"}), 400, "invalid-request")
     await problem(await app.get(f"/v1/works/{work['id']}/licensees/0x1234"), 400, "invalid-request")
     await problem(await app.get(f"/v1/works/999999/licensees/{licensee}"), 404, "unknown-work")
+
+
+# --- unique items of a linked type --------------------------------------------------------------
+
+async def test_a_unique_item_withdrawn_pays_the_royalty_of_its_types_work(app: Client, admin_token: str,
+                                                                          rights: Contract,
+                                                                          chain_process: ChainProcess) -> None:
+    p = await creator(app, admin_token)
+    relic = await item_type(app, admin_token, stackable=False)
+    work = await new_work(app, p, item_types=[relic])
+    assert (await licence(app, p, work["id"], royalty_bps=750)).status == 201
+    owner = await register(app)
+    wallet = Account.create().address
+    await app.app[STORE].accounts.update_one({"_id": owner["account_id"]}, {"$set": {"eth_address": wallet}})
+    bought = await app.post("/v1/purchases", json={"item_id": relic, "currency": "soft"},
+                            headers={**owner["headers"], "Idempotency-Key": "buy-relic"})
+    assert bought.status == 201, await bought.text()
+    item = (await bought.json())["items"][0]
+    withdrawn = await app.post(f"/v1/me/items/{item}/withdraw",
+                               headers={**owner["headers"], "Idempotency-Key": "out-relic"})
+    body = await withdrawn.json()
+    assert withdrawn.status == 201 and body["state"] == "on_chain", body
+    token = unique_token(item)
+    assert body["token_id"] == str(token) and token != type_token(relic)
+    # Its own token is linked to the type's work, so the licence's royalty follows it.
+    assert rights.functions.workOfToken(token).call() == work["id"]
+    w3 = Web3(HTTPProvider(chain_process.url))
+    items = w3.eth.contract(address=Web3.to_checksum_address(str(chain_process.deployment()["items"])),
+                            abi=load_artifact("ElysiumItems")["abi"])
+    assert items.functions.balanceOf(wallet, token).call() == 1
+    assert items.functions.royaltyInfo(token, 10_000).call() == [p["wallet"], 750]
