@@ -19,6 +19,7 @@ from commerce.devices import DEVICE_ID, Devices
 from commerce.openapi import _op, _ref, object_schema
 from commerce.validation import Field
 from commerce.wallet_link import WalletLinks
+from commerce.withdrawals_api import CUSTODY
 from elysium.http import json_response
 
 log = logging.getLogger("commerce.api")
@@ -83,6 +84,9 @@ async def wallet_link(request: web.Request) -> web.Response:
     body = await _body(request, LINK)
     doc = await request.app[WALLET_LINKS].link(account, body["message"], body["signature"])
     log.info("wallet linked", extra={"account": account, "eth_address": doc.get("eth_address")})
+    custody = request.app.get(CUSTODY)
+    if custody is not None:  # items deposited from this address before it was linked come home
+        await custody.claim_held(str(doc["eth_address"]))
     return json_response(profile_body(doc))
 
 

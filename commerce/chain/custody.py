@@ -402,12 +402,64 @@ class Custody:
         except DuplicateKeyError:
             return False
 
+    async def claim_held(self, address: str | None = None) -> list[str]:
+        """Give the items deposited from an address no account linked then (custody ``held``) to
+        the account that links it now: ``in_game``, by the deposit rules (one of a unique type per
+        account). ``address`` limits it to one address (just linked); without it every address
+        with held deposits is looked at (the reconciler's round, which finishes what a crash
+        between a link and its claim left). Each deposit is claimed once: its ``account`` is set
+        in the transaction that moves its items. Returns the ids of the items given back."""
+        query: Doc = {"account": None, "items.0": {"$exists": True}}
+        if address is not None:
+            query["from"] = address
+        returned: list[str] = []
+        async for dep in self.deposits.find(query, {"_id": 1, "from": 1}):
+            acct = await self.store.accounts.find_one({"eth_address": dep["from"]}, {"_id": 1})
+            if acct is None:
+                continue
+            did, account = str(dep["_id"]), str(acct["_id"])
+
+            async def claim(s: Session, did: str = did, account: str = account) -> list[str]:
+                return await self._claim(s, did, account)
+
+            returned += await self.store.transaction(claim)
+        return returned
+
+    async def _claim(self, s: Session, did: str, account: str) -> list[str]:
+        dep = await self.deposits.find_one_and_update({"_id": did, "account": None},
+                                                      {"$set": {"account": account, "claimed_at": now()}},
+                                                      session=s)
+        if dep is None:
+            return []  # claimed meanwhile
+        at = now()
+        out: list[str] = []
+        for item in [i async for i in self.store.items.find({"_id": {"$in": dep["items"]}, "custody": "held"},
+                                                            session=s)]:
+            mark = f"{account}|{item['type']}"
+            changes: Doc = {"custody": "in_game", "owner": account}
+            if "unique_owner" in item and item["owner"] != account:
+                if await self.store.items.find_one({"unique_owner": mark}, {"_id": 1}, session=s):
+                    continue  # one of this unique type is theirs already; it stays held
+                changes["unique_owner"] = mark
+            moved = await self.store.items.update_one(
+                {"_id": item["_id"], "custody": "held"},
+                {"$set": changes, "$unset": {"chain": ""},
+                 "$push": {"provenance": {"kind": "claim", "deposit": did, "account": account, "at": at}}},
+                session=s)
+            if moved.modified_count != 1:
+                raise Conflict()
+            out.append(item["_id"])
+        log.info("held deposit claimed", extra={"deposit": did, "account": account, "items": len(out)})
+        return out
+
     async def run(self, stop: asyncio.Event, interval_s: float) -> None:
-        """Resolve interrupted withdrawals and take deposits in, every ``interval_s``, until ``stop``."""
+        """Resolve interrupted withdrawals, take deposits in and give held ones to accounts that
+        linked their sender since, every ``interval_s``, until ``stop``."""
         while not stop.is_set():
             try:
                 await self.resolve()
                 await self.follow_deposits()
+                await self.claim_held()
             except (ChainUnavailable, PyMongoError, Problem) as exc:
                 log.warning("chain reconciler round failed; retrying", extra={"error": str(exc)})
             except Exception:  # our bug: logged, and the next round tries again rather than the loop dying

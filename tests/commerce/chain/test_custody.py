@@ -12,6 +12,7 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 from eth_account import Account
+from eth_account.messages import encode_defunct
 from eth_account.signers.local import LocalAccount
 from pymongo import AsyncMongoClient
 
@@ -223,6 +224,48 @@ async def test_a_deposit_from_another_players_address_gives_them_the_item(app: C
     await fund_and_send(chain, other_wallet, token)
     await until(lambda: _custody_is(db, item, "in_game"))
     assert (await db["items"].find_one({"_id": item}))["owner"] == q["account_id"]
+
+
+async def _held_from_a_stranger(app: Client, db: Any) -> tuple[str, LocalAccount]:
+    """An item withdrawn, sold on chain to an address no account links, and deposited from it."""
+    p, wallet, item = await player_with(app, db)
+    await withdraw(app, p, item)
+    chain = chain_of(app)
+    token = type_token("health-potion")
+    stranger = Account.create()
+    await fund(chain, wallet)
+    await send_tokens(chain, wallet, stranger.address, token, 1)
+    await fund_and_send(chain, stranger, token)
+    await until(lambda: _custody_is(db, item, "held"))
+    return item, stranger
+
+
+async def test_a_held_deposit_comes_home_when_its_sender_links_the_wallet(app: Client, db: Any) -> None:
+    item, stranger = await _held_from_a_stranger(app, db)
+    newcomer = await register(app)
+    got = await app.post("/v1/me/wallet/challenge", json={"address": stranger.address}, headers=newcomer["headers"])
+    assert got.status == 201, await got.text()
+    message = (await got.json())["message"]
+    signature = "0x" + bytes(stranger.sign_message(encode_defunct(text=message)).signature).hex()
+    linked = await app.post("/v1/me/wallet/link", json={"message": message, "signature": signature},
+                            headers=newcomer["headers"])
+    assert linked.status == 200, await linked.text()
+    # At once, in the link's own request: the item is the newcomer's, in the game.
+    doc = await db["items"].find_one({"_id": item})
+    assert (doc["custody"], doc["owner"], doc.get("chain")) == ("in_game", newcomer["account_id"], None)
+    assert doc["provenance"][-1]["kind"] == "claim"
+    deposit = await db["deposits"].find_one({"items": item})
+    assert deposit["account"] == newcomer["account_id"]
+    assert await app.app[CUSTODY].claim_held() == []  # claimed once
+
+
+async def test_a_link_whose_claim_was_cut_short_is_finished_by_the_reconciler(app: Client, db: Any) -> None:
+    item, stranger = await _held_from_a_stranger(app, db)
+    newcomer = await register(app)
+    # The link was written and the process died before its claim: the reconciler's round claims it.
+    await db["accounts"].update_one({"_id": newcomer["account_id"]}, {"$set": {"eth_address": stranger.address}})
+    await until(lambda: _custody_is(db, item, "in_game"))
+    assert (await db["items"].find_one({"_id": item}))["owner"] == newcomer["account_id"]
 
 
 async def test_a_deposit_is_taken_once_by_two_reconcilers(app: Client, db: Any) -> None:
