@@ -59,6 +59,9 @@ TRANSITIONS: tuple[Transition, ...] = (
                "the item is that account's again"),
     Transition("deposit (unlinked sender)", "on_chain", "held", "",
                "the sender links no account: the custody key holds the token and the item waits"),
+    Transition("claim", "held", "in_game", "",
+               "an account links the address the deposit came from: the item is that account's (at the link, "
+               "or the reconciler's next round)"),
 )
 
 
