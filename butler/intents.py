@@ -130,7 +130,7 @@ def _wallet(m: re.Match[str], text: str) -> Intent:
 
 def _market(m: re.Match[str], text: str) -> Intent:
     args: dict[str, Any] = {}
-    item = _thing(m["item"] or "")
+    item = _thing(re.sub(rf"\s+(?:in|for|with)\s+{CUR}$", "", m["item"] or ""))
     if item:
         args["item"] = item[:64]
     cur = re.search(rf"\b{CUR}\b", text)
