@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from butler import gamerules
+from butler.gamerules import MODES
 from butler.turns import QUEUE, READ, SELL, SPEND, TRADE, WITHDRAW
 
 
@@ -76,7 +76,7 @@ TOOLS: tuple[Tool, ...] = (
     Tool("get_rating", "The player's skill rating per mode (mu, sigma, ordinal, matches).",
          _args({"mode": {"type": "string", "minLength": 1, "maxLength": 32}}), READ),
     Tool("explain_rules", "How a mode is played: players, goal, controls, how it ends. Modes: "
-         + ", ".join(gamerules.MODES) + ".", _args({"mode": {"type": "string", "minLength": 1, "maxLength": 32}},
+         + ", ".join(MODES) + ".", _args({"mode": {"type": "string", "minLength": 1, "maxLength": 32}},
                                                    ("mode",)), READ),
     Tool("queue_for_match", "Queue the player for a match of a mode in regions listed in order of preference "
          "(region names as the servers advertise them: eu, us, ap, local)." + PROPOSES

@@ -95,8 +95,10 @@ def test_parsing_is_deterministic() -> None:
     assert [parse(m) for m, _, _ in CASES] == [parse(m) for m, _, _ in CASES]
 
 
-def test_the_parser_is_a_pure_module() -> None:
-    tree = ast.parse(Path(intents.__file__).read_text())
-    imported = {a.name.split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
-    imported |= {str(n.module).split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
-    assert imported <= {"__future__", "re", "collections", "dataclasses", "typing"}
+@pytest.mark.parametrize("module", ["intents", "argcheck", "gamerules", "toolspecs"])
+def test_the_parser_and_the_specs_are_pure_modules(module: str) -> None:
+    tree = ast.parse((Path(intents.__file__).parent / f"{module}.py").read_text())
+    imported = {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
+    imported |= {str(n.module) for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
+    allowed = {"__future__", "re", "collections.abc", "dataclasses", "typing", "butler.gamerules", "butler.turns"}
+    assert imported <= allowed, imported - allowed

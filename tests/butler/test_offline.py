@@ -8,7 +8,7 @@ from typing import Any
 
 from butler.offline import OfflineEngine
 from butler.proposals import Proposal
-from butler.turns import DONE, PROPOSAL, QUEUE, SPEND, TEXT, TOOL_END, TOOL_START, Event, Prefs, Turn
+from butler.turns import DONE, PROPOSAL, QUEUE, SPEND, TEXT, TOOL_END, TOOL_START, Engine, Event, Prefs, Turn
 from tests.butler.world import EMBER_BLADE, World, world  # noqa: F401 (fixtures)
 from tests.butler.world import admin_token, client_for, mm_factory, mm_settings  # noqa: F401 (fixtures)
 
@@ -34,6 +34,11 @@ def reply(events: list[Event]) -> str:
     message: str = done.data["message"]
     assert "".join(e.data["delta"] for e in events if e.type == TEXT) == message
     return message
+
+
+def test_the_offline_engine_is_an_engine(world: World) -> None:  # noqa: F811
+    engine: Engine = OfflineEngine(world.toolbox, world.proposals)
+    assert callable(engine.run)
 
 
 async def test_a_read_runs_at_once_and_the_turn_records_its_messages(world: World) -> None:  # noqa: F811
