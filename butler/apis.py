@@ -38,7 +38,9 @@ class Api:
         try:
             async with self.session.request(method, self.base_url + path, params=params, json=body, headers=headers,
                                             timeout=self.timeout) as resp:
-                raw = await resp.content.read(MAX_ANSWER_BYTES + 1)
+                if (resp.content_length or 0) > MAX_ANSWER_BYTES:
+                    raise ToolError("unavailable", f"{self.name} gave an answer too large to read")
+                raw = await resp.read()
                 status = resp.status
         except (TimeoutError, asyncio.TimeoutError, aiohttp.ClientError, OSError):
             raise ToolError("unavailable", f"{self.name} did not answer in time; nothing was done") from None

@@ -23,6 +23,21 @@ _TYPES: dict[str, tuple[type, ...]] = {"object": (dict,), "string": (str,), "int
                                        "boolean": (bool,)}
 
 
+def whole(value: Any) -> Any:
+    """``value`` with every whole-number float (``50.0``) read as the int it equals, at any depth.
+
+    JSON has one number type, and JSON Schema's ``integer`` is any number without a fraction, so a
+    model may well write 50 as ``50.0``; the terms a player is shown then say 50.
+    """
+    if isinstance(value, float) and value.is_integer() and abs(value) <= 2 ** 53:
+        return int(value)
+    if isinstance(value, dict):
+        return {k: whole(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [whole(v) for v in value]
+    return value
+
+
 def supported(schema: dict[str, Any], where: str = "") -> list[str]:
     """The keywords of ``schema`` (at any depth) this checker does not understand, named by path."""
     out = [f"{where or '/'}: {k}" for k in schema if k not in KNOWN_KEYS]
@@ -41,8 +56,7 @@ def problems(value: Any, schema: dict[str, Any], where: str = "") -> dict[str, s
         kinds = _TYPES[kind]
         if isinstance(value, bool) and bool not in kinds:
             return {name: f"must be {kind}"}
-        if isinstance(value, float) and kind == "integer" and value.is_integer():
-            value = int(value)
+        value = whole(value) if kind == "integer" else value
         if not isinstance(value, kinds):
             return {name: f"must be {kind}"}
     out: dict[str, str] = {}

@@ -73,7 +73,7 @@ class Toolbox:
         return [{"type": "function", "function": {"name": t.name, "description": t.description,
                                                   "parameters": t.parameters, "strict": False}} for t in TOOLS]
 
-    def _checked(self, name: str, args: dict[str, Any], read: bool) -> Tool:
+    def _checked(self, name: str, args: dict[str, Any], read: bool) -> tuple[Tool, dict[str, Any]]:
         tool = BY_NAME.get(name)
         if tool is None:
             raise ToolError("unknown-tool", f"there is no tool called {name[:64]!r}")
@@ -83,13 +83,14 @@ class Toolbox:
         bad = argcheck.problems(args, tool.parameters)
         if bad:
             raise ToolError("invalid-arguments", "; ".join(f"{k}: {v}" for k, v in list(bad.items())[:8]))
-        return tool
+        cleaned: dict[str, Any] = argcheck.whole(args)
+        return tool, cleaned
 
     # --- reads ---------------------------------------------------------------------------------
 
     async def read(self, name: str, args: dict[str, Any], token: str) -> dict[str, Any]:
         """Run a READ tool; :class:`ToolError` when it cannot."""
-        self._checked(name, args, read=True)
+        _, args = self._checked(name, args, read=True)
         handler = getattr(self, f"_read_{name}")
         result: dict[str, Any] = await handler(args, token)
         return result
@@ -170,7 +171,7 @@ class Toolbox:
 
     async def plan(self, name: str, args: dict[str, Any], token: str) -> Plan:
         """Validate an action's arguments and read its exact terms; performs nothing."""
-        tool = self._checked(name, args, read=False)
+        tool, args = self._checked(name, args, read=False)
         handler = getattr(self, f"_plan_{name}")
         terms, summary = await handler(args, token)
         return Plan(tool.name, tool.category, terms, summary)

@@ -261,9 +261,10 @@ async def test_buy_from_store_states_the_catalog_price(world: World) -> None:  #
 async def test_list_item_resolves_the_owned_item_by_name(world: World) -> None:  # noqa: F811
     p = await world.player(items=("ember-blade",))
     item = (await world.items(p))[0]["id"]
-    plan = await world.toolbox.plan("list_item", {"item": "ember blade", "price": 50,
+    plan = await world.toolbox.plan("list_item", {"item": "ember blade", "price": 50.0,
                                                   "currency": "soft"}, p["access_token"])
     assert plan.terms == {"item": item, "item_type": "ember-blade", "price": 50, "currency": "soft"}
+    assert type(plan.terms["price"]) is int  # a whole 50.0 is read as 50
     assert item in plan.summary and "50 soft" in plan.summary
     assert (await world.items(p))[0]["custody"] == "in_game"  # planned, not listed
     listing = await world.toolbox.perform(plan, p["access_token"], key())
