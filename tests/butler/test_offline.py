@@ -148,6 +148,15 @@ async def test_help_and_other_languages(world: World) -> None:  # noqa: F811
     assert reply(french).startswith("I speak only English")
 
 
+async def test_history_and_rating_after_a_match(world: World) -> None:  # noqa: F811
+    a = await world.player(name="Ayla")
+    b = await world.player(name="Bram")
+    assert "no finished matches" in reply(await run(world, turn_for(a, "show my match history")))
+    await world.finish_match("arena.m7", {"Ayla": (a, 3), "Bram": (b, 1)})
+    assert "arena.m7" in reply(await run(world, turn_for(a, "show my match history")))
+    assert "arena" in reply(await run(world, turn_for(a, "what's my rating")))
+
+
 async def test_rules_of_a_known_and_an_unknown_mode(world: World) -> None:  # noqa: F811
     p = await world.player()
     assert "hill" in reply(await run(world, turn_for(p, "how do I play koth")))

@@ -15,12 +15,14 @@ player's balance is exactly what the test gave them.
 ``await world.player(name="Ayla", soft=250, items=("ember-blade",))`` registers a player with that
 display name, gives them the items (each bought from the store with a grant of exactly its price
 first, so the balance is unchanged) and then ``soft`` coins, all through the admin grants API and
-the public purchase route. ``world.wallet(p)`` and ``world.items(p)`` read back what commerce holds.
+the public purchase route. ``world.wallet(p)`` and ``world.items(p)`` read back what commerce holds; ``world.finish_match``
+reports a finished match on the results stream, as a game server does, for history and ratings.
 """
 
 from __future__ import annotations
 
 import json
+import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
@@ -36,9 +38,11 @@ from pymongo import AsyncMongoClient
 from butler.proposals import Proposals
 from butler.tools import Toolbox
 from commerce.settings import DEFAULT_CATALOG
+from elysium import keys as shared_keys
+from elysium.results import MatchResult, PlayerRow
 from tests.commerce.conftest import admin_token, client_for  # noqa: F401 (fixtures)
 from tests.commerce.conftest import make_settings as commerce_settings
-from tests.matchmaker.conftest import mm_factory, mm_settings  # noqa: F401 (fixtures)
+from tests.matchmaker.conftest import mm_factory, mm_settings, services  # noqa: F401 (fixtures)
 
 __all__ = ["EMBER_BLADE", "World", "admin_token", "catalog_file", "client_for", "mm_factory", "mm_settings", "world"]
 
@@ -131,6 +135,22 @@ class World:
         assert resp.status == 200, await resp.text()
         found: list[dict[str, Any]] = (await resp.json())["items"]
         return found
+
+    async def finish_match(self, match_id: str, scores: dict[str, tuple[dict[str, Any], int]]) -> None:
+        """A finished arena match as a game server reports it (the results stream), taken in by the
+        matchmaker's consumer: ``scores`` maps a name shown in the match to (player, score)."""
+        ended = int(time.time() * 1_000_000)
+        rows = [PlayerRow(player_id=p["account_id"], seat=n, name=name, team=0, score=score, time_played_s=30.0,
+                          stats={"kills": score, "deaths": 1}) for n, (name, (p, score)) in enumerate(scores.items())]
+        rows.sort(key=lambda r: -r.score)
+        result = MatchResult.create(match_id=match_id, mode="arena", seed=3, server_id="gs-1", reason="score",
+                                    ticks=600, duration_s=30.0, started_at_us=ended - 30_000_000, ended_at_us=ended,
+                                    teams=0, players=rows)
+        svc = services(self.mm)
+        await svc.consumer.ensure_group()
+        await svc.redis.xadd(shared_keys.RESULTS_STREAM, result.entry())  # type: ignore[arg-type]
+        while await svc.consumer.poll(">"):
+            pass
 
     async def befriend(self, a: dict[str, Any], b: dict[str, Any]) -> None:
         """Make ``a`` and ``b`` friends (a asks, b asks back)."""
