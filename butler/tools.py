@@ -55,7 +55,8 @@ def _item_view(entry: dict[str, Any]) -> dict[str, Any]:
     """A catalog entry with its free text under ``untrusted``."""
     view = {k: entry.get(k) for k in ("id", "rarity", "stackable", "tradeable", "price", "supply_left",
                                       "max_per_purchase") if k in entry}
-    view["untrusted"] = {"name": str(entry.get("name", ""))[:100], "description": str(entry.get("description", ""))[:300]}
+    view["untrusted"] = {"name": str(entry.get("name", ""))[:100],
+                         "description": str(entry.get("description", ""))[:300]}
     return view
 
 
@@ -159,7 +160,8 @@ class Toolbox:
         return {"matches": matches}
 
     async def _read_get_rating(self, args: dict[str, Any], token: str) -> dict[str, Any]:
-        ratings: dict[str, Any] = (await self.matchmaker.call("GET", "/v1/players/me/ratings", token)).get("ratings", {})
+        answer = await self.matchmaker.call("GET", "/v1/players/me/ratings", token)
+        ratings: dict[str, Any] = answer.get("ratings", {})
         if "mode" in args:
             if args["mode"] not in ratings:
                 raise ToolError("unknown-mode", f"there is no mode {args['mode'][:32]!r}; modes: {', '.join(ratings)}")
@@ -217,8 +219,8 @@ class Toolbox:
     async def _do_buy_listing(self, terms: dict[str, Any], token: str, key: str) -> dict[str, Any]:
         now = await self.commerce.call("GET", f"/v1/listings/{terms['listing_id']}", token)
         if any(now.get(k) != terms[k] for k in ("currency", "price", "total", "quantity", "item_type")):
-            raise ToolError("terms-changed", f"the listing now asks {now.get('total')} {now.get('currency')}, not "
-                                             f"the {terms['total']} {terms['currency']} you confirmed; nothing was bought")
+            raise ToolError("terms-changed", f"the listing now asks {now.get('total')} {now.get('currency')}, not the "
+                                             f"{terms['total']} {terms['currency']} you confirmed; nothing was bought")
         sale = await self.commerce.call("POST", f"/v1/listings/{terms['listing_id']}/purchase", token,
                                         idempotency_key=key)
         return {k: sale.get(k) for k in ("sale_id", "listing_id", "items", "currency", "price", "balance")}

@@ -248,7 +248,7 @@ async def test_commerce_refusals_keep_their_codes(world: World) -> None:  # noqa
     assert (await error_of(world.toolbox.perform(plan, poor["access_token"], key()))).code == "insufficient-funds"
     own = await error_of(world.toolbox.plan("buy_listing", {"listing_id": listing["id"]}, seller["access_token"]))
     assert own.code == "own-listing"
-    sneaked = Plan(plan.tool, plan.category, plan.terms, plan.summary)  # a plan made by another, performed by the seller
+    sneaked = Plan(plan.tool, plan.category, plan.terms, plan.summary)  # another's plan, performed by the seller
     assert (await error_of(world.toolbox.perform(sneaked, seller["access_token"], key()))).code == "own-listing"
     err = await error_of(world.toolbox.plan("buy_listing", {"listing_id": "0" * 32}, poor["access_token"]))
     assert err.code == "unknown-listing"

@@ -15,8 +15,10 @@ player's balance is exactly what the test gave them.
 ``await world.player(name="Ayla", soft=250, items=("ember-blade",))`` registers a player with that
 display name, gives them the items (each bought from the store with a grant of exactly its price
 first, so the balance is unchanged) and then ``soft`` coins, all through the admin grants API and
-the public purchase route. ``world.wallet(p)`` and ``world.items(p)`` read back what commerce holds; ``world.finish_match``
-reports a finished match on the results stream, as a game server does, for history and ratings.
+the public purchase route. ``world.wallet(p)`` and ``world.items(p)`` read back what commerce
+holds; ``world.finish_match`` reports a finished match on the results stream, as a game server
+does, for history and ratings. ``befriend``, ``listing`` and ``put_item`` use the public and
+admin routes too.
 """
 
 from __future__ import annotations
