@@ -8,6 +8,7 @@ chat-completions API (below): the only stand-in in these tests."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import uuid
 from collections.abc import AsyncIterator
@@ -19,7 +20,8 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 
 from butler import turns
-from tests.butler.test_api import Client, butler_for, butler_settings, chat, problem  # noqa: F401
+from tests.butler.test_api import Client, butler_for, butler_settings, chat, problem, services  # noqa: F401
+from tests.waiting import until
 from tests.butler.world import *  # noqa: F401,F403 - the world fixture and the fixtures it uses
 from tests.butler.world import World, world  # noqa: F401
 
@@ -142,6 +144,7 @@ class StandIn:
         self.requests: list[dict[str, Any]] = []
         self.fail_status: int | None = None
         self.usage = {"prompt_tokens": 30, "completion_tokens": 12, "total_tokens": 42}
+        self.hold: asyncio.Event | None = None  # set: the stream pauses after its first piece until released
 
     async def completions(self, request: web.Request) -> web.StreamResponse:
         body = await request.json()
@@ -167,6 +170,8 @@ class StandIn:
             return f"data: {json.dumps(data)}\n\n".encode()
 
         await response.write(chunk({"role": "assistant", "content": "Hello"}, None))
+        if self.hold is not None:
+            await self.hold.wait()
         await response.write(chunk({"content": " there."}, "stop"))
         await response.write(chunk({}, None, self.usage, choices=False))
         await response.write(b"data: [DONE]\n\n")
@@ -228,3 +233,18 @@ async def test_a_provider_failure_ends_the_stream_with_an_error_and_is_counted(
     assert shown[-1]["role"] == "error"
     metrics = await (await model_butler.get("/metrics")).text()
     assert "elysium_butler_provider_errors_total{code=" in metrics
+
+
+async def test_a_draining_butler_finishes_the_stream_in_flight_and_takes_no_new_chat(
+        model_butler: Client, standin: tuple[StandIn, str], world: World) -> None:  # noqa: F811
+    fake, _ = standin
+    fake.hold = asyncio.Event()
+    alice = await world.player()
+    in_flight = asyncio.ensure_future(chat(model_butler, alice["headers"], "hello"))
+    await until(lambda: len(fake.requests) == 1, what="the model was asked")
+    services(model_butler).draining = True  # what SIGTERM does first
+    await problem(await model_butler.post("/v1/chat", json={"message": "new"}, headers=alice["headers"]), 503,
+                  "draining")
+    fake.hold.set()
+    events = await asyncio.wait_for(in_flight, 10)
+    assert events[-1][0] == turns.DONE and events[-1][1]["message"] == "Hello there."
