@@ -141,3 +141,35 @@ def test_the_stack_declares_the_butler_with_its_commerce_and_matchmaker(tmp_path
     assert svc.after_start is not None
     assert "offline" in svc.after_start(ctx)[0]
     assert "model" in svc.after_start(StackContext(tmp_path, {"OPENAI_API_KEY": "sk"}))[0]
+
+
+async def test_elysium_up_starts_the_butler_on_the_stack_offline(tmp_path: Path) -> None:
+    """The stack's butler reaches its commerce: a player registered there chats, on the offline engine."""
+    import aiohttp
+
+    from butler import sse
+    from tests.elysium.test_up import start_up
+
+    proc, services = start_up(tmp_path, "--bots", "0", env={"OPENAI_API_KEY": ""})  # empty: no model
+    try:
+        assert proc.stdout is not None
+        butler, commerce = services["butler"], services["commerce"]
+        async with aiohttp.ClientSession() as s:
+            async with s.get(butler + "/readyz") as r:
+                assert r.status == 200 and (await r.json())["engine"] == "offline"
+            async with s.post(commerce + "/v1/accounts", json={"username": "upchat", "password": "correct horse "
+                                                               "battery"}) as r:
+                assert r.status == 201, await r.text()
+                token = (await r.json())["access_token"]
+            async with s.post(butler + "/v1/chat", json={"message": "hello"},
+                              headers={"Authorization": f"Bearer {token}"}) as r:
+                assert r.status == 200, await r.text()
+                events = sse.parse(await r.read())
+        assert events[0][0] == "conversation" and events[-1][0] == "done"
+        proc.send_signal(signal.SIGINT)
+        proc.communicate(timeout=120)
+        assert proc.returncode == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
