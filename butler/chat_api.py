@@ -31,7 +31,7 @@ from butler.conversations import trim_history
 from butler.proposals import ProposalError
 from butler.tools import ToolError
 from elysium import http
-from elysium.problem import CODE, Problem, shared
+from elysium.problem import CODE, Problem
 
 log = logging.getLogger("butler.chat")
 
@@ -253,8 +253,10 @@ async def confirm(request: web.Request) -> web.Response:
     except ToolError as exc:
         code = exc.code if CODE.fullmatch(exc.code) else "tool-error"
         retry = code == "unavailable"
-        if retry:  # perhaps performed, perhaps not: confirming again repeats the same Idempotency-Key
-            await svc.proposals.release(who.id, proposal_id)
+        release = getattr(svc.proposals, "release", None)  # optional in the contract
+        retry = retry and release is not None
+        if retry and release is not None:  # perhaps performed, perhaps not: confirming again repeats the same key
+            await release(who.id, proposal_id)
         svc.metrics.confirmations.labels(code).inc()
         await _record(svc, who, proposal_id, {"outcome": "error", "code": code, "detail": exc.detail, **terms})
         headers = {"Retry-After": "2"} if retry else None

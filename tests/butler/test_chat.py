@@ -113,6 +113,30 @@ async def test_a_refused_action_answers_its_code_and_the_proposal_stays_used(but
     assert shown[-1]["role"] == "confirmation" and shown[-1]["code"] == "insufficient-funds"
 
 
+async def test_an_unavailable_service_puts_the_proposal_back_and_a_retry_performs_it_once(
+        butler: Client, butler_for: Any, world: World, mongo_url: str, mongo_db_name: str,  # noqa: F811
+        redis_url: str, keys_dir: Path) -> None:
+    from elysium import procs
+
+    seller = await world.player(items=("speed-boots",))
+    events = await chat(butler, seller["headers"], "sell my speed boots for 40 gold")
+    (proposal,) = of(events, turns.PROPOSAL)
+    # A replica of the same butler whose commerce does not answer.
+    cut_off = await butler_for(butler_settings(mongo_url, f"{mongo_db_name}_b", redis_url, keys_dir,
+                                               commerce_url=f"http://127.0.0.1:{procs.free_port()}",
+                                               matchmaker_url=world.matchmaker_url, tools_timeout_s=1.0))
+    failed = await cut_off.post("/v1/chat/confirm", json={"proposal_id": proposal["id"]}, headers=seller["headers"])
+    body = await problem(failed, 503, "unavailable")
+    assert body["retry_confirm"] is True and "Retry-After" in failed.headers
+    again = await butler.post("/v1/chat/confirm", json={"proposal_id": proposal["id"]}, headers=seller["headers"])
+    assert again.status == 200, await again.text()
+    listings = await (await world.commerce.get("/v1/listings")).json()
+    assert len([x for x in listings["items"] if x["seller"] == seller["account_id"]]) == 1
+    outcomes = [e["outcome"] for e in await entries(butler, seller["headers"], events[0][1]["id"])
+                if e["role"] == "confirmation"]
+    assert outcomes == ["error", "ok"]
+
+
 async def test_queueing_asks_unless_the_player_auto_approves_it(butler: Client, world: World) -> None:  # noqa: F811
     alice = await world.player()
     asked = await chat(butler, alice["headers"], "find me a match in europe")
