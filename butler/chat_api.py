@@ -270,7 +270,9 @@ async def confirm(request: web.Request) -> web.Response:
 async def _record(svc: Services, who: Player, proposal_id: str, outcome: dict[str, Any]) -> None:
     """The confirmation's outcome, in the conversation that proposed it (and a note for the model)."""
     entry = {"role": "confirmation", "proposal_id": proposal_id, **outcome, "at": _now()}
-    said = (f"The player confirmed proposal {proposal_id} in the app ({outcome['summary']}); "
+    # The note names only what the butler itself chose (the tool, the outcome's code), never the summary's
+    # item or player names: a model reads it with the authority of a system message.
+    said = (f"The player confirmed proposal {proposal_id} ({outcome['tool']}) in the app; "
             + ("it was performed." if outcome["outcome"] == "ok" else f"it failed: {outcome.get('code')}."))
     try:
         await svc.conversations.record_confirmation(who.id, proposal_id, entry, {"role": "system", "content": said})
