@@ -22,6 +22,7 @@ from butler.proposals import Proposals
 from butler.settings import ButlerSettings
 from butler.tools import Plan
 from elysium import config, tokens
+from tests.test_metrics import check
 
 Client = TestClient[web.Request, web.Application]
 NOWHERE = "http://127.0.0.1:9"  # no tool call reaches it in these tests
@@ -93,12 +94,14 @@ async def problem(resp: Any, status: int, code: str) -> dict[str, Any]:
 
 # --- probes and the document --------------------------------------------------------------
 
-async def test_probes_answer_and_readyz_checks_mongo_and_redis(butler: Client) -> None:
+async def test_probes_answer_and_readyz_checks_mongo_and_redis(butler: Client, auth: Any) -> None:
     assert (await butler.get("/healthz")).status == 200
     ready = await butler.get("/readyz")
     assert ready.status == 200
     assert await ready.json() == {"ready": True, "mongo": True, "redis": True, "draining": False, "engine": "offline"}
+    await chat(butler, auth("alice"), "xyzzy")  # so the turn's labelled samples exist
     text = await (await butler.get("/metrics")).text()
+    check(text, "elysium_butler_")  # the project's naming rules and the exposition format
     for name in ("elysium_butler_http_requests_total", "elysium_butler_tool_calls", "elysium_butler_confirmations",
                  "elysium_butler_tokens", "elysium_butler_provider_errors", "elysium_butler_first_event_seconds"):
         assert name in text, name
