@@ -363,3 +363,18 @@ def test_every_turn_event_type_frames() -> None:
     for name in (sse.CONVERSATION, turns.TEXT, turns.TOOL_START, turns.TOOL_END, turns.PROPOSAL, turns.DONE,
                  turns.ERROR):
         assert json.loads(sse.frame(name, {"x": 1}).split(b"data: ")[1]) == {"x": 1}
+
+
+async def test_no_message_text_or_token_reaches_the_logs(butler: Client, auth: Any,
+                                                         caplog: pytest.LogCaptureFixture) -> None:
+    import logging
+
+    caplog.set_level(logging.INFO)
+    alice = auth("alice")
+    await chat(butler, alice, "my very private words 8472")
+    await butler.post("/v1/chat", json={"message": "x" * 4001}, headers=alice)
+    token = alice["Authorization"].removeprefix("Bearer ")
+    assert caplog.records  # the access log at least
+    for record in caplog.records:
+        said = json.dumps({k: str(v) for k, v in vars(record).items()})
+        assert "8472" not in said and token not in said and "xxxx" not in said
