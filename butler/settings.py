@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from elysium.config import ConfigError, between, cors_setting, positive, redis_url, setting
+from elysium.config import ConfigError, between, cors_setting, redis_url, setting
 
 MAX_BUDGET_CEILING = 10_000_000  # tokens a day: the highest operator maximum the settings accept
 
