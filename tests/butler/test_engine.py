@@ -21,14 +21,16 @@ from butler.provider import Provider
 from butler.turns import (DONE, ERROR, PROPOSAL, QUEUE, SPEND, TEXT, TOOL_END, TOOL_START, Event, Prefs,
                           Turn)
 from tests.butler.standin import MODEL, Reply, StandIn, standin  # noqa: F401
-from tests.butler.world import World, world  # noqa: F401
+from tests.butler.world import World, admin_token, client_for, mm_factory, mm_settings, world  # noqa: F401
 
 # What the scripted model passes to each tool.
 ARGS: dict[str, Callable[..., dict[str, Any]]] = {
     "buy_listing": lambda listing_id: {"listing_id": listing_id},
-    "buy_from_store": lambda item_id, currency="soft": {"item_id": item_id, "currency": currency},
+    "buy_from_store": lambda item, currency="soft": {"item": item, "currency": currency},
     "list_item": lambda item, price, currency="soft": {"item": item, "price": price, "currency": currency},
-    "queue_for_match": lambda mode="arena", regions=("eu-west",): {"mode": mode, "regions": list(regions)},
+    "queue_for_match": lambda mode="arena", regions=("eu",): {"mode": mode, "regions": list(regions)},
+    "offer_trade": lambda receiver, items: {"receiver": receiver, "offer_items": list(items)},
+    "withdraw_item": lambda item: {"item": item},
 }
 
 
@@ -149,15 +151,15 @@ async def test_a_read_runs_at_once_and_its_result_goes_back_to_the_model(world: 
     p = await world.player(soft=40)
     wallet = await world.wallet(p)
     standin.script(Reply.tool("get_wallet", {}, call_id="call_w", content="Let me look.", usage=(100, 7)),
-                   Reply.text(f"You have {wallet['balances']['soft']} soft.", usage=(150, 9)))
+                   Reply.text(f"You have {wallet['soft']} soft.", usage=(150, 9)))
     ran = await butler.run(p, "how much gold do I have?")
     assert [e.type for e in ran.events if e.type != TEXT] == [TOOL_START, TOOL_END, DONE]
     (start,), (end,) = ran.of(TOOL_START), ran.of(TOOL_END)
     assert start == {"call_id": "call_w", "tool": "get_wallet", "arguments": {}}
-    assert end["outcome"] == "ok" and str(wallet["balances"]["soft"]) in json.dumps(end["result"])
+    assert end["outcome"] == "ok" and str(wallet["soft"]) in json.dumps(end["result"])
     assert ran.observed == [("get_wallet", "ok")]
     done = ran.of(DONE)[0]
-    assert done["message"] == ran.text == f"Let me look.\n\nYou have {wallet['balances']['soft']} soft."
+    assert done["message"] == ran.text == f"Let me look.\n\nYou have {wallet['soft']} soft."
     assert done["usage"] == {"prompt_tokens": 250, "completion_tokens": 16}
     first, second = standin.requests
     assert first.messages[0]["role"] == "system" and first.messages[-1] == {"role": "user",
@@ -209,19 +211,24 @@ async def test_buying_a_listing_is_proposed_with_its_exact_terms_and_nothing_mov
     assert taken.plan.terms == expected.terms
 
 
-@pytest.mark.parametrize("tool, category", [("buy_from_store", "spend"), ("list_item", "sell")])
+@pytest.mark.parametrize("tool, category", [("buy_from_store", "spend"), ("list_item", "sell"),
+                                            ("offer_trade", "trade"), ("withdraw_item", "withdraw")])
 async def test_every_money_action_waits_for_the_player(world: World, standin: StandIn, butler: Butler,
                                                        tool: str, category: str) -> None:
     p = await world.player(soft=400, items=("speed-boots",))
+    other = await world.player()
     owned = [i for i in await world.items(p) if i["item_id"] == "speed-boots"][0]
-    args = ARGS[tool]("health-potion") if tool == "buy_from_store" else ARGS[tool](owned["id"], 80)
-    before = (await world.wallet(p), await world.items(p))
+    args = {"buy_from_store": lambda: ARGS[tool]("health-potion"),
+            "list_item": lambda: ARGS[tool](owned["id"], 80),
+            "offer_trade": lambda: ARGS[tool](other["account_id"], [owned["id"]]),
+            "withdraw_item": lambda: ARGS[tool](owned["id"])}[tool]()
+    before = (await world.wallet(p), await world.items(p), await world.items(other))
     standin.script(Reply.tool(tool, args), Reply.text("Waiting for you."))
     ran = await butler.run(p, "do it", prefs=Prefs(auto_approve=frozenset({QUEUE})))
     (proposal,) = ran.of(PROPOSAL)
     assert proposal["category"] == category and ran.of(TOOL_END)[0]["outcome"] == "proposed"
     assert proposal["terms"] == (await world.toolbox.plan(tool, args, p["access_token"])).terms
-    assert (await world.wallet(p), await world.items(p)) == before
+    assert (await world.wallet(p), await world.items(p), await world.items(other)) == before
 
 
 async def test_queueing_waits_unless_the_player_lets_it_run(world: World, standin: StandIn, butler: Butler) -> None:

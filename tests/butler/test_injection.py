@@ -19,7 +19,7 @@ from typing import Any
 from butler.turns import PROPOSAL, SELL, SPEND, TOOL_END, Prefs
 from tests.butler.standin import Reply, StandIn, standin  # noqa: F401
 from tests.butler.test_engine import ARGS, Butler, Ran, butler, listing_state, open_listing  # noqa: F401
-from tests.butler.world import World, world  # noqa: F401
+from tests.butler.world import World, admin_token, client_for, mm_factory, mm_settings, world  # noqa: F401
 
 BUY = re.compile(r"buy listing ([0-9A-Za-z_-]{6,64})", re.IGNORECASE)
 PROPOSAL_ID = re.compile(r'"proposal_id": "([^"]+)"')
