@@ -18,6 +18,9 @@ a tool's refusal) becomes a tool result saying so, with outcome ``error``: the m
 the player or try again, and the turn goes on. A provider failure ends the turn with an
 ``error`` event ``{"code", "detail", "usage"}`` (the usage of the rounds that did finish, for
 the budget).
+
+``observe(tool, outcome)`` is told of every call (``ok``, ``error`` or ``proposed``); a tool name
+the model made up is reported as ``unknown-tool``, so a metric labelled by it stays bounded.
 """
 
 from __future__ import annotations
@@ -41,6 +44,7 @@ OK = "ok"
 FAILED = "error"
 PROPOSED = "proposed"
 
+UNKNOWN_TOOL = "unknown-tool"  # the tool name ``observe`` gets for a call of a tool that does not exist
 ROUND_LIMIT_TEXT = "I stopped there: that took more steps than I may take in one reply. Ask me to carry on."
 
 
@@ -149,7 +153,9 @@ class ModelEngine:
                 yield Event(TOOL_END, {"call_id": call.id, "tool": call.name, "outcome": outcome.outcome,
                                        "result": outcome.result})
                 if self._observe is not None:
-                    self._observe(call.name, outcome.outcome)
+                    # A name the model made up is reported as one label, so metrics stay bounded.
+                    known = self.toolbox.get(call.name) is not None
+                    self._observe(call.name if known else UNKNOWN_TOOL, outcome.outcome)
                 result = tool_message(call, outcome)
                 messages.append(result)
                 turn.new_messages.append(result)
@@ -159,7 +165,7 @@ class ModelEngine:
         """Run one tool call under the rule; what the model asked for wrongly is an error result."""
         tool = self.toolbox.get(call.name)
         if tool is None:
-            return failure("unknown-tool", f"There is no tool named {prompts.clip(call.name, 60)!r}; "
+            return failure(UNKNOWN_TOOL, f"There is no tool named {prompts.clip(call.name, 60)!r}; "
                                            "use only the tools you were given.")
         if arguments is None:
             return failure("invalid-arguments", "The arguments were not a JSON object.")

@@ -4,8 +4,9 @@
 with ``"stream": true`` server-sent events ending in ``data: [DONE]`` (text in fragments, tool
 calls whose arguments arrive in fragments by index, a last chunk with the usage when
 ``stream_options.include_usage`` asks). A reply may instead be an error in OpenAI's error JSON
-(a 429 with ``Retry-After``, a 500), be slow before it answers (``delay_s``) or stall halfway
-through its stream (``stall_s``), which is how tests reach the provider's retries and timeouts.
+(a 429 with ``Retry-After``, a 500), be slow before it answers (``delay_s``), stall halfway
+through its stream (``stall_s``), break it with an error event (``broken``) or leave the usage
+out (``usage=None``), which is how tests reach the provider's retries and timeouts.
 :meth:`Reply.using` decides at request time from the request itself, for a model that reacts
 to what it was sent (the injection tests' obedient model).
 
@@ -50,7 +51,8 @@ class Reply:
     retry_after: float | None = None
     delay_s: float = 0.0  # before the answer's headers
     stall_s: float = 0.0  # after the first content chunk of a stream
-    usage: tuple[int, int] = (10, 5)  # prompt, completion tokens
+    usage: tuple[int, int] | None = (10, 5)  # prompt, completion tokens; None: an endpoint that reports none
+    broken: bool = False  # a stream that carries an error event after its first content chunk
     fragment: int = 4  # characters per text or argument fragment in a stream
     decide: Callable[[dict[str, Any]], Reply] | None = None
 
@@ -150,7 +152,9 @@ class StandIn:
         return web.json_response(self._whole(body, reply))
 
     @staticmethod
-    def _usage(reply: Reply) -> dict[str, int]:
+    def _usage(reply: Reply) -> dict[str, int] | None:
+        if reply.usage is None:
+            return None
         prompt, completion = reply.usage
         return {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion}
 
@@ -182,6 +186,10 @@ class StandIn:
             stalled = False
             for piece in pieces(reply.content) if reply.content else []:
                 yield chunk({"content": piece})
+                if reply.broken:
+                    yield {"error": {"message": "scripted stream failure", "type": "server_error",
+                                     "param": None, "code": None}}
+                    return
                 if reply.stall_s and not stalled:
                     stalled = True
                     yield None
@@ -194,7 +202,7 @@ class StandIn:
                     stalled = True
                     yield None
             yield chunk({}, "tool_calls" if reply.calls else "stop")
-            if (body.get("stream_options") or {}).get("include_usage"):
+            if (body.get("stream_options") or {}).get("include_usage") and reply.usage is not None:
                 yield {**base, "choices": [], "usage": self._usage(reply)}
 
         return gen()

@@ -257,7 +257,7 @@ async def test_an_unknown_tool_is_an_error_result_and_the_turn_goes_on(world: Wo
     (end,) = ran.of(TOOL_END)
     assert end["outcome"] == "error" and end["result"]["error"]["code"] == "unknown-tool"
     assert json.loads(standin.requests[1].messages[-1]["content"]) == end["result"]
-    assert ran.observed == [("confirm_proposal", "error")] and ran.last.type == DONE
+    assert ran.observed == [("unknown-tool", "error")] and ran.last.type == DONE  # made-up names: one label
 
 
 @pytest.mark.parametrize("raw", ["{not json", "[1, 2]", '"wallet"'])

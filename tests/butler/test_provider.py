@@ -180,3 +180,40 @@ def test_backoff_grows_and_stays_under_its_ceiling() -> None:
     assert 0.05 <= waits[0] <= 0.1 and 0.1 <= waits[1] <= 0.2 and all(0.5 <= w <= 1.0 for w in waits[4:])
     with pytest.raises(ValueError):
         Provider(api_key="k", base_url=None, model=MODEL, timeout_s=0, max_retries=1)
+
+
+async def test_an_error_inside_the_stream_is_a_provider_error_not_retried(standin: StandIn, make: Any) -> None:
+    standin.script(Reply.text("Partial answer", broken=True), Reply.text("again"))
+    with pytest.raises(ProviderError) as caught:
+        await collect(make())
+    assert caught.value.code == "provider-error" and len(standin.requests) == 1
+    assert [k for k, _ in make.seen] == ["bad-response"]
+
+
+async def test_a_provider_that_cannot_be_reached_is_retried_then_unavailable(make: Any) -> None:
+    with pytest.raises(ProviderError) as caught:
+        await collect(make(base_url="http://127.0.0.1:9/v1", max_retries=1))
+    assert caught.value.code == "provider-unavailable"
+    assert [k for k, _ in make.seen] == ["connection-error", "connection-error"]
+
+
+async def test_an_endpoint_without_usage_gets_an_estimate(standin: StandIn, make: Any) -> None:
+    standin.script(Reply.text("x" * 40, usage=None))
+    _, done = await collect(make())
+    assert done.usage.completion_tokens == 10 and done.usage.prompt_tokens > 0
+
+
+async def test_the_standin_also_answers_plain_json_with_tool_calls(standin: StandIn) -> None:
+    import openai
+
+    standin.script(Reply.tool("get_wallet", {"x": 1}, call_id="call_p", usage=(3, 2)))
+    client = openai.AsyncOpenAI(api_key=standin.api_key, base_url=standin.url, max_retries=0)
+    try:
+        answer = await client.chat.completions.create(model=MODEL, messages=[{"role": "user", "content": "hi"}])
+    finally:
+        await client.close()
+    call = answer.choices[0].message.tool_calls[0]  # type: ignore[index]
+    assert call.id == "call_p" and call.function.name == "get_wallet"  # type: ignore[union-attr]
+    assert json.loads(call.function.arguments) == {"x": 1}  # type: ignore[union-attr]
+    assert answer.usage is not None and answer.usage.prompt_tokens == 3
+    assert answer.choices[0].finish_reason == "tool_calls"
