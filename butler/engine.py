@@ -3,8 +3,10 @@
 A turn is a loop of model rounds. Each round streams the model's text to the player as
 ``text`` events; when the model asks for tools, each call is run and its result fed back as a
 ``role: tool`` message with the call's id, and the model is asked again, at most
-``max_tool_rounds`` times; then it is asked once more with ``tool_choice: "none"`` to say where
-it got to (calls it makes anyway are dropped, never run).
+``max_tool_rounds`` times (and at most ``MAX_CALLS_PER_ROUND`` calls of one answer, so a model
+cannot fill the player's pending list with a hundred proposals at once); then it is asked once
+more with ``tool_choice: "none"`` to say where it got to (calls it makes anyway are dropped,
+never run).
 
 The rule, the same as the offline engine's (``butler/turns.py``): a ``read`` tool runs at
 once; any other tool is planned (its exact terms looked up, nothing performed), and then it
@@ -25,6 +27,7 @@ the model made up is reported as ``unknown-tool``, so a metric labelled by it st
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import uuid
@@ -44,6 +47,7 @@ OK = "ok"
 FAILED = "error"
 PROPOSED = "proposed"
 
+MAX_CALLS_PER_ROUND = 8  # tool calls run from one answer; the rest are answered "too-many-calls"
 UNKNOWN_TOOL = "unknown-tool"  # the tool name ``observe`` gets for a call of a tool that does not exist
 ROUND_LIMIT_TEXT = "I stopped there: that took more steps than I may take in one reply. Ask me to carry on."
 
@@ -114,16 +118,18 @@ class ModelEngine:
             completion: Completion | None = None
             started = False
             try:
-                async for item in self.provider.stream(messages, tools, tool_choice="none" if last else "auto"):
-                    if isinstance(item, TextDelta):
-                        if not started and said:
-                            said.append("\n\n")
-                            yield Event(TEXT, {"delta": "\n\n"})
-                        started = True
-                        said.append(item.text)
-                        yield Event(TEXT, {"delta": item.text})
-                    else:
-                        completion = item
+                async with contextlib.aclosing(self.provider.stream(
+                        messages, tools, tool_choice="none" if last else "auto")) as items:
+                    async for item in items:
+                        if isinstance(item, TextDelta):
+                            if not started and said:
+                                said.append("\n\n")
+                                yield Event(TEXT, {"delta": "\n\n"})
+                            started = True
+                            said.append(item.text)
+                            yield Event(TEXT, {"delta": item.text})
+                        else:
+                            completion = item
             except ProviderError as exc:
                 yield Event(ERROR, {"code": exc.code, "detail": exc.detail, "usage": usage.body()})
                 return
@@ -143,11 +149,15 @@ class ModelEngine:
             if not calls:
                 yield Event(DONE, {"message": "".join(said), "usage": usage.body()})
                 return
-            for call in calls:
+            for index, call in enumerate(calls):
                 arguments = parse_arguments(call.arguments)
                 yield Event(TOOL_START, {"call_id": call.id, "tool": call.name,
                                          "arguments": arguments if arguments is not None else call.arguments})
-                outcome = await self.call(turn, call, arguments)
+                if index >= MAX_CALLS_PER_ROUND:
+                    outcome = failure("too-many-calls", f"At most {MAX_CALLS_PER_ROUND} tool calls are run at "
+                                                        "a time; this one was not. Ask again for what is left.")
+                else:
+                    outcome = await self.call(turn, call, arguments)
                 if outcome.proposal is not None:
                     yield Event(PROPOSAL, outcome.proposal)
                 yield Event(TOOL_END, {"call_id": call.id, "tool": call.name, "outcome": outcome.outcome,

@@ -26,13 +26,14 @@ stream carried an error or could not be read).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import email.utils
 import json
 import logging
 import math
 import random
 import time
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import AsyncGenerator, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -195,7 +196,7 @@ class Provider:
         return float(ceiling / 2 + self._rng.uniform(0, ceiling / 2))
 
     async def stream(self, messages: Sequence[Mapping[str, Any]], tools: Sequence[Mapping[str, Any]] = (), *,
-                     tool_choice: str | None = None) -> AsyncIterator[TextDelta | Completion]:
+                     tool_choice: str | None = None) -> AsyncGenerator[TextDelta | Completion, None]:
         """Yield the reply's text deltas, then its :class:`Completion`; raise :class:`ProviderError`."""
         loop = asyncio.get_running_loop()
         attempt = 0
@@ -203,10 +204,12 @@ class Provider:
             started = loop.time()
             spoke = False
             try:
-                async for item in self._attempt(messages, tools, tool_choice, started + self.stream_timeout_s):
-                    if isinstance(item, TextDelta):
-                        spoke = True
-                    yield item
+                async with contextlib.aclosing(self._attempt(messages, tools, tool_choice,
+                                                             started + self.stream_timeout_s)) as items:
+                    async for item in items:
+                        if isinstance(item, TextDelta):
+                            spoke = True
+                        yield item
             except (TimeoutError, openai.APIError) as exc:
                 failure = _classify(exc)
             else:
@@ -230,7 +233,7 @@ class Provider:
             self._observe(kind, seconds)
 
     async def _attempt(self, messages: Sequence[Mapping[str, Any]], tools: Sequence[Mapping[str, Any]],
-                       tool_choice: str | None, deadline: float) -> AsyncIterator[TextDelta | Completion]:
+                       tool_choice: str | None, deadline: float) -> AsyncGenerator[TextDelta | Completion, None]:
         async with asyncio.timeout_at(deadline):
             stream = await self._client.chat.completions.create(
                 model=self.model,

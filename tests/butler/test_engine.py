@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from butler.engine import ROUND_LIMIT_TEXT, ModelEngine
+from butler.engine import MAX_CALLS_PER_ROUND, ROUND_LIMIT_TEXT, ModelEngine
 from butler.prompts import MAX_SETTING_CHARS, system_prompt
 from butler.provider import Provider
 from butler.turns import (DONE, ERROR, PROPOSAL, QUEUE, SPEND, TEXT, TOOL_END, TOOL_START, Event, Prefs,
@@ -311,3 +311,15 @@ async def test_a_provider_failure_ends_the_turn_with_the_usage_so_far(world: Wor
     assert ran.last == Event(ERROR, {"code": "provider-unavailable", "detail": ran.last.data["detail"],
                                      "usage": {"prompt_tokens": 40, "completion_tokens": 4}})
     assert [m["role"] for m in ran.turn.new_messages] == ["user", "assistant", "tool"]
+
+
+async def test_one_answer_runs_at_most_a_handful_of_calls(world: World, standin: StandIn, butler: Butler) -> None:
+    p = await world.player(soft=500)
+    standin.script(Reply.tools(*[("buy_from_store", ARGS["buy_from_store"]("health-potion"))] * 12),
+                   Reply.text("Some were proposed."))
+    ran = await butler.run(p, "buy twelve potions one by one")
+    ends = ran.of(TOOL_END)
+    assert len(ends) == 12 and len(ran.of(PROPOSAL)) == MAX_CALLS_PER_ROUND
+    assert [e["result"]["error"]["code"] for e in ends[MAX_CALLS_PER_ROUND:]] == ["too-many-calls"] * 4
+    tool_results = [m for m in standin.requests[1].messages if m["role"] == "tool"]
+    assert len(tool_results) == 12  # every call id has its answer, so the conversation stays valid

@@ -217,3 +217,20 @@ async def test_the_standin_also_answers_plain_json_with_tool_calls(standin: Stan
     assert json.loads(call.function.arguments) == {"x": 1}  # type: ignore[union-attr]
     assert answer.usage is not None and answer.usage.prompt_tokens == 3
     assert answer.choices[0].finish_reason == "tool_calls"
+
+
+async def test_a_503_with_retry_after_is_waited_too(standin: StandIn, make: Any) -> None:
+    standin.script(Reply.error(503, retry_after=1), Reply.text("up again"))
+    _, done = await collect(make())
+    first, second = standin.requests
+    assert done.text == "up again" and second.at - first.at >= 0.95
+
+
+async def test_a_consumer_that_stops_early_leaves_nothing_open(standin: StandIn, make: Any) -> None:
+    standin.script(Reply.text("a long answer " * 20), Reply.text("next"))
+    provider = make()
+    stream = provider.stream(MESSAGES)
+    assert isinstance(await anext(stream), TextDelta)
+    await stream.aclose()
+    _, done = await collect(provider)  # the same client serves the next request
+    assert done.text == "next"
