@@ -167,7 +167,8 @@ async def test_a_read_runs_at_once_and_its_result_goes_back_to_the_model(world: 
     assert sorted(first.tool_names) == sorted(t["function"]["name"] for t in world.toolbox.openai_tools())
     assert p["access_token"] not in json.dumps(first.body) and standin.api_key not in json.dumps(first.body)
     assistant, tool = second.messages[-2:]
-    assert assistant["tool_calls"][0]["id"] == "call_w" and assistant["tool_calls"][0]["function"]["name"] == "get_wallet"
+    (asked,) = assistant["tool_calls"]
+    assert asked["id"] == "call_w" and asked["function"]["name"] == "get_wallet"
     assert tool == {"role": "tool", "tool_call_id": "call_w", "content": json.dumps(end["result"])}
     assert [m["role"] for m in ran.turn.new_messages] == ["user", "assistant", "tool", "assistant"]
     assert ran.turn.new_messages[1:3] == second.messages[-2:]

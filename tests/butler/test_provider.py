@@ -140,8 +140,8 @@ async def test_a_slow_answer_times_out_and_is_retried_then_gives_up(standin: Sta
 
 
 async def test_a_stream_that_stalls_after_speaking_ends_without_a_retry(standin: StandIn, make: Any) -> None:
-    standin.script(Reply.text("Half a sentence and then", stall_s=3), Reply.text("a repeat"))
-    provider = make(timeout_s=5.0, stream_timeout_s=0.5, max_retries=2)
+    standin.script(Reply.text("Half a sentence and then", stall_s=6), Reply.text("a repeat"))
+    provider = make(timeout_s=10.0, stream_timeout_s=1.5, max_retries=2)
     deltas: list[str] = []
     with pytest.raises(ProviderError) as caught:
         async for item in provider.stream(MESSAGES):
