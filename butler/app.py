@@ -66,7 +66,8 @@ def create_app(settings: ButlerSettings) -> web.Application:
         from butler.engine import ModelEngine
 
         provider = Provider(api_key=api_key, base_url=settings.openai_base_url or None, model=settings.model,
-                            timeout_s=settings.provider_timeout_s, max_retries=settings.provider_retries)
+                            timeout_s=settings.provider_timeout_s, max_retries=settings.provider_retries,
+                            observe=metrics.provider)
         engine = ModelEngine(provider, toolbox, proposals, max_tool_rounds=settings.max_tool_rounds,
                              observe=metrics.tool)
     else:

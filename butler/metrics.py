@@ -27,10 +27,18 @@ class ButlerMetrics:
         self.turn_seconds = self.metrics.histogram("turn_seconds", "Whole turns, start to last event",
                                                    TURN_BUCKETS_S, ("engine",))
         self.streams = self.metrics.gauge("streams", "Chat streams in flight")
+        self.provider_calls = self.metrics.histogram(
+            "provider_call_seconds", "Each call to the model provider (every attempt, retries included), by outcome: "
+            "ok, rate-limited, server-error, timeout, connection-error, refused, bad-response", TURN_BUCKETS_S,
+            ("outcome",))
 
     def tool(self, tool: str, outcome: str) -> None:
         """An engine's ``observe`` callback."""
         self.tool_calls.labels(tool, outcome).inc()
+
+    def provider(self, outcome: str, seconds: float) -> None:
+        """The provider's ``observe`` callback."""
+        self.provider_calls.labels(outcome).observe(seconds)
 
     def render(self) -> bytes:
         return self.metrics.render()

@@ -12,7 +12,7 @@ which the edge streams to the client as server-sent events (``event: <type>``, `
 | ``tool_end`` | ``{"call_id", "tool", "outcome", "result"}`` | it finished; ``outcome`` ``ok``, ``error`` or ``proposed`` |
 | ``proposal`` | ``{"id", "tool", "category", "terms", "summary", "expires_at"}`` | an action waits for ``POST /v1/chat/confirm`` |
 | ``done`` | ``{"message": str, "usage": {"prompt_tokens", "completion_tokens"}}`` | the turn's last event |
-| ``error`` | ``{"code", "detail"}`` | the turn failed (the provider, the budget); the last event |
+| ``error`` | ``{"code", "detail", "usage"}`` | the turn failed (the provider, the budget); the last event; ``usage`` as far as it got |
 
 ``Turn.new_messages`` (filled in as the turn runs) holds the chat-completions messages the
 turn added (the user's message, assistant messages with their ``tool_calls``, ``tool``
