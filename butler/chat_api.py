@@ -62,8 +62,8 @@ def _chat_request(body: Any) -> tuple[str, str | None]:
     elif len(message) > MAX_MESSAGE_CHARS:
         errors["message"] = f"must be at most {MAX_MESSAGE_CHARS} characters"
     conversation_id = body.get("conversation_id")
-    if conversation_id is not None and (not isinstance(conversation_id, str)
-                                        or not CONVERSATION_ID.fullmatch(conversation_id)):
+    if "conversation_id" in body and (not isinstance(conversation_id, str)  # null is not an id either
+                                      or not CONVERSATION_ID.fullmatch(conversation_id)):
         errors["conversation_id"] = "must be the id of one of your conversations"
     if errors:
         raise Problem(422, "invalid-chat", "The chat request is not valid",

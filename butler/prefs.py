@@ -94,6 +94,8 @@ def _auto_approve(value: Any) -> tuple[str, frozenset[str]]:
     allowed = ", ".join(turns.MAY_SKIP_ASKING)
     if not isinstance(value, list) or not all(isinstance(c, str) for c in value):
         return f"must be a list of categories from: {allowed}", frozenset()
+    if len(set(value)) != len(value):
+        return "must name each category once", frozenset()
     money = sorted({c for c in value if c in turns.ALWAYS_ASK})
     if money:
         return (f"{', '.join(money)} always asks for confirmation and cannot be auto-approved "

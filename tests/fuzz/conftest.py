@@ -1,9 +1,10 @@
-"""The four HTTP services, each started for real the way its own suite starts it, by base URL."""
+"""The five HTTP services, each started for real the way its own suite starts it, by base URL."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -12,12 +13,17 @@ from aiohttp.test_utils import TestClient
 from commerce.settings import CommerceSettings
 from gameserver.server import GameServer
 from spectator.server import SpectatorServer
+from tests.butler.test_api import butler_for, butler_settings  # noqa: F401
+from tests.butler.world import World, world  # noqa: F401
 from tests.commerce.chain.chains import ChainProcess, chain_settings
 from tests.commerce.chain.conftest import chain_process  # noqa: F401
 from tests.commerce.conftest import admin_token, client_for, register, settings  # noqa: F401
 from tests.gameserver.conftest import server_factory  # noqa: F401
 from tests.matchmaker.conftest import mm_factory, mm_settings, player_token  # noqa: F401
 from tests.spectator.conftest import relay_factory  # noqa: F401
+
+
+FUZZ_RATE = 10_000  # requests a player may send per window (the most the settings allow): more than a run sends
 
 
 def base_url(client: TestClient[Any, Any]) -> str:
@@ -49,6 +55,25 @@ async def commerce_player(commerce_url: str, client_for: Any, settings: Commerce
 @pytest.fixture
 async def matchmaker_url(mm_factory: Callable[..., Awaitable[TestClient[Any, Any]]]) -> str:
     return base_url(await mm_factory(run_loops=True))
+
+
+@pytest.fixture
+async def butler_url(butler_for: Callable[..., Awaitable[TestClient[Any, Any]]], world: World,  # noqa: F811
+                     mongo_url: str, mongo_db_name: str, redis_url: str, keys_dir: Path) -> str:
+    """The real butler (the offline engine, which performs the same tools without a model) on the
+    test's Redis and MongoDB, its tools calling the world's real commerce and matchmaker. Its
+    per-player limits are raised past the run's size, so every generated chat runs a turn instead
+    of being answered 429 (``tests/butler/test_api.py`` holds the limits themselves)."""
+    return base_url(await butler_for(butler_settings(mongo_url, f"{mongo_db_name}_b", redis_url, keys_dir,
+                                                     commerce_url=world.commerce_url,
+                                                     matchmaker_url=world.matchmaker_url,
+                                                     chat_per_window=FUZZ_RATE, confirm_per_window=FUZZ_RATE)))
+
+
+@pytest.fixture
+async def butler_player(world: World) -> dict[str, Any]:  # noqa: F811
+    """A player of the world's commerce, with an item and coins, so the butler's tools have work to do."""
+    return await world.player(name="Fuzzer", soft=250, items=("speed-boots",))
 
 
 @pytest.fixture

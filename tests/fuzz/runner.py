@@ -32,10 +32,14 @@ WEBHOOK_ACCEPTS = {"receivePaymentWebhook": ["2xx", "400", "404", "422"]}
 
 
 def write_config(folder: Path, tokens: Mapping[str, str], accepts: Mapping[str, list[str]],
-                 exempt: Mapping[str, tuple[str, str]]) -> Path:
+                 exempt: Mapping[str, tuple[str, str]], stream_events: Mapping[str, int] | None = None) -> Path:
     """A ``schemathesis.toml``: each security scheme's bearer token, per-operation accepted
-    statuses and check exemptions, one event read from a server-sent event stream."""
+    statuses and check exemptions, one event read from a server-sent event stream (or, for an
+    operation id of ``stream_events``, that many: a stream that ends by itself is read whole)."""
     lines = ["max-stream-events = 1", "", "[generation]", 'database = "none"', ""]
+    for operation_id, count in (stream_events or {}).items():
+        lines += ["[[operations]]", f"include-operation-id = {json.dumps(operation_id)}",
+                  f"max-stream-events = {count:d}", ""]
     for scheme, token in tokens.items():
         lines += [f"[auth.openapi.{scheme}]", f"bearer = {json.dumps(token)}", ""]
     for operation_id, statuses in accepts.items():
@@ -51,17 +55,18 @@ def write_config(folder: Path, tokens: Mapping[str, str], accepts: Mapping[str, 
 
 async def run(base_url: str, folder: Path, *, max_examples: int,
               tokens: Mapping[str, str] | None = None, accepts: Mapping[str, list[str]] | None = None,
-              exempt: Mapping[str, tuple[str, str]] | None = None, phases: str = PHASES,
-              seed: int = SEED, timeout_s: float = TIMEOUT_S) -> str:
+              exempt: Mapping[str, tuple[str, str]] | None = None, stream_events: Mapping[str, int] | None = None,
+              phases: str = PHASES, seed: int = SEED, timeout_s: float = TIMEOUT_S) -> str:
     """Fuzz the document served at ``base_url``/v1/openapi.json; fail with the report on any finding.
 
     ``tokens`` maps security scheme names to bearer tokens; without them every protected
     operation is tried without credentials (and must refuse with 401). ``accepts`` widens
     what a valid request may be answered for an operation id; ``exempt`` turns one check off
-    for one operation id, with the reason (each is a rule the check cannot know).
+    for one operation id, with the reason (each is a rule the check cannot know);
+    ``stream_events`` reads more than the first event of an operation's event stream.
     """
     folder.mkdir(parents=True, exist_ok=True)
-    config = write_config(folder, tokens or {}, accepts or {}, exempt or {})
+    config = write_config(folder, tokens or {}, accepts or {}, exempt or {}, stream_events)
     args = [sys.executable, "-m", "schemathesis.cli", "--config-file", str(config), "--no-color", "run",
             f"{base_url}/v1/openapi.json", "--phases", phases, "--seed", str(seed),
             "--max-examples", str(max_examples), "--workers", "1", "--request-timeout", "5",

@@ -78,3 +78,11 @@ def test_the_checker_refuses_what_it_is_for() -> None:
     document["paths"]["/b"]["get"] = {**op("getB"), "responses": {"200": {}}}
     with pytest.raises(OpenAPIValidationError):
         check_document(document)  # a response without its required description
+
+
+async def test_butler_serves_a_valid_document_with_its_chat_events(butler_url: str) -> None:
+    document = await fetch(butler_url)
+    check_document(document)
+    events = document["components"]["schemas"]["ChatEvent"]["oneOf"]
+    assert [e["properties"]["event"]["const"] for e in events] == ["conversation", "text", "tool_start", "tool_end",
+                                                                    "proposal", "done", "error"]

@@ -101,6 +101,21 @@ async def test_fuzz_matchmaker_without_a_token(matchmaker_url: str, tmp_path: Pa
     assert runner.generated(report) >= 1150
 
 
+# A chat's stream ends by itself with done or error: read it whole, so every event is checked.
+BUTLER_STREAMS = {"chat": 100}
+
+
+async def test_fuzz_butler_with_a_token(butler_url: str, butler_player: dict[str, Any], tmp_path: Path) -> None:
+    report = await runner.run(butler_url, tmp_path, max_examples=150, tokens={"bearer": butler_player["access_token"]},
+                              stream_events=BUTLER_STREAMS)
+    assert runner.generated(report) >= 1450
+
+
+async def test_fuzz_butler_without_a_token(butler_url: str, tmp_path: Path) -> None:
+    report = await runner.run(butler_url, tmp_path, max_examples=60)
+    assert runner.generated(report) >= 980
+
+
 async def test_fuzz_game_server(gameserver_url: str, tmp_path: Path) -> None:
     report = await runner.run(gameserver_url, tmp_path, max_examples=25)
     assert runner.generated(report) >= 20
