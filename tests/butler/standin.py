@@ -5,13 +5,16 @@ with ``"stream": true`` server-sent events ending in ``data: [DONE]`` (text in f
 calls whose arguments arrive in fragments by index, a last chunk with the usage when
 ``stream_options.include_usage`` asks). A reply may instead be an error in OpenAI's error JSON
 (a 429 with ``Retry-After``, a 500), be slow before it answers (``delay_s``), stall halfway
-through its stream (``stall_s``), break it with an error event (``broken``) or leave the usage
-out (``usage=None``), which is how tests reach the provider's retries and timeouts.
+through its stream (``stall_s``) or be held there until the test sets an event (``hold``: a
+stream still in flight while something else happens), break it with an error event
+(``broken``) or leave the usage out (``usage=None``), which is how tests reach the provider's
+retries and timeouts.
 :meth:`Reply.using` decides at request time from the request itself, for a model that reacts
 to what it was sent (the injection tests' obedient model).
 
 Every request is kept (:attr:`StandIn.requests`: the body, the ``Authorization`` header and the
-arrival time) so tests assert on the messages, the tools offered and the system prompt. With
+arrival time) so tests assert on the messages, the tools offered and the system prompt;
+:attr:`StandIn.holding` counts the streams held open right now. With
 nothing scripted it answers 400 ``nothing scripted`` (not retried), so a test that asked the
 model more often than it meant fails loudly.
 """
@@ -51,6 +54,7 @@ class Reply:
     retry_after: float | None = None
     delay_s: float = 0.0  # before the answer's headers
     stall_s: float = 0.0  # after the first content chunk of a stream
+    hold: asyncio.Event | None = None  # a stream waits there until it is set (the test releases it)
     usage: tuple[int, int] | None = (10, 5)  # prompt, completion tokens; None: an endpoint that reports none
     broken: bool = False  # a stream that carries an error event after its first content chunk
     fragment: int = 4  # characters per text or argument fragment in a stream
@@ -113,6 +117,7 @@ class StandIn:
     url: str = ""  # the base URL for the SDK (``.../v1``), once started
     queue: deque[Reply] = field(default_factory=deque)
     requests: list[Received] = field(default_factory=list)
+    holding: int = 0  # streams waiting on their reply's ``hold`` right now
 
     def script(self, *replies: Reply) -> None:
         """Queue the model's next answers, in order."""
@@ -170,7 +175,7 @@ class StandIn:
                 "usage": self._usage(reply)}
 
     def _chunks(self, body: dict[str, Any], reply: Reply) -> AsyncIterator[dict[str, Any] | None]:
-        """The stream's chunks; ``None`` marks where a stalling reply stalls."""
+        """The stream's chunks; ``None`` marks where a stalling (or held) reply stalls."""
         base = {"id": f"chatcmpl-{uuid.uuid4().hex}", "object": "chat.completion.chunk",
                 "created": int(time.time()), "model": body.get("model", MODEL)}
 
@@ -181,6 +186,8 @@ class StandIn:
             step = max(1, reply.fragment)
             return [text[i:i + step] for i in range(0, len(text), step)] or [""]
 
+        pauses = bool(reply.stall_s) or reply.hold is not None
+
         async def gen() -> AsyncIterator[dict[str, Any] | None]:
             yield chunk({"role": "assistant", "content": ""})
             stalled = False
@@ -190,7 +197,7 @@ class StandIn:
                     yield {"error": {"message": "scripted stream failure", "type": "server_error",
                                      "param": None, "code": None}}
                     return
-                if reply.stall_s and not stalled:
+                if pauses and not stalled:
                     stalled = True
                     yield None
             for index, call in enumerate(reply.calls):
@@ -198,7 +205,7 @@ class StandIn:
                                              "function": {"name": call.name, "arguments": ""}}]})
                 for piece in pieces(call.arguments):
                     yield chunk({"tool_calls": [{"index": index, "function": {"arguments": piece}}]})
-                if reply.stall_s and not stalled:
+                if pauses and not stalled:
                     stalled = True
                     yield None
             yield chunk({}, "tool_calls" if reply.calls else "stop")
@@ -212,6 +219,12 @@ class StandIn:
         await response.prepare(request)
         async for item in self._chunks(body, reply):
             if item is None:
+                if reply.hold is not None:
+                    self.holding += 1
+                    try:
+                        await reply.hold.wait()
+                    finally:
+                        self.holding -= 1
                 await asyncio.sleep(reply.stall_s)
                 continue
             await response.write(f"data: {json.dumps(item)}\n\n".encode())

@@ -3,23 +3,19 @@ commerce and matchmaker (``tests/butler/world.py``): reads run at once, actions 
 ``POST /v1/chat/confirm``, confirmations perform exactly the proposed terms once, auto-approved
 queueing runs without asking, and the model engine's tokens are held to the daily budget.
 
-The model engine talks through the real ``openai`` SDK to a local stand-in of the
-chat-completions API (below): the only stand-in in these tests."""
+The model engine talks through the real ``openai`` SDK to the local stand-in of the
+chat-completions API (``tests/butler/standin.py``): the only stand-in in these tests."""
 
 from __future__ import annotations
 
 import asyncio
-import json
-import uuid
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from aiohttp import web
-from aiohttp.test_utils import TestServer
 
 from butler import turns
+from tests.butler.standin import Reply, StandIn, standin  # noqa: F401
 from tests.butler.test_api import Client, butler_for, butler_settings, chat, problem, services  # noqa: F401
 from tests.waiting import until
 from tests.butler.world import *  # noqa: F401,F403 - the world fixture and the fixtures it uses
@@ -159,86 +155,37 @@ async def test_injected_text_in_a_message_confirms_nothing(butler: Client, world
     assert not [x for x in listings["listings"] if x["seller"] == seller["account_id"]]
 
 
-# --- the model engine, through a stand-in of the chat-completions API ---------------------------
+# --- the model engine, through the stand-in of the chat-completions API (tests/butler/standin.py) ---
 
-class StandIn:
-    """Answers chat completions (streamed or not) with one short text and its usage; or fails."""
-
-    def __init__(self) -> None:
-        self.requests: list[dict[str, Any]] = []
-        self.fail_status: int | None = None
-        self.usage = {"prompt_tokens": 30, "completion_tokens": 12, "total_tokens": 42}
-        self.hold: asyncio.Event | None = None  # set: the stream pauses after its first piece until released
-
-    async def completions(self, request: web.Request) -> web.StreamResponse:
-        body = await request.json()
-        self.requests.append(body)
-        if self.fail_status is not None:
-            return web.json_response({"error": {"message": "down", "type": "server_error"}}, status=self.fail_status)
-        created, cid = 0, f"chatcmpl-{uuid.uuid4().hex[:8]}"
-        if not body.get("stream"):
-            return web.json_response({"id": cid, "object": "chat.completion", "created": created,
-                                      "model": body["model"], "usage": self.usage,
-                                      "choices": [{"index": 0, "finish_reason": "stop",
-                                                   "message": {"role": "assistant", "content": "Hello there."}}]})
-        response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
-        await response.prepare(request)
-
-        def chunk(delta: dict[str, Any], finish: str | None, usage: Any = None, choices: bool = True) -> bytes:
-            data: dict[str, Any] = {"id": cid, "object": "chat.completion.chunk", "created": created,
-                                    "model": body["model"],
-                                    "choices": [{"index": 0, "delta": delta, "finish_reason": finish}] if choices
-                                    else []}
-            if usage is not None:
-                data["usage"] = usage
-            return f"data: {json.dumps(data)}\n\n".encode()
-
-        await response.write(chunk({"role": "assistant", "content": "Hello"}, None))
-        if self.hold is not None:
-            await self.hold.wait()
-        await response.write(chunk({"content": " there."}, "stop"))
-        await response.write(chunk({}, None, self.usage, choices=False))
-        await response.write(b"data: [DONE]\n\n")
-        await response.write_eof()
-        return response
+HELLO = "Hello there."
+USAGE = (30, 12)  # prompt, completion tokens of each reply: 42, over a budget of 40
 
 
 @pytest.fixture
-async def standin() -> AsyncIterator[tuple[StandIn, str]]:
-    fake = StandIn()
-    app = web.Application()
-    app.router.add_post("/v1/chat/completions", fake.completions)
-    server = TestServer(app)
-    await server.start_server()
-    yield fake, str(server.make_url("/v1"))
-    await server.close()
-
-
-@pytest.fixture
-async def model_butler(butler_for: Any, world: World, standin: tuple[StandIn, str], mongo_url: str,  # noqa: F811
+async def model_butler(butler_for: Any, world: World, standin: StandIn, mongo_url: str,  # noqa: F811
                        mongo_db_name: str, redis_url: str, keys_dir: Path) -> Client:
     client: Client = await butler_for(butler_settings(
         mongo_url, f"{mongo_db_name}_m", redis_url, keys_dir, commerce_url=world.commerce_url,
-        matchmaker_url=world.matchmaker_url, openai_api_key="sk-test", openai_base_url=standin[1],
+        matchmaker_url=world.matchmaker_url, openai_api_key=standin.api_key, openai_base_url=standin.url,
         provider_retries=0, provider_timeout_s=5.0))
     return client
 
 
 async def test_the_model_engine_spends_the_budget_then_chats_are_refused_before_the_model(
-        model_butler: Client, standin: tuple[StandIn, str], world: World) -> None:  # noqa: F811
-    fake, _ = standin
+        model_butler: Client, standin: StandIn, world: World) -> None:  # noqa: F811
+    standin.script(Reply.text(HELLO, usage=USAGE), Reply.text(HELLO, usage=USAGE))  # alice's turn, then bob's
     alice = await world.player()
     put = await model_butler.put("/v1/butler/settings", json={"daily_token_budget": 40}, headers=alice["headers"])
     assert put.status == 200
     events = await chat(model_butler, alice["headers"], "hello")
     assert events[-1][0] == turns.DONE
     assert events[-1][1]["usage"]["prompt_tokens"] + events[-1][1]["usage"]["completion_tokens"] == 42
-    asked = len(fake.requests)
+    asked = len(standin.requests)
     assert asked >= 1
     refused = await model_butler.post("/v1/chat", json={"message": "again"}, headers=alice["headers"])
     await problem(refused, 429, "token-budget-spent")
     assert 1 <= int(refused.headers["Retry-After"]) <= 86_400
-    assert len(fake.requests) == asked  # the model was not called
+    assert len(standin.requests) == asked  # the model was not called
     bob = await world.player()
     assert (await chat(model_butler, bob["headers"], "hello"))[-1][0] == turns.DONE  # a budget is per player
     metrics = await (await model_butler.get("/metrics")).text()
@@ -247,9 +194,8 @@ async def test_the_model_engine_spends_the_budget_then_chats_are_refused_before_
 
 
 async def test_a_provider_failure_ends_the_stream_with_an_error_and_is_counted(
-        model_butler: Client, standin: tuple[StandIn, str], world: World) -> None:  # noqa: F811
-    fake, _ = standin
-    fake.fail_status = 500
+        model_butler: Client, standin: StandIn, world: World) -> None:  # noqa: F811
+    standin.script(Reply.error(500))
     alice = await world.player()
     events = await chat(model_butler, alice["headers"], "hello")
     assert events[-1][0] == turns.ERROR
@@ -262,15 +208,18 @@ async def test_a_provider_failure_ends_the_stream_with_an_error_and_is_counted(
 
 
 async def test_a_draining_butler_finishes_the_stream_in_flight_and_takes_no_new_chat(
-        model_butler: Client, standin: tuple[StandIn, str], world: World) -> None:  # noqa: F811
-    fake, _ = standin
-    fake.hold = asyncio.Event()
+        model_butler: Client, standin: StandIn, world: World) -> None:  # noqa: F811
+    release = asyncio.Event()
+    standin.script(Reply.text(HELLO, hold=release))  # the stream stops after its first piece until released
     alice = await world.player()
     in_flight = asyncio.ensure_future(chat(model_butler, alice["headers"], "hello"))
-    await until(lambda: len(fake.requests) == 1, what="the model was asked")
+    await until(lambda: len(standin.requests) == 1, what="the model was asked")
+    await until(lambda: standin.holding == 1, what="the model's answer held after its first piece")
     services(model_butler).draining = True  # what SIGTERM does first
     await problem(await model_butler.post("/v1/chat", json={"message": "new"}, headers=alice["headers"]), 503,
                   "draining")
-    fake.hold.set()
+    assert not in_flight.done()  # still held open while the new chat was refused
+    release.set()
     events = await asyncio.wait_for(in_flight, 10)
-    assert events[-1][0] == turns.DONE and events[-1][1]["message"] == "Hello there."
+    assert events[-1][0] == turns.DONE and events[-1][1]["message"] == HELLO
+    assert standin.holding == 0 and len(standin.requests) == 1
