@@ -3,6 +3,7 @@ the start can fail."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import signal
@@ -12,10 +13,16 @@ import sys
 import urllib.request
 from pathlib import Path
 
+import aiohttp
 import pytest
 
+from butler import sse, turns
 from elysium import procs
+from tests.butler.standin import Reply, StandIn, standin  # noqa: F401
+from tests.butler.world import *  # noqa: F401,F403 - the world fixture and the fixtures it uses
+from tests.butler.world import World, world  # noqa: F401
 from tests.listening import check_listening
+from tests.waiting import until
 
 ROOT = Path(__file__).parents[2]
 
@@ -170,6 +177,50 @@ async def test_elysium_up_starts_the_butler_on_the_stack_offline(tmp_path: Path)
         proc.communicate(timeout=120)
         assert proc.returncode == 0
     finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+async def test_sigterm_lets_a_chat_in_flight_finish_and_refuses_new_ones(
+        world: World, standin: StandIn, mongo_url: str, redis_url: str, keys_dir: Path) -> None:  # noqa: F811
+    port = procs.free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "elysium", "butler", "--port", str(port)], cwd=ROOT,
+        env=environment(mongo_url, redis_url, keys_dir, ELYSIUM_BUTLER_COMMERCE_URL=world.commerce_url,
+                        ELYSIUM_BUTLER_MATCHMAKER_URL=world.matchmaker_url, OPENAI_API_KEY=standin.api_key,
+                        OPENAI_BASE_URL=standin.url, ELYSIUM_BUTLER_DRAIN_TIMEOUT_S="20"),
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    release = asyncio.Event()
+    standin.script(Reply.text("Good evening, how may I help?", hold=release))
+    alice = await world.player()
+    base = f"http://127.0.0.1:{port}"
+    try:
+        assert proc.stdout is not None
+        check_listening(json.loads(await asyncio.to_thread(proc.stdout.readline)), "butler")
+        async with aiohttp.ClientSession() as s:
+            async with s.post(f"{base}/v1/chat", json={"message": "hello"}, headers=alice["headers"]) as stream:
+                assert stream.status == 200
+                await until(lambda: standin.holding == 1, what="the model's answer held mid-stream")
+                proc.send_signal(signal.SIGTERM)
+
+                async def refused() -> bool:
+                    try:
+                        async with s.post(f"{base}/v1/chat", json={"message": "again"},
+                                          headers=alice["headers"]) as late:
+                            return late.status == 503 and (await late.json())["code"] == "draining"
+                    except aiohttp.ClientConnectionError:
+                        return True  # the listener is already closed: no new chat either
+
+                await until(refused, what="new chats refused while draining")
+                assert proc.poll() is None  # still streaming the chat in flight
+                release.set()
+                events = sse.parse(await stream.read())
+        assert events[-1][0] == turns.DONE and events[-1][1]["message"] == "Good evening, how may I help?"
+        assert await asyncio.to_thread(proc.wait, 30) == 0
+        assert len(standin.requests) == 1
+    finally:
+        release.set()
         if proc.poll() is None:
             proc.kill()
             proc.wait()
