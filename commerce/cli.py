@@ -88,6 +88,13 @@ def run_chain(args: argparse.Namespace) -> int:
     from commerce.chain.server import create_app
     from commerce.settings import ChainServerSettings
 
+    try:
+        import eth_tester  # noqa: F401 (the embedded extra; production images leave it out)
+    except ImportError:
+        print("elysium chain: cannot start: the embedded chain needs the 'embedded' extra (pip install -e "
+              "'.[embedded]'); in production point ELYSIUM_CHAIN_URL at an Ethereum JSON-RPC endpoint instead",
+              file=sys.stderr)
+        return 1
     settings = config.load(ChainServerSettings, **serve.overrides(args))
     logs.setup("chain", settings.log_level)
     return serve.run("chain", lambda: serve.AppService(create_app(settings), settings.host, settings.port,

@@ -176,3 +176,12 @@ def test_bad_wallet_linking_settings_are_one_line_naming_the_setting(mongo_url: 
                           ("ELYSIUM_CHAIN_ID", "0"), ("ELYSIUM_CHAIN_ID", "0x1"),
                           ("ELYSIUM_SIWE_CHALLENGE_TTL_S", "5"), ("ELYSIUM_SIWE_CHALLENGE_TTL_S", "soon")):
         _refused_in_one_line(env, variable, bad)
+
+
+def test_the_embedded_chain_without_its_extra_is_one_line_naming_it() -> None:
+    # As in the production image, which leaves the embedded extra out: eth-tester cannot be imported.
+    code = "import sys; sys.modules['eth_tester'] = None; from elysium.cli import main; sys.exit(main(['chain']))"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 1, done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and "'embedded' extra" in lines[0] and "ELYSIUM_CHAIN_URL" in lines[0], done.stderr
