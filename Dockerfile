@@ -47,8 +47,8 @@ LABEL org.opencontainers.image.title="elysium" \
 
 # The account the services run as: numeric, so a cluster can check runAsNonRoot without
 # resolving names, with no home and no login shell.
-RUN groupadd --system --gid 10001 elysium \
- && useradd --system --uid 10001 --gid 10001 --no-create-home --home-dir /nonexistent \
+RUN groupadd --gid 10001 elysium \
+ && useradd --uid 10001 --gid 10001 --no-create-home --home-dir /nonexistent \
       --shell /usr/sbin/nologin elysium
 
 # The wheels are mounted for this one step, never copied into a layer; the virtual

@@ -386,11 +386,15 @@ def test_ignore_patterns_follow_dockers_matching() -> None:
 # --- the build and the run, replayed ------------------------------------------------------------
 
 
+SYSTEM_PATH = "/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+
 @dataclass(frozen=True)
 class Installed:
     wheel: Path
     venv: Path
     workdir: Path  # an empty folder the services run in, as the image's WORKDIR
+    logs: Path  # where the tests keep what the services print on stderr
 
     @property
     def bin(self) -> Path:
@@ -399,7 +403,7 @@ class Installed:
     def env(self, **more: str) -> dict[str, str]:
         """The runtime stage's environment, with this virtual environment in place of the image's."""
         final = parse(DOCKERFILE_TEXT).final
-        env = {"PATH": f"{self.bin}:{os.environ.get('PATH', '/usr/bin:/bin')}", "LANG": "C.UTF-8"}
+        env = {"PATH": f"{self.bin}:{SYSTEM_PATH}", "LANG": "C.UTF-8"}  # nothing of the caller's tools
         for key, value in stage_values(final, "ENV").items():
             if key != "PATH":
                 env[key] = value
@@ -486,7 +490,8 @@ def image(tmp_path_factory: pytest.TempPathFactory) -> Installed:
     (venv_site / "dependencies.pth").write_text(f"{root / 'dependencies'}\n")
     workdir = root / "workdir"
     workdir.mkdir()
-    return Installed(wheel, venv, workdir)
+    (root / "logs").mkdir()
+    return Installed(wheel, venv, workdir, root / "logs")
 
 
 def test_the_environment_holds_the_wheel_and_its_dependencies_only(image: Installed) -> None:
@@ -584,7 +589,7 @@ def started(image: Installed, redis_url: str, mongo_url: str, mongo_db_name: str
             env = image.env(**service_env(name, port, redis_url, mongo_url, mongo_db_name, keys_dir))
             program = shutil.which(entrypoint[0], path=env["PATH"])
             assert program == str(image.bin / "elysium")
-            errors = str(image.workdir / f"{name}.stderr")
+            errors = str(image.logs / f"{name}.stderr")
             with open(errors, "wb") as sink:
                 running[name] = (subprocess.Popen([program, *entrypoint[1:], name], cwd=image.workdir, env=env,
                                                   stdout=subprocess.PIPE, stderr=sink), port, errors)
@@ -625,6 +630,8 @@ def test_every_service_starts_from_the_wheel_serves_and_stops_on_sigterm(
         proc.send_signal(signal.SIGTERM)
     for name, (proc, _, errors) in started.items():
         assert proc.wait(20) == 0, (name, Path(errors).read_text()[-2000:])
+    # A read-only root filesystem is enough: no service wrote into its working folder.
+    assert list(image.workdir.iterdir()) == []
 
 
 def test_the_healthcheck_fails_when_nothing_answers(image: Installed) -> None:
