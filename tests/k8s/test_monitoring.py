@@ -414,3 +414,17 @@ def test_adapter_names_follow_the_rules_renaming() -> None:
     assert adapter_names(rule, series) == {"elysium_commerce_http_requests_per_second"}
     assert adapter_names({"seriesQuery": "x"}, {"elysium_gameserver_players"}) == {"elysium_gameserver_players"}
     assert adapter_names({"name": {"matches": "^elysium_(.*)$"}}, {"elysium_a", "other"}) == {"a"}
+
+
+def test_the_kustomization_ships_the_rules_and_the_dashboard_as_they_are() -> None:
+    kubectl = shutil.which("kubectl")
+    if kubectl is None:
+        pytest.fail("kubectl is not installed: it renders k8s/monitoring (kubectl kustomize)")
+    run = subprocess.run([kubectl, "kustomize", str(MONITORING)], capture_output=True, text=True, timeout=60,
+                         check=False)
+    assert run.returncode == 0, run.stderr
+    maps = {doc["metadata"]["name"]: doc for doc in yaml.safe_load_all(run.stdout)}
+    assert set(maps) == {"elysium-prometheus-rules", "elysium-grafana-dashboard"}
+    assert maps["elysium-prometheus-rules"]["data"] == {"alerts.yaml": ALERTS.read_text()}
+    assert maps["elysium-grafana-dashboard"]["data"] == {"elysium.json": DASHBOARD.read_text()}
+    assert maps["elysium-grafana-dashboard"]["metadata"]["labels"]["grafana_dashboard"] == "1"
