@@ -146,7 +146,7 @@ def _mutated(tmp_path: Path, old: str, new: str) -> subprocess.CompletedProcess[
     ('up{job=~".*elysium.*"} == 0', 'up{job=~".*elysium.*"} == 1', "ElysiumTargetDown"),  # fires on healthy ones
     ('elysium_commerce_http_requests_total{status=~"5.."}', 'elysium_commerce_http_requests_total{status=~"[45].."}',
      "CommerceHTTPErrors"),  # counts a player's 404 as our failure
-])
+], ids=["ticks-late-threshold", "target-down-inverted", "http-errors-count-4xx"])
 def test_the_unit_tests_catch_a_broken_rule(tmp_path: Path, old: str, new: str, alert: str) -> None:
     run = _mutated(tmp_path, old, new)
     assert run.returncode != 0, f"promtool test rules still passes with {alert} broken"
