@@ -24,6 +24,8 @@ apt_install() {
 
 need_apt=()
 command -v redis-server >/dev/null 2>&1 || need_apt+=(redis-server)
+# The tests check the alert rules with promtool (Debian's prometheus package).
+if [ "$extras" = "dev" ] && ! command -v promtool >/dev/null 2>&1; then need_apt+=(prometheus); fi
 if [ "${#need_apt[@]}" -gt 0 ]; then
     # The Debian package may start a system-wide server; Elysium starts its own.
     if ! apt_install "${need_apt[@]}"; then
