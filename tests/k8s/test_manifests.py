@@ -21,7 +21,7 @@ import kubernetes_validate  # type: ignore[import-untyped]
 import pytest
 import yaml  # type: ignore[import-untyped]
 
-from elysium import cli, configdoc, procs, serve
+from elysium import cli, config, configdoc, procs, serve
 from elysium.config import SettingInfo
 from elysium.http import RequestMetrics
 from elysium.metrics import Metrics
@@ -234,6 +234,62 @@ def test_every_configured_variable_is_a_setting_of_that_service(tree: str) -> No
         for var in container.get("env", []):
             if var["name"].startswith(("ELYSIUM_", "OPENAI_")):
                 assert var["name"] in known, f"k8s/{tree} {command}: {var['name']} is no setting of {command}"
+
+
+# What a Secret or the downward API would give, for loading the settings as a pod would.
+STAND_INS = {"ELYSIUM_REDIS_URL": "redis://redis:6379/0", "ELYSIUM_MONGO_URL": "mongodb://db:27017/?replicaSet=rs0",
+             "status.podIP": "10.1.2.3", "metadata.name": "gameserver-7d9f-x2x4q"}
+
+
+def _pod_environment(tree: str, container: Obj) -> dict[str, str]:
+    """The container's environment as the kubelet builds it: ConfigMaps, then each variable in
+    order with $(NAME) expanded from those before it; Secrets that are not optional stand in."""
+    env = environment(tree, {**container, "env": []})
+    for var in container.get("env", []):
+        source = var.get("valueFrom", {})
+        if "value" in var:
+            env[var["name"]] = re.sub(r"\$\((\w+)\)", lambda m: env.get(m[1], m[0]), var["value"])
+        elif "fieldRef" in source:
+            env[var["name"]] = STAND_INS[source["fieldRef"]["fieldPath"]]
+        elif not source["secretKeyRef"].get("optional", False):
+            env[var["name"]] = STAND_INS[var["name"]]
+    return env
+
+
+def _settings_class(service: str) -> type:
+    from butler.settings import ButlerSettings
+    from commerce.settings import CommerceSettings
+    from gameserver.settings import GameServerSettings
+    from matchmaker.settings import MatchmakerSettings
+    from spectator.settings import SpectatorSettings
+    return {"gameserver": GameServerSettings, "matchmaker": MatchmakerSettings, "spectator": SpectatorSettings,
+            "commerce": CommerceSettings, "butler": ButlerSettings}[service]
+
+
+@pytest.mark.parametrize("tree", TREES)
+def test_each_service_accepts_the_settings_its_pod_gets(tree: str) -> None:
+    for command, (_, container) in elysium_workloads(tree).items():
+        env = _pod_environment(tree, container)
+        try:
+            config.load(_settings_class(command), env)
+        except config.ConfigError as exc:
+            pytest.fail(f"k8s/{tree}: `elysium {command}` would stop at start: {exc}")
+
+
+@pytest.mark.parametrize("tree", TREES)
+def test_every_file_setting_names_a_file_its_pod_mounts(tree: str) -> None:
+    for command, (workload, container) in elysium_workloads(tree).items():
+        volumes = {v["name"]: v for v in pod_spec(workload).get("volumes", [])}
+        mounts = {m["mountPath"]: volumes[m["name"]] for m in container.get("volumeMounts", [])}
+        for name, path in _pod_environment(tree, container).items():
+            if not name.endswith("_FILE"):
+                continue
+            folder, _, file = path.rpartition("/")
+            volume = mounts.get(folder)
+            assert volume is not None, f"k8s/{tree} {command}: {name}={path} is in no mounted folder"
+            source = volume.get("secret") or volume.get("configMap") or {}
+            items = [item["path"] for item in source.get("items", [])]
+            assert file in items, f"k8s/{tree} {command}: {name}: the volume at {folder} holds {items}, not {file}"
 
 
 def test_the_game_server_advertises_its_own_pod_address_and_name() -> None:
