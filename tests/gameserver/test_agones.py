@@ -6,10 +6,14 @@ stops nothing."""
 from __future__ import annotations
 
 import asyncio
+import os
+import subprocess
 from collections.abc import AsyncIterator, Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml  # type: ignore[import-untyped]
 
 from elysium import config, procs
 from elysium.config import ConfigError
@@ -150,3 +154,119 @@ def test_bad_agones_settings_name_the_variable() -> None:
     good = {"AGONES_SDK_HTTP_PORT": "9358", "ELYSIUM_REDIS_URL": "redis://127.0.0.1:6379/0",
             "ELYSIUM_JOIN_PUBLIC_KEY_FILE": "join.pub"}
     assert config.load(GameServerSettings, environ=good).agones_sdk_port == 9358
+
+
+# --- k8s/overlays/agones, rendered with kubectl kustomize ---------------------------------------
+
+ROOT = Path(__file__).resolve().parents[2]
+OVERLAY = ROOT / "k8s" / "overlays" / "agones"
+STUB_BASE = """\
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: gameserver, labels: {app.kubernetes.io/name: gameserver}}
+spec: {template: {spec: {containers: [{name: gameserver, image: elysium:0.1.0}]}}}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: matchmaker, labels: {app.kubernetes.io/name: matchmaker}}
+spec: {template: {spec: {serviceAccountName: matchmaker, automountServiceAccountToken: false,
+                         containers: [{name: matchmaker, image: elysium:0.1.0, args: [matchmaker]}]}}}
+"""
+
+
+def kustomize(path: Path) -> list[dict[str, Any]]:
+    out = subprocess.run(["kubectl", "kustomize", str(path)], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    return [doc for doc in yaml.safe_load_all(out.stdout) if doc]
+
+
+def rendered(tmp_path: Path) -> list[dict[str, Any]]:
+    """The Agones component over a stand-in base with the two Deployments it patches; the
+    real overlay (over k8s/base) too once that base is in the tree, which must agree."""
+    (tmp_path / "base").mkdir()
+    (tmp_path / "base" / "deployments.yaml").write_text(STUB_BASE)
+    (tmp_path / "base" / "kustomization.yaml").write_text("resources: [deployments.yaml]\n")
+    component = os.path.relpath(OVERLAY / "component", tmp_path)  # kustomize takes no absolute paths
+    (tmp_path / "kustomization.yaml").write_text(f"resources: [base]\ncomponents: [{component}]\n")
+    docs = kustomize(tmp_path)
+    if (ROOT / "k8s" / "base" / "kustomization.yaml").exists():
+        real = kustomize(OVERLAY)
+        for kind in ("Fleet", "FleetAutoscaler", "Role", "RoleBinding"):
+            assert [d for d in real if d["kind"] == kind] == [d for d in docs if d["kind"] == kind]
+        assert not [d for d in real if d["kind"] == "Deployment" and d["metadata"]["name"] == "gameserver"]
+    return docs
+
+
+def one(docs: list[dict[str, Any]], kind: str, name: str | None = None) -> dict[str, Any]:
+    found = [d for d in docs if d["kind"] == kind and (name is None or d["metadata"]["name"] == name)]
+    assert len(found) == 1, (kind, name, [(d["kind"], d["metadata"]["name"]) for d in docs])
+    return found[0]
+
+
+def env_of(container: dict[str, Any]) -> dict[str, Any]:
+    return {e["name"]: e.get("value", e.get("valueFrom")) for e in container.get("env", [])}
+
+
+def test_the_fleet_runs_the_game_server_with_its_port_health_sdk_and_grace(tmp_path: Path) -> None:
+    docs = rendered(tmp_path)
+    assert not [d for d in docs if d["kind"] == "Deployment" and d["metadata"]["name"] == "gameserver"]
+    fleet = one(docs, "Fleet")
+    assert fleet["apiVersion"] == "agones.dev/v1" and fleet["spec"]["replicas"] >= 1
+    assert fleet["spec"]["scheduling"] == "Packed"
+    gs = fleet["spec"]["template"]["spec"]
+    assert gs["ports"] == [{"name": "play", "portPolicy": "Dynamic", "containerPort": 7350, "protocol": "TCP",
+                            "container": "gameserver"}]
+    assert gs["health"]["disabled"] is False and gs["health"]["periodSeconds"] > 0
+    assert gs["sdkServer"]["httpPort"] == 9358
+    pod = gs["template"]["spec"]
+    (container,) = pod["containers"]
+    assert container["name"] == "gameserver" and container["args"][:1] == ["gameserver"]
+    env = env_of(container)
+    assert env["ELYSIUM_SERVER_ID"] == {"fieldRef": {"fieldPath": "metadata.name"}}  # what allocations return
+    assert float(env["ELYSIUM_AGONES_HEALTH_S"]) < gs["health"]["periodSeconds"]
+    assert pod["terminationGracePeriodSeconds"] > float(env["ELYSIUM_DRAIN_TIMEOUT_S"])
+    assert container["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": 7350}
+    assert container["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": 7350}
+    assert set(container["resources"]["limits"]) == {"cpu", "memory"} and container["resources"]["requests"]
+    assert pod["securityContext"]["runAsNonRoot"] is True
+    assert container["securityContext"]["readOnlyRootFilesystem"] is True
+    assert container["securityContext"]["allowPrivilegeEscalation"] is False
+    # The plain values are valid game server settings (the secret-held ones stood in for).
+    plain = {k: v for k, v in env.items() if isinstance(v, str)}
+    settings = config.load(GameServerSettings, environ={**plain, "ELYSIUM_REDIS_URL": "redis://redis:6379/0",
+                                                        "AGONES_SDK_HTTP_PORT": "9358"})
+    assert settings.agones_sdk_port == 9358 and settings.host == "127.0.0.1"  # --host comes from args
+    assert "--host" in container["args"] and "0.0.0.0" in container["args"]
+
+
+def test_the_autoscaler_keeps_a_buffer_and_the_matchmaker_may_allocate(tmp_path: Path) -> None:
+    docs = rendered(tmp_path)
+    fleet = one(docs, "Fleet")
+    scaler = one(docs, "FleetAutoscaler")
+    assert scaler["apiVersion"] == "autoscaling.agones.dev/v1"
+    assert scaler["spec"]["fleetName"] == fleet["metadata"]["name"]
+    buffer = scaler["spec"]["policy"]["buffer"]
+    assert scaler["spec"]["policy"]["type"] == "Buffer"
+    assert 0 < buffer["bufferSize"] <= buffer["minReplicas"] < buffer["maxReplicas"]
+
+    role = one(docs, "Role")
+    assert role["rules"] == [{"apiGroups": ["allocation.agones.dev"], "resources": ["gameserverallocations"],
+                              "verbs": ["create"]}]
+    binding = one(docs, "RoleBinding")
+    assert binding["roleRef"] == {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role",
+                                  "name": role["metadata"]["name"]}
+    account = one(docs, "ServiceAccount", binding["subjects"][0]["name"])
+    mm = one(docs, "Deployment", "matchmaker")["spec"]["template"]["spec"]
+    assert mm["serviceAccountName"] == account["metadata"]["name"] and mm["automountServiceAccountToken"] is True
+    (container,) = mm["containers"]
+    assert container["image"] and container["args"] == ["matchmaker"]  # the base's container, patched
+    env = env_of(container)
+    assert env["ELYSIUM_MATCHMAKER_ALLOCATOR"] == "agones"
+    assert env["ELYSIUM_MATCHMAKER_AGONES_FLEET"] == fleet["metadata"]["name"]
+    gs_env = env_of(fleet["spec"]["template"]["spec"]["template"]["spec"]["containers"][0])
+    assert env["ELYSIUM_MATCHMAKER_AGONES_SEATS_CAP"] == gs_env["ELYSIUM_MAX_SEATS_PER_ROOM"]
+    policies = {d["metadata"]["name"]: d for d in docs if d["kind"] == "NetworkPolicy"}
+    egress = policies["matchmaker-to-kubernetes-api"]["spec"]["egress"][0]["ports"]
+    assert {"protocol": "TCP", "port": 443} in egress
+    ingress = policies["players-to-agones-gameservers"]["spec"]
+    assert ingress["podSelector"]["matchLabels"]["agones.dev/role"] == "gameserver"
