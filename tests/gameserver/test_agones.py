@@ -24,6 +24,7 @@ from gameserver.server import GameServer
 from gameserver.settings import GameServerSettings
 from tests.gameserver.agones_sdk import AgonesSDKStandIn
 from tests.gameserver.conftest import url
+from tests.test_metrics import naming_problems
 from tests.waiting import until
 
 
@@ -103,6 +104,7 @@ async def test_a_sidecar_that_does_not_answer_stops_nothing(
     await until(lambda: "POST /allocate" in sdk.paths(), what="Allocate once the sidecar answers")
     assert sdk.paths().index("POST /ready") < sdk.paths().index("POST /allocate")
     assert 'call="ready",outcome="ok"' in server.metrics.render().decode()
+    assert naming_problems(server.metrics.render().decode(), "elysium_gameserver_") == []
     await a.close()
 
 

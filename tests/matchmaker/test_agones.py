@@ -18,6 +18,7 @@ from gameserver import agones as gameserver_agones
 from matchmaker import agones, keys
 from tests.matchmaker.conftest import fake_server, services
 from tests.matchmaker.test_matching import queue_players
+from tests.test_metrics import naming_problems
 
 NAMESPACE = "games"
 TOKEN = "sa-token-123"
@@ -128,6 +129,7 @@ async def test_an_allocated_game_server_gets_the_match_and_its_seats(agones_mm: 
     assert redisreply.texts(await rclient.zrange(keys.seats(kube.name), 0, -1)) == [match_id]
     assert not await rclient.exists(keys.seats("gs-registry-only"))
     assert outcome(mm, "allocated") == 1
+    assert naming_problems(services(mm).metrics.m.render().decode(), "elysium_matchmaker_") == []
 
 
 @pytest.mark.parametrize("answer,counted", [("unallocated", "unallocated"), ("contention", "contention"),
