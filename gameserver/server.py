@@ -91,6 +91,7 @@ class GameServer:
         self.on_chat = self.team_chat.on_chat
         self.connections: set[Connection] = set()
         self.draining = False
+        self._drain_started = False
         self.redis_ok = False
         self.port = settings.port
         self._server: asyncio.base_events.Server | None = None
@@ -128,8 +129,9 @@ class GameServer:
 
     async def drain_and_stop(self) -> None:
         """Stop taking rooms, let matches finish up to the drain deadline, then shut down."""
-        if self.draining:
+        if self._drain_started:  # (draining may be set already: Agones' Shutdown, gameserver/agones.py)
             return
+        self._drain_started = True
         log.info("draining", extra={"rooms": len(self.rooms), "deadline_s": self.settings.drain_timeout_s})
         await self.stop_taking_matches()
         loop = asyncio.get_running_loop()
@@ -291,7 +293,8 @@ class GameServer:
         calls = self.metrics.base.counter("agones_sdk_calls", "Calls to the Agones SDK sidecar by call and outcome "
                                           "(ok, error)", ("call", "outcome"))
         return agones.AgonesLifecycle(agones.AgonesSDK(s.agones_sdk_port, calls), self._occupancy,
-                                      health_s=s.agones_health_s, idle_s=s.agones_idle_s, when_empty=s.agones_when_empty,
+                                      health_s=s.agones_health_s, idle_s=s.agones_idle_s,
+                                      when_empty=s.agones_when_empty,
                                       on_shutdown=self.stop_taking_matches)
 
     def _occupancy(self) -> agones.Occupancy:

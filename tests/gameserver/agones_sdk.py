@@ -84,7 +84,8 @@ class AgonesSDKStandIn:
     async def _lifecycle(self, request: web.Request) -> web.Response:
         body = await self._record(request)
         if body != {}:
-            raise web.HTTPBadRequest(text='{"error":"the body is the empty message {}"}', content_type="application/json")
+            raise web.HTTPBadRequest(text='{"error":"the body is the empty message {}"}',
+                                     content_type="application/json")
         if request.path in STATES:
             self.state = STATES[request.path]
         return web.json_response({})

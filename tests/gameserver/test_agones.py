@@ -123,7 +123,8 @@ async def test_shutdown_when_empty_ends_the_allocation_with_shutdown(sdk: Agones
     async def stop_taking() -> None:
         stopped.append(True)
 
-    life = AgonesLifecycle(AgonesSDK(sdk.port, GameMetrics().base.counter("agones_sdk_calls", "c", ("call", "outcome"))),
+    calls = GameMetrics().base.counter("agones_sdk_calls", "c", ("call", "outcome"))
+    life = AgonesLifecycle(AgonesSDK(sdk.port, calls),
                            lambda: Occupancy(rooms[0], "0" if rooms[0] else "4", False), health_s=0.1, idle_s=0.2,
                            when_empty="shutdown", on_shutdown=stop_taking)
     life.start()
@@ -272,3 +273,14 @@ def test_the_autoscaler_keeps_a_buffer_and_the_matchmaker_may_allocate(tmp_path:
     assert {"protocol": "TCP", "port": 443} in egress
     ingress = policies["players-to-agones-gameservers"]["spec"]
     assert ingress["podSelector"]["matchLabels"]["agones.dev/role"] == "gameserver"
+
+
+async def test_a_server_out_of_placement_after_shutdown_still_drains_and_stops_whole(
+        server_factory: Callable[..., Any], sdk: AgonesSDKStandIn, cleanup_servers: None) -> None:
+    """ELYSIUM_AGONES_WHEN_EMPTY=shutdown stops taking matches first; the SIGTERM that follows
+    (Agones deleting the pod) must still run the whole drain and stop."""
+    server: GameServer = await server_factory(agones_sdk_port=sdk.port, agones_when_empty="shutdown")
+    await server.stop_taking_matches()
+    assert server.draining and server.describe_server()["seats_free"] == 0
+    await asyncio.wait_for(server.drain_and_stop(), 20)
+    assert server._stopped.is_set()
