@@ -4,6 +4,8 @@ When ``AGONES_SDK_HTTP_PORT`` is set, :class:`AgonesLifecycle` runs beside the s
 
 - **Ready** once at start (retried until the sidecar answers);
 - **Health** every ``ELYSIUM_AGONES_HEALTH_S``;
+- **GameServer** read each period while no room exists, to learn that a GameServerAllocation
+  allocated it;
 - **Allocate** when the first room of an allocation appears (a match starts here), so the
   Fleet never scales this pod down under a running match;
 - the label ``agones.dev/sdk-seats-free`` (SDK key :data:`SEATS_LABEL_KEY`): the seats a new
@@ -24,9 +26,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import enum
+import json
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Any
 import aiohttp
 from prometheus_client import Counter
 
@@ -47,6 +51,7 @@ class Call(enum.Enum):
     SHUTDOWN = ("shutdown", "POST", "/shutdown")
     LABEL = ("label", "PUT", "/metadata/label")
     ANNOTATION = ("annotation", "PUT", "/metadata/annotation")
+    GAMESERVER = ("gameserver", "GET", "/gameserver")
 
     def __init__(self, title: str, method: str, path: str) -> None:
         self.title = title
@@ -64,22 +69,38 @@ class AgonesSDK:
         self._session: aiohttp.ClientSession | None = None
 
     async def call(self, call: Call, body: dict[str, str] | None = None) -> bool:
+        return (await self._request(call, body)) is not None
+
+    async def state(self) -> str | None:
+        """The GameServer's state as the sidecar reports it (an allocation may have changed it), or None."""
+        answer = await self._request(Call.GAMESERVER, None)
+        status = answer.get("status") if isinstance(answer, dict) else None
+        state = status.get("state") if isinstance(status, dict) else None
+        return state if isinstance(state, str) else None
+
+    async def _request(self, call: Call, body: dict[str, str] | None) -> Any:
         if self._session is None:
             self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=CALL_TIMEOUT_S))
+        answer: Any = None
         try:
-            async with self._session.request(call.method, self.base + call.path, json=body or {}) as resp:
-                await resp.read()
+            payload = None if call.method == "GET" else (body or {})
+            async with self._session.request(call.method, self.base + call.path, json=payload) as resp:
+                raw = await resp.read()
                 ok = resp.status == 200
                 error = "" if ok else f"HTTP {resp.status}"
+                if ok:
+                    answer = json.loads(raw) if raw.strip() else {}
         except (aiohttp.ClientError, OSError, TimeoutError) as exc:
             ok, error = False, f"{type(exc).__name__}: {exc}"
+        except ValueError:
+            ok, error = False, "the answer is not JSON"
         self.calls.labels(call.title, "ok" if ok else "error").inc()
         if ok and self.failing:
             log.info("agones sdk answers again", extra={"call": call.title})
         elif not ok and not self.failing:
             log.warning("agones sdk call failed; retrying each period", extra={"call": call.title, "error": error})
         self.failing = not ok
-        return ok
+        return answer if ok else None
 
     async def set_label(self, key: str, value: str) -> bool:
         return await self.call(Call.LABEL, {"key": key, "value": value})
@@ -147,6 +168,10 @@ class AgonesLifecycle:
                     next_health = now + self.health_s
                     await self.sdk.call(Call.HEALTH)
                     await self._sync_label(seen.seats_label)
+                    # A GameServerAllocation (the matchmaker's) allocates us without a call of ours:
+                    # if its players never come, the idle time still ends the allocation.
+                    if not self.allocated and not seen.rooms and await self.sdk.state() == "Allocated":
+                        self.allocated = True
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stop.wait(), POLL_S if self.ready else self.health_s)
 

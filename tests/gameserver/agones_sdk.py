@@ -61,11 +61,12 @@ class AgonesSDKStandIn:
             await self._runner.cleanup()
             self._runner = None
 
-    def paths(self, *, health: bool = False) -> list[str]:
-        """The calls in order as ``METHOD PATH`` (labels with their value), Health left out unless asked."""
+    def paths(self, *, health: bool = False, reads: bool = False) -> list[str]:
+        """The calls in order as ``METHOD PATH`` (labels with their value), Health and reads (GET)
+        left out unless asked."""
         out = []
         for c in self.calls:
-            if c.path == "/health" and not health:
+            if (c.path == "/health" and not health) or (c.method == "GET" and not reads):
                 continue
             extra = f" {c.body['key']}={c.body['value']}" if c.path.startswith("/metadata/") else ""
             out.append(f"{c.method} {c.path}{extra}")

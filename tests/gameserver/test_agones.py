@@ -81,7 +81,8 @@ async def test_ready_allocate_labels_ready_again_and_shutdown_after_the_drain(
     assert paths.count("POST /allocate") == 1 and paths[-1] == "POST /shutdown"
     assert sdk.state == "Shutdown"
     # Every body is what the SDK documents: {} for lifecycle calls, {key, value} for labels.
-    assert all(c.body == {} for c in sdk.calls if not c.path.startswith("/metadata/"))
+    assert all(c.body == {} for c in sdk.calls if c.method == "POST")
+    assert all(c.body is None for c in sdk.calls if c.method == "GET")
     # Health went on all along, on its period.
     health = [c.at for c in sdk.calls if c.path == "/health"]
     assert len(health) >= 5 and max(b - a for a, b in zip(health, health[1:])) < 1.5
@@ -138,6 +139,25 @@ async def test_shutdown_when_empty_ends_the_allocation_with_shutdown(sdk: Agones
         assert sdk.paths().count("POST /ready") == 1  # shutdown mode never goes back to Ready
         await life.drained()
         assert sdk.paths().count("POST /shutdown") == 1
+    finally:
+        await life.close()
+
+
+async def test_an_allocation_whose_players_never_come_ends_after_the_idle_time(sdk: AgonesSDKStandIn) -> None:
+    """The matchmaker's GameServerAllocation allocates the server without a call of its own; if
+    no room appears, the server reads its state and goes back to Ready after the idle time."""
+    calls = GameMetrics().base.counter("agones_sdk_calls", "c", ("call", "outcome"))
+    life = AgonesLifecycle(AgonesSDK(sdk.port, calls), lambda: Occupancy(0, "4", False), health_s=0.1, idle_s=0.3,
+                           when_empty="ready")
+    life.start()
+    try:
+        await until(lambda: sdk.state == "Ready", what="Ready")
+        assert "GET /gameserver" in sdk.paths(reads=True)
+        sdk.state = "Allocated"  # what a GameServerAllocation does
+        allocated_at = asyncio.get_running_loop().time()
+        await until(lambda: sdk.state == "Ready", what="Ready again after the idle time")
+        assert asyncio.get_running_loop().time() - allocated_at >= 0.3
+        assert sdk.paths().count("POST /ready") == 2 and "POST /allocate" not in sdk.paths()
     finally:
         await life.close()
 
