@@ -30,6 +30,7 @@ from elysium.metrics import CONTENT_TYPE_LATEST
 from elysium.problem import CONTENT_TYPE as PROBLEM
 from elysium.problem import Problem
 from elysium.ws import frames
+from gameserver import agones
 from gameserver import openapi as openapi_doc
 from gameserver import protocol as p
 from gameserver.chat import TeamChat
@@ -90,12 +91,14 @@ class GameServer:
         self.on_chat = self.team_chat.on_chat
         self.connections: set[Connection] = set()
         self.draining = False
+        self._drain_started = False
         self.redis_ok = False
         self.port = settings.port
         self._server: asyncio.base_events.Server | None = None
         self._tasks: list[asyncio.Task[Any]] = []
         self._stopped = asyncio.Event()
         self._stopping = asyncio.Event()
+        self.agones = self._agones() if settings.agones_sdk_port else None
 
     # --- lifecycle of the process ----------------------------------------------------------
 
@@ -112,6 +115,8 @@ class GameServer:
         self._tasks = [loop.create_task(self.scheduler.run(self._stopping), name="scheduler"),
                        loop.create_task(self._heartbeat(), name="heartbeat"),
                        loop.create_task(self.bans.run(self._stopping), name="moderation")]
+        if self.agones is not None:
+            self.agones.start()
 
     @property
     def public_url(self) -> str:
@@ -124,12 +129,11 @@ class GameServer:
 
     async def drain_and_stop(self) -> None:
         """Stop taking rooms, let matches finish up to the drain deadline, then shut down."""
-        if self.draining:
+        if self._drain_started:  # (draining may be set already: Agones' Shutdown, gameserver/agones.py)
             return
-        self.draining = True
-        self.metrics.draining.set(1)
+        self._drain_started = True
         log.info("draining", extra={"rooms": len(self.rooms), "deadline_s": self.settings.drain_timeout_s})
-        await self._beat_once()
+        await self.stop_taking_matches()
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.settings.drain_timeout_s
         while self.rooms and loop.time() < deadline:
@@ -145,7 +149,15 @@ class GameServer:
         if self.results.held:
             log.info("waiting for results to be accepted", extra={"held": self.results.held, "up_to_s": grace})
         await self.results.settle(grace)
+        if self.agones is not None:
+            await self.agones.drained()
         await self.stop()
+
+    async def stop_taking_matches(self) -> None:
+        """Out of the registry for placement at once: the heartbeat says draining, no seats free."""
+        self.draining = True
+        self.metrics.draining.set(1)
+        await self._beat_once()
 
     def _close_connections(self) -> None:
         """Tell every player the server is going, close their connections and stop listening."""
@@ -180,6 +192,8 @@ class GameServer:
             await self.registry.remove()
         except (RedisError, OSError, TimeoutError) as exc:
             log.warning("redis unavailable during shutdown", extra={"error": str(exc)})
+        if self.agones is not None:
+            await self.agones.close()
         await self.redis.aclose()
         self._stopped.set()
 
@@ -271,6 +285,22 @@ class GameServer:
             if self.redis_ok:
                 log.warning("heartbeat failed", extra={"error": str(exc)})
             self.redis_ok = False
+
+    # --- Agones (gameserver/agones.py) ------------------------------------------------------
+
+    def _agones(self) -> agones.AgonesLifecycle:
+        s = self.settings
+        calls = self.metrics.base.counter("agones_sdk_calls", "Calls to the Agones SDK sidecar by call and outcome "
+                                          "(ok, error)", ("call", "outcome"))
+        return agones.AgonesLifecycle(agones.AgonesSDK(s.agones_sdk_port, calls), self._occupancy,
+                                      health_s=s.agones_health_s, idle_s=s.agones_idle_s,
+                                      when_empty=s.agones_when_empty,
+                                      on_shutdown=self.stop_taking_matches)
+
+    def _occupancy(self) -> agones.Occupancy:
+        info = self.describe_server()
+        label = agones.seats_label(info["seats_free"], info["rooms_free"], self.settings.max_seats_per_room)
+        return agones.Occupancy(rooms=len(self.rooms), seats_label=label, draining=self.draining)
 
     async def _heartbeat(self) -> None:
         while not self._stopping.is_set():

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from elysium import tokens
 from elysium.chat import ChatSettings
-from elysium.config import ConfigError, between, cors_setting, non_negative, positive, redis_url, setting
+from elysium.config import ConfigError, between, cors_setting, non_negative, one_of, positive, redis_url, setting
 
 
 @dataclass(frozen=True)
@@ -69,6 +69,18 @@ class GameServerSettings(ChatSettings):
     feed_maxlen: int = setting("ELYSIUM_FEED_MAXLEN", 50_000, "Entries kept per match feed stream", check=positive)
     feed_retention_s: int = setting("ELYSIUM_FEED_RETENTION_S", 3600, "How long a match feed outlives its match",
                                     unit="s", check=positive)
+    # Agones (docs/agones.md): set by Agones in a GameServer pod; 0 off it.
+    agones_sdk_port: int = setting("AGONES_SDK_HTTP_PORT", 0,
+                                   "Port of the Agones SDK sidecar's REST API on localhost (0: not under Agones)",
+                                   check=between(0, 65535))
+    agones_health_s: float = setting("ELYSIUM_AGONES_HEALTH_S", 2.0, "Period of Health calls and seat labels to Agones",
+                                     unit="s", check=positive)
+    agones_idle_s: float = setting("ELYSIUM_AGONES_IDLE_S", 60.0,
+                                   "How long an allocated server stays with no room before its allocation is over",
+                                   unit="s", check=non_negative)
+    agones_when_empty: str = setting("ELYSIUM_AGONES_WHEN_EMPTY", "ready",
+                                     "When an allocation is over: ready (back in the Fleet's pool) or shutdown "
+                                     "(Agones replaces the pod)", check=one_of("ready", "shutdown"))
     log_level: str = setting("ELYSIUM_LOG_LEVEL", "info", "Log level")
     cors_origins: tuple[str, ...] = cors_setting()
 

@@ -37,6 +37,7 @@ from matchmaker.moderation import BanReactions
 from matchmaker.modes import ModeConfig, ModeError, as_modes, load_modes
 from matchmaker.parties import PartyBook
 from matchmaker.ratings import RatingBook
+from matchmaker.agones import AgonesAllocator
 from matchmaker.registry import ServerRegistry
 from matchmaker.results import ResultsConsumer
 from matchmaker.settings import MatchmakerSettings
@@ -125,7 +126,9 @@ def _build(settings: MatchmakerSettings, modes: Mapping[str, ModeConfig] | None)
         passwords=PasswordHasher(time_cost=GAME_PASSWORD_TIME_COST, memory_cost=GAME_PASSWORD_MEMORY_KIB,
                                  parallelism=1),
         registry=registry, ratings=ratings, history=MatchHistory(ratings.matches), leaderboard=leaderboard,
-        matcher=Matcher(queue, registry, mode_map, max_tickets=settings.max_tickets_per_pass, metrics=metrics),
+        matcher=Matcher(queue, registry, mode_map, max_tickets=settings.max_tickets_per_pass, metrics=metrics,
+                        allocator=AgonesAllocator(settings, registry, metrics) if settings.allocator == "agones"
+                        else None),
         consumer=ResultsConsumer(client, ratings, mode_map, settings.resolved_id, leaderboard=leaderboard,
                                  metrics=metrics),
         events=TicketEvents(client),
@@ -162,6 +165,8 @@ async def _lifecycle(app: web.Application) -> AsyncIterator[None]:
 
 
 async def _close(svc: Services) -> None:
+    if isinstance(svc.matcher.allocator, AgonesAllocator):
+        await svc.matcher.allocator.close()
     await svc.leaderboard.close()
     await svc.redis.aclose()
     await svc.mongo.close()

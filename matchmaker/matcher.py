@@ -10,7 +10,7 @@ import secrets
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from redis.exceptions import RedisError
 
@@ -32,6 +32,13 @@ class PassReport:
     expired: int = 0
     requeued: int = 0
     waiting: dict[str, int] = field(default_factory=dict)  # tickets left in each mode's queue after the pass
+
+
+class Placer(Protocol):
+    """Another way to place a match than the registry's own (matchmaker/agones.py)."""
+
+    async def place(self, servers: Sequence[LiveServer], region: str, game_mode: str, seats: int, match_id: str,
+                    now_ms: int) -> LiveServer | None: ...
 
 
 def new_match_id(mode: str) -> str:
@@ -72,9 +79,10 @@ def assignment(mode: ModeConfig, match_id: str, server: LiveServer, room: dict[s
 
 class Matcher:
     def __init__(self, queue: TicketQueue, registry: ServerRegistry, modes: Mapping[str, ModeConfig], *,
-                 max_tickets: int, metrics: Any = None) -> None:
+                 max_tickets: int, metrics: Any = None, allocator: Placer | None = None) -> None:
         self.queue = queue
         self.registry = registry
+        self.allocator = allocator  # None: the registry places matches
         self.modes = modes
         self.max_tickets = max_tickets
         self.metrics = metrics
@@ -127,17 +135,23 @@ class Matcher:
         wanted = [(new_match_id(mode.name), p) for p in proposals]
         claimed = [w for w, ok in zip(wanted, await self.queue.claim(wanted), strict=True) if ok]
         report.lost_races += len(wanted) - len(claimed)
-        # First choices for all matches in one round trip, then a few retries one by one.
         choice: list[LiveServer | None] = []
-        for match_id, prop in claimed:
-            cands = self.registry.candidates(servers, prop.region, mode.game_mode, prop.players)
-            server = cands[0] if cands else None
-            if server is not None:
-                server.seats_free -= prop.players
-                server.rooms_free -= 1
-            choice.append(server)
-        asked = [(s, mid, p.players) for s, (mid, p) in zip(choice, claimed, strict=True) if s is not None]
-        answers = iter(await self.registry.claim_many(asked, now))
+        if self.allocator is not None:  # Agones: each match's server is allocated, its seats claimed
+            for match_id, prop in claimed:
+                choice.append(await self.allocator.place(servers, prop.region, mode.game_mode, prop.players,
+                                                         match_id, now))
+            answers = iter(["ok"] * len(claimed))
+        else:
+            # First choices for all matches in one round trip, then a few retries one by one.
+            for match_id, prop in claimed:
+                cands = self.registry.candidates(servers, prop.region, mode.game_mode, prop.players)
+                server = cands[0] if cands else None
+                if server is not None:
+                    server.seats_free -= prop.players
+                    server.rooms_free -= 1
+                choice.append(server)
+            asked = [(s, mid, p.players) for s, (mid, p) in zip(choice, claimed, strict=True) if s is not None]
+            answers = iter(await self.registry.claim_many(asked, now))
         placed: list[tuple[str, Proposal, LiveServer]] = []
         unplaced: list[tuple[str, str, tuple[str, ...]]] = []
         for server, (match_id, prop) in zip(choice, claimed, strict=True):
@@ -173,7 +187,8 @@ class Matcher:
         ``accepts``). The assignment, or None when no server in ``region`` has room."""
         servers = [s for s in await self.registry.live(now_ms)
                    if self.hosts(s, mode) and (accepts is None or accepts(s))]
-        server = await self.registry.place(servers, region, mode.game_mode, len(roster), match_id, now_ms)
+        server = await (self.allocator or self.registry).place(servers, region, mode.game_mode, len(roster),
+                                                               match_id, now_ms)
         if server is None:
             return None
         return assignment(mode, match_id, server, room_for(mode, roster, secrets.randbelow(2**31), options), now_ms)

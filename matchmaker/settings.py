@@ -10,6 +10,7 @@ from typing import Any
 
 from elysium.config import ConfigError, between, cors_setting, one_of, positive, redis_url, setting
 
+SA_DIR = "/var/run/secrets/kubernetes.io/serviceaccount"
 SEASON_RE = re.compile(r"[a-z0-9][a-z0-9-]{0,31}")
 
 
@@ -87,6 +88,28 @@ class MatchmakerSettings:
                                                 "A leaderboard rebuild holds its lock this long past its last "
                                                 "batch; a replica that died mid-way is taken over after it",
                                                 unit="s", check=between(1, 3600))
+    allocator: str = setting("ELYSIUM_MATCHMAKER_ALLOCATOR", "registry",
+                             "registry: place matches on the game servers of the Redis registry; agones: through "
+                             "a GameServerAllocation (docs/agones.md)", check=one_of("registry", "agones"))
+    agones_api_url: str = setting("ELYSIUM_MATCHMAKER_AGONES_API_URL", "https://kubernetes.default.svc",
+                                  "Kubernetes API server the allocations are created on (agones mode)")
+    agones_token_file: str = setting("ELYSIUM_MATCHMAKER_AGONES_TOKEN_FILE", SA_DIR + "/token",
+                                     "Service account token (read on each allocation)")
+    agones_ca_file: str = setting("ELYSIUM_MATCHMAKER_AGONES_CA_FILE", SA_DIR + "/ca.crt",
+                                  "CA bundle verifying the API server (empty: the system's)")
+    agones_namespace: str = setting("ELYSIUM_MATCHMAKER_AGONES_NAMESPACE", "",
+                                    "Namespace of the fleet (default: the pod's, beside the token)")
+    agones_fleet: str = setting("ELYSIUM_MATCHMAKER_AGONES_FLEET", "gameserver",
+                                "Fleet to allocate from; {region} is replaced by the match's region")
+    agones_seats_cap: int = setting("ELYSIUM_MATCHMAKER_AGONES_SEATS_CAP", 100,
+                                    "Highest seats-free label value (the game servers' ELYSIUM_MAX_SEATS_PER_ROOM)",
+                                    check=between(1, 1000))
+    agones_url: str = setting("ELYSIUM_MATCHMAKER_AGONES_URL", "ws://{address}:{port}/v1/play",
+                              "Players' URL of an allocated game server, from its address and port")
+    agones_port_name: str = setting("ELYSIUM_MATCHMAKER_AGONES_PORT_NAME", "play",
+                                    "Name of the GameServer port players connect to")
+    agones_timeout_s: float = setting("ELYSIUM_MATCHMAKER_AGONES_TIMEOUT_S", 5.0,
+                                      "Longest wait for one allocation", unit="s", check=between(0.1, 60))
     log_level: str = setting("ELYSIUM_LOG_LEVEL", "info", "Log level")
     cors_origins: tuple[str, ...] = cors_setting()
 
@@ -101,6 +124,14 @@ class MatchmakerSettings:
         if not (self.join_private_key or self.join_private_key_file):
             raise ConfigError("ELYSIUM_JOIN_PRIVATE_KEY_FILE",
                               "is not set (nor ELYSIUM_JOIN_PRIVATE_KEY); join tokens cannot be signed")
+        if self.allocator == "agones":
+            if not self.agones_api_url.startswith(("http://", "https://")):
+                raise ConfigError("ELYSIUM_MATCHMAKER_AGONES_API_URL", "must be an http:// or https:// URL")
+            if "{address}" not in self.agones_url or "{port}" not in self.agones_url:
+                raise ConfigError("ELYSIUM_MATCHMAKER_AGONES_URL", "must hold {address} and {port}")
+            if not os.path.isfile(self.agones_token_file):
+                raise ConfigError("ELYSIUM_MATCHMAKER_AGONES_TOKEN_FILE",
+                                  f"{self.agones_token_file} does not exist (no service account token)")
 
     @property
     def resolved_id(self) -> str:
