@@ -6,7 +6,6 @@ stops nothing."""
 from __future__ import annotations
 
 import asyncio
-import os
 import subprocess
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
