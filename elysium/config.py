@@ -100,7 +100,16 @@ def redis_url(value: Any) -> str | None:
     """
     if not isinstance(value, str) or not value:
         return None
-    shape = "must be a Redis URL: redis://host:port/db, rediss://host:port/db or unix:///path/to.sock"
+    shape = ("must be a Redis URL: redis://host:port/db, rediss://host:port/db, unix:///path/to.sock or "
+             "redis+sentinel://host:port[,host:port...]/master[/db]")
+    if value.lower().startswith("redis+sentinel://"):
+        from elysium.redisclient import parse_sentinel
+
+        try:
+            parse_sentinel(value)
+        except ValueError as exc:
+            return f"{shape} ({exc})"
+        return None
     try:
         parts = urllib.parse.urlsplit(value)
         port = parts.port

@@ -15,6 +15,13 @@ for a command-line tool), so all of them behave the same under load and through 
   every service's ``ELYSIUM_REDIS_URL`` setting, so ``http://...`` stops the service at
   start with one line naming the variable, not a traceback at the first command.
 
+- **Sentinel.** ``redis+sentinel://[:password@]host:port[,host:port...]/<master>[/<db>]``
+  names Redis Sentinels instead of Redis: the client asks them for the master named
+  ``<master>`` and follows a failover (a connection to a demoted master is dropped and the
+  next command asks the Sentinels again). Its pool is redis-py's Sentinel pool (a command
+  does not queue for a free connection as the blocking pool's do); retries and health checks
+  are the same.
+
 A retried write may reach Redis twice when Redis applied it but the reply was lost, so a
 write that must happen once is made safe to repeat: a match result is keyed by its match
 id, and a join token's replay guard stores who claimed it, so a repeated claim by the same
@@ -23,10 +30,14 @@ caller still wins (``gameserver/redisio.py``).
 
 from __future__ import annotations
 
+import urllib.parse
+from dataclasses import dataclass
 from typing import Any
 
 import redis as sync_redis
 import redis.asyncio as aioredis
+import redis.asyncio.sentinel as aiosentinel
+import redis.sentinel as sync_sentinel
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -41,6 +52,52 @@ BACKOFF_BASE_S = 0.05
 BACKOFF_CAP_S = 1.0
 SOCKET_TIMEOUT_S = 10.0  # a reply slower than this is a timeout (blocking reads ask for less)
 CONNECT_TIMEOUT_S = 5.0
+
+
+SENTINEL_SCHEME = "redis+sentinel"
+
+
+@dataclass(frozen=True, slots=True)
+class SentinelTarget:
+    """What a ``redis+sentinel://`` URL names: the Sentinels, the master's name, the database."""
+
+    sentinels: tuple[tuple[str, int], ...]
+    master: str
+    db: int
+    password: str | None
+
+
+def parse_sentinel(url: str) -> SentinelTarget:
+    """The parts of a ``redis+sentinel://`` URL; raises ValueError naming what is wrong."""
+    parts = urllib.parse.urlsplit(url)
+    if parts.scheme.lower() != SENTINEL_SCHEME:
+        raise ValueError(f"the scheme is not {SENTINEL_SCHEME}")
+    netloc = parts.netloc
+    password = None
+    if "@" in netloc:
+        auth, netloc = netloc.rsplit("@", 1)
+        password = urllib.parse.unquote(auth.partition(":")[2]) or None
+    hosts: list[tuple[str, int]] = []
+    for item in netloc.split(","):
+        host, sep, port = item.rpartition(":")
+        if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise ValueError(f"{item!r} is not host:port")
+        hosts.append((host.strip("[]"), int(port)))
+    path = [p for p in parts.path.split("/") if p]
+    if not path or len(path) > 2:
+        raise ValueError("the path must be /<master name> or /<master name>/<db>")
+    if len(path) == 2 and not path[1].isdigit():
+        raise ValueError(f"the database {path[1]!r} is not a number")
+    return SentinelTarget(tuple(hosts), path[0], int(path[1]) if len(path) == 2 else 0, password)
+
+
+def _sentinel_client(url: str, options: dict[str, Any], retry: Any, max_connections: int,
+                     sentinel_class: Any, redis_class: Any) -> Any:
+    target = parse_sentinel(url)
+    timeouts = {"socket_timeout": options["socket_timeout"], "socket_connect_timeout": options["socket_connect_timeout"]}
+    sentinel = sentinel_class(list(target.sentinels), sentinel_kwargs=timeouts, **options)
+    return sentinel.master_for(target.master, redis_class=redis_class, db=target.db, password=target.password,
+                               retry=retry, max_connections=max_connections)
 
 
 def _options(health_check_interval_s: float, retries: int) -> dict[str, Any]:
@@ -62,6 +119,10 @@ def connect(url: str, *, max_connections: int = MAX_CONNECTIONS, pool_wait_s: fl
     """
     options = _options(health_check_interval_s, retries)
     retry = Retry(ExponentialBackoff(cap=BACKOFF_CAP_S, base=BACKOFF_BASE_S), options.pop("_retries"))
+    if url.lower().startswith(SENTINEL_SCHEME + "://"):
+        client: aioredis.Redis = _sentinel_client(url, options, retry, max_connections, aiosentinel.Sentinel,
+                                                  aioredis.Redis)
+        return client
     pool = aioredis.BlockingConnectionPool.from_url(url, max_connections=max_connections, timeout=pool_wait_s,
                                                     retry=retry, **options)
     return aioredis.Redis.from_pool(pool)
@@ -72,6 +133,10 @@ def connect_sync(url: str, *, max_connections: int = 4, pool_wait_s: float = POO
     """The same for a synchronous caller (a command-line tool)."""
     options = _options(health_check_interval_s, retries)
     retry = SyncRetry(ExponentialBackoff(cap=BACKOFF_CAP_S, base=BACKOFF_BASE_S), options.pop("_retries"))
+    if url.lower().startswith(SENTINEL_SCHEME + "://"):
+        client: sync_redis.Redis = _sentinel_client(url, options, retry, max_connections, sync_sentinel.Sentinel,
+                                                    sync_redis.Redis)
+        return client
     pool = sync_redis.BlockingConnectionPool.from_url(url, max_connections=max_connections, timeout=pool_wait_s,
                                                       retry=retry, **options)
     return sync_redis.Redis.from_pool(pool)

@@ -491,7 +491,8 @@ def _dev_flows() -> dict[str, tuple[set[Flow], set[Flow]]]:
 
 
 def _prod_flows() -> dict[str, tuple[set[Flow], set[Flow]]]:
-    return _expected({Flow("192.0.2.0/24", "TCP/6379"), Flow("192.0.2.0/24", "TCP/6380")},
+    return _expected({Flow("192.0.2.0/24", "TCP/6379"), Flow("192.0.2.0/24", "TCP/6380"),
+                      Flow("192.0.2.0/24", "TCP/26379")},
                      {Flow("198.51.100.0/24", "TCP/27017")})
 
 
