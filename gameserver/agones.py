@@ -34,11 +34,10 @@ from typing import Any
 import aiohttp
 from prometheus_client import Counter
 
+from elysium.agones import SEATS_LABEL, SEATS_LABEL_KEY
+
 log = logging.getLogger("gameserver.agones")
 
-# The SDK prefixes every label it sets with "agones.dev/sdk-", so a key may hold no "/".
-SEATS_LABEL_KEY = "seats-free"
-SEATS_LABEL = "agones.dev/sdk-" + SEATS_LABEL_KEY
 CALL_TIMEOUT_S = 2.0
 SHUTDOWN_TRIES = 3
 POLL_S = 0.1  # how often the lifecycle looks at the rooms (a match starting is seen within it)

@@ -26,15 +26,14 @@ from typing import Any
 import aiohttp
 from prometheus_client import Counter
 
+from elysium.agones import MATCH_ANNOTATION, SEATS_LABEL
 from elysium.config import ConfigError
 from matchmaker.registry import LiveServer, ServerRegistry
 from matchmaker.settings import MatchmakerSettings
 
 log = logging.getLogger("matchmaker.agones")
 
-SEATS_LABEL = "agones.dev/sdk-seats-free"  # the SDK's prefix and gameserver.agones.SEATS_LABEL_KEY
 FLEET_LABEL = "agones.dev/fleet"
-MATCH_ANNOTATION = "elysium.dev/match-id"
 API_VERSION = "allocation.agones.dev/v1"
 OUTCOMES = ("allocated", "unallocated", "contention", "forbidden", "error", "unregistered", "refused")
 

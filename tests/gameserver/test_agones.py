@@ -16,7 +16,8 @@ import yaml  # type: ignore[import-untyped]
 
 from elysium import config, procs
 from elysium.config import ConfigError
-from gameserver.agones import SEATS_LABEL, AgonesLifecycle, AgonesSDK, Occupancy, seats_label
+from elysium.agones import SEATS_LABEL
+from gameserver.agones import AgonesLifecycle, AgonesSDK, Occupancy, seats_label
 from gameserver.client import GameClient
 from gameserver.metrics import GameMetrics
 from gameserver.server import GameServer

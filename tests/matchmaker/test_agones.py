@@ -14,7 +14,7 @@ from aiohttp import web
 
 from elysium import redisreply, tokens
 from elysium.config import ConfigError
-from gameserver import agones as gameserver_agones
+from elysium.agones import SDK_LABEL_PREFIX, SEATS_LABEL, SEATS_LABEL_KEY
 from matchmaker import agones, keys
 from tests.matchmaker.conftest import fake_server, services
 from tests.matchmaker.test_matching import queue_players
@@ -198,8 +198,11 @@ def services_registry_stub() -> Any:
     return object()
 
 
-def test_the_label_both_sides_use_is_the_same() -> None:
-    assert agones.SEATS_LABEL == gameserver_agones.SEATS_LABEL
+def test_the_allocation_selects_on_the_label_game_servers_set() -> None:
+    # The game server gives the SDK the key; the SDK stores it under its prefix; the matchmaker selects on that.
+    assert SEATS_LABEL == SDK_LABEL_PREFIX + SEATS_LABEL_KEY == "agones.dev/sdk-seats-free"
+    expr = agones.allocation_request("gameserver-eu", 2, 3, "m")["spec"]["selectors"][0]["matchExpressions"][0]
+    assert expr["key"] == SEATS_LABEL
     assert agones.seat_values(2, 5) == ["2", "3", "4", "5"]
     assert agones.allocation_request("gameserver-{region}".replace("{region}", "eu"), 2, 3, "m")["spec"][
         "selectors"][1]["matchLabels"] == {"agones.dev/fleet": "gameserver-eu"}
