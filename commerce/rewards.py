@@ -22,7 +22,7 @@ from commerce import rules
 from commerce.catalog import ItemType
 from commerce.economy import Economy
 from commerce.errors import Problem
-from elysium import keys, redisreply
+from elysium import keys, matchids, redisreply
 from elysium.results import MatchResult, ResultError
 
 log = logging.getLogger("commerce.rewards")
@@ -133,6 +133,10 @@ class RewardsConsumer:
 
     async def grant(self, result: MatchResult) -> dict[str, str]:
         """Grant every player's reward for ``result``; returns player id -> status."""
+        if matchids.is_unranked_custom(result.match_id):
+            # House rules (a host may set a one-second time limit): no way to farm currency.
+            log.info("no rewards for an unranked custom game", extra={"match_id": result.match_id})
+            return {}
         rule = self.mode_rules.get(result.mode)
         if rule is None:
             log.info("no reward rules for mode", extra={"mode": result.mode, "match_id": result.match_id})

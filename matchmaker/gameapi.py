@@ -18,7 +18,7 @@ from typing import Any
 from aiohttp import web
 from argon2.exceptions import InvalidHashError, VerificationError
 
-from elysium import http
+from elysium import http, matchids
 from matchmaker import errors, gamerules
 from matchmaker.api import CODE_RE, REGION_RE, _body, _now_ms, _player, _svc, in_game
 from matchmaker.app import Services
@@ -349,7 +349,7 @@ async def start_game(request: web.Request) -> web.Response:
     mode = svc.modes.get(game.mode)
     if mode is None:
         raise errors.conflict("unknown-mode", "This matchmaker no longer serves the game's mode")
-    match_id = gamerules.custom_match_id(code, game.mode, ranked=game.ranked)
+    match_id = matchids.custom_match_id(code, game.mode, ranked=game.ranked)
     now = _now_ms()
     outcome = await svc.games.begin(game, player, match_id, now, mode.min_players)
     if outcome.kind == "forming":

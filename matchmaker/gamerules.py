@@ -10,48 +10,13 @@ declaration is the one game servers advertise in their heartbeats, the same that
 
 from __future__ import annotations
 
-import re
-import secrets
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from elysium.modes import ModeDeclaration, OptionValue, RoomSettingError
 from matchmaker.modes import ModeConfig
 
 STATES = ("open", "locked", "starting", "started", "ended")
-
-# A custom game's match id, at most 7 + 6 + 1 + 24 + 1 + 24 = 63 characters (the game server takes
-# 64, ``gameserver/joins.py``): ``custom-{code}.{queue mode}.{24 hex}`` unranked,
-# ``{queue mode}.custom-{code}.{24 hex}`` ranked.
-_UNRANKED_ID = re.compile(r"custom-([A-Z0-9]{6})\.([a-z][a-z0-9-]{0,23})\.[0-9a-f]{24}")
-_RANKED_ID = re.compile(r"([a-z][a-z0-9-]{0,23})\.custom-([A-Z0-9]{6})\.[0-9a-f]{24}")
-
-
-@dataclass(frozen=True, slots=True)
-class CustomMatch:
-    code: str
-    mode: str
-    ranked: bool
-
-
-def custom_match_id(code: str, mode: str, *, ranked: bool = False) -> str:
-    """A started custom game's match id. A ranked game's begins with its queue mode's ``{mode}.``,
-    so the results consumer rates it as it rates a queued match; an unranked game's never does
-    (codes are upper case, so ``custom-{code}`` is no mode's name), so the consumer records it in
-    the history without rating it."""
-    random = secrets.token_hex(12)
-    return f"{mode}.custom-{code}.{random}" if ranked else f"custom-{code}.{mode}.{random}"
-
-
-def parse_custom_match_id(match_id: str) -> CustomMatch | None:
-    """The game, queue mode and rankedness of a custom game's match id; None for any other id."""
-    if found := _UNRANKED_ID.fullmatch(match_id):
-        return CustomMatch(found.group(1), found.group(2), False)
-    if found := _RANKED_ID.fullmatch(match_id):
-        return CustomMatch(found.group(2), found.group(1), True)
-    return None
-
 
 class GameSettingError(ValueError):
     """A custom game's setting the mode does not allow; ``field`` is ``seats``, ``map`` or

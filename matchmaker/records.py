@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
+from elysium import matchids
 from elysium.results import MatchResult
-from matchmaker import gamerules
 from matchmaker.skill import Rating
 
 UNDECIDED_REASONS = frozenset({"shutdown"})  # cut short by a server's drain: it names a leader, not a winner
@@ -60,7 +60,7 @@ def match_document(mode: str, season: str, result: MatchResult, before: Mapping[
 
 
 def _custom_code(match_id: str) -> str | None:
-    parsed = gamerules.parse_custom_match_id(match_id)
+    parsed = matchids.parse_custom_match_id(match_id)
     return None if parsed is None else parsed.code
 
 

@@ -19,9 +19,9 @@ import redis.asyncio as aioredis
 from redis.exceptions import RedisError, ResponseError
 
 from elysium import keys as shared_keys
-from elysium import redisreply
+from elysium import matchids, redisreply
 from elysium.results import MatchResult, ResultError
-from matchmaker import gamerules, keys
+from matchmaker import keys
 from matchmaker.leaderboard import Leaderboard
 from matchmaker.modes import ModeConfig
 from matchmaker.ratings import RatingBook
@@ -38,7 +38,7 @@ def mode_of(match_id: str, modes: Mapping[str, ModeConfig]) -> str | None:
 def custom_mode_of(match_id: str, modes: Mapping[str, ModeConfig]) -> str | None:
     """The queue mode of an unranked custom game's match (``custom-{code}.{mode}.{random}``), None
     otherwise (a ranked one's id begins with its mode, and :func:`mode_of` names it)."""
-    parsed = gamerules.parse_custom_match_id(match_id)
+    parsed = matchids.parse_custom_match_id(match_id)
     return parsed.mode if parsed is not None and not parsed.ranked and parsed.mode in modes else None
 
 

@@ -18,7 +18,7 @@ from commerce.rewards import Backoff
 from commerce.app import read_catalog
 from commerce.appkeys import STATUS, STORE
 from commerce.settings import DEFAULT_CATALOG
-from elysium import keys, redisreply
+from elysium import keys, matchids, redisreply
 from elysium.results import MatchResult, PlayerRow
 from gameserver.client import GameClient
 from gameserver.redisio import ResultsWriter
@@ -85,6 +85,27 @@ async def test_results_are_granted_once_and_bad_entries_change_nothing(client: A
         assert consumer.duplicates == 3 and consumer.rejected == 4
         metrics = await (await client.get("/metrics")).text()
         assert "elysium_commerce_rewards_duplicates_total 3.0" in metrics
+    finally:
+        await redis.aclose()
+
+
+async def test_an_unranked_custom_game_pays_nothing_and_a_ranked_one_pays(client: Any, redis_url: str) -> None:
+    a, b = await register(client), await register(client)
+    redis = aioredis.from_url(redis_url)
+    writer = ResultsWriter(redis)
+    store = client.app[STORE]
+    consumer = client.app[STATUS].consumer
+    try:
+        house = matchids.custom_match_id("H0USE1", "arena")  # the host may have set a one-second time limit
+        ranked = matchids.custom_match_id("RANKD1", "arena", ranked=True)  # the queue mode's own settings
+        assert await writer.write(result(house, [(a["account_id"], 3, 3), (b["account_id"], 1, 1)]))
+        assert await writer.write(result(ranked, [(a["account_id"], 3, 3), (b["account_id"], 1, 1)]))
+        await wait_for(lambda: _count(store.rewards, {"match_id": ranked}, 2))
+        await wait_for(lambda: _acked(redis, 0, consumer, 2, 0))
+        assert await store.rewards.count_documents({"match_id": house}) == 0
+        want = expected(result(ranked, [(a["account_id"], 3, 3), (b["account_id"], 1, 1)]))
+        bal = (await (await client.get("/v1/me/wallet", headers=a["headers"])).json())["balances"]
+        assert bal["soft"] == 500 + want[a["account_id"]].amount  # the ranked game's reward, once
     finally:
         await redis.aclose()
 

@@ -14,9 +14,9 @@ import redis.asyncio as aioredis
 from aiohttp.test_utils import TestClient
 
 from elysium import keys as shared_keys
-from elysium import tokens
+from elysium import matchids, tokens
 from elysium.results import MatchResult, PlayerRow
-from matchmaker import gamerules, keys, ranking
+from matchmaker import keys, ranking
 from matchmaker.leaderboard import Leaderboard
 from tests.matchmaker.conftest import services
 
@@ -100,7 +100,7 @@ async def test_a_result_is_stored_once_even_when_delivered_twice(hm: TestClient[
 
 async def test_a_custom_games_match_is_in_the_history_and_rates_nobody(hm: TestClient[Any, Any], auth: Any) -> None:
     svc = services(hm)
-    match_id = gamerules.custom_match_id("FR1END", "duel")
+    match_id = matchids.custom_match_id("FR1END", "duel")
     r = result(match_id, {"alice": 3, "bob": 1})
     await deliver(hm, r, r)  # delivered twice: recorded once
     assert svc.consumer.applied == 1 and await svc.ratings.matches.count_documents({}) == 1
@@ -122,26 +122,12 @@ async def test_a_custom_games_match_is_in_the_history_and_rates_nobody(hm: TestC
 
 async def test_a_ranked_custom_games_match_is_rated_like_a_queued_one(hm: TestClient[Any, Any], auth: Any) -> None:
     svc = services(hm)
-    match_id = gamerules.custom_match_id("RANKED", "duel", ranked=True)
+    match_id = matchids.custom_match_id("RANKED", "duel", ranked=True)
     await deliver(hm, result(match_id, {"alice": 3, "bob": 1}))
     match = await (await hm.get(f"/v1/matches/{match_id}", headers=auth("bob"))).json()
     assert (match["mode"], match["rated"], match["custom"]) == ("duel", True, "RANKED")
     assert match["players"][0]["rating_after"]["mu"] > 25.0
     assert await board(hm, auth("alice"), "duel", "wins") == ["alice", "bob"]
-
-
-def test_custom_match_ids_name_their_game_mode_and_rank() -> None:
-    for ranked in (False, True):
-        match_id = gamerules.custom_match_id("AB12CD", "team-arena", ranked=ranked)
-        assert len(match_id) <= 64
-        assert gamerules.parse_custom_match_id(match_id) == gamerules.CustomMatch("AB12CD", "team-arena", ranked)
-        longest = gamerules.custom_match_id("ZZZZZZ", "m" * 24, ranked=ranked)
-        assert len(longest) <= 64 and gamerules.parse_custom_match_id(longest) == gamerules.CustomMatch(
-            "ZZZZZZ", "m" * 24, ranked)
-    assert gamerules.custom_match_id("AB12CD", "duel", ranked=True).startswith("duel.")  # rated by its mode
-    for other in ("duel.0123", "custom-AB12CD.0123", "custom-ab12cd.duel." + "0" * 24, "custom-AB12CD.duel.xyz",
-                  "duel.custom-AB12CD.xyz"):
-        assert gamerules.parse_custom_match_id(other) is None
 
 
 async def test_history_pages_newest_first(hm: TestClient[Any, Any], auth: Any) -> None:
