@@ -32,6 +32,7 @@ class PassReport:
     expired: int = 0
     requeued: int = 0
     waiting: dict[str, int] = field(default_factory=dict)  # tickets left in each mode's queue after the pass
+    waits: list[tuple[str, float]] = field(default_factory=list)  # (mode, longest wait in s) of each match formed
 
 
 class Placer(Protocol):
@@ -173,6 +174,7 @@ class Matcher:
             if ok:
                 report.matches += 1
                 report.players += prop.players
+                report.waits.append((mode.name, prop.oldest_wait_ms / 1000))
             else:  # a ticket was cancelled while the match was forming: the match is dropped whole
                 report.lost_races += 1
                 await self.registry.release(server.server_id, match_id)

@@ -8,6 +8,7 @@ from elysium.http import RequestMetrics
 from elysium.metrics import Metrics
 
 PASS_BUCKETS_S = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
+WAIT_BUCKETS_S = (1.0, 2.5, 5.0, 10.0, 20.0, 30.0, 45.0, 60.0, 90.0, 120.0, 180.0, 300.0, 600.0)
 
 
 class MatchmakerMetrics:
@@ -22,6 +23,9 @@ class MatchmakerMetrics:
         self.no_server = m.counter("no_server_total", "Proposals dropped for want of a game server with room")
         self.expired = m.counter("tickets_expired_total", "Tickets this replica expired")
         self.passes = m.histogram("pass_seconds", "Duration of one matching pass", PASS_BUCKETS_S)
+        self.wait = m.histogram("match_wait_seconds", "For each match this replica formed from the queue: how long "
+                                "its longest-waiting ticket waited, from creation to the match", WAIT_BUCKETS_S,
+                                ("mode",))
         self.ratings = m.counter("ratings_applied_total", "Matches whose results updated ratings")
         self.leaderboard_rebuilds = m.counter("leaderboard_rebuilds_total",
                                               "Leaderboard indexes this replica rebuilt from MongoDB")
@@ -39,6 +43,8 @@ class MatchmakerMetrics:
         self.expired.inc(report.expired)
         for mode, n in report.waiting.items():
             self.waiting.labels(mode).set(n)
+        for mode, waited_s in report.waits:
+            self.wait.labels(mode).observe(waited_s)
 
     def render(self) -> bytes:
         return self.m.render()

@@ -107,3 +107,5 @@ async def test_players_queue_play_and_their_ratings_move(server_factory: Any, cl
     metrics = await (await mm.get("/metrics")).text()
     assert "elysium_matchmaker_ratings_applied_total 1.0" in metrics
     assert "elysium_matchmaker_matches_total 1.0" in metrics
+    # One match formed, its longest-waiting ticket's wait observed under its mode.
+    assert 'elysium_matchmaker_match_wait_seconds_count{mode="duel"} 1.0' in metrics
