@@ -204,15 +204,19 @@ async def test_sigterm_lets_a_chat_in_flight_finish_and_refuses_new_ones(
                 await until(lambda: standin.holding == 1, what="the model's answer held mid-stream")
                 proc.send_signal(signal.SIGTERM)
 
-                async def refused() -> bool:
+                async def draining() -> bool:  # the signal is handled by the process in its own time
                     try:
-                        async with s.post(f"{base}/v1/chat", json={"message": "again"},
-                                          headers=alice["headers"]) as late:
-                            return late.status == 503 and (await late.json())["code"] == "draining"
+                        async with s.get(f"{base}/readyz") as ready:
+                            return ready.status == 503
                     except aiohttp.ClientConnectionError:
-                        return True  # the listener is already closed: no new chat either
+                        return True  # the listener is already closed
 
-                await until(refused, what="new chats refused while draining")
+                await until(draining, what="the butler draining")
+                try:
+                    async with s.post(f"{base}/v1/chat", json={"message": "again"}, headers=alice["headers"]) as late:
+                        assert late.status == 503 and (await late.json())["code"] == "draining"
+                except aiohttp.ClientConnectionError:
+                    pass  # the listener is already closed: no new chat either
                 assert proc.poll() is None  # still streaming the chat in flight
                 release.set()
                 events = sse.parse(await stream.read())
