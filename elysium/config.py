@@ -103,7 +103,7 @@ def redis_url(value: Any) -> str | None:
     shape = ("must be a Redis URL: redis://host:port/db, rediss://host:port/db, unix:///path/to.sock or "
              "redis+sentinel://host:port[,host:port...]/master[/db]")
     if value.lower().startswith("redis+sentinel://"):
-        from elysium.redisclient import parse_sentinel
+        from elysium.redisurls import parse_sentinel
 
         try:
             parse_sentinel(value)

@@ -30,8 +30,6 @@ caller still wins (``gameserver/redisio.py``).
 
 from __future__ import annotations
 
-import urllib.parse
-from dataclasses import dataclass
 from typing import Any
 
 import redis as sync_redis
@@ -44,6 +42,10 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from redis.retry import Retry as SyncRetry
 
+from elysium.redisurls import SENTINEL_SCHEME, SentinelTarget, parse_sentinel
+
+__all__ = ["SENTINEL_SCHEME", "SentinelTarget", "connect", "connect_sync", "parse_sentinel"]
+
 MAX_CONNECTIONS = 64  # per process
 POOL_WAIT_S = 10.0  # how long a command waits for a free pooled connection
 HEALTH_CHECK_INTERVAL_S = 15.0  # a connection idle longer than this is PINGed before use
@@ -52,43 +54,6 @@ BACKOFF_BASE_S = 0.05
 BACKOFF_CAP_S = 1.0
 SOCKET_TIMEOUT_S = 10.0  # a reply slower than this is a timeout (blocking reads ask for less)
 CONNECT_TIMEOUT_S = 5.0
-
-
-SENTINEL_SCHEME = "redis+sentinel"
-
-
-@dataclass(frozen=True, slots=True)
-class SentinelTarget:
-    """What a ``redis+sentinel://`` URL names: the Sentinels, the master's name, the database."""
-
-    sentinels: tuple[tuple[str, int], ...]
-    master: str
-    db: int
-    password: str | None
-
-
-def parse_sentinel(url: str) -> SentinelTarget:
-    """The parts of a ``redis+sentinel://`` URL; raises ValueError naming what is wrong."""
-    parts = urllib.parse.urlsplit(url)
-    if parts.scheme.lower() != SENTINEL_SCHEME:
-        raise ValueError(f"the scheme is not {SENTINEL_SCHEME}")
-    netloc = parts.netloc
-    password = None
-    if "@" in netloc:
-        auth, netloc = netloc.rsplit("@", 1)
-        password = urllib.parse.unquote(auth.partition(":")[2]) or None
-    hosts: list[tuple[str, int]] = []
-    for item in netloc.split(","):
-        host, sep, port = item.rpartition(":")
-        if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
-            raise ValueError(f"{item!r} is not host:port")
-        hosts.append((host.strip("[]"), int(port)))
-    path = [p for p in parts.path.split("/") if p]
-    if not path or len(path) > 2:
-        raise ValueError("the path must be /<master name> or /<master name>/<db>")
-    if len(path) == 2 and not path[1].isdigit():
-        raise ValueError(f"the database {path[1]!r} is not a number")
-    return SentinelTarget(tuple(hosts), path[0], int(path[1]) if len(path) == 2 else 0, password)
 
 
 def _sentinel_client(url: str, options: dict[str, Any], retry: Any, max_connections: int,
