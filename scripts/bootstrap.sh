@@ -26,6 +26,8 @@ need_apt=()
 command -v redis-server >/dev/null 2>&1 || need_apt+=(redis-server)
 # The tests check the alert rules with promtool (Debian's prometheus package).
 if [ "$extras" = "dev" ] && ! command -v promtool >/dev/null 2>&1; then need_apt+=(prometheus); fi
+# The browser tests (tests/web) drive Debian's chromium headless.
+if [ "$extras" = "dev" ] && ! command -v chromium >/dev/null 2>&1; then need_apt+=(chromium); fi
 if [ "${#need_apt[@]}" -gt 0 ]; then
     # The Debian package may start a system-wide server; Elysium starts its own.
     if ! apt_install "${need_apt[@]}"; then
@@ -62,5 +64,16 @@ if [ "$extras" = "dev" ]; then
             (cd contracts && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
             touch "$npm_stamp"
         fi
+    fi
+fi
+
+# The web client (web/): its packages, again whenever web/package-lock.json is newer than them
+# (elysium up builds the client, so this runs for every extra).
+if [ -f web/package-lock.json ] && { [ ! -d web/node_modules ] || [ web/package-lock.json -nt web/node_modules ]; }; then
+    if ! command -v npm >/dev/null 2>&1; then
+        echo "bootstrap: npm is missing, so the web client cannot be built (sudo apt-get install nodejs npm)" >&2
+    else
+        (cd web && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
+        touch web/node_modules
     fi
 fi
