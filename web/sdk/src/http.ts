@@ -57,7 +57,8 @@ export function apiUrl(base: string, service: Service, path: string, query?: Req
   return url;
 }
 
-async function problemOf(resp: Response): Promise<Problem> {
+/** The problem document of a failed response (a plain one made up when the body is not JSON). */
+export async function problemOf(resp: Response): Promise<Problem> {
   const text = await resp.text();
   try {
     const body = JSON.parse(text);
@@ -77,8 +78,9 @@ export class Api {
     this.token = token;
   }
 
-  async request<T = unknown>(service: Service, path: string, opts: RequestOptions = {}): Promise<T> {
-    const headers: Record<string, string> = { Accept: "application/json", ...(opts.headers || {}) };
+  /** The raw fetch behind `request` (headers, token, body, unreachable → ApiError status 0); the caller reads the body. */
+  async fetch(service: Service, path: string, opts: RequestOptions = {}, accept = "application/json"): Promise<Response> {
+    const headers: Record<string, string> = { Accept: accept, ...(opts.headers || {}) };
     const token = opts.token !== undefined ? opts.token : this.token;
     if (token) headers.Authorization = `Bearer ${token}`;
     if (opts.idempotencyKey) headers["Idempotency-Key"] = opts.idempotencyKey;
@@ -87,9 +89,8 @@ export class Api {
       headers["Content-Type"] = "application/json";
       body = JSON.stringify(opts.body);
     }
-    let resp: Response;
     try {
-      resp = await fetch(apiUrl(this.base, service, path, opts.query), {
+      return await fetch(apiUrl(this.base, service, path, opts.query), {
         method: opts.method || (body ? "POST" : "GET"),
         headers,
         body,
@@ -99,6 +100,10 @@ export class Api {
       if ((exc as Error).name === "AbortError") throw exc;
       throw new ApiError({ type: "unreachable", title: `${service} is unreachable`, status: 0, detail: String(exc) });
     }
+  }
+
+  async request<T = unknown>(service: Service, path: string, opts: RequestOptions = {}): Promise<T> {
+    const resp = await this.fetch(service, path, opts);
     if (!resp.ok) throw new ApiError(await problemOf(resp));
     if (resp.status === 204) return undefined as T;
     const type = resp.headers.get("Content-Type") || "";
