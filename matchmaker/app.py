@@ -203,7 +203,7 @@ def create_app(settings: MatchmakerSettings, *, modes: Mapping[str, ModeConfig] 
                run_loops: bool = True) -> web.Application:
     """The matchmaker service. ``modes`` overrides the modes file; ``run_loops=False`` serves the
     API without the matching loop and results consumer (tests drive :class:`Matcher` directly)."""
-    from matchmaker import api, gameapi, history_api
+    from matchmaker import admin_api, api, gameapi, history_api
 
     svc = _build(settings, modes)
     app = http.application(observe=svc.metrics.http.observe, client_max_size=MAX_BODY_BYTES,
@@ -219,6 +219,7 @@ def create_app(settings: MatchmakerSettings, *, modes: Mapping[str, ModeConfig] 
     api.add_routes(app)
     history_api.add_routes(app)
     gameapi.add_routes(app)
+    admin_api.add_routes(app)
     return app
 
 
