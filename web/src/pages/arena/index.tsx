@@ -1,2 +1,3 @@
-export function ArenaLobby() { return <main id="main"><h1>ArenaLobby</h1><p>Coming soon.</p></main>; }
-export function GamePage() { return <main id="main"><h1>GamePage</h1><p>Coming soon.</p></main>; }
+// The arena area: the lobby (quick play, parties, custom games) and the game page it hands matches to.
+export { ArenaLobby } from "./ArenaLobby";
+export { GamePage } from "./GamePagePlaceholder";
