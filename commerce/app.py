@@ -13,8 +13,8 @@ from aiohttp import web
 from pymongo.errors import PyMongoError
 from redis.exceptions import RedisError
 
-from commerce import (api, catalog, friends_api, identity_api, market_api, moderation_api, payments_api, rewards,
-                      trades_api, withdrawals_api, works_api)
+from commerce import (api, batch_api, catalog, friends_api, identity_api, market_api, moderation_api, payments_api,
+                      rewards, trades_api, withdrawals_api, works_api)
 from commerce import openapi as openapi_doc
 from commerce.accounts import ISSUER, Accounts
 from commerce.appkeys import (ACCOUNTS, ADMIN_VERIFIER, ECONOMY, FRIENDS, LIMITER, MATCHMAKER, METRICS, MODERATION,
@@ -166,6 +166,7 @@ def create_app(settings: CommerceSettings) -> web.Application:
     withdrawals_api.add_routes(app, settings)
     works_api.add_routes(app)
     friends_api.add_routes(app)
+    batch_api.add_routes(app)
     identity_api.add_routes(app)
     moderation_api.add_routes(app)
     return app

@@ -294,7 +294,7 @@ def build(trade_max_ttl_s: int = 7 * 86_400) -> dict[str, Any]:
                                          (401, 403, 404, 409, 422, 503), auth="service", body=object_schema(api.GRANT),
                                          params=[IDEMPOTENCY], replay=True)},
     }
-    from commerce import friends_api, identity_api, moderation_api, payments_api, trades_api, withdrawals_api, works_api  # operations beside their handlers
+    from commerce import batch_api, friends_api, identity_api, moderation_api, payments_api, trades_api, withdrawals_api, works_api  # operations beside their handlers
 
     paths.update(payments_api.openapi_paths())
     paths.update(withdrawals_api.openapi_paths())
@@ -304,6 +304,7 @@ def build(trade_max_ttl_s: int = 7 * 86_400) -> dict[str, Any]:
     market_paths, market_schemas = market_api.openapi()
     paths.update(market_paths)
     paths.update(friends_api.openapi_paths())
+    paths.update(batch_api.openapi_paths())
     for path, operations in identity_api.openapi_paths().items():
         paths.setdefault(path, {}).update(operations)  # DELETE /v1/me/wallet beside GET
     return {
