@@ -13,7 +13,7 @@ from pathlib import Path
 from elysium import __version__, devtokens, tokens
 from elysium.config import ConfigError
 
-SERVICE_PACKAGES = ("gameserver", "matchmaker", "spectator", "commerce", "butler", "loadtest")
+SERVICE_PACKAGES = ("gameserver", "matchmaker", "spectator", "commerce", "butler", "gateway", "loadtest")
 
 
 def _service_modules() -> list[object]:
