@@ -1,13 +1,130 @@
 import { describe, expect, it } from "vitest";
-import reducer, { signedIn, signedOut } from "../src/features/session/sessionSlice";
+import { ApiError } from "@elysium/sdk";
+import reducer, {
+  guardRequests, profileLoaded, refreshDelayMs, signedIn, signedOut, type Profile,
+} from "../src/features/session/sessionSlice";
+
+const pair = { account_id: "a1", access_token: "t", refresh_token: "r".repeat(20), expires_in: 60, now: 1000 };
+const profile = (id: string): Profile => ({
+  account_id: id, username: "ann", display_name: "Ann", avatar_url: null, region: null, settings: {}, roles: [],
+  guest: false, eth_address: null, created_at: "2026-01-01T00:00:00+00:00",
+});
 
 describe("session", () => {
   it("keeps the token pair and when it expires, and forgets it on sign-out", () => {
-    let s = reducer(undefined, signedIn({ account_id: "a1", access_token: "t", refresh_token: "r".repeat(20), expires_in: 60, now: 1000 }));
+    let s = reducer(undefined, signedIn(pair));
     expect(s.accountId).toBe("a1");
     expect(s.expiresAt).toBe(61000);
     s = reducer(s, signedOut());
     expect(s.accessToken).toBeNull();
     expect(s.accountId).toBeNull();
+  });
+
+  it("keeps the profile of the signed-in player only", () => {
+    let s = reducer(undefined, signedIn(pair));
+    s = reducer(s, profileLoaded(profile("someone-else")));
+    expect(s.profile).toBeNull();
+    s = reducer(s, profileLoaded(profile("a1")));
+    expect(s.profile?.display_name).toBe("Ann");
+    // A refreshed pair for the same account keeps the profile; another account drops it.
+    s = reducer(s, signedIn({ ...pair, access_token: "t2" }));
+    expect(s.profile?.display_name).toBe("Ann");
+    s = reducer(s, signedIn({ ...pair, account_id: "b2" }));
+    expect(s.profile).toBeNull();
+    s = reducer(reducer(s, profileLoaded(profile("b2"))), signedOut());
+    expect(s.profile).toBeNull();
+  });
+
+  it("takes a profile that comes with the token pair", () => {
+    const s = reducer(undefined, signedIn({ ...pair, profile: profile("a1") }));
+    expect(s.profile?.username).toBe("ann");
+  });
+
+  it("refreshes a minute before expiry, sooner for short tokens, at once when expired", () => {
+    expect(refreshDelayMs(900_000, 0)).toBe(840_000);
+    expect(refreshDelayMs(100_000, 0)).toBe(80_000);
+    expect(refreshDelayMs(1000, 5000)).toBe(0);
+  });
+});
+
+function unauthorized() {
+  return new ApiError({ type: "urn:elysium:problem:invalid-token", title: "Unauthorized", status: 401, detail: "expired" });
+}
+
+/** A client whose server accepts only the token "good". */
+function client() {
+  const calls: { path: string; token: string | null }[] = [];
+  const c = {
+    token: "stale" as string | null,
+    async request(_service: string, path: string, opts: { token?: string | null } = {}) {
+      const token = opts.token !== undefined ? opts.token : c.token;
+      calls.push({ path, token });
+      if (token !== "good") throw unauthorized();
+      return { ok: path };
+    },
+  };
+  return { c, calls };
+}
+
+describe("the 401 guard", () => {
+  it("refreshes once and retries the request with the new token", async () => {
+    const { c, calls } = client();
+    let refreshes = 0;
+    guardRequests(c as never, async () => {
+      refreshes++;
+      c.token = "good";
+      return true;
+    });
+    await expect(c.request("commerce", "/v1/me")).resolves.toEqual({ ok: "/v1/me" });
+    expect(refreshes).toBe(1);
+    expect(calls.map((x) => x.token)).toEqual(["stale", "good"]);
+  });
+
+  it("gives the 401 back when the refresh fails", async () => {
+    const { c, calls } = client();
+    guardRequests(c as never, async () => {
+      c.token = null; // the refresh signed the player out
+      return false;
+    });
+    await expect(c.request("commerce", "/v1/me")).rejects.toMatchObject({ status: 401 });
+    expect(calls).toHaveLength(1);
+  });
+
+  it("leaves requests with their own token and the session routes alone", async () => {
+    const { c } = client();
+    let refreshes = 0;
+    guardRequests(c as never, async () => {
+      refreshes++;
+      return true;
+    });
+    await expect(c.request("matchmaker", "/v1/admin/servers", { token: "service" })).rejects.toMatchObject({ status: 401 });
+    await expect(c.request("commerce", "/v1/sessions/refresh", {})).rejects.toMatchObject({ status: 401 });
+    expect(refreshes).toBe(0);
+  });
+
+  it("retries without a refresh when another request already refreshed", async () => {
+    const { c } = client();
+    let refreshes = 0;
+    const original = c.request;
+    c.request = async (service, path, opts) => {
+      const p = original(service, path, opts);
+      c.token = "good"; // a concurrent refresh lands while this request is out
+      return p;
+    };
+    guardRequests(c as never, async () => {
+      refreshes++;
+      return true;
+    });
+    await expect(c.request("commerce", "/v1/me")).resolves.toEqual({ ok: "/v1/me" });
+    expect(refreshes).toBe(0);
+  });
+
+  it("undoes itself", async () => {
+    const { c } = client();
+    const original = c.request;
+    const undo = guardRequests(c as never, async () => true);
+    expect(c.request).not.toBe(original);
+    undo();
+    expect(c.request).toBe(original);
   });
 });

@@ -1,4 +1,203 @@
-import { Link } from "react-router-dom";
+import { useEffect, useId, useRef, useState } from "react";
+import { Link, NavLink, useLocation, useNavigate } from "react-router-dom";
+import { api } from "../api";
+import { useSession, useSessionKeeper } from "../features/session/useSession";
+import { useAppSelector } from "../store";
+
+export interface Wallet {
+  account_id: string;
+  balances: { soft: number; premium: number };
+}
+
+export interface Presence {
+  state: "offline" | "online" | "in_queue" | "in_match" | "watching";
+  match_id?: string | null;
+  watch?: string | null;
+}
+
+export interface Friend {
+  id: string;
+  display_name: string;
+  avatar_url: string | null;
+  since: string;
+  presence: Presence;
+}
+
+const POLL_MS = 30_000;
+
+const PRESENCE_WORDS: Record<Presence["state"], string> = {
+  offline: "offline", online: "online", in_queue: "in the queue", in_match: "in a match", watching: "watching a match",
+};
+
+export function presenceText(p: Presence | undefined): string {
+  return PRESENCE_WORDS[p?.state ?? "offline"] ?? "offline";
+}
+
+/** Reads the wallet and the friends list while signed in: now, on every page change and every half minute. */
+function useNavData(signedIn: boolean, pathname: string) {
+  const [wallet, setWallet] = useState<Wallet | null>(null);
+  const [friends, setFriends] = useState<Friend[] | null>(null);
+  const [tick, setTick] = useState(0);
+  useEffect(() => {
+    if (!signedIn) return;
+    const timer = setInterval(() => setTick((n) => n + 1), POLL_MS);
+    return () => clearInterval(timer);
+  }, [signedIn]);
+  useEffect(() => {
+    if (!signedIn) {
+      setWallet(null);
+      setFriends(null);
+      return;
+    }
+    const ctl = new AbortController();
+    api.request<Wallet>("commerce", "/v1/me/wallet", { signal: ctl.signal }).then(setWallet, () => undefined);
+    api.request<{ friends: Friend[] }>("commerce", "/v1/me/friends", { signal: ctl.signal })
+      .then((b) => setFriends(b.friends), () => undefined);
+    return () => ctl.abort();
+  }, [signedIn, pathname, tick]);
+  return { wallet, friends };
+}
+
+/** Closes a popover on Escape (focus back to its button) and on a click outside it. */
+function usePopover(open: boolean, close: () => void) {
+  const button = useRef<HTMLButtonElement>(null);
+  const panel = useRef<HTMLDivElement>(null);
+  useEffect(() => {
+    if (!open) return;
+    const onKey = (e: KeyboardEvent) => {
+      if (e.key === "Escape") {
+        close();
+        button.current?.focus();
+      }
+    };
+    const onClick = (e: MouseEvent) => {
+      const t = e.target as Node;
+      if (!panel.current?.contains(t) && !button.current?.contains(t)) close();
+    };
+    document.addEventListener("keydown", onKey);
+    document.addEventListener("mousedown", onClick);
+    return () => {
+      document.removeEventListener("keydown", onKey);
+      document.removeEventListener("mousedown", onClick);
+    };
+  }, [open, close]);
+  return { button, panel };
+}
+
+function FriendsPopover({ friends }: { friends: Friend[] }) {
+  const [open, setOpen] = useState(false);
+  const id = useId();
+  const { button, panel } = usePopover(open, () => setOpen(false));
+  const online = friends.filter((f) => f.presence?.state && f.presence.state !== "offline");
+  return (
+    <div className="navbar-popover-wrap">
+      <button ref={button} type="button" className="navbar-chip" aria-expanded={open} aria-controls={id}
+              onClick={() => setOpen((o) => !o)} data-testid="friends-online">
+        Friends online: {online.length}
+      </button>
+      <div ref={panel} id={id} className="navbar-popover" hidden={!open}>
+        <h2 className="navbar-popover-title">Friends online</h2>
+        {online.length === 0 ? (
+          <p>None of your friends is online.</p>
+        ) : (
+          <ul className="navbar-friends">
+            {online.map((f) => (
+              <li key={f.id} data-testid="friend-online">
+                <Link to={`/players/${encodeURIComponent(f.id)}`} onClick={() => setOpen(false)}>{f.display_name}</Link>{" "}
+                <span className="muted">{presenceText(f.presence)}</span>
+                {f.presence.state === "in_match" && f.presence.match_id && (
+                  <> · <Link to={`/watch/${encodeURIComponent(f.presence.match_id)}`} onClick={() => setOpen(false)}>watch</Link></>
+                )}
+              </li>
+            ))}
+          </ul>
+        )}
+      </div>
+    </div>
+  );
+}
+
+function UserMenu({ name }: { name: string }) {
+  const [open, setOpen] = useState(false);
+  const id = useId();
+  const { signOut } = useSession();
+  const navigate = useNavigate();
+  const { button, panel } = usePopover(open, () => setOpen(false));
+  return (
+    <div className="navbar-popover-wrap">
+      <button ref={button} type="button" className="navbar-user" aria-expanded={open} aria-controls={id}
+              aria-haspopup="true" onClick={() => setOpen((o) => !o)} data-testid="user-menu">
+        {name} <span aria-hidden="true">▾</span>
+      </button>
+      <div ref={panel} id={id} className="navbar-popover navbar-menu" hidden={!open}>
+        <ul>
+          <li><Link to="/profile" onClick={() => setOpen(false)}>Profile</Link></li>
+          <li><Link to="/settings" onClick={() => setOpen(false)}>Settings</Link></li>
+          <li>
+            <button type="button" className="button-link" onClick={async () => {
+              setOpen(false);
+              await signOut();
+              navigate("/");
+            }}>Sign out</button>
+          </li>
+        </ul>
+      </div>
+    </div>
+  );
+}
+
+const LINKS: [string, string][] = [
+  ["/arena", "Arena"], ["/watch", "Watch"], ["/market", "Market"], ["/inventory", "Inventory"],
+  ["/trades", "Trades"], ["/butler", "Butler"],
+];
+
 export function Navbar() {
-  return <header className="navbar"><nav aria-label="Main"><Link to="/">Elysium</Link></nav></header>;
+  useSessionKeeper();
+  const { signedIn, displayName, isOperator } = useSession();
+  const accountId = useAppSelector((s) => s.session.accountId);
+  const location = useLocation();
+  const [menuOpen, setMenuOpen] = useState(false);
+  const { wallet, friends } = useNavData(signedIn, location.pathname);
+  const linksId = useId();
+
+  useEffect(() => setMenuOpen(false), [location.pathname]);
+
+  return (
+    <header className="navbar">
+      <Link to="/" className="navbar-brand">Elysium</Link>
+      <button type="button" className="navbar-toggle" aria-expanded={menuOpen} aria-controls={linksId}
+              onClick={() => setMenuOpen((o) => !o)}>
+        Menu
+      </button>
+      <div id={linksId} className={`navbar-body${menuOpen ? " navbar-open" : ""}`}>
+        <nav aria-label="Main">
+          <ul className="navbar-links">
+            {LINKS.map(([to, label]) => (
+              <li key={to}><NavLink to={to}>{label}</NavLink></li>
+            ))}
+            {isOperator && <li><NavLink to="/ops">Ops</NavLink></li>}
+          </ul>
+        </nav>
+        <div className="navbar-session">
+          {signedIn ? (
+            <>
+              {wallet && (
+                <Link to="/wallet" className="navbar-chip" data-testid="wallet-balance">
+                  <span className="visually-hidden">Wallet: </span>
+                  {wallet.balances.soft} soft · {wallet.balances.premium} premium
+                </Link>
+              )}
+              {friends && <FriendsPopover friends={friends} />}
+              <UserMenu name={displayName || (accountId ? "Account" : "")} />
+            </>
+          ) : (
+            <>
+              <Link to="/login" className="button button-secondary">Sign in</Link>
+              <Link to="/register" className="button">Register</Link>
+            </>
+          )}
+        </div>
+      </div>
+    </header>
+  );
 }

@@ -1,5 +1,20 @@
-import { createSlice, type PayloadAction } from "@reduxjs/toolkit";
+import { createSlice, type PayloadAction, type ThunkAction, type UnknownAction } from "@reduxjs/toolkit";
+import { ApiError } from "@elysium/sdk";
 import { api } from "../../api";
+
+/** The signed-in player's own profile, as commerce's `GET /v1/me` answers it. */
+export interface Profile {
+  account_id: string;
+  username: string | null;
+  display_name: string;
+  avatar_url: string | null;
+  region: string | null;
+  settings: Record<string, unknown>;
+  roles: string[];
+  guest: boolean;
+  eth_address: string | null;
+  created_at: string;
+}
 
 export interface SessionState {
   accountId: string | null;
@@ -7,17 +22,21 @@ export interface SessionState {
   refreshToken: string | null;
   expiresAt: number | null; // ms since the epoch
   serviceToken: string | null; // the operator console's service token
+  profile: Profile | null;
 }
 
 const STORAGE_KEY = "elysium.session";
 
+const EMPTY: SessionState = {
+  accountId: null, accessToken: null, refreshToken: null, expiresAt: null, serviceToken: null, profile: null,
+};
+
 function load(): SessionState {
-  const empty: SessionState = { accountId: null, accessToken: null, refreshToken: null, expiresAt: null, serviceToken: null };
   try {
     const raw = globalThis.localStorage?.getItem(STORAGE_KEY);
-    return raw ? { ...empty, ...JSON.parse(raw) } : empty;
+    return raw ? { ...EMPTY, ...JSON.parse(raw) } : { ...EMPTY };
   } catch {
-    return empty;
+    return { ...EMPTY };
   }
 }
 
@@ -35,26 +54,33 @@ const sessionSlice = createSlice({
   name: "session",
   initialState: initial,
   reducers: {
-    signedIn(state, action: PayloadAction<TokenPair & { now?: number }>) {
+    signedIn(state, action: PayloadAction<TokenPair & { now?: number; profile?: Profile }>) {
       const p = action.payload;
+      if (state.accountId !== p.account_id) state.profile = null;
       state.accountId = p.account_id;
       state.accessToken = p.access_token;
       state.refreshToken = p.refresh_token;
       state.expiresAt = (p.now ?? Date.now()) + p.expires_in * 1000;
+      if (p.profile && p.profile.account_id === p.account_id) state.profile = p.profile;
     },
     signedOut(state) {
       state.accountId = null;
       state.accessToken = null;
       state.refreshToken = null;
       state.expiresAt = null;
+      state.profile = null;
     },
     operatorToken(state, action: PayloadAction<string | null>) {
       state.serviceToken = action.payload;
     },
+    profileLoaded(state, action: PayloadAction<Profile>) {
+      // A profile answered for an earlier login (the player signed out meanwhile) is dropped.
+      if (action.payload.account_id === state.accountId) state.profile = action.payload;
+    },
   },
 });
 
-export const { signedIn, signedOut, operatorToken } = sessionSlice.actions;
+export const { signedIn, signedOut, operatorToken, profileLoaded } = sessionSlice.actions;
 export default sessionSlice.reducer;
 
 /** Keeps the shared API client's token and the stored session in step with the store. */
@@ -65,4 +91,122 @@ export function persistSession(state: SessionState): void {
   } catch {
     /* private mode: the session lasts as long as the tab */
   }
+}
+
+// --- timing (pure) ---------------------------------------------------------------------------
+
+/**
+ * How long to wait before refreshing a token that expires at `expiresAt`: a minute before it
+ * expires, or a fifth of the time left when that is shorter, never negative.
+ */
+export function refreshDelayMs(expiresAt: number, now: number): number {
+  const left = expiresAt - now;
+  if (left <= 0) return 0;
+  return Math.max(0, left - Math.min(60_000, left / 5));
+}
+
+// --- thunks ----------------------------------------------------------------------------------
+
+type Thunk<R> = ThunkAction<R, { session: SessionState }, unknown, UnknownAction>;
+
+/** Whether commerce's answer means this login is over (a refresh cannot cure it). */
+export function endsLogin(err: unknown): boolean {
+  return err instanceof ApiError && (err.status === 401 || err.status === 403);
+}
+
+let inFlight: { refreshToken: string; promise: Promise<boolean> } | null = null;
+
+/**
+ * Trades the refresh token for a new pair (`POST /v1/sessions/refresh`). Concurrent calls for
+ * the same token share one request. Answers true when the session holds a fresh access token;
+ * a refusal signs the player out, an unreachable commerce keeps the session for a later try.
+ */
+export function refreshSession(): Thunk<Promise<boolean>> {
+  return (dispatch, getState) => {
+    const refreshToken = getState().session.refreshToken;
+    if (!refreshToken) return Promise.resolve(false);
+    if (inFlight && inFlight.refreshToken === refreshToken) return inFlight.promise;
+    const promise = (async () => {
+      try {
+        const pair = await api.request<TokenPair>("commerce", "/v1/sessions/refresh", {
+          method: "POST", body: { refresh_token: refreshToken }, token: null,
+        });
+        // Signed out (or in as someone else) while the request was out: keep what is there now.
+        if (getState().session.refreshToken !== refreshToken) return getState().session.accessToken !== null;
+        dispatch(signedIn(pair));
+        return true;
+      } catch (err) {
+        if (endsLogin(err) && getState().session.refreshToken === refreshToken) dispatch(signedOut());
+        return false;
+      } finally {
+        inFlight = null;
+      }
+    })();
+    inFlight = { refreshToken, promise };
+    return promise;
+  };
+}
+
+/** Reads `GET /v1/me` into the session. */
+export function loadProfile(): Thunk<Promise<Profile | null>> {
+  return async (dispatch, getState) => {
+    if (!getState().session.accessToken) return null;
+    const profile = await api.request<Profile>("commerce", "/v1/me");
+    dispatch(profileLoaded(profile));
+    return profile;
+  };
+}
+
+/** Keeps a new token pair (from register or login) and loads the profile unless it came with it. */
+export function signIn(pair: TokenPair & { profile?: Profile }): Thunk<Promise<void>> {
+  return async (dispatch) => {
+    dispatch(signedIn(pair));
+    if (!pair.profile) await dispatch(loadProfile()).catch(() => null);
+  };
+}
+
+/** Revokes this login at commerce (`POST /v1/sessions/logout`) and forgets it here, whatever commerce says. */
+export function signOut(): Thunk<Promise<void>> {
+  return async (dispatch, getState) => {
+    const refreshToken = getState().session.refreshToken;
+    dispatch(signedOut());
+    if (!refreshToken) return;
+    try {
+      await api.request("commerce", "/v1/sessions/logout", { method: "POST", body: { refresh_token: refreshToken }, token: null });
+    } catch {
+      /* the access token lives out its short lifetime; the refresh token is gone from here */
+    }
+  };
+}
+
+// --- the 401 guard ---------------------------------------------------------------------------
+
+type RequestFn = (service: Parameters<typeof api.request>[0], path: string, opts?: Parameters<typeof api.request>[2]) => Promise<unknown>;
+
+/**
+ * Wraps a client's `request` so that a 401 to a request sent with the session's token gets one
+ * refresh and one retry; `refresh` answers whether a fresh token is there (it signs the player
+ * out when the refresh is refused). Requests naming their own token (the operator console's) and
+ * the session routes themselves pass through untouched. Returns a function that undoes the wrap.
+ */
+export function guardRequests(client: { request: RequestFn; token: string | null }, refresh: () => Promise<boolean>): () => void {
+  const original = client.request;
+  const guarded: RequestFn = async (service, path, opts = {}) => {
+    const sent = client.token;
+    try {
+      return await original.call(client, service, path, opts);
+    } catch (err) {
+      const retryable = err instanceof ApiError && err.status === 401 && opts.token === undefined && sent !== null
+        && !(service === "commerce" && path.startsWith("/v1/sessions"));
+      if (!retryable) throw err;
+      // Another request may have refreshed already; then the retry needs no refresh of its own.
+      const fresh = client.token !== sent || (await refresh());
+      if (!fresh || client.token === null) throw err;
+      return original.call(client, service, path, opts);
+    }
+  };
+  client.request = guarded;
+  return () => {
+    if (client.request === guarded) client.request = original;
+  };
 }
