@@ -1,0 +1,2 @@
+export { GamePage } from "./GamePage";
+export { drawArena, cameraOf, type DrawOptions } from "./render";
