@@ -86,6 +86,12 @@ class Connection(RawSocket):
     def on_get(self, target: str) -> None:
         self.http_reply(*self.server.http_get(target.split("?", 1)[0]))
 
+    def takes_request(self, target: str) -> bool:
+        return target.startswith("/v1/admin/")
+
+    def on_request(self, method: str, target: str, head: bytes, body: bytes) -> None:
+        self.http_reply(*self.server.http_admin(method, target, head, body))
+
     def refusal(self, target: str) -> str | None:
         return "server is draining" if self.server.draining and not self.server.rooms else None
 

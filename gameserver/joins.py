@@ -195,14 +195,15 @@ class Joins:
             conn.room.release(conn.seat, "left")
             conn.room = conn.seat = None
 
-    def remove(self, player: str, code: str, message: str, reason: str) -> int:
-        """Take ``player`` out of every room they hold a seat in, connected or not: the seat is
-        freed (the room's events say ``leave`` with ``reason``), the resume token stops working, and
-        a connected player gets an ``error`` with ``code`` and a close (1008). How many seats."""
+    def remove(self, player: str, code: str, message: str, reason: str, match_id: str | None = None) -> int:
+        """Take ``player`` out of every room they hold a seat in (only ``match_id``'s when given), connected
+        or not: the seat is freed (the room's events say ``leave`` with ``reason``), the resume token
+        stops working, and a connected player gets an ``error`` with ``code`` and a close (1008). How
+        many seats."""
         removed = 0
         for room in list(self.rooms.values()):
             seat = room.by_player.get(PlayerId(player))
-            if seat is None:
+            if seat is None or (match_id is not None and room.spec.match_id != match_id):
                 continue
             self.resumes.pop(seat.resume, None)
             conn = seat.link

@@ -26,6 +26,8 @@ class Clock:
     phase: int
     tick_hz: int
     seats: int
+    late_ticks: int = 0  # ticks that started more than one period after their deadline (the admin API shows it)
+    skipped: int = 0  # steps skipped because the process fell too far behind
 
 
 class TickGrid(Generic[K]):
@@ -69,6 +71,7 @@ class TickGrid(Generic[K]):
                 if steps_done >= self.max_catch_up:
                     missed = int((now - clock.deadline) / clock.period) + 1
                     clock.deadline += missed * clock.period
+                    clock.skipped += missed
                     skipped += missed
                 else:
                     behind.append(key)

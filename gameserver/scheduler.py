@@ -91,7 +91,11 @@ class Scheduler:
                 wall = time.time_ns() // 1000
                 rooms = [self.rooms[m] for m in due]
                 for m in due:
-                    metrics.tick_lateness.observe(started - self.grid.clocks[m].deadline)
+                    clock = self.grid.clocks[m]
+                    late = started - clock.deadline
+                    metrics.tick_lateness.observe(late)
+                    if late > clock.period:
+                        clock.late_ticks += 1
                 # Step every due room in one batch, then encode and send room by room, each
                 # stamped with the time it is actually sent.
                 for room, (out, outcome) in zip(rooms, step_rooms(rooms, started, wall)):

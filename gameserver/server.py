@@ -31,6 +31,7 @@ from elysium.problem import CONTENT_TYPE as PROBLEM
 from elysium.problem import Problem
 from elysium.ws import frames
 from gameserver import agones
+from gameserver.admin import Admin
 from gameserver import openapi as openapi_doc
 from gameserver import protocol as p
 from gameserver.chat import TeamChat
@@ -82,6 +83,9 @@ class GameServer:
         self.joins = Joins(settings, self.server_id, verifier, ReplayGuard(self.redis), self.scheduler, self.metrics,
                            modes, draining=lambda: self.draining, presence=self.presence, bans=self.bans)
         self.rooms = self.scheduler.rooms
+        self.admin = Admin(self.server_id, tokens.Verifier(tokens.load_public_key(path=settings.service_public_key_file))
+                           if settings.service_public_key_file else None, self.rooms, self.scheduler.grid.clocks,
+                           self.joins.remove, time.monotonic)
         # What a connection calls (on_inputs is the per-message hot path: one attribute, no hop).
         self.on_inputs = self.scheduler.on_inputs
         self.start_join = self.joins.start
@@ -215,6 +219,10 @@ class GameServer:
         if path == "/v1/openapi.json":
             return 200, self.openapi, "application/json"
         return 404, Problem(404, "not-found", detail=f"no resource at {path[:64]}").encode(path[:128]), PROBLEM
+
+    def http_admin(self, method: str, target: str, head: bytes, body: bytes) -> tuple[int, bytes, str, dict[str, str]]:
+        """``/v1/admin/*`` (:mod:`gameserver.admin`): the rooms and the kick, with a service token."""
+        return self.admin.handle(method, target, head, body)
 
     def _refresh_gauges(self) -> None:
         self.scheduler.flush_inputs()

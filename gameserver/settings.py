@@ -25,6 +25,9 @@ class GameServerSettings(ChatSettings):
     join_public_key: str = setting("ELYSIUM_JOIN_PUBLIC_KEY", "", "PEM of the Ed25519 key that verifies join tokens",
                                    secret=False)
     join_public_key_file: str = setting("ELYSIUM_JOIN_PUBLIC_KEY_FILE", "", "File holding that PEM instead")
+    service_public_key_file: str = setting("ELYSIUM_SERVICE_PUBLIC_KEY_FILE", "",
+                                           "Public key (PEM file) verifying service tokens: for the game server's "
+                                           "/v1/admin (unset: it answers 403)")
     join_issuers: str = setting("ELYSIUM_JOIN_ISSUERS", ",".join(tokens.JOIN_ISSUERS),
                                 "Comma-separated issuers (iss) accepted on join tokens")
     modes: str = setting("ELYSIUM_MODES", "",

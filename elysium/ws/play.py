@@ -27,6 +27,7 @@ NOT_IN_ROSTER: Final = "not_in_roster"
 RESUME_REJECTED: Final = "resume_rejected"
 JOIN_REJECTED: Final = "join_rejected"  # the mode refused the join's choice (a team, a loadout)
 BANNED: Final = "banned"  # the account is banned: a join is refused, a seated player is removed (then close 1008)
+KICKED: Final = "kicked"  # an operator removed the player from the match (then close 1008)
 
 InputRow = tuple[int, float, float, float, bool]  # seq, move_x, move_y, aim, fire
 

@@ -12,7 +12,9 @@ messages mean and what its owner does on each step.
 
 Every refusal at the HTTP level (a malformed or oversized request, a wrong method, a plain
 request to the websocket path, a refused handshake) is ``application/problem+json``
-(:class:`elysium.problem.Problem`); a 405 carries ``Allow: GET``. With a CORS policy
+(:class:`elysium.problem.Problem`); a 405 carries ``Allow: GET``. Paths a subclass names in
+:meth:`RawSocket.takes_request` (the admin API) also take POST with a small JSON body, and
+see the request head (its Authorization). With a CORS policy
 (:mod:`elysium.cors`), plain answers carry its headers and a preflight is answered here.
 """
 
@@ -32,6 +34,7 @@ from elysium.ws import frames
 from elysium.ws.envelope import RATE_LIMITED, TEXT_FRAME, TOO_LARGE
 
 MAX_HEAD_BYTES = 8192
+MAX_BODY_BYTES = 4096  # a POST body to a path the subclass takes requests on (takes_request)
 
 # Connection states. UPGRADED: the handshake is done but the owner has not opened the
 # stream yet (a watcher between its handshake and its first feed bytes); both it and OPEN
@@ -43,7 +46,7 @@ _REASONS = {200: "OK", 204: "No Content", **TITLES}
 _HANDSHAKE_CODES = {400: "bad-request", 403: "forbidden", 405: "method-not-allowed", 426: "upgrade-required"}
 
 
-def _header(head: bytes, name: bytes) -> str | None:
+def header(head: bytes, name: bytes) -> str | None:
     """The value of the header ``name`` (lower case) in a request head, or None."""
     for line in head.split(b"\r\n")[1:]:
         key, colon, value = line.partition(b":")
@@ -54,7 +57,7 @@ def _header(head: bytes, name: bytes) -> str | None:
 
 class RawSocket(asyncio.Protocol):
     __slots__ = ("transport", "state", "head", "reader", "timer", "strikes", "struck_at", "last_error_at",
-                 "abuse_limit", "rate", "tokens", "refilled", "cors", "origin")
+                 "abuse_limit", "rate", "tokens", "refilled", "cors", "origin", "pending")
 
     def __init__(self, max_message_bytes: int, abuse_limit: int, rate: float, cors: Cors | None = None) -> None:
         self.transport: asyncio.Transport | None = None
@@ -71,6 +74,7 @@ class RawSocket(asyncio.Protocol):
         self.refilled = time.monotonic()
         self.cors = cors  # the owner's CORS policy (ELYSIUM_CORS_ORIGINS), None: no CORS headers
         self.origin: str | None = None  # the Origin of the plain HTTP request, when there is a policy
+        self.pending: tuple[str, bytes, int] | None = None  # a POST waiting for its body: target, head, length
 
     # --- what subclasses say ---------------------------------------------------------------
 
@@ -89,6 +93,14 @@ class RawSocket(asyncio.Protocol):
 
     def on_get(self, target: str) -> None:
         """A plain GET (not the websocket path): answer it with :meth:`http_reply` or :meth:`http_problem`."""
+        raise NotImplementedError
+
+    def takes_request(self, target: str) -> bool:
+        """Whether ``target`` is answered by :meth:`on_request` (GET and POST, with the head and body)."""
+        return False
+
+    def on_request(self, method: str, target: str, head: bytes, body: bytes) -> None:
+        """A GET or POST to a path of :meth:`takes_request`: answer it with :meth:`http_reply`."""
         raise NotImplementedError
 
     def refusal(self, target: str) -> str | None:
@@ -150,6 +162,9 @@ class RawSocket(asyncio.Protocol):
                 self._dispatch(message)
         elif self.state == HTTP:
             self.head += data
+            if self.pending is not None:
+                self._body_arrived()
+                return
             end = self.head.find(b"\r\n\r\n")
             if end < 0:
                 if len(self.head) > MAX_HEAD_BYTES:
@@ -179,18 +194,53 @@ class RawSocket(asyncio.Protocol):
             return
         method, target = line[0], line[1].decode("latin-1")
         if self.cors is not None:
-            self.origin = _header(head, b"origin")
+            self.origin = header(head, b"origin")
             if method == b"OPTIONS" and is_preflight("OPTIONS", self.origin,
-                                                     _header(head, b"access-control-request-method")):
+                                                     header(head, b"access-control-request-method")):
                 self._preflight(self.cors, target)
                 return
         if self.is_websocket_target(target):
             self._handshake(head, rest, target)
+        elif self.takes_request(target):
+            self._request(method, target, head, rest)
         elif method != b"GET":
             self.http_problem(Problem(405, "method-not-allowed", detail="only GET is served here",
                                       headers={"Allow": "GET"}), target)
         else:
             self.on_get(target)
+
+    def _request(self, method: bytes, target: str, head: bytes, rest: bytes) -> None:
+        if method == b"GET":
+            self.on_request("GET", target, head, b"")
+            return
+        if method != b"POST":
+            self.http_problem(Problem(405, "method-not-allowed", detail="only GET and POST are served here",
+                                      headers={"Allow": "GET, POST"}), target)
+            return
+        if header(head, b"transfer-encoding") is not None:
+            self.http_problem(Problem(400, "bad-request", detail="send the body with a Content-Length"), target)
+            return
+        raw = header(head, b"content-length") or "0"
+        if not raw.isdigit():
+            self.http_problem(Problem(400, "bad-request", detail="Content-Length is not a number"), target)
+            return
+        if int(raw) > MAX_BODY_BYTES:
+            self.http_problem(Problem(413, "body-too-large", detail=f"the body is larger than {MAX_BODY_BYTES} bytes"),
+                              target)
+            return
+        self.pending = (target, head, int(raw))
+        self.head = bytearray(rest)
+        self._body_arrived()
+
+    def _body_arrived(self) -> None:
+        assert self.pending is not None
+        target, head, length = self.pending
+        if len(self.head) < length:
+            return  # more to come (the first deadline bounds the wait)
+        body = bytes(self.head[:length])
+        self.pending = None
+        self.head = bytearray()
+        self.on_request("POST", target, head, body)
 
     def _preflight(self, policy: Cors, target: str) -> None:
         """A CORS preflight: every path here takes GET only."""
