@@ -3,34 +3,12 @@ import { Link } from "react-router-dom";
 import { buyFromStore, createListing, getWithdrawal, withdrawItem, type NewListing } from "../../features/market/commerce";
 import { readInventory } from "../../features/market/reads";
 import { CUSTODY_NAMES, balancesText, itemName, money, when } from "../../features/market/format";
-import { CURRENCIES, type CatalogItem, type Currency, type OwnedItem } from "../../features/market/types";
+import { CURRENCIES, type CatalogItem, type Currency } from "../../features/market/types";
+import { groupItems, type Lot } from "../../features/market/forms";
 import { Alert, MarketNav, SignInFirst, Status, useCatalog, useKeyedAction, useLoad, useSignedIn } from "./common";
 import "./market.css";
 
 const PAGE = 50;
-
-/** Stackable items of one type still in the game show as one lot; everything else item by item. */
-interface Lot { key: string; type: string; items: OwnedItem[]; custody: string; stackable: boolean }
-
-export function groupItems(items: OwnedItem[], catalog: Record<string, CatalogItem>): Lot[] {
-  const lots: Lot[] = [];
-  const byType = new Map<string, Lot>();
-  for (const it of items) {
-    const stackable = !!catalog[it.item_id]?.stackable;
-    if (stackable && it.custody === "in_game") {
-      let lot = byType.get(it.item_id);
-      if (!lot) {
-        lot = { key: `lot:${it.item_id}`, type: it.item_id, items: [], custody: "in_game", stackable };
-        byType.set(it.item_id, lot);
-        lots.push(lot);
-      }
-      lot.items.push(it);
-    } else {
-      lots.push({ key: it.id, type: it.item_id, items: [it], custody: it.custody, stackable });
-    }
-  }
-  return lots;
-}
 
 export function InventoryPage() {
   const me = useSignedIn();

@@ -1,57 +1,15 @@
 import { useState, type FormEvent } from "react";
 import { Link, useSearchParams } from "react-router-dom";
-import { offerTrade, type TradeOffer } from "../../features/market/commerce";
+import { offerTrade } from "../../features/market/commerce";
+import { buildOffer } from "../../features/market/forms";
 import { readTradeBuilder } from "../../features/market/reads";
 import { itemName, shortId } from "../../features/market/format";
-import type { Balances } from "../../features/market/types";
 import { Alert, MarketNav, SignInFirst, Status, useCatalog, useKeyedAction, useLoad, useSignedIn } from "./common";
 import "./market.css";
 
 const EXPIRIES = [
   { s: 3600, label: "1 hour" }, { s: 86400, label: "1 day" }, { s: 3 * 86400, label: "3 days" }, { s: 7 * 86400, label: "7 days" },
 ];
-const ITEM_ID = /^[0-9a-f]{32}$/;
-
-/** The offer as the API takes it, or what is wrong with the form (field → problem). */
-export function buildOffer(form: {
-  receiver: string; give: string[]; giveSoft: string; givePremium: string; ask: string; askSoft: string;
-  askPremium: string; expires: number;
-}, me: string): { offer?: TradeOffer; problems: Record<string, string> } {
-  const problems: Record<string, string> = {};
-  const receiver = form.receiver.trim();
-  if (!receiver) problems.receiver = "Choose a friend or enter a player id.";
-  else if (receiver === me) problems.receiver = "You cannot trade with yourself.";
-  const amount = (raw: string, field: string): number | undefined => {
-    const t = raw.trim();
-    if (!t) return undefined;
-    if (!/^[0-9]{1,10}$/.test(t) || Number(t) > 1e9) { problems[field] = "Enter a whole amount up to 1,000,000,000."; return undefined; }
-    return Number(t) || undefined;
-  };
-  const currency = (soft: string, premium: string, prefix: string): Balances | undefined => {
-    const out: Balances = {};
-    const s = amount(soft, `${prefix}Soft`);
-    const p = amount(premium, `${prefix}Premium`);
-    if (s) out.soft = s;
-    if (p) out.premium = p;
-    return Object.keys(out).length ? out : undefined;
-  };
-  const ask = [...new Set(form.ask.split(/[\s,]+/).map((x) => x.trim().toLowerCase()).filter(Boolean))];
-  const bad = ask.filter((x) => !ITEM_ID.test(x));
-  if (bad.length) problems.ask = `Not an item id: ${bad.slice(0, 3).join(", ")} (item ids are 32 hex digits).`;
-  if (ask.length > 25) problems.ask = "Ask for at most 25 items.";
-  if (form.give.length > 25) problems.give = "Offer at most 25 items.";
-  const giveCurrency = currency(form.giveSoft, form.givePremium, "give");
-  const askCurrency = currency(form.askSoft, form.askPremium, "ask");
-  const offerSide = form.give.length || giveCurrency ? { ...(form.give.length ? { items: form.give } : {}), ...(giveCurrency ? { currency: giveCurrency } : {}) } : undefined;
-  const requestSide = ask.length || askCurrency ? { ...(ask.length ? { items: ask } : {}), ...(askCurrency ? { currency: askCurrency } : {}) } : undefined;
-  if (!offerSide && !requestSide && !Object.keys(problems).some((k) => k !== "receiver")) problems.give = "Offer or ask for something.";
-  if (Object.keys(problems).length) return { problems };
-  return {
-    problems,
-    offer: { receiver_id: receiver, ...(offerSide ? { offer: offerSide } : {}), ...(requestSide ? { request: requestSide } : {}), expires_in_s: form.expires },
-  };
-}
-
 export function TradeNewPage() {
   const me = useSignedIn();
   const [params] = useSearchParams();

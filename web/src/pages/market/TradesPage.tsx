@@ -2,21 +2,15 @@ import { useState } from "react";
 import { Link } from "react-router-dom";
 import { moveTrade } from "../../features/market/commerce";
 import { readTrades } from "../../features/market/reads";
-import { balancesText, itemName, shortId, when } from "../../features/market/format";
-import type { CatalogItem, Trade, TradeSide } from "../../features/market/types";
+import { shortId, when } from "../../features/market/format";
+import { sideText } from "../../features/market/forms";
+import type { CatalogItem, Trade } from "../../features/market/types";
 import { Alert, MarketNav, SignInFirst, Status, useCatalog, useKeyedAction, useLoad, useSignedIn } from "./common";
 import "./market.css";
 
 type Role = "received" | "sent";
 const MOVES = { accept: "accepted", decline: "declined", cancel: "cancelled" } as const;
 const STATES = ["open", "accepted", "declined", "cancelled", "expired"];
-
-export function sideText(side: TradeSide, catalog: Record<string, CatalogItem>): string {
-  const items = side.items.map((i) => itemName(catalog, i.item_id));
-  const money = balancesText(side.currency);
-  const parts = [...items, ...(money === "nothing" ? [] : [money])];
-  return parts.length ? parts.join(", ") : "nothing";
-}
 
 export function TradesPage() {
   const me = useSignedIn();
