@@ -3,7 +3,7 @@ import { useParams } from "react-router-dom";
 import { api } from "../../api";
 import { ErrorAlert } from "../../components/ErrorAlert";
 import { useSession } from "../../features/session/useSession";
-import { SignInFirst } from "./forms";
+import { SignInFirst } from "../../components/SignInFirst";
 import { MatchesTable, RatingsTable, type PublicProfile } from "./stats";
 import "./auth.css";
 

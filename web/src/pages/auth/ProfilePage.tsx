@@ -4,7 +4,8 @@ import { ErrorAlert, fieldErrors } from "../../components/ErrorAlert";
 import { profileLoaded, type Profile } from "../../features/session/sessionSlice";
 import { useSession } from "../../features/session/useSession";
 import { useAppDispatch } from "../../store";
-import { Field, SignInFirst } from "./forms";
+import { SignInFirst } from "../../components/SignInFirst";
+import { Field } from "./forms";
 import { MatchesTable, RatingsTable, type PublicProfile } from "./stats";
 import "./auth.css";
 

@@ -5,7 +5,8 @@ import { ErrorAlert, fieldErrors } from "../../components/ErrorAlert";
 import { profileLoaded, type Profile, type TokenPair } from "../../features/session/sessionSlice";
 import { useSession } from "../../features/session/useSession";
 import { useAppDispatch } from "../../store";
-import { Field, SignInFirst } from "./forms";
+import { SignInFirst } from "../../components/SignInFirst";
+import { Field } from "./forms";
 import "./auth.css";
 
 /** Changing the password revokes every login of the account, this one too: sign in again with the new one. */
