@@ -19,6 +19,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -30,8 +31,8 @@ from aiohttp import web
 
 ROOT = Path(__file__).resolve().parents[2]
 WEB = ROOT / "web"
-DIST = WEB / "dist"
 RESULTS = ROOT / "test-results" / "web"
+BUILT = ROOT / "test-results" / "dist"  # the client the tests serve
 UP_TIMEOUT_S = 180.0
 SOURCES = ("src", "sdk/src", "index.html", "vite.config.ts", "package-lock.json", "public")
 
@@ -53,30 +54,41 @@ def _source_files() -> Iterator[Path]:
             yield path
 
 
-def client_is_stale() -> bool:
-    index = DIST / "index.html"
+def client_is_stale(out_dir: Path) -> bool:
+    index = out_dir / "index.html"
     return not index.exists() or index.stat().st_mtime < _newest(_source_files())
 
 
-def build_client(*, force: bool = False) -> float:
-    """Build ``web/dist`` when a source is newer than it (or ``force``); returns the seconds it took (0: fresh).
+def build_client(out_dir: Path = BUILT, *, force: bool = False, source: str = "") -> float:
+    """Build the client into ``out_dir`` when a source is newer than it (or ``force``); the seconds it took (0: fresh).
 
-    Only Vite runs here: the type check is ``test_unit.py``'s, so one half-typed file elsewhere does
-    not stop every browser test.
+    The tests serve their own build (the gateway's ``ELYSIUM_GATEWAY_WEB_DIR``), never touching ``web/dist``.
+    Only Vite runs here: the type check is ``test_unit.py``'s, so one half-typed file elsewhere does not stop
+    every browser test. ``source="HEAD"`` (or ``ELYSIUM_WEB_TESTS_SOURCE=HEAD``) builds the committed pages
+    instead of the working tree's.
     """
     npx = shutil.which("npx")
     if npx is None:
         raise RuntimeError("npx is not on PATH: install node and npm (scripts/bootstrap.sh) to build the web client")
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    with open(RESULTS.parent / ".build.lock", "w") as lock:  # one build at a time from these tests
+    source = source or os.environ.get("ELYSIUM_WEB_TESTS_SOURCE", "")
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    with open(out_dir.parent / ".build.lock", "w") as lock:  # one build at a time from these tests
         fcntl.flock(lock, fcntl.LOCK_EX)
-        if not force and not client_is_stale():
+        if not force and not source and not client_is_stale(out_dir):
             return 0.0
         started = time.monotonic()
-        done = subprocess.run([npx, "vite", "build"], cwd=WEB, capture_output=True, text=True, timeout=300)
+        with tempfile.TemporaryDirectory() as snapshot:
+            cwd = WEB
+            if source:
+                tree = subprocess.run(["git", "archive", source, "web"], cwd=ROOT, capture_output=True, check=True)
+                subprocess.run(["tar", "-x", "-C", snapshot], input=tree.stdout, check=True)
+                cwd = Path(snapshot) / "web"
+                (cwd / "node_modules").symlink_to(WEB / "node_modules")
+            done = subprocess.run([npx, "vite", "build", "--outDir", str(out_dir), "--emptyOutDir"], cwd=cwd,
+                                  capture_output=True, text=True, timeout=300)
         if done.returncode != 0:
             raise RuntimeError(f"the web client did not build:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}")
-        (DIST / "index.html").touch()
+        (out_dir / "index.html").touch()
         return time.monotonic() - started
 
 
@@ -131,11 +143,12 @@ class Stack:
 WEB_LINE = re.compile(r"^\s*web\s+(http://\S+?)/?\s*$")
 
 
-def start_stack(state_dir: Path, *, bots: int = 2) -> Stack:
+def start_stack(state_dir: Path, *, bots: int = 2, web_dir: Path = BUILT) -> Stack:
     """``elysium up --state-dir STATE --bots N`` until it prints its ``up`` event; fails with what it said."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("ELYSIUM_")}
     env["ELYSIUM_DRAIN_TIMEOUT_S"] = "2"  # the end of the session need not wait for a long drain
     env["PYTHONUNBUFFERED"] = "1"
+    env["ELYSIUM_GATEWAY_WEB_DIR"] = str(web_dir)
     proc = subprocess.Popen([sys.executable, "-m", "elysium", "up", "--state-dir", str(state_dir), "--bots", str(bots)],
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, cwd=ROOT,
                             start_new_session=True)
@@ -167,7 +180,7 @@ def start_stack(state_dir: Path, *, bots: int = 2) -> Stack:
     threading.Thread(target=drain, daemon=True).start()
     stack = Stack(proc, state_dir, services, web_url or services.get("gateway", ""), output)
     if not stack.web_url:
-        stack.stand_in = StandInGateway(services)
+        stack.stand_in = StandInGateway(services, web_dir)
         stack.web_url = stack.stand_in.start()
     return stack
 
@@ -175,8 +188,9 @@ def start_stack(state_dir: Path, *, bots: int = 2) -> Stack:
 class StandInGateway:
     """The gateway's paths for a stack that has none: ``/api/<service>/…`` passed through, ``web/dist`` served."""
 
-    def __init__(self, services: dict[str, str]) -> None:
+    def __init__(self, services: dict[str, str], web_dir: Path) -> None:
         self.services = services
+        self.web_dir = web_dir
         self._loop = asyncio.new_event_loop()
         self._runner: web.AppRunner | None = None
         self._session: aiohttp.ClientSession | None = None
@@ -222,12 +236,12 @@ class StandInGateway:
 
     async def _static(self, request: web.Request) -> web.StreamResponse:
         path = request.match_info["path"]
-        file = (DIST / path).resolve()
-        if path and file.is_file() and DIST.resolve() in file.parents:
+        file = (self.web_dir / path).resolve()
+        if path and file.is_file() and self.web_dir.resolve() in file.parents:
             return web.FileResponse(file)
         if "." in path.rsplit("/", 1)[-1]:
             raise web.HTTPNotFound()
-        return web.FileResponse(DIST / "index.html")
+        return web.FileResponse(self.web_dir / "index.html")
 
     async def _proxy(self, request: web.Request) -> web.StreamResponse:
         base = self.services.get(request.match_info["service"])
