@@ -15,6 +15,7 @@ from cross_web import HTTPException
 
 from elysium.http import problem_response
 from elysium.problem import Problem
+from gateway.appkeys import GATEWAY
 from gateway.graphql.context import Context
 from gateway.graphql.loaders import Loaders
 from gateway.graphql.reads import Reads
@@ -61,14 +62,19 @@ class ReadsView(GraphQLView[Context, None]):
 
 
 def graphql_routes(app: web.Application, upstreams: Upstreams, *, graphiql: bool | None = None) -> None:
-    """Add ``POST /graphql`` (and ``GET /graphql``, GraphiQL, when ``graphiql`` or
-    ``ELYSIUM_GATEWAY_GRAPHIQL=1``) to ``app``."""
+    """Add ``POST /graphql`` to ``app``, and ``GET /graphql``: the GraphiQL page when ``graphiql`` (by
+    default the gateway's ``ELYSIUM_GATEWAY_GRAPHIQL``), else a 405 problem."""
     if graphiql is None:
-        graphiql = os.environ.get(GRAPHIQL_VARIABLE, "") == "1"
+        gateway = app.get(GATEWAY)
+        graphiql = gateway.settings.graphiql if gateway is not None else os.environ.get(GRAPHIQL_VARIABLE) == "1"
     view = ReadsView(upstreams, graphiql=graphiql)
     app.router.add_route("POST", PATH, view)
-    if graphiql:
-        app.router.add_route("GET", PATH, view)
+    app.router.add_route("GET", PATH, view if graphiql else _post_only)
+
+
+async def _post_only(request: web.Request) -> web.Response:
+    raise Problem(405, "method-not-allowed", detail="send queries as POST /graphql with a JSON body {query, variables}",
+                  headers={"Allow": "POST"})
 
 
 __all__ = ["graphql_routes", "schema"]

@@ -12,6 +12,7 @@ import re
 from typing import Any
 
 from graphql import GraphQLError
+from strawberry.extensions import MaskErrors
 
 
 class GatewayError(GraphQLError):
@@ -46,3 +47,40 @@ def bad_upstream(service: str) -> GatewayError:
 
 def invalid(message: str, **extra: Any) -> GatewayError:
     return GatewayError("invalid-request", message, 400, **extra)
+
+
+# --- the one place errors leave the schema -------------------------------------------------------
+
+INTERNAL_MESSAGE = "something went wrong on our side"
+# Refusals of the document itself (parsing, validation, the limits), by what their message says.
+DOCUMENT_CODES = (("exceeds maximum operation depth", "query-too-deep"),
+                  ("maximum allowed token", "query-too-large"), ("more than", "query-too-large"),
+                  ("alias", "too-many-aliases"), ("Syntax Error", "invalid-query"))
+
+
+def _document_code(message: str) -> str:
+    return next((code for needle, code in DOCUMENT_CODES if needle in message), "invalid-query")
+
+
+class ErrorCodes(MaskErrors):
+    """Every error the client sees has ``extensions: {code, status}``: a :class:`GatewayError` as it is,
+    a refusal of the document with a code of its own, and our bugs masked as ``internal``."""
+
+    def __init__(self) -> None:
+        super().__init__(should_mask_error=self._unexpected, error_message=INTERNAL_MESSAGE)
+
+    @staticmethod
+    def _unexpected(error: GraphQLError) -> bool:
+        return error.original_error is not None and not isinstance(error.original_error, GraphQLError)
+
+    def anonymise_error(self, error: GraphQLError) -> GraphQLError:
+        return GraphQLError(INTERNAL_MESSAGE, nodes=error.nodes, source=error.source, positions=error.positions,
+                            path=error.path, extensions={"code": "internal", "status": 500})
+
+    def _process_errors(self, errors: list[GraphQLError]) -> list[GraphQLError]:
+        out = super()._process_errors(errors)
+        for error in out:
+            if not (error.extensions or {}).get("code"):
+                error.extensions = {**(error.extensions or {}), "code": _document_code(error.message),
+                                    "status": 400}
+        return out

@@ -1,21 +1,26 @@
 """The GraphQL schema of the client's reads: ``Query`` and ``Viewer``, and the limits around them.
 
-``python -m gateway.graphql.schema`` prints the SDL that ``gateway/schema.graphql`` holds.
+``python -m gateway.graphql`` prints the SDL that ``gateway/schema.graphql`` holds.
 """
 
 from __future__ import annotations
 
+import logging
 import re
 from urllib.parse import quote
 
 import strawberry
 from strawberry.extensions import MaxAliasesLimiter, MaxTokensLimiter, QueryDepthLimiter
+from graphql import GraphQLError
 from strawberry.schema.config import StrawberryConfig
+from strawberry.types import ExecutionContext
+from strawberry.utils.logging import StrawberryLogger
 
 from gateway.graphql import errors, types
 from gateway.graphql.context import Info
 from gateway.graphql.cost import CostLimiter
 
+log = logging.getLogger("gateway.graphql")
 MAX_DEPTH = 8
 MAX_TOKENS = 2000
 MAX_ALIASES = 30
@@ -43,20 +48,20 @@ class Viewer:
     profile: types.Profile
 
     @strawberry.field(description="Balances per currency and debts (commerce GET /v1/me/wallet)")
-    async def wallet(self, info: Info) -> types.Wallet:
+    async def wallet(self, info: Info) -> types.Wallet | None:
         body = await info.context.reads.get("commerce", "/v1/me/wallet")
         return types.build(types.Wallet, body, balances=types.Amounts.of(body.get("balances")),
                            debts=types.build_all(types.Debt, body.get("debts")))
 
     @strawberry.field(description="Owned items, newest first; after: the id of the previous page's last item")
-    async def items(self, info: Info, first: int = 50, after: strawberry.ID | None = None) -> list[types.OwnedItem]:
+    async def items(self, info: Info, first: int = 50, after: strawberry.ID | None = None) -> list[types.OwnedItem] | None:
         body = await info.context.reads.get("commerce", "/v1/me/items", _page(first, 200, {}, after, "before"))
         return [types.build(types.OwnedItem, i, attributes=i.get("attributes") or {}, origin=i.get("origin") or {})
                 for i in body.get("items") or ()]
 
     @strawberry.field(description="Trades the viewer offered (SENT) or was offered (RECEIVED), newest first")
     async def trades(self, info: Info, role: types.TradeRole, state: str | None = None, first: int = 20,
-                     after: str | None = None) -> types.TradePage:
+                     after: str | None = None) -> types.TradePage | None:
         query = {"role": role.value}
         if state is not None:
             query["state"] = state
@@ -65,28 +70,28 @@ class Viewer:
                                next_cursor=body.get("next_cursor"))
 
     @strawberry.field(description="Friends, newest first, each with presence")
-    async def friends(self, info: Info) -> list[types.Friend]:
+    async def friends(self, info: Info) -> list[types.Friend] | None:
         body = await info.context.reads.get("commerce", "/v1/me/friends")
         return [types.friend(f) for f in body.get("friends") or ()]
 
     @strawberry.field(description="Pending friend requests to and from the viewer, newest first")
-    async def friend_requests(self, info: Info) -> types.FriendRequests:
+    async def friend_requests(self, info: Info) -> types.FriendRequests | None:
         body = await info.context.reads.get("commerce", "/v1/me/friends/requests")
         return types.FriendRequests(incoming=types.build_all(types.FriendRequest, body.get("incoming")),
                                     outgoing=types.build_all(types.FriendRequest, body.get("outgoing")))
 
     @strawberry.field(description="Finished matches, newest first (matchmaker match history)")
-    async def matches(self, info: Info, first: int = 20, after: str | None = None) -> types.MatchPage:
+    async def matches(self, info: Info, first: int = 20, after: str | None = None) -> types.MatchPage | None:
         _page(first, 50, {}, after)
         return await types.match_page(info, str(self.id), first, after)
 
     @strawberry.field(description="Per queue mode and season the viewer played a rated match in")
-    async def ratings(self, info: Info) -> list[types.Rating]:
+    async def ratings(self, info: Info) -> list[types.Rating] | None:
         body = await info.context.reads.get("matchmaker", f"/v1/players/{_seg(self.id)}/ratings")
         return types.build_all(types.Rating, body.get("ratings"))
 
     @strawberry.field(description="Payments for premium packs, newest first")
-    async def payments(self, info: Info, first: int = 20) -> list[types.Payment]:
+    async def payments(self, info: Info, first: int = 20) -> list[types.Payment] | None:
         body = await info.context.reads.get("commerce", "/v1/me/payments", _page(first, 200, {}, None))
         return types.build_all(types.Payment, body.get("payments"))
 
@@ -105,7 +110,7 @@ class Query:
     @strawberry.field(description="Open listings, a page at a time; after: the previous page's next")
     async def listings(self, info: Info, filter: types.ListingFilter | None = None,
                        sort: types.ListingSort = types.ListingSort.NEWEST, first: int = 20,
-                       after: str | None = None) -> types.ListingPage:
+                       after: str | None = None) -> types.ListingPage | None:
         query = {"sort": sort.value}
         if filter is not None:
             for name in ("item_type", "rarity", "currency", "seller", "min_price", "max_price"):
@@ -130,7 +135,7 @@ class Query:
         return types.listing_detail(body)
 
     @strawberry.field(description="Every item type of the catalog")
-    async def catalog(self, info: Info) -> list[types.ItemType]:
+    async def catalog(self, info: Info) -> list[types.ItemType] | None:
         return list((await info.context.loaders.catalog()).values())
 
     @strawberry.field(description="One item type; null when there is none")
@@ -138,13 +143,13 @@ class Query:
         return await info.context.loaders.item_type(str(id))
 
     @strawberry.field(description="Premium currency packs for sale")
-    async def packs(self, info: Info) -> list[types.Pack]:
+    async def packs(self, info: Info) -> list[types.Pack] | None:
         body = await info.context.reads.get("commerce", "/v1/packs", anonymous=True)
         return types.build_all(types.Pack, body.get("packs"))
 
     @strawberry.field(description="A leaderboard of a queue mode from the top; season: default the current one")
     async def leaderboard(self, info: Info, mode: str, by: types.LeaderboardOrder = types.LeaderboardOrder.RATING,
-                          first: int = 20, after: str | None = None, season: str | None = None) -> types.Leaderboard:
+                          first: int = 20, after: str | None = None, season: str | None = None) -> types.Leaderboard | None:
         query = {"by": by.value}
         if season is not None:
             query["season"] = season
@@ -162,14 +167,14 @@ class Query:
         return await info.context.loaders.players.load(str(id))
 
     @strawberry.field(description="The relay's list of live matches and replayable ones")
-    async def live_matches(self, info: Info, first: int = 50) -> types.LiveMatches:
+    async def live_matches(self, info: Info, first: int = 50) -> types.LiveMatches | None:
         body = await info.context.reads.get("spectator", "/v1/matches", _page(first, 200, {}, None),
                                             anonymous=True)
         return types.LiveMatches(live=[types.live_match(m) for m in body.get("live") or ()],
                                  replays=[types.live_match(m) for m in body.get("replays") or ()])
 
     @strawberry.field(description="Per queue mode: waiting players and recent wait times")
-    async def queues(self, info: Info) -> list[types.QueueStats]:
+    async def queues(self, info: Info) -> list[types.QueueStats] | None:
         body = await info.context.reads.get("matchmaker", "/v1/queues", anonymous=True)
         return [types.queue_stats(m) for m in body.get("modes") or ()]
 
@@ -186,16 +191,26 @@ class Query:
         return types.work(body)
 
 
+class ReadsSchema(strawberry.Schema):
+    """Logs what the client got wrong or an upstream refused at INFO, and only our own bugs as errors."""
+
+    def process_errors(self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None) -> None:
+        for error in errors:
+            original = error.original_error
+            if original is None or isinstance(original, GraphQLError):
+                log.info("graphql error", extra={"code": (error.extensions or {}).get("code"),
+                                                 "error": error.message[:200]})
+            else:
+                StrawberryLogger.error(error, execution_context)
+
+
 def build_schema() -> strawberry.Schema:
-    return strawberry.Schema(query=Query, config=StrawberryConfig(auto_camel_case=True),
+    return ReadsSchema(query=Query, config=StrawberryConfig(auto_camel_case=True),
                              extensions=[lambda: QueryDepthLimiter(max_depth=MAX_DEPTH),
                                          lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),
                                          lambda: MaxAliasesLimiter(max_alias_count=MAX_ALIASES),
-                                         lambda: CostLimiter(max_cost=MAX_COST)])
+                                         lambda: CostLimiter(max_cost=MAX_COST), errors.ErrorCodes])
 
 
 schema = build_schema()
 
-
-if __name__ == "__main__":
-    print(schema.as_str())

@@ -93,12 +93,12 @@ class Player:
     created_at: str = strawberry.field(description="ISO 8601")
 
     @strawberry.field(description="Per queue mode and season the player played a rated match in (matchmaker)")
-    async def ratings(self, info: Info) -> list[Rating]:
+    async def ratings(self, info: Info) -> list[Rating] | None:
         body = await info.context.reads.get("matchmaker", f"/v1/players/{_seg(self.id)}/ratings")
         return build_all(Rating, body.get("ratings"))
 
     @strawberry.field(description="Finished matches, newest first; after: the previous page's next")
-    async def matches(self, info: Info, first: int = 20, after: str | None = None) -> MatchPage:
+    async def matches(self, info: Info, first: int = 20, after: str | None = None) -> MatchPage | None:
         return await match_page(info, str(self.id), first, after)
 
 
