@@ -3,7 +3,18 @@
  * "Prediction and reconciliation" and "The movement rule"): the predicted position is the
  * server's last position for our seat with every input it has not yet acknowledged applied
  * again, one movement step each, with the arena's own rule (speed, map clamp, obstacle
- * push-out). Positions stay floats in cm and are never rounded between steps.
+ * push-out).
+ *
+ * Two details make the prediction exact rather than merely close:
+ * - The step is computed in metres with the server's operations in the server's order, so
+ *   from the same starting float it gives the same float, bit for bit. That matters where
+ *   the push-out's depths tie (running diagonally into a box corner, which a keyboard's
+ *   exact diagonals do): the side is decided by the last bits, and rounded wire
+ *   centimetres cannot decide it.
+ * - The client keeps its own unrounded position for every input it sent. When the server's
+ *   (rounded) position for an acknowledged input agrees with ours to within the wire's
+ *   rounding, ours is kept as the base; only a real misprediction (a dropped or merged input,
+ *   a hit wall we did not know) resets the base to the server's position.
  */
 import { seqAfter, type ArenaMap } from "./protocol";
 
@@ -32,22 +43,47 @@ export function stepLength(rules: MovementRules): number {
   return rules.speedCmS / rules.tickHz;
 }
 
-/** One step of a living player's position under move (mx, my), exactly as the server steps it. */
-export function step(rules: MovementRules, x: number, y: number, mx: number, my: number): [number, number] {
+/** The rules in metres, as the server holds them. */
+interface Metric {
+  d: number;
+  lo: number;
+  hiX: number;
+  hiY: number;
+  boxes: [number, number, number, number][];
+}
+
+const metricCache = new WeakMap<MovementRules, Metric>();
+
+function metric(rules: MovementRules): Metric {
+  let m = metricCache.get(rules);
+  if (!m) {
+    const r = rules.radiusCm / 100;
+    m = {
+      d: (rules.speedCmS / 100) * (1 / rules.tickHz),
+      lo: r,
+      hiX: rules.widthCm / 100 - r,
+      hiY: rules.heightCm / 100 - r,
+      boxes: rules.obstaclesCm.map(([x0, y0, x1, y1]) => [x0 / 100 - r, y0 / 100 - r, x1 / 100 + r, y1 / 100 + r]),
+    };
+    metricCache.set(rules, m);
+  }
+  return m;
+}
+
+/** One step of a living player, positions in metres (the server's own arithmetic). */
+export function stepMetres(rules: MovementRules, x: number, y: number, mx: number, my: number): [number, number] {
+  const m = metric(rules);
   const len2 = mx * mx + my * my;
   if (len2 > 1) {
     const len = Math.sqrt(len2);
     mx /= len;
     my /= len;
   }
-  const d = rules.speedCmS / rules.tickHz;
-  x += mx * d;
-  y += my * d;
-  const r = rules.radiusCm;
-  x = Math.min(Math.max(x, r), rules.widthCm - r);
-  y = Math.min(Math.max(y, r), rules.heightCm - r);
-  for (const [bx0, by0, bx1, by1] of rules.obstaclesCm) {
-    const x0 = bx0 - r, y0 = by0 - r, x1 = bx1 + r, y1 = by1 + r;
+  x += mx * m.d;
+  y += my * m.d;
+  x = Math.min(Math.max(x, m.lo), m.hiX);
+  y = Math.min(Math.max(y, m.lo), m.hiY);
+  for (const [x0, y0, x1, y1] of m.boxes) {
     if (x > x0 && x < x1 && y > y0 && y < y1) {
       const pen = [x - x0, x1 - x, y - y0, y1 - y];
       let side = 0;
@@ -61,21 +97,33 @@ export function step(rules: MovementRules, x: number, y: number, mx: number, my:
   return [x, y];
 }
 
-interface Pending {
+/** One step of a living player's position under move (mx, my), in centimetres. */
+export function step(rules: MovementRules, xCm: number, yCm: number, mx: number, my: number): [number, number] {
+  const [x, y] = stepMetres(rules, xCm / 100, yCm / 100, mx, my);
+  return [x * 100, y * 100];
+}
+
+interface Sent {
   seq: number;
   mx: number;
   my: number;
+  /** Our predicted position after this input (metres). */
+  x: number;
+  y: number;
 }
 
 /** The local player's predicted position. */
 export class Predictor {
   rules: MovementRules;
-  x = 0;
-  y = 0;
+  /** Position in metres before the first unacknowledged input. */
+  private baseX = 0;
+  private baseY = 0;
   alive = false;
   /** False until a server position for our seat is known. */
   ready = false;
-  private pending: Pending[] = [];
+  private sent: Sent[] = [];
+  /** Predictions that disagreed with the server beyond its rounding (for diagnostics). */
+  corrections = 0;
   /** At most this many unacknowledged inputs are replayed (older ones are dropped). */
   static readonly MAX_PENDING = 64;
 
@@ -83,20 +131,36 @@ export class Predictor {
     this.rules = rules;
   }
 
-  /** Forget everything (a keyframe after a resume): predict from this server state. */
+  /** Predicted position (cm). */
+  get x(): number {
+    return (this.sent.length ? this.sent[this.sent.length - 1].x : this.baseX) * 100;
+  }
+
+  get y(): number {
+    return (this.sent.length ? this.sent[this.sent.length - 1].y : this.baseY) * 100;
+  }
+
+  /** Forget everything (a keyframe, a start): predict from this server state (cm). */
   reset(xCm: number, yCm: number, alive: boolean): void {
-    this.x = xCm;
-    this.y = yCm;
+    this.baseX = xCm / 100;
+    this.baseY = yCm / 100;
     this.alive = alive;
     this.ready = true;
-    this.pending = [];
+    this.sent = [];
   }
 
   /** An input was sent: remember it and move the prediction one step. */
   applyInput(seq: number, mx: number, my: number): void {
-    this.pending.push({ seq, mx, my });
-    if (this.pending.length > Predictor.MAX_PENDING) this.pending.shift();
-    if (this.ready && this.alive) [this.x, this.y] = step(this.rules, this.x, this.y, mx, my);
+    const last = this.sent[this.sent.length - 1];
+    let x = last ? last.x : this.baseX;
+    let y = last ? last.y : this.baseY;
+    if (this.ready && this.alive) [x, y] = stepMetres(this.rules, x, y, mx, my);
+    this.sent.push({ seq, mx, my, x, y });
+    if (this.sent.length > Predictor.MAX_PENDING) {
+      const dropped = this.sent.shift()!;
+      this.baseX = dropped.x;
+      this.baseY = dropped.y;
+    }
   }
 
   /**
@@ -104,18 +168,31 @@ export class Predictor {
    * input seq it applied, -1 for none): drop what it acknowledged and replay the rest.
    */
   reconcile(serverX: number, serverY: number, alive: boolean, ackSeq: number): void {
-    this.pending = this.pending.filter((p) => seqAfter(p.seq, ackSeq));
-    let x = serverX;
-    let y = serverY;
-    if (alive) for (const p of this.pending) [x, y] = step(this.rules, x, y, p.mx, p.my);
-    this.x = x;
-    this.y = y;
+    let acked: Sent | undefined;
+    while (this.sent.length && !seqAfter(this.sent[0].seq, ackSeq)) acked = this.sent.shift();
+    const agrees = acked !== undefined && acked.seq === ackSeq && alive && this.alive &&
+      Math.abs(acked.x * 100 - serverX) <= 0.5 + 1e-9 && Math.abs(acked.y * 100 - serverY) <= 0.5 + 1e-9;
+    if (agrees) {
+      this.baseX = acked!.x;
+      this.baseY = acked!.y;
+    } else {
+      if (this.ready && acked !== undefined) this.corrections += 1;
+      this.baseX = serverX / 100;
+      this.baseY = serverY / 100;
+    }
     this.alive = alive;
     this.ready = true;
+    let x = this.baseX;
+    let y = this.baseY;
+    for (const s of this.sent) {
+      if (alive) [x, y] = stepMetres(this.rules, x, y, s.mx, s.my);
+      s.x = x;
+      s.y = y;
+    }
   }
 
   /** How many sent inputs the server has not acknowledged. */
   get unacknowledged(): number {
-    return this.pending.length;
+    return this.sent.length;
   }
 }
