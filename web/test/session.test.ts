@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { ApiError } from "@elysium/sdk";
 import reducer, {
-  guardRequests, profileLoaded, refreshDelayMs, signedIn, signedOut, type Profile,
+  guardRequests, isUnauthorized, profileLoaded, refreshDelayMs, signedIn, signedOut, type Profile,
 } from "../src/features/session/sessionSlice";
 
 const pair = { account_id: "a1", access_token: "t", refresh_token: "r".repeat(20), expires_in: 60, now: 1000 };
@@ -67,6 +67,12 @@ function client() {
 }
 
 describe("the 401 guard", () => {
+  it("knows a 401 when it sees one", () => {
+    expect(isUnauthorized(unauthorized())).toBe(true);
+    expect(isUnauthorized(new ApiError({ type: "x", title: "x", status: 403 }))).toBe(false);
+    expect(isUnauthorized(new Error("x"))).toBe(false);
+  });
+
   it("refreshes once and retries the request with the new token", async () => {
     const { c, calls } = client();
     let refreshes = 0;
@@ -117,6 +123,33 @@ describe("the 401 guard", () => {
     });
     await expect(c.request("commerce", "/v1/me")).resolves.toEqual({ ok: "/v1/me" });
     expect(refreshes).toBe(0);
+  });
+
+  it("refreshes a GraphQL read whose upstream answered 401, and not one that failed otherwise", async () => {
+    const { c } = client();
+    const reads: string[] = [];
+    const g = Object.assign(c, {
+      async graphql(query: string) {
+        reads.push(`${query}:${c.token}`);
+        const status = query === "broken" ? 404 : c.token === "good" ? 0 : 401;
+        if (status) {
+          throw new ApiError({ type: "graphql", title: "GraphQL error", status: 200, detail: "x",
+                               errors: [{ message: "x", extensions: { code: "e", status } }] });
+        }
+        return { viewer: { id: "a1" } };
+      },
+    });
+    let refreshes = 0;
+    guardRequests(g as never, async () => {
+      refreshes++;
+      c.token = "good";
+      return true;
+    });
+    await expect(g.graphql("broken")).rejects.toMatchObject({ code: "graphql" });
+    expect(refreshes).toBe(0);
+    await expect(g.graphql("{ viewer { id } }")).resolves.toEqual({ viewer: { id: "a1" } });
+    expect(refreshes).toBe(1);
+    expect(reads).toEqual(["broken:stale", "{ viewer { id } }:stale", "{ viewer { id } }:good"]);
   });
 
   it("undoes itself", async () => {

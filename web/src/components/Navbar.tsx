@@ -33,6 +33,41 @@ export function presenceText(p: Presence | undefined): string {
   return PRESENCE_WORDS[p?.state ?? "offline"] ?? "offline";
 }
 
+const NAV_QUERY = `query Navbar {
+  viewer { id wallet { balances { soft premium } } friends { id displayName avatarUrl since presence { state matchId watch } } }
+}`;
+
+interface NavQuery {
+  viewer: null | {
+    id: string;
+    wallet: { balances: { soft: number | null; premium: number | null } };
+    friends: { id: string; displayName: string; avatarUrl: string | null; since: string | null;
+               presence: { state: string | null; matchId: string | null; watch: string | null } | null }[];
+  };
+}
+
+/** The wallet and the friends in one GraphQL read; the REST routes when GraphQL cannot answer. */
+export async function readNavData(signal: AbortSignal): Promise<{ wallet: Wallet; friends: Friend[] } | null> {
+  try {
+    const { viewer } = await api.graphql<NavQuery>(NAV_QUERY, {}, signal);
+    if (!viewer) return null;
+    return {
+      wallet: { account_id: viewer.id, balances: { soft: viewer.wallet.balances.soft ?? 0, premium: viewer.wallet.balances.premium ?? 0 } },
+      friends: viewer.friends.map((f) => ({
+        id: f.id, display_name: f.displayName, avatar_url: f.avatarUrl, since: f.since ?? "",
+        presence: { state: (f.presence?.state ?? "offline") as Presence["state"], match_id: f.presence?.matchId ?? null, watch: f.presence?.watch ?? null },
+      })),
+    };
+  } catch (err) {
+    if ((err as Error).name === "AbortError") throw err;
+    const [wallet, friends] = await Promise.all([
+      api.request<Wallet>("commerce", "/v1/me/wallet", { signal }),
+      api.request<{ friends: Friend[] }>("commerce", "/v1/me/friends", { signal }),
+    ]);
+    return { wallet, friends: friends.friends };
+  }
+}
+
 /** Reads the wallet and the friends list while signed in: now, on every page change and every half minute. */
 function useNavData(signedIn: boolean, pathname: string) {
   const [wallet, setWallet] = useState<Wallet | null>(null);
@@ -50,9 +85,11 @@ function useNavData(signedIn: boolean, pathname: string) {
       return;
     }
     const ctl = new AbortController();
-    api.request<Wallet>("commerce", "/v1/me/wallet", { signal: ctl.signal }).then(setWallet, () => undefined);
-    api.request<{ friends: Friend[] }>("commerce", "/v1/me/friends", { signal: ctl.signal })
-      .then((b) => setFriends(b.friends), () => undefined);
+    readNavData(ctl.signal).then((d) => {
+      if (!d) return;
+      setWallet(d.wallet);
+      setFriends(d.friends);
+    }, () => undefined);
     return () => ctl.abort();
   }, [signedIn, pathname, tick]);
   return { wallet, friends };
