@@ -13,8 +13,8 @@ from aiohttp import web
 from pymongo.errors import PyMongoError
 from redis.exceptions import RedisError
 
-from commerce import (api, batch_api, catalog, friends_api, identity_api, market_api, moderation_api, payments_api,
-                      rewards, trades_api, withdrawals_api, works_api)
+from commerce import (admin_api, api, batch_api, catalog, friends_api, identity_api, market_api, moderation_api,
+                      payments_api, rewards, trades_api, withdrawals_api, works_api)
 from commerce import openapi as openapi_doc
 from commerce.accounts import ISSUER, Accounts
 from commerce.appkeys import (ACCOUNTS, ADMIN_VERIFIER, ECONOMY, FRIENDS, LIMITER, MATCHMAKER, METRICS, MODERATION,
@@ -169,6 +169,7 @@ def create_app(settings: CommerceSettings) -> web.Application:
     batch_api.add_routes(app)
     identity_api.add_routes(app)
     moderation_api.add_routes(app)
+    admin_api.add_routes(app)
     return app
 
 

@@ -7,10 +7,11 @@ import asyncio
 import json
 import logging
 import sys
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from elysium import config, devtokens, logs, serve, tokens
+from elysium import config, devtokens, logs, scopes, serve, tokens
 
 if TYPE_CHECKING:
     from commerce.settings import AuditSettings, CommerceSettings
@@ -27,14 +28,18 @@ def add_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-
     cm.set_defaults(func=run_commerce)
     cm_sub = cm.add_subparsers(dest="commerce_command", required=False, metavar="SUBCOMMAND",
                                help="instead of running the service")
-    tok = cm_sub.add_parser("admin-token", help="mint a service token for the /v1/admin API")
+    tok = cm_sub.add_parser("admin-token", help="mint a service token for the operator console and the /v1/admin "
+                            "APIs of commerce, the matchmaker and the game servers")
     tok.add_argument("--key-file", help="Ed25519 private key of services (default: ELYSIUM_SERVICE_PRIVATE_KEY_FILE, "
                      "else the key elysium up made in .elysium/keys/service.key)")
     tok.add_argument("--ttl-s", type=float, default=600.0, help="lifetime of the token in seconds (at most 86400)")
     tok.add_argument("--subject", default="operator", help="who the token is for (its sub claim; the moderation "
                      "log records it as who acted)")
-    tok.add_argument("--scope", choices=("commerce:admin", "commerce:moderation"), default="commerce:admin",
-                     help="what the token allows: the whole admin API, or only moderation (bans, mutes, the log)")
+    tok.add_argument("--scope", action="append", choices=(*scopes.CONSOLE, scopes.COMMERCE_MODERATION, "console"),
+                     help="what the token allows (repeat for several): commerce:admin (commerce's whole admin API), "
+                          "commerce:moderation (only bans, mutes and their log), matchmaker:admin (game servers and "
+                          "queues), gameserver:admin (rooms and kicks); default: console, all the operator console "
+                          f"needs ({' '.join(scopes.CONSOLE)})")
     tok.set_defaults(func=run_admin_token)
 
     chain = sub.add_parser("chain", help="run the embedded chain: an EVM over JSON-RPC with the item contracts "
@@ -111,8 +116,13 @@ def run_admin_token(args: argparse.Namespace) -> int:
     except tokens.KeyError_ as exc:
         print(f"elysium commerce admin-token: {exc}", file=sys.stderr)
         return 2
+    wanted: list[str] = []
+    for name in args.scope or ["console"]:
+        for scope in (scopes.CONSOLE if name == "console" else (name,)):
+            if scope not in wanted:
+                wanted.append(scope)
     signer = tokens.Signer(key, "elysium-cli")
-    print(signer.issue(args.subject, tokens.SERVICE_AUDIENCE, args.ttl_s, {"scope": args.scope}))
+    print(signer.issue(args.subject, tokens.SERVICE_AUDIENCE, args.ttl_s, {"scope": " ".join(wanted)}))
     return 0
 
 
@@ -123,17 +133,23 @@ def run_audit(args: argparse.Namespace) -> int:
 
     from commerce.store import Store, mongo_client
 
+    from commerce.admin_api import record_audit
+
     settings = config.load(AuditSettings)
 
     async def main() -> int:
         client = mongo_client(settings.mongo_url)
         try:
+            started = time.monotonic()
             store = Store(client, settings.db_name)
             problems, counts = await store.audit()
             if settings.chain_url:
                 chained, chain_counts = await _audit_chain(settings, store)
                 problems += chained
                 counts.update(chain_counts)
+            # The operator console shows the last result (GET /v1/admin/audit/latest).
+            await record_audit(store, not problems, counts, [str(p) for p in problems], time.monotonic() - started,
+                               bool(settings.chain_url))
         except PyMongoError as exc:
             print(f"elysium audit: cannot read the database: {exc}", file=sys.stderr)
             return 2

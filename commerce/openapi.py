@@ -294,7 +294,7 @@ def build(trade_max_ttl_s: int = 7 * 86_400) -> dict[str, Any]:
                                          (401, 403, 404, 409, 422, 503), auth="service", body=object_schema(api.GRANT),
                                          params=[IDEMPOTENCY], replay=True)},
     }
-    from commerce import batch_api, friends_api, identity_api, moderation_api, payments_api, trades_api, withdrawals_api, works_api  # operations beside their handlers
+    from commerce import admin_api, batch_api, friends_api, identity_api, moderation_api, payments_api, trades_api, withdrawals_api, works_api  # operations beside their handlers
 
     paths.update(payments_api.openapi_paths())
     paths.update(withdrawals_api.openapi_paths())
@@ -305,6 +305,7 @@ def build(trade_max_ttl_s: int = 7 * 86_400) -> dict[str, Any]:
     paths.update(market_paths)
     paths.update(friends_api.openapi_paths())
     paths.update(batch_api.openapi_paths())
+    paths.update(admin_api.openapi_paths())
     for path, operations in identity_api.openapi_paths().items():
         paths.setdefault(path, {}).update(operations)  # DELETE /v1/me/wallet beside GET
     return {
@@ -321,7 +322,7 @@ def build(trade_max_ttl_s: int = 7 * 86_400) -> dict[str, Any]:
             "schemas": {**SCHEMAS, **payments_api.openapi_schemas(), **trades_api.SCHEMAS, **market_schemas,
                         **withdrawals_api.SCHEMAS, **works_api.SCHEMAS,
                         **friends_api.SCHEMAS, **identity_api.SCHEMAS,
-                        **moderation_api.SCHEMAS},
+                        **moderation_api.SCHEMAS, **admin_api.SCHEMAS},
             "securitySchemes": {
                 "player": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT (EdDSA), aud elysium:player"},
                 "service": {"type": "http", "scheme": "bearer",

@@ -38,7 +38,17 @@ def test_after_elysium_up_it_signs_with_the_key_up_made(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     verifier = tokens.Verifier(tokens.load_public_key(path=str(tmp_path / ".elysium" / "keys" / "service.pub")))
     claims = verifier.verify(done.stdout.strip(), tokens.SERVICE_AUDIENCE)
-    assert claims["scope"] == ADMIN_SCOPE and claims["sub"] == "operator"
+    # By default it carries every scope the operator console needs, commerce's admin among them.
+    assert claims["scope"].split() == [ADMIN_SCOPE, "matchmaker:admin", "gameserver:admin"]
+    assert claims["sub"] == "operator"
+
+
+def test_scopes_can_be_named_one_by_one(tmp_path: Path) -> None:
+    tokens.ensure_keypair(tmp_path / ".elysium" / "keys", "service")
+    done = admin_token(tmp_path, "--scope", "gameserver:admin", "--scope", ADMIN_SCOPE, "--scope", "gameserver:admin")
+    assert done.returncode == 0, done.stderr
+    verifier = tokens.Verifier(tokens.load_public_key(path=str(tmp_path / ".elysium" / "keys" / "service.pub")))
+    assert verifier.verify(done.stdout.strip(), tokens.SERVICE_AUDIENCE)["scope"] == "gameserver:admin commerce:admin"
 
 
 def test_a_moderation_only_token_names_its_operator(tmp_path: Path) -> None:
