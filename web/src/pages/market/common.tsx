@@ -7,13 +7,21 @@ import { useAppDispatch, useAppSelector, type RootState } from "../../store";
 import { actionDone, catalogLoaded, keyIssued } from "../../features/market/marketSlice";
 import { readCatalog } from "../../features/market/reads";
 
+/** The problem's stable code ("insufficient-funds"): the body's `code`, else the type's last segment. */
+export function problemCode(exc: ApiError): string {
+  const code = exc.problem.code;
+  if (typeof code === "string" && code) return code;
+  const t = exc.problem.type || "";
+  return t.slice(Math.max(t.lastIndexOf("/"), t.lastIndexOf(":")) + 1);
+}
+
 /** An error as a player reads it: the problem's detail, or which service cannot be reached. */
 export function errorText(exc: unknown): string {
   if (exc instanceof ApiError) {
     if (exc.status === 0) return exc.problem.title || "The service is unreachable";
     const fields = exc.problem.errors;
     const detail = exc.problem.detail || exc.problem.title || `HTTP ${exc.status}`;
-    if (fields && typeof fields === "object" && !Array.isArray(fields) && exc.code === "invalid-request") {
+    if (fields && typeof fields === "object" && !Array.isArray(fields) && problemCode(exc) === "invalid-request") {
       const named = Object.entries(fields as Record<string, unknown>).map(([k, v]) => `${k}: ${String(v)}`);
       if (named.length) return `${detail} (${named.join("; ")})`;
     }
