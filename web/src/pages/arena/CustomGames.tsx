@@ -114,7 +114,7 @@ export function CustomGames() {
         </label>
         <label className="arena-check">
           <input type="checkbox" checked={ranked} onChange={(e) => setRanked(e.target.checked)} />
-          Ranked (counts for ratings; plays the mode's own rules)
+          Ranked (counts for ratings; standard rules only)
         </label>
         <label className="arena-check">
           <input type="checkbox" checked={isPublic} onChange={(e) => setIsPublic(e.target.checked)} />

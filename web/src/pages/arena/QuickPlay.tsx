@@ -98,7 +98,7 @@ export function QuickPlay() {
         </label>
         <label className="arena-check">
           <input type="checkbox" checked={fallback} onChange={(e) => setFallback(e.target.checked)} disabled={queued} />
-          Accept another region after a long wait
+          Accept a farther server after a long wait
         </label>
         <p className="arena-hint">
           The region's latency is sent as a nominal {NOMINAL_LATENCY_MS} ms: it cannot be measured before a game server is
