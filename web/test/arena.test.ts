@@ -164,7 +164,7 @@ describe("lobby words and requests", () => {
   });
 
   it("says what a ticket is doing", () => {
-    expect(ticketStatusText(queued(), 13_400)).toBe("Looking for a duel match (12 s so far)");
+    expect(ticketStatusText(queued(), 13_400)).toBe("Looking for a match of duel (12 s so far)");
     expect(ticketStatusText(queued({ status: "cancelled", reason: "party_changed" }))).toBe("Ticket cancelled: the party changed");
     expect(ticketStatusText(queued({ status: "expired" }))).toMatch(/expired/);
     expect(ticketStatusText(matched())).toBe("Match found: duel.0123456789abcdef01234567");

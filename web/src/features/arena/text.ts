@@ -12,7 +12,7 @@ export function ticketStatusText(t: Ticket, nowMs: number = Date.now()): string 
   const waited = Math.max(0, Math.round((nowMs - t.created_ms) / 1000));
   switch (t.status) {
     case "queued":
-      return `Looking for a ${t.mode} match (${waited} s so far)`;
+      return `Looking for a match of ${t.mode} (${waited} s so far)`;
     case "hosted":
       return `Seated in custom game ${t.game ?? ""}: waiting for the host to start`;
     case "matched":
