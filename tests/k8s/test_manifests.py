@@ -52,7 +52,7 @@ from tests.k8s.render import (
 # API removed since fails too.
 KUBERNETES_VERSIONS = ("1.33.0", kubernetes_validate.latest_version())
 OVERLAYS = ("overlays/dev", "overlays/prod")
-SERVICES = ("gameserver", "matchmaker", "spectator", "commerce", "butler")
+SERVICES = ("gameserver", "matchmaker", "spectator", "commerce", "butler", "gateway")
 # Served by `elysium <command>` (elysium/serve.py) but not run in a cluster, and why.
 NOT_DEPLOYED = {"chain": "the embedded development EVM; a cluster uses any JSON-RPC endpoint (ELYSIUM_CHAIN_URL)"}
 ADAPTER_VALUES = K8S / "base" / "autoscaling" / "prometheus-adapter-values.yaml"
@@ -263,11 +263,12 @@ def _pod_environment(tree: str, container: Obj) -> dict[str, str]:
 def _settings_class(service: str) -> type:
     from butler.settings import ButlerSettings
     from commerce.settings import CommerceSettings
+    from gateway.settings import GatewaySettings
     from gameserver.settings import GameServerSettings
     from matchmaker.settings import MatchmakerSettings
     from spectator.settings import SpectatorSettings
     return {"gameserver": GameServerSettings, "matchmaker": MatchmakerSettings, "spectator": SpectatorSettings,
-            "commerce": CommerceSettings, "butler": ButlerSettings}[service]
+            "commerce": CommerceSettings, "butler": ButlerSettings, "gateway": GatewaySettings}[service]
 
 
 @pytest.mark.parametrize("tree", TREES)
@@ -323,7 +324,8 @@ def _drain_s(tree: str, command: str, container: Obj) -> float:
         from matchmaker.cli import SHUTDOWN_TIMEOUT_S
         return SHUTDOWN_TIMEOUT_S + DRAIN_TIMEOUT_S
     variable = {"gameserver": "ELYSIUM_DRAIN_TIMEOUT_S", "spectator": "ELYSIUM_SPECTATOR_DRAIN_S",
-                "commerce": "ELYSIUM_COMMERCE_DRAIN_TIMEOUT_S", "butler": "ELYSIUM_BUTLER_DRAIN_TIMEOUT_S"}[command]
+                "commerce": "ELYSIUM_COMMERCE_DRAIN_TIMEOUT_S", "butler": "ELYSIUM_BUTLER_DRAIN_TIMEOUT_S",
+                "gateway": "ELYSIUM_GATEWAY_DRAIN_TIMEOUT_S"}[command]
     env = environment(tree, container)
     assert variable in env, f"k8s/{tree} {command}: set {variable} in its ConfigMap (the grace period follows it)"
     return float(env[variable])
@@ -441,7 +443,7 @@ def test_commerce_and_the_butler_scale_on_their_request_rate(tree: str) -> None:
 
 @pytest.mark.parametrize("tree", TREES)
 def test_relays_and_the_matchmaker_scale_on_cpu_they_request(tree: str) -> None:
-    for service in ("spectator", "matchmaker"):
+    for service in ("spectator", "matchmaker", "gateway"):
         metric = _hpa_for(tree, service)["spec"]["metrics"]
         assert [(m["type"], m["resource"]["name"]) for m in metric] == [("Resource", "cpu")]
         _, container = elysium_workloads(tree)[service]
@@ -465,25 +467,34 @@ OUTSIDE = "0.0.0.0/0 except 169.254.169.254/32"  # the internet, not the cloud m
 
 
 def _expected(redis: set[Flow], mongodb: set[Flow]) -> dict[str, tuple[set[Flow], set[Flow]]]:
-    """Per workload: (what may reach it, where it may go), from the architecture's diagram."""
+    """Per workload: (what may reach it, where it may go), from the architecture's diagram.
+
+    The gateway (the web client's one origin) reaches every service it fronts, and the game
+    servers' HTTP port for the operator console; it holds no data of its own."""
     return {
         "gameserver": ({Flow("0.0.0.0/0", "TCP/7350"), Flow("elysium-loadtest/*", "TCP/7350"),
-                        Flow(PROMETHEUS, "TCP/7350")}, DNS | redis),
-        "matchmaker": ({Flow(INGRESS, "TCP/7360"), Flow("commerce", "TCP/7360"), Flow("butler", "TCP/7360"),
-                        Flow(PROMETHEUS, "TCP/7360")}, DNS | redis | mongodb),
-        "spectator": ({Flow(INGRESS, "TCP/7370"), Flow(PROMETHEUS, "TCP/7370")}, DNS | redis),
-        "commerce": ({Flow(INGRESS, "TCP/7380"), Flow("butler", "TCP/7380"), Flow(PROMETHEUS, "TCP/7380")},
+                        Flow("gateway", "TCP/7350"), Flow(PROMETHEUS, "TCP/7350")}, DNS | redis),
+        "matchmaker": ({Flow(INGRESS, "TCP/7360"), Flow("gateway", "TCP/7360"), Flow("commerce", "TCP/7360"),
+                        Flow("butler", "TCP/7360"), Flow(PROMETHEUS, "TCP/7360")}, DNS | redis | mongodb),
+        "spectator": ({Flow(INGRESS, "TCP/7370"), Flow("gateway", "TCP/7370"), Flow(PROMETHEUS, "TCP/7370")},
+                      DNS | redis),
+        "commerce": ({Flow(INGRESS, "TCP/7380"), Flow("gateway", "TCP/7380"), Flow("butler", "TCP/7380"),
+                      Flow(PROMETHEUS, "TCP/7380")},
                      DNS | redis | mongodb | {Flow("matchmaker", "TCP/7360"), Flow(OUTSIDE, "TCP/443"),
                                               Flow(OUTSIDE, "TCP/8545")}),
-        "butler": ({Flow(INGRESS, "TCP/7390"), Flow(PROMETHEUS, "TCP/7390")},
+        "butler": ({Flow(INGRESS, "TCP/7390"), Flow("gateway", "TCP/7390"), Flow(PROMETHEUS, "TCP/7390")},
                    DNS | redis | mongodb | {Flow("commerce", "TCP/7380"), Flow("matchmaker", "TCP/7360"),
                                             Flow(OUTSIDE, "TCP/443")}),
+        "gateway": ({Flow(INGRESS, "TCP/7400"), Flow(PROMETHEUS, "TCP/7400")},
+                    DNS | {Flow("commerce", "TCP/7380"), Flow("matchmaker", "TCP/7360"), Flow("spectator", "TCP/7370"),
+                           Flow("butler", "TCP/7390"), Flow("gameserver", "TCP/7350")}),
     }
 
 
 def _dev_flows() -> dict[str, tuple[set[Flow], set[Flow]]]:
     flows = _expected({Flow("redis", "TCP/6379")}, {Flow("mongodb", "TCP/27017")})
-    flows["redis"] = ({*(Flow(s, "TCP/6379") for s in SERVICES), Flow("elysium-loadtest/*", "TCP/6379")}, DNS)
+    flows["redis"] = ({*(Flow(s, "TCP/6379") for s in SERVICES if s != "gateway"),
+                       Flow("elysium-loadtest/*", "TCP/6379")}, DNS)
     members = {Flow(s, "TCP/27017") for s in ("matchmaker", "commerce", "butler", "mongodb", "mongodb-init")}
     flows["mongodb"] = (members, DNS | {Flow("mongodb", "TCP/27017")})
     flows["mongodb-init"] = (set(), DNS | {Flow("mongodb", "TCP/27017")})
@@ -529,14 +540,33 @@ def test_the_ingress_routes_every_http_service_and_keeps_websockets_open(tree: s
                 service = named(tree, "Service", backend["name"])
                 assert backend["port"]["name"] in {p["name"] for p in service["spec"]["ports"]}
                 routed.setdefault(backend["name"], ingress)
-    assert set(routed) == {"matchmaker", "spectator", "commerce", "butler"}, (
+    assert set(routed) == {"matchmaker", "spectator", "commerce", "butler", "gateway"}, (
         "game servers are reached by their own addresses, every other service through the ingress")
-    for name in ("spectator", "butler", "matchmaker"):  # websockets, server-sent events
+    for name in ("spectator", "butler", "matchmaker", "gateway"):  # websockets, server-sent events
         notes = routed[name]["metadata"]["annotations"]
         for key in ("proxy-read-timeout", "proxy-send-timeout"):
             assert int(notes[f"nginx.ingress.kubernetes.io/{key}"]) >= 3600, f"{name}: {key}"
     assert routed["spectator"]["metadata"]["annotations"]["nginx.ingress.kubernetes.io/proxy-http-version"] == "1.1"
     assert routed["butler"]["metadata"]["annotations"]["nginx.ingress.kubernetes.io/proxy-buffering"] == "off"
+
+
+@pytest.mark.parametrize("tree", TREES)
+def test_one_origin_host_sends_everything_to_the_gateway(tree: str) -> None:
+    """The web client's host mirrors `elysium up`: every path to the gateway, which proxies the APIs
+    itself; streams pass unbuffered, websockets upgrade, and both stay open an hour."""
+    web = named(tree, "Ingress", "elysium-web")
+    (rule,) = web["spec"]["rules"]
+    assert rule["host"] == "elysium.example.com" and rule["host"] in web["spec"]["tls"][0]["hosts"]
+    assert [(p["path"], p["pathType"], p["backend"]["service"]["name"]) for p in rule["http"]["paths"]] == [
+        ("/", "Prefix", "gateway")]
+    notes = web["metadata"]["annotations"]
+    for key, value in (("proxy-buffering", "off"), ("proxy-request-buffering", "off"), ("proxy-http-version", "1.1")):
+        assert notes[f"nginx.ingress.kubernetes.io/{key}"] == value, key
+    from gateway.settings import GatewaySettings
+    body_limit = config.load(GatewaySettings, {"ELYSIUM_COMMERCE_URL": "http://c", "ELYSIUM_MATCHMAKER_URL": "http://m",
+                                               "ELYSIUM_SPECTATOR_URL": "http://s", "ELYSIUM_BUTLER_URL": "http://b"}
+                             ).max_body_bytes
+    assert notes["nginx.ingress.kubernetes.io/proxy-body-size"] == f"{body_limit // 1024 ** 2}m"
 
 
 # --- prometheus --------------------------------------------------------------------------------
