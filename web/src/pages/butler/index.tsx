@@ -48,7 +48,9 @@ function ProposalCard({ item }: { item: Extract<ChatItem, { kind: "proposal" }> 
       {status === "confirmed" && (
         <div role="status" className="butler-result">
           <p><strong>Done.</strong></p>
-          {result !== undefined && result !== null && <pre>{JSON.stringify(result, null, 2)}</pre>}
+          {result !== null && typeof result === "object" && !Array.isArray(result) ? (
+            <Terms terms={result as Record<string, unknown>} />
+          ) : result !== undefined && result !== null && <p>{String(result)}</p>}
         </div>
       )}
       {status === "dismissed" && <p role="status" className="muted">Dismissed.</p>}
