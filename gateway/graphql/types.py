@@ -1,3 +1,5 @@
+# mypy: disable-error-code="untyped-decorator"
+# (strawberry.field(description=...) is typed as returning Any; the resolvers under it are typed)
 """The GraphQL object types: the REST bodies of commerce, the matchmaker and the relay, in camelCase.
 
 Each type is built from one REST body with :func:`build` (a body's ``snake_case`` keys are the
@@ -18,6 +20,7 @@ import strawberry
 from strawberry.scalars import JSON
 
 from gateway.graphql.context import Info
+from gateway.graphql.errors import invalid
 
 T = TypeVar("T")
 
@@ -351,7 +354,12 @@ class MatchPage:
     next: str | None = strawberry.field(description="pass as after for the next page; null on the last")
 
 
+MATCHES_PAGE_MAX = 50  # the matchmaker's bound
+
+
 async def match_page(info: Info, player: str, first: int, after: str | None) -> MatchPage:
+    if not 1 <= first <= MATCHES_PAGE_MAX:
+        raise invalid(f"first must be 1..{MATCHES_PAGE_MAX}", errors={"first": f"1..{MATCHES_PAGE_MAX}"})
     query = {"limit": str(first)}
     if after is not None:
         query["cursor"] = after
