@@ -13,7 +13,8 @@ import {
 import { readCatalog, readInventory, readListing, readListings, readTradeBuilder, readTrades, readWalletView } from "../src/features/market/reads";
 import { listingQuery, EMPTY_FILTERS } from "../src/features/market/marketSlice";
 
-const base = process.env.ELYSIUM_WEB_GATEWAY_URL ?? "";
+const env = (globalThis as { process?: { env: Record<string, string | undefined> } }).process?.env ?? {};
+const base = env.ELYSIUM_WEB_GATEWAY_URL ?? "";
 
 async function register(name: string): Promise<{ id: string; token: string }> {
   const username = `${name}${Math.random().toString(36).slice(2, 10)}`;

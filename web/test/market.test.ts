@@ -145,6 +145,15 @@ describe("price history", () => {
     ], "soft");
     expect(h).toEqual([{ at: "2026-12-01T09:00:00", price: 20 }, { at: "2026-12-01T12:00:00", price: 50 }]);
   });
+
+  it("adds the latest sale of the item type once", () => {
+    const prov = [{ item: "a", origin: "purchase", previous_owners: ["x"], sales: [{ price: 50, currency: "soft" as const, at: "2026-12-01T12:00:00" }] }];
+    expect(historyFromProvenance(prov, "soft", { unit_price: 70, at: "2026-12-02T08:00:00" })).toEqual([
+      { at: "2026-12-01T12:00:00", price: 50 }, { at: "2026-12-02T08:00:00", price: 70 },
+    ]);
+    expect(historyFromProvenance(prov, "soft", { unit_price: 50, at: "2026-12-01T12:00:00" })).toHaveLength(1);
+    expect(historyFromProvenance([], "soft", null)).toEqual([]);
+  });
 });
 
 describe("inventory lots and trade terms", () => {

@@ -34,13 +34,21 @@ export const getWithdrawal = (id: string) => api.request<Withdrawal>(c, `/v1/me/
 /** A listing with its provenance, statistics and the sales of its type, oldest first. */
 export async function getListing(id: string): Promise<ListingDetail> {
   const raw = await api.request<Omit<ListingDetail, "history">>(c, `/v1/listings/${encodeURIComponent(id)}`);
-  return { ...raw, history: historyFromProvenance(raw.provenance, raw.currency) };
+  return { ...raw, history: historyFromProvenance(raw.provenance, raw.currency, raw.price_stats[raw.currency]?.last) };
 }
 
-/** The sales the listed items went through, in the listing's currency, oldest first. */
-export function historyFromProvenance(provenance: ListingDetail["provenance"], currency: Currency): PricePoint[] {
+/**
+ * The price history a listing shows: the sales its items went through and the latest sale of its
+ * item type, in the listing's currency, oldest first.
+ */
+export function historyFromProvenance(provenance: ListingDetail["provenance"], currency: Currency,
+  lastOfType?: { unit_price: number; at: string } | null): PricePoint[] {
   const seen = new Set<string>();
   const out: PricePoint[] = [];
+  if (lastOfType) {
+    seen.add(`${lastOfType.at}|${lastOfType.unit_price}`);
+    out.push({ at: lastOfType.at, price: lastOfType.unit_price });
+  }
   for (const p of provenance) {
     for (const s of p.sales) {
       if (s.currency !== currency) continue;

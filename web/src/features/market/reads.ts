@@ -97,7 +97,7 @@ export async function readListing(id: string): Promise<ListingDetail | null> {
   const premium = stats(g.priceStats.premium);
   if (soft) price_stats.soft = soft;
   if (premium) price_stats.premium = premium;
-  return { ...base, provenance, price_stats, history: historyFromProvenance(provenance, base.currency) };
+  return { ...base, provenance, price_stats, history: historyFromProvenance(provenance, base.currency, price_stats[base.currency]?.last) };
 }
 
 export async function readCatalog(): Promise<CatalogItem[]> {

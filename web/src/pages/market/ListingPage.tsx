@@ -146,7 +146,7 @@ function StatsTable({ stats }: { stats: Partial<Record<Currency, PriceStats>> })
   if (!rows.length) return <p>No sales of this item type in the last week.</p>;
   const cell = (v: number | null, c: Currency) => (v === null ? "—" : money(v, c));
   return (
-    <div className="market-table-wrap">
+    <div className="market-table-wrap" tabIndex={0} role="region" aria-label="Scrollable table">
       <table className="market-table">
         <caption>Unit prices of this item type</caption>
         <thead>

@@ -10,6 +10,7 @@ export function PriceChart({ history, currency }: { history: PricePoint[]; curre
   const id = useId();
   const g = chartGeometry(history, W, H);
   const summary = historySummary(history, currency);
+  if (!history.length) return <p className="market-muted" data-testid="price-chart">{summary}</p>;
   return (
     <figure className="market-chart" data-testid="price-chart">
       <svg viewBox={`0 0 ${W} ${H}`} role="img" aria-labelledby={`${id}-title`} aria-describedby={`${id}-desc`}

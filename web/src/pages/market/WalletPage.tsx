@@ -145,7 +145,7 @@ function Packs({ packs, payments, pending, onOpened, onDone, onError }: {
         </div>
       ) : null}
       {payments.length ? (
-        <div className="market-table-wrap">
+        <div className="market-table-wrap" tabIndex={0} role="region" aria-label="Scrollable table">
           <table className="market-table">
             <caption>Recent payments</caption>
             <thead><tr><th scope="col">When</th><th scope="col">Gems</th><th scope="col">Price</th><th scope="col">State</th></tr></thead>
@@ -242,7 +242,7 @@ function Ledger({ me, refresh }: { me: string; refresh: unknown }) {
       {page.error ? <p role="alert" className="market-alert">{errorText(page.error)}</p> : null}
       {page.data && entries.length === 0 ? <p>No entries{befores.length > 1 ? " on this page" : " yet"}.</p> : null}
       {entries.length ? (
-        <div className="market-table-wrap">
+        <div className="market-table-wrap" tabIndex={0} role="region" aria-label="Scrollable table">
           <table className="market-table">
             <caption>Newest first</caption>
             <thead><tr><th scope="col">When</th><th scope="col">What</th><th scope="col">Change</th><th scope="col">Balance</th></tr></thead>
