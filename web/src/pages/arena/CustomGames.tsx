@@ -1,7 +1,8 @@
 import { useRef, useState } from "react";
 import { useAppDispatch, useAppSelector } from "../../store";
-import { browseFailed, browseLoading, gamesListed, gameUpdated, knownRegions, ticketUpdated, type GameView } from "../../features/arena/arenaSlice";
-import { errorText, getTicket, hostGame, joinGame, listGames } from "../../features/arena/lobbyApi";
+import { browseFailed, browseLoading, gamesListed, knownRegions, type GameView } from "../../features/arena/arenaSlice";
+import { errorText, hostGame, joinGame, listGames } from "../../features/arena/lobbyApi";
+import { openGameOf, seatIn } from "../../features/arena/seat";
 import { modeHint } from "../../features/arena/modes";
 import { GameRoom } from "./GameRoom";
 
@@ -30,11 +31,7 @@ export function CustomGames() {
   const hint = modeHint(chosenMode);
   const chosenSeats = seats === "" ? hint.maxPlayers : seats;
 
-  /** Stores the game and its ticket: the lobby follows the ticket to the start. */
-  const seated = async (view: GameView) => {
-    dispatch(gameUpdated(view));
-    if (view.ticket) dispatch(ticketUpdated(await getTicket(view.ticket)));
-  };
+  const seated = (view: GameView) => seatIn(dispatch, view);
 
   const act = async (what: () => Promise<void>) => {
     setBusy(true);
@@ -42,7 +39,8 @@ export function CustomGames() {
     try {
       await what();
     } catch (exc) {
-      setError(errorText(exc));
+      // Already seated (e.g. after a reload): open that game rather than refuse.
+      if (!(await openGameOf(dispatch, exc))) setError(errorText(exc));
     } finally {
       setBusy(false);
     }

@@ -3,6 +3,7 @@ import { useAppDispatch, useAppSelector } from "../../store";
 import { isFinal, knownRegions, ticketUpdated } from "../../features/arena/arenaSlice";
 import { cancelTicket, createTicket, errorText, NOMINAL_LATENCY_MS, nominalRegions } from "../../features/arena/lobbyApi";
 import { modeHint } from "../../features/arena/modes";
+import { openGameOf } from "../../features/arena/seat";
 import { seconds, ticketStatusText } from "../../features/arena/text";
 
 /** Ticks once a second while `on`, so waiting times count up. */
@@ -46,7 +47,7 @@ export function QuickPlay() {
       });
       dispatch(ticketUpdated(t));
     } catch (exc) {
-      setError(errorText(exc));
+      if (!(await openGameOf(dispatch, exc))) setError(errorText(exc));
     } finally {
       setBusy(false);
     }
