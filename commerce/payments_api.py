@@ -188,9 +188,12 @@ PAGE = """<!doctype html>
 async def sandbox_page(request: web.Request) -> web.Response:
     _, payment = await _sandbox_payment(request)
     pack = request.app[PACKS].get(payment["pack"])
+    # The form posts to the page's own address, written relative so that it holds behind a path prefix
+    # (the web client's origin serves commerce under /api/commerce).
+    action = request.path.rsplit("/", 1)[-1]
     text = PAGE.format(name=html.escape(pack.name if pack else payment["pack"]), premium=payment["premium"],
                        price=payment["amount"], currency=html.escape(payment["currency"]),
-                       state=html.escape(payment["state"]), action=html.escape(request.path),
+                       state=html.escape(payment["state"]), action=html.escape(action),
                        disabled="" if payment["state"] == "pending" else " disabled")
     return web.Response(text=text, content_type="text/html")
 
