@@ -1,12 +1,15 @@
 # syntax=docker/dockerfile:1
 #
 # One image for every Elysium service: `docker run IMAGE gameserver`, `... matchmaker`,
-# `... spectator`, `... commerce`, `... butler` (docs/deploy.md).
+# `... spectator`, `... commerce`, `... butler`, `... gateway` (docs/deploy.md); the gateway
+# serves the web client built in the image (docs/gateway.md).
 #
 # The base is pinned by exact tag. Pin its digest too at build time, without editing this file:
 #   docker build --build-arg PYTHON_IMAGE=python:3.11.14-slim-bookworm@sha256:<digest> .
 # (docs/deploy.md, "Pinning the base image", says how to read the digest.)
 ARG PYTHON_IMAGE=python:3.11.14-slim-bookworm
+# The web client is built with this Node (pin its digest the same way: --build-arg NODE_IMAGE=...).
+ARG NODE_IMAGE=node:20.20.2-bookworm-slim
 
 # --- build: the project's wheel and the wheels of all its dependencies -----------------------
 FROM ${PYTHON_IMAGE} AS build
@@ -25,6 +28,7 @@ COPY matchmaker/ matchmaker/
 COPY spectator/ spectator/
 COPY commerce/ commerce/
 COPY butler/ butler/
+COPY gateway/ gateway/
 COPY loadtest/ loadtest/
 
 # No extras: the embedded MongoDB server (SecantusDB, GPL-2.0) and the development chain
@@ -32,14 +36,26 @@ COPY loadtest/ loadtest/
 RUN --mount=type=cache,target=/root/.cache/pip \
     python -m pip wheel --wheel-dir /wheels .
 
-# --- runtime: the installed wheels, nothing else --------------------------------------------
+# --- web: the browser client, built once into static files (web/dist) ------------------------
+FROM ${NODE_IMAGE} AS web
+
+WORKDIR /web
+# The lock file first, so the packages are installed again only when it changes.
+COPY web/package.json web/package-lock.json ./
+COPY web/sdk/package.json sdk/
+RUN --mount=type=cache,target=/root/.npm \
+    npm ci --no-audit --no-fund
+COPY web/ ./
+RUN npm run build
+
+# --- runtime: the installed wheels and the built client, nothing else ----------------------
 FROM ${PYTHON_IMAGE} AS runtime
 
 ARG PYTHON_IMAGE
 ARG VERSION=0.1.0
 ARG REVISION=unknown
 LABEL org.opencontainers.image.title="elysium" \
-      org.opencontainers.image.description="Elysium game platform: game server, matchmaker, spectator relay, commerce and butler" \
+      org.opencontainers.image.description="Elysium game platform: game server, matchmaker, spectator relay, commerce, butler and the web client's gateway" \
       org.opencontainers.image.version="${VERSION}" \
       org.opencontainers.image.revision="${REVISION}" \
       org.opencontainers.image.licenses="Apache-2.0" \
@@ -59,6 +75,9 @@ RUN --mount=type=bind,from=build,source=/wheels,target=/wheels \
       --find-links=/wheels elysium \
  && mkdir -p /srv/elysium
 
+# The built client only (its sources and packages stay in the web stage), read-only to the services.
+COPY --from=web /web/dist /opt/elysium/web
+
 ENV PATH=/opt/elysium/bin:$PATH \
     PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
@@ -67,13 +86,15 @@ ENV PATH=/opt/elysium/bin:$PATH \
     ELYSIUM_SPECTATOR_HOST=0.0.0.0 \
     ELYSIUM_COMMERCE_HOST=0.0.0.0 \
     ELYSIUM_BUTLER_HOST=0.0.0.0 \
+    ELYSIUM_GATEWAY_HOST=0.0.0.0 \
+    ELYSIUM_GATEWAY_WEB_DIR=/opt/elysium/web \
     ELYSIUM_HEALTHCHECK_PORT=7350
 
 WORKDIR /srv/elysium
 USER 10001:10001
 
-# gameserver, matchmaker, spectator, commerce, butler: each serves its API and its probes on one port.
-EXPOSE 7350 7360 7370 7380 7390
+# gameserver, matchmaker, spectator, commerce, butler, gateway: each serves its API and its probes on one port.
+EXPOSE 7350 7360 7370 7380 7390 7400
 
 # The image runs any service, so the probe's port is a variable: set ELYSIUM_HEALTHCHECK_PORT
 # to the port of the service the container runs (the default is the game server's).

@@ -16,6 +16,10 @@ No container engine runs where the tests run, so the image is checked in two hal
    evaluated. So a service that imports something its wheel does not declare fails here as it
    would in the image, and nothing of the test tooling, the embedded extras (SecantusDB,
    eth-tester, py-evm) or the repository is importable.
+
+The web client's Node stage is checked by its rules only (npm ci from the lock file, the build
+alone copied where ``ELYSIUM_GATEWAY_WEB_DIR`` points); its build itself is tested in
+``tests/gateway/test_webbuild.py``.
 """
 
 from __future__ import annotations
@@ -100,6 +104,40 @@ def _stage_args(stage: Stage) -> dict[str, str | None]:
     return dict(arg_default(i) for i in stage.having("ARG"))
 
 
+WEB = "web"  # the web client's sources: what a stage that builds it may copy
+
+
+def _builds_the_client(df: Dockerfile, stage: Stage) -> bool:
+    return df.resolved_base(stage).startswith("node:")
+
+
+def _client_problems(df: Dockerfile) -> list[str]:
+    """The web client: built by a Node stage from its lock file, its build (and only that) in the runtime stage,
+    where the gateway's ELYSIUM_GATEWAY_WEB_DIR names it."""
+    found: list[str] = []
+    client = [s for s in df.stages[:-1] if _builds_the_client(df, s)]
+    if len(client) != 1 or not client[0].name:
+        return ["web: one named Node stage must build the web client"]
+    commands = [" ".join(r.exec_form) if r.exec_form else r.args for r in client[0].having("RUN")]
+    words = [w for c in commands for w in _segments(c)]
+    if ["npm", "install"] in [w[:2] for w in words] or not any(w[:2] == ["npm", "ci"] for w in words):
+        found.append("web: install the client's packages with npm ci (exactly its lock file), not npm install")
+    if not any(w[:3] == ["npm", "run", "build"] for w in words):
+        found.append("web: the Node stage does not run npm run build")
+    built = [i for i in df.final.having("COPY") if client[0].name in i.flag("from")]
+    web_dir = stage_values(df.final, "ENV").get("ELYSIUM_GATEWAY_WEB_DIR")
+    if not built:
+        found.append("web: the runtime stage has no built web client")
+    for instruction in built:
+        words_ = instruction.exec_form or tuple(instruction.args.split())
+        if [w.rstrip("/") for w in words_[:-1]] != ["/web/dist"]:
+            found.append(f"COPY line {instruction.line}: the runtime stage takes only the client's build (dist)")
+        if words_[-1].rstrip("/") != web_dir:
+            found.append(f"ENV: ELYSIUM_GATEWAY_WEB_DIR ({web_dir}) is not where the client's build is copied "
+                         f"({words_[-1]})")
+    return found
+
+
 def _copy_sources(instruction: Instruction) -> list[str]:
     words = instruction.exec_form or tuple(instruction.args.split())
     return [w.rstrip("/") or "." for w in words[:-1]]
@@ -154,7 +192,7 @@ def problems(df: Dockerfile) -> list[str]:
                 found.append(f"RUN line {run.line}: installs the embedded or dev extras")
 
     # What enters the image: the build copies exactly the project, the runtime only wheels.
-    build_stages = [s for s in df.stages[:-1] if s.name]
+    build_stages = [s for s in df.stages[:-1] if s.name and not _builds_the_client(df, s)]  # the wheels' stages
     used_build = False
     for instruction in final.having("COPY") + final.having("ADD"):
         if instruction.keyword == "ADD" or not instruction.flag("from"):
@@ -168,17 +206,24 @@ def problems(df: Dockerfile) -> list[str]:
     needed = project_files() | set(project_packages())
     copied: set[str] = set()
     for stage in df.stages[:-1]:
+        client = _builds_the_client(df, stage)
         for instruction in stage.having("ADD"):
             found.append(f"ADD line {instruction.line}: use COPY (ADD fetches URLs and unpacks archives)")
         for instruction in stage.having("COPY"):
             if instruction.flag("from"):
                 continue
             for source in _copy_sources(instruction):
+                if client:
+                    if source != WEB and not source.startswith(WEB + "/"):
+                        found.append(f"COPY line {instruction.line}: {source!r} is not the web client's source")
+                    continue
                 if source not in needed:
                     found.append(f"COPY line {instruction.line}: {source!r} is not needed to build the wheel")
                 copied.add(source)
     for missing in sorted(needed - copied):
         found.append(f"COPY: the build does not copy {missing!r}, which the wheel needs")
+
+    found.extend(_client_problems(df))
 
     # How it runs.
     entry = final.having("ENTRYPOINT")
@@ -283,7 +328,18 @@ BREAKAGES: dict[str, tuple[Callable[[str], str], str]] = {
     "unknown default command": (replaced('CMD ["gameserver"]', 'CMD ["chain"]'), "CMD"),
     "healthcheck on another port": (replaced('CMD ["gameserver"]', 'CMD ["commerce"]'), "ELYSIUM_HEALTHCHECK_PORT"),
     "no healthcheck": (lambda t: without(t, "HEALTHCHECK"), "HEALTHCHECK: the runtime stage needs one"),
-    "port not exposed": (replaced("EXPOSE 7350 7360 7370 7380 7390", "EXPOSE 7350 7360 7370 7380"), "EXPOSE"),
+    "port not exposed": (replaced("EXPOSE 7350 7360 7370 7380 7390 7400", "EXPOSE 7350 7360 7370 7380 7390"),
+                         "EXPOSE"),
+    "client not in the runtime": (lambda t: without(t, "COPY --from=web"), "no built web client"),
+    "client installed loosely": (replaced("npm ci --no-audit", "npm install --no-audit"), "npm ci"),
+    "client not built": (lambda t: without(t, "RUN npm run build"), "does not run npm run build"),
+    "client sources in the runtime": (replaced("COPY --from=web /web/dist", "COPY --from=web /web"),
+                                      "only the client's build"),
+    "client elsewhere": (replaced("ELYSIUM_GATEWAY_WEB_DIR=/opt/elysium/web", "ELYSIUM_GATEWAY_WEB_DIR=/srv/web"),
+                         "ELYSIUM_GATEWAY_WEB_DIR"),
+    "tests in the client stage": (replaced("COPY web/ ./", "COPY web/ ./\nCOPY tests/ tests/"),
+                                  "'tests' is not the web client's source"),
+    "gateway on loopback": (replaced("    ELYSIUM_GATEWAY_HOST=0.0.0.0 \\\n", ""), "ELYSIUM_GATEWAY_HOST"),
     "loopback only": (replaced("    ELYSIUM_BUTLER_HOST=0.0.0.0 \\\n", ""), "ELYSIUM_BUTLER_HOST"),
     "secret env": (replaced("WORKDIR /srv/elysium", "ENV ELYSIUM_STRIPE_SECRET_KEY=sk_live_123\nWORKDIR /srv/elysium"),
                    "ELYSIUM_STRIPE_SECRET_KEY looks like a secret"),
@@ -541,8 +597,9 @@ def test_every_service_command_answers_help_from_the_wheel(image: Installed) -> 
         assert out.startswith(f"usage: elysium {name}") and "--port" in out, (name, out)
 
 
-def service_env(name: str, port: int, redis_url: str, mongo_url: str, db: str, keys_dir: Path) -> dict[str, str]:
-    """What each service needs to start, as a deployment sets it (docs/deploy.md)."""
+def service_env(name: str, port: int, redis_url: str, mongo_url: str, db: str, keys_dir: Path,
+                ports: dict[str, int]) -> dict[str, str]:
+    """What each service needs to start, as a deployment sets it (docs/deploy.md); ``ports``: the others'."""
     common = {f"ELYSIUM_{name.upper()}_PORT": str(port), "ELYSIUM_HEALTHCHECK_PORT": str(port),
               "ELYSIUM_REDIS_URL": redis_url}
     return common | {
@@ -560,6 +617,8 @@ def service_env(name: str, port: int, redis_url: str, mongo_url: str, db: str, k
                    "ELYSIUM_PLAYER_PUBLIC_KEY_FILE": str(keys_dir / "player.pub"),
                    "ELYSIUM_BUTLER_COMMERCE_URL": "http://127.0.0.1:9", "ELYSIUM_BUTLER_MATCHMAKER_URL":
                    "http://127.0.0.1:9"},
+        "gateway": {f"ELYSIUM_{other.upper()}_URL": f"http://127.0.0.1:{ports[other]}"
+                    for other in ("commerce", "matchmaker", "spectator", "butler")},
     }[name]
 
 
@@ -594,9 +653,10 @@ def started(image: Installed, redis_url: str, mongo_url: str, mongo_db_name: str
     assert entrypoint is not None
     running: dict[str, tuple[subprocess.Popen[bytes], int, str]] = {}
     try:
+        ports = {name: procs.free_port() for name in SERVICES}
         for name in SERVICES:
-            port = procs.free_port()
-            env = image.env(**service_env(name, port, redis_url, mongo_url, mongo_db_name, keys_dir))
+            port = ports[name]
+            env = image.env(**service_env(name, port, redis_url, mongo_url, mongo_db_name, keys_dir, ports))
             program = shutil.which(entrypoint[0], path=env["PATH"])
             assert program == str(image.bin / "elysium")
             errors = str(image.logs / f"{name}.stderr")
