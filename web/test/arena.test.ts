@@ -170,3 +170,14 @@ describe("lobby words and requests", () => {
     expect(ticketStatusText(matched())).toBe("Match found: duel.0123456789abcdef01234567");
   });
 });
+
+describe("problem codes", () => {
+  it("reads the stable code of the platform's problems", async () => {
+    const { ApiError } = await import("@elysium/sdk");
+    const { problemCode } = await import("../src/features/arena/lobbyApi");
+    expect(problemCode(new ApiError({ type: "urn:elysium:problem:already-in-game", title: "t", status: 409, game: "K7QX2M" }))).toBe("already-in-game");
+    expect(problemCode(new ApiError({ type: "https://example.com/problems/game-full", title: "t", status: 409 }))).toBe("game-full");
+    expect(problemCode(new ApiError({ type: "x", title: "t", status: 409, code: "game-locked" }))).toBe("game-locked");
+    expect(problemCode(new Error("plain"))).toBeNull();
+  });
+});

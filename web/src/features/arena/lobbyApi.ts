@@ -69,6 +69,17 @@ export const joinParty = (code: string) => api.request<PartyView>(mm, `${partyPa
 export const leaveParty = (code: string) =>
   api.request<{ left: boolean; disbanded: boolean; cancelled_ticket: string | null }>(mm, `${partyPath(code)}/members/me`, { method: "DELETE" });
 
+/**
+ * The problem's stable code (`already-in-game`): the body's `code`, else the last segment of
+ * its `type` (`urn:elysium:problem:<code>` separates with colons, not slashes).
+ */
+export function problemCode(exc: unknown): string | null {
+  if (!(exc instanceof ApiError)) return null;
+  if (typeof exc.problem.code === "string") return exc.problem.code;
+  const t = exc.problem.type || "";
+  return t.slice(Math.max(t.lastIndexOf("/"), t.lastIndexOf(":")) + 1) || null;
+}
+
 /** The words an error shows: the problem's detail, or "X is unreachable" when the network failed. */
 export function errorText(exc: unknown, service = "The matchmaker"): string {
   if (exc instanceof ApiError) {

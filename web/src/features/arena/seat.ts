@@ -2,7 +2,7 @@
 import { ApiError } from "@elysium/sdk";
 import type { AppDispatch } from "../../store";
 import { gameUpdated, ticketUpdated, type GameView } from "./arenaSlice";
-import { getGame, getTicket } from "./lobbyApi";
+import { getGame, getTicket, problemCode } from "./lobbyApi";
 
 export async function seatIn(dispatch: AppDispatch, view: GameView): Promise<void> {
   dispatch(gameUpdated(view));
@@ -14,7 +14,7 @@ export async function seatIn(dispatch: AppDispatch, view: GameView): Promise<voi
  * reload, say), opens that game instead; whether it did.
  */
 export async function openGameOf(dispatch: AppDispatch, exc: unknown): Promise<boolean> {
-  const code = exc instanceof ApiError && exc.code === "already-in-game" ? exc.problem.game : null;
+  const code = exc instanceof ApiError && problemCode(exc) === "already-in-game" ? exc.problem.game : null;
   if (typeof code !== "string") return false;
   try {
     await seatIn(dispatch, await getGame(code));
