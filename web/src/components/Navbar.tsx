@@ -24,6 +24,12 @@ export interface Friend {
 }
 
 const POLL_MS = 30_000;
+const CHANGED = "elysium:wallet-changed";
+
+/** Tells the navbar that money or items moved (a purchase, a confirmed action), so it reads the wallet again. */
+export function walletChanged(): void {
+  globalThis.dispatchEvent?.(new Event(CHANGED));
+}
 
 const PRESENCE_WORDS: Record<Presence["state"], string> = {
   offline: "offline", online: "online", in_queue: "in the queue", in_match: "in a match", watching: "watching a match",
@@ -75,8 +81,13 @@ function useNavData(signedIn: boolean, pathname: string) {
   const [tick, setTick] = useState(0);
   useEffect(() => {
     if (!signedIn) return;
-    const timer = setInterval(() => setTick((n) => n + 1), POLL_MS);
-    return () => clearInterval(timer);
+    const again = () => setTick((n) => n + 1);
+    const timer = setInterval(again, POLL_MS);
+    globalThis.addEventListener(CHANGED, again);
+    return () => {
+      clearInterval(timer);
+      globalThis.removeEventListener(CHANGED, again);
+    };
   }, [signedIn]);
   useEffect(() => {
     if (!signedIn) {
