@@ -10,8 +10,8 @@ import os
 from typing import Any
 
 from aiohttp import web
+from cross_web import HTTPException  # strawberry's HTTP layer (a dependency of strawberry-graphql)
 from strawberry.aiohttp.views import GraphQLView
-from cross_web import HTTPException
 
 from elysium.http import problem_response
 from elysium.problem import Problem

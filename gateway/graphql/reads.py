@@ -24,7 +24,6 @@ class Reads:
     def __init__(self, upstreams: Upstreams, token: str | None) -> None:
         self.upstreams = upstreams
         self.token = token
-        self.count = 0  # upstream requests made for this GraphQL request
 
     async def get(self, service: str, path: str, query: Mapping[str, str] | None = None, *,
                   anonymous: bool = False) -> Any:
@@ -32,7 +31,6 @@ class Reads:
         headers = {"Accept": "application/json", "Accept-Encoding": "identity"}
         if self.token is not None and not anonymous:
             headers["Authorization"] = f"Bearer {self.token}"
-        self.count += 1
         try:
             async with self.upstreams.session.get(self.upstreams.url(service, path), params=query, headers=headers,
                                                   timeout=READ_TIMEOUT, allow_redirects=False) as resp:

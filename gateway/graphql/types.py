@@ -15,6 +15,7 @@ import dataclasses
 import enum
 from collections.abc import Iterable, Mapping
 from typing import Any, TypeVar
+from urllib.parse import quote
 
 import strawberry
 from strawberry.scalars import JSON
@@ -106,7 +107,6 @@ class Player:
 
 
 def _seg(value: object) -> str:
-    from urllib.parse import quote
     return quote(str(value), safe="")
 
 
