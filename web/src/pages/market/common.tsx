@@ -18,7 +18,11 @@ export function problemCode(exc: ApiError): string {
 /** An error as a player reads it: the problem's detail, or which service cannot be reached. */
 export function errorText(exc: unknown): string {
   if (exc instanceof ApiError) {
-    if (exc.status === 0) return exc.problem.title || "The service is unreachable";
+    if (exc.status === 0) {
+      // "commerce is unreachable", or for a GraphQL read the gateway in front of every service
+      const title = (exc.problem.title || "the service is unreachable").replace(/^gateway\b/, "the gateway");
+      return title.charAt(0).toUpperCase() + title.slice(1);
+    }
     const fields = exc.problem.errors;
     const detail = exc.problem.detail || exc.problem.title || `HTTP ${exc.status}`;
     if (fields && typeof fields === "object" && !Array.isArray(fields) && problemCode(exc) === "invalid-request") {
