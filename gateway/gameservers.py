@@ -88,8 +88,9 @@ class GameServers:
             raise upstream_unavailable("matchmaker", "the list of game servers could not be read") from None
         if status != 200:
             problem = _problem_of(raw, content_type)
-            detail = problem.get("detail") if isinstance(problem.get("detail"), str) else ""
-            code = problem.get("code") if isinstance(problem.get("code"), str) and CODE.fullmatch(str(problem.get("code"))) else ""
+            detail, code = str(problem.get("detail") or ""), str(problem.get("code") or "")
+            if not CODE.fullmatch(code):
+                code = ""
             if status in (401, 403):
                 raise Problem(status, code or ("unauthorized" if status == 401 else "forbidden"),
                               detail=f"the matchmaker refused the list of game servers: {detail or status}")

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-SERVICES = ("gameserver", "matchmaker", "spectator", "commerce", "loadtest", "butler", "web")
+SERVICES = ("gameserver", "matchmaker", "spectator", "commerce", "loadtest", "butler", "gateway", "web")
 KERNEL = "elysium"
 
 

@@ -113,13 +113,14 @@ def test_a_busy_port_is_one_line() -> None:
 
 
 def test_elysium_up_starts_it_last_with_the_stacks_urls() -> None:
-    from elysium.up import StackContext, _collect
+    from elysium.up import StackContext, StackService, _collect
     from gateway.cli import STACK_SERVICES
 
     services = _collect()
     assert services[-1].name == "gateway" and services[-1].port == 7400
     assert all(s.order < services[-1].order for s in services[:-1])
     gw = STACK_SERVICES[0]
+    assert isinstance(gw, StackService)
     ctx = StackContext(Path("."), {"ELYSIUM_GATEWAY_WEB_DIR": "/somewhere/built",
                                    "ELYSIUM_BUTLER_URL": "http://butler.elsewhere:7390"},
                        urls={"commerce": "http://127.0.0.1:7380", "matchmaker": "http://127.0.0.1:7360",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
 import aiohttp
 import pytest
 from aiohttp import web
@@ -134,7 +135,7 @@ async def test_the_request_body_streams_to_the_upstream() -> None:
     app.router.add_put("/v1/upload", upload)
     release = asyncio.Event()
 
-    async def body():  # type: ignore[no-untyped-def]
+    async def body() -> AsyncIterator[bytes]:
         yield b"a" * 1000
         await asyncio.wait_for(release.wait(), 10)
         yield b"b" * 1000
@@ -166,7 +167,7 @@ async def test_a_body_over_the_limit_is_refused_and_the_service_never_sees_it_wh
             assert r.status == 413 and (await r.json())["code"] == "body-too-large"
         assert calls == [2048]
 
-        async def chunked():  # type: ignore[no-untyped-def]
+        async def chunked() -> AsyncIterator[bytes]:
             for _ in range(10):
                 yield b"y" * 1000
 

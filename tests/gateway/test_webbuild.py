@@ -55,7 +55,7 @@ class Npm:
 
 def test_nothing_to_do_when_the_build_is_newer_than_every_source(web: Path) -> None:
     assert plan(web) == webbuild.Plan(install=False, build=False, why="")
-    npm, said = Npm(), []
+    npm, said = Npm(), list[str]()
     assert webbuild.ensure_built(web, say=said.append, run=npm, npm="npm")
     assert npm.ran == [] and said == ["web client: up to date"]
 
@@ -82,7 +82,7 @@ def test_no_stamp_means_no_build_yet(web: Path) -> None:
 def test_a_lock_file_newer_than_node_modules_installs_then_builds(web: Path) -> None:
     touch(web / "package-lock.json", time.time())
     assert plan(web).install and plan(web).build
-    npm, said = Npm(), []
+    npm, said = Npm(), list[str]()
     assert webbuild.ensure_built(web, say=said.append, run=npm, npm="npm")
     assert npm.ran == [["ci", "--no-audit", "--no-fund"], ["run", "build"]]
     assert said == ["web client: installing its packages (npm ci)",
@@ -97,7 +97,7 @@ def test_missing_node_modules_installs(web: Path) -> None:
 
 def test_a_failing_build_is_one_line_and_leaves_the_stamp_stale(web: Path) -> None:
     touch(web / "src/main.tsx", time.time())
-    npm, said = Npm(fail="run"), []
+    npm, said = Npm(fail="run"), list[str]()
     assert not webbuild.ensure_built(web, say=said.append, run=npm, npm="npm")
     assert said[-1].startswith("web client: run build failed (status 1): src/x.ts(3,1): error TS2304: no name;")
     assert plan(web).build  # tried again next time
@@ -105,7 +105,7 @@ def test_a_failing_build_is_one_line_and_leaves_the_stamp_stale(web: Path) -> No
 
 def test_npm_missing_is_one_line(web: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     touch(web / "src/main.tsx", time.time())
-    monkeypatch.setattr(webbuild.shutil, "which", lambda name: None)
+    monkeypatch.setattr(shutil, "which", lambda name: None)
     said: list[str] = []
     assert not webbuild.ensure_built(web, say=said.append, run=Npm())
     assert said == ["web client: not built (npm is not installed; install Node.js 20 or later, then run elysium up "
