@@ -10,7 +10,8 @@ from tests.gateway.graphql_stack import (Stack, admin_token, client_for, made, m
                                          mm_settings, relay_factory, stack, world)
 
 VIEWER = """{ viewer { id profile { displayName username } wallet { balances { soft premium } }
-                       items(first: 10) { id itemId custody itemType { name rarity price { soft premium } } } } }"""
+                       items(first: 10) { id itemId custody itemType { name rarity price { soft premium } } }
+                       payments(first: 5) { paymentId state } } }"""
 
 
 async def test_the_viewer_sees_wallet_and_items_after_a_purchase(stack: Stack) -> None:
@@ -20,6 +21,7 @@ async def test_the_viewer_sees_wallet_and_items_after_a_purchase(stack: Stack) -
     viewer = body["data"]["viewer"]
     assert viewer["id"] == ayla["account_id"] and viewer["profile"]["displayName"] == "Ayla"
     assert viewer["wallet"]["balances"] == {"soft": 250, "premium": 0} == await stack.world.wallet(ayla)
+    assert viewer["payments"] == []  # bought with coins, no pack paid for
     owned = await stack.world.items(ayla)
     assert [i["id"] for i in viewer["items"]] == [i["id"] for i in owned] and len(owned) == 1
     assert viewer["items"][0]["itemType"] == {"name": EMBER_BLADE["name"], "rarity": "rare",
