@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
+import pytest
 from graphql import parse
 
+from gateway.graphql.context import Context
 from gateway.graphql.cost import UNPAGED_LIST, document_cost
+from gateway.graphql.loaders import Loaders
+from gateway.graphql.reads import Reads
 from gateway.graphql.schema import schema
+from gateway.upstreams import Upstreams
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 SDL = ROOT / "gateway" / "schema.graphql"
@@ -49,3 +57,26 @@ def test_only_the_operation_asked_for_is_counted() -> None:
     doc = "query Small { packs { id } } query Big { listings(first: 200) { listings { id } } }"
     assert cost(doc, operation="Small") == UNPAGED_LIST * 2
     assert cost(doc, operation="Big") == 200 * (1 + 2)
+
+
+class BrokenReads(Reads):
+    """Reads that fail the way a bug of ours would (not an upstream's refusal)."""
+
+    async def get(self, service: str, path: str, query: Mapping[str, str] | None = None, *,
+                  anonymous: bool = False) -> Any:
+        raise RuntimeError("the secret inner workings")
+
+
+async def test_our_own_bugs_are_masked_and_logged(caplog: pytest.LogCaptureFixture) -> None:
+    reads = BrokenReads(Upstreams({}), None)
+    with caplog.at_level(logging.ERROR):
+        result = await schema.execute("{ packs { id } queues { mode } }",
+                                      context_value=Context(reads=reads, loaders=Loaders(reads)))
+    assert result.data == {"packs": None, "queues": None}
+    assert result.errors is not None and len(result.errors) == 2
+    for error in result.errors:
+        formatted = error.formatted
+        assert formatted["message"] == "something went wrong on our side"
+        assert formatted["extensions"] == {"code": "internal", "status": 500}
+        assert "secret" not in str(formatted)
+    assert "the secret inner workings" in caplog.text  # the operator sees what the client does not
