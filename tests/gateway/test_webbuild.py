@@ -126,7 +126,10 @@ def test_a_source_saved_during_the_build_is_seen_next_time(web: Path) -> None:
 @pytest.mark.skipif(shutil.which("npm") is None or not (REAL_WEB / "node_modules" / "vite").is_dir(),
                     reason="needs npm and the web client's packages")
 def test_one_real_build(tmp_path: Path) -> None:
-    """A small client built by the real npm and Vite (the web client's own packages, linked in)."""
+    """A small client built by the real npm and Vite (the web client's own packages, linked in).
+
+    The link makes the real node_modules this client's: only ``npm run build`` may run here, never
+    ``npm ci``, which would empty it; the run refuses anything else before npm starts."""
     web = tmp_path / "web"
     (web / "src").mkdir(parents=True)
     (web / "package.json").write_text('{"name": "tiny", "private": true, "type": "module", '
@@ -136,13 +139,24 @@ def test_one_real_build(tmp_path: Path) -> None:
                                     '<script type="module" src="/src/main.ts"></script></body></html>')
     (web / "src" / "main.ts").write_text('document.title = "built";\n')
     (web / "node_modules").symlink_to(REAL_WEB / "node_modules")
-    old = time.time() - 1000
-    os.utime(web / "package-lock.json", (old, old))  # installed after the lock: no npm ci
+    installed = webbuild.installed_at(web)
+    assert installed is not None
+    os.utime(web / "package-lock.json", (installed - 60, installed - 60))  # locked before the install: no npm ci
+    for source in (web / "package.json", web / "index.html", web / "src" / "main.ts"):
+        os.utime(source, (installed - 60, installed - 60))
+    assert plan(web) == webbuild.Plan(install=False, build=True, why="no build yet")
+    ran: list[list[str]] = []
+
+    def build_only(argv: list[str], cwd: Path, timeout_s: float) -> subprocess.CompletedProcess[str]:
+        assert argv[1:] == ["run", "build"], f"{argv[1:]} must not run on the linked node_modules"
+        ran.append(argv[1:])
+        return webbuild._run(argv, cwd, timeout_s)
+
     said: list[str] = []
-    assert webbuild.ensure_built(web, say=said.append), said
-    assert said == ["web client: building it (npm run build; no build yet)"]
+    assert webbuild.ensure_built(web, say=said.append, run=build_only), said
+    assert said == ["web client: building it (npm run build; no build yet)"] and ran == [["run", "build"]]
     assert "<h1>tiny</h1>" in (web / "dist" / "index.html").read_text()
     assert [p.name for p in (web / "dist" / "assets").iterdir() if p.suffix == ".js"]
     said.clear()
-    assert webbuild.ensure_built(web, say=said.append)
-    assert said == ["web client: up to date"]
+    assert webbuild.ensure_built(web, say=said.append, run=build_only)
+    assert said == ["web client: up to date"] and ran == [["run", "build"]]
