@@ -26,8 +26,10 @@ class GameServerSettings(ChatSettings):
                                    secret=False)
     join_public_key_file: str = setting("ELYSIUM_JOIN_PUBLIC_KEY_FILE", "", "File holding that PEM instead")
     service_public_key_file: str = setting("ELYSIUM_SERVICE_PUBLIC_KEY_FILE", "",
-                                           "Public key (PEM file) verifying service tokens: for the game server's "
-                                           "/v1/admin (unset: it answers 403)")
+                                           "Public key (PEM file) verifying service tokens: for the /v1/admin APIs "
+                                           "of commerce, the matchmaker and the game servers (unset: they answer "
+                                           "403 admin-disabled), and for services reading the matchmaker's history, "
+                                           "ratings and leaderboards (unset: player tokens only)")
     join_issuers: str = setting("ELYSIUM_JOIN_ISSUERS", ",".join(tokens.JOIN_ISSUERS),
                                 "Comma-separated issuers (iss) accepted on join tokens")
     modes: str = setting("ELYSIUM_MODES", "",

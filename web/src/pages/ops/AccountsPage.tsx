@@ -4,7 +4,7 @@ import { CURRENCIES, opsApi, type Currency } from "../../features/ops/opsApi";
 import { accountModerated, accountsLoaded, actionName, actionSettled, actionStarted, loadFailed,
   type AdminAccount } from "../../features/ops/opsSlice";
 import { useAppDispatch, useAppSelector, type AppDispatch } from "../../store";
-import { OpsPage, opsProblem, useServiceToken } from "./common";
+import { OpsPage, opsProblem, TableWrap, useServiceToken } from "./common";
 
 const BAN_LENGTHS: { label: string; seconds: number }[] = [
   { label: "Until lifted", seconds: 0 },
@@ -54,7 +54,7 @@ export function AccountsPage() {
       {error && <p role="alert">{error}</p>}
       {accounts.searched && accounts.items.length === 0 && !error && <p>No account matches.</p>}
       {accounts.items.length > 0 && (
-        <div className="table-wrap">
+        <TableWrap label="Accounts found">
           <table className="ops-table">
             <caption className="visually-hidden">Accounts found</caption>
             <thead>
@@ -63,14 +63,15 @@ export function AccountsPage() {
             </thead>
             <tbody>
               {accounts.items.map((a) => (
-                <tr key={a.account_id} data-testid="account-row">
+                <tr key={a.account_id} data-testid="account-row" className={selected === a.account_id ? "ops-selected" : undefined}
+                  onClick={() => setSelected(a.account_id)}>
                   <th scope="row">{a.display_name}</th>
                   <td>{a.username ?? <span className="muted">guest</span>}</td>
                   <td><code>{a.account_id}</code></td>
                   <td><Standing account={a} /></td>
                   <td>
                     <button type="button" className="button-secondary" aria-pressed={selected === a.account_id}
-                      onClick={() => setSelected(selected === a.account_id ? null : a.account_id)}>
+                      onClick={(ev) => { ev.stopPropagation(); setSelected(selected === a.account_id ? null : a.account_id); }}>
                       Manage<span className="visually-hidden"> {a.display_name}</span>
                     </button>
                   </td>
@@ -78,7 +79,7 @@ export function AccountsPage() {
               ))}
             </tbody>
           </table>
-        </div>
+        </TableWrap>
       )}
       {accounts.next && (
         <button type="button" className="button-secondary" disabled={busy} onClick={() => void load(accounts.query, accounts.next)}>

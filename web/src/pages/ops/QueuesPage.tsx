@@ -2,7 +2,7 @@ import { useState } from "react";
 import { opsApi } from "../../features/ops/opsApi";
 import { loadFailed, queuesLoaded } from "../../features/ops/opsSlice";
 import { useAppDispatch, useAppSelector } from "../../store";
-import { OpsPage, opsProblem, seconds, usePoll, useServiceToken } from "./common";
+import { OpsPage, opsProblem, seconds, TableWrap, usePoll, useServiceToken } from "./common";
 
 /** `/ops/queues`: tickets waiting per mode, the oldest wait, recent waits. */
 export function QueuesPage() {
@@ -25,7 +25,7 @@ export function QueuesPage() {
       {queues === null && !error && <p>Loading…</p>}
       {queues && queues.length === 0 && <p>The matchmaker has no queue modes.</p>}
       {queues && queues.length > 0 && (
-        <div className="table-wrap">
+        <TableWrap label="Queues by mode">
           <table className="ops-table">
             <caption className="visually-hidden">Queues by mode</caption>
             <thead>
@@ -48,7 +48,7 @@ export function QueuesPage() {
               ))}
             </tbody>
           </table>
-        </div>
+        </TableWrap>
       )}
     </OpsPage>
   );

@@ -3,7 +3,7 @@ import { Link } from "react-router-dom";
 import { opsApi } from "../../features/ops/opsApi";
 import { loadFailed, relaysLoaded } from "../../features/ops/opsSlice";
 import { useAppDispatch, useAppSelector } from "../../store";
-import { OpsPage, opsProblem, seconds, usePoll } from "./common";
+import { OpsPage, opsProblem, seconds, TableWrap, usePoll } from "./common";
 
 /** `/ops/relays`: the live matches the relays list, with their viewers. */
 export function RelaysPage() {
@@ -27,7 +27,7 @@ export function RelaysPage() {
       {matches === null && !error && <p>Loading…</p>}
       {matches && <p>{matches.length} live {matches.length === 1 ? "match" : "matches"}, {viewers} {viewers === 1 ? "viewer" : "viewers"} in all.</p>}
       {matches && matches.length > 0 && (
-        <div className="table-wrap">
+        <TableWrap label="Live matches and viewers">
           <table className="ops-table">
             <caption className="visually-hidden">Live matches and viewers</caption>
             <thead>
@@ -48,7 +48,7 @@ export function RelaysPage() {
               ))}
             </tbody>
           </table>
-        </div>
+        </TableWrap>
       )}
     </OpsPage>
   );

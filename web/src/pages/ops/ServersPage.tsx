@@ -3,7 +3,7 @@ import { opsApi } from "../../features/ops/opsApi";
 import { loadFailed, playerKicked, roomsLoaded, serversLoaded, type AdminPlayer, type AdminRoom,
   type AdminServer } from "../../features/ops/opsSlice";
 import { useAppDispatch, useAppSelector } from "../../store";
-import { ago, OpsPage, opsProblem, seconds, usePoll, useServiceToken } from "./common";
+import { ago, OpsPage, opsProblem, seconds, TableWrap, usePoll, useServiceToken } from "./common";
 
 /** `/ops/servers`: the live game servers, each one's rooms and players, and the kick. */
 export function ServersPage() {
@@ -27,7 +27,7 @@ export function ServersPage() {
       {servers === null && !error && <p>Loading…</p>}
       {servers && servers.length === 0 && <p>No game server is registered.</p>}
       {servers && servers.length > 0 && (
-        <div className="table-wrap">
+        <TableWrap label="Live game servers">
           <table className="ops-table">
             <caption className="visually-hidden">Live game servers</caption>
             <thead>
@@ -56,7 +56,7 @@ export function ServersPage() {
               ))}
             </tbody>
           </table>
-        </div>
+        </TableWrap>
       )}
       {open && servers?.some((s) => s.server_id === open) && (
         <ServerRooms server={servers.find((s) => s.server_id === open)!} auto={auto} />
@@ -106,7 +106,7 @@ function RoomCard({ serverId, room, onKicked }: { serverId: string; room: AdminR
         {room.skipped_ticks > 0 && <> · <span className="ops-late">{room.skipped_ticks} skipped</span></>}
       </p>
       {room.players.length === 0 ? <p>No players seated.</p> : (
-        <div className="table-wrap">
+        <TableWrap label={`Players of match ${room.match_id}`}>
           <table className="ops-table">
             <caption className="visually-hidden">Players of match {room.match_id}</caption>
             <thead>
@@ -135,7 +135,7 @@ function RoomCard({ serverId, room, onKicked }: { serverId: string; room: AdminR
               ))}
             </tbody>
           </table>
-        </div>
+        </TableWrap>
       )}
       {kicking && (
         <KickForm serverId={serverId} matchId={room.match_id} player={kicking} onDone={(text) => {

@@ -108,3 +108,12 @@ export function OpsPage({ title, children, updatedAt, auto, onAuto, onRefresh }:
     </main>
   );
 }
+
+/** A table that scrolls sideways on a narrow screen; focusable so a keyboard can scroll it. */
+export function TableWrap({ label, children }: { label: string; children: React.ReactNode }) {
+  return (
+    <div className="table-wrap" tabIndex={0} role="region" aria-label={label}>
+      {children}
+    </div>
+  );
+}
