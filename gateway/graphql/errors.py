@@ -80,7 +80,11 @@ class ErrorCodes(MaskErrors):
     def _process_errors(self, errors: list[GraphQLError]) -> list[GraphQLError]:
         out = super()._process_errors(errors)
         for error in out:
-            if not (error.extensions or {}).get("code"):
+            if (error.extensions or {}).get("code"):
+                continue
+            if error.path is not None:  # met while executing: an answer short of what its API promises
+                error.extensions = {**(error.extensions or {}), "code": "internal", "status": 500}
+            else:
                 error.extensions = {**(error.extensions or {}), "code": _document_code(error.message),
                                     "status": 400}
         return out

@@ -57,7 +57,8 @@ class Viewer:
                            debts=types.build_all(types.Debt, body.get("debts")))
 
     @strawberry.field(description="Owned items, newest first; after: the id of the previous page's last item")
-    async def items(self, info: Info, first: int = 50, after: strawberry.ID | None = None) -> list[types.OwnedItem] | None:
+    async def items(self, info: Info, first: int = 50,
+                    after: strawberry.ID | None = None) -> list[types.OwnedItem] | None:
         body = await info.context.reads.get("commerce", "/v1/me/items", _page(first, 200, {}, after, "before"))
         return [types.build(types.OwnedItem, i, attributes=i.get("attributes") or {}, origin=i.get("origin") or {})
                 for i in body.get("items") or ()]
@@ -151,7 +152,8 @@ class Query:
 
     @strawberry.field(description="A leaderboard of a queue mode from the top; season: default the current one")
     async def leaderboard(self, info: Info, mode: str, by: types.LeaderboardOrder = types.LeaderboardOrder.RATING,
-                          first: int = 20, after: str | None = None, season: str | None = None) -> types.Leaderboard | None:
+                          first: int = 20, after: str | None = None,
+                          season: str | None = None) -> types.Leaderboard | None:
         query = {"by": by.value}
         if season is not None:
             query["season"] = season

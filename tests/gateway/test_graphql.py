@@ -71,7 +71,8 @@ async def test_a_page_of_20_listings_with_sellers_makes_2_upstream_reads(stack: 
     assert made(before, stack.reads()) == {("commerce", "GET /v1/listings"): 1, ("commerce", "GET /v1/players"): 1,
                                            ("commerce", "GET /v1/catalog"): 1}
     # The next page follows the cursor.
-    rest = await stack.query("""query($after: String) { listings(first: 20, sort: PRICE_ASC, filter: {currency: "soft"}, after: $after) {
+    rest = await stack.query("""query($after: String) {
+                                  listings(first: 20, sort: PRICE_ASC, filter: {currency: "soft"}, after: $after) {
                                   listings { price } next } }""", {"after": page["next"]}, player=viewer)
     assert rest["data"]["listings"] == {"listings": [{"price": 120}], "next": None}
 

@@ -24,7 +24,8 @@ async def refused(stack: Stack, query: str, variables: dict[str, Any] | None = N
     return error
 
 
-DEEP = "{ viewer { trades(role: SENT, first: 2) { trades { offerer { matches(first: 2) { items { players { %s } } } } } } } }"
+DEEP = ("{ viewer { trades(role: SENT, first: 2) { trades { offerer { matches(first: 2) { items { players { %s } } } } } }"
+        " } }")
 
 
 async def test_a_query_deeper_than_the_limit_is_refused(stack: Stack) -> None:
