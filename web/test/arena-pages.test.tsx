@@ -47,7 +47,7 @@ describe("arena lobby page", () => {
     await waitFor(() => expect(within(quick).getByRole("alert").textContent).toBe("The matchmaker is unreachable"));
     expect(await serious(container)).toEqual([]);
     cleanup();
-  });
+  }, 30_000);
 });
 
 describe("spectator pages", () => {
@@ -57,7 +57,7 @@ describe("spectator pages", () => {
     await waitFor(() => expect(screen.getByRole("alert").textContent).toBe("The spectator relay is unreachable"));
     expect(await serious(container)).toEqual([]);
     cleanup();
-  });
+  }, 30_000);
 
   it("the replay page has its seek bar, play and speeds, and passes axe", async () => {
     const { container } = mount("/replays/m1", [["/replays/:matchId", <ReplayPage />]]);
@@ -67,5 +67,5 @@ describe("spectator pages", () => {
     expect(screen.getByTestId("watch-canvas")).toBeTruthy();
     expect(await serious(container)).toEqual([]);
     cleanup();
-  });
+  }, 30_000);
 });

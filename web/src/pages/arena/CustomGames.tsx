@@ -4,6 +4,7 @@ import { browseFailed, browseLoading, gamesListed, knownRegions, type GameView }
 import { errorText, hostGame, joinGame, listGames } from "../../features/arena/lobbyApi";
 import { openGameOf, seatIn } from "../../features/arena/seat";
 import { modeHint } from "../../features/arena/modes";
+import { RegionField } from "./RegionField";
 import { GameRoom } from "./GameRoom";
 
 /** Hosting, browsing and joining custom games; the game the caller sits in is `GameRoom`. */
@@ -15,7 +16,7 @@ export function CustomGames() {
   const modes = queues.map((q) => q.mode);
 
   const [mode, setMode] = useState("");
-  const [region, setRegion] = useState("");
+  const [region, setRegion] = useState<string | null>(null);
   const [seats, setSeats] = useState<number | "">("");
   const [ranked, setRanked] = useState(false);
   const [isPublic, setIsPublic] = useState(true);
@@ -27,7 +28,7 @@ export function CustomGames() {
   const joinPasswordRef = useRef<HTMLInputElement>(null);
 
   const chosenMode = mode || modes[0] || "";
-  const chosenRegion = region || regions[0];
+  const chosenRegion = region ?? regions[0];
   const hint = modeHint(chosenMode);
   const chosenSeats = seats === "" ? hint.maxPlayers : seats;
 
@@ -89,16 +90,7 @@ export function CustomGames() {
             ))}
           </select>
         </label>
-        <label>
-          Region
-          <select value={chosenRegion} onChange={(e) => setRegion(e.target.value)}>
-            {regions.map((r) => (
-              <option key={r} value={r}>
-                {r}
-              </option>
-            ))}
-          </select>
-        </label>
+        <RegionField value={chosenRegion} regions={regions} onChange={setRegion} />
         <label>
           Players
           <input

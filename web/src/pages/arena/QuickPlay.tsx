@@ -3,6 +3,7 @@ import { useAppDispatch, useAppSelector } from "../../store";
 import { isFinal, knownRegions, ticketUpdated } from "../../features/arena/arenaSlice";
 import { cancelTicket, createTicket, errorText, NOMINAL_LATENCY_MS, nominalRegions } from "../../features/arena/lobbyApi";
 import { modeHint } from "../../features/arena/modes";
+import { RegionField } from "./RegionField";
 import { openGameOf } from "../../features/arena/seat";
 import { seconds, ticketStatusText } from "../../features/arena/text";
 
@@ -24,12 +25,12 @@ export function QuickPlay() {
   const signedIn = useAppSelector((s) => !!s.session.accessToken);
   const regions = knownRegions(queues);
   const [mode, setMode] = useState("");
-  const [region, setRegion] = useState("");
+  const [region, setRegion] = useState<string | null>(null);
   const [fallback, setFallback] = useState(true);
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<string | null>(null);
   const chosenMode = mode || queues[0]?.mode || "";
-  const chosenRegion = region || regions[0];
+  const chosenRegion = region ?? regions[0];
   const queued = !!ticket && !isFinal(ticket) && !ticket.game;
   const now = useNow(queued);
   const asParty = !!party && party.leader === me;
@@ -87,16 +88,7 @@ export function QuickPlay() {
             ))}
           </select>
         </label>
-        <label>
-          Region
-          <select value={chosenRegion} onChange={(e) => setRegion(e.target.value)} disabled={queued}>
-            {regions.map((r) => (
-              <option key={r} value={r}>
-                {r}
-              </option>
-            ))}
-          </select>
-        </label>
+        <RegionField value={chosenRegion} regions={regions} onChange={setRegion} disabled={queued} />
         <label className="arena-check">
           <input type="checkbox" checked={fallback} onChange={(e) => setFallback(e.target.checked)} disabled={queued} />
           Accept a farther server after a long wait
