@@ -1,7 +1,8 @@
 import { useState, type FormEvent } from "react";
 import { Link } from "react-router-dom";
-import { buyFromStore, createListing, getWithdrawal, withdrawItem, type NewListing } from "../../features/market/commerce";
-import { readInventory } from "../../features/market/reads";
+import { buyFromStore, cancelListing, createListing, getWithdrawal, withdrawItem, type NewListing } from "../../features/market/commerce";
+import { walletChanged } from "../../components/Navbar";
+import { readInventory, readListings } from "../../features/market/reads";
 import { CUSTODY_NAMES, balancesText, itemName, money, when } from "../../features/market/format";
 import { CURRENCIES, type CatalogItem, type Currency } from "../../features/market/types";
 import { groupItems, type Lot } from "../../features/market/forms";
@@ -61,6 +62,7 @@ export function InventoryPage() {
         </nav>
       </section>
 
+      <MyListings me={me} catalog={catalog} refresh={inv.data} onDone={said} onError={failed} />
       <Store catalog={catalog} onDone={said} onError={failed} />
     </main>
   );
@@ -225,5 +227,48 @@ function StoreTile({ item, onDone, onError }: { item: CatalogItem; onDone: (text
         <button type="submit" disabled={busy || soldOut}>{soldOut ? "Sold out" : `Buy ${item.name}`}</button>
       </form>
     </li>
+  );
+}
+
+function MyListings({ me, catalog, refresh, onDone, onError }: {
+  me: string; catalog: Record<string, CatalogItem>; refresh: unknown; onDone: (t: string) => void; onError: (e: unknown) => void;
+}) {
+  const mine = useLoad(() => readListings({ seller: me, sort: "newest", limit: 50 }), [me, refresh]);
+  const [busy, setBusy] = useState<string | null>(null);
+  const cancel = async (id: string, name: string) => {
+    setBusy(id);
+    try {
+      await cancelListing(id);
+      walletChanged();
+      onDone(`The listing of ${name} is cancelled; the items are back in your inventory.`);
+    } catch (e) {
+      onError(e);
+    } finally {
+      setBusy(null);
+    }
+  };
+  const listings = mine.data?.listings ?? [];
+  return (
+    <section className="market-card" aria-labelledby="inventory-listings">
+      <h2 id="inventory-listings">My listings</h2>
+      <Alert error={mine.error} />
+      {mine.data && listings.length === 0 ? <p>Nothing listed for sale.</p> : null}
+      <ul className="market-list" aria-label="My listings">
+        {listings.map((l) => {
+          const name = l.item_name || itemName(catalog, l.item_type);
+          return (
+            <li key={l.id} className="market-row" data-testid="my-listing-row">
+              <Link to={`/market/listings/${encodeURIComponent(l.id)}`} className="market-row-title">
+                {name}{l.quantity > 1 ? ` × ${l.quantity}` : ""}
+              </Link>
+              <span className="market-price">{money(l.price, l.currency)}{l.quantity > 1 ? " each" : ""}</span>
+              <button type="button" className="market-secondary" disabled={busy === l.id}
+                onClick={() => cancel(l.id, name)} aria-label={`Cancel the listing of ${name}`}>Cancel</button>
+              <span className="market-muted">expires {when(l.expires_at)}</span>
+            </li>
+          );
+        })}
+      </ul>
+    </section>
   );
 }

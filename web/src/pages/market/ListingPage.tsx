@@ -2,6 +2,7 @@ import { useState } from "react";
 import { Link, useParams } from "react-router-dom";
 import { buyListing, cancelListing } from "../../features/market/commerce";
 import { readListing } from "../../features/market/reads";
+import { walletChanged } from "../../components/Navbar";
 import { CURRENCY_NAMES, itemName, money, shortId, when } from "../../features/market/format";
 import type { Currency, PriceStats } from "../../features/market/types";
 import { Alert, MarketNav, Status, useCatalog, useKeyedAction, useLoad, useSignedIn } from "./common";
@@ -47,6 +48,7 @@ export function ListingPage() {
     setError(null);
     try {
       await cancelListing(l.id);
+      walletChanged();
       setDone("The listing is cancelled; the items are back in your inventory.");
       listing.reload();
     } catch (e) {

@@ -1,5 +1,6 @@
 import { useEffect, useRef, useState } from "react";
 import { useAppDispatch, useAppSelector } from "../../store";
+import { walletChanged } from "../../components/Navbar";
 import { checkoutOpened, checkoutSettled } from "../../features/market/marketSlice";
 import { checkout, checkoutHref, getLedger, linkWallet, paySandbox, unlinkWallet, walletChallenge } from "../../features/market/commerce";
 import { readWalletView } from "../../features/market/reads";
@@ -37,6 +38,7 @@ export function WalletPage() {
   useEffect(() => {
     if (payment && payment.state !== "pending") {
       dispatch(checkoutSettled());
+      walletChanged();
       if (payment.state === "paid") setNotice(`Payment received: ${money(payment.premium, "premium")} added to your wallet.`);
       else setNotice(`The payment is ${PAYMENT_STATES[payment.state] ?? payment.state}.`);
     }

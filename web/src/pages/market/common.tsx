@@ -6,6 +6,7 @@ import { ApiError, newIdempotencyKey } from "@elysium/sdk";
 import { useAppDispatch, useAppSelector, type RootState } from "../../store";
 import { actionDone, catalogLoaded, keyIssued } from "../../features/market/marketSlice";
 import { readCatalog } from "../../features/market/reads";
+import { walletChanged } from "../../components/Navbar";
 
 /** The problem's stable code ("insufficient-funds"): the body's `code`, else the type's last segment. */
 export function problemCode(exc: ApiError): string {
@@ -77,6 +78,7 @@ export function useKeyedAction() {
     }
     const out = await send(key);
     dispatch(actionDone(action));
+    walletChanged();
     return out;
   }, [store, dispatch]);
 }
