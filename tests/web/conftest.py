@@ -66,7 +66,7 @@ def _slug(text: str) -> str:
 
 @pytest.fixture
 def new_page(browser: Browser, stack: Stack, request: pytest.FixtureRequest) -> Iterator[NewPage]:
-    """``new_page(width=1280, height=800)``: a page in a fresh browser context (its own session) on the stack.
+    """``new_page(width=1280, height=800, base_url=stack)``: a page in a fresh browser context (its own session).
 
     Every page's console errors are printed (pytest shows them when the test fails) and each page
     left open gets a screenshot when the test ends.
@@ -74,8 +74,8 @@ def new_page(browser: Browser, stack: Stack, request: pytest.FixtureRequest) -> 
     contexts: list[BrowserContext] = []
     pages: list[Page] = []
 
-    def make(width: int = 1280, height: int = 800) -> Page:
-        context = browser.new_context(base_url=stack.web_url, viewport={"width": width, "height": height})
+    def make(width: int = 1280, height: int = 800, base_url: str = "") -> Page:
+        context = browser.new_context(base_url=base_url or stack.web_url, viewport={"width": width, "height": height})
         context.set_default_timeout(15_000)
         contexts.append(context)
         page = context.new_page()

@@ -36,7 +36,7 @@ def unique(prefix: str) -> str:
 
 
 def call(stack: Stack, method: str, path: str, body: object | None = None, *, token: str | None = None,
-         idempotency_key: str | None = None) -> tuple[int, Any]:
+         idempotency_key: str | None = None, base_url: str = "") -> tuple[int, Any]:
     """One request to the stack's origin (``/api/...``), as the browser would send it; (status, JSON body)."""
     headers = {"Accept": "application/json"}
     data = None
@@ -47,7 +47,7 @@ def call(stack: Stack, method: str, path: str, body: object | None = None, *, to
         headers["Authorization"] = f"Bearer {token}"
     if idempotency_key:
         headers["Idempotency-Key"] = idempotency_key
-    req = urllib.request.Request(stack.web_url + path, data=data, method=method, headers=headers)
+    req = urllib.request.Request((base_url or stack.web_url) + path, data=data, method=method, headers=headers)
     try:
         with urllib.request.urlopen(req, timeout=30) as resp:
             raw = resp.read()
