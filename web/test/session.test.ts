@@ -1,8 +1,10 @@
 import { describe, expect, it } from "vitest";
 import { ApiError } from "@elysium/sdk";
 import reducer, {
-  guardRequests, isUnauthorized, profileLoaded, refreshDelayMs, signedIn, signedOut, type Profile,
+  adopted, differs, guardRequests, isUnauthorized, parseStored, profileLoaded, refreshDelayMs, refreshSession, signedIn,
+  signedOut, STORAGE_KEY, type Profile,
 } from "../src/features/session/sessionSlice";
+import { makeStore } from "../src/store";
 
 const pair = { account_id: "a1", access_token: "t", refresh_token: "r".repeat(20), expires_in: 60, now: 1000 };
 const profile = (id: string): Profile => ({
@@ -159,5 +161,41 @@ describe("the 401 guard", () => {
     expect(c.request).not.toBe(original);
     undo();
     expect(c.request).toBe(original);
+  });
+});
+
+describe("one login across tabs", () => {
+  it("reads a stored session leniently and tells logins apart", () => {
+    expect(parseStored("not json").accessToken).toBeNull();
+    expect(parseStored(null).accountId).toBeNull();
+    expect(parseStored('{"accountId":"a1","accessToken":"t"}')).toMatchObject({ accountId: "a1", accessToken: "t", profile: null });
+    const a = reducer(undefined, signedIn(pair));
+    expect(differs(a, reducer(a, profileLoaded(profile("a1"))))).toBe(false);
+    expect(differs(a, reducer(a, signedIn({ ...pair, refresh_token: "s".repeat(20) })))).toBe(true);
+    expect(differs(a, reducer(a, signedOut()))).toBe(true);
+  });
+
+  it("adopts what another tab stored", () => {
+    const mine = reducer(undefined, signedIn(pair));
+    const theirs = reducer(mine, signedIn({ ...pair, access_token: "t2", refresh_token: "s".repeat(20), profile: profile("a1") }));
+    expect(reducer(mine, adopted(theirs))).toEqual(theirs);
+  });
+
+  it("takes the pair another tab refreshed to instead of presenting a used refresh token", async () => {
+    const store = makeStore();
+    store.dispatch(signedIn({ ...pair, now: Date.now() }));
+    const theirs = reducer(store.getState().session, signedIn({ ...pair, access_token: "t2", refresh_token: "s".repeat(20), now: Date.now() }));
+    localStorage.setItem(STORAGE_KEY, JSON.stringify(theirs));
+    await expect(store.dispatch(refreshSession())).resolves.toBe(true);
+    expect(store.getState().session).toMatchObject({ accessToken: "t2", refreshToken: "s".repeat(20) });
+    store.dispatch(signedOut());
+  });
+
+  it("keeps the session when commerce cannot be reached to refresh it", async () => {
+    const store = makeStore();
+    store.dispatch(signedIn({ ...pair, now: Date.now() }));
+    await expect(store.dispatch(refreshSession())).resolves.toBe(false);
+    expect(store.getState().session.accessToken).toBe("t");
+    store.dispatch(signedOut());
   });
 });

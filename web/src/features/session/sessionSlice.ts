@@ -31,13 +31,30 @@ const EMPTY: SessionState = {
   accountId: null, accessToken: null, refreshToken: null, expiresAt: null, serviceToken: null, profile: null,
 };
 
-function load(): SessionState {
+/** A stored session (JSON), read leniently: anything unreadable is no session. */
+export function parseStored(raw: string | null | undefined): SessionState {
   try {
-    const raw = globalThis.localStorage?.getItem(STORAGE_KEY);
-    return raw ? { ...EMPTY, ...JSON.parse(raw) } : { ...EMPTY };
+    const parsed = raw ? JSON.parse(raw) : null;
+    return parsed && typeof parsed === "object" ? { ...EMPTY, ...parsed } : { ...EMPTY };
   } catch {
     return { ...EMPTY };
   }
+}
+
+function load(): SessionState {
+  try {
+    return parseStored(globalThis.localStorage?.getItem(STORAGE_KEY));
+  } catch {
+    return { ...EMPTY };
+  }
+}
+
+export { STORAGE_KEY };
+
+/** Whether two sessions hold different logins (tokens, account or operator token). */
+export function differs(a: SessionState, b: SessionState): boolean {
+  return a.accountId !== b.accountId || a.accessToken !== b.accessToken || a.refreshToken !== b.refreshToken
+    || a.serviceToken !== b.serviceToken;
 }
 
 export interface TokenPair {
@@ -70,6 +87,10 @@ const sessionSlice = createSlice({
       state.expiresAt = null;
       state.profile = null;
     },
+    /** Another tab changed the stored session (a refresh, a sign-in or out): this tab follows it. */
+    adopted(_state, action: PayloadAction<SessionState>) {
+      return { ...EMPTY, ...action.payload };
+    },
     operatorToken(state, action: PayloadAction<string | null>) {
       state.serviceToken = action.payload;
     },
@@ -80,7 +101,7 @@ const sessionSlice = createSlice({
   },
 });
 
-export const { signedIn, signedOut, operatorToken, profileLoaded } = sessionSlice.actions;
+export const { signedIn, signedOut, adopted, operatorToken, profileLoaded } = sessionSlice.actions;
 export default sessionSlice.reducer;
 
 /** Keeps the shared API client's token and the stored session in step with the store. */
@@ -126,6 +147,14 @@ export function refreshSession(): Thunk<Promise<boolean>> {
     const refreshToken = getState().session.refreshToken;
     if (!refreshToken) return Promise.resolve(false);
     if (inFlight && inFlight.refreshToken === refreshToken) return inFlight.promise;
+    // Another tab of this login may have refreshed already (its refresh token is then used up):
+    // take its pair instead of presenting ours again, which commerce would take for a stolen copy.
+    const stored = load();
+    if (stored.accountId === getState().session.accountId && stored.refreshToken && stored.refreshToken !== refreshToken
+        && stored.accessToken && (stored.expiresAt ?? 0) > Date.now()) {
+      dispatch(adopted(stored));
+      return Promise.resolve(true);
+    }
     const promise = (async () => {
       try {
         const pair = await api.request<TokenPair>("commerce", "/v1/sessions/refresh", {

@@ -1,7 +1,12 @@
 import { useCallback, useEffect, useState } from "react";
 import { api } from "../../api";
 import { useAppDispatch, useAppSelector } from "../../store";
-import { guardRequests, loadProfile, refreshDelayMs, refreshSession, signIn, signOut, type TokenPair } from "./sessionSlice";
+import { useStore } from "react-redux";
+import type { RootState } from "../../store";
+import {
+  adopted, differs, guardRequests, loadProfile, parseStored, refreshDelayMs, refreshSession, signIn, signOut, STORAGE_KEY,
+  type TokenPair,
+} from "./sessionSlice";
 
 /** Who is signed in, and the moves on the session. */
 export function useSession() {
@@ -35,7 +40,20 @@ export function useSessionKeeper(): void {
   const hasProfile = useAppSelector((s) => s.session.profile !== null);
   const signedIn = useAppSelector((s) => s.session.accessToken !== null);
 
+  const appStore = useStore<RootState>();
+
   useEffect(() => guardRequests(api, () => dispatch(refreshSession())), [dispatch]);
+
+  // Tabs share one login: a refresh, sign-in or sign-out in another tab is followed here.
+  useEffect(() => {
+    const onStorage = (e: StorageEvent) => {
+      if (e.key !== STORAGE_KEY && e.key !== null) return;
+      const stored = parseStored(e.key === null ? null : e.newValue);
+      if (differs(stored, appStore.getState().session)) dispatch(adopted(stored));
+    };
+    globalThis.addEventListener("storage", onStorage);
+    return () => globalThis.removeEventListener("storage", onStorage);
+  }, [dispatch, appStore]);
 
   // A refresh that could not reach commerce is tried again a little later (a new pair moves expiresAt).
   const [attempt, setAttempt] = useState(0);
