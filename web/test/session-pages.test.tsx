@@ -1,8 +1,8 @@
 // The shell (navbar, footer) and the account and butler pages as rendered (jsdom, no services
 // running: the real client finds them unreachable), checked for the conventions the browser
 // tests rely on and by axe.
-import { afterEach, describe, expect, it } from "vitest";
-import { cleanup, fireEvent, render, screen, waitFor, within } from "@testing-library/react";
+import { afterEach, describe, expect, it, vi } from "vitest";
+import { cleanup, configure, fireEvent, render, screen, waitFor, within } from "@testing-library/react";
 import { Provider } from "react-redux";
 import { MemoryRouter, Route, Routes } from "react-router-dom";
 import axe from "axe-core";
@@ -14,6 +14,10 @@ import { streamEvent, turnStarted } from "../src/features/butler/butlerSlice";
 import { HomePage } from "../src/pages/home";
 import { LoginPage, PlayerPage, ProfilePage, RegisterPage, SettingsPage } from "../src/pages/auth";
 import { ButlerPage, ButlerSettingsPage } from "../src/pages/butler";
+
+// axe over a whole page takes seconds on a busy machine.
+vi.setConfig({ testTimeout: 30_000 });
+configure({ asyncUtilTimeout: 5_000 });
 
 async function serious(container: HTMLElement): Promise<string[]> {
   // jsdom cannot compute colours, so contrast is the browser tests' to check.
