@@ -1,7 +1,7 @@
 // The market pages as rendered (jsdom, no services running: the real client finds them
 // unreachable), checked for the conventions the browser tests rely on and by axe.
 import { afterEach, describe, expect, it } from "vitest";
-import { cleanup, fireEvent, render, screen, waitFor, within } from "@testing-library/react";
+import { act, cleanup, fireEvent, render, renderHook, screen, waitFor, within } from "@testing-library/react";
 import { Provider } from "react-redux";
 import { MemoryRouter, Route, Routes } from "react-router-dom";
 import axe from "axe-core";
@@ -9,6 +9,7 @@ import { makeStore } from "../src/store";
 import { signedIn, signedOut } from "../src/features/session/sessionSlice";
 import { InventoryPage, ListingPage, MarketPage, TradeNewPage, TradesPage, WalletPage } from "../src/pages/market";
 import { PriceChart } from "../src/pages/market/PriceChart";
+import { useKeyedAction } from "../src/pages/market/common";
 
 async function serious(container: HTMLElement): Promise<string[]> {
   // jsdom cannot compute colours, so contrast is the browser's to check.
@@ -116,5 +117,23 @@ describe("price chart", () => {
     const { container } = render(<PriceChart currency="premium" history={[]} />);
     expect(container.querySelector("svg")).toBeNull();
     expect(screen.getByTestId("price-chart").textContent).toBe("No sales of these items yet.");
+  });
+});
+
+describe("keyed actions", () => {
+  it("send the same Idempotency-Key on every retry of an action until it succeeds, then a new one", async () => {
+    const store = makeStore();
+    const { result } = renderHook(() => useKeyedAction(), { wrapper: ({ children }) => <Provider store={store}>{children}</Provider> });
+    const sent: string[] = [];
+    const failing = (key: string) => { sent.push(key); return Promise.reject(new Error("commerce is unreachable")); };
+    await act(async () => { await expect(result.current("buy:L1", failing)).rejects.toThrow(); });
+    await act(async () => { await expect(result.current("buy:L1", failing)).rejects.toThrow(); });
+    await act(async () => { await result.current("buy:L1", async (key) => { sent.push(key); return "sold"; }); });
+    await act(async () => { await result.current("buy:L1", async (key) => { sent.push(key); return "sold"; }); });
+    await act(async () => { await result.current("buy:L2", async (key) => { sent.push(key); return "sold"; }); });
+    expect(sent[0]).toMatch(/^[0-9a-f-]{36}$/);
+    expect(sent.slice(0, 3)).toEqual([sent[0], sent[0], sent[0]]);
+    expect(new Set([sent[0], sent[3], sent[4]]).size).toBe(3);
+    expect(store.getState().market.keys).toEqual({});
   });
 });

@@ -62,8 +62,14 @@ describe.skipIf(!base)("the market against a running gateway", () => {
     const found = await readListings(listingQuery({ ...EMPTY_FILTERS, item_type: "speed-boots", currency: "soft", sort: "price_asc" }, null, 20));
     const row = found.listings.find((l) => l.id === listing.id);
     expect(row).toMatchObject({ seller: alice.id, seller_name: "Alice", item_name: "Speed Boots", price: 150 });
-    const firstPage = await readListings(listingQuery({ ...EMPTY_FILTERS, seller: alice.id } as typeof EMPTY_FILTERS, null, 1));
+    // Alice's two listings, a page of one at a time by the cursor
+    const firstPage = await readListings({ seller: alice.id, sort: "newest", limit: 1 });
     expect(firstPage.listings).toHaveLength(1);
+    expect(firstPage.next).toBeTruthy();
+    const secondPage = await readListings({ seller: alice.id, sort: "newest", limit: 1, cursor: firstPage.next! });
+    expect(secondPage.listings.map((l) => l.id)).not.toEqual(firstPage.listings.map((l) => l.id));
+    expect(new Set([...firstPage.listings, ...secondPage.listings].map((l) => l.id))).toEqual(new Set([listing.id, potions.id]));
+    expect(secondPage.next).toBeNull();
 
     // Withdrawing needs a linked wallet: the problem's detail says so.
     const unlinked = await refusal(withdrawItem(inv.items.find((i) => i.custody === "in_game")!.id, newIdempotencyKey()));
