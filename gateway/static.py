@@ -97,4 +97,6 @@ class WebClient:
 
 
 def _has_extension(path: str) -> bool:
-    return "." in PurePosixPath(path).name
+    # A file's extension is short (".js", ".woff2"); a client route may end in an id holding dots
+    # (match ids: "duel.<24 hex>"), and that is the app's.
+    return 1 < len(PurePosixPath(path).suffix) <= 9

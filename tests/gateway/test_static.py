@@ -47,7 +47,8 @@ async def test_files_routes_and_cache_headers(dist: Path) -> None:
         async with s.get(gw + "/") as r:
             assert r.status == 200 and await r.read() == INDEX
             assert r.headers["Cache-Control"] == "no-cache" and r.content_type == "text/html"
-        for route in ("/market", "/market/listings/l-42", "/ops/rooms", "/watch/m-1", "/index.html"):
+        for route in ("/market", "/market/listings/l-42", "/ops/rooms", "/watch/m-1", "/index.html",
+                      "/replays/duel.0123456789abcdef01234567"):
             async with s.get(gw + route) as r:
                 assert r.status == 200 and await r.read() == INDEX, route
                 assert r.headers["Cache-Control"] == "no-cache", route
