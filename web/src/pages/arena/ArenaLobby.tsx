@@ -1,7 +1,8 @@
 import { useEffect, useRef, useState } from "react";
 import { Link, useNavigate } from "react-router-dom";
 import { useAppDispatch, useAppSelector } from "../../store";
-import { isFinal, queuesFailed, queuesLoaded, queuesLoading, ticketUpdated } from "../../features/arena/arenaSlice";
+import { ApiError } from "@elysium/sdk";
+import { isFinal, queuesFailed, queuesLoaded, queuesLoading, ticketCleared, ticketUpdated } from "../../features/arena/arenaSlice";
 import { errorText, followTicket, getQueues } from "../../features/arena/lobbyApi";
 import { QuickPlay } from "./QuickPlay";
 import { PartyPanel } from "./PartyPanel";
@@ -34,7 +35,7 @@ function useQueues() {
 }
 
 /** Follows the caller's active ticket (queued, or a custom game's) on its event stream. */
-function useTicketFollower(onError: (text: string) => void) {
+function useTicketFollower(onError: (text: string | null) => void) {
   const dispatch = useAppDispatch();
   const ticket = useAppSelector((s) => s.arena.ticket);
   const signedIn = useAppSelector((s) => !!s.session.accessToken);
@@ -42,7 +43,13 @@ function useTicketFollower(onError: (text: string) => void) {
   useEffect(() => {
     if (!id || !signedIn) return;
     const ctl = new AbortController();
-    void followTicket(id, (t) => dispatch(ticketUpdated(t)), (exc) => onError(errorText(exc)), ctl.signal);
+    onError(null);
+    const failed = (exc: unknown) => {
+      // Gone (expired from the record) or no longer the caller's (removed from a game): forget it.
+      if (exc instanceof ApiError && (exc.status === 403 || exc.status === 404)) dispatch(ticketCleared());
+      else onError(errorText(exc));
+    };
+    void followTicket(id, (t) => dispatch(ticketUpdated(t)), failed, ctl.signal);
     return () => ctl.abort();
   }, [id, signedIn, dispatch, onError]);
 }
