@@ -142,15 +142,23 @@ async def proxy_http(request: web.Request, session: aiohttp.ClientSession, servi
         if request.method != "HEAD":
             try:
                 async for chunk in upstream.content.iter_any():
-                    await response.write(chunk)
+                    try:
+                        await response.write(chunk)
+                    except ConnectionResetError:  # the browser went away: so does the service's stream
+                        upstream.close()
+                        return response
             except (aiohttp.ClientError, TimeoutError) as exc:
                 # the answer has begun: the browser sees the stream end early, as the service left it
                 log.info("upstream stream ended early", extra={"service": service, "error": _reason(exc)})
+                upstream.close()
                 if request.transport is not None:
                     request.transport.close()
                 return response
         await response.write_eof()
         return response
+    except BaseException:
+        upstream.close()
+        raise
     finally:
         upstream.release()
 

@@ -235,3 +235,30 @@ async def test_a_request_that_is_not_http_is_refused_in_problem_json() -> None:
         head = await asyncio.wait_for(reader.read(4096), 5)
         writer.close()
         assert head.split(b"\r\n")[0].endswith(b" 400 Bad Request") and b"application/problem+json" in head
+
+
+async def test_a_browser_that_leaves_a_stream_ends_the_services_stream_too() -> None:
+    gone = asyncio.Event()
+
+    async def endless(request: web.Request) -> web.StreamResponse:
+        response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+        await response.prepare(request)
+        try:
+            for i in range(10_000):
+                await response.write(f"data: {i}\n\n".encode())
+                await asyncio.sleep(0.02)
+        except (ConnectionResetError, asyncio.CancelledError):
+            gone.set()
+            raise
+        return response
+
+    app = web.Application(handler_args={"handler_cancellation": True})
+    app.router.add_get("/v1/tickets/t-1/events", endless)
+    async with serving(app) as upstream, gateway({"matchmaker": upstream}) as gw:
+        async with aiohttp.ClientSession() as s:
+            r = await s.get(gw + "/api/matchmaker/v1/tickets/t-1/events")
+            assert await r.content.readuntil(b"\n\n") == b"data: 0\n\n"
+            r.close()  # the browser leaves
+        await asyncio.wait_for(gone.wait(), 5)
+        async with aiohttp.ClientSession() as s, s.get(gw + "/metrics") as m:
+            assert 'status="500"' not in await m.text()
