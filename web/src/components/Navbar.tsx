@@ -26,8 +26,8 @@ export interface Friend {
 const POLL_MS = 30_000;
 const CHANGED = "elysium:wallet-changed";
 
-/** Tells the navbar that money or items moved (a purchase, a confirmed action), so it reads the wallet again. */
-export function walletChanged(): void {
+/** Tells the navbar that money, items or friends changed (a purchase, a confirmed action, a friend request), so it reads them again. */
+export function refreshNavbar(): void {
   globalThis.dispatchEvent?.(new Event(CHANGED));
 }
 
@@ -40,7 +40,12 @@ export function presenceText(p: Presence | undefined): string {
 }
 
 const NAV_QUERY = `query Navbar {
-  viewer { id wallet { balances { soft premium } } friends { id displayName avatarUrl since presence { state matchId watch } } }
+  viewer {
+    id
+    wallet { balances { soft premium } }
+    friends { id displayName avatarUrl since presence { state matchId watch } }
+    friendRequests { incoming { id displayName } }
+  }
 }`;
 
 interface NavQuery {
@@ -49,11 +54,17 @@ interface NavQuery {
     wallet: { balances: { soft: number | null; premium: number | null } };
     friends: { id: string; displayName: string; avatarUrl: string | null; since: string | null;
                presence: { state: string | null; matchId: string | null; watch: string | null } | null }[];
+    friendRequests: { incoming: { id: string; displayName: string }[] };
   };
 }
 
 /** The wallet and the friends in one GraphQL read; the REST routes when GraphQL cannot answer. */
-export async function readNavData(signal: AbortSignal): Promise<{ wallet: Wallet; friends: Friend[] } | null> {
+export interface Asking {
+  id: string;
+  display_name: string;
+}
+
+export async function readNavData(signal: AbortSignal): Promise<{ wallet: Wallet; friends: Friend[]; asking: Asking[] } | null> {
   try {
     const { viewer } = await api.graphql<NavQuery>(NAV_QUERY, {}, signal);
     if (!viewer) return null;
@@ -63,14 +74,16 @@ export async function readNavData(signal: AbortSignal): Promise<{ wallet: Wallet
         id: f.id, display_name: f.displayName, avatar_url: f.avatarUrl, since: f.since ?? "",
         presence: { state: (f.presence?.state ?? "offline") as Presence["state"], match_id: f.presence?.matchId ?? null, watch: f.presence?.watch ?? null },
       })),
+      asking: viewer.friendRequests.incoming.map((r) => ({ id: r.id, display_name: r.displayName })),
     };
   } catch (err) {
     if ((err as Error).name === "AbortError") throw err;
-    const [wallet, friends] = await Promise.all([
+    const [wallet, friends, requests] = await Promise.all([
       api.request<Wallet>("commerce", "/v1/me/wallet", { signal }),
       api.request<{ friends: Friend[] }>("commerce", "/v1/me/friends", { signal }),
+      api.request<{ incoming: Asking[] }>("commerce", "/v1/me/friends/requests", { signal }),
     ]);
-    return { wallet, friends: friends.friends };
+    return { wallet, friends: friends.friends, asking: requests.incoming };
   }
 }
 
@@ -78,6 +91,7 @@ export async function readNavData(signal: AbortSignal): Promise<{ wallet: Wallet
 function useNavData(signedIn: boolean, pathname: string) {
   const [wallet, setWallet] = useState<Wallet | null>(null);
   const [friends, setFriends] = useState<Friend[] | null>(null);
+  const [asking, setAsking] = useState<Asking[]>([]);
   const [tick, setTick] = useState(0);
   useEffect(() => {
     if (!signedIn) return;
@@ -93,6 +107,7 @@ function useNavData(signedIn: boolean, pathname: string) {
     if (!signedIn) {
       setWallet(null);
       setFriends(null);
+      setAsking([]);
       return;
     }
     const ctl = new AbortController();
@@ -100,10 +115,11 @@ function useNavData(signedIn: boolean, pathname: string) {
       if (!d) return;
       setWallet(d.wallet);
       setFriends(d.friends);
+      setAsking(d.asking);
     }, () => undefined);
     return () => ctl.abort();
   }, [signedIn, pathname, tick]);
-  return { wallet, friends };
+  return { wallet, friends, asking };
 }
 
 /** Closes a popover on Escape (focus back to its button) and on a click outside it. */
@@ -132,7 +148,7 @@ function usePopover(open: boolean, close: () => void) {
   return { button, panel };
 }
 
-function FriendsPopover({ friends }: { friends: Friend[] }) {
+function FriendsPopover({ friends, asking }: { friends: Friend[]; asking: Asking[] }) {
   const [open, setOpen] = useState(false);
   const id = useId();
   const { button, panel } = usePopover(open, () => setOpen(false));
@@ -142,6 +158,7 @@ function FriendsPopover({ friends }: { friends: Friend[] }) {
       <button ref={button} type="button" className="navbar-chip" aria-expanded={open} aria-controls={id}
               onClick={() => setOpen((o) => !o)} data-testid="friends-online">
         Friends online: {online.length}
+        {asking.length > 0 && <span className="navbar-count"> · {asking.length} {asking.length === 1 ? "request" : "requests"}</span>}
       </button>
       <div ref={panel} id={id} className="navbar-popover" hidden={!open}>
         <h2 className="navbar-popover-title">Friends online</h2>
@@ -159,6 +176,19 @@ function FriendsPopover({ friends }: { friends: Friend[] }) {
               </li>
             ))}
           </ul>
+        )}
+        {asking.length > 0 && (
+          <>
+            <h2 className="navbar-popover-title">Friend requests</h2>
+            <ul className="navbar-friends">
+              {asking.map((r) => (
+                <li key={r.id} data-testid="friend-request">
+                  <Link to={`/players/${encodeURIComponent(r.id)}`} onClick={() => setOpen(false)}>{r.display_name}</Link>
+                  <span className="muted"> wants to be friends</span>
+                </li>
+              ))}
+            </ul>
+          </>
         )}
       </div>
     </div>
@@ -205,7 +235,7 @@ export function Navbar() {
   const accountId = useAppSelector((s) => s.session.accountId);
   const location = useLocation();
   const [menuOpen, setMenuOpen] = useState(false);
-  const { wallet, friends } = useNavData(signedIn, location.pathname);
+  const { wallet, friends, asking } = useNavData(signedIn, location.pathname);
   const linksId = useId();
 
   useEffect(() => setMenuOpen(false), [location.pathname]);
@@ -235,7 +265,7 @@ export function Navbar() {
                   {wallet.balances.soft} soft · {wallet.balances.premium} premium
                 </Link>
               )}
-              {friends && <FriendsPopover friends={friends} />}
+              {friends && <FriendsPopover friends={friends} asking={asking} />}
               <UserMenu name={displayName || (accountId ? "Account" : "")} />
             </>
           ) : (

@@ -2,6 +2,7 @@ import { useCallback, useEffect, useState } from "react";
 import { useParams } from "react-router-dom";
 import { api } from "../../api";
 import { ErrorAlert } from "../../components/ErrorAlert";
+import { refreshNavbar } from "../../components/Navbar";
 import { useSession } from "../../features/session/useSession";
 import { SignInFirst } from "../../components/SignInFirst";
 import { MatchesTable, RatingsTable, type PublicProfile } from "./stats";
@@ -59,6 +60,7 @@ export function PlayerPage() {
       await api.request("commerce", path, { method, body });
       await loadRelation();
       setStatus(label);
+      refreshNavbar();
     } catch (err) {
       setActionError(err);
     } finally {

@@ -26,6 +26,22 @@ export function Field({ id, label, error, hint, ...input }: { id: string; label:
   );
 }
 
+const DEVICE_KEY = "elysium.device";
+
+/** This browser's device id for guest play: made once at random and kept (it logs in whoever holds it). */
+export function deviceId(): string {
+  let id = globalThis.localStorage?.getItem(DEVICE_KEY) ?? null;
+  if (!id || !/^[A-Za-z0-9_-]{16,128}$/.test(id)) {
+    id = crypto.randomUUID().replace(/-/g, "");
+    try {
+      globalThis.localStorage?.setItem(DEVICE_KEY, id);
+    } catch {
+      /* private mode: a new guest each visit */
+    }
+  }
+  return id;
+}
+
 export function LoginPage() {
   const { signIn } = useSession();
   const navigate = useNavigate();
@@ -34,6 +50,21 @@ export function LoginPage() {
   const [password, setPassword] = useState("");
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<unknown>(null);
+
+  async function guest() {
+    setBusy(true);
+    setError(null);
+    try {
+      const answer = await api.request<TokenPair & { profile: Profile }>("commerce", "/v1/auth/device", {
+        body: { device_id: deviceId() }, token: null,
+      });
+      await signIn(answer);
+      navigate(returnTo, { replace: true });
+    } catch (err) {
+      setError(err);
+      setBusy(false);
+    }
+  }
 
   async function submit(e: FormEvent) {
     e.preventDefault();
@@ -61,6 +92,11 @@ export function LoginPage() {
         <button type="submit" disabled={busy}>{busy ? "Signing in…" : "Sign in"}</button>
         <p className="muted">No account yet? <Link to="/register">Register</Link></p>
       </form>
+      <section className="card auth-card auth-guest" aria-labelledby="login-guest-title">
+        <h2 id="login-guest-title">Just want to play?</h2>
+        <p className="muted">Play as a guest on this browser; add a username and password later in Settings and keep everything.</p>
+        <button type="button" className="button-secondary" disabled={busy} onClick={guest}>Play as a guest</button>
+      </section>
     </main>
   );
 }

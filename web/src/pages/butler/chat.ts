@@ -2,7 +2,7 @@
 import { ApiError, streamSSE } from "@elysium/sdk";
 import { api } from "../../api";
 import { problemText } from "../../components/ErrorAlert";
-import { walletChanged } from "../../components/Navbar";
+import { refreshNavbar } from "../../components/Navbar";
 import {
   conversationOpened, conversationRemoved, conversationsLoaded, proposalConfirmed, proposalConfirming, proposalFailed,
   streamEvent, turnFailed, turnStarted, type ConversationSummary, type Entry,
@@ -72,7 +72,7 @@ export async function confirmProposal(dispatch: AppDispatch, proposalId: string)
       method: "POST", body: { proposal_id: proposalId }, idempotencyKey: proposalId,
     });
     dispatch(proposalConfirmed({ id: proposalId, result: answer.result }));
-    walletChanged();
+    refreshNavbar();
   } catch (err) {
     const retry = err instanceof ApiError && (err.status === 0 || err.problem.retry_confirm === true);
     dispatch(proposalFailed({ id: proposalId, code: codeOf(err), detail: problemText(err, "butler"), retry }));
