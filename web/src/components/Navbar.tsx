@@ -31,6 +31,9 @@ export function refreshNavbar(): void {
   globalThis.dispatchEvent?.(new Event(CHANGED));
 }
 
+/** The same as `refreshNavbar`, named for what the market pages call it after a purchase. */
+export const walletChanged = refreshNavbar;
+
 const PRESENCE_WORDS: Record<Presence["state"], string> = {
   offline: "offline", online: "online", in_queue: "in the queue", in_match: "in a match", watching: "watching a match",
 };
