@@ -3,8 +3,11 @@ import type { Balances, CatalogItem, Currency, PricePoint } from "./types";
 
 export const CURRENCY_NAMES: Record<Currency, string> = { soft: "coins", premium: "gems" };
 
+const ONE: Record<Currency, string> = { soft: "coin", premium: "gem" };
+
 export function money(amount: number, currency: Currency): string {
-  return `${amount.toLocaleString("en")} ${CURRENCY_NAMES[currency] ?? currency}`;
+  const unit = amount === 1 ? ONE[currency] : CURRENCY_NAMES[currency];
+  return `${amount.toLocaleString("en")} ${unit ?? currency}`;
 }
 
 export function balancesText(b: Balances): string {

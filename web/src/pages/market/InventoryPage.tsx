@@ -1,12 +1,11 @@
 import { useState, type FormEvent } from "react";
 import { Link } from "react-router-dom";
 import { buyFromStore, cancelListing, createListing, getWithdrawal, withdrawItem, type NewListing } from "../../features/market/commerce";
-import { walletChanged } from "../../components/Navbar";
 import { readInventory, readListings } from "../../features/market/reads";
 import { CUSTODY_NAMES, balancesText, itemName, money, when } from "../../features/market/format";
 import { CURRENCIES, type CatalogItem, type Currency } from "../../features/market/types";
 import { groupItems, type Lot } from "../../features/market/forms";
-import { Alert, MarketNav, SignInFirst, Status, useCatalog, useKeyedAction, useLoad, useSignedIn } from "./common";
+import { Alert, MarketNav, SignInFirst, Status, useCatalog, useKeyedAction, useLoad, useSignedIn, walletChanged } from "./common";
 import "./market.css";
 
 const PAGE = 50;

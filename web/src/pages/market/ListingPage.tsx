@@ -2,10 +2,9 @@ import { useState } from "react";
 import { Link, useParams } from "react-router-dom";
 import { buyListing, cancelListing } from "../../features/market/commerce";
 import { readListing } from "../../features/market/reads";
-import { walletChanged } from "../../components/Navbar";
 import { CURRENCY_NAMES, itemName, money, shortId, when } from "../../features/market/format";
 import type { Currency, PriceStats } from "../../features/market/types";
-import { Alert, MarketNav, Status, useCatalog, useKeyedAction, useLoad, useSignedIn } from "./common";
+import { Alert, MarketNav, Status, useCatalog, useKeyedAction, useLoad, useSignedIn, walletChanged } from "./common";
 import { PriceChart } from "./PriceChart";
 import "./market.css";
 
@@ -89,7 +88,7 @@ export function ListingPage() {
                 confirming ? (
                   <div className="market-confirm" role="group" aria-label="Confirm the purchase">
                     <p>Buy {name}{l.quantity > 1 ? ` × ${l.quantity}` : ""} for {money(l.total, l.currency)}?</p>
-                    <button type="button" onClick={buy} disabled={busy}>Confirm purchase</button>
+                    <button type="button" onClick={buy} disabled={busy} autoFocus>Confirm purchase</button>
                     <button type="button" className="market-secondary" onClick={() => setConfirming(false)} disabled={busy}>
                       Keep my money
                     </button>

@@ -110,7 +110,7 @@ function TradeRow({ trade: t, me, catalog, onMoved, onError }: {
           {!mineOffer && confirming ? (
             <>
               <span>Give {asks} for {gives}?</span>
-              <button type="button" onClick={() => move("accept")} disabled={busy}>Confirm accept</button>
+              <button type="button" onClick={() => move("accept")} disabled={busy} autoFocus>Confirm accept</button>
               <button type="button" className="market-secondary" onClick={() => setConfirming(false)} disabled={busy}>Not now</button>
             </>
           ) : null}

@@ -1,13 +1,12 @@
 import { useEffect, useRef, useState } from "react";
 import { useAppDispatch, useAppSelector } from "../../store";
-import { walletChanged } from "../../components/Navbar";
 import { checkoutOpened, checkoutSettled } from "../../features/market/marketSlice";
 import { checkout, checkoutHref, getLedger, linkWallet, paySandbox, unlinkWallet, walletChallenge } from "../../features/market/commerce";
 import { readWalletView } from "../../features/market/reads";
 import { injectedWallet, requestAccount, signMessage, walletErrorText } from "../../features/market/ethereum";
 import { CURRENCY_NAMES, fiat, money, when } from "../../features/market/format";
 import type { LedgerEntry, Pack, Payment } from "../../features/market/types";
-import { Alert, MarketNav, SignInFirst, Status, errorText, useKeyedAction, useLoad, useSignedIn } from "./common";
+import { Alert, MarketNav, SignInFirst, Status, errorText, useKeyedAction, useLoad, useSignedIn, walletChanged } from "./common";
 import "./market.css";
 
 const LEDGER_PAGE = 20;

@@ -6,7 +6,16 @@ import { ApiError, newIdempotencyKey } from "@elysium/sdk";
 import { useAppDispatch, useAppSelector, type RootState } from "../../store";
 import { actionDone, catalogLoaded, keyIssued } from "../../features/market/marketSlice";
 import { readCatalog } from "../../features/market/reads";
-import { walletChanged } from "../../components/Navbar";
+import * as navbar from "../../components/Navbar";
+
+/**
+ * Tells the navbar that money or items moved, so it reads the wallet again. The shell is renaming
+ * its helper (walletChanged → refreshNavbar); either is called, whichever it exports.
+ */
+export function walletChanged(): void {
+  const shell = navbar as { refreshNavbar?: () => void; walletChanged?: () => void };
+  (shell.refreshNavbar ?? shell.walletChanged)?.();
+}
 
 /** The problem's stable code ("insufficient-funds"): the body's `code`, else the type's last segment. */
 export function problemCode(exc: ApiError): string {
