@@ -1,7 +1,8 @@
 """The built web client (``web/dist``): its files, ``index.html`` for client-side routes, and a page
 saying how to build it when it is not built.
 
-* ``/assets/*`` are named by their content hash: cached for a year, ``immutable``.
+* ``/assets/*`` are named by their content hash: cached for a year, ``immutable``. Text (HTML,
+  scripts, styles, SVG, JSON) is compressed when the browser accepts it.
 * ``index.html`` (and every client-side route answered with it) is ``no-cache``: a new build is
   seen on the next load. Other files (``favicon.svg``, ``robots.txt``) are revalidated after an hour.
 * A path is resolved inside the folder and refused (404) if it leaves it, by ``..``, an encoded
@@ -24,6 +25,8 @@ ASSET_CACHE = "public, max-age=31536000, immutable"
 INDEX_CACHE = "no-cache"
 OTHER_CACHE = "public, max-age=3600"
 RESERVED_PREFIXES = ("/api/", "/graphql")
+CONDITIONAL = ("If-None-Match", "If-Modified-Since", "If-Match", "If-Unmodified-Since", "If-Range", "Range")
+COMPRESSIBLE = frozenset({"application/json", "application/manifest+json", "image/svg+xml", "application/wasm"})
 
 NOT_BUILT = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
@@ -79,21 +82,27 @@ class WebClient:
             return web.Response(status=503, text=NOT_BUILT.format(folder=html.escape(str(self.root))),
                                 content_type="text/html", headers={"Cache-Control": "no-store", "Retry-After": "30"})
         found = None if path == "/" else self.resolve(path)
+        # Compressed only for a plain GET: aiohttp would write a compressed body's trailer after a HEAD,
+        # a 304 or a 206 answer, which have no body (and would break the connection's next answer).
+        compress = request.method == "GET" and not any(h in request.headers for h in CONDITIONAL)
         if found is None:
             if _has_extension(path):
                 raise shared("not-found", f"no resource at {path[:200]}")
-            return self._file(self.root / "index.html", INDEX_CACHE)
+            return self._file(self.root / "index.html", INDEX_CACHE, compress=compress)
         if found.name == "index.html":
-            return self._file(found, INDEX_CACHE)
-        return self._file(found, ASSET_CACHE if path.startswith("/assets/") else OTHER_CACHE)
+            return self._file(found, INDEX_CACHE, compress=compress)
+        return self._file(found, ASSET_CACHE if path.startswith("/assets/") else OTHER_CACHE, compress=compress)
 
     @staticmethod
-    def _file(path: Path, cache: str) -> web.FileResponse:
+    def _file(path: Path, cache: str, *, compress: bool) -> web.FileResponse:
         content_type, _ = mimetypes.guess_type(path.name)
-        headers = {"Cache-Control": cache, "X-Content-Type-Options": "nosniff"}
+        headers = {"Cache-Control": cache, "X-Content-Type-Options": "nosniff", "Vary": "Accept-Encoding"}
         if content_type:
             headers["Content-Type"] = content_type + ("; charset=utf-8" if content_type.startswith("text/") else "")
-        return web.FileResponse(path, headers=headers)
+        response = web.FileResponse(path, headers=headers)
+        if compress and (content_type in COMPRESSIBLE or (content_type or "").startswith("text/")):
+            response.enable_compression()  # gzip or deflate, as the browser's Accept-Encoding allows
+        return response
 
 
 def _has_extension(path: str) -> bool:

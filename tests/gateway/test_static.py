@@ -4,6 +4,7 @@ page shown before the client is built."""
 from __future__ import annotations
 
 import asyncio
+import gzip
 from pathlib import Path
 
 import aiohttp
@@ -62,8 +63,34 @@ async def test_files_routes_and_cache_headers(dist: Path) -> None:
             assert r.headers["Cache-Control"] == "public, max-age=3600"
         async with s.head(gw + "/market") as r:
             assert r.status == 200
+        async with s.get(gw + "/assets/index-4f2a9c.js", headers={"Accept-Encoding": "gzip"},
+                         auto_decompress=False) as r:
+            assert r.headers["Content-Encoding"] == "gzip"
+            assert gzip.decompress(await r.read()) == b"console.log('app')"
+        async with s.get(gw + "/assets/index-4f2a9c.js", headers={"Accept-Encoding": "identity"}) as r:
+            assert "Content-Encoding" not in r.headers and await r.read() == b"console.log('app')"
         async with s.get(gw + "/assets/missing-000.js") as r:  # a file that is not there is not the app
             assert r.status == 404 and r.content_type == "application/problem+json"
+
+
+async def test_revalidation_and_ranges_answer_without_a_body_and_the_connection_stays_sound(dist: Path) -> None:
+    """One keep-alive connection throughout: a stray byte after a body-less answer would break the next one."""
+    connector = aiohttp.TCPConnector(limit=1)
+    async with gateway(web_dir=dist) as gw, aiohttp.ClientSession(connector=connector) as s:
+        async with s.get(gw + "/") as r:
+            etag, modified = r.headers["ETag"], r.headers["Last-Modified"]
+            assert await r.read() == INDEX
+        for conditional in ({"If-None-Match": etag}, {"If-Modified-Since": modified}):
+            async with s.get(gw + "/market", headers={**conditional, "Accept-Encoding": "gzip"}) as r:
+                assert r.status == 304 and await r.read() == b""
+            async with s.get(gw + "/assets/index-4f2a9c.js", headers={"Accept-Encoding": "gzip"}) as r:
+                assert r.status == 200 and await r.read() == b"console.log('app')"
+        async with s.get(gw + "/assets/index-4f2a9c.js", headers={"Range": "bytes=0-6"}) as r:
+            assert r.status == 206 and await r.read() == b"console"
+        async with s.head(gw + "/assets/index-4f2a9c.js", headers={"Accept-Encoding": "gzip"}) as r:
+            assert r.status == 200 and await r.read() == b""
+        async with s.get(gw + "/favicon.svg") as r:
+            assert r.status == 200 and await r.read() == b"<svg/>"
 
 
 async def test_api_paths_are_never_the_app(dist: Path) -> None:
