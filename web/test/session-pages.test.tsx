@@ -181,6 +181,16 @@ describe("the butler page", () => {
     expect(within(card).getByText("Dismissed.")).toBeTruthy();
   });
 
+  it("an expired proposal offers no Confirm button", () => {
+    const store = signedInStore();
+    store.dispatch(turnStarted("buy"));
+    store.dispatch(streamEvent({ event: "proposal", data: { id: "p9", tool: "buy_listing", category: "spend", terms: {}, summary: "Buy it", expires_at: "2020-01-01T00:00:00+00:00" } }));
+    mount("/butler", <ButlerPage />, store);
+    const card = screen.getByTestId("proposal-card");
+    expect(within(card).queryByRole("button", { name: "Confirm" })).toBeNull();
+    expect(within(card).getByText(/has expired/)).toBeTruthy();
+  });
+
   it("a message sent with the butler unreachable ends the turn with the reason", async () => {
     const store = signedInStore();
     mount("/butler", <ButlerPage />, store);

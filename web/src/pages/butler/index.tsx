@@ -36,12 +36,13 @@ function ProposalCard({ item }: { item: Extract<ChatItem, { kind: "proposal" }> 
   const dispatch = useAppDispatch();
   const { proposal, status, error, result } = item;
   const expires = proposal.expires_at ? new Date(proposal.expires_at) : null;
+  const expired = status === "open" && expires !== null && expires.getTime() < Date.now();
   return (
     <article className={`butler-proposal butler-proposal-${status}`} data-testid="proposal-card" aria-labelledby={`proposal-${item.key}`}>
       <h3 id={`proposal-${item.key}`} className="butler-proposal-title">Confirm: {proposal.summary}</h3>
       <p className="muted">
         <span className="badge">{proposal.category}</span> {proposal.tool.replace(/_/g, " ")}
-        {expires && !Number.isNaN(expires.getTime()) && status === "open" && <> · valid until {expires.toLocaleTimeString()}</>}
+        {expires && !Number.isNaN(expires.getTime()) && status === "open" && !expired && <> · valid until {expires.toLocaleTimeString()}</>}
       </p>
       <Terms terms={proposal.terms} />
       {error && <p role="alert">{error.detail || error.code}{error.code === "terms-changed" && " Ask the butler again for fresh terms."}</p>}
@@ -54,7 +55,8 @@ function ProposalCard({ item }: { item: Extract<ChatItem, { kind: "proposal" }> 
         </div>
       )}
       {status === "dismissed" && <p role="status" className="muted">Dismissed.</p>}
-      {(status === "open" || status === "confirming") && (
+      {expired && <p className="muted">This proposal has expired; ask the butler again for fresh terms.</p>}
+      {!expired && (status === "open" || status === "confirming") && (
         <div className="row">
           <button type="button" disabled={status === "confirming"} onClick={() => void confirmProposal(dispatch, proposal.id)}>
             {status === "confirming" ? "Confirming…" : "Confirm"}
