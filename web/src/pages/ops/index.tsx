@@ -1,5 +1,5 @@
 import { useState } from "react";
-import { Link, Route, Routes } from "react-router-dom";
+import { Route, Routes } from "react-router-dom";
 import { useGatewayStatus } from "../../components/Footer";
 import { CONSOLE_SCOPES, readToken } from "../../features/ops/opsApi";
 import { operatorToken } from "../../features/session/sessionSlice";
@@ -93,11 +93,11 @@ function OpsOverview() {
         </button>
       </section>
       <ul className="grid ops-sections">
-        <li className="card"><h2><Link to="/ops/servers">Game servers</Link></h2><p>Rooms, players and their lateness; kick a player.</p></li>
-        <li className="card"><h2><Link to="/ops/queues">Queues</Link></h2><p>Tickets waiting and how long they wait.</p></li>
-        <li className="card"><h2><Link to="/ops/relays">Relays</Link></h2><p>Live matches and their viewers.</p></li>
-        <li className="card"><h2><Link to="/ops/accounts">Accounts</Link></h2><p>Find an account; ban, unban, grant currency.</p></li>
-        <li className="card"><h2><Link to="/ops/audit">Audit</Link></h2><p>What the last ledger audit found.</p></li>
+        <li className="card"><h2>Game servers</h2><p>Rooms, players and their lateness; kick a player.</p></li>
+        <li className="card"><h2>Queues</h2><p>Tickets waiting and how long they wait.</p></li>
+        <li className="card"><h2>Relays</h2><p>Live matches and their viewers.</p></li>
+        <li className="card"><h2>Accounts</h2><p>Find an account; ban, unban, grant currency.</p></li>
+        <li className="card"><h2>Audit</h2><p>What the last ledger audit found.</p></li>
         <li className="card">
           <h2>Dashboards</h2>
           {status?.grafana_url ? (
