@@ -61,6 +61,11 @@ export function LiveMatches() {
 
       <section aria-labelledby="spectate-live-title">
         <h2 id="spectate-live-title">Live now</h2>
+        {live.length > 0 && (
+          <p>
+            <Link to="/watch/_latest">Watch the newest match</Link>
+          </p>
+        )}
         {listStatus === "ready" && !live.length && <p>No match is being played right now.</p>}
         <ul className="spectate-list">
           {live.map((m) => (
