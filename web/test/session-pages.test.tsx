@@ -68,6 +68,7 @@ describe("the shell", () => {
     expect(screen.getAllByRole("link", { name: "Sign in" }).length).toBeGreaterThan(0);
     expect(screen.getByRole("link", { name: "Play now" }).getAttribute("href")).toBe("/arena");
     await waitFor(() => expect(screen.getByText("Status unavailable")).toBeTruthy());
+    await waitFor(() => expect(screen.getByText("Live activity is unavailable right now.")).toBeTruthy());
     expect(screen.getAllByRole("heading", { level: 1 })).toHaveLength(1);
     expect(await serious(container)).toEqual([]);
   });

@@ -1,4 +1,6 @@
+import { useEffect, useState } from "react";
 import { Link } from "react-router-dom";
+import { api } from "../../api";
 import { useSession } from "../../features/session/useSession";
 import "./home.css";
 
@@ -10,6 +12,50 @@ const AREAS: { to: string; title: string; text: string }[] = [
   { to: "/trades", title: "Trades", text: "Offer items and currency to another player and settle it in one step." },
   { to: "/butler", title: "Butler", text: "Ask in plain words: check your wallet, find a bargain, queue for a match." },
 ];
+
+const NOW_QUERY = `query HomeNow {
+  liveMatches(first: 50) { live { matchId mode viewers players { name } } }
+  queues { mode playersWaiting waitP50S }
+}`;
+
+interface Now {
+  liveMatches: { live: { matchId: string; mode: string | null; viewers: number | null; players: { name: string | null }[] }[] } | null;
+  queues: { mode: string; playersWaiting: number; waitP50S: number | null }[] | null;
+}
+
+/** What is happening right now: live matches to watch and players in the queues. */
+function RightNow() {
+  const [now, setNow] = useState<Now | null>(null);
+  const [failed, setFailed] = useState(false);
+  useEffect(() => {
+    const ctl = new AbortController();
+    api.graphql<Now>(NOW_QUERY, {}, ctl.signal).then(setNow, (err) => {
+      if ((err as Error).name !== "AbortError") setFailed(true);
+    });
+    return () => ctl.abort();
+  }, []);
+  if (failed) return <p className="muted">Live activity is unavailable right now.</p>;
+  if (!now) return <p className="muted">Looking for live matches…</p>;
+  const live = now.liveMatches?.live ?? [];
+  const waiting = (now.queues ?? []).reduce((n, q) => n + q.playersWaiting, 0);
+  return (
+    <div className="home-now">
+      <p data-testid="home-now">
+        {live.length === 1 ? "1 live match" : `${live.length} live matches`} · {waiting === 1 ? "1 player" : `${waiting} players`} in the queues
+      </p>
+      {live.length > 0 && (
+        <ul className="home-live">
+          {live.slice(0, 3).map((m) => (
+            <li key={m.matchId} data-testid="home-live-match">
+              <Link to={`/watch/${encodeURIComponent(m.matchId)}`}>Watch {m.mode ?? "a match"}</Link>
+              <span className="muted"> · {m.players.map((p) => p.name).filter(Boolean).join(", ") || "players"}</span>
+            </li>
+          ))}
+        </ul>
+      )}
+    </div>
+  );
+}
 
 export function HomePage() {
   const { signedIn, displayName } = useSession();
@@ -23,6 +69,10 @@ export function HomePage() {
           {!signedIn && <Link to="/register" className="button button-secondary">Create an account</Link>}
           {!signedIn && <Link to="/login" className="button button-secondary">Sign in</Link>}
         </div>
+      </section>
+      <section aria-labelledby="home-now-title" className="card home-now-card">
+        <h2 id="home-now-title">Right now</h2>
+        <RightNow />
       </section>
       <section aria-labelledby="home-areas-title">
         <h2 id="home-areas-title">What you can do</h2>
