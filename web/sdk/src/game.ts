@@ -2,7 +2,8 @@
  * `GameClient`: one player's connection to a game server (docs/protocol.md). It joins with
  * the matchmaker's join token (or a `resume` value), keeps the replica from the keyframe and
  * deltas, sends the held input once per server tick with wrapping sequence numbers (resending
- * the unacknowledged ones, at most 16), predicts its own movement and reconciles it from the
+ * the unacknowledged ones, at most 16) — paced by the server's own deltas, so the client's
+ * clock cannot drift against the tick and no tick gets two inputs or none — predicts its own movement and reconciles it from the
  * acknowledged sequence, interpolates the others, measures the round trip with pings, carries
  * team chat, turns events into effects and the match result, and says why a connection
  * closed. After a dropped connection it takes its seat back with `resume` within the grace.
@@ -127,6 +128,11 @@ export class GameClient extends Emitter<GameClientEvents> {
       joinTimeoutMs: opts.joinTimeoutMs ?? 10000,
     };
     this.world = new MatchWorld(this.opts.now);
+  }
+
+  /** The prediction of our seat (null before the welcome, or for a mode without an arena map). */
+  get prediction(): Predictor | null {
+    return this.predictor;
   }
 
   /** Our seat, once welcomed. */
@@ -279,6 +285,7 @@ export class GameClient extends Emitter<GameClientEvents> {
         this.unacked = [];
         const row = seat === null ? null : this.world.row(seat);
         if (row && this.predictor) this.predictor.reset(row.x_cm, row.y_cm, row.alive === 1);
+        this.sentForTick = msg.n - 1;
         this.startTimers();
         this.emit("state", { tick: msg.n });
         break;
@@ -287,6 +294,12 @@ export class GameClient extends Emitter<GameClientEvents> {
         if (this.world.apply(msg)) {
           this.reconcile();
           this.emit("state", { tick: msg.n });
+          // One input per tick, sent as the tick's delta arrives: it reaches the server before
+          // the next tick (given a one-way latency under a tick, or steady latency).
+          if (msg.n > this.sentForTick) {
+            this.sentForTick = msg.n;
+            this.tickInput();
+          }
         }
         break;
       case "events":
@@ -320,13 +333,8 @@ export class GameClient extends Emitter<GameClientEvents> {
 
   private onEvents(msg: Events): void {
     this.world.apply(msg);
-    const seat = this.seat;
     for (const ev of msg.e) {
-      if (ev.k === "start") {
-        this.unacked = []; // inputs sent while the room waited are discarded
-        const row = seat === null ? null : this.world.row(seat);
-        if (row && this.predictor) this.predictor.reset(row.x_cm, row.y_cm, row.alive === 1);
-      } else if (ev.k === "end") {
+      if (ev.k === "end") {
         this.result = { reason: ev.reason as string, results: (ev.results as ResultRow[]) ?? [] };
         this.emit("end", this.result);
       }
@@ -343,6 +351,16 @@ export class GameClient extends Emitter<GameClientEvents> {
     if (row && this.predictor) this.predictor.reconcile(row.x_cm, row.y_cm, row.alive === 1, ack);
   }
 
+  /** The last tick whose delta an input was sent for. */
+  private sentForTick = -1;
+  private lastSentAt = -Infinity;
+
+  /** Without deltas (a stall) inputs still go out at the tick rate. */
+  private fallbackInput(): void {
+    if (!this.welcome) return;
+    if (this.opts.now() - this.lastSentAt >= 2.5 * (1000 / this.welcome.tick_hz)) this.tickInput();
+  }
+
   private tickInput(): void {
     if (!this.welcome || !this.running) return;
     const i = this.input;
@@ -352,12 +370,13 @@ export class GameClient extends Emitter<GameClientEvents> {
     this.unacked.push(row);
     if (this.unacked.length > MAX_INPUTS_PER_MESSAGE) this.unacked.splice(0, this.unacked.length - MAX_INPUTS_PER_MESSAGE);
     this.predictor?.applyInput(this.seq, row[1] as number, row[2] as number);
+    this.lastSentAt = this.opts.now();
     this.send(encodeInputs(this.unacked));
   }
 
   private startTimers(): void {
     if (!this.welcome) return;
-    if (!this.inputTimer) this.inputTimer = setInterval(() => this.tickInput(), 1000 / this.welcome.tick_hz);
+    if (!this.inputTimer) this.inputTimer = setInterval(() => this.fallbackInput(), 1000 / this.welcome.tick_hz);
     if (!this.pingTimer && this.opts.pingEveryMs > 0) {
       this.ping();
       this.pingTimer = setInterval(() => this.ping(), this.opts.pingEveryMs);

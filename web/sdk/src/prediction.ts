@@ -124,6 +124,8 @@ export class Predictor {
   private sent: Sent[] = [];
   /** Predictions that disagreed with the server beyond its rounding (for diagnostics). */
   corrections = 0;
+  /** The largest distance (cm) between a prediction and the server's position for the same input. */
+  maxError = 0;
   /** At most this many unacknowledged inputs are replayed (older ones are dropped). */
   static readonly MAX_PENDING = 64;
 
@@ -172,6 +174,9 @@ export class Predictor {
     while (this.sent.length && !seqAfter(this.sent[0].seq, ackSeq)) acked = this.sent.shift();
     const agrees = acked !== undefined && acked.seq === ackSeq && alive && this.alive &&
       Math.abs(acked.x * 100 - serverX) <= 0.5 + 1e-9 && Math.abs(acked.y * 100 - serverY) <= 0.5 + 1e-9;
+    if (acked !== undefined && acked.seq === ackSeq && alive && this.alive) {
+      this.maxError = Math.max(this.maxError, Math.hypot(acked.x * 100 - serverX, acked.y * 100 - serverY));
+    }
     if (agrees) {
       this.baseX = acked!.x;
       this.baseY = acked!.y;

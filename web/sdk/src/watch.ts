@@ -13,7 +13,10 @@ import type { WebSocketFactory, WebSocketLike } from "./game";
 import type { WorldView } from "./view";
 import { MatchWorld } from "./world";
 
-export const WATCH_PATH = "/api/spectator/v1/watch/";
+/** The relay's own path for a watch, and where the one-origin gateway serves the relay. */
+export const RELAY_WATCH_PATH = "/v1/watch/";
+export const GATEWAY_RELAY_PREFIX = "/api/spectator";
+export const WATCH_PATH = GATEWAY_RELAY_PREFIX + RELAY_WATCH_PATH;
 export const MIN_SPEED = 0.25;
 export const MAX_SPEED = 16;
 
@@ -31,6 +34,8 @@ export interface WatchOptions {
 export interface SpectatorClientOptions {
   /** Websocket origin, e.g. `wss://example.com` (default: the page's origin). */
   origin?: string;
+  /** Where the relay is served on that origin: `/api/spectator` through the gateway (default), "" for a relay itself. */
+  prefix?: string;
   webSocket?: WebSocketFactory;
   now?: () => number;
   /** Reconnect after a relay drains (`shutdown`) or a retryable `stream_ended` (default true). */
@@ -49,14 +54,14 @@ export interface SpectatorEvents {
 }
 
 /** The watch URL path and query for a match (numbers as the relay reads them: plain decimals). */
-export function watchPath(matchId: string, opts: WatchOptions = {}): string {
+export function watchPath(matchId: string, opts: WatchOptions = {}, prefix = GATEWAY_RELAY_PREFIX): string {
   const q = new URLSearchParams();
   if (opts.from !== undefined) q.set("from", opts.from === "start" ? "start" : String(Math.max(0, Math.floor(opts.from))));
   else if (opts.delay !== undefined && opts.delay > 0) q.set("delay", decimal(opts.delay));
   if (opts.speed !== undefined && opts.speed !== 1) q.set("speed", decimal(Math.min(MAX_SPEED, Math.max(MIN_SPEED, opts.speed))));
   if (opts.token) q.set("token", opts.token);
   const s = q.toString();
-  return `${WATCH_PATH}${encodeURIComponent(matchId)}${s ? `?${s}` : ""}`;
+  return `${prefix}${RELAY_WATCH_PATH}${encodeURIComponent(matchId)}${s ? `?${s}` : ""}`;
 }
 
 function decimal(v: number): string {
@@ -92,6 +97,7 @@ export class SpectatorClient extends Emitter<SpectatorEvents> {
     this.options = { ...options };
     this.cfg = {
       origin: cfg.origin ?? pageOrigin(),
+      prefix: cfg.prefix ?? GATEWAY_RELAY_PREFIX,
       webSocket: cfg.webSocket ?? ((u) => new WebSocket(u)),
       now: cfg.now ?? (() => performance.now()),
       autoReconnect: cfg.autoReconnect ?? true,
@@ -102,7 +108,7 @@ export class SpectatorClient extends Emitter<SpectatorEvents> {
   }
 
   get url(): string {
-    return this.cfg.origin + watchPath(this.matchId, this.options);
+    return this.cfg.origin + watchPath(this.matchId, this.options, this.cfg.prefix);
   }
 
   /** Whether this is a live watch (from the hello), null before it. */

@@ -43,29 +43,44 @@ describe("GameClient", () => {
     c.close();
   });
 
-  it("sends nothing while the room waits, then one input per tick continuing the seat's numbering, resending what is unacknowledged", async () => {
+  it("sends nothing while the room waits, then one input per tick as the deltas come, continuing the seat's numbering and resending what is unacknowledged", async () => {
     const c = client({ pingEveryMs: 0 });
     const { ws } = await joined(c);
     vi.advanceTimersByTime(200);
     expect(ws.messages().filter((m) => m.t === "input")).toEqual([]); // waiting: inputs would be discarded
     for (const f of frames.slice(2, firstRunning + 2)) ws.deliver(f.bytes);
     expect(c.running).toBe(true);
+    const inputs = () => ws.messages().filter((m) => m.t === "input") as { i: unknown[][] }[];
+    const ack = c.world.replica.acks.get(0)!;
+    expect(inputs().map((m) => m.i.map((r) => r[0]))).toEqual([[ack + 1]]); // the first running delta paced one
     c.setInput({ moveX: 1, moveY: 0, aim: 0.5 });
     c.fire();
-    vi.advanceTimersByTime(50);
-    vi.advanceTimersByTime(50);
-    vi.advanceTimersByTime(50);
-    const inputs = ws.messages().filter((m) => m.t === "input") as { i: unknown[][] }[];
-    expect(inputs.length).toBe(3);
-    const ack = c.world.replica.acks.get(0)!;
-    expect(inputs[0].i).toEqual([[ack + 1, 1, 0, 0.5, true]]); // the latched shot goes once
-    expect(inputs[2].i.map((r) => r[0])).toEqual([ack + 1, ack + 2, ack + 3]); // resends the unacknowledged
-    expect(inputs[2].i[2][4]).toBe(false);
-    // The server acknowledges the first two: only the third is resent with the next.
-    ws.deliver(encode({ t: "delta", n: 999, ts: 0, a: [[0, ack + 2]] }));
-    vi.advanceTimersByTime(50);
-    const last = ws.messages().filter((m) => m.t === "input").pop() as { i: unknown[][] };
-    expect(last.i.map((r) => r[0])).toEqual([ack + 3, ack + 4]);
+    ws.deliver(encode({ t: "delta", n: 2, ts: 0 }));
+    ws.deliver(encode({ t: "delta", n: 2, ts: 0 })); // the same tick again paces nothing
+    ws.deliver(encode({ t: "delta", n: 3, ts: 0 }));
+    const sent = inputs();
+    expect(sent.length).toBe(3);
+    expect(sent[1].i[1]).toEqual([ack + 2, 1, 0, 0.5, true]); // the latched shot goes once
+    expect(sent[2].i.map((r) => r[0])).toEqual([ack + 1, ack + 2, ack + 3]); // resends the unacknowledged
+    expect(sent[2].i[2][4]).toBe(false);
+    // The server acknowledges two: only the third is resent with the next.
+    ws.deliver(encode({ t: "delta", n: 4, ts: 0, a: [[0, ack + 2]] }));
+    expect(inputs().pop()!.i.map((r) => r[0])).toEqual([ack + 3, ack + 4]);
+    c.close();
+  });
+
+  it("without deltas (a stall) still sends, at most once every two and a half ticks", async () => {
+    const c = client({ pingEveryMs: 0 });
+    const { ws } = await joined(c);
+    for (const f of frames.slice(2, firstRunning + 2)) ws.deliver(f.bytes);
+    const count = () => ws.messages().filter((m) => m.t === "input").length;
+    const before = count();
+    for (let i = 0; i < 10; i++) {
+      clock += 50;
+      vi.advanceTimersByTime(50);
+    }
+    expect(count() - before).toBeGreaterThanOrEqual(3);
+    expect(count() - before).toBeLessThanOrEqual(4);
     c.close();
   });
 
@@ -75,7 +90,7 @@ describe("GameClient", () => {
     for (const f of frames.slice(2, firstRunning + 2)) ws.deliver(f.bytes);
     const before = c.selfPosition()!;
     c.setInput({ moveX: 1, moveY: 0 });
-    vi.advanceTimersByTime(50);
+    ws.deliver(encode({ t: "delta", n: 2, ts: 0 }));
     const after = c.selfPosition()!;
     expect(after.x - before.x).toBeCloseTo(30, 6); // one step of 6 m/s at 20 Hz, before any answer
     const view = c.view(clock);
