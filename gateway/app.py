@@ -29,9 +29,11 @@ log = logging.getLogger("gateway")
 
 def create_app(settings: GatewaySettings) -> web.Application:
     metrics = GatewayMetrics()
-    upstreams = Upstreams(settings.upstream_urls(), connect_timeout_s=settings.connect_timeout_s)
+    upstreams = Upstreams(settings.upstream_urls(), connect_timeout_s=settings.connect_timeout_s,
+                          limit=settings.max_upstream_connections)
     gateway = Gateway(settings=settings, metrics=metrics, upstreams=upstreams,
-                      limits=Limits(settings.max_body_bytes, settings.response_timeout_s, settings.idle_timeout_s),
+                      limits=Limits(settings.max_body_bytes, settings.response_timeout_s, settings.idle_timeout_s,
+                                    settings.connect_timeout_s),
                       gameservers=GameServers(upstreams, settings.servers_cache_s),
                       status=Status(upstreams, settings.status_cache_s, settings.grafana_url),
                       web=WebClient(settings.web_root()))

@@ -60,6 +60,7 @@ class Limits:
     max_body_bytes: int
     response_timeout_s: float
     idle_timeout_s: float
+    connect_timeout_s: float = 5.0  # to connect, or to wait for a free connection of the bounded pool
 
 
 def _connection_tokens(headers: CIMultiDictProxy[str]) -> set[str]:
@@ -118,7 +119,7 @@ async def proxy_http(request: web.Request, session: aiohttp.ClientSession, servi
     if length is not None:
         headers["Content-Length"] = str(length)
     data = _body(request, limits.max_body_bytes) if _has_body(request) else None
-    timeout = aiohttp.ClientTimeout(total=None, sock_read=limits.idle_timeout_s)
+    timeout = aiohttp.ClientTimeout(total=None, connect=limits.connect_timeout_s, sock_read=limits.idle_timeout_s)
     try:
         async with asyncio.timeout(limits.response_timeout_s):
             upstream = await session.request(request.method, url, headers=headers, data=data, allow_redirects=False,
@@ -126,6 +127,8 @@ async def proxy_http(request: web.Request, session: aiohttp.ClientSession, servi
                                                                                                         "Accept-Encoding"))
     except _BodyTooLarge:
         raise body_too_large(limits.max_body_bytes) from None
+    except aiohttp.ConnectionTimeoutError:  # no connection (or none free) within the connect deadline
+        raise upstream_unavailable(service, "no connection could be made in time") from None
     except TimeoutError:
         raise upstream_timeout(service, limits.response_timeout_s) from None
     except aiohttp.ClientError as exc:
@@ -190,6 +193,8 @@ async def proxy_websocket(request: web.Request, session: aiohttp.ClientSession, 
             upstream = await session.ws_connect(url, headers=forward_headers(request, websocket=True),
                                                 protocols=protocols, max_msg_size=MAX_WS_MESSAGE_BYTES,
                                                 autoclose=False, autoping=True)
+    except aiohttp.ConnectionTimeoutError:
+        raise upstream_unavailable(service, "no connection could be made in time") from None
     except TimeoutError:
         raise upstream_timeout(service, limits.response_timeout_s) from None
     except aiohttp.WSServerHandshakeError as exc:

@@ -65,6 +65,10 @@ class GatewaySettings:
                                         check=between(0.5, 600))
     idle_timeout_s: float = setting("ELYSIUM_GATEWAY_IDLE_TIMEOUT_S", 300.0, "Longest silence inside a streamed "
                                     "answer before the gateway gives it up", unit="s", check=between(1, 3600))
+    max_upstream_connections: int = setting("ELYSIUM_GATEWAY_MAX_UPSTREAM_CONNECTIONS", 4096,
+                                            "Connections to the services open at once, open streams and websockets "
+                                            "included; past it a request waits its connect deadline, then answers 502",
+                                            check=between(16, 1_000_000))
     status_cache_s: float = setting("ELYSIUM_GATEWAY_STATUS_CACHE_S", 3.0, "How long the services' readiness "
                                     "(the status route) is reused", unit="s", check=between(0, 60))
     servers_cache_s: float = setting("ELYSIUM_GATEWAY_SERVERS_CACHE_S", 2.0, "How long the matchmaker's list of game "

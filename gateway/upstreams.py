@@ -25,7 +25,7 @@ class UnknownService(KeyError):
 class Upstreams:
     """Base URLs (``http://host:port``, no trailing slash) of the services, and one shared client session."""
 
-    def __init__(self, urls: Mapping[str, str], *, connect_timeout_s: float = 5.0, limit: int = 1000) -> None:
+    def __init__(self, urls: Mapping[str, str], *, connect_timeout_s: float = 5.0, limit: int = 4096) -> None:
         unknown = set(urls) - set(SERVICES)
         if unknown:
             raise UnknownService(", ".join(sorted(unknown)))

@@ -262,3 +262,33 @@ async def test_a_browser_that_leaves_a_stream_ends_the_services_stream_too() -> 
         await asyncio.wait_for(gone.wait(), 5)
         async with aiohttp.ClientSession() as s, s.get(gw + "/metrics") as m:
             assert 'status="500"' not in await m.text()
+
+
+async def test_connections_to_the_services_are_bounded_and_a_request_past_the_bound_is_502() -> None:
+    release = asyncio.Event()
+
+    async def hold(request: web.Request) -> web.StreamResponse:
+        response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+        await response.prepare(request)
+        await response.write(b"data: open\n\n")
+        await release.wait()
+        await response.write_eof()
+        return response
+
+    app = web.Application()
+    app.router.add_get("/v1/events", hold)
+    async with serving(app) as upstream, \
+            gateway({"matchmaker": upstream}, ELYSIUM_GATEWAY_MAX_UPSTREAM_CONNECTIONS="16",
+                    ELYSIUM_GATEWAY_CONNECT_TIMEOUT_S="0.5") as gw, \
+            aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=100)) as s:
+        streams = [await s.get(gw + "/api/matchmaker/v1/events") for _ in range(16)]
+        for r in streams:
+            assert await r.content.readuntil(b"\n\n") == b"data: open\n\n"
+        async with s.get(gw + "/api/matchmaker/v1/events") as r:
+            assert r.status == 502 and (await r.json())["code"] == "upstream-unavailable"
+        release.set()
+        for r in streams:
+            await r.read()
+            r.release()
+        async with s.get(gw + "/api/matchmaker/v1/events") as r:
+            assert r.status == 200 and await r.read() == b"data: open\n\n"
