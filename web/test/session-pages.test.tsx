@@ -9,7 +9,7 @@ import axe from "axe-core";
 import { makeStore } from "../src/store";
 import { Footer } from "../src/components/Footer";
 import { Navbar } from "../src/components/Navbar";
-import { operatorToken, profileLoaded, signedIn, signedOut } from "../src/features/session/sessionSlice";
+import { deviceId, operatorToken, profileLoaded, signedIn, signedOut } from "../src/features/session/sessionSlice";
 import { streamEvent, turnStarted } from "../src/features/butler/butlerSlice";
 import { HomePage } from "../src/pages/home";
 import { LoginPage, PlayerPage, ProfilePage, RegisterPage, SettingsPage } from "../src/pages/auth";
@@ -114,6 +114,15 @@ describe("account pages", () => {
     fireEvent.submit(screen.getByRole("button", { name: "Sign in" }).closest("form")!);
     await waitFor(() => expect(screen.getByRole("alert").textContent).toBe("The store is unreachable"));
     expect(await serious(container)).toEqual([]);
+  });
+
+  it("guest play keeps one device id for this browser and says when the store is unreachable", async () => {
+    mount("/", <HomePage />);
+    fireEvent.click(screen.getByRole("button", { name: "Play as a guest" }));
+    await waitFor(() => expect(screen.getByRole("alert").textContent).toBe("The store is unreachable"));
+    const id = localStorage.getItem("elysium.device");
+    expect(id).toMatch(/^[A-Za-z0-9_-]{16,128}$/);
+    expect(deviceId()).toBe(id);
   });
 
   it("register: a password repeated wrong is caught before anything is sent", async () => {

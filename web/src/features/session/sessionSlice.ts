@@ -194,6 +194,37 @@ export function signIn(pair: TokenPair & { profile?: Profile }): Thunk<Promise<v
   };
 }
 
+const DEVICE_KEY = "elysium.device";
+
+/** This browser's device id for guest play: made once at random and kept (it logs in whoever holds it). */
+export function deviceId(): string {
+  let id: string | null = null;
+  try {
+    id = globalThis.localStorage?.getItem(DEVICE_KEY) ?? null;
+  } catch {
+    /* no storage */
+  }
+  if (!id || !/^[A-Za-z0-9_-]{16,128}$/.test(id)) {
+    id = crypto.randomUUID().replace(/-/g, "");
+    try {
+      globalThis.localStorage?.setItem(DEVICE_KEY, id);
+    } catch {
+      /* private mode: a new guest each visit */
+    }
+  }
+  return id;
+}
+
+/** Signs in as this browser's guest (`POST /v1/auth/device`): the first time makes the guest account. */
+export function playAsGuest(): Thunk<Promise<void>> {
+  return async (dispatch) => {
+    const answer = await api.request<TokenPair & { profile: Profile }>("commerce", "/v1/auth/device", {
+      body: { device_id: deviceId() }, token: null,
+    });
+    await dispatch(signIn(answer));
+  };
+}
+
 /** Revokes this login at commerce (`POST /v1/sessions/logout`) and forgets it here, whatever commerce says. */
 export function signOut(): Thunk<Promise<void>> {
   return async (dispatch, getState) => {

@@ -2,7 +2,8 @@ import { useState, type FormEvent } from "react";
 import { Link, useLocation, useNavigate } from "react-router-dom";
 import { api } from "../../api";
 import { ErrorAlert, fieldErrors } from "../../components/ErrorAlert";
-import type { Profile, TokenPair } from "../../features/session/sessionSlice";
+import { playAsGuest, type Profile, type TokenPair } from "../../features/session/sessionSlice";
+import { useAppDispatch } from "../../store";
 import { useSession } from "../../features/session/useSession";
 import "./auth.css";
 
@@ -26,24 +27,9 @@ export function Field({ id, label, error, hint, ...input }: { id: string; label:
   );
 }
 
-const DEVICE_KEY = "elysium.device";
-
-/** This browser's device id for guest play: made once at random and kept (it logs in whoever holds it). */
-export function deviceId(): string {
-  let id = globalThis.localStorage?.getItem(DEVICE_KEY) ?? null;
-  if (!id || !/^[A-Za-z0-9_-]{16,128}$/.test(id)) {
-    id = crypto.randomUUID().replace(/-/g, "");
-    try {
-      globalThis.localStorage?.setItem(DEVICE_KEY, id);
-    } catch {
-      /* private mode: a new guest each visit */
-    }
-  }
-  return id;
-}
-
 export function LoginPage() {
   const { signIn } = useSession();
+  const dispatch = useAppDispatch();
   const navigate = useNavigate();
   const returnTo = useReturnTo();
   const [username, setUsername] = useState("");
@@ -55,10 +41,7 @@ export function LoginPage() {
     setBusy(true);
     setError(null);
     try {
-      const answer = await api.request<TokenPair & { profile: Profile }>("commerce", "/v1/auth/device", {
-        body: { device_id: deviceId() }, token: null,
-      });
-      await signIn(answer);
+      await dispatch(playAsGuest());
       navigate(returnTo, { replace: true });
     } catch (err) {
       setError(err);

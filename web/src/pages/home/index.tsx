@@ -1,6 +1,9 @@
 import { useEffect, useState } from "react";
-import { Link } from "react-router-dom";
+import { Link, useNavigate } from "react-router-dom";
 import { api } from "../../api";
+import { ErrorAlert } from "../../components/ErrorAlert";
+import { playAsGuest } from "../../features/session/sessionSlice";
+import { useAppDispatch } from "../../store";
 import { useSession } from "../../features/session/useSession";
 import "./home.css";
 
@@ -59,13 +62,32 @@ function RightNow() {
 
 export function HomePage() {
   const { signedIn, displayName } = useSession();
+  const dispatch = useAppDispatch();
+  const navigate = useNavigate();
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<unknown>(null);
+
+  async function guest() {
+    setBusy(true);
+    setError(null);
+    try {
+      await dispatch(playAsGuest());
+      navigate("/arena");
+    } catch (err) {
+      setError(err);
+      setBusy(false);
+    }
+  }
+
   return (
     <main id="main" className="home">
       <section className="home-hero" aria-labelledby="home-title">
         <h1 id="home-title">{signedIn && displayName ? `Welcome back, ${displayName}` : "Elysium"}</h1>
+        <ErrorAlert error={error} service="commerce" />
         <p className="home-lead">Real-time matches in the arena, a player-run market, and a butler who handles the errands.</p>
         <div className="row">
           <Link to="/arena" className="button home-play">Play now</Link>
+          {!signedIn && <button type="button" className="button-secondary" disabled={busy} onClick={guest}>Play as a guest</button>}
           {!signedIn && <Link to="/register" className="button button-secondary">Create an account</Link>}
           {!signedIn && <Link to="/login" className="button button-secondary">Sign in</Link>}
         </div>
