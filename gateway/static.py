@@ -7,8 +7,8 @@ saying how to build it when it is not built.
   seen on the next load. Other files (``favicon.svg``, ``robots.txt``) are revalidated after an hour.
 * A path is resolved inside the folder and refused (404) if it leaves it, by ``..``, an encoded
   separator, a NUL or a symlink pointing out; dotfiles are never served.
-* A ``GET`` or ``HEAD`` of a path with no file extension that is not under ``/api`` (and is not a file)
-  answers ``index.html``; a missing path with an extension is 404 problem+json.
+* A ``GET`` or ``HEAD`` of a path that is no file and does not end in a file type's suffix, and is not
+  under ``/api``, answers ``index.html``; a missing ``/x.js`` (or any known type) is 404 problem+json.
 """
 
 from __future__ import annotations
@@ -25,6 +25,8 @@ ASSET_CACHE = "public, max-age=31536000, immutable"
 INDEX_CACHE = "no-cache"
 OTHER_CACHE = "public, max-age=3600"
 RESERVED_PREFIXES = ("/api/", "/graphql")
+FILE_SUFFIXES = frozenset({".map", ".js", ".mjs", ".css", ".json", ".ico", ".woff", ".woff2", ".ttf", ".wasm",
+                           ".webmanifest", ".txt", ".xml", ".html"})
 CONDITIONAL = ("If-None-Match", "If-Modified-Since", "If-Match", "If-Unmodified-Since", "If-Range", "Range")
 COMPRESSIBLE = frozenset({"application/json", "application/manifest+json", "image/svg+xml", "application/wasm"})
 
@@ -106,6 +108,8 @@ class WebClient:
 
 
 def _has_extension(path: str) -> bool:
-    # A file's extension is short (".js", ".woff2"); a client route may end in an id holding dots
-    # (match ids: "duel.<24 hex>"), and that is the app's.
-    return 1 < len(PurePosixPath(path).suffix) <= 9
+    """Whether ``path`` names a file (``/assets/x.js``, ``/robots.txt``) rather than a client route: its
+    suffix is a known file type. A route ending in an id with a dot (match ids: ``duel.<24 hex>``, or
+    ``/players/ann.lee``) is the app's."""
+    suffix = PurePosixPath(path).suffix.lower()
+    return bool(suffix) and (suffix in FILE_SUFFIXES or mimetypes.guess_type("x" + suffix)[0] is not None)

@@ -49,7 +49,7 @@ async def test_files_routes_and_cache_headers(dist: Path) -> None:
             assert r.status == 200 and await r.read() == INDEX
             assert r.headers["Cache-Control"] == "no-cache" and r.content_type == "text/html"
         for route in ("/market", "/market/listings/l-42", "/ops/rooms", "/watch/m-1", "/index.html",
-                      "/replays/duel.0123456789abcdef01234567"):
+                      "/replays/duel.0123456789abcdef01234567", "/players/ann.lee", "/watch/arena.5f1e"):
             async with s.get(gw + route) as r:
                 assert r.status == 200 and await r.read() == INDEX, route
                 assert r.headers["Cache-Control"] == "no-cache", route
@@ -69,8 +69,9 @@ async def test_files_routes_and_cache_headers(dist: Path) -> None:
             assert gzip.decompress(await r.read()) == b"console.log('app')"
         async with s.get(gw + "/assets/index-4f2a9c.js", headers={"Accept-Encoding": "identity"}) as r:
             assert "Content-Encoding" not in r.headers and await r.read() == b"console.log('app')"
-        async with s.get(gw + "/assets/missing-000.js") as r:  # a file that is not there is not the app
-            assert r.status == 404 and r.content_type == "application/problem+json"
+        for missing in ("/assets/missing-000.js", "/assets/index-4f2a9c.js.map", "/robots.txt", "/logo.png"):
+            async with s.get(gw + missing) as r:  # a file that is not there is not the app
+                assert r.status == 404 and r.content_type == "application/problem+json", missing
 
 
 async def test_revalidation_and_ranges_answer_without_a_body_and_the_connection_stays_sound(dist: Path) -> None:
