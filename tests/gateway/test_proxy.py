@@ -57,6 +57,11 @@ async def test_any_method_path_query_body_and_headers_pass_through() -> None:
             assert r.status == 200 and await r.read() == b""
         async with s.get(gw + "/api/commerce") as r:
             assert (await r.json())["raw_path"] == "/"
+        behind = {"X-Forwarded-For": "203.0.113.7", "X-Forwarded-Proto": "https", "X-Forwarded-Host": "elysium.example.com"}
+        async with s.get(gw + "/api/commerce/v1/x", headers=behind) as r:  # as the ingress in front of it sends
+            h = CIMultiDict((await r.json())["headers"])
+        assert h["X-Forwarded-For"] == "203.0.113.7, 127.0.0.1"
+        assert h["X-Forwarded-Proto"] == "https" and h["X-Forwarded-Host"] == "elysium.example.com"
 
 
 async def test_each_prefix_reaches_its_own_service() -> None:
