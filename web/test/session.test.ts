@@ -1,9 +1,10 @@
 import { describe, expect, it } from "vitest";
 import { ApiError } from "@elysium/sdk";
 import reducer, {
-  adopted, differs, guardRequests, isUnauthorized, parseStored, profileLoaded, refreshDelayMs, refreshSession, signedIn,
+  adopted, differs, parseStored, profileLoaded, refreshDelayMs, refreshSession, signedIn,
   signedOut, STORAGE_KEY, type Profile,
 } from "../src/features/session/sessionSlice";
+import { guardRequests, isUnauthorized } from "../src/features/session/guard";
 import { makeStore } from "../src/store";
 
 const pair = { account_id: "a1", access_token: "t", refresh_token: "r".repeat(20), expires_in: 60, now: 1000 };

@@ -1,10 +1,10 @@
 import { useCallback, useEffect, useState } from "react";
 import { api } from "../../api";
-import { useAppDispatch, useAppSelector } from "../../store";
 import { useStore } from "react-redux";
-import type { RootState } from "../../store";
+import { useAppDispatch, useAppSelector, type RootState } from "../../store";
+import { guardRequests } from "./guard";
 import {
-  adopted, differs, guardRequests, loadProfile, parseStored, refreshDelayMs, refreshSession, signIn, signOut, STORAGE_KEY,
+  adopted, differs, loadProfile, parseStored, refreshDelayMs, refreshSession, signIn, signOut, STORAGE_KEY,
   type TokenPair,
 } from "./sessionSlice";
 
