@@ -45,7 +45,9 @@ def _http_urls(body: object) -> dict[str, str]:
         if not isinstance(row, dict):
             continue
         server_id, url = row.get("server_id"), row.get("http_url")
-        if isinstance(server_id, str) and isinstance(url, str) and urllib.parse.urlsplit(url).scheme in ("http", "https"):
+        if not (isinstance(server_id, str) and isinstance(url, str)):
+            continue
+        if urllib.parse.urlsplit(url).scheme in ("http", "https"):
             out[server_id] = url.rstrip("/")
     return out
 

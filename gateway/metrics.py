@@ -14,7 +14,8 @@ class GatewayMetrics:
                                              "status class (2xx, 3xx, 4xx, 5xx)", ("service", "status"))
         self.upstream_errors = self.metrics.counter("upstream_errors", "Requests the gateway answered itself because "
                                                     "a service could not be reached or was too slow, by service and "
-                                                    "code (upstream-unavailable, upstream-timeout)", ("service", "code"))
+                                                    "code (upstream-unavailable, upstream-timeout)",
+                                                    ("service", "code"))
         self.websockets = self.metrics.gauge("websockets", "Websockets passed through now, by service", ("service",))
 
     def render(self) -> bytes:

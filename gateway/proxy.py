@@ -122,9 +122,9 @@ async def proxy_http(request: web.Request, session: aiohttp.ClientSession, servi
     timeout = aiohttp.ClientTimeout(total=None, connect=limits.connect_timeout_s, sock_read=limits.idle_timeout_s)
     try:
         async with asyncio.timeout(limits.response_timeout_s):
-            upstream = await session.request(request.method, url, headers=headers, data=data, allow_redirects=False,
-                                             timeout=timeout, auto_decompress=False, skip_auto_headers=("User-Agent",
-                                                                                                        "Accept-Encoding"))
+            upstream = await session.request(
+                request.method, url, headers=headers, data=data, allow_redirects=False, timeout=timeout,
+                auto_decompress=False, skip_auto_headers=("User-Agent", "Accept-Encoding"))
     except _BodyTooLarge:
         raise body_too_large(limits.max_body_bytes) from None
     except aiohttp.ConnectionTimeoutError:  # no connection (or none free) within the connect deadline

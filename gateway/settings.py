@@ -56,7 +56,8 @@ class GatewaySettings:
                                "route (optional)", check=http_url)
     graphiql: bool = setting("ELYSIUM_GATEWAY_GRAPHIQL", False, "Serve the GraphiQL page at GET /graphql")
     max_body_bytes: int = setting("ELYSIUM_GATEWAY_MAX_BODY_BYTES", 1024 ** 2, "Largest request body passed to a "
-                                  "service (a larger one answers 413)", unit="bytes", check=between(1024, 64 * 1024 ** 2))
+                                  "service (a larger one answers 413)", unit="bytes",
+                                  check=between(1024, 64 * 1024 ** 2))
     connect_timeout_s: float = setting("ELYSIUM_GATEWAY_CONNECT_TIMEOUT_S", 5.0, "Deadline to connect to a service; "
                                        "past it the request answers 502", unit="s", check=between(0.1, 60))
     response_timeout_s: float = setting("ELYSIUM_GATEWAY_RESPONSE_TIMEOUT_S", 30.0,

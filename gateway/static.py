@@ -33,7 +33,8 @@ COMPRESSIBLE = frozenset({"application/json", "application/manifest+json", "imag
 NOT_BUILT = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>Elysium: the web client is not built</title>
-<style>body{{font:16px/1.5 system-ui,sans-serif;max-width:40rem;margin:3rem auto;padding:0 1rem;color:#111;background:#fff}}
+<style>body{{font:16px/1.5 system-ui,sans-serif;max-width:40rem;margin:3rem auto;padding:0 1rem;
+color:#111;background:#fff}}
 code{{background:#eee;padding:.1rem .3rem}}</style></head>
 <body><main id="main"><h1>The web client is not built</h1>
 <p>The gateway serves the web client from <code>{folder}</code>, which holds no <code>index.html</code>.</p>
