@@ -207,6 +207,8 @@ def _op(op_id: str, tag: str, summary: str, ok: int, schema: dict[str, Any] | No
         op["responses"]["200"] = {**ok_body, "description": "A retry with the same Idempotency-Key: the first outcome"}
     if body is not None:
         problems = (*problems, 400, 413, 415)
+    if auth == "player":  # a banned account's token is refused on every player route (403 account-banned)
+        problems = (*problems, 403)
     for status in sorted(set(problems)):
         op["responses"][str(status)] = {"description": "Problem",
                                         "content": {"application/problem+json": {"schema": _ref("Problem")}}}
