@@ -216,6 +216,9 @@ export class SpectatorClient extends Emitter<SpectatorEvents> {
         this.hello = msg;
         this.reconnects = 0;
         this.world.describe(msg, msg.from !== null || !msg.live ? msg.speed || 1 : 1);
+        // Ticks written together (the relay's bundles) must not run the view dry: draw at
+        // least a bundle's worth of ticks behind, plus one.
+        this.world.interpolator.delayTicks = Math.max(2, Math.ceil((msg.bundle_s || 0) * (msg.tick_hz ?? 20)) + 1);
         this.world.replica.tick = -1;
         this.world.replica.state = msg.state ?? "running";
         this.emit("hello", msg);

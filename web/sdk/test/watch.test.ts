@@ -1,3 +1,4 @@
+import { encode } from "@msgpack/msgpack";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { SpectatorClient, watchPath, type WatchOptions } from "../src";
 import { FakeSocket, fromHex } from "./fakesocket";
@@ -114,6 +115,17 @@ describe("SpectatorClient", () => {
     FakeSocket.made[1].serverClose(1011);
     vi.advanceTimersByTime(10000);
     expect(FakeSocket.made.length).toBe(3);
+  });
+
+  it("draws far enough behind to cover the relay's bundles", async () => {
+    const s = spectator({ delay: 30 });
+    const p = s.connect();
+    const ws = FakeSocket.made[0];
+    ws.open();
+    const hello = { ...(w.live.decoded as Record<string, unknown>), delay_s: 30, bundle_s: 0.5 };
+    ws.deliver(encode(hello));
+    await p;
+    expect(s.world.interpolator.delayTicks).toBe(11); // 0.5 s at 20 Hz, plus one
   });
 
   it("rejects with the relay's error code", async () => {
