@@ -10,7 +10,7 @@ import { makeStore } from "../src/store";
 import { Footer } from "../src/components/Footer";
 import { Navbar } from "../src/components/Navbar";
 import { deviceId, operatorToken, profileLoaded, signedIn, signedOut } from "../src/features/session/sessionSlice";
-import { streamEvent, turnStarted } from "../src/features/butler/butlerSlice";
+import { conversationsLoaded, streamEvent, turnStarted } from "../src/features/butler/butlerSlice";
 import { HomePage } from "../src/pages/home";
 import { LoginPage, PlayerPage, ProfilePage, RegisterPage, SettingsPage } from "../src/pages/auth";
 import { ButlerPage, ButlerSettingsPage } from "../src/pages/butler";
@@ -189,6 +189,17 @@ describe("the butler page", () => {
     fireEvent.click(within(card).getByRole("button", { name: "Dismiss" }));
     expect(within(card).queryByRole("button", { name: "Confirm" })).toBeNull();
     expect(within(card).getByText("Dismissed.")).toBeTruthy();
+  });
+
+  it("deleting a conversation asks first, and Keep keeps it", () => {
+    const store = signedInStore();
+    store.dispatch(conversationsLoaded({ items: [{ id: "0123456789abcdef01234567", title: "my wallet", created_at: "", updated_at: "", messages: 2 }], next_cursor: null }));
+    mount("/butler", <ButlerPage />, store);
+    fireEvent.click(screen.getByRole("button", { name: "Delete conversation my wallet" }));
+    const ask = screen.getByRole("group", { name: "Delete conversation my wallet?" });
+    fireEvent.click(within(ask).getByRole("button", { name: "Keep" }));
+    expect(screen.getByRole("button", { name: "my wallet" })).toBeTruthy();
+    expect(store.getState().butler.conversations).toHaveLength(1);
   });
 
   it("an expired proposal offers no Confirm button", () => {

@@ -109,6 +109,7 @@ function Sidebar({ onOpen }: { onOpen: (id: string) => void }) {
   const dispatch = useAppDispatch();
   const { conversations, activeId, nextCursor, streaming } = useAppSelector((s) => s.butler);
   const [error, setError] = useState<unknown>(null);
+  const [pending, setPending] = useState<string | null>(null);
   return (
     <nav className="butler-sidebar" aria-label="Conversations">
       <div className="row-between">
@@ -122,15 +123,29 @@ function Sidebar({ onOpen }: { onOpen: (id: string) => void }) {
         <ul className="butler-conversations">
           {conversations.map((c) => (
             <li key={c.id} className={c.id === activeId ? "butler-conversation-active" : undefined} data-testid="conversation-row">
-              <button type="button" className="butler-conversation-open" disabled={streaming}
-                      aria-current={c.id === activeId ? "true" : undefined} onClick={() => onOpen(c.id)}>
-                {c.title || "Untitled"}
-              </button>
-              <button type="button" className="button-secondary butler-conversation-delete" disabled={streaming}
-                      aria-label={`Delete conversation ${c.title || c.id}`}
-                      onClick={() => deleteConversation(dispatch, c.id).catch(setError)}>
-                <span aria-hidden="true">×</span>
-              </button>
+              {pending === c.id ? (
+                <div className="butler-conversation-confirm" role="group" aria-label={`Delete conversation ${c.title || c.id}?`}>
+                  <span>Delete “{c.title || "Untitled"}”?</span>
+                  <div className="row">
+                    <button type="button" className="button-danger" onClick={() => {
+                      setPending(null);
+                      deleteConversation(dispatch, c.id).catch(setError);
+                    }}>Delete</button>
+                    <button type="button" className="button-secondary" onClick={() => setPending(null)}>Keep</button>
+                  </div>
+                </div>
+              ) : (
+                <>
+                  <button type="button" className="butler-conversation-open" disabled={streaming}
+                          aria-current={c.id === activeId ? "true" : undefined} onClick={() => onOpen(c.id)}>
+                    {c.title || "Untitled"}
+                  </button>
+                  <button type="button" className="button-secondary butler-conversation-delete" disabled={streaming}
+                          aria-label={`Delete conversation ${c.title || c.id}`} onClick={() => setPending(c.id)}>
+                    <span aria-hidden="true">×</span>
+                  </button>
+                </>
+              )}
             </li>
           ))}
         </ul>
