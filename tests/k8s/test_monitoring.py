@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 import yaml  # type: ignore[import-untyped]
-from aiohttp.test_utils import TestClient
+from aiohttp.test_utils import TestClient, TestServer
 
 from gameserver.server import GameServer
 from spectator.server import SpectatorServer
@@ -44,7 +44,7 @@ KUBE_STATE = {"kube_job_status_failed"}
 # kubelet's cAdvisor series, which no Elysium service exports; allowed there and only there.
 KUBELET = {"container_cpu_usage_seconds_total", "container_memory_working_set_bytes",
            "node_cpu_usage_seconds_total", "node_memory_working_set_bytes"}
-SERVICES = ("gameserver", "matchmaker", "spectator", "commerce", "butler")
+SERVICES = ("gameserver", "matchmaker", "spectator", "commerce", "butler", "gateway")
 AUTOSCALING_WORDS = re.compile(r"metricsQuery|seriesQuery|^\s*metric:", re.MULTILINE)
 
 
@@ -149,7 +149,9 @@ def _mutated(tmp_path: Path, old: str, new: str) -> subprocess.CompletedProcess[
     ('up{job=~".*elysium.*"} == 0', 'up{job=~".*elysium.*"} == 1', "ElysiumTargetDown"),  # fires on healthy ones
     ('elysium_commerce_http_requests_total{status=~"5.."}', 'elysium_commerce_http_requests_total{status=~"[45].."}',
      "CommerceHTTPErrors"),  # counts a player's 404 as our failure
-], ids=["ticks-late-threshold", "target-down-inverted", "http-errors-count-4xx"])
+    ("or sum by (service) (rate(elysium_gateway_upstream_errors_total[5m])) * 0", "or vector(1)",
+     "GatewayUpstreamUnavailable"),  # a service that never answered is no longer counted as down
+], ids=["ticks-late-threshold", "target-down-inverted", "http-errors-count-4xx", "gateway-down-service-missed"])
 def test_the_unit_tests_catch_a_broken_rule(tmp_path: Path, old: str, new: str, alert: str) -> None:
     run = _mutated(tmp_path, old, new)
     assert run.returncode != 0, f"promtool test rules still passes with {alert} broken"
@@ -190,7 +192,7 @@ def test_the_dashboard_is_grafana_json_with_a_row_per_service() -> None:
     variables = {v["name"]: v for v in board["templating"]["list"]}
     assert variables["datasource"]["type"] == "datasource" and variables["datasource"]["query"] == "prometheus"
     rows = [p["title"] for p in panels(board) if p["type"] == "row"]
-    for title in ("Game server", "Matchmaker", "Spectator relay", "Commerce", "Butler", "HTTP edge"):
+    for title in ("Game server", "Matchmaker", "Spectator relay", "Commerce", "Butler", "Gateway", "HTTP edge"):
         assert title in rows, f"no {title!r} row"
     for panel in panels(board):
         if panel["type"] == "row":
@@ -270,18 +272,35 @@ async def exported(server_factory: Callable[..., Awaitable[GameServer]],  # noqa
     """Each service's /metrics text, from real servers given a little traffic."""
     game = await metric_names.game_server_metrics(server_factory, mint)
     try:
+        commerce = await client_for(settings)
         return {
             "gameserver": game,
             "matchmaker": await metric_names.matchmaker_metrics(mm_factory, auth),
             "spectator": await metric_names.relay_metrics(relay_factory),
-            "commerce": await metric_names.http_service_metrics(await client_for(settings)),
+            "commerce": await metric_names.http_service_metrics(commerce),
             "butler": await metric_names.http_service_metrics(await butler_for(
                 butler_settings(mongo_url, f"{mongo_db_name}_butler", redis_url, keys_dir))),
+            "gateway": await _gateway_metrics(str(commerce.make_url("")).rstrip("/")),
         }
     finally:
         for server in server_factory.started:  # type: ignore[attr-defined]
             if not server._stopped.is_set():
                 await server.stop()
+
+
+async def _gateway_metrics(commerce_url: str) -> str:
+    """The gateway in front of a real commerce (the other services down): an answer passed on, a 502."""
+    from gateway.app import create_app
+    from tests.gateway.servers import settings as gateway_settings
+
+    client: TestClient[Any, Any] = TestClient(TestServer(create_app(gateway_settings({"commerce": commerce_url}))))
+    await client.start_server()
+    try:
+        assert (await client.get("/api/commerce/v1/catalog")).status == 200
+        assert (await client.get("/api/butler/v1/conversations")).status == 502
+        return await metric_names.http_service_metrics(client)
+    finally:
+        await client.close()
 
 
 def test_every_metric_named_by_alerts_dashboard_and_autoscaling_is_exported(exported: dict[str, str]) -> None:
