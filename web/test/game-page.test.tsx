@@ -10,6 +10,9 @@ import { encodeJoin } from "@elysium/sdk";
 import { makeStore } from "../src/store";
 import { assignmentSet, type Assignment } from "../src/features/arena/arenaSlice";
 import { GamePage } from "../src/pages/arena";
+import { cameraOf } from "../src/pages/arena/game";
+import { aimOf, FpsMeter, moveOf } from "../src/pages/arena/game/controls";
+import type { WorldView } from "@elysium/sdk";
 import { FakeSocket, fromHex } from "../sdk/test/fakesocket";
 import fixtures from "../sdk/test/fixtures/frames.json";
 
@@ -119,5 +122,38 @@ describe("game page", () => {
       ws.serverClose(1008, "token_rejected");
     });
     await waitFor(() => expect(screen.getByRole("alert").textContent).toBe("token_expired: the join token expired"));
+  });
+});
+
+describe("game page controls and camera", () => {
+  it("held keys make a movement vector; opposite keys cancel", () => {
+    expect(moveOf(new Set(["KeyD"]))).toEqual({ moveX: 1, moveY: 0 });
+    expect(moveOf(new Set(["KeyW", "ArrowLeft"]))).toEqual({ moveX: -1, moveY: -1 });
+    expect(moveOf(new Set(["KeyA", "KeyD", "ArrowDown"]))).toEqual({ moveX: 0, moveY: 1 });
+    expect(aimOf(0, 0, 0, 10)).toBeCloseTo(Math.PI / 2, 9);
+  });
+
+  it("counts frames once a second", () => {
+    const m = new FpsMeter();
+    let updates = 0;
+    for (let t = 0; t <= 1001; t += 1000 / 60) if (m.frame(t)) updates += 1;
+    m.frame(1001);
+    expect(updates).toBe(1);
+    expect(m.fps).toBeGreaterThanOrEqual(59);
+    expect(m.fps).toBeLessThanOrEqual(61);
+  });
+
+  it("the camera follows the player but keeps the map filling the view", () => {
+    const view = {
+      map: { width_cm: 6400, height_cm: 6400 }, followSeat: 0,
+      players: [{ seat: 0, x: 6350, y: 3200 }],
+    } as unknown as WorldView;
+    const cam = cameraOf(view, { width: 600, height: 600, follow: true, spanM: 30 });
+    expect(cam.scale).toBeCloseTo(0.2, 9);
+    expect(cam.ox).toBeCloseTo(600 - 6400 * 0.2, 9); // the map's right edge at the view's right edge
+    expect(cam.oy).toBeCloseTo(300 - 3200 * 0.2, 9); // centred where the map allows
+    const whole = cameraOf(view, { width: 600, height: 300, follow: false });
+    expect(whole.scale).toBeCloseTo(300 / 6400, 9);
+    expect(whole.ox).toBeCloseTo((600 - 300) / 2, 9);
   });
 });

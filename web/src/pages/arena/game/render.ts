@@ -38,7 +38,13 @@ export function cameraOf(view: WorldView, opts: DrawOptions): { scale: number; o
   if (followed) {
     const span = (opts.spanM ?? 24) * 100;
     const scale = Math.min(opts.width, opts.height) / span;
-    return { scale, ox: opts.width / 2 - followed.x * scale, oy: opts.height / 2 - followed.y * scale };
+    // Centre on the player, but keep the map filling the view where it is larger than the view.
+    const axis = (size: number, mapSize: number, at: number) => {
+      const inMap = mapSize * scale;
+      if (inMap <= size) return (size - inMap) / 2;
+      return Math.min(0, Math.max(size - inMap, size / 2 - at * scale));
+    };
+    return { scale, ox: axis(opts.width, w, followed.x), oy: axis(opts.height, h, followed.y) };
   }
   const scale = Math.min(opts.width / w, opts.height / h);
   return { scale, ox: (opts.width - w * scale) / 2, oy: (opts.height - h * scale) / 2 };
