@@ -136,8 +136,7 @@ describe("game page controls and camera", () => {
   it("counts frames once a second", () => {
     const m = new FpsMeter();
     let updates = 0;
-    for (let t = 0; t <= 1001; t += 1000 / 60) if (m.frame(t)) updates += 1;
-    m.frame(1001);
+    for (let i = 0; i <= 60; i++) if (m.frame(i * (1000 / 60) + 0.001 * i)) updates += 1; // 60 frames in just over a second
     expect(updates).toBe(1);
     expect(m.fps).toBeGreaterThanOrEqual(59);
     expect(m.fps).toBeLessThanOrEqual(61);
