@@ -116,12 +116,12 @@ class Admin:
             return _problem(exc, target)
 
     def _authorize(self, head: bytes) -> dict[str, Any]:
-        if self.verifier is None:
-            raise scopes.admin_disabled()
         scheme, _, token = (header(head, b"authorization") or "").partition(" ")
-        if scheme.lower() != "bearer" or not token.strip():
+        if scheme.lower() != "bearer" or not token.strip():  # no token: 401, whether or not the API is enabled
             raise shared("unauthorized", "send a service token as Authorization: Bearer <token>",
                          headers={"WWW-Authenticate": 'Bearer realm="elysium"'})
+        if self.verifier is None:
+            raise scopes.admin_disabled()
         try:
             claims = self.verifier.verify(token.strip(), tokens.SERVICE_AUDIENCE)
         except tokens.TokenError as exc:

@@ -29,9 +29,10 @@ def add_routes(app: web.Application) -> None:
 def operator(request: web.Request) -> Services:
     """The services, once the request carries a service token with ``matchmaker:admin``."""
     svc: Services = request.app[SERVICES]
+    token = http.bearer(request)  # no token: 401, whether or not the admin API is enabled
     if svc.service_auth is None:
         raise scopes.admin_disabled()
-    scopes.require(svc.service_auth.claims(http.bearer(request)), scopes.MATCHMAKER_ADMIN)
+    scopes.require(svc.service_auth.claims(token), scopes.MATCHMAKER_ADMIN)
     if request.query:
         raise errors.invalid(f"unknown query parameters: {', '.join(sorted(request.query))[:200]}; "
                              "this route takes none")

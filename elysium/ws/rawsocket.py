@@ -100,7 +100,10 @@ class RawSocket(asyncio.Protocol):
         return False
 
     def on_request(self, method: str, target: str, head: bytes, body: bytes) -> None:
-        """A GET or POST to a path of :meth:`takes_request`: answer it with :meth:`http_reply`."""
+        """A request to a path of :meth:`takes_request`: answer it with :meth:`http_reply`.
+
+        Only a POST's body is read (``body``); any other method comes with none, and the
+        subclass answers a method its path does not take with 405 and that path's ``Allow``."""
         raise NotImplementedError
 
     def refusal(self, target: str) -> str | None:
@@ -210,12 +213,8 @@ class RawSocket(asyncio.Protocol):
             self.on_get(target)
 
     def _request(self, method: bytes, target: str, head: bytes, rest: bytes) -> None:
-        if method == b"GET":
-            self.on_request("GET", target, head, b"")
-            return
-        if method != b"POST":
-            self.http_problem(Problem(405, "method-not-allowed", detail="only GET and POST are served here",
-                                      headers={"Allow": "GET, POST"}), target)
+        if method != b"POST":  # GET, or a method the subclass refuses with its path's own Allow
+            self.on_request(method.decode("latin-1")[:16], target, head, b"")
             return
         if header(head, b"transfer-encoding") is not None:
             self.http_problem(Problem(400, "bad-request", detail="send the body with a Content-Length"), target)

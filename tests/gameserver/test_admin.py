@@ -112,7 +112,7 @@ async def test_bad_kicks_change_nothing(admin_server: GameServer, mint: Any, key
         wrong_method = await http.get(kick, headers=bearer(keys_dir))
         assert wrong_method.status == 405 and wrong_method.headers["Allow"] == "POST"
         delete = await http.delete(base(admin_server) + "/v1/admin/rooms", headers=bearer(keys_dir))
-        assert delete.status == 405
+        assert delete.status == 405 and delete.headers["Allow"] == "GET"  # each path names its own method
         assert "pat" in room.by_player and room.by_player["pat"].connected  # type: ignore[index]
         # The plain probes still answer GET only.
         assert (await http.post(base(admin_server) + "/healthz", data=b"")).status == 405
@@ -143,3 +143,5 @@ async def test_without_a_service_key_the_admin_api_is_off(game_server: GameServe
     async with aiohttp.ClientSession() as http:
         resp = await http.get(base(game_server) + "/v1/admin/rooms", headers=bearer(keys_dir))
         assert resp.status == 403 and (await resp.json())["code"] == "admin-disabled"
+        anonymous = await http.get(base(game_server) + "/v1/admin/rooms")  # no token is 401 all the same
+        assert anonymous.status == 401 and (await anonymous.json())["code"] == "unauthorized"

@@ -69,3 +69,4 @@ async def test_admin_routes_refuse_players_wrong_scopes_and_unknown_parameters(
     plain = await mm_factory()
     off = await plain.get("/v1/admin/servers", headers=service_token(keys_dir, "matchmaker:admin"))
     assert off.status == 403 and (await off.json())["code"] == "admin-disabled"
+    assert (await plain.get("/v1/admin/servers")).status == 401  # no token is 401 all the same
