@@ -6,7 +6,7 @@
  * updated once a second) and `data-self-x`/`data-self-y` (the player's position in cm).
  */
 import { useEffect, useRef } from "react";
-import type { GameClient } from "@elysium/sdk";
+import type { GameClient, WorldView } from "@elysium/sdk";
 import { FpsMeter, aimOf, isFireKey, isMoveKey, moveOf } from "./controls";
 import { cameraOf, drawArena, type DrawOptions } from "./render";
 
@@ -52,12 +52,11 @@ export function GameCanvas({ client, follow }: { client: GameClient; follow: boo
     const ro = typeof ResizeObserver !== "undefined" ? new ResizeObserver(resize) : null;
     ro?.observe(canvas);
 
-    const aimNow = () => {
+    const aimNow = (drawn?: WorldView) => {
       if (!pointer.known) return;
       const self = client.selfPosition();
       if (!self) return;
-      const view = client.view();
-      const cam = cameraOf(view, opts());
+      const cam = cameraOf(drawn ?? client.view(), opts());
       client.setInput({ aim: aimOf(cam.ox + self.x * cam.scale, cam.oy + self.y * cam.scale, pointer.x, pointer.y) });
     };
 
@@ -110,7 +109,7 @@ export function GameCanvas({ client, follow }: { client: GameClient; follow: boo
         ctx.setTransform(size.dpr, 0, 0, size.dpr, 0, 0);
         drawArena(ctx, view, opts());
       }
-      if (followRef.current) aimNow(); // the camera moved under a still pointer
+      if (followRef.current) aimNow(view); // the camera moved under a still pointer
       if (fps.frame(now)) canvas.dataset.fps = String(fps.fps);
       const self = client.selfPosition();
       const s = self ? `${self.x.toFixed(1)},${self.y.toFixed(1)}` : "";
