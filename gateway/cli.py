@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 from typing import TYPE_CHECKING
 
@@ -48,19 +49,25 @@ def _service(settings: GatewaySettings) -> serve.AppService:
                             shutdown_timeout_s=(settings.drain_timeout_s - reserve_s) / 2, on_drain=draining)
 
 
+def _say(line: str) -> None:
+    with contextlib.suppress(OSError, ValueError):  # the terminal may be gone
+        print(line, flush=True)
+
+
 def _stack() -> list[object]:
     from elysium.up import StackContext, StackService
 
     def env(ctx: StackContext) -> dict[str, str]:
-        """The stack's services (the caller's own URLs win), and the web client built if its sources changed."""
+        """The stack's services (the caller's own URLs win); the web client is built meanwhile if its sources
+        changed."""
         from gateway import webbuild
 
         out = {variable: url for variable, name in (
             ("ELYSIUM_COMMERCE_URL", "commerce"), ("ELYSIUM_MATCHMAKER_URL", "matchmaker"),
             ("ELYSIUM_SPECTATOR_URL", "spectator"), ("ELYSIUM_BUTLER_URL", "butler"))
             if (url := ctx.env.get(variable) or ctx.urls.get(name))}
-        if not ctx.env.get("ELYSIUM_GATEWAY_WEB_DIR"):
-            webbuild.ensure_built(webbuild.REPOSITORY_WEB, say=lambda line: print(line, flush=True))
+        if not ctx.env.get("ELYSIUM_GATEWAY_WEB_DIR"):  # the gateway serves the new build once it is written
+            webbuild.build_in_background(webbuild.REPOSITORY_WEB, say=_say)
         return out
 
     def web_line(ctx: StackContext) -> list[str]:

@@ -10,17 +10,29 @@ The rule (:func:`plan`, pure but for reading file times):
 
 Each step says what it does in one line. npm missing, or a step failing, is one more line naming
 what to do; the caller goes on (the gateway then serves the last build, or its "not built" page).
+
+``elysium up`` builds in the background (:func:`build_in_background`), so the stack starts at once
+and the gateway serves the new build as soon as it is written. One build runs at a time per client
+folder (a lock beside the system's temporary files); npm dies with the process that started it.
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
+import functools
+import hashlib
 import os
 import shutil
 import subprocess
+import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+
+from elysium import procs
 
 REPOSITORY_WEB = Path(__file__).resolve().parents[1] / "web"
 STAMP = Path("dist") / ".elysium-build"
@@ -88,7 +100,28 @@ def plan(web: Path) -> Plan:
 
 def _run(argv: list[str], cwd: Path, timeout_s: float) -> subprocess.CompletedProcess[str]:
     return subprocess.run(argv, cwd=cwd, capture_output=True, text=True, timeout=timeout_s, stdin=subprocess.DEVNULL,
-                          check=False)
+                          check=False, preexec_fn=functools.partial(procs.die_with_parent, os.getpid()))
+
+
+@contextlib.contextmanager
+def _one_at_a_time(web: Path) -> Iterator[None]:
+    """Hold the build lock of ``web`` (waiting for another build of it to finish)."""
+    digest = hashlib.sha256(str(web.resolve()).encode()).hexdigest()[:16]
+    path = Path(tempfile.gettempdir()) / f"elysium-webbuild-{digest}.lock"
+    with open(path, "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def build_in_background(web: Path, *, say: Callable[[str], None], run: Run = _run) -> threading.Thread:
+    """:func:`ensure_built` on a daemon thread (``elysium up`` does not wait for it)."""
+    thread = threading.Thread(target=ensure_built, args=(web,), kwargs={"say": say, "run": run},
+                              name="web-client-build", daemon=True)
+    thread.start()
+    return thread
 
 
 def _last_line(text: str) -> str:
@@ -98,6 +131,11 @@ def _last_line(text: str) -> str:
 
 def ensure_built(web: Path, *, say: Callable[[str], None], run: Run = _run, npm: str | None = None) -> bool:
     """Install and build as :func:`plan` says; True when the client is built and current."""
+    with _one_at_a_time(web):
+        return _ensure_built(web, say=say, run=run, npm=npm)
+
+
+def _ensure_built(web: Path, *, say: Callable[[str], None], run: Run, npm: str | None) -> bool:
     if not (web / "package.json").is_file():
         say(f"web client: no sources at {web}; the gateway serves what ELYSIUM_GATEWAY_WEB_DIR holds")
         return False
@@ -135,4 +173,5 @@ def ensure_built(web: Path, *, say: Callable[[str], None], run: Run = _run, npm:
     stamp.parent.mkdir(parents=True, exist_ok=True)
     stamp.write_text("built by elysium up\n")
     os.utime(stamp, (started, started))
+    say(f"web client: built in {time.time() - started:.0f} s (the gateway serves it now)")
     return True

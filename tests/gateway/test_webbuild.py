@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import threading
 import time
 from pathlib import Path
 
@@ -86,7 +87,8 @@ def test_a_lock_file_newer_than_node_modules_installs_then_builds(web: Path) -> 
     assert webbuild.ensure_built(web, say=said.append, run=npm, npm="npm")
     assert npm.ran == [["ci", "--no-audit", "--no-fund"], ["run", "build"]]
     assert said == ["web client: installing its packages (npm ci)",
-                    "web client: building it (npm run build; package-lock.json changed)"]
+                    "web client: building it (npm run build; package-lock.json changed)",
+                    "web client: built in 0 s (the gateway serves it now)"]
     assert plan(web) == webbuild.Plan(False, False, "")  # the stamp now says it is current
 
 
@@ -154,9 +156,38 @@ def test_one_real_build(tmp_path: Path) -> None:
 
     said: list[str] = []
     assert webbuild.ensure_built(web, say=said.append, run=build_only), said
-    assert said == ["web client: building it (npm run build; no build yet)"] and ran == [["run", "build"]]
+    assert said[0] == "web client: building it (npm run build; no build yet)" and ran == [["run", "build"]]
+    assert said[1].startswith("web client: built in ") and len(said) == 2
     assert "<h1>tiny</h1>" in (web / "dist" / "index.html").read_text()
     assert [p.name for p in (web / "dist" / "assets").iterdir() if p.suffix == ".js"]
     said.clear()
     assert webbuild.ensure_built(web, say=said.append, run=build_only)
     assert said == ["web client: up to date"] and ran == [["run", "build"]]
+
+
+def test_builds_of_one_folder_run_one_at_a_time(web: Path) -> None:
+    touch(web / "src/main.tsx", time.time())
+    running: list[int] = []
+    overlapped: list[bool] = []
+    release = threading.Event()
+
+    def slow(argv: list[str], cwd: Path, timeout_s: float) -> subprocess.CompletedProcess[str]:
+        running.append(1)
+        overlapped.append(len(running) > 1)
+        release.wait(5)
+        running.pop()
+        return subprocess.CompletedProcess(argv, 0, "", "")
+
+    said: list[str] = []
+    first = webbuild.build_in_background(web, say=said.append, run=slow)
+    second = threading.Thread(target=webbuild.ensure_built, args=(web,),
+                              kwargs={"say": said.append, "run": slow, "npm": "npm"})
+    deadline = time.monotonic() + 5
+    while not running and time.monotonic() < deadline:  # the first build has begun
+        time.sleep(0.01)
+    second.start()
+    release.set()
+    first.join(10)
+    second.join(10)
+    assert overlapped == [False]  # the second waited, then found the build current
+    assert said[-1] == "web client: up to date"
