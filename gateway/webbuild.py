@@ -2,7 +2,9 @@
 
 The rule (:func:`plan`, pure but for reading file times):
 
-* ``npm ci`` when ``web/node_modules`` is missing or older than ``web/package-lock.json``;
+* ``npm ci`` when ``web/node_modules`` is missing, or older than ``web/package-lock.json`` and not what
+  it locks (npm's record of the install, ``node_modules/.package-lock.json``, names other versions or
+  lacks a package that is not optional: a lock file touched but not changed installs nothing);
 * ``npm run build`` when the last build left no stamp (``web/dist/.elysium-build``), or when any
   source is newer than it: a file under ``web/src``, ``web/sdk/src`` or ``web/public``, or
   ``web/index.html``, ``web/vite.config.ts``, ``web/tsconfig.json``, ``web/package.json``,
@@ -22,6 +24,7 @@ import contextlib
 import fcntl
 import functools
 import hashlib
+import json
 import os
 import shutil
 import subprocess
@@ -86,9 +89,34 @@ def installed_at(web: Path) -> float | None:
     return _mtime(modules / ".package-lock.json") or _mtime(modules)
 
 
+def _packages(path: Path) -> dict[str, dict[str, object]] | None:
+    try:
+        packages = json.loads(path.read_text()).get("packages")
+    except (OSError, ValueError, AttributeError):
+        return None
+    if not isinstance(packages, dict):
+        return None
+    return {k: v for k, v in packages.items() if k.startswith("node_modules/") and isinstance(v, dict)}
+
+
+def installed_as_locked(web: Path) -> bool:
+    """Whether npm's record of the install holds exactly the versions the lock file names."""
+    locked, installed = _packages(web / "package-lock.json"), _packages(web / "node_modules" / ".package-lock.json")
+    if locked is None or installed is None:
+        return False
+    for name, entry in locked.items():
+        have = installed.get(name)
+        if have is None:
+            if not entry.get("optional"):  # another platform's optional build is rightly absent
+                return False
+        elif have.get("version") != entry.get("version"):
+            return False
+    return set(installed) <= set(locked)
+
+
 def plan(web: Path) -> Plan:
     installed, lock = installed_at(web), _mtime(web / "package-lock.json")
-    install = installed is None or (lock is not None and lock > installed)
+    install = installed is None or (lock is not None and lock > installed and not installed_as_locked(web))
     stamp = _mtime(web / STAMP)
     if stamp is None:
         return Plan(install, True, "no build yet")

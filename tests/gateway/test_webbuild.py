@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -90,6 +91,31 @@ def test_a_lock_file_newer_than_node_modules_installs_then_builds(web: Path) -> 
                     "web client: building it (npm run build; package-lock.json changed)",
                     "web client: built in 0 s (the gateway serves it now)"]
     assert plan(web) == webbuild.Plan(False, False, "")  # the stamp now says it is current
+
+
+def test_a_lock_file_touched_but_not_changed_installs_nothing(web: Path) -> None:
+    packages: dict[str, dict[str, object]] = {
+        "": {"name": "web"}, "sdk": {"name": "@elysium/sdk"},
+        "node_modules/react": {"version": "19.3.1"}, "node_modules/vite": {"version": "8.0.0", "dev": True},
+        "node_modules/@rollup/rollup-darwin-arm64": {"version": "4.1.0", "optional": True}}
+    lock = {"name": "web", "lockfileVersion": 3, "packages": packages}
+    installed = {"name": "web", "lockfileVersion": 3, "packages": {
+        "node_modules/react": {"version": "19.3.1"}, "node_modules/vite": {"version": "8.0.0", "dev": True}}}
+    (web / "package-lock.json").write_text(json.dumps(lock))
+    (web / "node_modules" / ".package-lock.json").write_text(json.dumps(installed))
+    touch(web / "node_modules" / ".package-lock.json", time.time() - 100)
+    touch(web / "package-lock.json", time.time())  # newer, but it locks what is installed
+    assert not plan(web).install
+    packages["node_modules/react"] = {"version": "19.4.0"}  # a version changed
+    (web / "package-lock.json").write_text(json.dumps(lock))
+    assert plan(web).install
+    packages["node_modules/react"] = {"version": "19.3.1"}
+    packages["node_modules/redux"] = {"version": "5.0.1"}  # a package added
+    (web / "package-lock.json").write_text(json.dumps(lock))
+    assert plan(web).install
+    del packages["node_modules/redux"], packages["node_modules/vite"]  # one removed
+    (web / "package-lock.json").write_text(json.dumps(lock))
+    assert plan(web).install
 
 
 def test_missing_node_modules_installs(web: Path) -> None:
