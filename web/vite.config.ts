@@ -15,5 +15,13 @@ export default defineConfig({
     },
   },
   build: { outDir: "dist", sourcemap: false, chunkSizeWarningLimit: 800 },
-  test: { environment: "jsdom", include: ["test/**/*.test.{ts,tsx}", "sdk/test/**/*.test.ts"] },
+  // Files named *.live.test.ts run against real services and only when asked (ELYSIUM_WEB_LIVE=1):
+  // tests/sdk/test_live.py and the browser tests start the services and run them.
+  test: process.env.ELYSIUM_WEB_LIVE
+    ? { environment: "jsdom", include: ["test/**/*.live.test.ts", "sdk/test/**/*.live.test.ts"] }
+    : {
+        environment: "jsdom",
+        include: ["test/**/*.test.{ts,tsx}", "sdk/test/**/*.test.ts"],
+        exclude: ["**/*.live.test.ts", "**/node_modules/**"],
+      },
 });

@@ -169,7 +169,7 @@ describe("the butler page", () => {
       ["conversation", { id: "0123456789abcdef01234567" }],
       ["tool_start", { call_id: "c1", tool: "buy_from_store", arguments: {} }],
       ["tool_end", { call_id: "c1", tool: "buy_from_store", outcome: "proposed", result: null }],
-      ["proposal", { id: "p1", tool: "buy_from_store", category: "spend", terms: { item_id: "health-potion", total: 25 }, summary: "Buy 1 x Health Potion for 25 soft", expires_at: "2026-12-02T17:00:00+00:00" }],
+      ["proposal", { id: "p1", tool: "buy_from_store", category: "spend", terms: { item_id: "health-potion", total: 25 }, summary: "Buy 1 x Health Potion for 25 soft", expires_at: new Date(Date.now() + 5 * 60_000).toISOString() }],
       ["text", { delta: "Confirm it in the app." }],
       ["done", { message: "Confirm it in the app.", usage: { prompt_tokens: 4, completion_tokens: 6 } }],
     ] as const) store.dispatch(streamEvent({ event, data }));

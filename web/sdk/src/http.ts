@@ -23,10 +23,14 @@ export class ApiError extends Error {
     this.status = problem.status;
     this.problem = problem;
   }
-  /** The problem's stable type's last segment, e.g. "insufficient-funds". */
+  /**
+   * The problem's stable code, e.g. "insufficient-funds": the body's `code`, else the last
+   * segment of its type (`urn:elysium:problem:insufficient-funds`, or a URL's last path segment).
+   */
   get code(): string {
+    if (typeof this.problem.code === "string" && this.problem.code) return this.problem.code;
     const t = this.problem.type || "";
-    return t.slice(t.lastIndexOf("/") + 1);
+    return t.slice(Math.max(t.lastIndexOf("/"), t.lastIndexOf(":")) + 1);
   }
 }
 

@@ -1,7 +1,7 @@
 // @vitest-environment node
 /**
- * The SDK against a real game server and relay: `python web/sdk/test/live/run.py` starts them
- * and runs this file with where they are; without those variables it is skipped.
+ * The SDK against a real game server and relay: `tests/sdk/test_live.py` starts them and runs
+ * this file with where they are (ELYSIUM_WEB_LIVE=1; a plain `npx vitest run` leaves it out).
  */
 import { describe, expect, it } from "vitest";
 import { GameClient, SpectatorClient, type GameEvent, type WebSocketFactory } from "../src";
@@ -29,7 +29,9 @@ async function until(what: string, ok: () => boolean, timeoutMs = 10000): Promis
   }
 }
 
-describe.skipIf(!url)("the SDK against a running game server and relay", () => {
+if (!url) throw new Error("this file runs against live services: see the comment at its top");
+
+describe("the SDK against a running game server and relay", () => {
   it("joins two players, predicts movement exactly, fights, chats, is watched, and leaves", { timeout: 90_000 }, async () => {
     const webSocket = await socketFactory();
     const alice = new GameClient(url, { webSocket });

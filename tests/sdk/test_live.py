@@ -1,0 +1,72 @@
+"""The web SDK against a real game server and spectator relay.
+
+Starts Redis, a game server and a relay on free ports with throwaway keys, mints two join
+tokens for one arena match, and runs the SDK's live Vitest file (``web/sdk/test/game.live.test.ts``)
+with where they are (``ELYSIUM_SDK_GAME_URL``, ``ELYSIUM_SDK_JOIN_TOKENS``,
+``ELYSIUM_SDK_RELAY_ORIGIN``, ``ELYSIUM_SDK_MATCH``; ``ELYSIUM_WEB_LIVE=1`` selects the live files,
+which a plain ``npx vitest run`` leaves out): two players join, move with prediction, fight, chat,
+are watched and leave.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from elysium import config, devtokens, procs, tokens
+from gameserver.server import GameServer
+from gameserver.settings import GameServerSettings
+from spectator.server import SpectatorServer
+from spectator.settings import SpectatorSettings
+
+ROOT = Path(__file__).resolve().parents[2]
+SERVER_ID = "sdk-live-gs"
+MATCH = "sdk-live-1"
+
+
+@pytest.fixture
+async def servers(tmp_path: Path) -> AsyncIterator[tuple[GameServer, SpectatorServer, Path]]:
+    redis = procs.start_redis()
+    tokens.generate_keypair(tmp_path, "join")
+    game = GameServer(config.load(GameServerSettings, environ={}, host="127.0.0.1", port=0, server_id=SERVER_ID,
+                                  redis_url=redis.url, join_public_key_file=str(tmp_path / "join.pub"),
+                                  heartbeat_s=0.5, heartbeat_ttl_s=2.0))
+    relay = SpectatorServer(config.load(SpectatorSettings, environ={}, host="127.0.0.1", port=0,
+                                        relay_id="sdk-live-relay", redis_url=redis.url))
+    await game.start()
+    await relay.start()
+    try:
+        yield game, relay, tmp_path
+    finally:
+        await relay.stop()
+        await game.stop()
+        redis.stop()
+
+
+@pytest.mark.timeout(300)
+async def test_the_sdk_plays_and_watches_a_real_match(servers: tuple[GameServer, SpectatorServer, Path]) -> None:
+    game, relay, keys = servers
+    npx = shutil.which("npx")
+    if npx is None:
+        pytest.fail("npx is not on PATH: install node and npm (scripts/bootstrap.sh) to test the web SDK", pytrace=False)
+    signer = tokens.Signer(tokens.load_private_key(path=str(keys / "join.key")), tokens.DEV_ISSUER)
+    room = devtokens.room_claim(seats=2, min_players=2, score_limit=3, time_limit_s=60.0, seed=4)
+    minted = [devtokens.mint_join(signer, match_id=MATCH, player_id=pid, server_id=SERVER_ID, room=room,
+                                  name=name, ttl_s=60.0)
+              for pid, name in (("p-alice", "Alice"), ("p-bob", "Bob"))]
+    env = {**os.environ, "CI": "1", "ELYSIUM_WEB_LIVE": "1",
+           "ELYSIUM_SDK_GAME_URL": f"ws://127.0.0.1:{game.port}/v1/play",
+           "ELYSIUM_SDK_JOIN_TOKENS": ",".join(minted), "ELYSIUM_SDK_RELAY_ORIGIN": f"ws://127.0.0.1:{relay.port}",
+           "ELYSIUM_SDK_MATCH": MATCH}
+    proc = await asyncio.create_subprocess_exec(npx, "vitest", "run", "sdk/test/game.live.test.ts", cwd=ROOT / "web",
+                                                env=env, stdout=asyncio.subprocess.PIPE,
+                                                stderr=asyncio.subprocess.STDOUT)
+    out, _ = await proc.communicate()
+    text = out.decode(errors="replace")
+    assert proc.returncode == 0, text[-6000:]
+    assert "1 passed" in text, text[-3000:]
