@@ -20,6 +20,7 @@ from commerce.moderation import token_refusal
 from commerce.payments import debts
 from commerce.validation import Field, Invalid, check, document_problem, json_size, name_problem, password_problem
 from elysium import numbers, presence, tokens
+from elysium.forwarded import client_address, parse_networks
 from elysium.http import bearer, idempotency_key, json_response, read_json, verify
 
 log = logging.getLogger("commerce.api")
@@ -115,7 +116,9 @@ def _before(request: web.Request, shape: str) -> str | None:
 
 
 def _address(request: web.Request) -> str:
-    return request.remote or "unknown"
+    """The client's address, read past the proxies ``ELYSIUM_COMMERCE_TRUSTED_PROXIES`` names."""
+    trusted = parse_networks(request.app[SETTINGS].trusted_proxies)
+    return client_address(request.remote, request.headers.get("X-Forwarded-For"), trusted)
 
 
 # --- accounts -------------------------------------------------------------------------------

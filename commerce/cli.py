@@ -195,7 +195,9 @@ def _stack() -> list[object]:
         # Payments run offline on the local stack unless the caller chose a provider; public
         # profiles read ratings and match history from the stack's matchmaker, and friends'
         # watch links point at its relay.
-        out = {"ELYSIUM_PAYMENTS_PROVIDER": ctx.env.get("ELYSIUM_PAYMENTS_PROVIDER") or "sandbox"}
+        out = {"ELYSIUM_PAYMENTS_PROVIDER": ctx.env.get("ELYSIUM_PAYMENTS_PROVIDER") or "sandbox",
+               # The web client reaches commerce through the stack's gateway on this machine.
+               "ELYSIUM_COMMERCE_TRUSTED_PROXIES": ctx.env.get("ELYSIUM_COMMERCE_TRUSTED_PROXIES") or "127.0.0.1/32,::1/128"}
         if "chain" in ctx.urls:  # the embedded chain runs: its contracts and development custody key
             out.update(embedded_chain_env(ctx.state_dir / "chain"))
         matchmaker = ctx.env.get("ELYSIUM_COMMERCE_MATCHMAKER_URL") or ctx.urls.get("matchmaker")

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from elysium.config import ConfigError, between, cors_setting, one_of, positive, redis_url, setting
+from elysium.forwarded import parse_networks
 
 DEFAULT_CATALOG = str(Path(__file__).with_name("catalog.json"))
 SRV = "mongodb+srv://"
@@ -40,6 +41,14 @@ def mongo_uri(value: str) -> str | None:
 
 
 # The chain settings commerce and ``elysium audit`` share (one definition each).
+def _networks(value: str) -> str | None:
+    try:
+        parse_networks(value)
+    except ValueError as exc:
+        return str(exc)
+    return None
+
+
 def _chain_url() -> Any:
     return setting("ELYSIUM_CHAIN_URL", "", "Ethereum JSON-RPC endpoint holding the item contracts (elysium up "
                                             "starts an embedded chain when unset; a service started alone without "
@@ -141,6 +150,11 @@ class CommerceSettings:
                                                   check=positive)
     login_window_s: int = setting("ELYSIUM_LOGIN_WINDOW_S", 300, "Window of the login rate limits", unit="s",
                                   check=between(1, 86_400))
+    trusted_proxies: str = setting("ELYSIUM_COMMERCE_TRUSTED_PROXIES", "",
+                                   "Comma-separated addresses or networks (CIDR) of the proxies in front of commerce "
+                                   "(the gateway, the ingress): behind them the client's address, which the login "
+                                   "limit counts, is read from X-Forwarded-For; unset: the peer's address",
+                                   check=_networks)
     rewards_enabled: bool = setting("ELYSIUM_COMMERCE_REWARDS", True,
                                     "Consume the match results stream and grant rewards")
     rewards_group: str = setting("ELYSIUM_COMMERCE_REWARDS_GROUP", "commerce-rewards",

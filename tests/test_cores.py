@@ -19,7 +19,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 CORES = (
     "elysium/config.py", "elysium/cors.py", "elysium/errors.py", "elysium/numbers.py", "elysium/problem.py",
-    "elysium/results.py", "elysium/redisreply.py", "elysium/redisurls.py", "elysium/matchids.py", "elysium/agones.py",
+    "elysium/results.py", "elysium/redisreply.py", "elysium/redisurls.py", "elysium/matchids.py", "elysium/agones.py", "elysium/forwarded.py",
     "elysium/ws/frames.py", "elysium/ws/envelope.py", "elysium/ws/play.py", "elysium/ws/replica.py",
     "elysium/ws/fanout.py", "elysium/feeds/__init__.py", "elysium/feeds/model.py", "elysium/feeds/ports.py",
     "elysium/feeds/buffer.py",

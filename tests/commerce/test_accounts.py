@@ -127,6 +127,26 @@ async def test_logins_are_rate_limited_per_account_and_per_address(client_for: A
                    429, "rate-limited")
 
 
+async def test_behind_a_trusted_proxy_each_forwarded_client_has_its_own_address_limit(
+        client_for: Any, mongo_url: str, mongo_db_name: str, redis_url: str, keys_dir: Path) -> None:
+    # The test client connects from 127.0.0.1, here the trusted proxy (the gateway, an ingress).
+    settings: CommerceSettings = make_settings(mongo_url, mongo_db_name, redis_url, keys_dir,
+                                               login_max_failures_per_address=2, trusted_proxies="127.0.0.1/32")
+    client = await client_for(settings)
+
+    async def fail(name: str, forwarded_for: str, status: int) -> None:
+        await _problem(await client.post("/v1/sessions", json={"username": name, "password": "bad"},
+                                         headers={"X-Forwarded-For": forwarded_for}),
+                       status, "invalid-credentials" if status == 401 else "rate-limited")
+
+    await fail("henry_x", "198.51.100.1", 401)
+    await fail("iris_x", "198.51.100.1", 401)
+    await fail("jack_x", "198.51.100.1", 429)  # that client's limit is spent ...
+    await fail("jack_x", "198.51.100.2", 401)  # ... not every player's behind the same proxy
+    # A client cannot step out of its limit by writing its own X-Forwarded-For: the proxy appends what it saw.
+    await fail("kate_x", "203.0.113.5, 198.51.100.1", 429)
+
+
 async def test_bad_tokens_and_bad_bodies_are_refused(client: Any, keys_dir: Path, join_signer: tokens.Signer) -> None:
     await _problem(await client.get("/v1/me"), 401, "unauthorized")
     await _problem(await client.get("/v1/me", headers={"Authorization": "Bearer abc"}), 401, "invalid-token")
