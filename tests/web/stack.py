@@ -2,14 +2,11 @@
 
 ``start_stack`` runs ``elysium up`` in a throwaway state folder (two demo bots, free ports) and
 reads where everything listens from what it prints. The browser talks to one origin: the gateway
-``elysium up`` starts (its ``web`` line). A stack without a gateway (an older tree) is fronted by
-:class:`StandInGateway`, a small static server and pass-through proxy with the same paths, so
-the pages can still be driven.
+``elysium up`` starts (its ``web`` line); a stack that prints none fails the tests.
 """
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import fcntl
 import json
@@ -26,8 +23,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import aiohttp
-from aiohttp import web
 
 ROOT = Path(__file__).resolve().parents[2]
 WEB = ROOT / "web"
@@ -101,11 +96,6 @@ class Stack:
     services: dict[str, str]
     web_url: str  # http://127.0.0.1:PORT (no trailing slash)
     output: list[str] = field(default_factory=list)
-    stand_in: StandInGateway | None = None
-
-    @property
-    def has_gateway(self) -> bool:
-        return self.stand_in is None
 
     def env(self) -> dict[str, str]:
         """The environment a command run against this stack needs (its keys)."""
@@ -129,8 +119,6 @@ class Stack:
         return path.read_text(errors="replace") if path.exists() else ""
 
     def stop(self) -> None:
-        if self.stand_in is not None:
-            self.stand_in.stop()
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGINT)
             try:
@@ -180,116 +168,7 @@ def start_stack(state_dir: Path, *, bots: int = 2, web_dir: Path = BUILT) -> Sta
     threading.Thread(target=drain, daemon=True).start()
     stack = Stack(proc, state_dir, services, web_url or services.get("gateway", ""), output)
     if not stack.web_url:
-        stack.stand_in = StandInGateway(services, web_dir)
-        stack.web_url = stack.stand_in.start()
+        stack.stop()
+        raise RuntimeError("elysium up printed no web line (is the gateway there?):\n" + "".join(output))
     return stack
 
-
-class StandInGateway:
-    """The gateway's paths for a stack that has none: ``/api/<service>/…`` passed through, ``web/dist`` served."""
-
-    def __init__(self, services: dict[str, str], web_dir: Path) -> None:
-        self.services = services
-        self.web_dir = web_dir
-        self._loop = asyncio.new_event_loop()
-        self._runner: web.AppRunner | None = None
-        self._session: aiohttp.ClientSession | None = None
-
-    def start(self) -> str:
-        ready = threading.Event()
-        port: list[int] = []
-
-        async def serve() -> None:
-            self._session = aiohttp.ClientSession(auto_decompress=False)
-            app = web.Application()
-            app.router.add_route("*", "/api/{service}/{rest:.*}", self._proxy)
-            app.router.add_route("GET", "/{path:.*}", self._static)
-            self._runner = web.AppRunner(app)
-            await self._runner.setup()
-            site = web.TCPSite(self._runner, "127.0.0.1", 0)
-            await site.start()
-            server = site._server
-            assert isinstance(server, asyncio.Server)
-            port.append(server.sockets[0].getsockname()[1])
-            ready.set()
-
-        def run() -> None:
-            asyncio.set_event_loop(self._loop)
-            self._loop.run_until_complete(serve())
-            self._loop.run_forever()
-
-        threading.Thread(target=run, daemon=True).start()
-        if not ready.wait(30):
-            raise RuntimeError("the stand-in gateway did not start")
-        return f"http://127.0.0.1:{port[0]}"
-
-    def stop(self) -> None:
-        async def close() -> None:
-            if self._session is not None:
-                await self._session.close()
-            if self._runner is not None:
-                await self._runner.cleanup()
-
-        with contextlib.suppress(Exception):
-            asyncio.run_coroutine_threadsafe(close(), self._loop).result(10)
-        self._loop.call_soon_threadsafe(self._loop.stop)
-
-    async def _static(self, request: web.Request) -> web.StreamResponse:
-        path = request.match_info["path"]
-        file = (self.web_dir / path).resolve()
-        if path and file.is_file() and self.web_dir.resolve() in file.parents:
-            return web.FileResponse(file)
-        if "." in path.rsplit("/", 1)[-1]:
-            raise web.HTTPNotFound()
-        return web.FileResponse(self.web_dir / "index.html")
-
-    async def _proxy(self, request: web.Request) -> web.StreamResponse:
-        base = self.services.get(request.match_info["service"])
-        if base is None:
-            raise web.HTTPNotFound()
-        url = f"{base}/{request.match_info['rest']}"
-        assert self._session is not None
-        headers = {k: v for k, v in request.headers.items() if k.lower() in
-                   ("authorization", "idempotency-key", "content-type", "accept", "last-event-id")}
-        if request.headers.get("Upgrade", "").lower() == "websocket":
-            return await self._websocket(request, url.replace("http://", "ws://", 1), headers)
-        try:
-            upstream = await self._session.request(request.method, url, params=request.query, headers=headers,
-                                                   data=await request.read())
-        except aiohttp.ClientError:
-            return web.json_response({"type": "https://elysium.dev/problems/upstream-unavailable",
-                                      "title": "upstream unavailable", "status": 502},
-                                     status=502, content_type="application/problem+json")
-        async with upstream:
-            response = web.StreamResponse(status=upstream.status)
-            for name in ("Content-Type", "Content-Encoding", "Location", "Retry-After"):
-                if name in upstream.headers:
-                    response.headers[name] = upstream.headers[name]
-            await response.prepare(request)
-            async for chunk in upstream.content.iter_any():
-                await response.write(chunk)
-            await response.write_eof()
-            return response
-
-    async def _websocket(self, request: web.Request, url: str, headers: dict[str, str]) -> web.StreamResponse:
-        assert self._session is not None
-        client = web.WebSocketResponse()
-        await client.prepare(request)
-        async with self._session.ws_connect(url, params=request.query, headers=headers) as upstream:
-            async def down() -> None:
-                async for msg in upstream:
-                    if msg.type == aiohttp.WSMsgType.BINARY:
-                        await client.send_bytes(msg.data)
-                    elif msg.type == aiohttp.WSMsgType.TEXT:
-                        await client.send_str(msg.data)
-                await client.close()
-
-            task = asyncio.create_task(down())
-            async for msg in client:
-                if msg.type == aiohttp.WSMsgType.BINARY:
-                    await upstream.send_bytes(msg.data)
-                elif msg.type == aiohttp.WSMsgType.TEXT:
-                    await upstream.send_str(msg.data)
-            await upstream.close()
-            task.cancel()
-        return client

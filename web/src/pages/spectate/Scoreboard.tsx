@@ -47,7 +47,7 @@ export function Scoreboard({ client }: { client: SpectatorClient | null }) {
                   {r.name || r.id}
                   {r.connected ? "" : " (away)"}
                 </th>
-                {teams && <td>{r.team}</td>}
+                {teams && <td>{r.team + 1}</td>}
                 <td>{r.score}</td>
                 <td>{r.kills}</td>
                 <td>{r.deaths}</td>
