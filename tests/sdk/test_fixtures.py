@@ -18,11 +18,24 @@ from spectator import protocol as sp
 from tests.sdk import fixtures
 
 
-@pytest.mark.parametrize("name", sorted(fixtures.build()))
-def test_committed_fixture_is_what_the_server_produces(name: str) -> None:
+@pytest.fixture(scope="module")
+def built() -> dict[str, str]:
+    return fixtures.build()
+
+
+@pytest.mark.parametrize("name", fixtures.NAMES)
+def test_committed_fixture_is_what_the_server_produces(name: str, built: dict[str, str]) -> None:
     path = fixtures.HERE / name
     assert path.exists(), f"{name} is missing: run python -m tests.sdk.fixtures"
-    assert path.read_text() == fixtures.build()[name], f"{name} differs from what the server produces now"
+    assert path.read_text() == built[name], f"{name} differs from what the server produces now"
+
+
+def test_making_the_fixtures_leaves_the_process_random_values_random() -> None:
+    import secrets
+
+    fixtures.build()
+    assert len({secrets.token_urlsafe(18) for _ in range(3)}) == 3
+    assert not secrets.token_urlsafe(18).startswith("resume-")
 
 
 def test_every_client_frame_the_sdk_produces_is_accepted_by_the_server() -> None:
