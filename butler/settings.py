@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import urllib.parse
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from elysium.config import ConfigError, between, cors_setting, redis_url, setting
+from elysium.config import ConfigError, between, cors_setting, http_url, redis_url, setting
 
 MAX_BUDGET_CEILING = 10_000_000  # tokens a day: the highest operator maximum the settings accept
 
@@ -30,23 +29,6 @@ def mongo_uri(value: Any) -> str | None:
         uri_parser.parse_uri(value)
     except (ConfigurationError, ValueError) as exc:
         return f"is not a valid MongoDB URI: {exc}"
-    return None
-
-
-def http_url(value: Any) -> str | None:
-    """The check of a service's base URL: ``http(s)://host[:port][/path]``; unset passes (``validate`` says so)."""
-    if not value:
-        return None
-    shape = "must be an http(s) URL such as http://127.0.0.1:7380"
-    try:
-        parts = urllib.parse.urlsplit(value)
-        parts.port  # noqa: B018 - raises on a port that is not a number
-    except ValueError:
-        return f"{shape} (the port is not a number from 1 to 65535)"
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        return shape
-    if parts.query or parts.fragment:
-        return f"{shape} (no query or fragment)"
     return None
 
 

@@ -92,6 +92,23 @@ def cors_setting() -> Any:
 REDIS_SCHEMES = ("redis", "rediss", "unix")
 
 
+def http_url(value: Any) -> str | None:
+    """Why ``value`` is not a service's ``http(s)://host[:port][/path]`` base URL, or None (unset passes; ``validate`` says)."""
+    if not value:
+        return None
+    shape = "must be an http(s) URL such as http://127.0.0.1:7380"
+    try:
+        parts = urllib.parse.urlsplit(value)
+        parts.port  # noqa: B018 - raises on a port that is not a number
+    except ValueError:
+        return f"{shape} (the port is not a number from 1 to 65535)"
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return shape
+    if parts.query or parts.fragment or parts.username or parts.password:
+        return f"{shape} (no credentials, query or fragment)"
+    return None
+
+
 def redis_url(value: Any) -> str | None:
     """The check of ``ELYSIUM_REDIS_URL``: ``redis://``, ``rediss://`` or ``unix://``, with a
     host (or a socket path), a port and a database number that are numbers.

@@ -6,35 +6,17 @@ so a gateway started by the stack, or by hand beside it, finds the others withou
 
 from __future__ import annotations
 
-import urllib.parse
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from elysium.config import ConfigError, between, setting
+from elysium.config import ConfigError, between, http_url, setting
 
 REPOSITORY_WEB_DIST = Path(__file__).resolve().parents[1] / "web" / "dist"
 
 # service -> the variable holding its base URL
 UPSTREAM_VARIABLES = {"commerce": "ELYSIUM_COMMERCE_URL", "matchmaker": "ELYSIUM_MATCHMAKER_URL",
                       "spectator": "ELYSIUM_SPECTATOR_URL", "butler": "ELYSIUM_BUTLER_URL"}
-
-
-def http_url(value: Any) -> str | None:
-    """Why ``value`` is not an ``http(s)://host[:port][/path]`` base URL, or None (unset passes; ``validate`` says)."""
-    if not value:
-        return None
-    shape = "must be an http(s) URL such as http://127.0.0.1:7380"
-    try:
-        parts = urllib.parse.urlsplit(value)
-        parts.port  # noqa: B018 - raises on a port that is not a number
-    except ValueError:
-        return f"{shape} (the port is not a number from 1 to 65535)"
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        return shape
-    if parts.query or parts.fragment or parts.username or parts.password:
-        return f"{shape} (no credentials, query or fragment)"
-    return None
 
 
 @dataclass(frozen=True)

@@ -74,3 +74,18 @@ def test_ci_runs_the_test_command_that_readme_gives() -> None:
     readme = (ROOT / "README.md").read_text()
     assert "scripts/test    # run the whole test suite" in readme
     assert "scripts/test" in (ROOT / ".ci" / "run").read_text()
+
+
+@pytest.mark.parametrize("value,why", [
+    ("ftp://host:21", "must be an http(s) URL"),
+    ("http://host:99999", "the port is not a number"),
+    ("http://user:secret@host:7380", "no credentials, query or fragment"),
+    ("http://host:7380/?x=1", "no credentials, query or fragment"),
+])
+def test_a_service_base_url_that_is_not_one_is_named(value: str, why: str) -> None:
+    assert why in (config.http_url(value) or "")
+
+
+def test_a_service_base_url_passes() -> None:
+    assert config.http_url("https://commerce.internal:7380/base") is None
+    assert config.http_url("") is None  # unset: the settings class says whether it is needed
