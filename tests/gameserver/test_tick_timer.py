@@ -8,6 +8,7 @@ from typing import Any
 import uvloop
 
 from gameserver.client import GameClient
+from gameserver.room import MatchId
 from gameserver.server import GameServer
 from tests.gameserver.conftest import make_settings, url
 from tests.waiting import until
@@ -25,11 +26,11 @@ def test_the_tick_loop_does_not_spin_while_it_waits_for_a_deadline(redis_url: st
         try:
             await client.join(mint("solo", "m-timer", seats=2, min_players=1, time_limit_s=60))
             grid = server.scheduler.grid
-            room = server.rooms["m-timer"]
+            room = server.rooms[MatchId("m-timer")]
             real_due = grid.due
             passes = 0
 
-            def counting_due(now: float) -> list[str]:
+            def counting_due(now: float) -> list[MatchId]:
                 nonlocal passes
                 passes += 1
                 return real_due(now)
