@@ -184,6 +184,10 @@ async def test_two_sweepers_expire_each_trade_once(client_for: Any, mongo_url: s
     for r in replicas:
         r.app[TRADES].clock = lambda: later
     await until(lambda: _all_expired(store, len(made)), timeout_s=60, what="every trade expired")
+    # A sweeper counts a trade just after its transaction commits: the last count may trail
+    # the state the test reads, so wait for the counts too, then require exactly one each.
+    await until(lambda: sum(r.app[TRADES].expired for r in replicas) >= len(made), timeout_s=10,
+                what="both sweepers' counts")
     assert sum(r.app[TRADES].expired for r in replicas) == len(made)
     # Each trade returned its escrow once: one refund pair of entries, never two.
     for tid in made:
