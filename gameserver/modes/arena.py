@@ -119,6 +119,8 @@ class Arena(GameMode[Input]):
         self.time_limit_s = self.config.float_option("time_limit_s")
         self.tick = 0
         self.dead = 0  # present players waiting to respawn
+        self.next_respawn = 0  # no dead player respawns before this tick (respawn_due skips until then)
+        self.scored = False  # a kill this step: only then can the score limit have been reached
         self.next_projectile = 1
         self.closed = False
         self.cooldown_ticks = max(1, round(FIRE_COOLDOWN_S * config.tick_hz))
@@ -207,8 +209,14 @@ class Arena(GameMode[Input]):
         return out  # type: ignore[return-value]
 
     def respawn_due(self, out: StepOutcome) -> None:
+        if self.tick < self.next_respawn:
+            return  # every dead player's respawn is later (deaths only lower next_respawn)
         w, s, e = self.world, self.start, self.end
-        due = np.flatnonzero(w.present[s:e] & ~w.alive[s:e] & (w.respawn_at[s:e] <= self.tick))
+        waiting = w.present[s:e] & ~w.alive[s:e]
+        when = w.respawn_at[s:e]
+        due = np.flatnonzero(waiting & (when <= self.tick))
+        later = when[waiting & (when > self.tick)]
+        self.next_respawn = int(later.min()) if len(later) else self.tick + 1
         for seat in due.tolist():
             self._spawn(seat)
             self.dead -= 1
@@ -218,8 +226,16 @@ class Arena(GameMode[Input]):
             out.events.append({"k": "respawn", "who": seat, "x": x, "y": y})
 
     def finished(self) -> str | None:
+        """Why the match ends after this step, if it does.
+
+        The score limit is only looked at after a step with a kill (``scored``): scores rise
+        by kills alone, so a step without one cannot have reached it.
+        """
         if self.tick >= self.time_limit_ticks:
             return "time"
+        if not self.scored:
+            return None
+        self.scored = False
         present = self.present
         score = self.column(SCORE)
         if self.config.teams:

@@ -381,6 +381,8 @@ class ArenaWorld:
                 wire[shooter, KILLS] += 1
                 wire[shooter, SCORE] += 1
                 arena.dead += 1
+                arena.scored = True
                 self.respawn_at[victim] = arena.tick + arena.respawn_ticks
+                arena.next_respawn = min(arena.next_respawn, arena.tick + arena.respawn_ticks)
                 out.events.append({"k": "death", "who": victim - arena.start, "by": shooter - arena.start})
         self.keep_projectiles(~spent)
