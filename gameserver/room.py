@@ -85,6 +85,16 @@ class TickOutput:
     private: list[tuple[Seat, bytes]] = field(default_factory=list)  # events for one seat alone
 
 
+@dataclass(frozen=True, slots=True)
+class Description:
+    """What a match's description says that never changes while it lasts (built once per room)."""
+
+    columns: dict[str, Any]
+    map_info: dict[str, Any]  # the mode's static map, without the per-match limits
+    input: dict[str, Any]
+    options: dict[str, Any]
+
+
 class Room:
     def __init__(self, spec: RoomSpec, *, server_id: str, now: float, wall_us: int,
                  grace_s: float, keyframe_every_s: float = 2.0, linger_s: float = 3.0,
@@ -102,6 +112,7 @@ class Room:
         self.failure: str | None = None  # what the mode raised in, once it did (the room ends with error)
         self._clock = (now, wall_us)  # the last tick's times, for a hook that fails between ticks
         self._map_info: dict[str, Any] | None = None
+        self._description: Description | None = None
         self.per_seat_views = self.mode_class.per_seat_views
         # Asked once, as the mode is made (a raise here is the mode's constructor failing).
         self.spectator_delay_s = float(self.mode.spectator_delay_s())
@@ -612,6 +623,15 @@ class Room:
             "a": [[s.index, s.last_applied] for s in self.occupied()],
         }
         return p.pack(msg)
+
+    @property
+    def description(self) -> Description:
+        """The static part of the match's feed description, the same objects every time."""
+        if self._description is None:
+            self._description = Description(
+                columns=self.mode_class.column_layout(), map_info=dict(self.mode_class.MAP),
+                input=self.schema.to_json(), options=dict(self.mode.config.options))
+        return self._description
 
     def map_info(self) -> dict[str, Any]:
         """The mode's map for this match (the static map alone if the mode fails to say)."""

@@ -179,14 +179,14 @@ class Scheduler:
         roster = [{"seat": s.index, "id": s.player_id, "name": s.name, "team": s.team,
                    "score": int(snap.players[s.index, score_col]) if score_col is not None else 0}
                   for s in room.occupied()]
-        mode = type(room.mode)
+        static = room.description
         self.feed.describe(room.spec.match_id, feeds.MatchInfo(
             match_id=room.spec.match_id, mode=room.spec.mode, server_id=self.server_id,
             state=room.state.value, tick=snap.tick, tick_hz=room.spec.tick_hz,
             players=tuple(roster), started_at_us=room.started_wall_us or room.created_wall_us,
             updated_at_ms=int(time.time() * 1000), end_reason=room.end_reason,
-            columns=mode.column_layout(), map_info=dict(mode.MAP), input=room.schema.to_json(),
-            options=dict(room.mode.config.options), min_delay_s=room.spectator_delay_s or None,
+            columns=static.columns, map_info=static.map_info, input=static.input,
+            options=static.options, min_delay_s=room.spectator_delay_s or None,
         ), live)
 
 

@@ -117,6 +117,9 @@ def _delay(value: Any) -> float | None:
     return float(number) if number is not None and 0 <= number <= 86400 else None
 
 
+_STATIC_FIELDS = frozenset(("columns", "map", "input", "options"))  # the same for the whole match
+
+
 @dataclass(frozen=True, slots=True)
 class MatchInfo:
     """A match as listings and a watcher's hello describe it (``elysium:match:{id}``)."""
@@ -138,8 +141,14 @@ class MatchInfo:
     input: dict[str, Any] | None = None  # the mode's input schema, as a player's welcome has it
     options: dict[str, Any] | None = None  # the match's option values, as a player's welcome has them
 
-    def fields(self) -> dict[str, str]:
-        """One JSON value per field; ``columns``, ``map``, ``input`` and ``options`` only when known."""
+    def fields(self, encoded: dict[str, tuple[Any, str]] | None = None) -> dict[str, str]:
+        """One JSON value per field; ``columns``, ``map``, ``input`` and ``options`` only when known.
+
+        ``encoded`` carries the JSON of those four from an earlier call for the same match:
+        a value that is the very object encoded then (``is``, the object kept alive in
+        ``encoded``) is not encoded again. A writer describing a match every few seconds
+        passes the same objects each time and encodes them once.
+        """
         out: dict[str, Any] = {
             "match_id": self.match_id, "mode": self.mode, "server_id": self.server_id, "state": self.state,
             "tick": self.tick, "tick_hz": self.tick_hz, "players": list(self.players),
@@ -155,7 +164,18 @@ class MatchInfo:
             out["input"] = self.input
         if self.options is not None:
             out["options"] = self.options
-        return {name: json.dumps(value, separators=(",", ":")) for name, value in out.items()}
+        if encoded is None:
+            return {name: json.dumps(value, separators=(",", ":")) for name, value in out.items()}
+        fields: dict[str, str] = {}
+        for name, value in out.items():
+            if name in _STATIC_FIELDS:
+                known = encoded.get(name)
+                if known is None or known[0] is not value:
+                    known = encoded[name] = (value, json.dumps(value, separators=(",", ":")))
+                fields[name] = known[1]
+            else:
+                fields[name] = json.dumps(value, separators=(",", ":"))
+        return fields
 
     @classmethod
     def parse(cls, match_id: str, raw: Mapping[bytes, bytes] | Mapping[str, str]) -> MatchInfo:

@@ -15,7 +15,7 @@ import logging
 import time
 from collections import deque
 from collections.abc import Callable, Iterator
-from typing import cast
+from typing import Any, cast
 
 import hiredis
 import redis.asyncio as aioredis
@@ -44,6 +44,8 @@ class RedisFeedWriter(BufferedFeedWriter):
         # When each feed's expiry was last pushed back: once per tenth of the retention is
         # plenty, instead of one EXPIRE per feed per flush (as many commands as the XADDs).
         self._expired_at: dict[str, float] = {}
+        # Each live match's static description fields, as JSON (MatchInfo.fields' ``encoded``).
+        self._encoded: dict[str, dict[str, tuple[Any, str]]] = {}
 
     def kick(self) -> None:
         """Start a flush unless one is in flight (called after each batch of ticks)."""
@@ -89,7 +91,8 @@ class RedisFeedWriter(BufferedFeedWriter):
         for match_id, (info, live) in infos.items():
             key = keys.match_info(match_id)
             fields: list[str] = []
-            for name, value in info.fields().items():
+            encoded = self._encoded.setdefault(match_id, {}) if live else self._encoded.pop(match_id, None)
+            for name, value in info.fields(encoded).items():
                 fields += (name, value)
             commands.append(pack(("HSET", key, *fields)))
             commands.append(pack(("EXPIRE", key, retention)))

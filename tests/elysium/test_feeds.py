@@ -275,3 +275,20 @@ def test_an_old_description_without_columns_or_map_parses_with_them_none() -> No
     assert parsed.mode == "arena" and parsed.tick_hz == 20 and parsed.tick is None
     assert parsed.columns is None and parsed.map_info is None
     assert MatchInfo.parse("m", {k.encode(): v.encode() for k, v in info("m").fields().items()}) == info("m")
+
+
+def test_a_description_reuses_the_json_of_static_fields_only_for_the_same_objects() -> None:
+    columns, options = {"player": ["x_cm"]}, {"score_limit": 3}
+    first = MatchInfo("m", tick=1, columns=columns, options=options, players=({"seat": 0, "score": 0},))
+    encoded: dict[str, tuple[object, str]] = {}
+    assert first.fields(encoded) == first.fields()
+    assert set(encoded) == {"columns", "options"}
+    # The same objects again: their JSON is taken from ``encoded``, the rest encoded anew.
+    encoded["options"] = (options, '{"score_limit":"stale on purpose"}')
+    second = MatchInfo("m", tick=2, columns=columns, options=options, players=({"seat": 0, "score": 1},))
+    fields = second.fields(encoded)
+    assert fields["options"] == '{"score_limit":"stale on purpose"}'
+    assert fields["tick"] == "2" and fields["players"] == '[{"seat":0,"score":1}]'
+    # Another object, even an equal one, is encoded again.
+    third = MatchInfo("m", tick=3, columns=columns, options={"score_limit": 3})
+    assert third.fields(encoded)["options"] == '{"score_limit":3}'
