@@ -28,6 +28,11 @@ from elysium.feeds.ports import FeedUnavailable
 
 log = logging.getLogger("elysium.feeds")
 
+try:  # what redis-py's hiredis parser reads when a reply is not all in yet
+    from redis._parsers.hiredis import NOT_ENOUGH_DATA as _NOT_ENOUGH_DATA
+except ImportError:  # another redis-py layout: replies are read one by one
+    _NOT_ENOUGH_DATA = None
+
 # hiredis's stubs declare a one-element tuple; it packs any number of arguments.
 _pack = cast(Callable[[tuple[str | bytes, ...]], bytes], hiredis.pack_command)
 
@@ -91,7 +96,7 @@ class RedisFeedWriter(BufferedFeedWriter):
         for match_id, (info, live) in infos.items():
             key = keys.match_info(match_id)
             fields: list[str] = []
-            encoded = self._encoded.setdefault(match_id, {}) if live else self._encoded.pop(match_id, None)
+            encoded = self._encoded.setdefault(match_id, {}) if live else self._encoded.pop(match_id, {})
             for name, value in info.fields(encoded).items():
                 fields += (name, value)
             commands.append(pack(("HSET", key, *fields)))
@@ -125,17 +130,50 @@ class RedisFeedWriter(BufferedFeedWriter):
         conn = await pool.get_connection()  # type: ignore[no-untyped-call]
         try:
             await conn.send_packed_command(b"".join(commands), check_health=False)
-            for _ in commands:
-                try:
-                    await conn.read_response(disable_decoding=True)
-                except ResponseError as exc:  # one command failed; the others stand
-                    self.errors += 1
-                    log.warning("feed command refused", extra={"error": str(exc)})
+            reader, parser = _reply_reader(conn)
+            if reader is None:
+                for _ in commands:
+                    try:
+                        await conn.read_response(disable_decoding=True)
+                    except ResponseError as exc:
+                        self._refused(exc)
+            else:
+                # Every reply parsed off the connection's buffer under one deadline, instead of
+                # one read_response (and one asyncio.timeout) per command.
+                async with asyncio.timeout(conn.socket_timeout):
+                    left = len(commands)
+                    while left:
+                        reply = reader.gets(False)
+                        if reply is _NOT_ENOUGH_DATA:  # the next reply is not all here yet
+                            await parser.read_from_socket()
+                            continue
+                        left -= 1
+                        if isinstance(reply, ResponseError):
+                            self._refused(reply)
+                        elif isinstance(reply, Exception):
+                            raise reply
         except BaseException:
             await conn.disconnect()
             raise
         finally:
             await pool.release(conn)
+
+
+    def _refused(self, exc: ResponseError) -> None:
+        """One command failed; the others stand."""
+        self.errors += 1
+        log.warning("feed command refused", extra={"error": str(exc)})
+
+
+def _reply_reader(conn: Any) -> tuple[Any, Any]:
+    """The hiredis reader under a redis-py connection and the parser that fills it, or
+    (None, None) when the connection parses some other way (then replies are read one by one)."""
+    parser = getattr(conn, "_parser", None)
+    reader = getattr(parser, "_reader", None)
+    if (_NOT_ENOUGH_DATA is not None and isinstance(reader, hiredis.Reader)
+            and callable(getattr(parser, "read_from_socket", None))):
+        return reader, parser
+    return None, None
 
 
 @contextlib.contextmanager

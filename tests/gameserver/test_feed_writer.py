@@ -38,3 +38,28 @@ async def test_feeds_get_their_retention_once_per_refresh_period_not_per_flush(r
         assert "m1" not in writer._expired_at  # nothing kept for a match that is over
     finally:
         await client.aclose()
+
+
+async def test_a_refused_command_costs_only_itself_and_the_connection_stays_in_step(redis_url: str) -> None:
+    client = aioredis.from_url(redis_url)
+    try:
+        writer = RedisFeedWriter(client, maxlen=1000, retention_s=600)
+        await client.set(keys.match_feed("broken"), "not a stream")  # every XADD to it is refused
+        for tick in range(1, 4):
+            writer.append("ok", "d", tick, b"delta")
+            writer.append("broken", "d", tick, b"delta")
+        writer.kick()
+        await writer.drain()
+        assert writer.errors == 3
+        assert await client.xlen(keys.match_feed("ok")) == 3
+        # The next flush reads its own replies, not ones left over from the first.
+        writer.append("ok", "d", 4, b"delta")
+        writer.describe("ok", MatchInfo(match_id="ok", state="running", tick=4), live=True)
+        writer.kick()
+        await writer.drain()
+        assert writer.errors == 3
+        assert [int(f[b"n"]) for _, f in await client.xrange(keys.match_feed("ok"))] == [1, 2, 3, 4]
+        assert await client.hget(keys.match_info("ok"), "tick") == b"4"
+    finally:
+        await client.delete(keys.match_feed("broken"), keys.match_feed("ok"), keys.match_info("ok"))
+        await client.aclose()
