@@ -15,6 +15,7 @@ import time
 from collections.abc import Iterable
 
 from elysium.ws import frames
+from elysium.ws.rawsocket import OPEN
 from elysium.ws.fanout import Action, SlowReaderPolicy, slow_reader
 from gameserver.metrics import GameMetrics
 from gameserver.room import Room, Seat
@@ -65,11 +66,12 @@ class FanOut:
             if seat is None:
                 continue
             conn = seat.link
-            if conn is None or not conn.open:
+            if conn is None or conn.state != OPEN:  # a player's connection is OPEN or closing
                 continue
-            backlog = conn.transport.get_write_buffer_size()
+            transport = conn.transport
+            backlog = transport.get_write_buffer_size()
             if backlog <= skip_bytes and seat.skipped_since is None:
-                conn.write_framed(framed)
+                transport.write(framed)
                 sent += 1
                 continue
             action = slow_reader(self.policy, backlog, seat.skipped_since, now, can_resync=True)
