@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import math
 import time
 from collections import deque
 from collections.abc import Callable, Iterator
@@ -29,10 +28,6 @@ from elysium.feeds.ports import FeedUnavailable
 
 log = logging.getLogger("elysium.feeds")
 
-# Flushes begin at most this often: with ten tick phases a period, the rooms of about four
-# phases share one round trip to Redis (each flush costs ~0.1 ms of CPU besides its commands).
-FLUSH_EVERY_S = 0.02
-
 try:  # what redis-py's hiredis parser reads when a reply is not all in yet
     from redis._parsers.hiredis import NOT_ENOUGH_DATA as _NOT_ENOUGH_DATA
 except ImportError:  # another redis-py layout: replies are read one by one
@@ -45,51 +40,28 @@ _pack = cast(Callable[[tuple[str | bytes, ...]], bytes], hiredis.pack_command)
 class RedisFeedWriter(BufferedFeedWriter):
     """Buffers feed entries and match descriptions; flushes them in one pipeline."""
 
-    def __init__(self, client: aioredis.Redis, maxlen: int, retention_s: int,
-                 flush_every_s: float = FLUSH_EVERY_S) -> None:
+    def __init__(self, client: aioredis.Redis, maxlen: int, retention_s: int) -> None:
         super().__init__()
         self.client = client
         self.maxlen = maxlen
         self.retention_s = retention_s
-        self.flush_every_s = flush_every_s
         self._task: asyncio.Task[None] | None = None
-        self._started_at = -math.inf  # loop time the last flush began
-        self._later: asyncio.TimerHandle | None = None  # a kick put off until flush_every_s is up
         # When each feed's expiry was last pushed back: once per tenth of the retention is
         # plenty, instead of one EXPIRE per feed per flush (as many commands as the XADDs).
         self._expired_at: dict[str, float] = {}
         # Each live match's static description fields, as JSON (MatchInfo.fields' ``encoded``).
         self._encoded: dict[str, dict[str, tuple[Any, str]]] = {}
 
-    def kick(self, now: bool = False) -> None:
-        """Start a flush unless one is in flight (called after each batch of ticks).
-
-        Flushes begin at most every ``flush_every_s`` (unless ``now``): a kick sooner than
-        that is put off to then, so the rooms of several tick phases share one round trip.
-        """
-        if not (self.entries or self.infos) or (self._task is not None and not self._task.done()):
-            return
-        loop = asyncio.get_running_loop()
-        wait = self._started_at + self.flush_every_s - loop.time()
-        if wait > 0 and not now:
-            if self._later is None:
-                self._later = loop.call_later(wait, self._kick_later)
-            return
-        if self._later is not None:
-            self._later.cancel()
-            self._later = None
-        self._started_at = loop.time()
-        self._task = loop.create_task(self._flush())
-
-    def _kick_later(self) -> None:
-        self._later = None
-        self.kick()
+    def kick(self) -> None:
+        """Start a flush unless one is in flight (called after each batch of ticks)."""
+        if (self.entries or self.infos) and (self._task is None or self._task.done()):
+            self._task = asyncio.get_running_loop().create_task(self._flush())
 
     async def drain(self, timeout_s: float = 5.0) -> None:
         deadline = time.monotonic() + timeout_s
         while (self.entries or self.infos or (self._task and not self._task.done())) and time.monotonic() < deadline:
             if self._task is None or self._task.done():
-                self.kick(now=True)
+                self.kick()
             if self._task is not None:
                 await asyncio.wait([self._task], timeout=max(0.01, deadline - time.monotonic()))
 
