@@ -73,7 +73,7 @@ def one_run(args: argparse.Namespace, players: int, redis_url: str, keys: Path) 
             ["taskset", "-c", args.client_core, sys.executable, str(ROOT / "benchmarks" / "gameserver_load.py"),
              "--port", str(port), "--players", str(players), "--room-size", str(args.room_size),
              "--key-file", str(keys / "join.key"), "--measure-s", str(args.measure_s),
-             "--ramp-per-s", str(args.ramp_per_s)],
+             "--ramp-per-s", str(args.ramp_per_s), "--settle-s", str(args.settle_s)],
             stdout=subprocess.PIPE, text=True, env=env)
         assert client.stdout is not None
         marks: dict[str, tuple[float, float, dict[str, float]]] = {}
@@ -147,6 +147,7 @@ def main() -> None:
     parser.add_argument("--players", type=int, nargs="+", default=[500, 1000, 1500])
     parser.add_argument("--measure-s", type=float, default=10)
     parser.add_argument("--ramp-per-s", type=float, default=1000)
+    parser.add_argument("--settle-s", type=float, default=3, help="seconds between the last join and the window")
     parser.add_argument("--server", choices=("elysium", "baseline"), default="elysium",
                         help="elysium: the game server; baseline: benchmarks/baseline_ws_server.py")
     parser.add_argument("--server-core", default="0")

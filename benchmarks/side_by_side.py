@@ -83,7 +83,7 @@ def stats(port: int) -> dict[str, float]:
 def elysium_run(args: argparse.Namespace, players: int) -> dict[str, Any]:
     command = [sys.executable, str(ROOT / "benchmarks" / "gameserver_capacity.py"), "--room-size", str(args.room_size),
                "--players", str(players), "--measure-s", str(args.measure_s), "--ramp-per-s", str(args.ramp_per_s),
-               "--server-core", args.server_core, "--client-core", args.client_core]
+               "--settle-s", str(args.settle_s), "--server-core", args.server_core, "--client-core", args.client_core]
     out = subprocess.run(command, capture_output=True, text=True)
     if out.returncode != 0 or not out.stdout.strip():
         raise RuntimeError(f"Elysium's capacity run failed: {(out.stderr.strip().splitlines() or ['no output'])[-1]}")
@@ -103,7 +103,7 @@ def peer_run(args: argparse.Namespace, players: int) -> dict[str, Any]:
         client = subprocess.Popen(
             ["taskset", "-c", args.client_core, node(), "load.mjs", "--port", str(port), "--players", str(players),
              "--room-size", str(args.room_size), "--measure-s", str(args.measure_s), "--ramp-per-s", str(args.ramp_per_s),
-             "--workers", str(args.peer_workers), "--sdk-every", str(args.sdk_every)],
+             "--settle-s", str(args.settle_s), "--workers", str(args.peer_workers), "--sdk-every", str(args.sdk_every)],
             cwd=PEER, stdout=subprocess.PIPE, text=True)
         assert client.stdout is not None
         marks: dict[str, tuple[float, float, dict[str, float]]] = {}
@@ -190,6 +190,8 @@ def main() -> None:
     parser.add_argument("--players", type=int, nargs="+", default=[1000])
     parser.add_argument("--measure-s", type=float, default=10)
     parser.add_argument("--ramp-per-s", type=float, default=1000)
+    parser.add_argument("--settle-s", type=float, default=3,
+                        help="seconds from the last join to the measured window, for both servers")
     parser.add_argument("--server-core", default="0")
     parser.add_argument("--client-core", default="1", help="core list for both load clients, e.g. 1 or 1-3")
     parser.add_argument("--peer-workers", type=int, default=1, help="processes the peer's load client uses")
