@@ -15,8 +15,8 @@ import time
 from collections.abc import Iterable
 
 from elysium.ws import frames
-from elysium.ws.rawsocket import OPEN
 from elysium.ws.fanout import Action, SlowReaderPolicy, slow_reader
+from elysium.ws.rawsocket import OPEN
 from gameserver.metrics import GameMetrics
 from gameserver.room import Room, Seat
 from gameserver.settings import GameServerSettings

@@ -158,7 +158,6 @@ class RedisFeedWriter(BufferedFeedWriter):
         finally:
             await pool.release(conn)
 
-
     def _refused(self, exc: ResponseError) -> None:
         """One command failed; the others stand."""
         self.errors += 1

@@ -120,7 +120,7 @@ class Arena(GameMode[Input]):
         self.tick = 0
         self.dead = 0  # present players waiting to respawn
         self.next_respawn = 0  # no dead player respawns before this tick (respawn_due skips until then)
-        self.scored = False  # a kill this step: only then can the score limit have been reached
+        self.scored = False  # a kill in this step (the world resets it as each step begins)
         self.next_projectile = 1
         self.closed = False
         self.cooldown_ticks = max(1, round(FIRE_COOLDOWN_S * config.tick_hz))
@@ -235,7 +235,6 @@ class Arena(GameMode[Input]):
             return "time"
         if not self.scored:
             return None
-        self.scored = False
         present = self.present
         score = self.column(SCORE)
         if self.config.teams:

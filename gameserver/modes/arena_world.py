@@ -201,6 +201,7 @@ class ArenaWorld:
         rows: list[Input] = []
         for arena, room_inputs in zip(arenas, inputs):
             arena.tick += 1
+            arena.scored = False
             self.room_tick[arena.key] = arena.tick
             stepping[arena.start:arena.end] = True
             if room_inputs:
